@@ -1,0 +1,132 @@
+/**
+ * smolvm: a microVM per bottle, created once and exec'd into.
+ *
+ *   smolvm.exec(spec, intent).framing
+ *   // ['smolvm','machine','exec','--name','demo','-i','-t','-e','HOME=/home/node','-e','USER=node',
+ *   //  '--secret-env','CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','--',
+ *   //  'runuser','-u','node','--']
+ *
+ * Traps this file exists to handle (reference/cli-surfaces.md §1): exec has `--name` only (no
+ * `-n`) and no user flag, so the user switch is `runuser -u U --` in the guest; `delete` without
+ * `-f` prompts and deletes nothing; `delete -f`/`stop` on a missing machine exit 1 ("vm not
+ * found"); `cp` takes one file, and any `:` in SRC is read as `machine:path`.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { createHash } from 'node:crypto'
+import { compileError, show } from '../plan/errors.js'
+import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
+import type { BottleSpec } from '../spec/spec.js'
+import { type Backend, type CopyIn, type GuestStep, type HostFacts, managedLabel, nameLabel } from './backend.js'
+
+// src/data/mod.rs::validate_vm_name
+const validName = (n: string): boolean =>
+  /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(n) && !n.endsWith('-') && !n.includes('--')
+
+// Host sources smolvm refuses to share (src/data/storage.rs); the list there is longer.
+const deniedShares = new Set(['/', '/etc', '/usr', '/proc', '/sys', '/dev', '/boot', '/bin', '/sbin', '/lib'])
+
+const vmNotFound = (name: string): Tolerated => ({ exitCode: 1, stderrIncludes: `vm not found: ${name}` })
+
+const machine = (...args: string[]): string[] => ['smolvm', 'machine', ...args]
+
+/** A name for scratch files that depends only on the input, so plans stay deterministic. */
+const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
+  `bottle-cp-${createHash('sha256').update(JSON.stringify([spec.name, copy])).digest('hex').slice(0, 16)}`
+
+const checkSpec = (spec: BottleSpec) => {
+  if (!validName(spec.name))
+    return E.left(compileError(
+      `bottle name ${show(spec.name)} is not a valid smolvm machine name: letters, digits, _ and -, starting with a letter or digit, no "--", no trailing "-", at most 128 characters`,
+    ))
+  if (spec.workdir.includes(':'))
+    return E.left(compileError(`workdir ${show(spec.workdir)} contains ":", which smolvm -v cannot bind`))
+  if (deniedShares.has(spec.workdir))
+    return E.left(compileError(`workdir ${show(spec.workdir)} is a system directory smolvm refuses to share; choose a project directory`))
+  return E.right(spec)
+}
+
+/**
+ * smolvm cp reads one file, and a `:` anywhere in SRC makes it a remote path. So a plain file goes
+ * straight in; a file whose path has a `:` is first copied to a scratch path without one; a
+ * directory travels as a tar archive, unpacked by `tar` in the guest.
+ */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const upload = (src: string, dest: string): Step =>
+    step(`copy ${copy.source} to ${copy.dest} in the bottle`, machine('cp', src, `${spec.name}:${dest}`))
+  if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest)])
+  if (host.tmpdir.includes(':'))
+    return E.left(compileError(`the temporary directory ${show(host.tmpdir)} contains ":", which smolvm cp reads as a machine name; set TMPDIR`))
+  const scratch = scratchName(spec, copy)
+  const hostScratch = `${host.tmpdir}/${scratch}`
+  const removeScratch = step(`remove ${hostScratch}`, ['rm', '-f', '--', hostScratch])
+  if (copy.kind === 'file')
+    return E.right([
+      step(`stage ${copy.source} at a path without ":"`, ['cp', '--', copy.source, hostScratch], { undo: [removeScratch] }),
+      upload(hostScratch, copy.dest),
+      removeScratch,
+    ])
+  const guestTar = `/tmp/${scratch}.tar`
+  const hostTar = `${hostScratch}.tar`
+  const removeTar = step(`remove ${hostTar}`, ['rm', '-f', '--', hostTar])
+  return E.right([
+    step(`pack ${copy.source} (smolvm cp copies single files)`, ['tar', '-C', copy.source, '-cf', hostTar, '.'], { undo: [removeTar] }),
+    step(`upload the archive`, machine('cp', hostTar, `${spec.name}:${guestTar}`)),
+    inGuest(`unpack into ${copy.dest}`, ['tar', '-xf', guestTar, '-C', copy.dest]),
+    inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
+    removeTar,
+  ])
+}
+
+export const smolvm: Backend = {
+  name: 'smolvm',
+  binary: 'smolvm',
+  install: 'install smolvm (https://github.com/smol-machines/smolvm); it needs KVM on Linux or Hypervisor.framework on macOS',
+  checkSpec,
+  defaultImage: 'node:22',
+  promptPath: () => '/opt/bottle/system-prompt.md',
+  create: (spec) => {
+    const deleteStep = step(`delete the machine ${spec.name}`, machine('delete', '--name', spec.name, '-f'), {
+      tolerate: [vmNotFound(spec.name)],
+    })
+    const stopStep = step(`stop the machine ${spec.name}`, machine('stop', '--name', spec.name), {
+      tolerate: [vmNotFound(spec.name)],
+    })
+    return [
+      step(`create the machine ${spec.name}`, machine(
+        'create',
+        '--name', spec.name,
+        '--label', `${managedLabel}=true`,
+        '--label', `${nameLabel}=${spec.name}`,
+        '--image', spec.image ?? smolvm.defaultImage,
+        ...(spec.network === 'host' ? ['--net'] : []),
+        '-v', `${spec.workdir}:${spec.workdir}`,
+        '-w', spec.workdir,
+      ), { undo: [deleteStep] }),
+      step(`start the machine ${spec.name}`, machine('start', '--name', spec.name), { undo: [stopStep] }),
+    ]
+  },
+  exec: (spec, intent) => ({
+    framing: [
+      ...machine('exec', '--name', spec.name),
+      ...(intent.stdin ? ['-i'] : []),
+      ...(intent.tty ? ['-t'] : []),
+      '-e', `HOME=${intent.home}`,
+      '-e', `USER=${intent.user}`,
+      ...intent.env.flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      // Resolved by smolvm from its own environment on every exec: the value never hits argv.
+      ...intent.secrets.flatMap((k) => ['--secret-env', `${k}=${k}`]),
+      '-w', intent.cwd,
+      '--',
+      // exec has no user flag (before smolvm 1.10); runuser works on every version.
+      'runuser', '-u', intent.user, '--',
+    ],
+    env: { ...inheritEnv, vars: intent.secrets.map(secret) },
+  }),
+  copyIn,
+  down: (spec) => [
+    step(`stop the machine ${spec.name}`, machine('stop', '--name', spec.name), { tolerate: [vmNotFound(spec.name)] }),
+    // Without -f smolvm asks for confirmation and, with no answer, deletes nothing.
+    step(`delete the machine ${spec.name}`, machine('delete', '--name', spec.name, '-f'), { tolerate: [vmNotFound(spec.name)] }),
+  ],
+  list: () => [step('list the machines bottle created', machine('ls', '--json'), { stdio: 'passthrough' })],
+}

@@ -1,0 +1,164 @@
+/**
+ * The interpreter: the only module that spawns. It executes a plan's fields and decides nothing.
+ *
+ *   const outcome = await interpret(plan, { hostEnv: process.env, quiet: false, log })
+ *   // { _tag: 'exited', code: 42 }  — the guest command's exit code
+ *
+ * One primitive, `runStep`, spawns one step; `interpret` runs the steps in order, keeps the undo
+ * stack, and rolls back (newest first) when a step fails or SIGINT/SIGTERM arrives. Secret values
+ * are read from `hostEnv` here and handed to the backend process through its environment only.
+ */
+import { type ResultPromise, execa } from 'execa'
+import { constants } from 'node:os'
+import { progressLine } from './plan/render.js'
+import type { Plan, Step } from './plan/types.js'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+export interface RunContext {
+  /** The host environment, read once at the CLI edge. */
+  readonly hostEnv: Readonly<Record<string, string | undefined>>
+  /** No progress lines. */
+  readonly quiet: boolean
+  /** Where bottle's own messages go (stderr). */
+  readonly log: (line: string) => void
+}
+
+export type Outcome =
+  /** Every step ran, or the guest command ran: this is `bottle run`'s exit code. */
+  | { readonly _tag: 'exited'; readonly code: number }
+  /** Secrets the plan needs are not in the host env; nothing ran. */
+  | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
+  /** A step's program is not installed; what was created before it has been undone. */
+  | { readonly _tag: 'missingBinary'; readonly binary: string }
+
+export interface StepResult {
+  /** Exit code, 128+n for a signal, or null when the program could not be started. */
+  readonly code: number | null
+  /** The spawn error's code (ENOENT, EACCES) when the program could not be started. */
+  readonly spawnError: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+// -------------------------------------------------------------------------------------------------
+// the primitive
+// -------------------------------------------------------------------------------------------------
+
+/** The environment of the spawned process: host env or nothing, then the step's vars. */
+export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<string, string> => {
+  const env: Record<string, string> = {}
+  if (s.env.inheritHost) for (const [k, v] of Object.entries(hostEnv)) if (v !== undefined) env[k] = v
+  for (const v of s.env.vars) {
+    const value = v._tag === 'plain' ? v.value : hostEnv[v.name]
+    if (value !== undefined) env[v.name] = value
+  }
+  return env
+}
+
+const signalExitCode = (signal: string | undefined): number =>
+  128 + ((signal !== undefined && constants.signals[signal as NodeJS.Signals]) || 0)
+
+/** Spawns one step and waits for it. `onSpawn` hands the child to the signal forwarder. */
+export const runStep = async (
+  s: Step,
+  ctx: RunContext,
+  onSpawn: (child: ResultPromise) => void = () => {},
+): Promise<StepResult> => {
+  const [file, ...args] = s.argv
+  if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
+  const captureErr = s.tolerate.length > 0
+  const child = execa(file, args, {
+    env: processEnv(s, ctx.hostEnv),
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+    ...(s.stdio === 'terminal'
+      ? { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }
+      : s.stdio === 'passthrough'
+        ? { stdout: 'inherit', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
+        : { stdout: 'pipe', stderr: 'pipe' }),
+    ...(s.stdio === 'terminal' ? {} : s.stdin._tag === 'text' ? { input: s.stdin.text } : { stdin: 'ignore' }),
+  } as const)
+  onSpawn(child)
+  const r = await child
+  const text = (x: unknown): string => (typeof x === 'string' ? x : '')
+  if (r.exitCode === undefined && r.signal === undefined)
+    return { code: null, spawnError: typeof r.code === 'string' ? r.code : 'EUNKNOWN', stdout: '', stderr: '' }
+  return {
+    code: r.exitCode ?? signalExitCode(r.signal),
+    spawnError: null,
+    stdout: text(r.stdout),
+    stderr: text(r.stderr),
+  }
+}
+
+/** A step succeeded, or failed in a way the plan says is fine. */
+export const succeeded = (s: Step, r: StepResult): boolean =>
+  r.code === 0 ||
+  (r.code !== null && s.tolerate.some((t) => t.exitCode === r.code && r.stderr.includes(t.stderrIncludes)))
+
+// -------------------------------------------------------------------------------------------------
+// the plan
+// -------------------------------------------------------------------------------------------------
+
+/** Runs undo steps newest first; a failing undo is reported and the rest still run. */
+const rollback = async (undo: readonly Step[], ctx: RunContext): Promise<void> => {
+  for (const u of [...undo].reverse()) {
+    if (!ctx.quiet) ctx.log(`undo: ${u.title}`)
+    const r = await runStep(u, ctx)
+    if (!succeeded(u, r)) ctx.log(`bottle: undo step failed (exit ${r.code ?? r.spawnError}): ${u.title}`)
+  }
+}
+
+export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> => {
+  const missing = plan.secrets.filter((n) => ctx.hostEnv[n] === undefined)
+  if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
+
+  // SIGINT/SIGTERM: pass it on to the running step, then roll back once it has ended. The
+  // running step's own undo is included: an interrupted create may have created something.
+  let interrupted: NodeJS.Signals | null = null
+  let current: ResultPromise | null = null
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupted ??= sig
+    // A terminal step's child got the keyboard's signal itself; a `kill` reached only us.
+    current?.kill(sig)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const undo: Step[] = []
+  try {
+    for (const [i, s] of plan.steps.entries()) {
+      if (!ctx.quiet && plan.steps.length > 1) ctx.log(progressLine(plan, i))
+      const r = await runStep(s, ctx, (child) => {
+        current = child
+      })
+      current = null
+      if (interrupted !== null && i !== plan.exitCodeFrom) {
+        await rollback([...undo, ...s.undo], ctx)
+        return { _tag: 'exited', code: 128 + (constants.signals[interrupted] ?? 0) }
+      }
+      if (r.code === null) {
+        await rollback(undo, ctx)
+        return { _tag: 'missingBinary', binary: s.argv[0] ?? '' }
+      }
+      if (i === plan.exitCodeFrom) return { _tag: 'exited', code: r.code }
+      if (!succeeded(s, r)) {
+        if (s.stdio === 'quiet') {
+          if (r.stdout !== '') ctx.log(r.stdout.trimEnd())
+          if (r.stderr !== '') ctx.log(r.stderr.trimEnd())
+        }
+        ctx.log(`bottle: step ${i + 1}/${plan.steps.length} failed with exit code ${r.code}: ${s.title}`)
+        await rollback(undo, ctx)
+        return { _tag: 'exited', code: r.code }
+      }
+      undo.push(...s.undo)
+    }
+    return { _tag: 'exited', code: 0 }
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

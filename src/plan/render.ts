@@ -1,0 +1,113 @@
+/**
+ * Prints a plan three ways: for people (text), for programs (json), and as a POSIX sh script that,
+ * run with the same host env, does what `bottle run` does (secrets as "$NAME" references).
+ *
+ *   renderText(plan)   // "[1/1] run claude as node\n  docker exec -i -u node … demo claude\n"
+ *   renderJson(plan)   // '{"op":"agent","backend":"docker","steps":[{"argv":["docker",…]}]…}'
+ *   renderSh(plan)     // "#!/bin/sh\n…"
+ *
+ * A plan holds secret names only, so nothing here can print a secret's value.
+ */
+import { quoteSh, quoteShArgv } from './quote.js'
+import type { EnvVar, Plan, Step } from './types.js'
+
+export const formats = ['text', 'json', 'sh'] as const
+export type Format = (typeof formats)[number]
+
+export const render = (plan: Plan, format: Format): string =>
+  format === 'json' ? renderJson(plan) : format === 'sh' ? renderSh(plan) : renderText(plan)
+
+export const renderJson = (plan: Plan): string => `${JSON.stringify(plan, null, 2)}\n`
+
+/** The progress line `bottle run` prints as a step starts: `[2/4] smolvm machine start --name demo`. */
+export const progressLine = (plan: Plan, index: number): string =>
+  `[${index + 1}/${plan.steps.length}] ${quoteShArgv(plan.steps[index]?.argv ?? [])}`
+
+const describeVar = (v: EnvVar): string =>
+  v._tag === 'secret' ? `${v.name} (secret, from the host env)` : `${v.name}=${quoteSh(v.value)}`
+
+const stepText = (s: Step, label: string, indent: string): string[] => {
+  const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(s.argv)}`]
+  const env = s.env.vars.map(describeVar)
+  if (!s.env.inheritHost) lines.push(`${indent}    env: only ${env.length === 0 ? '(nothing)' : env.join(' ')}`)
+  else if (env.length > 0) lines.push(`${indent}    env: host env, with ${env.join(' ')}`)
+  if (s.guest !== undefined) {
+    const i = s.guest.intent
+    lines.push(`${indent}    in the bottle: as ${i.user} (HOME=${quoteSh(i.home)}) in ${quoteSh(i.cwd)}, ${i.tty ? 'with a TTY' : 'no TTY'}: ${quoteShArgv(s.guest.tail)}`)
+  }
+  if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
+  for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
+  for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
+  return lines
+}
+
+export const renderText = (plan: Plan): string => {
+  const head = `${plan.op}${plan.bottle === '' ? '' : ` ${plan.bottle}`} on ${plan.backend}: ${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}`
+  const lines = [head]
+  if (plan.secrets.length > 0) lines.push(`secrets, by name, from the host env: ${plan.secrets.join(' ')}`)
+  plan.steps.forEach((s, i) => lines.push(...stepText(s, `[${i + 1}/${plan.steps.length}]`, '')))
+  if (plan.exitCodeFrom !== null) lines.push(`exit code: step ${plan.exitCodeFrom + 1}'s`)
+  for (const n of plan.notes) lines.push(`note: ${n}`)
+  return `${lines.join('\n')}\n`
+}
+
+// -------------------------------------------------------------------------------------------------
+// sh
+// -------------------------------------------------------------------------------------------------
+
+/** A command line with its env: host env plus assignments, or (bwrap) only the listed vars. */
+const shCommand = (s: Step): string => {
+  const argv = quoteShArgv(s.argv)
+  const redirect = s.stdio === 'terminal' ? '' : ' </dev/null'
+  const feed = s.stdin._tag === 'text' ? `printf '%s' ${quoteSh(s.stdin.text)} | ` : ''
+  const plainVars = s.env.vars.filter((v) => v._tag === 'plain')
+  if (s.env.inheritHost) {
+    // Secrets are already in the host env the script runs with; plain vars are assignments.
+    const assigns = plainVars.map((v) => `${v.name}=${quoteSh(v._tag === 'plain' ? v.value : '')} `).join('')
+    return `${feed}${assigns}${argv}${feed === '' ? redirect : ''}`
+  }
+  // Only the listed vars: keep the secrets in shell variables, unset every exported name,
+  // then export what the step gets. `env -i NAME="$VALUE"` would put the value in argv.
+  const keep = s.env.vars.filter((v) => v._tag === 'secret').map((v) => `bottle_keep_${v.name}=$${v.name}; `).join('')
+  const exports = s.env.vars
+    .map((v) => (v._tag === 'secret' ? `export ${v.name}="$bottle_keep_${v.name}"; ` : `export ${v.name}=${quoteSh(v.value)}; `))
+    .join('')
+  return `${feed}(${keep}bottle_clear; ${exports}exec ${argv})${feed === '' ? redirect : ''}`
+}
+
+const tolerateTest = (s: Step): string =>
+  s.tolerate
+    .map((t) => `{ [ "$bottle_rc" -eq ${t.exitCode} ] && grep -qF -e ${quoteSh(t.stderrIncludes)} "$bottle_err"; }`)
+    .join(' || ')
+
+export const renderSh = (plan: Plan): string => {
+  const out: string[] = [
+    '#!/bin/sh',
+    `# bottle: ${plan.op}${plan.bottle === '' ? '' : ` ${plan.bottle}`} on ${plan.backend}, from \`bottle plan --format sh\`.`,
+    '# Run it with the same host environment `bottle run` would have; it does the same steps.',
+    ...plan.secrets.map((n) => `: "\${${n}?bottle: secret ${n} is not set in the host environment}"`),
+    `bottle_undo=':'`,
+    `bottle_err=$(mktemp) || exit 1`,
+    `bottle_fail() { bottle_status=$1; trap - INT TERM; eval "$bottle_undo"; rm -f "$bottle_err"; exit "$bottle_status"; }`,
+    `bottle_clear() { for bottle_v in $(awk 'BEGIN { for (k in ENVIRON) if (k ~ /^[A-Za-z_][A-Za-z0-9_]*$/) print k }' </dev/null); do unset "$bottle_v" 2>/dev/null; done; }`,
+    `trap 'bottle_fail 130' INT`,
+    `trap 'bottle_fail 143' TERM`,
+  ]
+  plan.steps.forEach((s, i) => {
+    out.push('', `# [${i + 1}/${plan.steps.length}] ${s.title.replace(/\n/g, ' ')}`)
+    const isResult = plan.exitCodeFrom === i
+    const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
+    out.push(`bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`)
+    if (isResult) {
+      out.push(`rm -f "$bottle_err"; exit "$bottle_rc"`)
+      return
+    }
+    if (s.tolerate.length > 0)
+      out.push(`if [ "$bottle_rc" -ne 0 ] && ! { ${tolerateTest(s)}; }; then cat "$bottle_err" >&2; bottle_fail "$bottle_rc"; fi`)
+    else out.push(`[ "$bottle_rc" -eq 0 ] || bottle_fail "$bottle_rc"`)
+    for (const u of s.undo)
+      out.push(`bottle_undo=${quoteSh(`${shCommand(u)} >/dev/null 2>&1; `)}"$bottle_undo"`)
+  })
+  out.push('', 'rm -f "$bottle_err"', 'exit 0')
+  return `${out.join('\n')}\n`
+}

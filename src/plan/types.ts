@@ -1,0 +1,140 @@
+/**
+ * The plan: plain, readonly, JSON-serialisable data that says everything `bottle run` will do.
+ *
+ *   const plan: Plan = { op: 'exec', backend: 'docker', bottle: 'demo', secrets: [], notes: [],
+ *     steps: [{ title: 'run the script', argv: ['docker', 'exec', ...], env: inheritEnv, ... }] }
+ *   JSON.parse(JSON.stringify(plan))  // deep-equals plan: no classes, functions or Options inside
+ *
+ * Nothing here decides anything; `interpret` executes exactly these fields (the Terraform rule).
+ */
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+export const backendNames = ['smolvm', 'docker'] as const
+export type BackendName = (typeof backendNames)[number]
+
+export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'down', 'ls'] as const
+export type OpName = (typeof opNames)[number]
+
+/** A variable of the spawned backend process's environment: a plain value, or a secret by name. */
+export type EnvVar =
+  | { readonly _tag: 'plain'; readonly name: string; readonly value: string }
+  /** The value is read from the host env var of the same name when the step runs; never stored. */
+  | { readonly _tag: 'secret'; readonly name: string }
+
+/** The environment of the process a step spawns. */
+export interface ProcessEnv {
+  /** Start from the host's environment (docker needs DOCKER_HOST, PATH, …); bwrap starts empty. */
+  readonly inheritHost: boolean
+  readonly vars: readonly EnvVar[]
+}
+
+/**
+ * How a step's standard streams are wired.
+ * - `terminal`: all three inherit ours (interactive agent).
+ * - `passthrough`: stdin is empty; stdout/stderr go to ours as they come (exec, ls).
+ * - `quiet`: stdin is empty; output is kept and shown only if the step fails (lifecycle steps).
+ */
+export type Stdio = 'terminal' | 'passthrough' | 'quiet'
+
+/** What a step reads on stdin when it is not `terminal`. */
+export type Stdin =
+  | { readonly _tag: 'none' }
+  | { readonly _tag: 'text'; readonly text: string }
+
+/** A non-zero exit that still counts as success, e.g. "vm not found" when deleting. */
+export interface Tolerated {
+  readonly exitCode: number
+  /** The failure is tolerated only if stderr contains this text. */
+  readonly stderrIncludes: string
+}
+
+/**
+ * What a guest command is meant to do, independent of any backend: the law suite decodes every
+ * backend's exec argv back into this record (invariant 7).
+ */
+export interface GuestIntent {
+  readonly user: string
+  readonly home: string
+  /** Plain env for the guest command, in spec order, HOME and USER excluded. */
+  readonly env: readonly (readonly [string, string])[]
+  /** Names of host env vars handed to the guest command. */
+  readonly secrets: readonly string[]
+  readonly cwd: string
+  /** The command itself: the tail of the argv. */
+  readonly argv: readonly string[]
+  /** A pseudo-terminal is allocated. */
+  readonly tty: boolean
+  /** Our stdin is connected to the guest command. */
+  readonly stdin: boolean
+}
+
+/** The guest part of a step: argv = [...framing, ...tail]; the tail is never found by search. */
+export interface GuestCommand {
+  readonly framing: readonly string[]
+  readonly tail: readonly string[]
+  readonly intent: GuestIntent
+}
+
+export interface Step {
+  /** One line for people: `[2/4] create the machine`. */
+  readonly title: string
+  readonly argv: readonly string[]
+  readonly env: ProcessEnv
+  readonly stdio: Stdio
+  readonly stdin: Stdin
+  /** Present when the step runs a command inside the bottle. */
+  readonly guest?: GuestCommand
+  /** Failures that count as success (idempotent teardown). */
+  readonly tolerate: readonly Tolerated[]
+  /** Steps that undo this one, run in order if a later step fails or the run is interrupted. */
+  readonly undo: readonly Step[]
+}
+
+export interface Plan {
+  readonly op: OpName
+  readonly backend: BackendName
+  /** The bottle's name; empty for `ls`. */
+  readonly bottle: string
+  readonly steps: readonly Step[]
+  /** Every secret any step needs from the host env: checked before the first step runs. */
+  readonly secrets: readonly string[]
+  /** Facts for people: why this backend, what a tolerated failure means, and so on. */
+  readonly notes: readonly string[]
+  /**
+   * Which step's exit code becomes `bottle run`'s: the guest command's for agent/exec/resume.
+   * Null: 0 when every step succeeded.
+   */
+  readonly exitCodeFrom: number | null
+}
+
+// -------------------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------------------
+
+export const plain = (name: string, value: string): EnvVar => ({ _tag: 'plain', name, value })
+export const secret = (name: string): EnvVar => ({ _tag: 'secret', name })
+
+/** The host env, untouched: what most backend CLIs need to find their daemon or state. */
+export const inheritEnv: ProcessEnv = { inheritHost: true, vars: [] }
+
+export const noStdin: Stdin = { _tag: 'none' }
+
+/** A step with the common defaults: host env, quiet, no stdin, nothing tolerated, no undo. */
+export const step = (title: string, argv: readonly string[], more: Partial<Step> = {}): Step => ({
+  title,
+  argv,
+  env: inheritEnv,
+  stdio: 'quiet',
+  stdin: noStdin,
+  tolerate: [],
+  undo: [],
+  ...more,
+})
+
+/** Fails to compile when a union gains a member that a switch does not handle. */
+export const absurd = (x: never): never => {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`)
+}

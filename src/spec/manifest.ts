@@ -1,0 +1,255 @@
+/**
+ * The manifest: `bottle.yaml` text → one SpecLayer per bottle. Every value goes through the same
+ * smart constructor as the matching CLI flag; every error is one line naming the file and key path.
+ *
+ *   parseManifest('bottle.yaml', 'bottles:\n  demo:\n    workdir: ./app\n', '/src')
+ *   // right({ file: 'bottle.yaml', bottles: { demo: { workdir: '/src/app' } } })
+ *   parseManifest('bottle.yaml', 'bottles: { demo: { colour: red } }', '/src')
+ *   // left({ message: 'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, …)' })
+ */
+import { posix } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { type Document, LineCounter, type YAMLError, isScalar, parseDocument } from 'yaml'
+import { compileError, show } from '../plan/errors.js'
+import { type BackendName, absurd, backendNames } from '../plan/types.js'
+import { type SpecLayer, envEntry, networkModes, secretList, within } from './spec.js'
+import { type Checked, absolutePath, agentCommand, bottleName, imageRef, userName } from './validate.js'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+export interface Manifest {
+  /** The manifest's name as the user gave it: every error message starts with it. */
+  readonly file: string
+  /** The default backend for every bottle in the file. */
+  readonly backend?: BackendName
+  readonly bottles: Readonly<Record<string, SpecLayer>>
+}
+
+const manifestKeys = ['backend', 'bottles'] as const
+const bottleKeys = ['image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'network', 'backend'] as const
+type BottleKey = (typeof bottleKeys)[number]
+
+/** Where a value sits: `['bottles', 'demo', 'secrets', 0]` reads `bottles.demo.secrets[0]`. */
+type KeyPath = readonly (string | number)[]
+
+interface Context {
+  readonly file: string
+  readonly baseDir: string
+  /** Kept to read a number's source text: `1.10` stays "1.10", not "1.1". */
+  readonly doc: Document
+}
+
+// -------------------------------------------------------------------------------------------------
+// messages
+// -------------------------------------------------------------------------------------------------
+
+// Keys that would make the path ambiguous (a dot, a space, a bracket, empty) are quoted.
+const showKeyPath = (path: KeyPath): string =>
+  path
+    .map((k, i) =>
+      typeof k === 'number'
+        ? `[${k}]`
+        : /^[^\s.[\]"']+$/.test(k)
+          ? `${i === 0 ? '' : '.'}${k}`
+          : `[${show(k)}]`,
+    )
+    .join('')
+
+const where = (ctx: Context, path: KeyPath): string =>
+  path.length === 0 ? ctx.file : `${ctx.file}: ${showKeyPath(path)}`
+
+const fail = <A>(ctx: Context, path: KeyPath, message: string): Checked<A> =>
+  E.left(compileError(`${where(ctx, path)}: ${message}`))
+
+// A plain object: not a list, and not the Buffer, Set or Map some YAML tags make.
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype
+
+const kindOf = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'a list'
+      : isMapping(v)
+        ? 'a mapping'
+        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? `a ${typeof v}`
+          : 'an unsupported YAML value (binary, a set, …)'
+
+const yamlError = (file: string, lines: LineCounter, kind: string, e: YAMLError): Checked<never> => {
+  const { line, col } = lines.linePos(e.pos[0])
+  return E.left(compileError(`${file}:${line}:${col}: ${kind}: ${e.message}`))
+}
+
+// -------------------------------------------------------------------------------------------------
+// shapes
+// -------------------------------------------------------------------------------------------------
+
+
+/** The entries of a mapping whose keys are all in `known`, in document order. */
+const mapping = <K extends string>(
+  ctx: Context,
+  path: KeyPath,
+  v: unknown,
+  known: readonly K[],
+): Checked<[K, unknown][]> => {
+  if (!isMapping(v)) return fail(ctx, path, `must be a mapping, not ${kindOf(v)}`)
+  const entries = Object.entries(v)
+  const unknown = entries.find(([k]) => !(known as readonly string[]).includes(k))
+  if (unknown !== undefined)
+    return fail(ctx, [...path, unknown[0]], `unknown key (known: ${known.join(', ')})`)
+  return E.right(entries as [K, unknown][])
+}
+
+const string = (ctx: Context, path: KeyPath, v: unknown): Checked<string> =>
+  typeof v === 'string' ? E.right(v) : fail(ctx, path, `must be a string, not ${kindOf(v)}`)
+
+const oneOf = <A extends string>(ctx: Context, path: KeyPath, v: unknown, values: readonly A[]): Checked<A> =>
+  typeof v === 'string' && (values as readonly string[]).includes(v)
+    ? E.right(v as A)
+    : fail(ctx, path, `must be one of ${values.join(', ')}, not ${typeof v === 'string' ? show(v) : kindOf(v)}`)
+
+/** A host path; a relative one is joined to the manifest's directory, lexically like the CLI does. */
+const hostPath = (ctx: Context, path: KeyPath, what: string, v: unknown): Checked<string> =>
+  pipe(
+    string(ctx, path, v),
+    E.chain((p) => (p === '' ? fail<string>(ctx, path, `${what} must not be empty`) : E.right(p))),
+    E.map((p) => (posix.isAbsolute(p) ? posix.normalize(p) : posix.join(ctx.baseDir, p))),
+    E.chain((p) => within(where(ctx, path))(absolutePath(what, p))),
+  )
+
+// -------------------------------------------------------------------------------------------------
+// bottles
+// -------------------------------------------------------------------------------------------------
+
+/** Env values may be any scalar; a number keeps the text it was written as. */
+const envValueText = (ctx: Context, path: KeyPath, v: unknown): Checked<string> => {
+  if (typeof v === 'string') return E.right(v)
+  if (typeof v === 'boolean') return E.right(String(v))
+  if (typeof v === 'number') {
+    const node = ctx.doc.getIn(path, true)
+    return E.right(isScalar(node) && typeof node.source === 'string' ? node.source : String(v))
+  }
+  return fail(ctx, path, `must be a string, number or boolean, not ${kindOf(v)}`)
+}
+
+const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']> => {
+  if (!isMapping(v)) return fail(ctx, path, `must be a mapping of names to values, not ${kindOf(v)}`)
+  const out: (readonly [string, string])[] = []
+  for (const [key, value] of Object.entries(v)) {
+    const entry = pipe(
+      envValueText(ctx, [...path, key], value),
+      E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
+    )
+    if (E.isLeft(entry)) return entry
+    out.push(entry.right)
+  }
+  return E.right(out)
+}
+
+const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['secrets']> => {
+  if (!Array.isArray(v)) return fail(ctx, path, `must be a list of names, not ${kindOf(v)}`)
+  for (const [i, name] of v.entries()) {
+    const checked = pipe(
+      string(ctx, [...path, i], name),
+      E.chain((n) => within(where(ctx, [...path, i]))(secretList([n]))),
+    )
+    if (E.isLeft(checked)) return checked
+  }
+  return secretList(v as string[])
+}
+
+const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked<SpecLayer> => {
+  const at = [...path, key]
+  const checkWith = (check: (s: string) => Checked<string>) =>
+    pipe(string(ctx, at, v), E.chain((s) => within(where(ctx, at))(check(s))))
+  switch (key) {
+    case 'image':
+      return pipe(checkWith(imageRef), E.map((image) => ({ image })))
+    case 'user':
+      return pipe(checkWith(userName), E.map((user) => ({ user })))
+    case 'workdir':
+      return pipe(hostPath(ctx, at, 'workdir', v), E.map((workdir) => ({ workdir })))
+    case 'env':
+      return pipe(env(ctx, at, v), E.map((env) => ({ env })))
+    case 'secrets':
+      return pipe(secrets(ctx, at, v), E.map((secrets) => ({ secrets })))
+    case 'prompt':
+      return pipe(hostPath(ctx, at, 'prompt file', v), E.map((prompt) => ({ prompt })))
+    case 'agent':
+      return pipe(checkWith(agentCommand), E.map((agent) => ({ agent })))
+    case 'network':
+      return pipe(oneOf(ctx, at, v, networkModes), E.map((network) => ({ network })))
+    case 'backend':
+      return pipe(oneOf(ctx, at, v, backendNames), E.map((backend) => ({ backend })))
+    default:
+      return absurd(key)
+  }
+}
+
+const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
+  const path = ['bottles', name]
+  const checkedName = within(where(ctx, path))(bottleName(name))
+  if (E.isLeft(checkedName)) return checkedName
+  const entries = mapping(ctx, path, v, bottleKeys)
+  if (E.isLeft(entries)) return entries
+  let layer: SpecLayer = {}
+  for (const [key, value] of entries.right) {
+    const part = field(ctx, path, key, value)
+    if (E.isLeft(part)) return part
+    layer = { ...layer, ...part.right }
+  }
+  // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
+  const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
+  if (clash >= 0)
+    return fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
+  return E.right(layer)
+}
+
+// -------------------------------------------------------------------------------------------------
+// the manifest
+// -------------------------------------------------------------------------------------------------
+
+/** Parses and checks a manifest; `baseDir` (absolute) is where its relative paths start. */
+export const parseManifest = (file: string, text: string, baseDir: string): Checked<Manifest> => {
+  const lines = new LineCounter()
+  // uniqueKeys (the default) makes a repeated key an error; logLevel keeps yaml off stderr.
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines, logLevel: 'error' })
+  const [syntax] = doc.errors
+  if (syntax !== undefined) return yamlError(file, lines, 'YAML syntax error', syntax)
+  // A warning (an unknown tag, say) means the value is not what it looks like.
+  const [warning] = doc.warnings
+  if (warning !== undefined) return yamlError(file, lines, 'YAML error', warning)
+  let data: unknown
+  try {
+    data = doc.toJS({ maxAliasCount: 100 })
+  } catch (e) {
+    return E.left(compileError(`${file}: YAML error: ${(e as Error).message}`))
+  }
+  if (data === null || data === undefined) return E.right({ file, bottles: {} })
+
+  const ctx: Context = { file, baseDir, doc }
+  const top = mapping(ctx, [], data, manifestKeys)
+  if (E.isLeft(top)) return top
+  let backend: BackendName | undefined
+  const bottles: [string, SpecLayer][] = []
+  for (const [key, value] of top.right) {
+    if (key === 'backend') {
+      const checked = oneOf(ctx, [key], value, backendNames)
+      if (E.isLeft(checked)) return checked
+      backend = checked.right
+    } else {
+      if (!isMapping(value)) return fail(ctx, [key], `must be a mapping of bottle names, not ${kindOf(value)}`)
+      for (const [name, entry] of Object.entries(value)) {
+        const layer = bottle(ctx, name, entry)
+        if (E.isLeft(layer)) return layer
+        bottles.push([name, layer.right])
+      }
+    }
+  }
+  // fromEntries: a bottle named `__proto__` stays an own key, not a prototype.
+  return E.right({ file, ...(backend === undefined ? {} : { backend }), bottles: Object.fromEntries(bottles) })
+}

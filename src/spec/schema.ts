@@ -1,0 +1,104 @@
+/**
+ * The JSON Schema of `bottle.yaml`, for editors (completion, hover text, red squiggles). It is
+ * published as schema/bottle.schema.json by scripts/write-schema.ts; a property test shows that it
+ * accepts exactly the manifests parseManifest accepts.
+ *
+ *   # yaml-language-server: $schema=./schema/bottle.schema.json
+ *   bottles: { demo: { image: node:22, secrets: [CLAUDE_CODE_OAUTH_TOKEN] } }
+ */
+import { backendNames } from '../plan/types.js'
+import { networkModes } from './spec.js'
+
+// The same rules as the smart constructors in validate.ts (which keep their regexes private).
+const envKeyPattern = '^[A-Za-z_][A-Za-z0-9_]*$'
+const userPattern = '^[a-z_][a-z0-9_-]{0,31}$'
+const imagePattern = '^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$'
+const agentPattern = '^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$'
+const noNulPattern = '^[^\\u0000]*$'
+const bottleNamePattern = '^[^\\u0000-][^\\u0000]*$'
+
+const hostPath = (what: string) =>
+  ({
+    type: 'string',
+    minLength: 1,
+    pattern: noNulPattern,
+    description: `${what} A relative path starts at the directory of this file.`,
+  }) as const
+
+export const manifestSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'bottle.yaml',
+  description: 'Bottles for `bottle`: sandboxes that run a coding agent. CLI flags override these values.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    backend: {
+      description: 'The default backend for every bottle here (`-b` overrides it).',
+      enum: [...backendNames],
+    },
+    bottles: {
+      description: 'The bottles, by name: `bottle run launch NAME` uses the entry NAME.',
+      type: 'object',
+      propertyNames: {
+        pattern: bottleNamePattern,
+        description: 'A bottle name: not empty, not starting with "-".',
+      },
+      additionalProperties: { $ref: '#/$defs/bottle' },
+    },
+  },
+  $defs: {
+    bottle: {
+      description: 'One bottle. Every key is optional.',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        image: {
+          description: 'An image reference (smolvm, docker) or a rootfs directory; default: the backend\'s.',
+          type: 'string',
+          pattern: imagePattern,
+        },
+        user: {
+          description: 'The non-root user the agent runs as (HOME and USER follow it); default: node.',
+          type: 'string',
+          pattern: userPattern,
+        },
+        workdir: hostPath(
+          'A host directory, bound into the bottle at the same path and used as the cwd; default: the current directory.',
+        ),
+        env: {
+          description: 'Plain environment variables for every command in the bottle. Values are passed as text.',
+          type: 'object',
+          propertyNames: {
+            pattern: envKeyPattern,
+            not: { enum: ['HOME', 'USER'] },
+            description: 'An env name; HOME and USER are set from `user`.',
+          },
+          additionalProperties: {
+            type: ['string', 'number', 'boolean'],
+            pattern: noNulPattern,
+          },
+        },
+        secrets: {
+          description:
+            'Names of host environment variables handed to the bottle. Only names are stored; values stay in the host env.',
+          type: 'array',
+          items: { type: 'string', pattern: envKeyPattern },
+        },
+        prompt: hostPath('A host file, copied in at launch and passed to the agent as its system prompt.'),
+        agent: {
+          description: 'The agent\'s command: a name on the guest PATH or an absolute path; default: claude.',
+          type: 'string',
+          pattern: agentPattern,
+        },
+        network: {
+          description: 'none: no network; host: the host\'s; default: the backend\'s own default.',
+          enum: [...networkModes],
+        },
+        backend: {
+          description: 'The backend for this bottle (`-b` overrides it).',
+          enum: [...backendNames],
+        },
+      },
+    },
+  },
+} as const

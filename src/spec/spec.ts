@@ -1,0 +1,178 @@
+/**
+ * BottleSpec: one bottle, validated, with every default filled in. Built from the manifest entry
+ * (if any) with CLI flags on top; the compilers take nothing else about the bottle.
+ *
+ *   resolveSpec({ name: 'demo', manifest: null, overrides: noOverrides, cwd: '/src/app' })
+ *   // right({ name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', … })
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { compileError, show } from '../plan/errors.js'
+import type { BackendName } from '../plan/types.js'
+import {
+  type Checked,
+  absolutePath,
+  agentCommand,
+  bottleName,
+  envKey,
+  envValue,
+  imageRef,
+  userName,
+} from './validate.js'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+export const networkModes = ['default', 'none', 'host'] as const
+/** `default` is the backend's own default (docker: a bridge; smolvm and bwrap: no network). */
+export type NetworkMode = (typeof networkModes)[number]
+
+export interface BottleSpec {
+  readonly name: string
+  /** An image reference (smolvm, docker) or a rootfs directory (bwrap); null: the backend's default. */
+  readonly image: string | null
+  readonly user: string
+  /** A host directory, bound into the bottle at the same absolute path and used as the cwd. */
+  readonly workdir: string
+  readonly env: readonly (readonly [string, string])[]
+  readonly secrets: readonly string[]
+  /** A host file, copied in at launch and passed to the agent as its system-prompt file. */
+  readonly prompt: string | null
+  readonly agent: string
+  readonly network: NetworkMode
+}
+
+/** What a manifest entry or the CLI may set; unset fields fall through to the next layer. */
+export interface SpecLayer {
+  readonly image?: string
+  readonly user?: string
+  readonly workdir?: string
+  readonly env?: readonly (readonly [string, string])[]
+  readonly secrets?: readonly string[]
+  readonly prompt?: string
+  readonly agent?: string
+  readonly network?: NetworkMode
+  readonly backend?: BackendName
+}
+
+export const defaultUser = 'node'
+export const defaultAgent = 'claude'
+
+// -------------------------------------------------------------------------------------------------
+// validation of a layer's values (shared by the manifest and the CLI, each with its own context)
+// -------------------------------------------------------------------------------------------------
+
+/** Prefixes a Left's message with where the value came from: a key path or a flag. */
+export const within =
+  (where: string) =>
+  <A>(c: Checked<A>): Checked<A> =>
+    pipe(
+      c,
+      E.mapLeft((e) => compileError(`${where}: ${e.message}`)),
+    )
+
+const reservedEnv = new Set(['HOME', 'USER'])
+
+/** Checks one env entry; HOME and USER belong to the user switch. */
+export const envEntry = (key: string, value: string): Checked<readonly [string, string]> =>
+  pipe(
+    envKey(key),
+    E.chain((k) =>
+      reservedEnv.has(k)
+        ? E.left(compileError(`env ${k} is set by bottle from the user (set user instead)`))
+        : E.right(k),
+    ),
+    E.chain((k) => pipe(envValue(k, value), E.map((v) => [k, v] as const))),
+  )
+
+/** Checks a whole env list: each entry, and no key twice. */
+export const envList = (
+  entries: readonly (readonly [string, string])[],
+): Checked<readonly (readonly [string, string])[]> => {
+  const seen = new Set<string>()
+  const out: (readonly [string, string])[] = []
+  for (const [k, v] of entries) {
+    const checked = envEntry(k, v)
+    if (E.isLeft(checked)) return checked
+    if (seen.has(k)) return E.left(compileError(`env ${k} is given twice`))
+    seen.add(k)
+    out.push(checked.right)
+  }
+  return E.right(out)
+}
+
+export const secretList = (names: readonly string[]): Checked<readonly string[]> => {
+  const out: string[] = []
+  for (const n of names) {
+    const checked = envKey(n)
+    if (E.isLeft(checked))
+      return E.left(compileError(`secret name ${show(n)} must match [A-Za-z_][A-Za-z0-9_]*`))
+    if (!out.includes(n)) out.push(n)
+  }
+  return E.right(out)
+}
+
+// -------------------------------------------------------------------------------------------------
+// resolution
+// -------------------------------------------------------------------------------------------------
+
+/** Later env layers override earlier ones key by key, keeping the first layer's order. */
+const mergeEnv = (
+  base: readonly (readonly [string, string])[],
+  top: readonly (readonly [string, string])[],
+): (readonly [string, string])[] => {
+  const topMap = new Map(top)
+  const merged = base.map(([k, v]) => [k, topMap.get(k) ?? v] as const)
+  for (const [k, v] of top) if (!base.some(([b]) => b === k)) merged.push([k, v])
+  return merged
+}
+
+export interface ResolveInput {
+  readonly name: string
+  /** The manifest's entry for this bottle, already checked with key paths; {} if none. */
+  readonly fromManifest: SpecLayer
+  /** CLI flags, already checked with flag names. */
+  readonly fromFlags: SpecLayer
+  /** Where relative defaults come from: the workdir defaults to the current directory. */
+  readonly cwd: string
+}
+
+/** Merges manifest and flags over the defaults; every field is validated once more here. */
+export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
+  const { fromManifest: m, fromFlags: f } = input
+  const env = mergeEnv(m.env ?? [], f.env ?? [])
+  const secrets = [...(m.secrets ?? []), ...(f.secrets ?? [])]
+  const clash = env.find(([k]) => secrets.includes(k))
+  if (clash !== undefined)
+    return E.left(compileError(`${clash[0]} is both a plain env entry and a secret`))
+  const image = f.image ?? m.image ?? null
+  const prompt = f.prompt ?? m.prompt ?? null
+  const name = bottleName(input.name)
+  if (E.isLeft(name)) return name
+  const checkedImage = image === null ? E.right(null) : imageRef(image)
+  if (E.isLeft(checkedImage)) return checkedImage
+  const user = userName(f.user ?? m.user ?? defaultUser)
+  if (E.isLeft(user)) return user
+  const workdir = absolutePath('workdir', f.workdir ?? m.workdir ?? input.cwd)
+  if (E.isLeft(workdir)) return workdir
+  const checkedEnv = envList(env)
+  if (E.isLeft(checkedEnv)) return checkedEnv
+  const checkedSecrets = secretList(secrets)
+  if (E.isLeft(checkedSecrets)) return checkedSecrets
+  const checkedPrompt = prompt === null ? E.right(null) : absolutePath('prompt file', prompt)
+  if (E.isLeft(checkedPrompt)) return checkedPrompt
+  const agent = agentCommand(f.agent ?? m.agent ?? defaultAgent)
+  if (E.isLeft(agent)) return agent
+  return E.right({
+    name: name.right,
+    image: checkedImage.right,
+    user: user.right,
+    workdir: workdir.right,
+    env: checkedEnv.right,
+    secrets: checkedSecrets.right,
+    prompt: checkedPrompt.right,
+    agent: agent.right,
+    network: f.network ?? m.network ?? 'default',
+  })
+}

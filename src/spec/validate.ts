@@ -1,0 +1,76 @@
+/**
+ * Smart constructors for the values that cross the trust boundary: each returns Either, and the
+ * Left is a one-line CompileError that says what the rule is.
+ *
+ *   envKey('PATH')   // right('PATH')
+ *   envKey('1X')     // left({ message: 'env key "1X" must match [A-Za-z_][A-Za-z0-9_]*' })
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { type CompileError, compileError, show } from '../plan/errors.js'
+
+export type Checked<A> = E.Either<CompileError, A>
+
+const noNul = (what: string, s: string): Checked<string> =>
+  s.includes('\0') ? E.left(compileError(`${what} ${show(s)} contains a NUL byte`)) : E.right(s)
+
+const envKeyRule = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export const envKey = (key: string): Checked<string> =>
+  envKeyRule.test(key)
+    ? E.right(key)
+    : E.left(compileError(`env key ${show(key)} must match [A-Za-z_][A-Za-z0-9_]*`))
+
+/** Any string without NUL: the backends pass values as single argv words or env entries. */
+export const envValue = (key: string, value: string): Checked<string> =>
+  noNul(`the value of env ${key}`, value)
+
+// Debian's adduser default NAME_REGEX, plus `_`; also what runuser and docker -u accept by name.
+const userRule = /^[a-z_][a-z0-9_-]{0,31}$/
+
+export const userName = (user: string): Checked<string> =>
+  userRule.test(user)
+    ? E.right(user)
+    : E.left(compileError(`user ${show(user)} must be a user name matching [a-z_][a-z0-9_-]{0,31}`))
+
+/** HOME for the switched user; the same rule on every backend. */
+export const homeOf = (user: string): string =>
+  user === 'root' ? '/root' : `/home/${user}`
+
+/** Absolute, without NUL, without `.`/`..` segments, so the same string names the same place. */
+export const absolutePath = (what: string, p: string): Checked<string> => {
+  if (p.includes('\0')) return E.left(compileError(`${what} ${show(p)} contains a NUL byte`))
+  if (!p.startsWith('/')) return E.left(compileError(`${what} ${show(p)} must be an absolute path`))
+  if (p.split('/').some((seg) => seg === '.' || seg === '..'))
+    return E.left(compileError(`${what} ${show(p)} must not contain . or .. segments`))
+  return E.right(p.length > 1 ? p.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : p)
+}
+
+// An image reference or a rootfs path: never empty, never read as a flag.
+const imageRule = /^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$/
+
+export const imageRef = (image: string): Checked<string> =>
+  imageRule.test(image)
+    ? E.right(image)
+    : E.left(compileError(`image ${show(image)} must match ${imageRule.source}`))
+
+// The agent's binary: a plain command word or an absolute path.
+const agentRule = /^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$/
+
+export const agentCommand = (agent: string): Checked<string> =>
+  agentRule.test(agent)
+    ? E.right(agent)
+    : E.left(compileError(`agent ${show(agent)} must be a command name or an absolute path`))
+
+/** A bottle name as every backend can take it; each backend adds its own rule on top. */
+export const bottleName = (name: string): Checked<string> => {
+  if (name === '') return E.left(compileError('a bottle name is required'))
+  if (name.startsWith('-'))
+    return E.left(compileError(`bottle name ${show(name)} must not start with "-" (it would be read as a flag)`))
+  return noNul('bottle name', name)
+}
+
+/** The script for `exec`: one argv word for `sh -c`, so only NUL is out. */
+export const script = (s: string): Checked<string> => noNul('script', s)
+
+/** An argument passed through to the agent. */
+export const agentArg = (s: string): Checked<string> => noNul('agent argument', s)

@@ -1,0 +1,201 @@
+/**
+ * Generators for the property suites: hostile strings, and valid inputs built from them.
+ *
+ *   fc.sample(nastyStringArb, 3)   // [`$(id)'"😀`, '-u', 'claude\n--é']
+ *   fc.sample(scenarioArb, 1)      // [{ spec: BottleSpec, op: Operation, host: HostFacts }]
+ *
+ * fc.string() is printable ASCII and almost never yields a quote, so everything user-controlled
+ * here is built from fragments that break naive quoting, argv searching and flag parsing.
+ */
+import { fc } from '@fast-check/vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import type { HostFacts } from '../src/backends/backend.js'
+import type { Operation } from '../src/compile.js'
+import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
+
+// -------------------------------------------------------------------------------------------------
+// nasty strings
+// -------------------------------------------------------------------------------------------------
+
+/** Characters and words that break shells, flag parsers, `SRC:DST` splitting and `indexOf('claude')` tricks. */
+const nastyFragments = [
+  "'", '"', '\\', '$', '$(id)', '`', ';', '|', '&', '*', '~', '!', '#',
+  ' ', '\n', '\t', 'é', '😀', '--', '-u', 'claude', '=', ':',
+] as const
+
+/** Any one code point except NUL and lone surrogates: shifting past the surrogate block keeps it a generator option. */
+const anyCodePointArb = fc
+  .integer({ min: 1, max: 0x10ffff - 0x800 })
+  .map((n) => String.fromCodePoint(n >= 0xd800 ? n + 0x800 : n))
+
+const fragmentArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...nastyFragments) },
+  { weight: 2, arbitrary: anyCodePointArb },
+  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 4 }) },
+)
+
+/** A hostile string of at least `minLength` UTF-16 units (every fragment is at least one). */
+export const nastyString = ({ minLength = 0, maxFragments = 8 } = {}): fc.Arbitrary<string> =>
+  fc.array(fragmentArb, { minLength, maxLength: Math.max(minLength, maxFragments) }).map((parts) => parts.join(''))
+
+/** The exact troublemakers, often, plus fragment soup. */
+export const nastyStringArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 1, arbitrary: fc.constantFrom('claude', '--', '-u', ';', '') },
+  { weight: 4, arbitrary: nastyString() },
+)
+
+// -------------------------------------------------------------------------------------------------
+// names
+// -------------------------------------------------------------------------------------------------
+
+// HOME and USER belong to the user switch; the spec rejects them as env keys.
+const reservedKeys = new Set(['HOME', 'USER'])
+
+export const envKeyArb: fc.Arbitrary<string> = fc
+  .oneof(
+    fc.constantFrom('claude', 'CLAUDE', 'CLAUDE_CODE_OAUTH_TOKEN', '_', 'u', 'PATH'),
+    fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/),
+    fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{40,80}$/),
+  )
+  .map((k) => (reservedKeys.has(k) ? `${k}_` : k))
+
+/** Env entries with nasty values, and secret names; no key is both (the spec forbids it). */
+export const envAndSecretsArb = fc
+  .record({
+    keys: fc.uniqueArray(envKeyArb, { maxLength: 8 }),
+    split: fc.nat(),
+    values: fc.array(nastyStringArb, { minLength: 8, maxLength: 8 }),
+  })
+  .map(({ keys, split, values }) => {
+    const n = split % (keys.length + 1)
+    return {
+      env: keys.slice(0, n).map((k, i): readonly [string, string] => [k, values[i] ?? '']),
+      secrets: keys.slice(n),
+    }
+  })
+
+export const userArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('claude', 'root', 'node', '_'),
+  fc.stringMatching(/^[a-z_][a-z0-9_-]{0,31}$/),
+)
+
+/** Valid for smolvm (no `--`, no trailing `-`) and docker (at least two characters) alike. */
+export const bottleNameArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('claude', 'demo'),
+  fc.stringMatching(/^[a-z0-9][a-z0-9_]{1,8}(-[a-z0-9_]{1,8}){0,2}$/),
+)
+
+// -------------------------------------------------------------------------------------------------
+// paths
+// -------------------------------------------------------------------------------------------------
+
+// Host directories smolvm refuses to share (src/backends/smolvm.ts); never a workdir.
+const systemDirs = new Set(['/', '/etc', '/usr', '/proc', '/sys', '/dev', '/boot', '/bin', '/sbin', '/lib'])
+
+/**
+ * An absolute path of nasty segments, already in the spec's normal form (no empty, `.` or `..`
+ * segment, no trailing `/`), so the spec keeps it as generated. `colons: false` for paths a
+ * backend binds with `-v SRC:DST`.
+ */
+export const absolutePathArb = ({ colons }: { colons: boolean }): fc.Arbitrary<string> =>
+  fc
+    .array(
+      nastyStringArb.map((s) => {
+        const seg = s.replace(colons ? /\//g : /[/:]/g, '_')
+        return seg === '' || seg === '.' || seg === '..' ? `d${seg}` : seg
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((segs) => `/${segs.join('/')}`)
+
+export const workdirArb: fc.Arbitrary<string> = absolutePathArb({ colons: false }).map((p) =>
+  systemDirs.has(p) ? `${p}_project` : p,
+)
+
+// -------------------------------------------------------------------------------------------------
+// spec, operation, host
+// -------------------------------------------------------------------------------------------------
+
+/** Throws: a Left here means the generator made invalid input, a bug in this file. */
+const resolved = (input: Parameters<typeof resolveSpec>[0]): BottleSpec => {
+  const spec = resolveSpec(input)
+  if (E.isLeft(spec)) throw new Error(`specArb made an invalid spec: ${spec.left.message}`)
+  return spec.right
+}
+
+/** A valid BottleSpec for every backend, through the same resolveSpec the CLI uses. */
+export const specArb: fc.Arbitrary<BottleSpec> = fc
+  .record({
+    name: bottleNameArb,
+    image: fc.option(fc.constantFrom('node:22', 'ghcr.io/acme/agent:1.2', 'debian@sha256:0123abcd'), { nil: undefined }),
+    user: fc.option(userArb, { nil: undefined }),
+    workdir: workdirArb,
+    envAndSecrets: envAndSecretsArb,
+    prompt: fc.option(absolutePathArb({ colons: true }), { nil: undefined }),
+    agent: fc.option(fc.constantFrom('claude', '/usr/local/bin/claude', 'codex'), { nil: undefined }),
+    network: fc.option(fc.constantFrom(...networkModes), { nil: undefined }),
+  })
+  .map(({ name, user, workdir, envAndSecrets, ...manifest }) =>
+    resolved({
+      name,
+      fromManifest: { ...manifest, ...envAndSecrets },
+      fromFlags: { user },
+      // The workdir defaults to the current directory: the CLI's usual case.
+      cwd: workdir,
+    }),
+  )
+
+const ttyArb = fc.option(fc.boolean(), { nil: null })
+const agentArgsArb = fc.array(nastyStringArb, { maxLength: 5 })
+
+/** Every operation on one bottle (`ls` names none and has its own compiler). */
+export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
+  fc.constant({ _tag: 'launch' as const }),
+  fc.record({ _tag: fc.constant('agent' as const), args: agentArgsArb, tty: ttyArb }),
+  fc.record({ _tag: fc.constant('exec' as const), script: nastyStringArb, user: fc.option(userArb, { nil: null }) }),
+  fc.record({
+    _tag: fc.constant('cp' as const),
+    source: absolutePathArb({ colons: true }),
+    dest: absolutePathArb({ colons: true }),
+  }),
+  fc.record({ _tag: fc.constant('resume' as const), args: agentArgsArb, tty: ttyArb }),
+  fc.constant({ _tag: 'down' as const }),
+)
+
+/** The host facts an input needs: the prompt is a file, the cp source a file or a directory. */
+export const hostFor = (
+  spec: BottleSpec,
+  op: Operation,
+  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir' },
+): HostFacts => ({
+  cwd: spec.workdir,
+  stdinIsTTY: facts.stdinIsTTY,
+  // The prompt wins a clash: a cp of the prompt's own path copies that file.
+  pathKinds: {
+    ...(op._tag === 'cp' ? { [op.source]: facts.sourceKind } : {}),
+    ...(spec.prompt === null ? {} : { [spec.prompt]: 'file' as const }),
+  },
+  tmpdir: facts.tmpdir,
+})
+
+const hostFactsArb = fc.record({
+  stdinIsTTY: fc.boolean(),
+  // smolvm stages files under tmpdir and refuses a tmpdir with ":" (a Left, tested on its own).
+  tmpdir: fc.oneof(fc.constant('/tmp'), absolutePathArb({ colons: false })),
+  sourceKind: fc.constantFrom('file' as const, 'dir' as const),
+})
+
+/** HostFacts for a given spec and operation. */
+export const hostArb = (spec: BottleSpec, op: Operation): fc.Arbitrary<HostFacts> =>
+  hostFactsArb.map((facts) => hostFor(spec, op, facts))
+
+export interface Scenario {
+  readonly spec: BottleSpec
+  readonly op: Operation
+  readonly host: HostFacts
+}
+
+/** A valid (spec, op, host) triple; a record rather than a chain, so it shrinks well. */
+export const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ spec: specArb, op: operationArb, facts: hostFactsArb })
+  .map(({ spec, op, facts }) => ({ spec, op, host: hostFor(spec, op, facts) }))

@@ -1,0 +1,305 @@
+/**
+ * docker's argv shapes, as examples: flags before the container name, `-e NAME` secrets, the
+ * prompt flag right after the agent, guest env on every exec, and `-t` only with a terminal.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import type { HostFacts } from '../../src/backends/backend.js'
+import { docker } from '../../src/backends/docker.js'
+import { type Operation, compile } from '../../src/compile.js'
+import type { Plan } from '../../src/plan/types.js'
+import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+
+const resolved = resolveSpec({
+  name: 'demo',
+  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
+  fromFlags: {},
+  cwd: '/src/app',
+})
+if (E.isLeft(resolved)) throw new Error(resolved.left.message)
+/** demo: node, /src/app, CI=1, one secret, a prompt file. */
+const demo: BottleSpec = resolved.right
+const noPrompt: BottleSpec = { ...demo, prompt: null }
+
+const host: HostFacts = {
+  cwd: '/src/app',
+  stdinIsTTY: true,
+  pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
+  tmpdir: '/tmp',
+}
+
+const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
+  const plan = compile(docker, spec, op, facts)
+  if (E.isLeft(plan)) throw new Error(plan.left.message)
+  return plan.right
+}
+
+const argvs = (plan: Plan): (readonly string[])[] => plan.steps.map((s) => s.argv)
+const guestOf = (plan: Plan) => plan.steps[0]?.guest
+
+describe('docker examples', () => {
+  it.each([
+    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, true],
+    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, false],
+    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, false],
+    ['agent --tty without one', { _tag: 'agent', args: [], tty: true }, false, true],
+    ['resume: a terminal on stdin', { _tag: 'resume', args: [], tty: null }, true, true],
+    ['exec never has a TTY', { _tag: 'exec', script: 'ls', user: null }, true, false],
+  ] as const)('TTY toggle, %s', (_label, op, stdinIsTTY, hasTty) => {
+    expect(guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing.includes('-t')).toBe(hasTty)
+  })
+
+  it.each([
+    ['with a prompt', demo, ['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '-p', 'hi']],
+    ['without a prompt', noPrompt, ['claude', '-p', 'hi']],
+  ] as const)('the prompt flag sits directly after the agent binary, %s', (_label, spec, tail) => {
+    expect(guestOf(planOf({ _tag: 'agent', args: ['-p', 'hi'], tty: null }, spec))?.tail).toStrictEqual(tail)
+  })
+
+  it.each([
+    ['agent', { _tag: 'agent', args: [], tty: null }],
+    ['resume', { _tag: 'resume', args: [], tty: null }],
+    ['exec', { _tag: 'exec', script: 'ls', user: 'root' }],
+  ] as const)('guest env and secrets go with every exec: %s', (_label, op) => {
+    const step = planOf(op).steps[0]
+    const framing = step?.guest?.framing ?? []
+    const pair = (flag: string, value: string) => framing.some((w, i) => w === flag && framing[i + 1] === value)
+    expect([pair('-e', 'CI=1'), pair('-e', 'CLAUDE_CODE_OAUTH_TOKEN')]).toStrictEqual([true, true])
+    // `-e NAME` takes the value from docker's own env: the step puts the secret there, by name.
+    expect(step?.env.vars).toStrictEqual([{ _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' }])
+  })
+
+  it('puts every flag before the container name, and the tail right after it', () => {
+    const guest = guestOf(planOf({ _tag: 'agent', args: ['-u', 'root'], tty: null }))
+    expect(guest?.framing.at(-1)).toBe('demo')
+    expect(guest?.tail.slice(-2)).toStrictEqual(['-u', 'root'])
+  })
+})
+
+describe('docker argv snapshots', () => {
+  it('agent', () => {
+    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "docker",
+        "exec",
+        "-i",
+        "-t",
+        "-u",
+        "node",
+        "-e",
+        "HOME=/home/node",
+        "-e",
+        "USER=node",
+        "-e",
+        "CI=1",
+        "-e",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "demo",
+        "claude",
+        "--append-system-prompt-file",
+        "/opt/bottle/system-prompt.md",
+        "-p",
+        "hi there",
+      ]
+    `)
+  })
+
+  it('exec as another user, no TTY', () => {
+    expect(planOf({ _tag: 'exec', script: 'echo "$HOME"', user: 'root' }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "docker",
+        "exec",
+        "-u",
+        "root",
+        "-e",
+        "HOME=/root",
+        "-e",
+        "USER=root",
+        "-e",
+        "CI=1",
+        "-e",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "demo",
+        "sh",
+        "-c",
+        "echo "$HOME"",
+      ]
+    `)
+  })
+
+  it('resume', () => {
+    expect(planOf({ _tag: 'resume', args: ['x y'], tty: false }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "docker",
+        "exec",
+        "-i",
+        "-u",
+        "node",
+        "-e",
+        "HOME=/home/node",
+        "-e",
+        "USER=node",
+        "-e",
+        "CI=1",
+        "-e",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "demo",
+        "sh",
+        "-c",
+        "claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y' || claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
+      ]
+    `)
+  })
+
+  it('launch: run with its undo, then copy the prompt in', () => {
+    const plan = planOf({ _tag: 'launch' })
+    expect({ steps: argvs(plan), undo: plan.steps[0]?.undo.map((u) => u.argv) }).toMatchInlineSnapshot(`
+      {
+        "steps": [
+          [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            "demo",
+            "--label",
+            "dev.bottle.managed=true",
+            "--label",
+            "dev.bottle.name=demo",
+            "--init",
+            "-v",
+            "/src/app:/src/app",
+            "-w",
+            "/src/app",
+            "--entrypoint",
+            "sleep",
+            "node:22",
+            "infinity",
+          ],
+          [
+            "docker",
+            "exec",
+            "-u",
+            "root",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "demo",
+            "mkdir",
+            "-p",
+            "--",
+            "/opt/bottle",
+          ],
+          [
+            "docker",
+            "cp",
+            "/src/app/prompt.md",
+            "demo:/opt/bottle/system-prompt.md",
+          ],
+          [
+            "docker",
+            "exec",
+            "-u",
+            "root",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "demo",
+            "chown",
+            "-R",
+            "--",
+            "node",
+            "/opt/bottle/system-prompt.md",
+          ],
+        ],
+        "undo": [
+          [
+            "docker",
+            "rm",
+            "-f",
+            "demo",
+          ],
+        ],
+      }
+    `)
+  })
+
+  it('cp of a directory copies its contents', () => {
+    expect(argvs(planOf({ _tag: 'cp', source: '/src/app/notes', dest: '/home/node/notes' }))).toMatchInlineSnapshot(`
+      [
+        [
+          "docker",
+          "exec",
+          "-u",
+          "root",
+          "-e",
+          "HOME=/root",
+          "-e",
+          "USER=root",
+          "-w",
+          "/",
+          "demo",
+          "mkdir",
+          "-p",
+          "--",
+          "/home/node/notes",
+        ],
+        [
+          "docker",
+          "cp",
+          "/src/app/notes/.",
+          "demo:/home/node/notes",
+        ],
+        [
+          "docker",
+          "exec",
+          "-u",
+          "root",
+          "-e",
+          "HOME=/root",
+          "-e",
+          "USER=root",
+          "-w",
+          "/",
+          "demo",
+          "chown",
+          "-R",
+          "--",
+          "node",
+          "/home/node/notes",
+        ],
+      ]
+    `)
+  })
+
+  it('down is rm -f, which exits 0 on a missing container', () => {
+    const plan = planOf({ _tag: 'down' })
+    expect({ steps: argvs(plan), tolerate: plan.steps.map((s) => s.tolerate) }).toMatchInlineSnapshot(`
+      {
+        "steps": [
+          [
+            "docker",
+            "rm",
+            "-f",
+            "demo",
+          ],
+        ],
+        "tolerate": [
+          [],
+        ],
+      }
+    `)
+  })
+})

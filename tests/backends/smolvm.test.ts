@@ -1,0 +1,318 @@
+/**
+ * smolvm's argv shapes, as examples: `runuser -u U --` before the agent, `--secret-env K=K`,
+ * `delete -f` with "vm not found" tolerated, and cp of a directory or of a path with ':'.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import type { HostFacts } from '../../src/backends/backend.js'
+import { smolvm } from '../../src/backends/smolvm.js'
+import { type Operation, compile } from '../../src/compile.js'
+import type { Plan } from '../../src/plan/types.js'
+import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+
+const resolved = resolveSpec({
+  name: 'demo',
+  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
+  fromFlags: {},
+  cwd: '/src/app',
+})
+if (E.isLeft(resolved)) throw new Error(resolved.left.message)
+/** demo: node, /src/app, CI=1, one secret, a prompt file. */
+const demo: BottleSpec = resolved.right
+const noPrompt: BottleSpec = { ...demo, prompt: null }
+
+const host: HostFacts = {
+  cwd: '/src/app',
+  stdinIsTTY: true,
+  pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
+  tmpdir: '/tmp',
+}
+
+const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
+  const plan = compile(smolvm, spec, op, facts)
+  if (E.isLeft(plan)) throw new Error(plan.left.message)
+  return plan.right
+}
+
+const argvs = (plan: Plan): (readonly string[])[] => plan.steps.map((s) => s.argv)
+const guestOf = (plan: Plan) => plan.steps[0]?.guest
+/** A step as one line: `host: ARGV`, or `bottle: TAIL` for a guest command (its framing is the usual one). */
+const where = (s: Plan['steps'][number]): string => (s.guest === undefined ? `host: ${s.argv.join(' ')}` : `bottle: ${s.guest.tail.join(' ')}`)
+
+describe('smolvm examples', () => {
+  it.each([
+    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, true],
+    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, false],
+    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, false],
+    ['resume --tty without one', { _tag: 'resume', args: [], tty: true }, false, true],
+    ['exec never has a TTY', { _tag: 'exec', script: 'ls', user: null }, true, false],
+  ] as const)('TTY toggle, %s', (_label, op, stdinIsTTY, hasTty) => {
+    expect(guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing.includes('-t')).toBe(hasTty)
+  })
+
+  it.each([
+    ['with a prompt', demo, ['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '-p', 'hi']],
+    ['without a prompt', noPrompt, ['claude', '-p', 'hi']],
+  ] as const)('the prompt flag sits directly after the agent binary, %s', (_label, spec, tail) => {
+    expect(guestOf(planOf({ _tag: 'agent', args: ['-p', 'hi'], tty: null }, spec))?.tail).toStrictEqual(tail)
+  })
+
+  it.each([
+    ['node', 'node'],
+    ['claude', 'claude'],
+    ['root', 'root'],
+  ] as const)('runuser -u %s -- ends the framing, right before the agent', (_label, user) => {
+    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user }))
+    expect(guest?.framing.slice(-4)).toStrictEqual(['runuser', '-u', user, '--'])
+    expect(guest?.tail[0]).toBe('claude')
+  })
+
+  it.each([
+    ['agent', { _tag: 'agent', args: [], tty: null }],
+    ['resume', { _tag: 'resume', args: [], tty: null }],
+    ['exec', { _tag: 'exec', script: 'ls', user: 'root' }],
+  ] as const)('guest env and secrets go with every exec: %s', (_label, op) => {
+    const step = planOf(op).steps[0]
+    const framing = step?.guest?.framing ?? []
+    const pair = (flag: string, value: string) => framing.some((w, i) => w === flag && framing[i + 1] === value)
+    expect([pair('-e', 'CI=1'), pair('--secret-env', 'CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN')]).toStrictEqual([true, true])
+    // smolvm resolves --secret-env from its own env: the step puts the secret there, by name.
+    expect(step?.env.vars).toStrictEqual([{ _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' }])
+  })
+
+  it.each([
+    ['stop', 0],
+    ['delete', 1],
+  ] as const)('down: %s tolerates "vm not found"', (verb, index) => {
+    const step = planOf({ _tag: 'down' }).steps[index]
+    expect(step?.argv[2]).toBe(verb)
+    expect(step?.tolerate).toStrictEqual([{ exitCode: 1, stderrIncludes: 'vm not found: demo' }])
+  })
+})
+
+describe('smolvm argv snapshots', () => {
+  it('agent', () => {
+    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "smolvm",
+        "machine",
+        "exec",
+        "--name",
+        "demo",
+        "-i",
+        "-t",
+        "-e",
+        "HOME=/home/node",
+        "-e",
+        "USER=node",
+        "-e",
+        "CI=1",
+        "--secret-env",
+        "CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "--",
+        "runuser",
+        "-u",
+        "node",
+        "--",
+        "claude",
+        "--append-system-prompt-file",
+        "/opt/bottle/system-prompt.md",
+        "-p",
+        "hi there",
+      ]
+    `)
+  })
+
+  it('resume', () => {
+    expect(planOf({ _tag: 'resume', args: ['x y'], tty: false }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "smolvm",
+        "machine",
+        "exec",
+        "--name",
+        "demo",
+        "-i",
+        "-e",
+        "HOME=/home/node",
+        "-e",
+        "USER=node",
+        "-e",
+        "CI=1",
+        "--secret-env",
+        "CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "--",
+        "runuser",
+        "-u",
+        "node",
+        "--",
+        "sh",
+        "-c",
+        "claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y' || claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
+      ]
+    `)
+  })
+
+  it('launch: create and start, each with its undo, then copy the prompt in', () => {
+    const plan = planOf({ _tag: 'launch' })
+    expect({ steps: argvs(plan), undo: plan.steps.map((s) => s.undo.map((u) => u.argv)) }).toMatchInlineSnapshot(`
+      {
+        "steps": [
+          [
+            "smolvm",
+            "machine",
+            "create",
+            "--name",
+            "demo",
+            "--label",
+            "dev.bottle.managed=true",
+            "--label",
+            "dev.bottle.name=demo",
+            "--image",
+            "node:22",
+            "-v",
+            "/src/app:/src/app",
+            "-w",
+            "/src/app",
+          ],
+          [
+            "smolvm",
+            "machine",
+            "start",
+            "--name",
+            "demo",
+          ],
+          [
+            "smolvm",
+            "machine",
+            "exec",
+            "--name",
+            "demo",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "--",
+            "runuser",
+            "-u",
+            "root",
+            "--",
+            "mkdir",
+            "-p",
+            "--",
+            "/opt/bottle",
+          ],
+          [
+            "smolvm",
+            "machine",
+            "cp",
+            "/src/app/prompt.md",
+            "demo:/opt/bottle/system-prompt.md",
+          ],
+          [
+            "smolvm",
+            "machine",
+            "exec",
+            "--name",
+            "demo",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "--",
+            "runuser",
+            "-u",
+            "root",
+            "--",
+            "chown",
+            "-R",
+            "--",
+            "node",
+            "/opt/bottle/system-prompt.md",
+          ],
+        ],
+        "undo": [
+          [
+            [
+              "smolvm",
+              "machine",
+              "delete",
+              "--name",
+              "demo",
+              "-f",
+            ],
+          ],
+          [
+            [
+              "smolvm",
+              "machine",
+              "stop",
+              "--name",
+              "demo",
+            ],
+          ],
+          [],
+          [],
+          [],
+        ],
+      }
+    `)
+  })
+
+  it('down: stop, then delete -f (without -f smolvm prompts and deletes nothing)', () => {
+    expect(argvs(planOf({ _tag: 'down' }))).toMatchInlineSnapshot(`
+      [
+        [
+          "smolvm",
+          "machine",
+          "stop",
+          "--name",
+          "demo",
+        ],
+        [
+          "smolvm",
+          "machine",
+          "delete",
+          "--name",
+          "demo",
+          "-f",
+        ],
+      ]
+    `)
+  })
+
+  it('cp of a directory travels as a tar archive', () => {
+    const plan = planOf({ _tag: 'cp', source: '/src/app/notes', dest: '/home/node/notes' })
+    expect(plan.steps.map(where)).toMatchInlineSnapshot(`
+      [
+        "bottle: mkdir -p -- /home/node/notes",
+        "host: tar -C /src/app/notes -cf /tmp/bottle-cp-7e0c3b6e377fbac3.tar .",
+        "host: smolvm machine cp /tmp/bottle-cp-7e0c3b6e377fbac3.tar demo:/tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "bottle: tar -xf /tmp/bottle-cp-7e0c3b6e377fbac3.tar -C /home/node/notes",
+        "bottle: rm -f -- /tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "host: rm -f -- /tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "bottle: chown -R -- node /home/node/notes",
+      ]
+    `)
+  })
+
+  it('cp of a path with ":" is staged at a path without one', () => {
+    const plan = planOf({ _tag: 'cp', source: '/src/app/a:b.txt', dest: '/home/node/a:b.txt' })
+    expect(plan.steps.map(where)).toMatchInlineSnapshot(`
+      [
+        "bottle: mkdir -p -- /home/node",
+        "host: cp -- /src/app/a:b.txt /tmp/bottle-cp-3ebc999d3ecd277c",
+        "host: smolvm machine cp /tmp/bottle-cp-3ebc999d3ecd277c demo:/home/node/a:b.txt",
+        "host: rm -f -- /tmp/bottle-cp-3ebc999d3ecd277c",
+        "bottle: chown -R -- node /home/node/a:b.txt",
+      ]
+    `)
+  })
+})

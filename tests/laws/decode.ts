@@ -1,0 +1,230 @@
+/**
+ * Independent decoders: read a backend's exec argv the way its CLI would, back into a GuestIntent
+ * (invariant 7). Written from the flag grammar of docker (pflag) and smolvm (clap) plus runuser,
+ * never by calling the encoder, so an encoder bug cannot hide behind a matching decoder bug.
+ *
+ *   decoders.docker(['docker','exec','-i','-u','node','-e','HOME=/home/node','-e','USER=node','-w','/w','demo','claude'])
+ *   // { user: 'node', home: '/home/node', env: [], secrets: [], cwd: '/w', argv: ['claude'], tty: false, stdin: true }
+ *
+ * A decoder throws on argv its CLI would reject or that an intent cannot describe.
+ */
+import type { BackendName, GuestIntent } from '../../src/plan/types.js'
+
+export type Decoder = (argv: readonly string[]) => GuestIntent
+
+/** What the flags of either CLI say, before the user switch and the command. */
+interface ExecFlags {
+  name: string | null
+  user: string | null
+  env: [string, string][]
+  /** Host variables forwarded by name: the value comes from the backend process's env. */
+  forwarded: string[]
+  cwd: string | null
+  tty: boolean
+  stdin: boolean
+}
+
+const noFlags = (): ExecFlags => ({ name: null, user: null, env: [], forwarded: [], cwd: null, tty: false, stdin: false })
+
+/** A later `-e K=…` wins, as in both CLIs; the first position is kept. */
+const setEnv = (flags: ExecFlags, key: string, value: string): void => {
+  const at = flags.env.findIndex(([k]) => k === key)
+  if (at >= 0) flags.env[at] = [key, value]
+  else flags.env.push([key, value])
+}
+
+/** `-e K=V` sets K; `-e K` forwards the host's K (docker; smolvm's `parse_env_spec` likewise). */
+const envFlag = (flags: ExecFlags, spec: string): void => {
+  const eq = spec.indexOf('=')
+  if (eq < 0) flags.forwarded.push(spec)
+  else if (eq > 0) setEnv(flags, spec.slice(0, eq), spec.slice(eq + 1))
+  // smolvm drops an empty key; docker rejects it. Neither sets anything.
+}
+
+/**
+ * Builds the intent: HOME from the env, USER must agree with the user switch (runuser and docker
+ * -u both run as that user; a USER saying otherwise would lie to the agent).
+ */
+const intentOf = (flags: ExecFlags, user: string | null, argv: readonly string[]): GuestIntent => {
+  if (user === null) throw new Error('no user switch: the image default user would run the command')
+  const home = flags.env.find(([k]) => k === 'HOME')?.[1]
+  if (home === undefined) throw new Error('HOME is not set')
+  const userEnv = flags.env.find(([k]) => k === 'USER')?.[1]
+  if (userEnv !== user) throw new Error(`USER=${String(userEnv)} but the command runs as ${user}`)
+  if (flags.cwd === null) throw new Error('no working directory')
+  return {
+    user,
+    home,
+    env: flags.env.filter(([k]) => k !== 'HOME' && k !== 'USER'),
+    secrets: flags.forwarded,
+    cwd: flags.cwd,
+    argv: [...argv],
+    tty: flags.tty,
+    stdin: flags.stdin,
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// docker: `docker exec [OPTIONS] CONTAINER COMMAND [ARG...]`, pflag with SetInterspersed(false)
+// -------------------------------------------------------------------------------------------------
+
+const dockerBool: Record<string, (f: ExecFlags) => void> = {
+  i: (f) => void (f.stdin = true),
+  interactive: (f) => void (f.stdin = true),
+  t: (f) => void (f.tty = true),
+  tty: (f) => void (f.tty = true),
+}
+
+const dockerValued: Record<string, (f: ExecFlags, v: string) => void> = {
+  u: (f, v) => void (f.user = v),
+  user: (f, v) => void (f.user = v),
+  e: envFlag,
+  env: envFlag,
+  w: (f, v) => void (f.cwd = v),
+  workdir: (f, v) => void (f.cwd = v),
+}
+
+export const decodeDockerExec: Decoder = (argv) => {
+  const start = argv[0] === 'docker' && argv[1] === 'exec' ? 2 : argv[0] === 'docker' && argv[1] === 'container' && argv[2] === 'exec' ? 3 : -1
+  if (start < 0) throw new Error(`not a docker exec: ${JSON.stringify(argv.slice(0, 3))}`)
+  const flags = noFlags()
+  let i = start
+  const next = (flag: string): string => {
+    const v = argv[++i]
+    if (v === undefined) throw new Error(`docker: flag needs an argument: ${flag}`)
+    return v
+  }
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') { i++; break }
+    if (a.startsWith('--')) {
+      const [long, attached] = a.includes('=') ? [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a.slice(2), null]
+      const bool = dockerBool[long]
+      const valued = dockerValued[long]
+      if (bool !== undefined && attached === null) bool(flags)
+      else if (valued !== undefined) valued(flags, attached ?? next(a))
+      else throw new Error(`docker: unknown flag: ${a}`)
+      continue
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      // A cluster of shorthands: `-it`, `-uroot`, `-e=K=V` (pflag drops one `=` after a shorthand).
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j] as string
+        const bool = dockerBool[c]
+        const valued = dockerValued[c]
+        if (bool !== undefined) { bool(flags); continue }
+        if (valued === undefined) throw new Error(`docker: unknown shorthand flag: '${c}' in ${a}`)
+        const rest = a.slice(j + 1)
+        valued(flags, rest === '' ? next(a) : rest.startsWith('=') ? rest.slice(1) : rest)
+        break
+      }
+      continue
+    }
+    break // the container name: flag parsing stops here
+  }
+  const container = argv[i]
+  if (container === undefined) throw new Error('docker exec: a container name is required')
+  const tail = argv.slice(i + 1)
+  if (tail.length === 0) throw new Error('docker exec: a command is required')
+  return intentOf(flags, flags.user, tail)
+}
+
+// -------------------------------------------------------------------------------------------------
+// smolvm: `smolvm machine exec [OPTIONS] [--] COMMAND...`, clap with trailing_var_arg; in the
+// guest, `runuser [-u USER] [--] COMMAND...` switches user without a login shell
+// -------------------------------------------------------------------------------------------------
+
+const smolBool: Record<string, (f: ExecFlags) => void> = {
+  i: (f) => void (f.stdin = true),
+  interactive: (f) => void (f.stdin = true),
+  t: (f) => void (f.tty = true),
+  tty: (f) => void (f.tty = true),
+  stream: () => undefined,
+}
+
+/** `--secret-env GUEST=HOSTVAR`: an intent forwards a host var under its own name only. */
+const secretEnvFlag = (f: ExecFlags, v: string): void => {
+  const [guest, hostVar] = [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]
+  if (!v.includes('=') || guest !== hostVar) throw new Error(`smolvm: --secret-env ${v} renames a host variable`)
+  f.forwarded.push(guest)
+}
+
+// exec has `--name` only (no `-n`) and no user flag.
+const smolValued: Record<string, (f: ExecFlags, v: string) => void> = {
+  name: (f, v) => void (f.name = v),
+  e: envFlag,
+  env: envFlag,
+  'secret-env': secretEnvFlag,
+  w: (f, v) => void (f.cwd = v),
+  workdir: (f, v) => void (f.cwd = v),
+  timeout: () => undefined,
+}
+
+/** runuser's options up to the command; a login shell (`-l`, `-`) would reset env and cwd. */
+const decodeRunuser = (argv: readonly string[]): { user: string; command: readonly string[] } => {
+  if (argv[0] !== 'runuser') throw new Error(`smolvm: the guest command is ${JSON.stringify(argv[0])}, not a runuser user switch`)
+  let user: string | null = null
+  let i = 1
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') { i++; break }
+    if (a === '-u' || a === '--user') user = argv[++i] ?? null
+    else if (a.startsWith('--user=')) user = a.slice('--user='.length)
+    else if (a.startsWith('-u') && a.length > 2) user = a.slice(2)
+    else if (a.startsWith('-')) throw new Error(`runuser: unexpected option ${a}`)
+    else break
+  }
+  if (user === null) throw new Error('runuser: -u USER is required to run a command')
+  const command = argv.slice(i)
+  if (command.length === 0) throw new Error('runuser: no command')
+  return { user, command }
+}
+
+export const decodeSmolvmExec: Decoder = (argv) => {
+  if (argv[0] !== 'smolvm' || (argv[1] !== 'machine' && argv[1] !== 'vm') || argv[2] !== 'exec')
+    throw new Error(`not a smolvm machine exec: ${JSON.stringify(argv.slice(0, 3))}`)
+  const flags = noFlags()
+  let i = 3
+  const next = (flag: string): string => {
+    const v = argv[++i]
+    // clap will not take a value that looks like a flag unless allow_hyphen_values is set.
+    if (v === undefined || (v.startsWith('-') && v !== '-')) throw new Error(`smolvm: ${flag} needs a value`)
+    return v
+  }
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') { i++; break }
+    if (a.startsWith('--')) {
+      const [long, attached] = a.includes('=') ? [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a.slice(2), null]
+      const bool = smolBool[long]
+      const valued = smolValued[long]
+      if (bool !== undefined && attached === null) bool(flags)
+      else if (valued !== undefined) valued(flags, attached ?? next(a))
+      else throw new Error(`smolvm: unexpected argument '${a}'`)
+      continue
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j] as string
+        const bool = c === 'i' || c === 't' ? smolBool[c] : undefined
+        const valued = c === 'e' || c === 'w' ? smolValued[c] : undefined
+        if (bool !== undefined) { bool(flags); continue }
+        if (valued === undefined) throw new Error(`smolvm: unexpected argument '-${c}' in ${a}`)
+        const rest = a.slice(j + 1)
+        valued(flags, rest === '' ? next(a) : rest.startsWith('=') ? rest.slice(1) : rest)
+        break
+      }
+      continue
+    }
+    break // trailing_var_arg: the first positional starts the command
+  }
+  if (flags.name === null) throw new Error('smolvm exec without --name runs in the machine "default"')
+  const { user, command } = decodeRunuser(argv.slice(i))
+  return intentOf(flags, user, command)
+}
+
+/** One decoder per backend: a new backend fails to compile here until it has one. */
+export const decoders: Record<BackendName, Decoder> = {
+  docker: decodeDockerExec,
+  smolvm: decodeSmolvmExec,
+}

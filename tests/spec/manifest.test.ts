@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs'
+import { fc, test } from '@fast-check/vitest'
+// The named export: under NodeNext the default import of this CommonJS module is not the class.
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import { parse, stringify } from 'yaml'
+import { type Manifest, parseManifest } from '../../src/spec/manifest.js'
+import { manifestSchema } from '../../src/spec/schema.js'
+
+const file = 'bottle.yaml'
+const base = '/work/proj'
+
+const parsed = (text: string): Manifest => {
+  const r = parseManifest(file, text, base)
+  if (E.isLeft(r)) throw new Error(`expected a manifest, got: ${r.left.message}`)
+  return r.right
+}
+
+const errorOf = (text: string): string => {
+  const r = parseManifest(file, text, base)
+  if (E.isRight(r)) throw new Error(`expected an error, got: ${JSON.stringify(r.right)}`)
+  return r.left.message
+}
+
+describe('parseManifest', () => {
+  it('parses a full manifest into one layer per bottle', () => {
+    const text = [
+      'backend: docker',
+      'bottles:',
+      '  demo:',
+      '    image: node:22',
+      '    user: node',
+      '    workdir: ./app',
+      '    env: { CI: "1", DEBUG: true, N: 3, V: 1.10 }',
+      '    secrets: [CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN]',
+      '    prompt: ./prompt.md',
+      '    agent: claude',
+      '    network: none',
+      '    backend: smolvm',
+      '  bare: {}',
+      '',
+    ].join('\n')
+    expect(parsed(text)).toEqual<Manifest>({
+      file,
+      backend: 'docker',
+      bottles: {
+        demo: {
+          image: 'node:22',
+          user: 'node',
+          workdir: '/work/proj/app',
+          env: [
+            ['CI', '1'],
+            ['DEBUG', 'true'],
+            ['N', '3'],
+            ['V', '1.10'],
+          ],
+          secrets: ['CLAUDE_CODE_OAUTH_TOKEN'],
+          prompt: '/work/proj/prompt.md',
+          agent: 'claude',
+          network: 'none',
+          backend: 'smolvm',
+        },
+        bare: {},
+      },
+    })
+  })
+
+  it.each(['', '# only a comment\n', '---\n', 'bottles: {}\n'])('reads %j as no bottles', (text) => {
+    expect(parsed(text)).toEqual<Manifest>({ file, bottles: {} })
+  })
+
+  it('resolves relative paths against the manifest directory, lexically', () => {
+    const layer = (workdir: string, prompt: string) =>
+      parsed(stringify({ bottles: { b: { workdir, prompt } } })).bottles['b']
+    expect(layer('./app', 'prompt.md')).toEqual({ workdir: '/work/proj/app', prompt: '/work/proj/prompt.md' })
+    expect(layer('.', '../shared/p.md')).toEqual({ workdir: '/work/proj', prompt: '/work/shared/p.md' })
+    expect(layer('/abs//dir/', '/etc/./p.md')).toEqual({ workdir: '/abs/dir', prompt: '/etc/p.md' })
+  })
+
+  it('keeps a bottle named __proto__ as an own key', () => {
+    const m = parsed('bottles:\n  __proto__: { user: root }\n')
+    expect(Object.keys(m.bottles)).toEqual(['__proto__'])
+    expect(Object.getPrototypeOf(m.bottles)).toBe(Object.prototype)
+  })
+
+  const errors: readonly (readonly [string, string])[] = [
+    // unknown keys
+    ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
+    [
+      'bottles: { demo: { colour: red } }',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, network, backend)',
+    ],
+    // wrong types
+    ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
+    ['bottles: [demo]', 'bottle.yaml: bottles: must be a mapping of bottle names, not a list'],
+    ['bottles: { demo: x }', 'bottle.yaml: bottles.demo: must be a mapping, not a string'],
+    ['bottles: { demo: { image: 3 } }', 'bottle.yaml: bottles.demo.image: must be a string, not a number'],
+    ['bottles: { demo: { user: } }', 'bottle.yaml: bottles.demo.user: must be a string, not null'],
+    ['bottles: { demo: { env: [A] } }', 'bottle.yaml: bottles.demo.env: must be a mapping of names to values, not a list'],
+    ['bottles: { demo: { env: { A: [1] } } }', 'bottle.yaml: bottles.demo.env.A: must be a string, number or boolean, not a list'],
+    ['bottles: { demo: { secrets: TOKEN } }', 'bottle.yaml: bottles.demo.secrets: must be a list of names, not a string'],
+    ['bottles: { demo: { secrets: [A, 1] } }', 'bottle.yaml: bottles.demo.secrets[1]: must be a string, not a number'],
+    ['bottles: { demo: { image: !!binary aGk= } }', 'bottle.yaml: bottles.demo.image: must be a string, not an unsupported YAML value (binary, a set, …)'],
+    // values, checked by the shared smart constructors
+    ['bottles: { demo: { env: { 1X: a } } }', 'bottle.yaml: bottles.demo.env.1X: env key "1X" must match [A-Za-z_][A-Za-z0-9_]*'],
+    ['bottles: { demo: { env: { HOME: /h } } }', 'bottle.yaml: bottles.demo.env.HOME: env HOME is set by bottle from the user (set user instead)'],
+    ['bottles: { demo: { env: { A: "x\\0y" } } }', 'bottle.yaml: bottles.demo.env.A: the value of env A "x\\u0000y" contains a NUL byte'],
+    ['bottles: { demo: { secrets: [OK, 9X] } }', 'bottle.yaml: bottles.demo.secrets[1]: secret name "9X" must match [A-Za-z_][A-Za-z0-9_]*'],
+    ['bottles: { demo: { env: { T: x }, secrets: [T] } }', 'bottle.yaml: bottles.demo.secrets[0]: T is both a plain env entry and a secret'],
+    ['bottles: { demo: { user: Bob } }', 'bottle.yaml: bottles.demo.user: user "Bob" must be a user name matching [a-z_][a-z0-9_-]{0,31}'],
+    ['bottles: { demo: { image: -v } }', 'bottle.yaml: bottles.demo.image: image "-v" must match ^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$'],
+    ['bottles: { demo: { agent: "a b" } }', 'bottle.yaml: bottles.demo.agent: agent "a b" must be a command name or an absolute path'],
+    ['bottles: { demo: { workdir: "" } }', 'bottle.yaml: bottles.demo.workdir: workdir must not be empty'],
+    ['bottles: { demo: { prompt: "p\\0" } }', 'bottle.yaml: bottles.demo.prompt: prompt file "/work/proj/p\\u0000" contains a NUL byte'],
+    ['bottles: { demo: { network: bridge } }', 'bottle.yaml: bottles.demo.network: must be one of default, none, host, not "bridge"'],
+    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, not "vmware"'],
+    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, not a list'],
+    // bottle names, and keys that need quoting to keep the path readable
+    ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
+    ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, network, backend)'],
+    // YAML itself
+    ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML syntax error: Map keys must be unique'],
+    ['a: 1\n---\nb: 2\n', 'bottle.yaml:2:1: YAML syntax error: Source contains multiple documents; please use YAML.parseAllDocuments()'],
+    ['bottles: !custom {}\n', 'bottle.yaml:1:10: YAML error: Unresolved tag: !custom'],
+  ]
+
+  it.each(errors)('rejects %j with one line naming the file and key', (text, message) => {
+    const got = errorOf(text)
+    expect(got).toBe(message)
+    expect(got).not.toMatch(/[\n\r]/)
+  })
+
+  test.prop([fc.string({ unit: 'binary' })])('any text gives a manifest or one line starting with the file', (text) => {
+    const r = parseManifest(file, text, base)
+    return E.isRight(r) || (r.left.message.startsWith(file) && !/[\u0000-\u001f]/.test(r.left.message))
+  })
+})
+
+// -------------------------------------------------------------------------------------------------
+// the published schema agrees with the parser
+// -------------------------------------------------------------------------------------------------
+
+describe('manifestSchema', () => {
+  it('is what schema/bottle.schema.json holds', () => {
+    const onDisk = readFileSync(new URL('../../schema/bottle.schema.json', import.meta.url), 'utf8')
+    expect(onDisk).toBe(JSON.stringify(manifestSchema, null, 2) + '\n')
+  })
+
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true })
+  const validate = ajv.compile(manifestSchema)
+
+  // Each value is mostly one the parser should take, sometimes anything at all (a nasty string, a
+  // wrong type): the property does not need to know which, only that both sides decide alike.
+  const wrongType = fc.constantFrom<unknown>(3, 1.5, true, null, [], {}, ['a'], { a: 1 })
+  const nasty = fc.constantFrom('', '-x', 'a b', 'x\0y', 'Bob', '1X', 'é', 'a;b', '$(id)', '..')
+  const other = fc.oneof({ weight: 2, arbitrary: nasty }, fc.string(), wrongType)
+  const mostly = <A, B>(valid: fc.Arbitrary<A>, invalid: fc.Arbitrary<B>): fc.Arbitrary<A | B> =>
+    fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid })
+  const mostlyMatching = (rule: RegExp, ...edges: string[]) =>
+    mostly(fc.oneof(fc.stringMatching(rule), fc.constantFrom(...edges)), other)
+  const path = mostly(
+    fc.oneof(fc.constantFrom('./app', 'app/x', '/abs/dir', '../up', '/a/./b/', '.', 'é 🙂'), fc.string({ minLength: 1 })),
+    fc.oneof(fc.constantFrom('', 'a\0b'), wrongType),
+  )
+
+  // Env names and secret names come from disjoint pools (secrets all start with S_, env names
+  // never do): "a name both in env and in secrets" is the one rule JSON Schema cannot express, so
+  // it never arises here (the example table covers it). HOME/USER are in the schema, and `.`/`..`
+  // never reach absolutePath (paths are joined lexically), so both are generated. Not generated:
+  // YAML-only values (.inf, tags, binary), and a null top level (an empty file is no bottles).
+  const notSecret = (s: string) => !s.startsWith('S_')
+  const envMap = fc.dictionary(
+    mostly(
+      fc.oneof(fc.stringMatching(/^[a-z_][A-Za-z0-9_]*$/), fc.constantFrom('CI', 'DEBUG', 'N')),
+      fc.oneof(fc.constantFrom('HOME', 'USER', '1X', 'A-B', '', 'é'), fc.string().filter(notSecret)),
+    ),
+    mostly(
+      fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
+      fc.oneof(fc.constantFrom('a\0b'), wrongType),
+    ),
+    { maxKeys: 4 },
+  )
+  const secretNames = fc.array(
+    mostly(fc.oneof(fc.stringMatching(/^S_[A-Z0-9_]*$/), fc.constant('S_TOKEN')), fc.oneof(fc.constantFrom('9X', 'a b', '', 'S_\0'), wrongType)),
+    { maxLength: 3 },
+  )
+  const withUnknownKey = <T extends object>(arb: fc.Arbitrary<T>) =>
+    fc
+      .tuple(arb, mostly(fc.constant(null), fc.constantFrom('colour', 'Image', 'env ')))
+      .map(([o, extra]) => (extra === null ? o : { ...o, [extra]: 1 }))
+
+  const bottleArb = withUnknownKey(
+    fc.record(
+      {
+        image: mostlyMatching(/^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$/, 'node:22', 'ghcr.io/a/b@sha256:ab12'),
+        user: mostly(
+          fc.oneof(fc.stringMatching(/^[a-z_][a-z0-9_-]{0,31}$/), fc.constantFrom('node', 'root', 'a'.repeat(32))),
+          fc.oneof(other, fc.constant('a'.repeat(33))),
+        ),
+        workdir: path,
+        env: mostly(envMap, fc.oneof(fc.constant('A=B'), wrongType)),
+        secrets: mostly(secretNames, fc.oneof(fc.constant('S_TOKEN'), wrongType)),
+        prompt: path,
+        agent: mostlyMatching(/^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$/, 'claude', '/usr/bin/codex'),
+        network: mostly(fc.constantFrom('default', 'none', 'host'), fc.oneof(fc.constantFrom('bridge', 'None'), wrongType)),
+        backend: mostly(fc.constantFrom('smolvm', 'docker'), fc.oneof(fc.constantFrom('vmware', 'Docker'), wrongType)),
+      },
+      { requiredKeys: [] },
+    ),
+  )
+  const manifestArb = mostly(
+    withUnknownKey(
+      fc.record(
+        {
+          backend: mostly(fc.constantFrom('smolvm', 'docker'), fc.oneof(fc.constant('bwrap'), wrongType)),
+          bottles: mostly(
+            fc.dictionary(
+              mostly(
+                fc.oneof(fc.constantFrom('demo', 'web', 'a.b', 'my bottle', '1', 'é'), fc.string().map((s) => `b${s}`)),
+                fc.oneof(fc.constantFrom('-x', '', 'x\0y'), fc.string()),
+              ),
+              bottleArb,
+              { maxKeys: 3 },
+            ),
+            fc.oneof(fc.constant(['demo']), wrongType),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+    fc.constantFrom<unknown>('text', 3, [], [{ bottles: {} }]),
+  )
+
+  test.prop([manifestArb], { numRuns: 1000 })('parseManifest accepts exactly what the schema accepts', (data) => {
+    const text = stringify(data)
+    expect(parse(text)).toEqual(data) // both sides see the same data
+    expect(E.isRight(parseManifest(file, text, base))).toBe(validate(data))
+  })
+})
