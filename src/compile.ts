@@ -230,6 +230,8 @@ export const compile = (
       if (E.isLeft(source)) return source
       const dest = absolutePath('guest path', op.dest)
       if (E.isLeft(dest)) return dest
+      // The copy is chowned to the bottle's user afterwards; over `/` that would re-own the system.
+      if (dest.right === '/') return E.left(compileError('guest path "/" is refused: name the directory to copy into'))
       const kind = hostSource('source', source.right, host)
       if (E.isLeft(kind)) return kind
       const copy = copyInSteps(backend, spec, { source: source.right, kind: kind.right, dest: dest.right }, host)
