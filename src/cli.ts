@@ -305,7 +305,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     }
     const p = withNote(
       withNote(planned.right, `backend ${b.name}: ${why}`),
-      `these are what listing found just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
+      `the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
     )
     if (req.mode === 'plan') plans.push(p)
     else {
@@ -362,11 +362,18 @@ const opDocs: readonly OpDoc[] = [
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
+// ls and down --all look at every backend on PATH; the other ops pick one.
+const backendDefault = {
+  ls: 'every backend on PATH',
+  down: "the manifest's, else auto-detect; with --all, every backend on PATH",
+  other: "the manifest's, else auto-detect",
+} as const
+
 const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r: Request) => void): void => {
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', 'smolvm | docker (default: the manifest\'s, else auto-detect)'))
+    .addOption(new Option('-b, --backend <backend>', `smolvm | docker (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
   if (doc.op !== 'ls')
     cmd
@@ -385,7 +392,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
-  else cmd.option('-q, --quiet', 'no progress lines')
+  else if (doc.op !== 'ls') cmd.option('-q, --quiet', 'no progress lines')
   cmd.addHelpText('after', `\nExample:\n  ${mode === 'plan' ? doc.example.replace('bottle run', 'bottle plan') : doc.example}\n`)
   cmd.action((...params: unknown[]) => {
     const c = params[params.length - 1] as Command

@@ -147,8 +147,10 @@ export const smolvm: Backend = {
 /**
  * `machine ls --json` prints a pretty JSON array, `[]` when there are none, one object per machine
  * (`machine_status_json` in src/cli/vm_common.rs): `name`, `state`, `created_at` (Unix seconds),
- * `image` (null for a bare VM), many resource fields we ignore, and the `labels` object given at
- * create. A machine without labels is not ours.
+ * `image` (null for a bare VM) and many resource fields we ignore. The `labels` object (what
+ * `create --label` stored) is assumed, not seen: the version of machine_status_json read for this
+ * has no such key. If it is missing, every machine counts as not ours: ls under-reports, and
+ * down --all never deletes a machine it cannot prove is bottle's.
  */
 const parseMachines = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
   const text = stdout.trim()
