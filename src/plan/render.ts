@@ -96,6 +96,7 @@ export const renderSh = (plan: Plan): string => {
   ]
   plan.steps.forEach((s, i) => {
     out.push('', `# [${i + 1}/${plan.steps.length}] ${s.title.replace(/\n/g, ' ')}`)
+    if (s.stdio === 'capture') out.push('# bottle run reads this output (ls parses it); the script prints it as it comes')
     const isResult = plan.exitCodeFrom === i
     const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
     out.push(`bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`)
