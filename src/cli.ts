@@ -8,15 +8,17 @@ import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { Backend } from './backends/backend.js'
+import type { Backend, BottleRow } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
-import { type Operation, compile, compileList } from './compile.js'
+import { type Operation, compile, compileDownAll, compileList } from './compile.js'
 import { onPath, readHostFacts } from './host.js'
+import type { Outcome } from './interpret.js'
+import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
 import type { Manifest } from './spec/manifest.js'
-import { type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
+import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import type { Checked } from './spec/validate.js'
 
 export interface Io {
@@ -43,6 +45,12 @@ interface Flags {
   format: string
   quiet?: boolean
   tty?: boolean
+  /** ls: print the bottles as JSON. */
+  json?: boolean
+  /** down: every bottle bottle created, found by listing. */
+  all?: boolean
+  /** Ops on an existing bottle: list (read-only) and say whether it has drifted from this spec. */
+  checkDrift?: boolean
 }
 
 interface Request {
@@ -149,12 +157,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(manifest)) return manifest
   const m = manifest.right
   const name = req.positional[0]
-  if (req.op === 'ls' || name === undefined) {
-    const chosen = chooseBackend(req.flags.backend, m?.backend, io.env)
-    if (E.isLeft(chosen)) return chosen
-    const p = compileList(chosen.right.backend)
-    return E.right({ ...p, notes: [...p.notes, `backend ${chosen.right.backend.name}: ${chosen.right.why}`] })
-  }
+  // ls and down --all list first (listOrReap); every other op names one bottle.
+  if (name === undefined) return fail(req.op === 'down' ? 'down needs a bottle name, or --all' : `${req.op} needs a bottle name`)
   const entry = m === null ? {} : m.bottles[name]
   if (entry === undefined)
     return fail(`${m?.file}: declares no bottle ${show(name)} (it has: ${Object.keys(m?.bottles ?? {}).join(', ') || 'none'})`)
@@ -170,7 +174,169 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
-  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`] })
+  const drift = req.flags.checkDrift === true ? [await checkDrift(chosen.right.backend, spec.right, io)] : []
+  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...drift] })
+}
+
+// -------------------------------------------------------------------------------------------------
+// listing: ls, down --all and --check-drift run the backend's list plan, then read its output
+// -------------------------------------------------------------------------------------------------
+
+/** ls and down --all look at the backend given with -b, else at every backend on PATH. */
+const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ backends: Backend[]; why: string }> => {
+  if (flag !== undefined)
+    return isBackendName(flag)
+      ? E.right({ backends: [backends[flag]], why: 'given with -b' })
+      : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+  const found = detectionOrder.filter((b) => onPath(backends[b].binary, env.PATH)).map((b) => backends[b])
+  return found.length === 0
+    ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
+    : E.right({ backends: found, why: 'on PATH (without -b, every backend on PATH is listed)' })
+}
+
+const missingBinaryMessage = (binary: string): string => {
+  const b = Object.values(backends).find((x) => x.binary === binary)
+  return `bottle: ${binary} is not installed (not found on PATH)${b === undefined ? '' : `: ${b.install}`}`
+}
+
+/** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
+const exitCodeOf = (outcome: Outcome, io: Io): number => {
+  switch (outcome._tag) {
+    case 'exited':
+      return outcome.code
+    case 'missingSecrets':
+      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
+      return exitInvalid
+    case 'missingBinary':
+      io.err(missingBinaryMessage(outcome.binary))
+      return exitMissingBinary
+  }
+}
+
+type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | { readonly _tag: 'failed'; readonly code: number }
+
+/**
+ * Runs the backend's list plan (read-only) and parses what it printed. A failure has been
+ * reported on stderr already: the tool's own message, then bottle's line.
+ */
+const listOn = async (backend: Backend, io: Io): Promise<Listing> => {
+  const { interpret } = await import('./interpret.js')
+  const outcome = await interpret(compileList(backend), { hostEnv: io.env, quiet: true, log: io.err })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
+  const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
+  if (E.isLeft(parsed)) {
+    io.err(`bottle: ${parsed.left.message}`)
+    return { _tag: 'failed', code: 1 }
+  }
+  // Sorted by name, so the order does not depend on when each bottle was created.
+  return { _tag: 'rows', rows: [...parsed.right].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) }
+}
+
+/** Where to see the listing's exact argv, which is long (docker's is a whole template). */
+const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b ${backend.name}\` shows the command`
+
+/**
+ * --check-drift: a plan note saying whether the live bottle still matches the spec it would be
+ * run with (manifest and flags). `plan` runs nothing unless asked; this is the asking.
+ */
+const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
+  const how = `(${seeListing(backend)})`
+  const listed = await listOn(backend, io)
+  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
+  const row = listed.rows.find((r) => r.name === spec.name)
+  if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
+}
+
+/**
+ * Several backends' plans: one plan as usual with -b; without it, the text plans one after another
+ * and the JSON ones as an array (the shape follows the flags, not what is installed). A script
+ * runs one plan: sh with several backends is refused before anything runs.
+ */
+const renderPlans = (plans: readonly Plan[], format: Format, single: boolean): string =>
+  single && plans.length === 1
+    ? render(plans[0] as Plan, format)
+    : format === 'json'
+      ? `${JSON.stringify(plans, null, 2)}\n`
+      : plans.map((p) => render(p, format)).join('\n')
+
+const withNote = (p: Plan, note: string): Plan => ({ ...p, notes: [...p.notes, note] })
+
+/** `ls` and `down --all`: everything that lists before it plans. */
+const listOrReap = async (req: Request, io: Io): Promise<number> => {
+  const reap = req.op === 'down'
+  if (reap && req.positional.length > 0) {
+    io.err('bottle: down --all takes no bottle name')
+    return exitInvalid
+  }
+  const chosen = backendsToList(req.flags.backend, io.env)
+  if (E.isLeft(chosen)) {
+    io.err(`bottle: ${chosen.left.message}`)
+    return exitInvalid
+  }
+  const { backends: targets, why } = chosen.right
+  const single = req.flags.backend !== undefined
+  const format = req.flags.format as Format
+  if (req.mode === 'plan' && format === 'sh' && !single && targets.length > 1) {
+    io.err(`bottle: --format sh prints one backend's script, and ${targets.map((b) => b.name).join(' and ')} are on PATH: pass -b`)
+    return exitInvalid
+  }
+  if (!reap) {
+    if (req.mode === 'plan') {
+      io.out(renderPlans(targets.map((b) => withNote(compileList(b), `backend ${b.name}: ${why}`)), format, single))
+      return 0
+    }
+    return listBottles(req, io, targets)
+  }
+  // down --all: the plan must show exactly what would be deleted, so even `plan` lists first.
+  let code = 0
+  const plans: Plan[] = []
+  for (const b of targets) {
+    const listed = await listOn(b, io)
+    if (listed._tag === 'failed') {
+      code ||= listed.code
+      continue
+    }
+    const planned = compileDownAll(b, listed.rows.map((r) => r.name))
+    if (E.isLeft(planned)) {
+      io.err(`bottle: ${b.name}: ${planned.left.message}`)
+      code ||= exitInvalid
+      continue
+    }
+    const p = withNote(
+      withNote(planned.right, `backend ${b.name}: ${why}`),
+      `the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
+    )
+    if (req.mode === 'plan') plans.push(p)
+    else {
+      const { interpret } = await import('./interpret.js')
+      code ||= exitCodeOf(await interpret(p, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+    }
+  }
+  if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
+  return code
+}
+
+/** `bottle ls`: list each backend, compare with the manifest, print; a failed backend sets the exit code. */
+const listBottles = async (req: Request, io: Io, targets: readonly Backend[]): Promise<number> => {
+  const cwd = process.cwd()
+  const manifest = await loadManifest(req.flags.file, cwd)
+  if (E.isLeft(manifest)) {
+    io.err(`bottle: ${manifest.left.message}`)
+    return exitInvalid
+  }
+  // The clock is read here, at the edge; everything below gets `now`.
+  const now = Date.now()
+  let code = 0
+  const listed: ListedBottle[] = []
+  for (const b of targets) {
+    const l = await listOn(b, io)
+    if (l._tag === 'failed') code ||= l.code
+    else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
+  }
+  const source = manifest.right?.file ?? 'the manifest'
+  io.out(req.flags.json === true ? renderLsJson(listed, now, source) : renderLsText(listed, now, source))
+  return code
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -190,17 +356,24 @@ const opDocs: readonly OpDoc[] = [
   { op: 'exec', args: '<name> <script>', summary: 'run a POSIX sh script in the bottle, as --user or the bottle\'s user', example: "bottle run exec demo 'npm test' --user node" },
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
   { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (--continue), or start a fresh one if that fails", example: 'bottle run resume demo' },
-  { op: 'down', args: '<name>', summary: 'stop and delete the bottle; a bottle already gone is not an error', example: 'bottle run down demo' },
-  { op: 'ls', args: '', summary: "list this tool's bottles on a backend", example: 'bottle run ls -b docker' },
+  { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
+  { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
 ]
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+// ls and down --all look at every backend on PATH; the other ops pick one.
+const backendDefault = {
+  ls: 'every backend on PATH',
+  down: "the manifest's, else auto-detect; with --all, every backend on PATH",
+  other: "the manifest's, else auto-detect",
+} as const
 
 const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r: Request) => void): void => {
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', 'smolvm | docker (default: the manifest\'s, else auto-detect)'))
+    .addOption(new Option('-b, --backend <backend>', `smolvm | docker (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
   if (doc.op !== 'ls')
     cmd
@@ -213,9 +386,13 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--network <mode>', 'none | host | default')
   if (doc.op === 'agent' || doc.op === 'resume')
     cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
+  if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
+    cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
+  if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
+  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
-  else cmd.option('-q, --quiet', 'no progress lines')
+  else if (doc.op !== 'ls') cmd.option('-q, --quiet', 'no progress lines')
   cmd.addHelpText('after', `\nExample:\n  ${mode === 'plan' ? doc.example.replace('bottle run', 'bottle plan') : doc.example}\n`)
   cmd.action((...params: unknown[]) => {
     const c = params[params.length - 1] as Command
@@ -244,6 +421,10 @@ const buildProgram = (io: Io, onRequest: (r: Request) => void): Command => {
     for (const c of parent.commands)
       c.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
   }
+  // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
+  const ls = opDocs.find((d) => d.op === 'ls')
+  if (ls !== undefined) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
+  program.commands.at(-1)?.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
   return program
 }
 
@@ -274,6 +455,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     io.err(`bottle: --format ${show(req.flags.format)} must be one of ${formats.join(', ')}`)
     return exitInvalid
   }
+  if (req.op === 'ls' || (req.op === 'down' && req.flags.all === true)) return listOrReap(req, io)
   const planned = await planFor(req, io)
   if (E.isLeft(planned)) {
     io.err(`bottle: ${planned.left.message}`)
@@ -284,18 +466,8 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     io.out(render(plan, req.flags.format as Format))
     return 0
   }
+  // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
+  for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err })
-  switch (outcome._tag) {
-    case 'exited':
-      return outcome.code
-    case 'missingSecrets':
-      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
-      return exitInvalid
-    case 'missingBinary': {
-      const b = Object.values(backends).find((x) => x.binary === outcome.binary)
-      io.err(`bottle: ${outcome.binary} is not installed (not found on PATH)${b === undefined ? '' : `: ${b.install}`}`)
-      return exitMissingBinary
-    }
-  }
+  return exitCodeOf(await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
 }

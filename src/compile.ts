@@ -19,8 +19,8 @@ import {
   absurd,
   step,
 } from './plan/types.js'
-import type { BottleSpec } from './spec/spec.js'
-import { type Checked, absolutePath, agentArg, homeOf, script, userName } from './spec/validate.js'
+import { type BottleSpec, defaultAgent, defaultUser } from './spec/spec.js'
+import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -197,14 +197,15 @@ export const compile = (
   switch (op._tag) {
     case 'launch': {
       const create = backend.create(spec, host)
-      if (spec.prompt === null) return E.right(plan('launch', backend, name, create, null))
+      const recorded = ['the bottle records the spec it was launched from (secret names; env values only as digests), so that bottle ls can tell when the manifest has drifted from it']
+      if (spec.prompt === null) return E.right(plan('launch', backend, name, create, null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
       if (kind.right !== 'file')
         return E.left(compileError(`prompt file ${show(spec.prompt)} is a directory`))
       const copy = copyInSteps(backend, spec, { source: spec.prompt, kind: 'file', dest: backend.promptPath(spec) }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('launch', backend, name, [...create, ...copy.right], null))
+      return E.right(plan('launch', backend, name, [...create, ...copy.right], null, recorded))
     }
     case 'agent':
     case 'resume': {
@@ -248,4 +249,32 @@ export const compile = (
 }
 
 /** `ls` names no bottle, so it has no spec. */
-export const compileList = (backend: Backend): Plan => plan('ls', backend, '', backend.list(), null)
+export const compileList = (backend: Backend): Plan =>
+  plan('ls', backend, '', backend.list(), null, [
+    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
+  ])
+
+/**
+ * `down --all`: down every bottle a listing found, in the order listed. The names come from the
+ * backend's own listing, so its CLI takes them; only the rules every backend shares are checked.
+ * down reads nothing but the name, so the rest of the spec is the defaults with a placeholder
+ * workdir: the reaper must work from any directory, including ones no backend would bind.
+ */
+export const compileDownAll = (backend: Backend, names: readonly string[]): Checked<Plan> => {
+  const steps: Step[] = []
+  for (const n of names) {
+    const name = bottleName(n)
+    if (E.isLeft(name)) return name
+    const spec: BottleSpec = {
+      name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
+      prompt: null, agent: defaultAgent, network: 'default',
+    }
+    steps.push(...backend.down(spec))
+  }
+  return E.right(plan('down', backend, '', steps, null, [
+    names.length === 0
+      ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
+      : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`,
+    'a bottle that is already gone is not an error',
+  ]))
+}

@@ -7,8 +7,11 @@
  * The generic parts (which guest command an op runs, the prompt flag, the resume fallback) live
  * in compile.ts; a backend only knows how its own CLI spells things.
  */
+import type * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
+import { encodeRecord, recordOf, specHash } from '../spec/record.js'
+import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, ProcessEnv, Step } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
@@ -57,8 +60,33 @@ export interface Backend {
   readonly copyIn: (spec: BottleSpec, copy: CopyIn, host: HostFacts, guest: GuestStep) => Checked<readonly Step[]>
   /** Stop and delete; a bottle that is already gone is not an error. */
   readonly down: (spec: BottleSpec) => readonly Step[]
-  /** List this tool's bottles. */
+  /** List this tool's bottles: steps whose last one is a `capture` step that parseList reads. */
   readonly list: () => readonly Step[]
+  /**
+   * Reads what the list step printed: this tool's bottles only (entries without the managed
+   * label are skipped, whatever the command's own filter did), in the order printed.
+   */
+  readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
+}
+
+/** One bottle as its backend lists it. */
+export interface BottleRow {
+  readonly name: string
+  readonly backend: BackendName
+  /** The backend's own word: running, exited, stopped, … */
+  readonly state: string
+  /** Milliseconds since the epoch; null when the backend did not say, or said it in a form we do not read. */
+  readonly createdAt: number | null
+  readonly image: string | null
+  /** What launch recorded (the labels below); null when the label is absent or empty. */
+  readonly specHash: string | null
+  readonly spec: string | null
+}
+
+/** The backend printed something its parser cannot read: one line, saying where. */
+export interface ListingError {
+  readonly _tag: 'ListingError'
+  readonly message: string
 }
 
 /** Builds a step that runs `argv` in the bottle as root, with no user env: for plumbing. */
@@ -67,3 +95,19 @@ export type GuestStep = (title: string, argv: readonly string[]) => Step
 /** Labels that mark what bottle created, so ls and down find exactly this tool's bottles. */
 export const managedLabel = 'dev.bottle.managed'
 export const nameLabel = 'dev.bottle.name'
+/** The spec that shaped the bottle (src/spec/record.ts), so ls can tell when it has drifted. */
+export const specHashLabel = 'dev.bottle.spec-hash'
+export const specLabel = 'dev.bottle.spec'
+
+/** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
+export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {
+  const record = recordOf(spec, defaultImage)
+  return [
+    [managedLabel, 'true'],
+    [nameLabel, spec.name],
+    [specHashLabel, specHash(record)],
+    [specLabel, encodeRecord(record)],
+  ]
+}
+
+export const listingError = (message: string): ListingError => ({ _tag: 'ListingError', message: oneLine(message) })
