@@ -57,7 +57,14 @@ const throughput = (seconds: number): void => {
     cwd: '/src/app',
   })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
-  const host = { cwd: '/src/app', stdinIsTTY: true, pathKinds: { '/src/app/prompt.md': 'file' as const }, tmpdir: '/tmp' }
+  // bwrap's facts: a bottle that was launched with its prompt; the other backends ignore them.
+  const host = {
+    cwd: '/src/app',
+    stdinIsTTY: true,
+    pathKinds: { '/src/app/prompt.md': 'file' as const },
+    tmpdir: '/tmp',
+    bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: true, promptInstalled: true, accounts: {} } },
+  }
   const ops: [string, Operation][] = [
     ['agent', { _tag: 'agent', args: ['-p', 'explain this repo'], tty: null }],
     ['launch', { _tag: 'launch' }],

@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path'
 import type { Backend } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileList } from './compile.js'
-import { onPath, readHostFacts } from './host.js'
+import { readBwrapFacts, readHostFacts, unusable } from './host.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
@@ -90,7 +90,10 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
 
-/** -b, else the bottle's backend in the manifest, else the manifest's, else the first installed. */
+/**
+ * -b, else the bottle's backend in the manifest, else the manifest's, else the first usable one in
+ * detection order. The reason goes into the plan's notes, so `bottle plan` says why.
+ */
 const chooseBackend = (
   flag: string | undefined,
   fromManifest: BackendName | undefined,
@@ -101,10 +104,14 @@ const chooseBackend = (
       ? E.right({ backend: backends[flag], why: 'given with -b' })
       : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
-  const found = detectionOrder.find((b) => onPath(backends[b].binary, env.PATH))
-  return found === undefined
-    ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
-    : E.right({ backend: backends[found], why: `auto-detected: ${backends[found].binary} is on PATH` })
+  const skipped: string[] = []
+  for (const name of detectionOrder) {
+    const why = unusable(name, env)
+    if (why === null)
+      return E.right({ backend: backends[name], why: `auto-detected: ${[...skipped, `${name} is usable`].join('; ')}` })
+    skipped.push(why)
+  }
+  return fail(`no usable backend: ${skipped.join('; ')}; ${backends.bwrap.install}, or pass -b`)
 }
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
@@ -152,7 +159,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (req.op === 'ls' || name === undefined) {
     const chosen = chooseBackend(req.flags.backend, m?.backend, io.env)
     if (E.isLeft(chosen)) return chosen
-    const p = compileList(chosen.right.backend)
+    const bwrap = chosen.right.backend.name === 'bwrap' ? readBwrapFacts(io.env, null) : null
+    const p = compileList(chosen.right.backend, readHostFacts([], bwrap))
     return E.right({ ...p, notes: [...p.notes, `backend ${chosen.right.backend.name}: ${chosen.right.why}`] })
   }
   const entry = m === null ? {} : m.bottles[name]
@@ -167,7 +175,16 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const op = toOperation(req, cwd)
   if (op === null) return fail('internal: ls has no bottle')
   const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
-  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named))
+  // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
+  const bwrap =
+    chosen.right.backend.name === 'bwrap'
+      ? readBwrapFacts(io.env, {
+          name,
+          image: spec.right.image,
+          users: [spec.right.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
+        })
+      : null
+  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
   return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`] })
@@ -200,11 +217,11 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', 'smolvm | docker (default: the manifest\'s, else auto-detect)'))
+    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: the manifest's, else the first usable, bwrap last)`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
   if (doc.op !== 'ls')
     cmd
-      .option('--image <image>', 'image to create the bottle from')
+      .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')
       .option('--user <user>', "the guest user (default: node); exec runs the script as this user")
       .option('-e, --env <KEY=VALUE>', 'guest env entry (repeatable)', collect, [])
       .option('--secret <NAME>', 'host env var handed to the guest by name (repeatable)', collect, [])

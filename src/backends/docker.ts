@@ -1,7 +1,7 @@
 /**
  * docker (and, with its own binary, podman): a long-lived container that every op execs into.
  *
- *   docker.exec(spec, intent).framing
+ *   docker.exec(spec, intent, host).framing
  *   // ['docker','exec','-i','-t','-u','node','-e','HOME=/home/node','-e','USER=node',
  *   //  '-e','CI=1','-e','CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','demo']
  *
@@ -13,7 +13,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, type Step, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { type Backend, managedLabel, nameLabel } from './backend.js'
+import { type Backend, managedLabel, nameLabel, ownedByUser } from './backend.js'
 
 // moby's RestrictedNamePattern: at least two characters.
 const containerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
@@ -85,15 +85,15 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ],
       env: { ...inheritEnv, vars: intent.secrets.map(secret) },
     }),
-    copyIn: (spec, copy) =>
-      E.right([
+    copyIn: (spec, copy, _host, inGuest) =>
+      E.right(ownedByUser(spec, copy, inGuest, [
         step(`copy ${copy.source} to ${copy.dest} in the bottle`, [
           bin, 'cp',
           // `DIR/.` copies the directory's contents into dest, whether or not dest exists.
           copy.kind === 'dir' ? `${copy.source}/.` : copy.source,
           `${spec.name}:${copy.dest}`,
         ]),
-      ]),
+      ])),
     // `rm -f` on a missing container exits 0: down is idempotent as it stands.
     down: (spec) => [removeStep(spec)],
     list: () => [

@@ -1,7 +1,7 @@
 /**
  * smolvm: a microVM per bottle, created once and exec'd into.
  *
- *   smolvm.exec(spec, intent).framing
+ *   smolvm.exec(spec, intent, host).framing
  *   // ['smolvm','machine','exec','--name','demo','-i','-t','-e','HOME=/home/node','-e','USER=node',
  *   //  '--secret-env','CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','--',
  *   //  'runuser','-u','node','--']
@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { compileError, show } from '../plan/errors.js'
 import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { type Backend, type CopyIn, type GuestStep, type HostFacts, managedLabel, nameLabel } from './backend.js'
+import { type Backend, type CopyIn, type GuestStep, type HostFacts, managedLabel, nameLabel, ownedByUser } from './backend.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -50,7 +50,7 @@ const checkSpec = (spec: BottleSpec) => {
  * straight in; a file whose path has a `:` is first copied to a scratch path without one; a
  * directory travels as a tar archive, unpacked by `tar` in the guest.
  */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
   const upload = (src: string, dest: string): Step =>
     step(`copy ${copy.source} to ${copy.dest} in the bottle`, machine('cp', src, `${spec.name}:${dest}`))
   if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest)])
@@ -75,6 +75,12 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
     inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
     removeTar,
   ])
+}
+
+/** The copy, with the parent made first and ownership handed to the bottle's user after. */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const steps = copyOnly(spec, copy, host, inGuest)
+  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
 }
 
 export const smolvm: Backend = {
