@@ -293,12 +293,10 @@ const list = (host: HostFacts): Step[] => {
   const facts = host.bwrap
   if (facts === null) throw new Error('bug: bwrap ls compiled without bwrap host facts')
   return [
-    step('list the bwrap bottles', ['ls', '-1', '--', facts.stateDir], {
-      stdio: 'passthrough',
-      env: cLocale,
-      // Nothing launched yet: the directory does not exist, and there is nothing to list.
-      tolerate: [{ exitCode: 2, stderrIncludes: 'No such file or directory' }],
-    }),
+    // Before the first launch the directory is not there; made here, ls lists nothing rather
+    // than failing (a tolerated failure would still print ls's complaint on a passthrough step).
+    step('make the directory that holds bwrap bottles', ['mkdir', '-p', '--', facts.stateDir]),
+    step('list the bwrap bottles', ['ls', '-1', '--', facts.stateDir], { stdio: 'passthrough' }),
   ]
 }
 

@@ -54,6 +54,14 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     const r = bottle(['run', 'launch', 'demo', '-b', 'bwrap', '-q'])
     expect(r).toMatchObject({ status: 0, stderr: '' })
     expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
+    expect(bottle(['run', 'ls', '-b', 'bwrap', '-q'])).toMatchObject({ status: 0, stdout: 'demo\n' })
+  })
+
+  it('a launch whose sandbox cannot start fails, and is undone', () => {
+    const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', join(root, 'no-such-rootfs'), '-q'])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain("bwrap: Can't find source path")
+    expect(existsSync(stateOf('broken'))).toBe(false)
   })
 
   it('exec: a non-root user, HOME, the workdir as cwd, the env and the secret; no host variable; exit 42', () => {
