@@ -8,10 +8,10 @@ import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { Backend, BottleRow } from './backends/backend.js'
+import type { Backend, BottleRow, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, readHostFacts } from './host.js'
+import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
@@ -98,7 +98,10 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
 
-/** -b, else the bottle's backend in the manifest, else the manifest's, else the first installed. */
+/**
+ * -b, else the bottle's backend in the manifest, else the manifest's, else the first usable one in
+ * detection order. The reason goes into the plan's notes, so `bottle plan` says why.
+ */
 const chooseBackend = (
   flag: string | undefined,
   fromManifest: BackendName | undefined,
@@ -109,10 +112,14 @@ const chooseBackend = (
       ? E.right({ backend: backends[flag], why: 'given with -b' })
       : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
-  const found = detectionOrder.find((b) => onPath(backends[b].binary, env.PATH))
-  return found === undefined
-    ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
-    : E.right({ backend: backends[found], why: `auto-detected: ${backends[found].binary} is on PATH` })
+  const skipped: string[] = []
+  for (const name of detectionOrder) {
+    const why = unusable(name, env)
+    if (why === null)
+      return E.right({ backend: backends[name], why: `auto-detected: ${[...skipped, `${name} is usable`].join('; ')}` })
+    skipped.push(why)
+  }
+  return fail(`no usable backend: ${skipped.join('; ')}; ${backends.bwrap.install}, or pass -b`)
 }
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
@@ -171,7 +178,16 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const op = toOperation(req, cwd)
   if (op === null) return fail('internal: ls has no bottle')
   const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
-  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named))
+  // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
+  const bwrap =
+    chosen.right.backend.name === 'bwrap'
+      ? readBwrapFacts(io.env, {
+          name,
+          image: spec.right.image,
+          users: [spec.right.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
+        })
+      : null
+  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
   const drift = req.flags.checkDrift === true ? [await checkDrift(chosen.right.backend, spec.right, io)] : []
@@ -188,11 +204,17 @@ const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ bac
     return isBackendName(flag)
       ? E.right({ backends: [backends[flag]], why: 'given with -b' })
       : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+  // Installed is enough here, unlike auto-detection for one bottle: a docker client whose engine
+  // is down should say so in `ls`, not hide that engine's bottles.
   const found = detectionOrder.filter((b) => onPath(backends[b].binary, env.PATH)).map((b) => backends[b])
   return found.length === 0
     ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
     : E.right({ backends: found, why: 'on PATH (without -b, every backend on PATH is listed)' })
 }
+
+/** What listing needs to know about the host: only bwrap, whose bottles are host directories, needs anything. */
+const listingHost = (backend: Backend, env: Io['env']): HostFacts =>
+  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
@@ -221,7 +243,7 @@ type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | 
  */
 const listOn = async (backend: Backend, io: Io): Promise<Listing> => {
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(compileList(backend), { hostEnv: io.env, quiet: true, log: io.err })
+  const outcome = await interpret(compileList(backend, listingHost(backend, io.env)), { hostEnv: io.env, quiet: true, log: io.err })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
   const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
   if (E.isLeft(parsed)) {
@@ -283,7 +305,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   }
   if (!reap) {
     if (req.mode === 'plan') {
-      io.out(renderPlans(targets.map((b) => withNote(compileList(b), `backend ${b.name}: ${why}`)), format, single))
+      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env)), `backend ${b.name}: ${why}`)), format, single))
       return 0
     }
     return listBottles(req, io, targets)
@@ -297,7 +319,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compileDownAll(b, listed.rows.map((r) => r.name))
+    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env))
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
@@ -365,19 +387,19 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 // ls and down --all look at every backend on PATH; the other ops pick one.
 const backendDefault = {
   ls: 'every backend on PATH',
-  down: "the manifest's, else auto-detect; with --all, every backend on PATH",
-  other: "the manifest's, else auto-detect",
+  down: "the manifest's, else the first usable, bwrap last; with --all, every backend on PATH",
+  other: "the manifest's, else the first usable, bwrap last",
 } as const
 
 const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r: Request) => void): void => {
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', `smolvm | docker (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
+    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
   if (doc.op !== 'ls')
     cmd
-      .option('--image <image>', 'image to create the bottle from')
+      .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')
       .option('--user <user>', "the guest user (default: node); exec runs the script as this user")
       .option('-e, --env <KEY=VALUE>', 'guest env entry (repeatable)', collect, [])
       .option('--secret <NAME>', 'host env var handed to the guest by name (repeatable)', collect, [])
@@ -392,7 +414,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
-  else if (doc.op !== 'ls') cmd.option('-q, --quiet', 'no progress lines')
+  else cmd.option('-q, --quiet', 'no progress lines')
   cmd.addHelpText('after', `\nExample:\n  ${mode === 'plan' ? doc.example.replace('bottle run', 'bottle plan') : doc.example}\n`)
   cmd.action((...params: unknown[]) => {
     const c = params[params.length - 1] as Command

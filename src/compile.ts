@@ -83,11 +83,12 @@ const userIntent = (
 export const guestStep = (
   backend: Backend,
   spec: BottleSpec,
+  host: HostFacts,
   title: string,
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing, env } = backend.exec(spec, intent)
+  const { framing, env } = backend.exec(spec, intent, host)
   return step(title, [...framing, ...intent.argv], {
     env,
     guest: { framing, tail: intent.argv, intent },
@@ -97,9 +98,9 @@ export const guestStep = (
 
 /** Plumbing in the guest (mkdir, chown, unpacking): root, no user env, cwd `/`. */
 const rootStep =
-  (backend: Backend, spec: BottleSpec): GuestStep =>
+  (backend: Backend, spec: BottleSpec, host: HostFacts): GuestStep =>
   (title, argv) =>
-    guestStep(backend, spec, title, {
+    guestStep(backend, spec, host, title, {
       user: 'root',
       home: homeOf('root'),
       env: [],
@@ -110,28 +111,13 @@ const rootStep =
       stdin: false,
     })
 
-const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))
-
-/**
- * Copy a host path in, owned by the bottle's user (files copied in as root would otherwise be
- * unwritable by the agent): make the parent, copy, chown.
- */
+/** Copy a host path in, owned by the bottle's user; how is the backend's business. */
 const copyInSteps = (
   backend: Backend,
   spec: BottleSpec,
   copy: CopyIn,
   host: HostFacts,
-): Checked<Step[]> => {
-  const inGuest = rootStep(backend, spec)
-  const target = copy.kind === 'dir' ? copy.dest : parentDir(copy.dest)
-  const copied = backend.copyIn(spec, copy, host, inGuest)
-  if (E.isLeft(copied)) return copied
-  return E.right([
-    inGuest(`make ${target} in the bottle`, ['mkdir', '-p', '--', target]),
-    ...copied.right,
-    inGuest(`give ${copy.dest} to ${spec.user}`, ['chown', '-R', '--', spec.user, copy.dest]),
-  ])
-}
+): Checked<readonly Step[]> => backend.copyIn(spec, copy, host, rootStep(backend, spec, host))
 
 /** The host path must exist and be of a kind we can copy. */
 const hostSource = (what: string, path: string, host: HostFacts): Checked<'file' | 'dir'> => {
@@ -190,7 +176,7 @@ export const compile = (
   op: Operation,
   host: HostFacts,
 ): Checked<Plan> => {
-  const checkedSpec = backend.checkSpec(rawSpec)
+  const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   const spec = checkedSpec.right
   const name = spec.name
@@ -214,7 +200,7 @@ export const compile = (
       const tty = op.tty ?? host.stdinIsTTY
       const tail = op._tag === 'agent' ? agentTail(backend, spec, args.right) : resumeTail(backend, spec, args.right)
       const title = op._tag === 'agent' ? `run ${spec.agent} as ${spec.user}` : `resume ${spec.agent}'s last session as ${spec.user}, or start one`
-      const run = guestStep(backend, spec, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
+      const run = guestStep(backend, spec, host, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
       return E.right(plan(op._tag, backend, name, [run], 0))
     }
     case 'exec': {
@@ -223,7 +209,7 @@ export const compile = (
       const user = op.user === null ? E.right(spec.user) : userName(op.user)
       if (E.isLeft(user)) return user
       const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
-      const run = guestStep(backend, spec, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
+      const run = guestStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
       return E.right(plan('exec', backend, name, [run], 0))
     }
     case 'cp': {
@@ -240,7 +226,7 @@ export const compile = (
       return E.right(plan('cp', backend, name, copy.right, null))
     }
     case 'down':
-      return E.right(plan('down', backend, name, backend.down(spec), null, [
+      return E.right(plan('down', backend, name, backend.down(spec, host), null, [
         'a bottle that is already gone is not an error',
       ]))
     default:
@@ -249,8 +235,8 @@ export const compile = (
 }
 
 /** `ls` names no bottle, so it has no spec. */
-export const compileList = (backend: Backend): Plan =>
-  plan('ls', backend, '', backend.list(), null, [
+export const compileList = (backend: Backend, host: HostFacts): Plan =>
+  plan('ls', backend, '', backend.list(host), null, [
     'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
   ])
 
@@ -260,7 +246,7 @@ export const compileList = (backend: Backend): Plan =>
  * down reads nothing but the name, so the rest of the spec is the defaults with a placeholder
  * workdir: the reaper must work from any directory, including ones no backend would bind.
  */
-export const compileDownAll = (backend: Backend, names: readonly string[]): Checked<Plan> => {
+export const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
   const steps: Step[] = []
   for (const n of names) {
     const name = bottleName(n)
@@ -269,7 +255,7 @@ export const compileDownAll = (backend: Backend, names: readonly string[]): Chec
       name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, network: 'default',
     }
-    steps.push(...backend.down(spec))
+    steps.push(...backend.down(spec, host))
   }
   return E.right(plan('down', backend, '', steps, null, [
     names.length === 0

@@ -1,7 +1,7 @@
 /**
  * docker (and, with its own binary, podman): a long-lived container that every op execs into.
  *
- *   docker.exec(spec, intent).framing
+ *   docker.exec(spec, intent, host).framing
  *   // ['docker','exec','-i','-t','-u','node','-e','HOME=/home/node','-e','USER=node',
  *   //  '-e','CI=1','-e','CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','demo']
  *
@@ -20,6 +20,7 @@ import {
   launchLabels,
   listingError,
   managedLabel,
+  ownedByUser,
   specHashLabel,
   specLabel,
 } from './backend.js'
@@ -93,15 +94,15 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ],
       env: { ...inheritEnv, vars: intent.secrets.map(secret) },
     }),
-    copyIn: (spec, copy) =>
-      E.right([
+    copyIn: (spec, copy, _host, inGuest) =>
+      E.right(ownedByUser(spec, copy, inGuest, [
         step(`copy ${copy.source} to ${copy.dest} in the bottle`, [
           bin, 'cp',
           // `DIR/.` copies the directory's contents into dest, whether or not dest exists.
           copy.kind === 'dir' ? `${copy.source}/.` : copy.source,
           `${spec.name}:${copy.dest}`,
         ]),
-      ]),
+      ])),
     // `rm -f` on a missing container exits 0: down is idempotent as it stands.
     down: (spec) => [removeStep(spec)],
     list: () => [

@@ -1,7 +1,7 @@
 /**
  * smolvm: a microVM per bottle, created once and exec'd into.
  *
- *   smolvm.exec(spec, intent).framing
+ *   smolvm.exec(spec, intent, host).framing
  *   // ['smolvm','machine','exec','--name','demo','-i','-t','-e','HOME=/home/node','-e','USER=node',
  *   //  '--secret-env','CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','--',
  *   //  'runuser','-u','node','--']
@@ -26,6 +26,7 @@ import {
   launchLabels,
   listingError,
   managedLabel,
+  ownedByUser,
   specHashLabel,
   specLabel,
 } from './backend.js'
@@ -62,7 +63,7 @@ const checkSpec = (spec: BottleSpec) => {
  * straight in; a file whose path has a `:` is first copied to a scratch path without one; a
  * directory travels as a tar archive, unpacked by `tar` in the guest.
  */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
   const upload = (src: string, dest: string): Step =>
     step(`copy ${copy.source} to ${copy.dest} in the bottle`, machine('cp', src, `${spec.name}:${dest}`))
   if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest)])
@@ -87,6 +88,12 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
     inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
     removeTar,
   ])
+}
+
+/** The copy, with the parent made first and ownership handed to the bottle's user after. */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const steps = copyOnly(spec, copy, host, inGuest)
+  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
 }
 
 export const smolvm: Backend = {

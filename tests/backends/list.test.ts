@@ -9,13 +9,13 @@ import { describe, expect, it } from 'vitest'
 import { type BottleRow, managedLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
 import { docker, parseGoTime } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
-import { bottleNameArb, nastyString, nastyStringArb } from '../arbitraries.js'
+import { bottleNameArb, listingHost, nastyString, nastyStringArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { type Container, type Machine, goTimeString, renderMachines, renderPs } from '../standins.js'
 
 /** The --format value of docker's list step. */
 const psFormat = (): string => {
-  const argv = docker.list().at(-1)?.argv ?? []
+  const argv = docker.list(listingHost).at(-1)?.argv ?? []
   return argv[argv.indexOf('--format') + 1] ?? ''
 }
 

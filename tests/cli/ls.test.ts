@@ -13,6 +13,7 @@ import { smolvm } from '../../src/backends/smolvm.js'
 import { main } from '../../src/cli.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type Container, type Machine, renderMachines, renderPs, standins } from '../standins.js'
+import { listingHost } from '../arbitraries.js'
 
 const s = standins()
 const work = mkdtempSync(join(tmpdir(), 'bottle-ls-'))
@@ -42,7 +43,7 @@ const launchedLabels = async (backend: 'docker' | 'smolvm'): Promise<Record<stri
 }
 
 const psFormat = (): string => {
-  const argv = docker.list().at(-1)?.argv ?? []
+  const argv = docker.list(listingHost).at(-1)?.argv ?? []
   return argv[argv.indexOf('--format') + 1] ?? ''
 }
 
@@ -84,7 +85,7 @@ describe('bottle ls', () => {
       err: '',
     })
     // The list plans' argv, exactly: ls runs what `bottle plan ls` shows.
-    expect(s.calls()).toStrictEqual([[...smolvm.list()[0]!.argv], [...docker.list()[0]!.argv]])
+    expect(s.calls()).toStrictEqual([[...smolvm.list(listingHost)[0]!.argv], [...docker.list(listingHost)[0]!.argv]])
   })
 
   it('bottle ls is bottle run ls, and -b lists one backend (a stand-in docker)', async () => {
@@ -153,7 +154,7 @@ describe('bottle ls', () => {
 
   it('with nothing on PATH: exit 2, nothing run', async () => {
     const r = await run(['ls'], s.envWith([]))
-    expect([r.code, r.err]).toStrictEqual([2, 'bottle: no backend found: none of smolvm, docker is on PATH; install one, or pass -b'])
+    expect([r.code, r.err]).toStrictEqual([2, 'bottle: no backend found: none of smolvm, docker, bwrap is on PATH; install one, or pass -b'])
     expect(s.calls()).toStrictEqual([])
   })
 
@@ -173,7 +174,7 @@ describe('bottle plan ls', () => {
     const all = JSON.parse((await run(['plan', 'ls', '--format', 'json'])).out) as Plan[]
     expect(all.map((p) => [p.backend, p.steps.map((st) => st.stdio)])).toStrictEqual([['smolvm', ['capture']], ['docker', ['capture']]])
     const one = JSON.parse((await run(['plan', 'ls', '-b', 'docker', '--format', 'json'])).out) as Plan
-    expect(one.steps[0]?.argv).toStrictEqual(docker.list()[0]?.argv)
+    expect(one.steps[0]?.argv).toStrictEqual(docker.list(listingHost)[0]?.argv)
     expect(s.calls()).toStrictEqual([])
   })
 
@@ -195,7 +196,7 @@ describe('--check-drift', () => {
     expect(checked.out).toContain(
       'note: drift: demo (docker) has drifted from this spec: image node:22 → node:24 (the bottle keeps the old value until it is launched again); env EXTRA added (the next command in the bottle uses the new value) (read-only; `bottle plan ls -b docker` shows the command)',
     )
-    expect(s.calls()).toStrictEqual([[...docker.list()[0]!.argv]])
+    expect(s.calls()).toStrictEqual([[...docker.list(listingHost)[0]!.argv]])
   })
 
   it('run exec --check-drift warns on stderr, then runs the op anyway (stand-in docker)', async () => {
