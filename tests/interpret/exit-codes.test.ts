@@ -31,8 +31,8 @@ describe.each(backendNames)('bottle run exec against a stand-in %s', (backend) =
     expect(sb.live(backend)).toEqual(['demo'])
   })
 
-  test.prop([fc.constantFrom(...(Object.keys(fatalSignals) as FatalSignal[]))], { numRuns: 6 })(
-    'exits 128+n when the backend process itself dies of signal n',
+  it.each(Object.keys(fatalSignals) as FatalSignal[])(
+    'exits 128+n when the backend process itself dies of signal n: %s',
     async (sig) => {
       // $PPID of the guest shell is the stand-in process: this kills the backend CLI, not the guest,
       // so the 128+n comes from bottle's own translation of a signal death.
@@ -44,6 +44,27 @@ describe.each(backendNames)('bottle run exec against a stand-in %s', (backend) =
   it('passes on 143 for a guest killed by SIGTERM (both tools report 128+n for a signalled guest)', async () => {
     const r = await exec('kill -TERM $$')
     expect(r.code).toBe(143)
+  })
+})
+
+describe.each(backendNames)('bottle run agent (the built executable) against a stand-in %s', (backend) => {
+  let sb: Sandbox
+  beforeAll(async () => {
+    sb = sandbox()
+    await launch(sb, backend)
+  })
+  afterAll(() => sb.dispose())
+
+  // The agent is `sh` here (a manifest may name any agent binary), so the stand-in really runs it.
+  it('hands our stdin to the agent and exits with its code', async () => {
+    const manifest = sb.hostFile('bottle.yaml', 'bottles:\n  demo:\n    agent: sh\n')
+    const r = await bottleProcess(
+      ['run', 'agent', 'demo', '-b', backend, '-f', manifest, '--workdir', sb.workdir, '--no-tty', '--', '-c', 'cat; exit 3'],
+      sb.env,
+      { input: 'from the host\n' },
+    )
+    expect(r.exitCode).toBe(3)
+    expect(r.stdout).toBe('from the host\n')
   })
 })
 

@@ -55,6 +55,16 @@ describe('a program that is not installed', () => {
     expect(errs[0]).toMatch(new RegExp(`^bottle: ${backend} is not installed \\(not found on PATH\\): install `))
   })
 
+  it.each(backendNames)('a %s on PATH that is not executable: says so (not "not installed"), exit 126 like sh', async (backend) => {
+    sb = sandbox()
+    const bin = join(sb.root, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, backend), '#!/bin/sh\nexit 0\n', { mode: 0o644 })
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-q'], { ...sb.env, PATH: bin })
+    expect(r.exitCode).toBe(126)
+    expect(lines(r.stderr)).toEqual([`bottle: ${backend} cannot be run: permission denied (is it executable?)`])
+  })
+
   it('a host program missing mid-launch (smolvm staging a prompt path with ":" through cp): undoes the machine, exit 127', async () => {
     sb = sandbox()
     // A PATH with the stand-in smolvm and node, and nothing else: no host `cp`.

@@ -89,6 +89,25 @@ describe('an interrupted launch against a stand-in smolvm', () => {
     expect(r.stderr).not.toContain('undo step failed')
   })
 
+  it('a second SIGINT while rolling back does not cut the rollback short', async () => {
+    sb = sandbox()
+    // Invocation 2 (start) and 3 (stop, the first undo) each sleep 2 s.
+    const child = bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir], {
+      ...sb.env,
+      STANDIN_SLEEP_AT: '2,3',
+      STANDIN_SLEEP_SECONDS: '2',
+    })
+    await until(() => sb.log().some((i) => i.seq === 2))
+    process.kill(child.pid ?? 0, 'SIGINT')
+    await until(() => sb.log().some((i) => i.seq === 3))
+    process.kill(child.pid ?? 0, 'SIGINT')
+    const r = await child
+    expect(r.exitCode).toBe(130)
+    expect(shortened()).toEqual([create, start, stop, del])
+    expect(sb.live('smolvm')).toEqual([])
+    expect(r.stderr).not.toContain('undo step failed')
+  })
+
   it('with -q, an interrupted launch still undoes everything and prints nothing', async () => {
     const { r } = await interruptLaunch('smolvm', 2, 'SIGINT', 'bottle', () => ['-q'])
     expect(r.exitCode).toBe(130)

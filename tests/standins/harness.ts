@@ -145,7 +145,7 @@ export const until = async (ok: () => boolean, ms = 20_000): Promise<void> => {
  * How many cases a property that spawns stand-ins tries: each case costs real processes, so far
  * fewer than the pure properties (tests/runs.ts); more in CI.
  */
-export const spawnRuns = process.env.CI ? 30 : 15
+export const spawnRuns = process.env.CI ? 20 : 10
 
 /** `bottle run launch NAME` in-process; throws unless it succeeded, then clears the log. */
 export const launch = async (sb: Sandbox, backend: BackendName, name = 'demo'): Promise<void> => {
