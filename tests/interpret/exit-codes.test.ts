@@ -36,7 +36,7 @@ describe.each(backendNames)('bottle run exec against a stand-in %s', (backend) =
     async (sig) => {
       // $PPID of the guest shell is the stand-in process: this kills the backend CLI, not the guest,
       // so the 128+n comes from bottle's own translation of a signal death.
-      const r = await exec(`kill -${sig.slice(3)} $PPID; sleep 5`)
+      const r = await exec(`kill -${sig.slice(3)} $PPID; sleep 1`)
       expect(r.code).toBe(128 + fatalSignals[sig])
     },
   )
@@ -77,7 +77,8 @@ describe('the built executable (node dist/bottle.js) against a stand-in docker',
   afterAll(() => sb.dispose())
 
   // main.ts sets process.exitCode from main(): check the real process status, ends included.
-  it.each([0, 1, 2, 42, 127, 255])('has process exit status %i when the guest exits with it', async (n) => {
+  // 2 and 127 are also bottle's own codes (invalid input, not installed): a guest's still wins.
+  it.each([0, 2, 127, 255])('has process exit status %i when the guest exits with it', async (n) => {
     const r = await bottleProcess(['run', 'exec', 'demo', `exit ${n}`, '-b', 'docker', '--workdir', sb.workdir], sb.env)
     expect(r.exitCode).toBe(n)
     expect(r.stderr).toBe('')

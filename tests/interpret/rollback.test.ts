@@ -109,7 +109,8 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
     // The real tools' codes for "name taken": smolvm 1, docker run 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
-    expect(argvs(sb.log())).toEqual([[backend, ...launchSteps(backend, sb.workdir, '').slice(0, 1).flatMap((s) => s.argv)]])
+    const [create] = launchSteps(backend, sb.workdir, '')
+    expect(argvs(sb.log())).toEqual([[backend, ...(create?.argv ?? [])]])
     expect(sb.live(backend)).toEqual(['demo'])
   })
 

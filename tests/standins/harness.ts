@@ -11,7 +11,7 @@
  * executable is for what only a real process shows: exit status, signals, the stderr it writes.
  */
 import { type ResultPromise, execa } from 'execa'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,6 +43,8 @@ export interface Sandbox {
   readonly live: (tool: BackendName) => string[]
   /** A file's content in a bottle's simulated guest file system, or null if there is none. */
   readonly guestFile: (tool: BackendName, bottle: string, path: string) => string | null
+  /** A directory's entries in a bottle's simulated guest file system, or null if there is none. */
+  readonly guestDir: (tool: BackendName, bottle: string, path: string) => string[] | null
   /** Writes a host file under the sandbox and returns its path. */
   readonly hostFile: (name: string, content: string) => string
   readonly dispose: () => void
@@ -83,7 +85,11 @@ export const sandbox = (): Sandbox => {
         : [],
     guestFile: (tool, bottle, path) => {
       const p = join(state, tool, `${encodeURIComponent(bottle)}.fs`, path)
-      return existsSync(p) ? readFileSync(p, 'utf8') : null
+      return existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null
+    },
+    guestDir: (tool, bottle, path) => {
+      const p = join(state, tool, `${encodeURIComponent(bottle)}.fs`, path)
+      return existsSync(p) && statSync(p).isDirectory() ? readdirSync(p).sort() : null
     },
     hostFile: (name, content) => {
       const p = join(root, name)

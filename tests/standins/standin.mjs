@@ -125,7 +125,8 @@ const store = {
   fs: (name) => join(stateDir, tool, `${encodeURIComponent(name)}.fs`),
   load: (name) => (existsSync(store.file(name)) ? JSON.parse(readFileSync(store.file(name), 'utf8')) : null),
   save: (name, record) => {
-    mkdirSync(store.fs(name), { recursive: true })
+    // Every image has a /tmp.
+    mkdirSync(join(store.fs(name), 'tmp'), { recursive: true })
     writeFileSync(store.file(name), JSON.stringify(record))
   },
   remove: (name) => {
