@@ -31,6 +31,8 @@ export interface Io {
 export const exitInvalid = 2
 /** A backend binary that is not installed (the shell's "command not found"). */
 export const exitMissingBinary = 127
+/** A program found on PATH that cannot be executed (the shell's "permission denied"). */
+export const exitCannotExecute = 126
 
 interface Flags {
   backend?: string
@@ -230,6 +232,10 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
     case 'missingBinary':
+      if (outcome.error === 'EACCES') {
+        io.err(`bottle: ${outcome.binary} cannot be run: permission denied (is it executable?)`)
+        return exitCannotExecute
+      }
       io.err(missingBinaryMessage(outcome.binary))
       return exitMissingBinary
   }
@@ -429,24 +435,59 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   })
 }
 
-const buildProgram = (io: Io, onRequest: (r: Request) => void): Command => {
-  const program = new Command('bottle')
-    .description('Run coding agents in sandboxes, and show every command before it runs.')
+/**
+ * Commander's own errors ("error: unknown option '-x'") get bottle's prefix, so every invalid-input
+ * line reads the same; help is written as is.
+ */
+const quietly = (c: Command, io: Io): Command =>
+  c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+
+const opList = opDocs.map((d) => d.op).join(', ')
+
+/**
+ * `bottle`, `bottle plan` and `bottle run` with no operation, or one that does not exist, are
+ * invalid input: one line, not commander's help page on stderr.
+ */
+const missingOp = (mode: 'plan' | 'run' | null, args: readonly string[]): string => {
+  const [first] = args
+  if (mode === null)
+    return first !== undefined && (opDocs as readonly OpDoc[]).some((d) => d.op === first)
+      ? `say plan or run before ${show(first)}: bottle plan ${first} …, bottle run ${first} … (bottle --help)`
+      : first === undefined
+        ? 'say plan or run, then an operation (bottle --help)'
+        : `unknown command ${show(first)}: say plan or run, then an operation (bottle --help)`
+  return first === undefined
+    ? `say which operation to ${mode}: ${opList} (bottle ${mode} --help)`
+    : `unknown operation ${show(first)}: choose one of ${opList} (bottle ${mode} --help)`
+}
+
+const buildProgram = (io: Io, onRequest: (r: Request) => void, onMissingOp: (message: string) => void): Command => {
+  const program = quietly(new Command('bottle'), io).description(
+    'Run coding agents in sandboxes, and show every command before it runs.',
+  )
   const plan = program.command('plan').description('print the plan for an operation; run nothing')
   const run = program.command('run').description('run the plan for an operation')
   for (const [mode, parent] of [['plan', plan], ['run', run]] as const) {
-    parent.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    quietly(parent, io)
     for (const doc of opDocs) addOp(parent, mode, doc, onRequest)
-    for (const c of parent.commands)
-      c.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    for (const c of parent.commands) quietly(c, io)
   }
   // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
   const ls = opDocs.find((d) => d.op === 'ls')
   if (ls !== undefined) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
-  program.commands.at(-1)?.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+  const lsCommand = program.commands.at(-1)
+  if (lsCommand !== undefined) quietly(lsCommand, io)
+  // Set last: a subcommand copies these from its parent when it is created, and an operation must
+  // keep rejecting extra arguments, and must not take `help` as a subcommand (it may be a name).
+  for (const [mode, c] of [[null, program], ['plan', plan], ['run', run]] as const)
+    c.helpCommand(true)
+      .allowExcessArguments()
+      .action((...params: unknown[]) => {
+        onMissingOp(missingOp(mode, (params[params.length - 1] as Command).args))
+      })
   return program
 }
 
@@ -456,9 +497,16 @@ const buildProgram = (io: Io, onRequest: (r: Request) => void): Command => {
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
   let request: Request | null = null
-  const program = buildProgram(io, (r) => {
-    request = r
-  })
+  let noOp: string | null = null
+  const program = buildProgram(
+    io,
+    (r) => {
+      request = r
+    },
+    (message) => {
+      noOp = message
+    },
+  )
   try {
     await program.parseAsync([...argv], { from: 'user' })
   } catch (e) {
@@ -470,7 +518,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err('bottle: say plan or run, then an operation (bottle --help)')
+    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {

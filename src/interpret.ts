@@ -35,8 +35,11 @@ export type Outcome =
   | { readonly _tag: 'exited'; readonly code: number; readonly captured?: readonly string[] }
   /** Secrets the plan needs are not in the host env; nothing ran. */
   | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
-  /** A step's program is not installed; what was created before it has been undone. */
-  | { readonly _tag: 'missingBinary'; readonly binary: string }
+  /**
+   * A step's program could not be started: not installed (ENOENT), or found but not executable
+   * (EACCES); what was created before it has been undone.
+   */
+  | { readonly _tag: 'missingBinary'; readonly binary: string; readonly error: string }
 
 export interface StepResult {
   /** Exit code, 128+n for a signal, or null when the program could not be started. */
@@ -151,7 +154,7 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
       }
       if (r.code === null) {
         await rollback(undo, ctx)
-        return { _tag: 'missingBinary', binary: s.argv[0] ?? '' }
+        return { _tag: 'missingBinary', binary: s.argv[0] ?? '', error: r.spawnError ?? 'EUNKNOWN' }
       }
       if (i === plan.exitCodeFrom) return done(r.code)
       if (!succeeded(s, r)) {
