@@ -57,7 +57,7 @@ const throughput = (seconds: number): void => {
     cwd: '/src/app',
   })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
-  const host = { cwd: '/src/app', stdinIsTTY: true, pathKinds: { '/src/app/prompt.md': 'file' as const }, tmpdir: '/tmp' }
+  const host = { cwd: '/src/app', stdinIsTTY: true, pathKinds: { '/src/app/prompt.md': 'file' as const }, tmpdir: '/tmp', uid: 1000 }
   const ops: [string, Operation][] = [
     ['agent', { _tag: 'agent', args: ['-p', 'explain this repo'], tty: null }],
     ['launch', { _tag: 'launch' }],

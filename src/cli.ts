@@ -200,7 +200,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', 'smolvm | docker (default: the manifest\'s, else auto-detect)'))
+    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: the manifest's, else auto-detect)`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
   if (doc.op !== 'ls')
     cmd

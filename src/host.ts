@@ -2,7 +2,7 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'])   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir }
+ *   readHostFacts(['/src/app/notes.md'])   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid }
  */
 import { accessSync, constants, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,6 +23,8 @@ export const readHostFacts = (paths: readonly string[]): HostFacts => ({
   stdinIsTTY: process.stdin.isTTY === true,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
   tmpdir: tmpdir(),
+  // Windows has no uids; podman there runs in a VM as a rootless user.
+  uid: process.geteuid?.() ?? 1000,
 })
 
 /** Whether an executable of this name is on PATH: how auto-detection picks a backend. */

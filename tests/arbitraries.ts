@@ -166,7 +166,7 @@ export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
 export const hostFor = (
   spec: BottleSpec,
   op: Operation,
-  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir' },
+  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; uid: number },
 ): HostFacts => ({
   cwd: spec.workdir,
   stdinIsTTY: facts.stdinIsTTY,
@@ -176,6 +176,7 @@ export const hostFor = (
     ...(spec.prompt === null ? {} : { [spec.prompt]: 'file' as const }),
   },
   tmpdir: facts.tmpdir,
+  uid: facts.uid,
 })
 
 const hostFactsArb = fc.record({
@@ -183,6 +184,8 @@ const hostFactsArb = fc.record({
   // smolvm stages files under tmpdir and refuses a tmpdir with ":" (a Left, tested on its own).
   tmpdir: fc.oneof(fc.constant('/tmp'), absolutePathArb({ colons: false })),
   sourceKind: fc.constantFrom('file' as const, 'dir' as const),
+  // Root or not: podman adds --userns=keep-id only when rootless.
+  uid: fc.constantFrom(0, 1000),
 })
 
 /** HostFacts for a given spec and operation. */

@@ -1,5 +1,6 @@
 /**
- * docker (and, with its own binary, podman): a long-lived container that every op execs into.
+ * docker (and, with its own binary and differences, podman): a long-lived container that every
+ * op execs into.
  *
  *   docker.exec(spec, intent).framing
  *   // ['docker','exec','-i','-t','-u','node','-e','HOME=/home/node','-e','USER=node',
@@ -11,27 +12,30 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type BackendName, type Step, inheritEnv, secret, step } from '../plan/types.js'
+import { type BackendName, type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { type Backend, managedLabel, nameLabel } from './backend.js'
+import { type Backend, type HostFacts, managedLabel, nameLabel } from './backend.js'
 
-// moby's RestrictedNamePattern: at least two characters.
-const containerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
-
+/** What differs between container CLIs that share docker's grammar. */
 export interface ContainerCli {
   readonly name: BackendName
   readonly binary: string
   readonly install: string
-  /** Extra `run` flags (podman's `--userns=keep-id` when rootless). */
-  readonly runFlags: readonly string[]
+  /** The engine's own container-name rule. */
+  readonly nameRule: RegExp
+  readonly defaultImage: string
+  /** Extra `run` flags from host facts (podman's `--userns=keep-id` when rootless). */
+  readonly runFlags: (host: HostFacts) => readonly string[]
+  /** Failures of `rm -f` that mean the container is already gone. */
+  readonly removeTolerates: readonly Tolerated[]
 }
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
 
   const checkSpec = (spec: BottleSpec) => {
-    if (!containerName.test(spec.name))
-      return E.left(compileError(`bottle name ${show(spec.name)} is not a valid ${cli.name} container name: it must match ${containerName.source}`))
+    if (!cli.nameRule.test(spec.name))
+      return E.left(compileError(`bottle name ${show(spec.name)} is not a valid ${cli.name} container name: it must match ${cli.nameRule.source}`))
     // `-v SRC:DST` splits on `:`; a workdir containing one cannot be bound.
     if (spec.workdir.includes(':'))
       return E.left(compileError(`workdir ${show(spec.workdir)} contains ":", which ${cli.name} -v cannot bind`))
@@ -41,13 +45,13 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   const networkFlags = (spec: BottleSpec): string[] =>
     spec.network === 'default' ? [] : ['--network', spec.network]
 
-  const create = (spec: BottleSpec): Step[] => [
+  const create = (spec: BottleSpec, host: HostFacts): Step[] => [
     step(`create and start the container ${spec.name}`, [
       bin, 'run', '-d',
       '--name', spec.name,
       '--label', `${managedLabel}=true`,
       '--label', `${nameLabel}=${spec.name}`,
-      ...cli.runFlags,
+      ...cli.runFlags(host),
       ...networkFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
@@ -60,14 +64,14 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   ]
 
   const removeStep = (spec: BottleSpec): Step =>
-    step(`remove the container ${spec.name}`, [bin, 'rm', '-f', spec.name])
+    step(`remove the container ${spec.name}`, [bin, 'rm', '-f', spec.name], { tolerate: cli.removeTolerates })
 
   const backend: Backend = {
     name: cli.name,
     binary: bin,
     install: cli.install,
     checkSpec,
-    defaultImage: 'node:22',
+    defaultImage: cli.defaultImage,
     promptPath: () => '/opt/bottle/system-prompt.md',
     create,
     exec: (spec, intent) => ({
@@ -94,7 +98,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
           `${spec.name}:${copy.dest}`,
         ]),
       ]),
-    // `rm -f` on a missing container exits 0: down is idempotent as it stands.
+    // `rm -f` on a missing container exits 0 (docker, podman 4+): down is idempotent as it stands.
     down: (spec) => [removeStep(spec)],
     list: () => [
       step('list the containers bottle created', [
@@ -111,5 +115,9 @@ export const docker = containerBackend({
   name: 'docker',
   binary: 'docker',
   install: 'install Docker Engine (https://docs.docker.com/engine/install/) and start its daemon',
-  runFlags: [],
+  // moby's RestrictedNamePattern: at least two characters.
+  nameRule: /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/,
+  defaultImage: 'node:22',
+  runFlags: () => [],
+  removeTolerates: [],
 })

@@ -12,7 +12,7 @@
 // model
 // -------------------------------------------------------------------------------------------------
 
-export const backendNames = ['smolvm', 'docker'] as const
+export const backendNames = ['smolvm', 'docker', 'podman'] as const
 export type BackendName = (typeof backendNames)[number]
 
 export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'down', 'ls'] as const

@@ -26,6 +26,7 @@ const host: HostFacts = {
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
+  uid: 1000,
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {

@@ -32,11 +32,14 @@ const guestSteps = (plan: Plan): (Step & { guest: NonNullable<Step['guest']> })[
 
 const count = <A>(xs: readonly A[], x: A): number => xs.filter((y) => y === x).length
 
+// Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
+const containerUserSwitch = (framing: readonly string[], user: string, bottle: string): boolean =>
+  framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1)
+
 /** Where each backend puts the user switch: it must come before the tail, whatever the tail says. */
 const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], user: string, bottle: string) => boolean> = {
-  // Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
-  docker: (framing, user, bottle) =>
-    framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1),
+  docker: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
+  podman: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
   smolvm: (framing, user) => JSON.stringify(framing.slice(-4)) === JSON.stringify(['runuser', '-u', user, '--']),
 }
 
@@ -191,7 +194,7 @@ describe('laws across backends', () => {
 // NUL-bearing inputs, each reaching a different validator
 // ------------------------------------------------------------------------------------------------
 
-const hostFacts = (stdinIsTTY: boolean): HostFacts => ({ cwd: '/src/app', stdinIsTTY, pathKinds: { '/src/x': 'file' }, tmpdir: '/tmp' })
+const hostFacts = (stdinIsTTY: boolean): HostFacts => ({ cwd: '/src/app', stdinIsTTY, pathKinds: { '/src/x': 'file' }, tmpdir: '/tmp', uid: 1000 })
 
 const withNul = (s: string, at: number): string => {
   const k = at % (s.length + 1)

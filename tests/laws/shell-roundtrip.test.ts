@@ -70,7 +70,7 @@ const callsUnder = (shell: string, script: string): string[][] => {
 
 /** Compiles resume on a backend and checks its script under both shells. */
 const resumeRoundTrips = (backend: Backend, spec: BottleSpec, args: readonly string[]): void => {
-  const host = { cwd: spec.workdir, stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp' }
+  const host = { cwd: spec.workdir, stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 1000 }
   const plan = compile(backend, spec, { _tag: 'resume', args, tty: null }, host)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   const tail = plan.right.steps[0]?.guest?.tail ?? []

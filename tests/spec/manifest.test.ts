@@ -114,8 +114,8 @@ describe('parseManifest', () => {
     ['bottles: { demo: { workdir: "" } }', 'bottle.yaml: bottles.demo.workdir: workdir must not be empty'],
     ['bottles: { demo: { prompt: "p\\0" } }', 'bottle.yaml: bottles.demo.prompt: prompt file "/work/proj/p\\u0000" contains a NUL byte'],
     ['bottles: { demo: { network: bridge } }', 'bottle.yaml: bottles.demo.network: must be one of default, none, host, not "bridge"'],
-    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, not "vmware"'],
-    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, not a list'],
+    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, podman, not "vmware"'],
+    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, podman, not a list'],
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
