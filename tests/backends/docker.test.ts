@@ -153,7 +153,7 @@ describe('docker argv snapshots', () => {
         "demo",
         "sh",
         "-c",
-        "claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y' || claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
+        "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
       ]
     `)
   })
