@@ -1,12 +1,15 @@
-// Bundles the CLI into dist/: one entry file plus lazily loaded chunks (the manifest parser and
-// the interpreter load only when needed), so `bottle plan` starts fast.
+// Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
+// not race over dist/): one entry file plus lazily loaded chunks (the manifest parser and the
+// interpreter load only when needed), so `bottle plan` starts fast.
 import { build } from 'esbuild'
 import { chmodSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 
-rmSync('dist', { recursive: true, force: true })
+const outdir = process.argv[2] ?? 'dist'
+rmSync(outdir, { recursive: true, force: true })
 await build({
   entryPoints: { bottle: 'src/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -16,4 +19,4 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 })
-chmodSync('dist/bottle.js', 0o755)
+chmodSync(join(outdir, 'bottle.js'), 0o755)

@@ -30,8 +30,8 @@
  *
  * So values never enter an argv, the plan, or the tmux server, and sit on disk only from the
  * hand-off until the pane starts (which tmux does before the tmux command returns). If tmux fails,
- * the hand-off removes the directory itself. What stays inexact: a name the pane's sh reserves
- * (bash as sh: `_`, PPID, SHELLOPTS, …) may be refused or overwritten by it.
+ * the hand-off removes the directory itself. What stays inexact: a name the pane's sh keeps for
+ * itself (shellReserved) is refused or overwritten by it, and the plan says so in a note.
  */
 import type { Step } from './plan/types.js'
 import { plain, secretAs, secretSource, step } from './plan/types.js'
@@ -77,6 +77,14 @@ export const tmuxPrefix = (how: PaneTarget): string[] => {
 // the hand-off
 // -------------------------------------------------------------------------------------------------
 
+/**
+ * Names /bin/sh will not export as given: dash resets OPTIND; bash as sh refuses its readonly
+ * variables and sets the others itself (seen with dash 0.5.12 and bash 5.2).
+ */
+export const shellReserved: ReadonlySet<string> = new Set([
+  'OPTIND', '_', 'PPID', 'UID', 'EUID', 'SHELLOPTS', 'BASHOPTS', 'BASHPID', 'BASH_VERSINFO', 'SHLVL', 'LINENO', 'RANDOM', 'SECONDS',
+])
+
 /** The prefix of the names the hand-off reads its values from. */
 export const handoffVar = 'BOTTLE_ATTACH_'
 
@@ -110,13 +118,16 @@ export const handoffScript = [
 ].join('\n')
 
 /**
- * The loader, run by /bin/sh in the pane. $1: the private directory; then the variables' names,
- * `--`, and the command. Values are read into the positional parameters first and exported
- * last, so the loader's own variables cannot overwrite one.
+ * The loader, run by /bin/sh in the pane. $1: the private directory; $2: `exact` (started under
+ * `env -i`) or `inherit`; then the variables' names, `--`, and the command. Values are read into
+ * the positional parameters first and exported last, so the loader's own variables cannot
+ * overwrite one. Under `env -i` the shell still exports what it sets itself (dash: PWD; bash:
+ * PWD, SHLVL, `_`): exact unsets those it can before exporting.
  */
 export const loaderScript = [
   'bottle_d=$1',
-  'shift',
+  'if [ "$2" = exact ]; then unset PWD OLDPWD SHLVL; fi',
+  'shift 2',
   'bottle_n=$# bottle_i=0 bottle_k=0',
   'for bottle_a; do',
   '  set -- "$@" "$bottle_a"',
@@ -166,7 +177,8 @@ export const attachStep = (run: Step, how: PaneTarget, what: string, tmpdir: str
 
   const names = run.env.vars.map((v) => v.name)
   const beforeDir = [...prefix, ...exact, '/bin/sh', '-c', loaderScript, 'bottle-pane']
-  const tmux = [...beforeDir, ...names, '--', ...run.argv].map(escapeTmuxWord)
+  const mode = run.env.inheritHost ? 'inherit' : 'exact'
+  const tmux = [...beforeDir, mode, ...names, '--', ...run.argv].map(escapeTmuxWord)
   const values = run.env.vars.map((v, i) =>
     v._tag === 'plain' ? plain(`${handoffVar}${i}`, v.value) : secretAs(`${handoffVar}${i}`, secretSource(v)),
   )

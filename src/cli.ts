@@ -206,7 +206,7 @@ const opDocs: readonly OpDoc[] = [
   { op: 'agent', args: '<name> [args...]', summary: "run the agent as the bottle's user; a TTY iff stdin is a terminal; exits with the agent's code", example: 'bottle run agent demo -- -p "explain this repo"' },
   { op: 'exec', args: '<name> <script>', summary: 'run a POSIX sh script in the bottle, as --user or the bottle\'s user', example: "bottle run exec demo 'npm test' --user node" },
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
-  { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (--continue), or start a fresh one if that fails", example: 'bottle run resume demo' },
+  { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (claude --continue, codex resume --last), or start a fresh one if that fails", example: 'bottle run resume demo' },
   { op: 'attach', args: '<name> [args...]', summary: 'open the agent (or, with --resume, the resume fallback) in a tmux pane', example: 'bottle run attach demo --pane split --target %3' },
   { op: 'down', args: '<name>', summary: 'stop and delete the bottle; a bottle already gone is not an error', example: 'bottle run down demo' },
   { op: 'ls', args: '', summary: "list this tool's bottles on a backend", example: 'bottle run ls -b docker' },

@@ -9,7 +9,7 @@
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type PaneMode, attachStep } from './attach.js'
+import { type PaneMode, attachStep, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
@@ -314,6 +314,9 @@ const compileAttach = (
     ...(handsOver
       ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts: no value is in an argv or in tmux`]
       : []),
+    ...run.env.vars
+      .filter((v) => shellReserved.has(v.name))
+      .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
     ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
   ]
   return E.right(plan('attach', backend, spec.name, [attachStep(run, how, spec.agent.command, tmpdir.right)], null, notes))

@@ -86,9 +86,10 @@ export const decodeAttach = (argv: readonly string[]): DecodedAttach => {
   if (!Number.isInteger(n) || !Number.isInteger(p) || p > tmux.length) throw new Error('hand-off: bad counts')
   const t = decodeTmux([...tmux.slice(0, p), decodedDir, ...tmux.slice(p)])
   const exact = t.words[0] === 'env' && t.words[1] === '-i'
-  const [bin, dashC, loader, pane, dir, ...rest] = exact ? t.words.slice(2) : t.words
+  const [bin, dashC, loader, pane, dir, mode, ...rest] = exact ? t.words.slice(2) : t.words
   if (bin !== '/bin/sh' || dashC !== '-c' || loader !== loaderScript || pane !== 'bottle-pane' || dir !== decodedDir)
     throw new Error('the pane does not run the loader on the hand-off directory')
+  if (mode !== (exact ? 'exact' : 'inherit')) throw new Error(`loader mode ${JSON.stringify(mode)} under ${exact ? 'env -i' : 'the server env'}`)
   const end = rest.indexOf('--')
   if (end < 0) throw new Error('loader: no -- after the names')
   return { ...t, handoff: { tmpdir, count: n }, exact, names: rest.slice(0, end), command: rest.slice(end + 1) }
