@@ -33,8 +33,11 @@
  * the hand-off removes the directory itself. What stays inexact: a name the pane's sh keeps for
  * itself (shellReserved) is refused or overwritten by it, and the plan says so in a note.
  */
+import * as E from 'fp-ts/lib/Either.js'
+import { compileError } from './plan/errors.js'
 import type { Step } from './plan/types.js'
 import { plain, secretAs, secretSource, step } from './plan/types.js'
+import type { Checked } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -162,10 +165,32 @@ const paneTitle = (how: PaneTarget, what: string): string => {
 }
 
 /**
- * The step that makes a tmux pane run `run` (an agent step: argv, env, a terminal). `tmpdir` is
- * the host's absolute temporary directory, for the hand-off.
+ * The most a tmux client sends in one command: it packs the words after `tmux`, each with a NUL,
+ * into one message of at most MAX_IMSGSIZE (16384) less its headers, else it says "command too
+ * long" (tmux 3.3a took 16330 bytes and refused 16430).
  */
-export const attachStep = (run: Step, how: PaneTarget, what: string, tmpdir: string): Step => {
+export const tmuxCommandLimit = 16364
+
+const packedSize = (words: readonly string[]): number =>
+  words.reduce((n, w) => n + Buffer.byteLength(w, 'utf8') + 1, 0)
+
+/**
+ * The step that makes a tmux pane run `run` (an agent step: argv, env, a terminal). `tmpdir` is
+ * the host's absolute temporary directory, for the hand-off. A Left if tmux would refuse the
+ * command as too long: better said before the hand-off has written anything.
+ */
+export const attachStep = (run: Step, how: PaneTarget, what: string, tmpdir: string): Checked<Step> => {
+  const made = buildAttachStep(run, how, what, tmpdir)
+  // The hand-off adds the directory's path, `TMPDIR/bottle-attach.XXXXXX`, to tmux's words.
+  const [first, ...rest] = made.argv
+  const words = first === 'tmux' ? rest : [...rest.slice(7), `${tmpdir}/bottle-attach.XXXXXX`]
+  const size = packedSize(words)
+  return size <= tmuxCommandLimit
+    ? E.right(made)
+    : E.left(compileError(`the pane's command is ${size} bytes, and tmux takes at most ${tmuxCommandLimit} in one command: pass fewer or shorter agent arguments`))
+}
+
+const buildAttachStep = (run: Step, how: PaneTarget, what: string, tmpdir: string): Step => {
   const [binary] = run.argv
   // `env -i` would read a first word with `=` as an assignment; backends' binaries never have one.
   if (binary === undefined || binary.includes('=')) throw new Error(`attach: cannot exec ${JSON.stringify(binary)}`)

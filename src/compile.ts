@@ -319,7 +319,9 @@ const compileAttach = (
       .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
     ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
   ]
-  return E.right(plan('attach', backend, spec.name, [attachStep(run, how, spec.agent.command, tmpdir.right)], null, notes))
+  const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
+  if (E.isLeft(opened)) return opened
+  return E.right(plan('attach', backend, spec.name, [opened.right], null, notes))
 }
 
 /** tmux's -t: any word but empty or NUL (tmux itself says whether it names a pane). */

@@ -95,6 +95,11 @@ const runAttach = async (attach: Step, shell: Shell, hostEnv: Record<string, str
   return { argv: got.argv, env: new Map(Object.entries(got.env)), left: readdirSync(tmp) }
 }
 
+const made = (s: E.Either<{ message: string }, Step>): Step => {
+  if (E.isLeft(s)) throw new Error(s.left.message)
+  return s.right
+}
+
 /** What each variable of the pane step should hold: a plain value, or the host's secret. */
 const expectedValues = (vars: readonly EnvVar[], hostEnv: Record<string, string>): [string, string][] =>
   vars.map((v) => [v.name, v._tag === 'plain' ? v.value : (hostEnv[secretSource(v)] ?? '')])
@@ -135,7 +140,7 @@ describe.each(shells.map((s) => [s.name, s] as const))('attach hand-off under %s
     const envVars = usable.map(([k, isSecret, v]) => (isSecret ? secret(k) : plain(k, v)))
     const hostEnv = Object.fromEntries(usable.filter(([, isSecret]) => isSecret).map(([k, , v]) => [k, v]))
     const run = step('the agent', [recorder, ...words], { env: { inheritHost, vars: envVars }, stdio: 'terminal' })
-    const attach = attachStep(run, { pane: 'window', target: null, window: 'w;' }, 'the agent', `${root}/TMP`)
+    const attach = made(attachStep(run, { pane: 'window', target: null, window: 'w;' }, 'the agent', `${root}/TMP`))
     const got = await runAttach(attach, shell, hostEnv)
     expect(got.argv).toStrictEqual(words)
     expect(expectedValues(envVars, hostEnv).filter(([k, v]) => got.env.get(k) !== v)).toStrictEqual([])
@@ -156,14 +161,14 @@ describe('attach hand-off failures', () => {
     const tmp = join(root, 'tmp-failing')
     mkdirSync(tmp)
     const run = step('the agent', [recorder], { env: { inheritHost: true, vars: [secret('TOKEN')] } })
-    const attach = attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', tmp)
+    const attach = made(attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', tmp))
     const r = await runStep(attach, { hostEnv: { PATH: `${failing}:/usr/bin:/bin`, TOKEN: 's3cret' }, quiet: true, log: () => {} })
     expect({ code: r.code, stderr: r.stderr, left: readdirSync(tmp) }).toStrictEqual({ code: 1, stderr: 'no server running\n', left: [] })
   })
 
   it('fails before tmux when the temporary directory is unusable', async () => {
     const run = step('the agent', [recorder], { env: { inheritHost: true, vars: [secret('TOKEN')] } })
-    const attach = attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', join(root, 'missing'))
+    const attach = made(attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', join(root, 'missing')))
     const r = await runStep(attach, { hostEnv: { PATH: `${bin}:/usr/bin:/bin`, TOKEN: 's3cret' }, quiet: true, log: () => {} })
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/mktemp/)

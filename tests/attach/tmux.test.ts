@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tmuxCommandLimit } from '../../src/attach.js'
 import type { Plan } from '../../src/plan/types.js'
 
 const repo = new URL('../..', import.meta.url).pathname
@@ -127,6 +128,38 @@ describe('bottle run attach, in real tmux', () => {
     expect(got.argv).toStrictEqual(planOf(args).steps[0]?.pane?.argv.slice(1))
     expect(got.env['TOKEN']).toBe(secretValue)
     expect(panes()).toHaveLength(before)
+  })
+
+  it('respawn with no --target, run from inside a pane: the agent replaces bottle in its own pane', async () => {
+    // bottle runs in a new window whose env alone has TOKEN; respawn-pane -k kills bottle (and the
+    // hand-off) there, so the value can only reach the new command through the hand-off's files.
+    const made = tmux(
+      'new-window', '-P', '-F', '#{pane_id}', '-t', 'main:', '-c', workdir, '-e', `TOKEN=${secretValue}`, '--',
+      // The word `here\;`: this test's own tmux command needs the escape as much as bottle's does.
+      process.execPath, bottle, 'run', 'attach', 'demo', '-b', 'docker', '--pane', 'respawn', '--secret', 'TOKEN', '--', 'here\\;',
+    )
+    const pane = made.stdout.trim()
+    const got = await recorded()
+    expect(got.argv.at(-1)).toBe('here;')
+    expect(got.env['TOKEN']).toBe(secretValue)
+    expect(got.env['TMUX_PANE']).toBe(pane)
+    expect(readdirSync(scratch)).toStrictEqual([])
+  })
+
+  it('a command at tmux\'s size limit opens; one byte more is a compile error', async () => {
+    const args = (word: string) => ['attach', 'demo', '-b', 'docker', '--target', 'main:0.0', '--', word]
+    // The words tmux packs: everything after `tmux`, each with a NUL.
+    const size = (p: Plan) => (p.steps[0]?.argv.slice(1) ?? []).reduce((n, w) => n + Buffer.byteLength(w) + 1, 0)
+    const longest = 'x'.repeat(1 + tmuxCommandLimit - size(planOf(args('x'))))
+    expect(size(planOf(args(longest)))).toBe(tmuxCommandLimit)
+    const r = run(['run', ...args(longest)])
+    expect({ status: r.status, stderr: r.stderr }).toStrictEqual({ status: 0, stderr: '' })
+    expect((await recorded()).argv.at(-1)).toBe(longest)
+    const over = run(['run', ...args(`${longest}x`)])
+    expect({ status: over.status, stderr: over.stderr }).toStrictEqual({
+      status: 2,
+      stderr: `bottle: the pane's command is ${tmuxCommandLimit + 1} bytes, and tmux takes at most ${tmuxCommandLimit} in one command: pass fewer or shorter agent arguments\n`,
+    })
   })
 
   it('a secret missing from bottle\'s env: exit 2, no pane', () => {
