@@ -30,18 +30,19 @@ const describeVar = (v: EnvVar): string =>
       ? `${v.name} (secret, from the host env)`
       : `${v.name} (secret: the host env's ${secretSource(v)})`
 
-const stepText = (s: Step, label: string, indent: string): string[] => {
+/** `inherited`: what the step's process starts from (a pane starts from the tmux server's env). */
+const stepText = (s: Step, label: string, indent: string, inherited = 'host env'): string[] => {
   const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(s.argv)}`]
   const env = s.env.vars.map(describeVar)
   if (!s.env.inheritHost) lines.push(`${indent}    env: only ${env.length === 0 ? '(nothing)' : env.join(' ')}`)
-  else if (env.length > 0) lines.push(`${indent}    env: host env, with ${env.join(' ')}`)
+  else if (env.length > 0) lines.push(`${indent}    env: ${inherited}, with ${env.join(' ')}`)
   if (s.guest !== undefined) {
     const i = s.guest.intent
     lines.push(`${indent}    in the bottle: as ${i.user} (HOME=${quoteSh(i.home)}) in ${quoteSh(i.cwd)}, ${i.tty ? 'with a TTY' : 'no TTY'}: ${quoteShArgv(s.guest.tail)}`)
   }
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
-  if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `))
+  if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
   return lines
 }

@@ -88,7 +88,7 @@ export const manifestSchema = {
         prompt: hostPath('A host file, copied in at launch and passed to the agent as its system prompt.'),
         agent: {
           description:
-            'The agent: claude (the default), codex, a command (no prompt flag, no resume, runs as root), or a profile.',
+            'The agent: claude (the default), codex, a command (no prompt flag, no resume, does not refuse root), or a profile.',
           oneOf: [
             {
               description: 'claude or codex for their built-in profiles; anything else is a command on the guest PATH or a path.',
