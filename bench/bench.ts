@@ -66,6 +66,7 @@ const throughput = (seconds: number): void => {
       stdinIsTTY: true,
       pathKinds: { '/src/app/prompt.md': 'file' as const },
       tmpdir: '/tmp',
+      uid: 1000,
       bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched, promptInstalled: launched, accounts: {} } },
     }
   }

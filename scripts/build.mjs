@@ -1,8 +1,10 @@
-// Bundles the CLI into dist/: one entry file plus lazily loaded chunks (the manifest parser and
-// the interpreter load only when needed), minified, so `bottle plan` starts fast: start-up is
-// mostly the time node spends reading and parsing JavaScript.
+// Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
+// not race over dist/): one entry file plus lazily loaded chunks (the manifest parser and the
+// interpreter load only when needed), minified, so `bottle plan` starts fast: start-up is mostly
+// the time node spends reading and parsing JavaScript.
 import { build } from 'esbuild'
 import { chmodSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 
 // fp-ts's default `lib/` build is CommonJS, which esbuild cannot tree-shake; its `es6/` build has
 // the same modules as ES modules. Sources import `fp-ts/lib/…` (the only path Node and tsc resolve
@@ -16,10 +18,11 @@ const fpTsAsEsModules = {
   },
 }
 
-rmSync('dist', { recursive: true, force: true })
+const outdir = process.argv[2] ?? 'dist'
+rmSync(outdir, { recursive: true, force: true })
 await build({
   entryPoints: { bottle: 'src/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   minify: true,
@@ -33,4 +36,4 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 })
-chmodSync('dist/bottle.js', 0o755)
+chmodSync(join(outdir, 'bottle.js'), 0o755)

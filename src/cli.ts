@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
@@ -17,6 +18,7 @@ import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson,
 import { type CompileError, compileError, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
+import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import type { Checked } from './spec/validate.js'
@@ -34,6 +36,9 @@ export const exitMissingBinary = 127
 /** A program found on PATH that cannot be executed (the shell's "permission denied"). */
 export const exitCannotExecute = 126
 
+/** How to get the programs a plan runs that are not backends. */
+const otherInstalls: Readonly<Record<string, string>> = { tmux: 'install tmux (3.0 or newer), e.g. apt-get install tmux' }
+
 interface Flags {
   backend?: string
   file?: string
@@ -44,6 +49,8 @@ interface Flags {
   prompt?: string
   workdir?: string
   network?: string
+  agent?: string
+  allowRoot?: boolean
   format: string
   quiet?: boolean
   tty?: boolean
@@ -53,6 +60,9 @@ interface Flags {
   all?: boolean
   /** Ops on an existing bottle: list (read-only) and say whether it has drifted from this spec. */
   checkDrift?: boolean
+  pane: string
+  target?: string
+  resume?: boolean
 }
 
 interface Request {
@@ -87,7 +97,11 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(secrets)) return secrets
   if (f.network !== undefined && !(networkModes as readonly string[]).includes(f.network))
     return fail(`--network ${show(f.network)} must be one of ${networkModes.join(', ')}`)
+  const agent = f.agent === undefined ? E.right(undefined) : within('--agent')(profileNamed(f.agent))
+  if (E.isLeft(agent)) return agent
   return E.right({
+    ...(agent.right === undefined ? {} : { agent: agent.right }),
+    ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
     ...(f.image === undefined ? {} : { image: f.image }),
     ...(f.user === undefined ? {} : { user: f.user }),
     ...(f.workdir === undefined ? {} : { workdir: resolve(cwd, f.workdir) }),
@@ -148,6 +162,9 @@ const toOperation = (req: Request, cwd: string): Operation | null => {
       return { _tag: 'agent', args, tty }
     case 'resume':
       return { _tag: 'resume', args, tty }
+    case 'attach':
+      // --pane is checked against paneModes before this is called.
+      return { _tag: 'attach', pane: req.flags.pane as PaneMode, target: req.flags.target ?? null, resume: req.flags.resume === true, args }
     case 'exec':
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'cp':
@@ -220,7 +237,8 @@ const listingHost = (backend: Backend, env: Io['env']): HostFacts =>
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
-  return `bottle: ${binary} is not installed (not found on PATH)${b === undefined ? '' : `: ${b.install}`}`
+  const install = b?.install ?? otherInstalls[binary]
+  return `bottle: ${binary} is not installed (not found on PATH)${install === undefined ? '' : `: ${install}`}`
 }
 
 /** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
@@ -383,7 +401,8 @@ const opDocs: readonly OpDoc[] = [
   { op: 'agent', args: '<name> [args...]', summary: "run the agent as the bottle's user; a TTY iff stdin is a terminal; exits with the agent's code", example: 'bottle run agent demo -- -p "explain this repo"' },
   { op: 'exec', args: '<name> <script>', summary: 'run a POSIX sh script in the bottle, as --user or the bottle\'s user', example: "bottle run exec demo 'npm test' --user node" },
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
-  { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (--continue), or start a fresh one if that fails", example: 'bottle run resume demo' },
+  { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (claude --continue, codex resume --last), or start a fresh one if that fails", example: 'bottle run resume demo' },
+  { op: 'attach', args: '<name> [args...]', summary: 'open the agent (or, with --resume, the resume fallback) in a tmux pane', example: 'bottle run attach demo --pane split --target %3' },
   { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
   { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
 ]
@@ -412,12 +431,19 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--prompt <file>', 'system-prompt file for the agent')
       .option('--workdir <dir>', 'host directory bound at the same path and used as the cwd (default: .)')
       .option('--network <mode>', 'none | host | default')
+      .option('--agent <agent>', 'claude | codex | COMMAND (a command: no prompt flag, no resume)')
+      .option('--allow-root', 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)')
   if (doc.op === 'agent' || doc.op === 'resume')
     cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
   if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
+  if (doc.op === 'attach')
+    cmd
+      .addOption(new Option('--pane <mode>', 'split: split-window; respawn: respawn-pane -k; window: new-window').choices(paneModes).default('split'))
+      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: tmux's current one")
+      .option('--resume', "resume the agent's last session, or start a fresh one")
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
   else cmd.option('-q, --quiet', 'no progress lines')
@@ -430,7 +456,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       mode,
       op: doc.op,
       positional,
-      flags: { env: [], secret: [], format: 'text', ...opts },
+      flags: { env: [], secret: [], format: 'text', pane: 'split', ...opts },
     })
   })
 }

@@ -4,10 +4,12 @@
  *   compile(docker, spec, { _tag: 'agent', args: ['-p', 'hi'], tty: null }, host)
  *   // right({ op: 'agent', steps: [{ argv: ['docker','exec','-i','-u','node',…,'claude','-p','hi'] }] })
  *
- * What is the same on every backend lives here: which command an op runs in the guest, the
- * prompt flag, the resume fallback, the copy-in plumbing. The backend spells it for its CLI.
+ * What is the same on every backend lives here: which command an op runs in the guest, what the
+ * agent profile asks for (prompt flag, resume, root), the resume fallback, the copy-in plumbing,
+ * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { type PaneMode, attachStep, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
@@ -17,9 +19,11 @@ import {
   type Plan,
   type Step,
   absurd,
+  secretSource,
   step,
 } from './plan/types.js'
-import { type BottleSpec, defaultAgent, defaultUser } from './spec/spec.js'
+import { defaultAgent } from './spec/agent.js'
+import { type BottleSpec, defaultUser } from './spec/spec.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -33,44 +37,81 @@ export type Operation =
   | { readonly _tag: 'exec'; readonly script: string; readonly user: string | null }
   | { readonly _tag: 'cp'; readonly source: string; readonly dest: string }
   | { readonly _tag: 'resume'; readonly args: readonly string[]; readonly tty: boolean | null }
+  /** The agent (or, with resume, the resume fallback) in a tmux pane; the pane is its terminal. */
+  | {
+      readonly _tag: 'attach'
+      readonly pane: PaneMode
+      readonly target: string | null
+      readonly resume: boolean
+      readonly args: readonly string[]
+    }
   | { readonly _tag: 'down' }
 
 // -------------------------------------------------------------------------------------------------
 // guest commands shared by every backend
 // -------------------------------------------------------------------------------------------------
 
-/** The flag Claude Code takes a system-prompt file with; it sits directly after the binary. */
-export const promptFlag = '--append-system-prompt-file'
-export const continueFlag = '--continue'
-
-/** `claude [--append-system-prompt-file PATH] ARGS…` */
+/**
+ * `command [promptFlag PATH] ARGS…` (claude: `claude [--append-system-prompt-file PATH] ARGS…`).
+ * The prompt flag sits directly after the binary; checkAgent has made sure the profile has one.
+ */
 export const agentTail = (backend: Backend, spec: BottleSpec, args: readonly string[]): string[] => [
-  spec.agent,
-  ...(spec.prompt === null ? [] : [promptFlag, backend.promptPath(spec)]),
+  spec.agent.command,
+  ...(spec.prompt === null || spec.agent.promptFlag === null ? [] : [spec.agent.promptFlag, backend.promptPath(spec)]),
   ...args,
 ]
 
 /**
- * `sh -c 'claude [prompt] --continue ARGS || claude [prompt] ARGS'`: resume the last session, or
- * start a fresh one. `--continue` goes before ARGS so that an ARGS ending in `--` cannot swallow it.
+ * `sh -c '(exec claude [prompt] --continue ARGS) || exec claude [prompt] ARGS'`: resume the last
+ * session, or start a fresh one (codex: `resume --last`). The continue words go before ARGS so
+ * that an ARGS ending in `--` cannot swallow them. `exec` makes sh look the command up on PATH as
+ * docker or runuser would, so a command named like a builtin (`test`, `echo`) or a reserved word
+ * (`if`) is still the program; the subshell keeps the first attempt from replacing the script.
  */
 export const resumeTail = (backend: Backend, spec: BottleSpec, args: readonly string[]): string[] => {
   const fresh = agentTail(backend, spec, [])
-  const resume = [...fresh, continueFlag, ...args]
-  return ['sh', '-c', `${quoteShArgv(resume)} || ${quoteShArgv([...fresh, ...args])}`]
+  const resume = [...fresh, ...spec.agent.continueArgs, ...args]
+  return ['sh', '-c', `(${quoteShArgv(['exec', ...resume])}) || ${quoteShArgv(['exec', ...fresh, ...args])}`]
 }
+
+/**
+ * What the agent profile needs from the spec for an op that uses it: a way to take the prompt
+ * file, a way to resume, and a user it will run as. One-line errors that say what to change.
+ */
+const checkAgent = (spec: BottleSpec, uses: { prompt: boolean; resume: boolean; runs: boolean }): Checked<BottleSpec> => {
+  const { agent } = spec
+  if (uses.prompt && spec.prompt !== null && agent.promptFlag === null)
+    return E.left(compileError(
+      `agent ${show(agent.command)} takes no system-prompt file, so the prompt ${show(spec.prompt)} cannot reach it${
+        agent.name === 'codex' ? ' (codex adds instructions from AGENTS.md; -c model_instructions_file would replace its own)' : ''
+      }: remove prompt, or give the agent profile a promptFlag`,
+    ))
+  if (uses.resume && agent.continueArgs.length === 0)
+    return E.left(compileError(`agent ${show(agent.command)} has no continueArgs, so it cannot resume a session: give the agent profile continueArgs, or use agent`))
+  if (uses.runs && agent.refusesRoot && spec.user === 'root' && !spec.allowRoot)
+    return E.left(compileError(
+      `agent ${show(agent.command)} refuses to run as root, and the bottle's user is root: choose another user (--user), or set allow_root: true (--allow-root) if root in this sandbox is what you want`,
+    ))
+  return E.right(spec)
+}
+
+/** The agent's guest env: the spec's, plus what the profile needs as root once root is allowed. */
+const agentEnv = (spec: BottleSpec): GuestIntent['env'] =>
+  spec.allowRoot
+    ? [...spec.env, ...spec.agent.rootEnv.filter(([k]) => !spec.env.some(([e]) => e === k))]
+    : spec.env
 
 /** The intent of a user-facing guest command: the spec's user, env, secrets and workdir. */
 const userIntent = (
   spec: BottleSpec,
   argv: readonly string[],
-  io: { tty: boolean; stdin: boolean; user?: string },
+  io: { tty: boolean; stdin: boolean; user?: string; env?: GuestIntent['env'] },
 ): GuestIntent => {
   const user = io.user ?? spec.user
   return {
     user,
     home: homeOf(user),
-    env: spec.env,
+    env: io.env ?? spec.env,
     secrets: spec.secrets,
     cwd: spec.workdir,
     argv,
@@ -152,7 +193,7 @@ const plan = (
 const secretsOf = (steps: readonly Step[]): string[] => {
   const names: string[] = []
   const visit = (s: Step): void => {
-    for (const v of s.env.vars) if (v._tag === 'secret' && !names.includes(v.name)) names.push(v.name)
+    for (const v of s.env.vars) if (v._tag === 'secret' && !names.includes(secretSource(v))) names.push(secretSource(v))
     s.undo.forEach(visit)
   }
   steps.forEach(visit)
@@ -182,6 +223,8 @@ export const compile = (
   const name = spec.name
   switch (op._tag) {
     case 'launch': {
+      const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
+      if (E.isLeft(checked)) return checked
       const create = backend.create(spec, host)
       const recorded = ['the bottle records the spec it was launched from (secret names; env values only as digests), so that bottle ls can tell when the manifest has drifted from it']
       if (spec.prompt === null) return E.right(plan('launch', backend, name, create, null, recorded))
@@ -194,14 +237,22 @@ export const compile = (
       return E.right(plan('launch', backend, name, [...create, ...copy.right], null, recorded))
     }
     case 'agent':
-    case 'resume': {
+    case 'resume':
+    case 'attach': {
+      const resume = op._tag === 'resume' || (op._tag === 'attach' && op.resume)
+      const checked = checkAgent(spec, { prompt: true, resume, runs: true })
+      if (E.isLeft(checked)) return checked
       const args = allChecked(op.args, agentArg)
       if (E.isLeft(args)) return args
-      const tty = op.tty ?? host.stdinIsTTY
-      const tail = op._tag === 'agent' ? agentTail(backend, spec, args.right) : resumeTail(backend, spec, args.right)
-      const title = op._tag === 'agent' ? `run ${spec.agent} as ${spec.user}` : `resume ${spec.agent}'s last session as ${spec.user}, or start one`
-      const run = guestStep(backend, spec, host, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
-      return E.right(plan(op._tag, backend, name, [run], 0))
+      // A pane is a terminal: the agent in it gets a TTY, whatever bottle's own stdin is.
+      const tty = op._tag === 'attach' ? true : (op.tty ?? host.stdinIsTTY)
+      const tail = resume ? resumeTail(backend, spec, args.right) : agentTail(backend, spec, args.right)
+      const cmd = spec.agent.command
+      const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
+      const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
+      const run = guestStep(backend, spec, host, title, intent, { stdio: 'terminal' })
+      if (op._tag !== 'attach') return E.right(plan(op._tag, backend, name, [run], 0))
+      return compileAttach(backend, spec, op, run, host)
     }
     case 'exec': {
       const body = script(op.script)
@@ -234,6 +285,39 @@ export const compile = (
   }
 }
 
+/** The tmux step around an agent step; checks what only attach takes (the target, the temp dir). */
+const compileAttach = (
+  backend: Backend,
+  spec: BottleSpec,
+  op: Extract<Operation, { _tag: 'attach' }>,
+  run: Step,
+  host: HostFacts,
+): Checked<Plan> => {
+  const target = op.target === null ? E.right(null) : tmuxTarget(op.target)
+  if (E.isLeft(target)) return target
+  const how = { pane: op.pane, target: target.right, window: spec.name }
+  const handsOver = run.env.vars.length > 0
+  const tmpdir = handsOver ? absolutePath('the temporary directory (TMPDIR)', host.tmpdir) : E.right(host.tmpdir)
+  if (E.isLeft(tmpdir)) return tmpdir
+  const notes = [
+    'tmux starts the pane with the tmux server\'s environment and the client\'s PATH, not bottle\'s',
+    ...(handsOver
+      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts: no value is in an argv or in tmux`]
+      : []),
+    ...run.env.vars
+      .filter((v) => shellReserved.has(v.name))
+      .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
+    ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
+  ]
+  const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
+  if (E.isLeft(opened)) return opened
+  return E.right(plan('attach', backend, spec.name, [opened.right], null, notes))
+}
+
+/** tmux's -t: any word but empty or NUL (tmux itself says whether it names a pane). */
+const tmuxTarget = (t: string): Checked<string> =>
+  t === '' ? E.left(compileError('--target must not be empty')) : t.includes('\0') ? E.left(compileError(`--target ${show(t)} contains a NUL byte`)) : E.right(t)
+
 /** `ls` names no bottle, so it has no spec. */
 export const compileList = (backend: Backend, host: HostFacts): Plan =>
   plan('ls', backend, '', backend.list(host), null, [
@@ -253,7 +337,7 @@ export const compileDownAll = (backend: Backend, names: readonly string[], host:
     if (E.isLeft(name)) return name
     const spec: BottleSpec = {
       name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
-      prompt: null, agent: defaultAgent, network: 'default',
+      prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
     }
     steps.push(...backend.down(spec, host))
   }

@@ -2,7 +2,7 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'], null)   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, bwrap: null }
+ *   readHostFacts(['/src/app/notes.md'], null)   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null }
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
@@ -28,6 +28,8 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
   stdinIsTTY: process.stdin.isTTY === true,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
   tmpdir: tmpdir(),
+  // Windows has no uids; podman there runs in a VM as a rootless user.
+  uid: process.geteuid?.() ?? 1000,
   bwrap,
 })
 
@@ -88,6 +90,9 @@ export const unusable = (name: BackendName, env: Env): string | null => {
       ]
       return sockets.some(isSocket) ? null : `docker is on PATH but no engine socket was found (${sockets[0]}; DOCKER_HOST is unset)`
     }
+    case 'podman':
+      // Rootless podman needs no daemon: installed is usable.
+      return onPath('podman', env.PATH) ? null : 'podman is not on PATH'
     case 'bwrap':
       return onPath('bwrap', env.PATH) ? null : 'bwrap is not on PATH'
     default:

@@ -11,7 +11,7 @@
 import { type ResultPromise, execa } from 'execa'
 import { constants } from 'node:os'
 import { progressLine } from './plan/render.js'
-import type { Plan, Step } from './plan/types.js'
+import { type Plan, type Step, secretSource } from './plan/types.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -59,7 +59,7 @@ export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<stri
   const env: Record<string, string> = {}
   if (s.env.inheritHost) for (const [k, v] of Object.entries(hostEnv)) if (v !== undefined) env[k] = v
   for (const v of s.env.vars) {
-    const value = v._tag === 'plain' ? v.value : hostEnv[v.name]
+    const value = v._tag === 'plain' ? v.value : hostEnv[secretSource(v)]
     if (value !== undefined) env[v.name] = value
   }
   return env

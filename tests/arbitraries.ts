@@ -11,7 +11,9 @@ import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import type { BackendName } from '../src/plan/types.js'
 import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
+import { paneModes } from '../src/attach.js'
 import type { Operation } from '../src/compile.js'
+import { type AgentProfile, agentProfiles, customProfile } from '../src/spec/agent.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
 import { homeOf } from '../src/spec/validate.js'
 
@@ -119,6 +121,46 @@ export const workdirArb: fc.Arbitrary<string> = absolutePathArb({ colons: false 
   .map((p) => (/^\/(home|root|tmp)(\/|$)/.test(p) ? `/src${p}` : p))
 
 // -------------------------------------------------------------------------------------------------
+// agent profiles
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * An agent command the spec accepts: any word but empty, `-…` or NUL. `slash: false` leaves `/`
+ * out, for a command that must be a file name (the stand-ins of the shell round trip); `.` and
+ * `..` are never file names.
+ */
+export const agentCommandArb = ({ slash }: { slash: boolean }): fc.Arbitrary<string> =>
+  fc
+    .oneof(
+      // Shell builtins and reserved words: the resume script must still run the program.
+      { weight: 1, arbitrary: fc.constantFrom('claude', 'codex', 'test', 'echo', 'exit', 'if', 'time', '[', 'x;', ';', 'a=b') },
+      { weight: 3, arbitrary: nastyString({ minLength: 1 }) },
+    )
+    .map((s) => (slash ? s : s.replace(/\//g, '_')))
+    .map((s) => (s.startsWith('-') || s === '.' || s === '..' ? `a${s}` : s))
+
+/** A custom profile; it can always resume (a profile without continueArgs is an example test). */
+export const customProfileArb = ({ slash }: { slash: boolean }): fc.Arbitrary<AgentProfile> =>
+  fc
+    .record({
+      command: agentCommandArb({ slash }),
+      promptFlag: fc.option(nastyString({ minLength: 1 }), { nil: null }),
+      continueArgs: fc.array(nastyStringArb, { minLength: 1, maxLength: 3 }),
+      refusesRoot: fc.boolean(),
+    })
+    .map((fields) => {
+      const p = customProfile(fields)
+      if (E.isLeft(p)) throw new Error(`customProfileArb made an invalid profile: ${p.left.message}`)
+      return p.right
+    })
+
+/** Every built-in profile, and custom ones with hostile commands, flags and resume words. */
+export const agentProfileArb: fc.Arbitrary<AgentProfile> = fc.oneof(
+  fc.constantFrom(...Object.values(agentProfiles)),
+  customProfileArb({ slash: true }),
+)
+
+// -------------------------------------------------------------------------------------------------
 // spec, operation, host
 // -------------------------------------------------------------------------------------------------
 
@@ -138,21 +180,42 @@ export const specArb: fc.Arbitrary<BottleSpec> = fc
     workdir: workdirArb,
     envAndSecrets: envAndSecretsArb,
     prompt: fc.option(absolutePathArb({ colons: true }), { nil: undefined }),
-    agent: fc.option(fc.constantFrom('claude', '/usr/local/bin/claude', 'codex'), { nil: undefined }),
+    agent: fc.option(agentProfileArb, { nil: undefined }),
+    allowRoot: fc.option(fc.boolean(), { nil: undefined }),
     network: fc.option(fc.constantFrom(...networkModes), { nil: undefined }),
   })
-  .map(({ name, user, workdir, envAndSecrets, ...manifest }) =>
-    resolved({
+  .map(({ name, user, workdir, envAndSecrets, prompt, agent, allowRoot, ...manifest }) => {
+    const profile = agent ?? agentProfiles.claude
+    // The two profile rules that are compile errors (tested as examples): a prompt needs a
+    // prompt flag, and root needs allow_root for an agent that refuses it.
+    const rootRefused = profile.refusesRoot && user === 'root' && allowRoot !== true
+    return resolved({
       name,
-      fromManifest: { ...manifest, ...envAndSecrets },
+      fromManifest: {
+        ...manifest,
+        ...envAndSecrets,
+        ...(agent === undefined ? {} : { agent }),
+        ...(prompt === undefined || profile.promptFlag === null ? {} : { prompt }),
+        ...(allowRoot === undefined && !rootRefused ? {} : { allowRoot: allowRoot === true || rootRefused }),
+      },
       fromFlags: { user },
       // The workdir defaults to the current directory: the CLI's usual case.
       cwd: workdir,
-    }),
-  )
+    })
+  })
 
 const ttyArb = fc.option(fc.boolean(), { nil: null })
 const agentArgsArb = fc.array(nastyStringArb, { maxLength: 5 })
+
+/** attach: every pane mode, targets tmux may or may not know, with or without resume. */
+export const attachOpArb = fc.record({
+  _tag: fc.constant('attach' as const),
+  pane: fc.constantFrom(...paneModes),
+  // A pane id, a session:window, or anything else (tmux decides whether it names a pane).
+  target: fc.option(fc.oneof(fc.constantFrom('%3', 'main:1.0', 'x;'), nastyString({ minLength: 1 })), { nil: null }),
+  resume: fc.boolean(),
+  args: agentArgsArb,
+})
 
 /** Every operation on one bottle (`ls` names none and has its own compiler). */
 export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
@@ -165,6 +228,7 @@ export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
     dest: absolutePathArb({ colons: true }),
   }),
   fc.record({ _tag: fc.constant('resume' as const), args: agentArgsArb, tty: ttyArb }),
+  attachOpArb,
   fc.constant({ _tag: 'down' as const }),
 )
 
@@ -208,7 +272,7 @@ export const bwrapFactsFor = (spec: BottleSpec, op: Operation, draw: BwrapFactsD
 export const hostFor = (
   spec: BottleSpec,
   op: Operation,
-  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; bwrap: BwrapFactsDraw },
+  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; uid: number; bwrap: BwrapFactsDraw },
 ): HostFacts => ({
   cwd: spec.workdir,
   stdinIsTTY: facts.stdinIsTTY,
@@ -218,6 +282,7 @@ export const hostFor = (
     ...(spec.prompt === null ? {} : { [spec.prompt]: 'file' as const }),
   },
   tmpdir: facts.tmpdir,
+  uid: facts.uid,
   bwrap: bwrapFactsFor(spec, op, facts.bwrap),
 })
 
@@ -226,6 +291,8 @@ const hostFactsArb = fc.record({
   // smolvm stages files under tmpdir and refuses a tmpdir with ":" (a Left, tested on its own).
   tmpdir: fc.oneof(fc.constant('/tmp'), absolutePathArb({ colons: false })),
   sourceKind: fc.constantFrom('file' as const, 'dir' as const),
+  // Root or not: podman adds --userns=keep-id only when rootless.
+  uid: fc.constantFrom(0, 1000),
   bwrap: bwrapDrawArb,
 })
 
@@ -263,6 +330,7 @@ export const fixedHost = (spec: BottleSpec, op: Operation, stdinIsTTY = false): 
     stdinIsTTY,
     tmpdir: '/tmp',
     sourceKind: 'file',
+    uid: 1000,
     bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', ids: null, strayPrompt: false },
   })
 
@@ -291,5 +359,10 @@ export const listingHost: HostFacts = {
   stdinIsTTY: false,
   pathKinds: {},
   tmpdir: '/tmp',
+  uid: 1000,
   bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: null, bottle: null },
 }
+/** A valid scenario whose op is attach. */
+export const attachScenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ spec: specArb, op: attachOpArb, facts: hostFactsArb })
+  .map(({ spec, op, facts }) => ({ spec, op, host: hostFor(spec, op, facts) }))

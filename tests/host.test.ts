@@ -71,7 +71,7 @@ describe('the plan says which backend was chosen, and why', () => {
   it('falls back to bwrap when neither smolvm nor docker is on PATH', async () => {
     const r = await run(['plan', 'down', 'demo'], { PATH: pathWith('only-bwrap', ['bwrap']), HOME: '/h', XDG_STATE_HOME: '/x' })
     expect(r.code).toBe(0)
-    expect(r.out).toContain('note: backend bwrap: auto-detected: smolvm is not on PATH; docker is not on PATH; bwrap is usable')
+    expect(r.out).toContain('note: backend bwrap: auto-detected: smolvm is not on PATH; docker is not on PATH; podman is not on PATH; bwrap is usable')
     expect(r.out).toContain('rm -rf -- /x/bottle/bwrap/demo')
   })
 
@@ -79,7 +79,7 @@ describe('the plan says which backend was chosen, and why', () => {
     const r = await run(['plan', 'down', 'demo'], { PATH: pathWith('empty', []), HOME: '/h' })
     expect(r.code).toBe(2)
     expect(r.err).toBe(
-      'bottle: no usable backend: smolvm is not on PATH; docker is not on PATH; bwrap is not on PATH; install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap), or pass -b',
+      'bottle: no usable backend: smolvm is not on PATH; docker is not on PATH; podman is not on PATH; bwrap is not on PATH; install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap), or pass -b',
     )
   })
 })

@@ -2,6 +2,7 @@
  * `bottle ls` output, from parsed rows: ages, the aligned table with its drift lines, the JSON,
  * and which manifest entry a listed bottle is compared with.
  */
+import { agentProfiles } from '../src/spec/agent.js'
 import { describe, expect, it } from 'vitest'
 import { launchLabels, specHashLabel, specLabel } from '../src/backends/backend.js'
 import type { BottleRow } from '../src/backends/backend.js'
@@ -32,7 +33,7 @@ describe('ageText', () => {
 
 const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
-  prompt: null, agent: 'claude', network: 'default',
+  prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default',
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: labels.get(specLabel) ?? null }

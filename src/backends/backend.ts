@@ -22,6 +22,8 @@ export interface HostFacts {
   readonly pathKinds: Readonly<Record<string, 'file' | 'dir' | 'missing'>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
+  /** bottle's effective uid: podman is rootless, and maps ids differently, iff it is not 0. */
+  readonly uid: number
   /** Read only when the backend is bwrap, which keeps its bottles on the host; null otherwise. */
   readonly bwrap: BwrapFacts | null
 }

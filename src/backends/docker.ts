@@ -1,5 +1,6 @@
 /**
- * docker (and, with its own binary, podman): a long-lived container that every op execs into.
+ * docker (and, with its own binary and differences, podman): a long-lived container that every
+ * op execs into.
  *
  *   docker.exec(spec, intent, host).framing
  *   // ['docker','exec','-i','-t','-u','node','-e','HOME=/home/node','-e','USER=node',
@@ -11,11 +12,12 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type BackendName, type Step, inheritEnv, secret, step } from '../plan/types.js'
+import { type BackendName, type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
 import {
   type Backend,
   type BottleRow,
+  type HostFacts,
   type ListingError,
   launchLabels,
   listingError,
@@ -25,23 +27,28 @@ import {
   specLabel,
 } from './backend.js'
 
-// moby's RestrictedNamePattern: at least two characters.
-const containerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
-
+/** What differs between container CLIs that share docker's grammar. */
 export interface ContainerCli {
   readonly name: BackendName
   readonly binary: string
   readonly install: string
-  /** Extra `run` flags (podman's `--userns=keep-id` when rootless). */
-  readonly runFlags: readonly string[]
+  /** The engine's own container-name rule. */
+  readonly nameRule: RegExp
+  readonly defaultImage: string
+  /** Extra `run` flags from host facts (podman's `--userns=keep-id` when rootless). */
+  readonly runFlags: (host: HostFacts) => readonly string[]
+  /** Failures of `rm -f` that mean the container is already gone. */
+  readonly removeTolerates: readonly Tolerated[]
+  /** A `ps --format` template expression for one label's value, "" when the container has none. */
+  readonly labelOf: (key: string) => string
 }
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
 
   const checkSpec = (spec: BottleSpec) => {
-    if (!containerName.test(spec.name))
-      return E.left(compileError(`bottle name ${show(spec.name)} is not a valid ${cli.name} container name: it must match ${containerName.source}`))
+    if (!cli.nameRule.test(spec.name))
+      return E.left(compileError(`bottle name ${show(spec.name)} is not a valid ${cli.name} container name: it must match ${cli.nameRule.source}`))
     // `-v SRC:DST` splits on `:`; a workdir containing one cannot be bound.
     if (spec.workdir.includes(':'))
       return E.left(compileError(`workdir ${show(spec.workdir)} contains ":", which ${cli.name} -v cannot bind`))
@@ -51,12 +58,12 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   const networkFlags = (spec: BottleSpec): string[] =>
     spec.network === 'default' ? [] : ['--network', spec.network]
 
-  const create = (spec: BottleSpec): Step[] => [
+  const create = (spec: BottleSpec, host: HostFacts): Step[] => [
     step(`create and start the container ${spec.name}`, [
       bin, 'run', '-d',
       '--name', spec.name,
       ...launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-      ...cli.runFlags,
+      ...cli.runFlags(host),
       ...networkFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
@@ -69,14 +76,14 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   ]
 
   const removeStep = (spec: BottleSpec): Step =>
-    step(`remove the container ${spec.name}`, [bin, 'rm', '-f', spec.name])
+    step(`remove the container ${spec.name}`, [bin, 'rm', '-f', spec.name], { tolerate: cli.removeTolerates })
 
   const backend: Backend = {
     name: cli.name,
     binary: bin,
     install: cli.install,
     checkSpec,
-    defaultImage: 'node:22',
+    defaultImage: cli.defaultImage,
     promptPath: () => '/opt/bottle/system-prompt.md',
     create,
     exec: (spec, intent) => ({
@@ -103,13 +110,13 @@ export const containerBackend = (cli: ContainerCli): Backend => {
           `${spec.name}:${copy.dest}`,
         ]),
       ])),
-    // `rm -f` on a missing container exits 0: down is idempotent as it stands.
+    // `rm -f` on a missing container exits 0 (docker, podman 4+): down is idempotent as it stands.
     down: (spec) => [removeStep(spec)],
     list: () => [
       step('list the containers bottle created', [
         bin, 'ps', '-a',
         '--filter', `label=${managedLabel}=true`,
-        '--format', psFormat,
+        '--format', psFormat(cli),
       ], { stdio: 'capture' }),
     ],
     parseList: (stdout) => parsePs(cli, stdout),
@@ -126,18 +133,20 @@ export const containerBackend = (cli: ContainerCli): Backend => {
  * itself hold a comma. So the template asks for each label by name (`.Label "k"`, "" when absent)
  * and lets `json` quote every value: one line per container, each a flat object of strings.
  */
-const psFields = [
-  // The container's name is the bottle's (create passes --name): it is also what `rm -f` takes.
-  ['name', '.Names'],
-  ['state', '.State'],
-  ['created', '.CreatedAt'],
-  ['image', '.Image'],
-  ['managed', `(.Label "${managedLabel}")`],
-  ['specHash', `(.Label "${specHashLabel}")`],
-  ['spec', `(.Label "${specLabel}")`],
-] as const
+const psFields = (labelOf: (key: string) => string) =>
+  [
+    // The container's name is the bottle's (create passes --name): it is also what `rm -f` takes.
+    ['name', '.Names'],
+    ['state', '.State'],
+    ['created', '.CreatedAt'],
+    ['image', '.Image'],
+    ['managed', labelOf(managedLabel)],
+    ['specHash', labelOf(specHashLabel)],
+    ['spec', labelOf(specLabel)],
+  ] as const
 
-const psFormat = `{${psFields.map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
+const psFormat = (cli: ContainerCli): string =>
+  `{${psFields(cli.labelOf).map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
 
 /**
  * `.CreatedAt` is Go's time.String() of a whole second in the client's zone:
@@ -169,9 +178,9 @@ const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, read
     if (typeof data !== 'object' || data === null || Array.isArray(data))
       return E.left(listingError(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`))
     const o = data as Record<string, unknown>
-    const missing = psFields.find(([key]) => typeof o[key] !== 'string')
+    const missing = psFields(cli.labelOf).find(([key]) => typeof o[key] !== 'string')
     if (missing !== undefined) return E.left(listingError(`${where}, whose ${missing[0]} is missing or not a string`))
-    const text = (key: (typeof psFields)[number][0]): string => o[key] as string
+    const text = (key: ReturnType<typeof psFields>[number][0]): string => o[key] as string
     // The filter asked docker for these only; a stand-in or an old daemon may not filter.
     if (text('managed') !== 'true') continue
     if (text('name') === '') return E.left(listingError(`${where}, which names no container`))
@@ -192,5 +201,11 @@ export const docker = containerBackend({
   name: 'docker',
   binary: 'docker',
   install: 'install Docker Engine (https://docs.docker.com/engine/install/) and start its daemon',
-  runFlags: [],
+  // moby's RestrictedNamePattern: at least two characters.
+  nameRule: /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/,
+  defaultImage: 'node:22',
+  runFlags: () => [],
+  removeTolerates: [],
+  // docker's ps template has .Label; its .Labels is one `k=v,k=v` string that cannot be indexed.
+  labelOf: (key) => `(.Label "${key}")`,
 })

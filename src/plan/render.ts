@@ -9,7 +9,7 @@
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
 import { quoteSh, quoteShArgv } from './quote.js'
-import type { EnvVar, Plan, Step } from './types.js'
+import { type EnvVar, type Plan, type Step, secretSource } from './types.js'
 
 export const formats = ['text', 'json', 'sh'] as const
 export type Format = (typeof formats)[number]
@@ -24,13 +24,18 @@ export const progressLine = (plan: Plan, index: number): string =>
   `[${index + 1}/${plan.steps.length}] ${quoteShArgv(plan.steps[index]?.argv ?? [])}`
 
 const describeVar = (v: EnvVar): string =>
-  v._tag === 'secret' ? `${v.name} (secret, from the host env)` : `${v.name}=${quoteSh(v.value)}`
+  v._tag === 'plain'
+    ? `${v.name}=${quoteSh(v.value)}`
+    : secretSource(v) === v.name
+      ? `${v.name} (secret, from the host env)`
+      : `${v.name} (secret: the host env's ${secretSource(v)})`
 
-const stepText = (s: Step, label: string, indent: string): string[] => {
+/** `inherited`: what the step's process starts from (a pane starts from the tmux server's env). */
+const stepText = (s: Step, label: string, indent: string, inherited = 'host env'): string[] => {
   const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(s.argv)}`]
   const env = s.env.vars.map(describeVar)
   if (!s.env.inheritHost) lines.push(`${indent}    env: only ${env.length === 0 ? '(nothing)' : env.join(' ')}`)
-  else if (env.length > 0) lines.push(`${indent}    env: host env, with ${env.join(' ')}`)
+  else if (env.length > 0) lines.push(`${indent}    env: ${inherited}, with ${env.join(' ')}`)
   if (s.guest !== undefined) {
     const i = s.guest.intent
     lines.push(`${indent}    in the bottle: as ${i.user} (HOME=${quoteSh(i.home)}) in ${quoteSh(i.cwd)}, ${i.tty ? 'with a TTY' : 'no TTY'}: ${quoteShArgv(s.guest.tail)}`)
@@ -38,6 +43,7 @@ const stepText = (s: Step, label: string, indent: string): string[] => {
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
   if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
+  if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
   return lines
 }
@@ -61,15 +67,21 @@ const shCommand = (s: Step): string => {
   const argv = quoteShArgv(s.argv)
   const redirect = s.stdio === 'terminal' ? '' : ' </dev/null'
   const feed = s.stdin._tag === 'text' ? `printf '%s' ${quoteSh(s.stdin.text)} | ` : ''
-  const plainVars = s.env.vars.filter((v) => v._tag === 'plain')
   if (s.env.inheritHost) {
-    // Secrets are already in the host env the script runs with; plain vars are assignments.
-    const assigns = plainVars.map((v) => `${v.name}=${quoteSh(v._tag === 'plain' ? v.value : '')} `).join('')
+    // A secret under its own name is already in the host env the script runs with; plain vars,
+    // and secrets under another name, are assignments (the latter a reference, not a value).
+    const assigns = s.env.vars
+      .map((v) =>
+        v._tag === 'plain' ? `${v.name}=${quoteSh(v.value)} ` : secretSource(v) === v.name ? '' : `${v.name}="$${secretSource(v)}" `,
+      )
+      .join('')
     return `${feed}${assigns}${argv}${feed === '' ? redirect : ''}`
   }
   // Only the listed vars: keep the secrets in shell variables, unset every exported name,
   // then export what the step gets. `env -i NAME="$VALUE"` would put the value in argv.
-  const keep = s.env.vars.filter((v) => v._tag === 'secret').map((v) => `bottle_keep_${v.name}=$${v.name}; `).join('')
+  const keep = s.env.vars
+    .map((v) => (v._tag === 'secret' ? `bottle_keep_${v.name}=$${secretSource(v)}; ` : ''))
+    .join('')
   const exports = s.env.vars
     .map((v) => (v._tag === 'secret' ? `export ${v.name}="$bottle_keep_${v.name}"; ` : `export ${v.name}=${quoteSh(v.value)}; `))
     .join('')

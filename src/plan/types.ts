@@ -12,17 +12,20 @@
 // model
 // -------------------------------------------------------------------------------------------------
 
-export const backendNames = ['smolvm', 'docker', 'bwrap'] as const
+export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap'] as const
 export type BackendName = (typeof backendNames)[number]
 
-export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'down', 'ls'] as const
+export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'down', 'ls'] as const
 export type OpName = (typeof opNames)[number]
 
 /** A variable of the spawned backend process's environment: a plain value, or a secret by name. */
 export type EnvVar =
   | { readonly _tag: 'plain'; readonly name: string; readonly value: string }
-  /** The value is read from the host env var of the same name when the step runs; never stored. */
-  | { readonly _tag: 'secret'; readonly name: string }
+  /**
+   * The value is read from the host env var `from` (absent: the same name) when the step runs;
+   * never stored. A different name keeps a value away from names a shell treats specially.
+   */
+  | { readonly _tag: 'secret'; readonly name: string; readonly from?: string }
 
 /** The environment of the process a step spawns. */
 export interface ProcessEnv {
@@ -93,6 +96,11 @@ export interface Step {
   readonly tolerate: readonly Tolerated[]
   /** Steps that undo this one, run in order if a later step fails or the run is interrupted. */
   readonly undo: readonly Step[]
+  /**
+   * Present when the step opens a tmux pane: the step the pane runs, as `bottle run` would run
+   * it. Its words are already in argv; this is what they mean, for people and for the laws.
+   */
+  readonly pane?: Step
 }
 
 export interface Plan {
@@ -118,6 +126,11 @@ export interface Plan {
 
 export const plain = (name: string, value: string): EnvVar => ({ _tag: 'plain', name, value })
 export const secret = (name: string): EnvVar => ({ _tag: 'secret', name })
+/** A secret handed over under another name: `name` gets the value of the host's `from`. */
+export const secretAs = (name: string, from: string): EnvVar =>
+  name === from ? secret(name) : { _tag: 'secret', name, from }
+/** The host env var a secret's value comes from. */
+export const secretSource = (v: EnvVar & { _tag: 'secret' }): string => v.from ?? v.name
 
 /** The host env, untouched: what most backend CLIs need to find their daemon or state. */
 export const inheritEnv: ProcessEnv = { inheritHost: true, vars: [] }

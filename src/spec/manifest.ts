@@ -13,8 +13,9 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { type Document, LineCounter, type YAMLError, isScalar, parseDocument } from 'yaml'
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, absurd, backendNames } from '../plan/types.js'
+import { type AgentProfile, customProfile, profileNamed } from './agent.js'
 import { type SpecLayer, envEntry, networkModes, secretList, within } from './spec.js'
-import { type Checked, absolutePath, agentCommand, bottleName, imageRef, userName } from './validate.js'
+import { type Checked, absolutePath, agentArg, agentCommand, bottleName, imageRef, userName } from './validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -29,7 +30,8 @@ export interface Manifest {
 }
 
 const manifestKeys = ['backend', 'bottles'] as const
-const bottleKeys = ['image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'network', 'backend'] as const
+const bottleKeys = ['image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend'] as const
+const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
 type BottleKey = (typeof bottleKeys)[number]
 
 /** Where a value sits: `['bottles', 'demo', 'secrets', 0]` reads `bottles.demo.secrets[0]`. */
@@ -162,6 +164,63 @@ const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['se
   return secretList(v as string[])
 }
 
+const boolean = (ctx: Context, path: KeyPath, v: unknown): Checked<boolean> =>
+  typeof v === 'boolean' ? E.right(v) : fail(ctx, path, `must be true or false, not ${typeof v === 'string' ? show(v) : kindOf(v)}`)
+
+/** `claude`, `codex`, a command, or `{command, promptFlag, continueArgs, refusesRoot}`. */
+const agent = (ctx: Context, path: KeyPath, v: unknown): Checked<AgentProfile> => {
+  if (typeof v === 'string') return within(where(ctx, path))(profileNamed(v))
+  if (!isMapping(v))
+    return fail(ctx, path, `must be claude, codex, a command, or a mapping with command, promptFlag, continueArgs, refusesRoot; not ${kindOf(v)}`)
+  const entries = mapping(ctx, path, v, agentKeys)
+  if (E.isLeft(entries)) return entries
+  let command: string | undefined
+  let promptFlag: string | null = null
+  let continueArgs: string[] = []
+  let refusesRoot = false
+  for (const [key, value] of entries.right) {
+    const at = [...path, key]
+    switch (key) {
+      case 'command': {
+        const c = pipe(string(ctx, at, value), E.chain((s) => within(where(ctx, at))(agentCommand(s))))
+        if (E.isLeft(c)) return c
+        command = c.right
+        break
+      }
+      case 'promptFlag': {
+        // null, or the key left out: the agent takes no system-prompt file.
+        if (value === null) break
+        const f = string(ctx, at, value)
+        if (E.isLeft(f)) return f
+        if (f.right === '') return fail(ctx, at, 'must not be empty (leave it out if the agent takes no prompt file)')
+        const checked = within(where(ctx, at))(agentArg(f.right))
+        if (E.isLeft(checked)) return checked
+        promptFlag = f.right
+        break
+      }
+      case 'continueArgs': {
+        if (!Array.isArray(value)) return fail(ctx, at, `must be a list of words, not ${kindOf(value)}`)
+        for (const [i, word] of value.entries()) {
+          const w = pipe(string(ctx, [...at, i], word), E.chain((s) => within(where(ctx, [...at, i]))(agentArg(s))))
+          if (E.isLeft(w)) return w
+        }
+        continueArgs = value as string[]
+        break
+      }
+      case 'refusesRoot': {
+        const b = boolean(ctx, at, value)
+        if (E.isLeft(b)) return b
+        refusesRoot = b.right
+        break
+      }
+      default:
+        return absurd(key)
+    }
+  }
+  if (command === undefined) return fail(ctx, [...path, 'command'], 'is required (the agent\'s binary)')
+  return within(where(ctx, path))(customProfile({ command, promptFlag, continueArgs, refusesRoot }))
+}
+
 const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked<SpecLayer> => {
   const at = [...path, key]
   const checkWith = (check: (s: string) => Checked<string>) =>
@@ -180,7 +239,9 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
     case 'prompt':
       return pipe(hostPath(ctx, at, 'prompt file', v), E.map((prompt) => ({ prompt })))
     case 'agent':
-      return pipe(checkWith(agentCommand), E.map((agent) => ({ agent })))
+      return pipe(agent(ctx, at, v), E.map((agent) => ({ agent })))
+    case 'allow_root':
+      return pipe(boolean(ctx, at, v), E.map((allowRoot) => ({ allowRoot })))
     case 'network':
       return pipe(oneOf(ctx, at, v, networkModes), E.map((network) => ({ network })))
     case 'backend':

@@ -85,7 +85,8 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   secrets: [...spec.secrets].sort(byCodeUnit),
   prompt: spec.prompt,
   network: spec.network,
-  agent: spec.agent,
+  // A built-in profile by its name; any other by its command (what a person would compare).
+  agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */

@@ -13,7 +13,8 @@ import { networkModes } from './spec.js'
 const envKeyPattern = '^[A-Za-z_][A-Za-z0-9_]*$'
 const userPattern = '^[a-z_][a-z0-9_-]{0,31}$'
 const imagePattern = '^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$'
-const agentPattern = '^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$'
+// An agent command: one argv word, not empty, not a flag (validate.ts agentCommand).
+const agentPattern = '^[^\\u0000-][^\\u0000]*$'
 const noNulPattern = '^[^\\u0000]*$'
 const bottleNamePattern = '^[^\\u0000-][^\\u0000]*$'
 
@@ -86,9 +87,43 @@ export const manifestSchema = {
         },
         prompt: hostPath('A host file, copied in at launch and passed to the agent as its system prompt.'),
         agent: {
-          description: 'The agent\'s command: a name on the guest PATH or an absolute path; default: claude.',
-          type: 'string',
-          pattern: agentPattern,
+          description:
+            'The agent: claude (the default), codex, a command (no prompt flag, no resume, does not refuse root), or a profile.',
+          oneOf: [
+            {
+              description: 'claude or codex for their built-in profiles; anything else is a command on the guest PATH or a path.',
+              type: 'string',
+              pattern: agentPattern,
+            },
+            {
+              description: 'A profile for an agent bottle has none built in.',
+              type: 'object',
+              additionalProperties: false,
+              required: ['command'],
+              properties: {
+                command: { description: 'The binary: a name on the guest PATH, or a path.', type: 'string', pattern: agentPattern },
+                promptFlag: {
+                  description: 'The flag that takes a system-prompt file (the path follows as the next word); leave out or null if none.',
+                  type: ['string', 'null'],
+                  minLength: 1,
+                  pattern: noNulPattern,
+                },
+                continueArgs: {
+                  description: 'Words that resume the last session (claude: [--continue]); none: the agent cannot resume.',
+                  type: 'array',
+                  items: { type: 'string', pattern: noNulPattern },
+                },
+                refusesRoot: {
+                  description: 'The agent will not run as root: planning it as user root is an error unless allow_root is true.',
+                  type: 'boolean',
+                },
+              },
+            },
+          ],
+        },
+        allow_root: {
+          description: 'Let an agent that refuses root run as user root (the sandbox is the boundary); claude then gets IS_SANDBOX=1.',
+          type: 'boolean',
         },
         network: {
           description: 'none: no network; host: the host\'s; default: the backend\'s own default.',

@@ -9,10 +9,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { compileError, show } from '../plan/errors.js'
 import type { BackendName } from '../plan/types.js'
+import { type AgentProfile, checkProfile, defaultAgent } from './agent.js'
 import {
   type Checked,
   absolutePath,
-  agentCommand,
   bottleName,
   envKey,
   envValue,
@@ -39,7 +39,9 @@ export interface BottleSpec {
   readonly secrets: readonly string[]
   /** A host file, copied in at launch and passed to the agent as its system-prompt file. */
   readonly prompt: string | null
-  readonly agent: string
+  readonly agent: AgentProfile
+  /** Root may run an agent that refuses it (the sandbox is the boundary); claude then gets IS_SANDBOX=1. */
+  readonly allowRoot: boolean
   readonly network: NetworkMode
 }
 
@@ -51,13 +53,13 @@ export interface SpecLayer {
   readonly env?: readonly (readonly [string, string])[]
   readonly secrets?: readonly string[]
   readonly prompt?: string
-  readonly agent?: string
+  readonly agent?: AgentProfile
+  readonly allowRoot?: boolean
   readonly network?: NetworkMode
   readonly backend?: BackendName
 }
 
 export const defaultUser = 'node'
-export const defaultAgent = 'claude'
 
 // -------------------------------------------------------------------------------------------------
 // validation of a layer's values (shared by the manifest and the CLI, each with its own context)
@@ -162,7 +164,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
   if (E.isLeft(checkedSecrets)) return checkedSecrets
   const checkedPrompt = prompt === null ? E.right(null) : absolutePath('prompt file', prompt)
   if (E.isLeft(checkedPrompt)) return checkedPrompt
-  const agent = agentCommand(f.agent ?? m.agent ?? defaultAgent)
+  const agent = checkProfile(f.agent ?? m.agent ?? defaultAgent)
   if (E.isLeft(agent)) return agent
   return E.right({
     name: name.right,
@@ -172,7 +174,9 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
     env: checkedEnv.right,
     secrets: checkedSecrets.right,
     prompt: checkedPrompt.right,
+    // A profile is one unit: the flag's replaces the manifest's whole, never field by field.
     agent: agent.right,
+    allowRoot: f.allowRoot ?? m.allowRoot ?? false,
     network: f.network ?? m.network ?? 'default',
   })
 }

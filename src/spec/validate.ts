@@ -54,13 +54,17 @@ export const imageRef = (image: string): Checked<string> =>
     ? E.right(image)
     : E.left(compileError(`image ${show(image)} must match ${imageRule.source}`))
 
-// The agent's binary: a plain command word or an absolute path.
-const agentRule = /^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$/
-
-export const agentCommand = (agent: string): Checked<string> =>
-  agentRule.test(agent)
-    ? E.right(agent)
-    : E.left(compileError(`agent ${show(agent)} must be a command name or an absolute path`))
+/**
+ * The agent's binary. It is always one argv word that something execs (docker, runuser, tmux, or
+ * `exec` in the resume script), never shell text, so only what would make it a flag or no word
+ * is out: empty, a leading `-`, NUL.
+ */
+export const agentCommand = (agent: string): Checked<string> => {
+  if (agent === '') return E.left(compileError('agent command must not be empty'))
+  if (agent.startsWith('-'))
+    return E.left(compileError(`agent command ${show(agent)} must not start with "-" (it would be read as a flag)`))
+  return noNul('agent command', agent)
+}
 
 /** A bottle name as every backend can take it; each backend adds its own rule on top. */
 export const bottleName = (name: string): Checked<string> => {

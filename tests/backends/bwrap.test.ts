@@ -32,6 +32,7 @@ const host = (stdinIsTTY: boolean, facts: Partial<BwrapBottleFacts> = {}): HostF
   stdinIsTTY,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/notes.txt': 'file' },
   tmpdir: '/tmp',
+  uid: 1000,
   bwrap: { stateDir: state, binary: '/usr/bin/bwrap', term: 'xterm-256color', bottle: { ...bottleFacts, ...facts } },
 })
 
@@ -153,7 +154,12 @@ describe('bwrap env policy, for any input', () => {
     // Same input but the env: the argv must be the same word for word, so no value is in it.
     const s = fitFor('bwrap', raw)
     const a = compile(bwrap, s.spec, s.op, s.host)
-    const b = compile(bwrap, { ...s.spec, env: other.env, secrets: other.secrets }, s.op, s.host)
+    // attach hands the pane its variables by name (src/attach.ts), so there only values may change.
+    const changed =
+      s.op._tag === 'attach'
+        ? { env: s.spec.env.map(([k], i) => [k, other.env[i]?.[1] ?? `${k}-other`] as const), secrets: s.spec.secrets }
+        : { env: other.env, secrets: other.secrets }
+    const b = compile(bwrap, { ...s.spec, ...changed }, s.op, s.host)
     if (E.isLeft(a) || E.isLeft(b)) throw new Error('valid input rejected')
     expect(b.right.steps.map((st) => st.argv)).toStrictEqual(a.right.steps.map((st) => st.argv))
   })

@@ -27,6 +27,7 @@ const host: HostFacts = {
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
   bwrap: null,
+  uid: 1000,
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
@@ -153,7 +154,7 @@ describe('docker argv snapshots', () => {
         "demo",
         "sh",
         "-c",
-        "claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y' || claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
+        "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
       ]
     `)
   })

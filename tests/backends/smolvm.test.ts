@@ -27,6 +27,7 @@ const host: HostFacts = {
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
   bwrap: null,
+  uid: 1000,
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
@@ -63,7 +64,8 @@ describe('smolvm examples', () => {
     ['claude', 'claude'],
     ['root', 'root'],
   ] as const)('runuser -u %s -- ends the framing, right before the agent', (_label, user) => {
-    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user }))
+    // claude refuses root unless the spec allows it.
+    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user, allowRoot: true }))
     expect(guest?.framing.slice(-4)).toStrictEqual(['runuser', '-u', user, '--'])
     expect(guest?.tail[0]).toBe('claude')
   })
@@ -152,7 +154,7 @@ describe('smolvm argv snapshots', () => {
         "--",
         "sh",
         "-c",
-        "claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y' || claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
+        "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
       ]
     `)
   })

@@ -150,7 +150,7 @@ describe('manifest errors: exit 2, one line naming the file and the key path, no
     ['bottles:\n  demo:\n    env: {X: "a\\0b"}\n', ': bottles.demo.env.X: '],
     ['bottles:\n  demo:\n    secrets: [ok, "not ok"]\n', ': bottles.demo.secrets[1]: '],
     ['bottles:\n  demo:\n    user: 7\n', ': bottles.demo.user: '],
-    ['bottles:\n  demo:\n    backend: podman\n', ': bottles.demo.backend: '],
+    ['bottles:\n  demo:\n    backend: vmware\n', ': bottles.demo.backend: '],
     ['backend: nope\nbottles: {}\n', ': backend: '],
     ['bottles:\n  "-x": {}\n  demo: {}\n', 'bottles'],
     ['bottles: [\n', ':2:'],

@@ -154,7 +154,7 @@ describe('bottle ls', () => {
 
   it('with nothing on PATH: exit 2, nothing run', async () => {
     const r = await run(['ls'], s.envWith([]))
-    expect([r.code, r.err]).toStrictEqual([2, 'bottle: no backend found: none of smolvm, docker, bwrap is on PATH; install one, or pass -b'])
+    expect([r.code, r.err]).toStrictEqual([2, 'bottle: no backend found: none of smolvm, docker, podman, bwrap is on PATH; install one, or pass -b'])
     expect(s.calls()).toStrictEqual([])
   })
 

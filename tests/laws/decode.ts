@@ -89,9 +89,10 @@ const dockerValued: Record<string, (f: ExecFlags, v: string) => void> = {
   workdir: (f, v) => void (f.cwd = v),
 }
 
-export const decodeDockerExec: Decoder = (argv) => {
-  const start = argv[0] === 'docker' && argv[1] === 'exec' ? 2 : argv[0] === 'docker' && argv[1] === 'container' && argv[2] === 'exec' ? 3 : -1
-  if (start < 0) throw new Error(`not a docker exec: ${JSON.stringify(argv.slice(0, 3))}`)
+/** docker's grammar; podman's exec has the same flags (plus ones bottle never uses). */
+const containerExec = (binary: 'docker' | 'podman'): Decoder => (argv) => {
+  const start = argv[0] === binary && argv[1] === 'exec' ? 2 : argv[0] === binary && argv[1] === 'container' && argv[2] === 'exec' ? 3 : -1
+  if (start < 0) throw new Error(`not a ${binary} exec: ${JSON.stringify(argv.slice(0, 3))}`)
   const flags = noFlags()
   let i = start
   const next = (flag: string): string => {
@@ -133,6 +134,9 @@ export const decodeDockerExec: Decoder = (argv) => {
   if (tail.length === 0) throw new Error('docker exec: a command is required')
   return intentOf(flags, flags.user, tail)
 }
+
+export const decodeDockerExec: Decoder = containerExec('docker')
+export const decodePodmanExec: Decoder = containerExec('podman')
 
 // -------------------------------------------------------------------------------------------------
 // smolvm: `smolvm machine exec [OPTIONS] [--] COMMAND...`, clap with trailing_var_arg; in the
@@ -325,6 +329,7 @@ export const decodeBwrap: StepDecoder = (step, host) => {
 /** One decoder per backend: a new backend fails to compile here until it has one. */
 export const decoders: Record<BackendName, StepDecoder> = {
   docker: (step) => decodeDockerExec(step.argv),
+  podman: (step) => decodePodmanExec(step.argv),
   smolvm: (step) => decodeSmolvmExec(step.argv),
   bwrap: decodeBwrap,
 }

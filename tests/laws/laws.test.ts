@@ -1,6 +1,7 @@
 /**
  * The law suite: DESIGN.md's invariants 1, 2 and 4-8, checked the same way for every backend in
- * src/backends/index.ts (invariant 3, the `sh -c` round trip, is in shell-roundtrip.test.ts).
+ * src/backends/index.ts and every agent profile (tests/arbitraries.ts), plus what an attach step
+ * must do with tmux (invariant 3, the `sh -c` round trip, is in shell-roundtrip.test.ts).
  */
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
@@ -9,12 +10,14 @@ import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
 import { type Operation, compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
-import type { BackendName, Plan, Step } from '../../src/plan/types.js'
+import { type BackendName, type Plan, type Step, secretSource } from '../../src/plan/types.js'
+import { agentProfiles } from '../../src/spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { idsOf } from '../../src/backends/bwrap.js'
-import { type Scenario, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
+import { type Scenario, attachScenarioArb, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { decoders } from './decode.js'
+import { decodeAttach } from './tmux.js'
 
 const allBackends = Object.values(backends)
 
@@ -26,8 +29,16 @@ const compiled = (backend: Backend, s: Scenario): Plan => {
   return plan.right
 }
 
-/** Steps and their undo steps, depth first. */
-const everyStep = (steps: readonly Step[]): Step[] => steps.flatMap((s) => [s, ...everyStep(s.undo)])
+/** Steps, the steps their panes run, and their undo steps, depth first. */
+const everyStep = (steps: readonly Step[]): Step[] =>
+  steps.flatMap((s) => [s, ...everyStep(s.pane === undefined ? [] : [s.pane]), ...everyStep(s.undo)])
+
+/** The ops that run the agent as the spec's user. */
+const runsAgent = (op: Operation): boolean => op._tag === 'agent' || op._tag === 'resume' || op._tag === 'attach'
+
+/** The agent's guest env: the spec's, and the profile's root env once root is allowed. */
+const agentEnvOf = (spec: BottleSpec): BottleSpec['env'] =>
+  spec.allowRoot ? [...spec.env, ...spec.agent.rootEnv.filter(([k]) => !spec.env.some(([e]) => e === k))] : spec.env
 
 const guestSteps = (plan: Plan): (Step & { guest: NonNullable<Step['guest']> })[] =>
   everyStep(plan.steps).flatMap((s) => (s.guest === undefined ? [] : [{ ...s, guest: s.guest }]))
@@ -36,11 +47,14 @@ const count = <A>(xs: readonly A[], x: A): number => xs.filter((y) => y === x).l
 
 type Framing = readonly string[]
 
+// Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
+const containerUserSwitch = (framing: Framing, user: string, bottle: string): boolean =>
+  framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1)
+
 /** Where each backend puts the user switch: it must come before the tail, whatever the tail says. */
 const userSwitchPrecedesTail: Record<BackendName, (framing: Framing, user: string, bottle: string, host: HostFacts) => boolean> = {
-  // Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
-  docker: (framing, user, bottle) =>
-    framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1),
+  docker: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
+  podman: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
   smolvm: (framing, user) => JSON.stringify(framing.slice(-4)) === JSON.stringify(['runuser', '-u', user, '--']),
   // Numeric, before the `--` that ends bwrap's options: root is 0, else the rootfs passwd's ids, else 1000.
   bwrap: (framing, user, _bottle, host) => {
@@ -53,6 +67,7 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: Framing, user: strin
 /** Where each backend carries one guest env entry, and how it asks for a TTY. */
 const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: string, v: string) => number; ttyMarks: (framing: Framing) => number }> = {
   docker: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
+  podman: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   smolvm: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   // In the bwrap process's own env, which is all the guest gets; with a TTY, no new session.
   bwrap: {
@@ -67,6 +82,7 @@ const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boole
     s.guest === undefined &&
     (s.argv[0] === backend.binary ? ['create', 'start'].some((verb) => s.argv.slice(1, 3).includes(verb)) : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
   docker: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
+  podman: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
   // The state directory (mkdir without -p); the prompt copied into it goes when it goes.
   bwrap: (_backend, s) => s.argv[0] === 'mkdir' && !s.argv.includes('-p'),
 }
@@ -75,6 +91,7 @@ const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boole
 const scratchMadeBy: Record<BackendName, (s: Step) => string | undefined> = {
   smolvm: (s) => (s.argv[0] === 'cp' ? s.argv.at(-1) : s.argv[0] === 'tar' ? s.argv[s.argv.indexOf('-cf') + 1] : undefined),
   docker: () => undefined,
+  podman: () => undefined,
   bwrap: () => undefined,
 }
 
@@ -82,6 +99,7 @@ const scratchMadeBy: Record<BackendName, (s: Step) => string | undefined> = {
 const idempotentAsIs: Record<BackendName, (s: Step) => boolean> = {
   smolvm: () => false,
   docker: (s) => s.argv[0] === 'docker' && s.argv[1] === 'rm' && s.argv.includes('-f'),
+  podman: (s) => s.argv[0] === 'podman' && s.argv[1] === 'rm' && s.argv.includes('-f'),
   bwrap: (s) => s.argv[0] === 'rm' && s.argv[1] === '-rf',
 }
 
@@ -125,9 +143,13 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
       expect(userSwitchPrecedesTail[backend.name](st.guest.framing, st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
-    // agent and resume always run a guest command as the spec's user.
-    if (s.op._tag === 'agent' || s.op._tag === 'resume')
+    // agent, resume and attach always run one guest command as the spec's user, with the
+    // profile's command first (directly, or in the resume script).
+    if (runsAgent(s.op)) {
       expect(guestSteps(plan).map((st) => st.guest.intent.user)).toStrictEqual([s.spec.user])
+      const tail = guestSteps(plan)[0]?.guest.tail ?? []
+      expect(tail[0] === s.spec.agent.command || (tail[0] === 'sh' && tail[1] === '-c')).toBe(true)
+    }
   })
 
   // ----------------------------------------------------------------------------------------------
@@ -142,10 +164,13 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       for (const [k, v] of intent.env) expect(carrier.envCount(st, framing, k, v)).toBe(1)
       expect(carrier.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
     }
-    // agent, resume and exec run one guest command, with the spec's env (on every exec, not only at create).
-    if (s.op._tag === 'agent' || s.op._tag === 'resume' || s.op._tag === 'exec') {
-      const tty = s.op._tag === 'exec' ? false : (s.op.tty ?? s.host.stdinIsTTY)
-      expect(guestSteps(plan).map((st) => [st.guest.intent.tty, st.guest.intent.env])).toStrictEqual([[tty, s.spec.env]])
+    // agent, resume, attach and exec run one guest command, with the spec's env (on every exec,
+    // not only at create); the agent also gets its profile's root env once root is allowed. A pane
+    // is a terminal, so attach always has a TTY.
+    if (s.op._tag === 'agent' || s.op._tag === 'resume' || s.op._tag === 'attach' || s.op._tag === 'exec') {
+      const tty = s.op._tag === 'exec' ? false : s.op._tag === 'attach' ? true : (s.op.tty ?? s.host.stdinIsTTY)
+      const env = s.op._tag === 'exec' ? s.spec.env : agentEnvOf(s.spec)
+      expect(guestSteps(plan).map((st) => [st.guest.intent.tty, st.guest.intent.env])).toStrictEqual([[tty, env]])
     }
     if (s.op._tag === 'exec') expect(everyStep(plan.steps).some((st) => st.argv.includes('-t'))).toBe(false)
   })
@@ -198,6 +223,41 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       const made = scratchMadeBy[backend.name](st)
       if (made !== undefined) expect(st.undo.map((u) => u.argv)).toContainEqual(['rm', '-f', '--', made])
     }
+  })
+
+  // ----------------------------------------------------------------------------------------------
+  // attach: the pane runs exactly the agent step, with its environment
+  // ----------------------------------------------------------------------------------------------
+
+  test.prop([attachScenarioArb], { numRuns: runs })('attach: tmux makes the pane exec exactly the agent step, with its variables', (s) => {
+    if (s.op._tag !== 'attach') throw new Error('attachScenarioArb made another op')
+    const plan = compiled(backend, s)
+    expect(plan.steps).toHaveLength(1)
+    const [st] = plan.steps
+    const pane = st?.pane
+    if (st === undefined || pane === undefined) throw new Error('an attach step names the step its pane runs')
+    const d = decodeAttach(st.argv)
+    expect(d.subcommand).toBe({ split: 'split-window', respawn: 'respawn-pane', window: 'new-window' }[s.op.pane])
+    expect(d.flags['t']).toBe(s.op.target ?? undefined)
+    // Several words: tmux execs them; one would go through the user's default-shell.
+    expect(d.words.length).toBeGreaterThan(1)
+    expect(d.command).toStrictEqual(pane.argv)
+    expect(d.exact).toBe(!pane.env.inheritHost)
+    expect(d.names).toStrictEqual(pane.env.vars.map((v) => v.name))
+    // The hand-off gets each value under its own name, from the same source as the pane step would.
+    const source = (v: Step['env']['vars'][number]) => (v._tag === 'plain' ? ['plain', v.value] : ['secret', secretSource(v)])
+    expect(st.env.vars.map(source)).toStrictEqual(pane.env.vars.map(source))
+    expect(d.handoff === null ? 0 : d.handoff.count).toBe(pane.env.vars.length)
+    if (d.handoff !== null) expect(d.handoff.tmpdir).toBe(s.host.tmpdir)
+  })
+
+  test.prop([attachScenarioArb], { numRuns: runs })('attach: the pane step is the agent (or resume) step, with a terminal', (s) => {
+    if (s.op._tag !== 'attach') throw new Error('attachScenarioArb made another op')
+    const attach = compiled(backend, s)
+    const tag = s.op.resume ? 'resume' : 'agent'
+    const direct = compiled(backend, { ...s, op: { _tag: tag, args: s.op.args, tty: true } })
+    expect(attach.steps[0]?.pane).toStrictEqual(direct.steps[0])
+    expect(attach.secrets).toStrictEqual(direct.secrets)
   })
 
   test.prop([scenarioArb], { numRuns: runs })('8: down tolerates a missing bottle at every step', (s) => {
@@ -276,6 +336,10 @@ const nulInputArb = fc
       throughOp(spec, { _tag: 'exec', script: 'true', user: withNul('node', at) }),
       throughOp(spec, { _tag: 'cp', source: `/src/${bad}`, dest: '/home/node/x' }),
       throughOp(spec, { _tag: 'cp', source: '/src/x', dest: `/home/${bad}` }),
+      throughOp(spec, { _tag: 'attach', pane: 'split', target: null, resume: false, args: [bad] }),
+      throughOp(spec, { _tag: 'attach', pane: 'window', target: bad, resume: false, args: [] }),
+      throughSpec({ agent: { ...agentProfiles.claude, name: 'custom', command: bad === '' ? '\0' : bad } }),
+      throughSpec({ agent: { ...agentProfiles.codex, name: 'custom', continueArgs: ['resume', bad] } }),
     ]
     return attempts[where % attempts.length] as (typeof attempts)[number]
   })

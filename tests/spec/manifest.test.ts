@@ -5,6 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
+import { agentProfiles } from '../../src/spec/agent.js'
 import { type Manifest, parseManifest } from '../../src/spec/manifest.js'
 import { manifestSchema } from '../../src/spec/schema.js'
 
@@ -36,6 +37,7 @@ describe('parseManifest', () => {
       '    secrets: [CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN]',
       '    prompt: ./prompt.md',
       '    agent: claude',
+      '    allow_root: true',
       '    network: none',
       '    backend: smolvm',
       '  bare: {}',
@@ -57,13 +59,27 @@ describe('parseManifest', () => {
           ],
           secrets: ['CLAUDE_CODE_OAUTH_TOKEN'],
           prompt: '/work/proj/prompt.md',
-          agent: 'claude',
+          agent: agentProfiles.claude,
+          allowRoot: true,
           network: 'none',
           backend: 'smolvm',
         },
         bare: {},
       },
     })
+  })
+
+  it.each([
+    ['claude', agentProfiles.claude],
+    ['codex', agentProfiles.codex],
+    ['/opt/bin/my agent', { name: 'custom', command: '/opt/bin/my agent', promptFlag: null, continueArgs: [], refusesRoot: false, rootEnv: [] }],
+    [
+      '{ command: aider, promptFlag: --read, continueArgs: [--restore-chat-history], refusesRoot: true }',
+      { name: 'custom', command: 'aider', promptFlag: '--read', continueArgs: ['--restore-chat-history'], refusesRoot: true, rootEnv: [] },
+    ],
+    ['{ command: "x;", promptFlag: null }', { name: 'custom', command: 'x;', promptFlag: null, continueArgs: [], refusesRoot: false, rootEnv: [] }],
+  ] as const)('reads agent: %s as a profile', (agent, profile) => {
+    expect(parsed(`bottles: { demo: { agent: ${agent} } }`).bottles['demo']).toEqual({ agent: profile })
   })
 
   it.each(['', '# only a comment\n', '---\n', 'bottles: {}\n'])('reads %j as no bottles', (text) => {
@@ -89,7 +105,7 @@ describe('parseManifest', () => {
     ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
     [
       'bottles: { demo: { colour: red } }',
-      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, network, backend)',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend)',
     ],
     // wrong types
     ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
@@ -110,16 +126,27 @@ describe('parseManifest', () => {
     ['bottles: { demo: { env: { T: x }, secrets: [T] } }', 'bottle.yaml: bottles.demo.secrets[0]: T is both a plain env entry and a secret'],
     ['bottles: { demo: { user: Bob } }', 'bottle.yaml: bottles.demo.user: user "Bob" must be a user name matching [a-z_][a-z0-9_-]{0,31}'],
     ['bottles: { demo: { image: -v } }', 'bottle.yaml: bottles.demo.image: image "-v" must match ^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$'],
-    ['bottles: { demo: { agent: "a b" } }', 'bottle.yaml: bottles.demo.agent: agent "a b" must be a command name or an absolute path'],
+    ['bottles: { demo: { agent: "-x" } }', 'bottle.yaml: bottles.demo.agent: agent command "-x" must not start with "-" (it would be read as a flag)'],
+    ['bottles: { demo: { agent: "" } }', 'bottle.yaml: bottles.demo.agent: agent command must not be empty'],
+    ['bottles: { demo: { agent: [claude] } }', 'bottle.yaml: bottles.demo.agent: must be claude, codex, a command, or a mapping with command, promptFlag, continueArgs, refusesRoot; not a list'],
+    ['bottles: { demo: { agent: { promptFlag: -p } } }', 'bottle.yaml: bottles.demo.agent.command: is required (the agent\'s binary)'],
+    ['bottles: { demo: { agent: { command: a, colour: red } } }', 'bottle.yaml: bottles.demo.agent.colour: unknown key (known: command, promptFlag, continueArgs, refusesRoot)'],
+    ['bottles: { demo: { agent: { command: -a } } }', 'bottle.yaml: bottles.demo.agent.command: agent command "-a" must not start with "-" (it would be read as a flag)'],
+    ['bottles: { demo: { agent: { command: a, promptFlag: "" } } }', 'bottle.yaml: bottles.demo.agent.promptFlag: must not be empty (leave it out if the agent takes no prompt file)'],
+    ['bottles: { demo: { agent: { command: a, promptFlag: 1 } } }', 'bottle.yaml: bottles.demo.agent.promptFlag: must be a string, not a number'],
+    ['bottles: { demo: { agent: { command: a, continueArgs: --c } } }', 'bottle.yaml: bottles.demo.agent.continueArgs: must be a list of words, not a string'],
+    ['bottles: { demo: { agent: { command: a, continueArgs: [ok, "x\\0"] } } }', 'bottle.yaml: bottles.demo.agent.continueArgs[1]: agent argument "x\\u0000" contains a NUL byte'],
+    ['bottles: { demo: { agent: { command: a, refusesRoot: yes } } }', 'bottle.yaml: bottles.demo.agent.refusesRoot: must be true or false, not "yes"'],
+    ['bottles: { demo: { allow_root: 1 } }', 'bottle.yaml: bottles.demo.allow_root: must be true or false, not a number'],
     ['bottles: { demo: { workdir: "" } }', 'bottle.yaml: bottles.demo.workdir: workdir must not be empty'],
     ['bottles: { demo: { prompt: "p\\0" } }', 'bottle.yaml: bottles.demo.prompt: prompt file "/work/proj/p\\u0000" contains a NUL byte'],
     ['bottles: { demo: { network: bridge } }', 'bottle.yaml: bottles.demo.network: must be one of default, none, host, not "bridge"'],
-    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, bwrap, not "vmware"'],
-    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, bwrap, not a list'],
+    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, podman, bwrap, not "vmware"'],
+    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, podman, bwrap, not a list'],
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
-    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, network, backend)'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend)'],
     // YAML itself
     ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'],
     ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML syntax error: Map keys must be unique'],
@@ -204,7 +231,24 @@ describe('manifestSchema', () => {
         env: mostly(envMap, fc.oneof(fc.constant('A=B'), wrongType)),
         secrets: mostly(secretNames, fc.oneof(fc.constant('S_TOKEN'), wrongType)),
         prompt: path,
-        agent: mostlyMatching(/^[A-Za-z0-9_/][A-Za-z0-9._/+-]*$/, 'claude', '/usr/bin/codex'),
+        agent: mostly(
+          fc.oneof(
+            fc.oneof(fc.string({ minLength: 1 }).filter((s) => !s.startsWith('-')), fc.constantFrom('claude', 'codex', '/usr/bin/codex', 'a;')),
+            withUnknownKey(
+              fc.record(
+                {
+                  command: mostlyMatching(/^[a-z/][a-z0-9 ;/]*$/, 'aider', 'x;'),
+                  promptFlag: mostly(fc.oneof(fc.constant(null), fc.string({ minLength: 1 })), fc.oneof(fc.constantFrom('', 'a\0'), wrongType)),
+                  continueArgs: mostly(fc.array(fc.string(), { maxLength: 2 }), fc.oneof(fc.constant(['a\0']), wrongType)),
+                  refusesRoot: mostly(fc.boolean(), fc.oneof(fc.constantFrom('yes', 'true'), wrongType)),
+                },
+                { requiredKeys: [] },
+              ),
+            ),
+          ),
+          fc.oneof(fc.constantFrom('', '-x', 'a\0b'), wrongType),
+        ),
+        allow_root: mostly(fc.boolean(), fc.oneof(fc.constantFrom('yes', 'true', 1), wrongType)),
         network: mostly(fc.constantFrom('default', 'none', 'host'), fc.oneof(fc.constantFrom('bridge', 'None'), wrongType)),
         backend: mostly(fc.constantFrom('smolvm', 'docker', 'bwrap'), fc.oneof(fc.constantFrom('vmware', 'Docker'), wrongType)),
       },

@@ -1,0 +1,173 @@
+/**
+ * podman's argv shapes, as examples: docker's plans with podman's differences — `--userns=keep-id`
+ * only when rootless, a fully qualified default image, one-character names, and `rm -f` of a
+ * missing container tolerated in older podman's spelling too.
+ */
+import { fc, test } from '@fast-check/vitest'
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import type { Backend, HostFacts } from '../../src/backends/backend.js'
+import { docker } from '../../src/backends/docker.js'
+import { podman } from '../../src/backends/podman.js'
+import { type Operation, compile } from '../../src/compile.js'
+import type { Plan, Step } from '../../src/plan/types.js'
+import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { listingHost, scenarioArb } from '../arbitraries.js'
+import { runs } from '../runs.js'
+
+const resolved = resolveSpec({
+  name: 'demo',
+  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
+  fromFlags: {},
+  cwd: '/src/app',
+})
+if (E.isLeft(resolved)) throw new Error(resolved.left.message)
+/** demo: node, /src/app, CI=1, one secret, a prompt file. */
+const demo: BottleSpec = resolved.right
+
+/** A rootless host: the usual way podman runs. */
+const host: HostFacts = {
+  cwd: '/src/app',
+  stdinIsTTY: true,
+  pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir' },
+  tmpdir: '/tmp',
+  uid: 1000,
+  bwrap: null,
+}
+
+const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host, backend: Backend = podman): Plan => {
+  const plan = compile(backend, spec, op, facts)
+  if (E.isLeft(plan)) throw new Error(plan.left.message)
+  return plan.right
+}
+
+const runStep = (facts: HostFacts): Step | undefined => planOf({ _tag: 'launch' }, demo, facts).steps[0]
+
+describe('podman examples', () => {
+  it.each([
+    ['rootless (uid 1000)', 1000, true],
+    ['rootless (uid 65534)', 65534, true],
+    ['root', 0, false],
+  ] as const)('--userns=keep-id iff rootless: %s', (_label, uid, keepId) => {
+    expect(runStep({ ...host, uid })?.argv.includes('--userns=keep-id')).toBe(keepId)
+  })
+
+  it('defaults to a fully qualified image, and keeps a short name the spec gives', () => {
+    expect(runStep(host)?.argv.at(-2)).toBe('docker.io/library/node:22')
+    expect(planOf({ _tag: 'launch' }, { ...demo, image: 'node:22' }).steps[0]?.argv.at(-2)).toBe('node:22')
+  })
+
+  it.each([
+    ['a', true],
+    ['a1', true],
+    ['-a', false],
+    ['a b', false],
+    ['a:b', false],
+  ] as const)('container name %j is valid: %s', (name, ok) => {
+    expect(E.isRight(compile(podman, { ...demo, name }, { _tag: 'down' }, host))).toBe(ok)
+  })
+
+  it('docker wants two characters where podman takes one', () => {
+    expect(E.isLeft(compile(docker, { ...demo, name: 'a' }, { _tag: 'down' }, host))).toBe(true)
+  })
+
+  it('down is rm -f, also tolerating older podman\'s "no such container"', () => {
+    const plan = planOf({ _tag: 'down' })
+    expect(plan.steps.map((s) => [s.argv, s.tolerate])).toStrictEqual([
+      [['podman', 'rm', '-f', 'demo'], [{ exitCode: 1, stderrIncludes: 'no such container' }]],
+    ])
+    // The launch undo is the same step.
+    expect(runStep(host)?.undo).toStrictEqual(plan.steps)
+  })
+})
+
+describe('podman argv snapshots', () => {
+  it('launch, rootless', () => {
+    expect(runStep(host)?.argv).toMatchInlineSnapshot(`
+      [
+        "podman",
+        "run",
+        "-d",
+        "--name",
+        "demo",
+        "--label",
+        "dev.bottle.managed=true",
+        "--label",
+        "dev.bottle.name=demo",
+        "--label",
+        "dev.bottle.spec-hash=2ba4f18c1ecb",
+        "--label",
+        "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6ImRvY2tlci5pby9saWJyYXJ5L25vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+        "--userns=keep-id",
+        "--init",
+        "-v",
+        "/src/app:/src/app",
+        "-w",
+        "/src/app",
+        "--entrypoint",
+        "sleep",
+        "docker.io/library/node:22",
+        "infinity",
+      ]
+    `)
+  })
+
+  it('agent', () => {
+    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "podman",
+        "exec",
+        "-i",
+        "-t",
+        "-u",
+        "node",
+        "-e",
+        "HOME=/home/node",
+        "-e",
+        "USER=node",
+        "-e",
+        "CI=1",
+        "-e",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "-w",
+        "/src/app",
+        "demo",
+        "claude",
+        "--append-system-prompt-file",
+        "/opt/bottle/system-prompt.md",
+        "-p",
+        "hi there",
+      ]
+    `)
+  })
+
+  it('ls', () => {
+    expect(podman.list(listingHost)[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "podman",
+        "ps",
+        "-a",
+        "--filter",
+        "label=dev.bottle.managed=true",
+        "--format",
+        "{"name":{{json .Names}},"state":{{json .State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}},"spec":{{json (index .Labels "dev.bottle.spec")}}}",
+      ]
+    `)
+  })
+})
+
+describe('podman against docker', () => {
+  /** A step with docker's binary, for comparing argv. */
+  const asDocker = (s: Step): Step => ({
+    ...s,
+    argv: s.argv.map((w, i) => (i === 0 && w === 'podman' ? 'docker' : w)),
+    undo: s.undo.map(asDocker),
+  })
+
+  test.prop([scenarioArb], { numRuns: runs })('every guest step is docker\'s with the binary renamed', (s) => {
+    // One-character names are podman's alone; docker rejects them.
+    fc.pre(s.spec.name.length > 1)
+    const guest = (b: Backend) => planOf(s.op, s.spec, s.host, b).steps.filter((st) => st.guest !== undefined)
+    expect(guest(podman).map((st) => asDocker(st).argv)).toStrictEqual(guest(docker).map((st) => st.argv))
+  })
+})
