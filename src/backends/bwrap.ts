@@ -279,9 +279,10 @@ const listScript = [
   'for d in */; do',
   '  n=${d%/}',
   '  [ -d "$n" ] || continue',
-  `  printf '%s\t%s\t' "$n" "$(stat -c %Y -- "$n")"`,
-  `  [ -f "$n/${labelsFile}" ] && tr '\n' '\t' < "$n/${labelsFile}"`,
-  `  printf '\n'`,
+  // printf and tr read these escapes themselves: the plan shows `\t`, not a raw TAB.
+  `  printf '%s\\t%s\\t' "$n" "$(stat -c %Y -- "$n")"`,
+  `  [ -f "$n/${labelsFile}" ] && tr '\\n' '\\t' < "$n/${labelsFile}"`,
+  `  printf '\\n'`,
   'done',
 ].join('\n')
 
