@@ -18,6 +18,38 @@ const fpTsAsEsModules = {
   },
 }
 
+// commander requires node:child_process when it loads, for executable subcommands, which bottle
+// never uses; loading it (and node:net behind it) is a tenth of start-up. Inside commander only,
+// it becomes a stand-in that loads the real module the first time a property is read.
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes('/node_modules/commander/') ? { path: 'lazy-child-process', namespace: 'lazy' } : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] })",
+      loader: 'js',
+    }))
+  },
+}
+
+// `import { statSync } from 'node:fs'` in an ES module makes node build an ES facade of node:fs,
+// which reads every export, streams included; `require` does not. Our own modules' imports of
+// node built-ins therefore become requires (the banner defines `require`).
+const builtinsAsRequires = {
+  name: 'builtins-as-requires',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.importer.includes('/src/') ? { path: args.path, namespace: 'builtin-require' } : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)})`,
+      loader: 'js',
+    }))
+  },
+}
+
 const outdir = process.argv[2] ?? 'dist'
 rmSync(outdir, { recursive: true, force: true })
 await build({
@@ -31,7 +63,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  plugins: [fpTsAsEsModules],
+  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires],
   banner: { js: '#!/usr/bin/env node\nimport { createRequire as __bottleRequire } from "node:module"; const require = __bottleRequire(import.meta.url);' },
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',

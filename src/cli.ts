@@ -490,7 +490,29 @@ const missingOp = (mode: 'plan' | 'run' | null, args: readonly string[]): string
     : `unknown operation ${show(first)}: choose one of ${opList} (bottle ${mode} --help)`
 }
 
-const buildProgram = (io: Io, onRequest: (r: Request) => void, onMissingOp: (message: string) => void): Command => {
+/**
+ * Which operations get their options built. Building every option of every operation is most of
+ * the start-up time bottle spends in its own code, and one invocation parses one operation; the
+ * others only need their names for help and for "unknown operation". A request for help builds
+ * them all, so `bottle plan help agent` lists agent's options.
+ */
+const optionsWanted = (argv: readonly string[]) => {
+  const help = argv.some((a) => a === 'help' || a === '--help' || a === '-h')
+  return (mode: 'plan' | 'run' | 'ls', op: OpName): boolean =>
+    help || (mode === 'ls' ? argv[0] === 'ls' : argv[0] === mode && argv[1] === op)
+}
+
+/** An operation's name and summary only: enough for help listings (see optionsWanted). */
+const addOpName = (parent: Command, doc: OpDoc): void => {
+  parent.command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`).description(doc.summary)
+}
+
+const buildProgram = (
+  io: Io,
+  onRequest: (r: Request) => void,
+  onMissingOp: (message: string) => void,
+  wanted: (mode: 'plan' | 'run' | 'ls', op: OpName) => boolean,
+): Command => {
   const program = quietly(new Command('bottle'), io).description(
     'Run coding agents in sandboxes, and show every command before it runs.',
   )
@@ -498,12 +520,16 @@ const buildProgram = (io: Io, onRequest: (r: Request) => void, onMissingOp: (mes
   const run = program.command('run').description('run the plan for an operation')
   for (const [mode, parent] of [['plan', plan], ['run', run]] as const) {
     quietly(parent, io)
-    for (const doc of opDocs) addOp(parent, mode, doc, onRequest)
+    for (const doc of opDocs) {
+      if (wanted(mode, doc.op)) addOp(parent, mode, doc, onRequest)
+      else addOpName(parent, doc)
+    }
     for (const c of parent.commands) quietly(c, io)
   }
   // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
   const ls = opDocs.find((d) => d.op === 'ls')
-  if (ls !== undefined) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
+  if (ls !== undefined && wanted('ls', 'ls')) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
+  else if (ls !== undefined) addOpName(program, ls)
   const lsCommand = program.commands.at(-1)
   if (lsCommand !== undefined) quietly(lsCommand, io)
   // Set last: a subcommand copies these from its parent when it is created, and an operation must
@@ -532,6 +558,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     (message) => {
       noOp = message
     },
+    optionsWanted(argv),
   )
   try {
     await program.parseAsync([...argv], { from: 'user' })

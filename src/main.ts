@@ -3,6 +3,13 @@
  */
 import { main } from './cli.js'
 
+// `bottle plan … | head` closes the pipe early: that reader has what it wanted, so stop quietly
+// instead of crashing on EPIPE with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw e
+})
+
 const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),

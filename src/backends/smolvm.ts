@@ -12,8 +12,8 @@
  * found"); `cp` takes one file, and any `:` in SRC is read as `machine:path`.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { createHash } from 'node:crypto'
 import { compileError, show } from '../plan/errors.js'
+import { sha256 } from '../plan/hash.js'
 import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
 import {
@@ -44,7 +44,7 @@ const machine = (...args: string[]): string[] => ['smolvm', 'machine', ...args]
 
 /** A name for scratch files that depends only on the input, so plans stay deterministic. */
 const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
-  `bottle-cp-${createHash('sha256').update(JSON.stringify([spec.name, copy])).digest('hex').slice(0, 16)}`
+  `bottle-cp-${sha256(JSON.stringify([spec.name, copy])).slice(0, 16)}`
 
 const checkSpec = (spec: BottleSpec) => {
   if (!validName(spec.name))

@@ -13,9 +13,9 @@
  * ever shows one. Plain env is not a secret channel, but people do put tokens in it by mistake,
  * and a label outlives the command line (anyone who can `docker inspect` reads it).
  */
-import { createHash } from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
 import { oneLine } from '../plan/errors.js'
+import { sha256 } from '../plan/hash.js'
 import { type BottleSpec, type NetworkMode, networkModes } from './spec.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -71,7 +71,6 @@ export type Drift =
 // recording
 // -------------------------------------------------------------------------------------------------
 
-const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex')
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
