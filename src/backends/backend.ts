@@ -10,7 +10,7 @@
 import type * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { encodeRecord, recordOf, specHash } from '../spec/record.js'
+import { hashAndEncode, recordOf } from '../spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, OpName, ProcessEnv, Step } from '../plan/types.js'
 
@@ -142,12 +142,12 @@ export const specLabel = 'dev.bottle.spec'
 
 /** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
 export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {
-  const record = recordOf(spec, defaultImage)
+  const { hash, encoded } = hashAndEncode(recordOf(spec, defaultImage))
   return [
     [managedLabel, 'true'],
     [nameLabel, spec.name],
-    [specHashLabel, specHash(record)],
-    [specLabel, encodeRecord(record)],
+    [specHashLabel, hash],
+    [specLabel, encoded],
   ]
 }
 

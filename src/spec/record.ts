@@ -102,14 +102,23 @@ export const canonicalJson = (r: SpecRecord): string =>
     agent: r.agent,
   })
 
-export const specHash = (r: SpecRecord): string => sha256(canonicalJson(r)).slice(0, 12)
+const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
+const encodeJson = (json: string): string => Buffer.from(json, 'utf8').toString('base64url')
+
+export const specHash = (r: SpecRecord): string => hashOfJson(canonicalJson(r))
 
 /**
  * The label value: base64url of the canonical JSON. JSON itself has quotes, commas and `=`, which
  * some label parsers split on (a comma-separated `--label a=b,c=d` list, a Kubernetes label's
  * charset); base64url's alphabet passes through every one of them unchanged.
  */
-export const encodeRecord = (r: SpecRecord): string => Buffer.from(canonicalJson(r), 'utf8').toString('base64url')
+export const encodeRecord = (r: SpecRecord): string => encodeJson(canonicalJson(r))
+
+/** specHash and encodeRecord together, from one canonical JSON text (launch needs both). */
+export const hashAndEncode = (r: SpecRecord): { readonly hash: string; readonly encoded: string } => {
+  const json = canonicalJson(r)
+  return { hash: hashOfJson(json), encoded: encodeJson(json) }
+}
 
 // -------------------------------------------------------------------------------------------------
 // reading a record back
