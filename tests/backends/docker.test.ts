@@ -2,23 +2,14 @@
  * docker's argv shapes, as examples: flags before the container name, `-e NAME` secrets, the
  * prompt flag right after the agent, guest env on every exec, and `-t` only with a terminal.
  */
-import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
-import { type Operation, compile } from '../../src/compile.js'
+import type { Operation } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import type { BottleSpec } from '../../src/spec/spec.js'
+import { demo, planFor } from './fixtures.js'
 
-const resolved = resolveSpec({
-  name: 'demo',
-  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
-  fromFlags: {},
-  cwd: '/src/app',
-})
-if (E.isLeft(resolved)) throw new Error(resolved.left.message)
-/** demo: node, /src/app, CI=1, one secret, a prompt file. */
-const demo: BottleSpec = resolved.right
 const noPrompt: BottleSpec = { ...demo, prompt: null }
 
 const host: HostFacts = {
@@ -30,11 +21,7 @@ const host: HostFacts = {
   uid: 1000,
 }
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
-  const plan = compile(docker, spec, op, facts)
-  if (E.isLeft(plan)) throw new Error(plan.left.message)
-  return plan.right
-}
+const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => planFor(docker, op, spec, facts)
 
 const argvs = (plan: Plan): (readonly string[])[] => plan.steps.map((s) => s.argv)
 const guestOf = (plan: Plan) => plan.steps[0]?.guest

@@ -11,19 +11,11 @@ import { docker } from '../../src/backends/docker.js'
 import { podman } from '../../src/backends/podman.js'
 import { type Operation, compile } from '../../src/compile.js'
 import type { Plan, Step } from '../../src/plan/types.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import type { BottleSpec } from '../../src/spec/spec.js'
+import { demo } from './fixtures.js'
 import { listingHost, scenarioArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
-const resolved = resolveSpec({
-  name: 'demo',
-  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
-  fromFlags: {},
-  cwd: '/src/app',
-})
-if (E.isLeft(resolved)) throw new Error(resolved.left.message)
-/** demo: node, /src/app, CI=1, one secret, a prompt file. */
-const demo: BottleSpec = resolved.right
 
 /** A rootless host: the usual way podman runs. */
 const host: HostFacts = {
