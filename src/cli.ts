@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, HostFacts } from './backends/backend.js'
+import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
 import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
@@ -209,8 +210,29 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
-  const drift = req.flags.checkDrift === true ? [await checkDrift(chosen.right.backend, spec.right, io)] : []
+  const drift =
+    req.flags.checkDrift === true
+      ? [await checkDrift(chosen.right.backend, spec.right, io)]
+      : bwrap === null || op._tag === 'launch' || op._tag === 'down'
+        ? []
+        : bwrapDrift(bwrap.stateDir, spec.right)
   return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...drift] })
+}
+
+/**
+ * A bwrap bottle's record is a file on this host, so every plan on it can say whether the spec
+ * has drifted since launch without running anything (other backends need --check-drift, which
+ * runs their listing). Silent when nothing differs, or when there is no record to compare.
+ */
+const bwrapDrift = (stateDir: string, spec: BottleSpec): string[] => {
+  let text: string
+  try {
+    text = readFileSync(`${stateDir}/${spec.name}/${labelsFile}`, 'utf8')
+  } catch {
+    return []
+  }
+  const drift = driftAgainst(bottleFromLabels(spec.name, text), spec)
+  return drift._tag === 'drifted' ? [`drift: ${driftSentence(spec.name, 'bwrap', 'this spec', drift)}`] : []
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -40,7 +40,11 @@ export const declaredSpec = (row: BottleRow, manifest: Manifest | null, cwd: str
 
 /** How a listed bottle compares with the spec that would shape it today. */
 export const driftAgainst = (row: BottleRow, spec: BottleSpec): Drift =>
-  driftOf({ hash: row.specHash, spec: row.spec }, recordOf(spec, backends[row.backend].defaultImage))
+  driftOf(
+    { hash: row.specHash, spec: row.spec },
+    recordOf(spec, backends[row.backend].defaultImage),
+    row.backend === 'bwrap' ? 'per-command sandbox' : 'container',
+  )
 
 export const driftFor = (row: BottleRow, manifest: Manifest | null, cwd: string): Drift => {
   const spec = declaredSpec(row, manifest, cwd)

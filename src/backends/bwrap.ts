@@ -267,7 +267,7 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
 }
 
 /** The labels file in a bottle's state directory, beside home/. */
-const labelsFile = 'labels'
+export const labelsFile = 'labels'
 
 /**
  * One line per bottle directory: NAME, TAB, its mtime in Unix seconds, then its labels file with
@@ -286,6 +286,27 @@ const listScript = [
   'done',
 ].join('\n')
 
+/** KEY=VALUE entries, as the labels file holds them; anything else is skipped. */
+const labelsOf = (entries: readonly string[]): Map<string, string> =>
+  new Map(entries.filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+
+/**
+ * A launched bottle as its labels file describes it, for drift: what `ls` would list, read from
+ * the file alone (no listing runs, so `bottle plan` can say it and still run nothing).
+ */
+export const bottleFromLabels = (name: string, labelsText: string): BottleRow => {
+  const labels = labelsOf(labelsText.split('\n'))
+  return {
+    name,
+    backend: 'bwrap',
+    state: 'ready',
+    createdAt: null,
+    image: recordedImage(labels.get(specLabel)),
+    specHash: labels.get(specHashLabel) || null,
+    spec: labels.get(specLabel) || null,
+  }
+}
+
 const recordedImage = (label: string | undefined): string | null => {
   const record = label === undefined ? null : decodeRecord(label)
   return record !== null && E.isRight(record) ? record.right.image : null
@@ -299,7 +320,7 @@ const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleR
     const seconds = Number(mtime)
     if (!validName.test(name) || mtime === '' || !Number.isFinite(seconds))
       return E.left(listingError(`bwrap bottle listing, line ${i + 1}: not NAME<TAB>MTIME: ${show(line.slice(0, 80))}`))
-    const labels = new Map(pairs.filter((p) => p.includes('=')).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]))
+    const labels = labelsOf(pairs)
     // Only bottle makes directories here; one without the managed label was made by an older
     // bottle (before the labels file) and is still listed, with no record to compare against.
     if (labels.size > 0 && labels.get(managedLabel) !== 'true') continue

@@ -166,10 +166,18 @@ const scalarFields = [
   ['agent', 'exec'],
 ] as const
 
+/**
+ * Which scalar fields a backend bakes in at launch. A container or VM keeps its image, bind and
+ * network; a bwrap bottle is a fresh sandbox per command, built from the spec each time, so only
+ * the prompt file (copied into its state directory at launch) waits for a relaunch.
+ */
+export type LaunchBaked = 'container' | 'per-command sandbox'
+
 /** Every way `now` differs from `recorded`, in a fixed order: launch-time fields first. */
-export const diffRecords = (recorded: SpecRecord, now: SpecRecord): Difference[] => {
+export const diffRecords = (recorded: SpecRecord, now: SpecRecord, baked: LaunchBaked = 'container'): Difference[] => {
   const out: Difference[] = []
-  for (const [field, appliesAt] of scalarFields) {
+  for (const [field, usually] of scalarFields) {
+    const appliesAt = baked === 'per-command sandbox' && field !== 'prompt' ? 'exec' : usually
     const from = recorded[field]
     const to = now[field]
     if (from !== to)
@@ -190,7 +198,11 @@ export const diffRecords = (recorded: SpecRecord, now: SpecRecord): Difference[]
 }
 
 /** What a bottle's labels say, next to the spec that would shape it today. */
-export const driftOf = (recorded: { readonly hash: string | null; readonly spec: string | null }, now: SpecRecord): Drift => {
+export const driftOf = (
+  recorded: { readonly hash: string | null; readonly spec: string | null },
+  now: SpecRecord,
+  baked: LaunchBaked = 'container',
+): Drift => {
   const nowHash = specHash(now)
   if (recorded.spec === null) {
     if (recorded.hash === null) return { _tag: 'unknown', reason: 'it was launched without a recorded spec' }
@@ -201,7 +213,7 @@ export const driftOf = (recorded: { readonly hash: string | null; readonly spec:
   // A hash that does not match its own record means the labels were edited: trust neither.
   if (recorded.hash !== null && recorded.hash !== specHash(decoded.right))
     return { _tag: 'unknown', reason: 'the recorded spec does not match its recorded hash' }
-  const differences = diffRecords(decoded.right, now)
+  const differences = diffRecords(decoded.right, now, baked)
   return differences.length === 0 ? { _tag: 'same' } : { _tag: 'drifted', differences }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Real bwrap sandboxes, driven through the built CLI (dist/bottle.js, built by tests/build-cli.ts)
+ * Real bwrap sandboxes, driven through the built CLI (dist/bottle.js, built by tests/build-dist.ts)
  * with XDG_STATE_HOME in a temporary directory. Nothing here is a stand-in: each `bottle run`
  * spawns bubblewrap, and the guest reports what it sees.
  *
@@ -59,6 +59,17 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     expect((JSON.parse(listed.stdout) as { name: string; backend: string; state: string }[]).map((b) => [b.name, b.backend, b.state])).toStrictEqual([
       ['demo', 'bwrap', 'ready'],
     ])
+  })
+
+  it('a plan on the bottle says when the spec has drifted from the one it was launched with, and what', () => {
+    // Launched with no env and the default network; the same bottle asked for with more.
+    const same = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap'])
+    expect(same.stdout).not.toContain('drift')
+    const changed = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '-e', 'NEW=1', '--network', 'host'])
+    expect(changed.status).toBe(0)
+    expect(changed.stdout).toContain(
+      'note: drift: demo (bwrap) has drifted from this spec: network default → host, env NEW added (the next command in the bottle uses the new value)',
+    )
   })
 
   it('a launch whose sandbox cannot start fails, and is undone', () => {

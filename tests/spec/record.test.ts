@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { launchLabels, specHashLabel, specLabel } from '../../src/backends/backend.js'
 import { renderLsJson, renderLsText } from '../../src/ls.js'
 import {
+  type LaunchBaked,
   type SpecRecord,
   canonicalJson,
   decodeRecord,
@@ -19,7 +20,7 @@ import {
   recordOf,
   specHash,
 } from '../../src/spec/record.js'
-import type { BottleSpec } from '../../src/spec/spec.js'
+import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { nastyString, nastyStringArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
@@ -141,5 +142,21 @@ describe('reading labels that were not written by this version', () => {
     const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default' } satisfies BottleSpec
     const now = { ...base, image: 'node:24', env: [['FOO', 'b'], ['BAR', 'c']], secrets: [] } satisfies BottleSpec
     expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (the bottle keeps the old value until it is launched again); env BAR added, env FOO changed, secret TOKEN removed (the next command in the bottle uses the new value)"`)
+  })
+})
+
+describe('what waits for a relaunch', () => {
+  const base = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: {}, cwd: '/src/app' })
+  if (E.isLeft(base)) throw new Error(base.left.message)
+  const before = recordOf(base.right, '/')
+  const after = recordOf({ ...base.right, network: 'host', image: '/srv/rootfs', prompt: '/src/app/p.md' }, '/')
+  const appliesAt = (baked: LaunchBaked) => Object.fromEntries(diffRecords(before, after, baked).map((d) => [d.field, d.appliesAt]))
+
+  it('a container keeps its image, network and prompt until launched again', () => {
+    expect(appliesAt('container')).toStrictEqual({ image: 'launch', network: 'launch', prompt: 'launch' })
+  })
+
+  it('a per-command sandbox (bwrap) takes the image and network on the next command; only the copied prompt waits', () => {
+    expect(appliesAt('per-command sandbox')).toStrictEqual({ image: 'exec', network: 'exec', prompt: 'launch' })
   })
 })
