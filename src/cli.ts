@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { Backend } from './backends/backend.js'
+import type { Backend, ListScope } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileList } from './compile.js'
 import { onPath, readHostFacts } from './host.js'
@@ -17,7 +17,7 @@ import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
 import type { Manifest } from './spec/manifest.js'
 import { type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
-import type { Checked } from './spec/validate.js'
+import { type Checked, kubeContext, kubeNamespace } from './spec/validate.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -43,6 +43,8 @@ interface Flags {
   format: string
   quiet?: boolean
   tty?: boolean
+  context?: string
+  namespace?: string
 }
 
 interface Request {
@@ -77,7 +79,11 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(secrets)) return secrets
   if (f.network !== undefined && !(networkModes as readonly string[]).includes(f.network))
     return fail(`--network ${show(f.network)} must be one of ${networkModes.join(', ')}`)
+  const scope = scopeFlags(f)
+  if (E.isLeft(scope)) return scope
   return E.right({
+    ...(scope.right.context === null ? {} : { context: scope.right.context }),
+    ...(scope.right.namespace === null ? {} : { namespace: scope.right.namespace }),
     ...(f.image === undefined ? {} : { image: f.image }),
     ...(f.user === undefined ? {} : { user: f.user }),
     ...(f.workdir === undefined ? {} : { workdir: resolve(cwd, f.workdir) }),
@@ -86,6 +92,23 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     env: env.right,
     secrets: secrets.right,
   })
+}
+
+/** --context and --namespace, checked; null where not given. */
+const scopeFlags = (f: Flags): Checked<ListScope> => {
+  const context = f.context === undefined ? E.right(null) : within('--context')(kubeContext(f.context))
+  if (E.isLeft(context)) return context
+  const namespace = f.namespace === undefined ? E.right(null) : within('--namespace')(kubeNamespace(f.namespace))
+  if (E.isLeft(namespace)) return namespace
+  return E.right({ context: context.right, namespace: namespace.right })
+}
+
+/** --context and -n mean nothing to a backend without a cluster: better refused than ignored. */
+const clusterFlagsFit = (f: Flags, backend: Backend): Checked<null> => {
+  const given = [f.context === undefined ? [] : ['--context'], f.namespace === undefined ? [] : ['--namespace']].flat()
+  return given.length === 0 || backend.name === 'kubernetes'
+    ? E.right(null)
+    : fail(`${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend, not ${backend.name}`)
 }
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
@@ -152,7 +175,11 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (req.op === 'ls' || name === undefined) {
     const chosen = chooseBackend(req.flags.backend, m?.backend, io.env)
     if (E.isLeft(chosen)) return chosen
-    const p = compileList(chosen.right.backend)
+    const fits = clusterFlagsFit(req.flags, chosen.right.backend)
+    if (E.isLeft(fits)) return fits
+    const scope = scopeFlags(req.flags)
+    if (E.isLeft(scope)) return scope
+    const p = compileList(chosen.right.backend, scope.right)
     return E.right({ ...p, notes: [...p.notes, `backend ${chosen.right.backend.name}: ${chosen.right.why}`] })
   }
   const entry = m === null ? {} : m.bottles[name]
@@ -162,6 +189,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(flags)) return flags
   const chosen = chooseBackend(req.flags.backend, entry.backend ?? m?.backend, io.env)
   if (E.isLeft(chosen)) return chosen
+  const fits = clusterFlagsFit(req.flags, chosen.right.backend)
+  if (E.isLeft(fits)) return fits
   const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags.right, cwd })
   if (E.isLeft(spec)) return spec
   const op = toOperation(req, cwd)
@@ -200,8 +229,10 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', 'smolvm | docker (default: the manifest\'s, else auto-detect)'))
+    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: the manifest's, else the first of ${detectionOrder.join(', ')} on PATH)`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
+    .option('--context <context>', "kubernetes: the kubeconfig context (default: the manifest's, else kubectl's current context)")
+    .option('-n, --namespace <namespace>', "kubernetes: the namespace (default: the manifest's, else the context's)")
   if (doc.op !== 'ls')
     cmd
       .option('--image <image>', 'image to create the bottle from')

@@ -8,7 +8,7 @@
  * prompt flag, the resume fallback, the copy-in plumbing. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
+import { type Backend, type CopyIn, type GuestStep, type HostFacts, type ListScope, anywhere } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
 import {
@@ -148,25 +148,30 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
 const plan = (
   op: OpName,
   backend: Backend,
-  bottle: string,
+  spec: BottleSpec | null,
   steps: readonly Step[],
   exitCodeFrom: number | null,
   notes: readonly string[] = [],
+  scope: ListScope = spec ?? anywhere,
 ): Plan => ({
   op,
   backend: backend.name,
-  bottle,
+  bottle: spec?.name ?? '',
   steps,
   secrets: secretsOf(steps),
-  notes,
+  notes: [...notes, ...(backend.notes?.(op, spec, scope) ?? [])],
   exitCodeFrom,
 })
 
-/** Every secret a step or its undo hands to a backend process, in first-use order. */
+/** Every secret a step or its undo hands to a backend process (env or stdin), in first-use order. */
 const secretsOf = (steps: readonly Step[]): string[] => {
   const names: string[] = []
+  const add = (name: string): void => {
+    if (!names.includes(name)) names.push(name)
+  }
   const visit = (s: Step): void => {
-    for (const v of s.env.vars) if (v._tag === 'secret' && !names.includes(v.name)) names.push(v.name)
+    for (const v of s.env.vars) if (v._tag === 'secret') add(v.name)
+    if (s.stdin._tag === 'json') for (const slot of s.stdin.secrets) add(slot.secret)
     s.undo.forEach(visit)
   }
   steps.forEach(visit)
@@ -193,18 +198,17 @@ export const compile = (
   const checkedSpec = backend.checkSpec(rawSpec)
   if (E.isLeft(checkedSpec)) return checkedSpec
   const spec = checkedSpec.right
-  const name = spec.name
   switch (op._tag) {
     case 'launch': {
-      const create = backend.create(spec, host)
-      if (spec.prompt === null) return E.right(plan('launch', backend, name, create, null))
+      const create = backend.create(spec, host, rootStep(backend, spec))
+      if (spec.prompt === null) return E.right(plan('launch', backend, spec, create, null))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
       if (kind.right !== 'file')
         return E.left(compileError(`prompt file ${show(spec.prompt)} is a directory`))
       const copy = copyInSteps(backend, spec, { source: spec.prompt, kind: 'file', dest: backend.promptPath(spec) }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('launch', backend, name, [...create, ...copy.right], null))
+      return E.right(plan('launch', backend, spec, [...create, ...copy.right], null))
     }
     case 'agent':
     case 'resume': {
@@ -214,7 +218,7 @@ export const compile = (
       const tail = op._tag === 'agent' ? agentTail(backend, spec, args.right) : resumeTail(backend, spec, args.right)
       const title = op._tag === 'agent' ? `run ${spec.agent} as ${spec.user}` : `resume ${spec.agent}'s last session as ${spec.user}, or start one`
       const run = guestStep(backend, spec, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
-      return E.right(plan(op._tag, backend, name, [run], 0))
+      return E.right(plan(op._tag, backend, spec, [run], 0))
     }
     case 'exec': {
       const body = script(op.script)
@@ -223,7 +227,7 @@ export const compile = (
       if (E.isLeft(user)) return user
       const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
       const run = guestStep(backend, spec, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
-      return E.right(plan('exec', backend, name, [run], 0))
+      return E.right(plan('exec', backend, spec, [run], 0))
     }
     case 'cp': {
       const source = absolutePath('source', op.source)
@@ -234,10 +238,10 @@ export const compile = (
       if (E.isLeft(kind)) return kind
       const copy = copyInSteps(backend, spec, { source: source.right, kind: kind.right, dest: dest.right }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('cp', backend, name, copy.right, null))
+      return E.right(plan('cp', backend, spec, copy.right, null))
     }
     case 'down':
-      return E.right(plan('down', backend, name, backend.down(spec), null, [
+      return E.right(plan('down', backend, spec, backend.down(spec), null, [
         'a bottle that is already gone is not an error',
       ]))
     default:
@@ -245,5 +249,6 @@ export const compile = (
   }
 }
 
-/** `ls` names no bottle, so it has no spec. */
-export const compileList = (backend: Backend): Plan => plan('ls', backend, '', backend.list(), null)
+/** `ls` names no bottle, so it has no spec; `scope` says where to look (kubernetes). */
+export const compileList = (backend: Backend, scope: ListScope = anywhere): Plan =>
+  plan('ls', backend, null, backend.list(scope), null, [], scope)

@@ -11,6 +11,7 @@ import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import type { HostFacts } from '../src/backends/backend.js'
 import type { Operation } from '../src/compile.js'
+import type { BackendName } from '../src/plan/types.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -79,11 +80,51 @@ export const userArb: fc.Arbitrary<string> = fc.oneof(
   fc.stringMatching(/^[a-z_][a-z0-9_-]{0,31}$/),
 )
 
-/** Valid for smolvm (no `--`, no trailing `-`) and docker (at least two characters) alike. */
+/**
+ * Valid for smolvm (no `--`, no trailing `-`), docker (at least two characters) and kubernetes
+ * (a DNS-1123 label: no `_`) alike.
+ */
 export const bottleNameArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('claude', 'demo'),
-  fc.stringMatching(/^[a-z0-9][a-z0-9_]{1,8}(-[a-z0-9_]{1,8}){0,2}$/),
+  fc.stringMatching(/^[a-z0-9][a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}$/),
 )
+
+// -------------------------------------------------------------------------------------------------
+// kubernetes fields (the other backends ignore them)
+// -------------------------------------------------------------------------------------------------
+
+/** Kubeconfig context names are free text (EKS uses ARNs): anything but control characters. */
+export const kubeContextArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('lab', 'kind-kind', 'arn:aws:eks:eu-west-1:123456789012:cluster/agents', 'alice@prod', '-n', '--context'),
+  // eslint-disable-next-line no-control-regex
+  nastyString({ minLength: 1 }).map((s) => s.replace(/[\u0000-\u001f\u007f]/g, '_')),
+)
+
+export const kubeNamespaceArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('default', 'agents', 'claude'),
+  fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/),
+)
+
+const resourceListArb = fc.uniqueArray(
+  fc.tuple(
+    fc.constantFrom('cpu', 'memory', 'ephemeral-storage', 'nvidia.com/gpu'),
+    fc.constantFrom('500m', '2', '0.5', '.5', '1Gi', '512Mi', '1e3', '1E'),
+  ),
+  { selector: ([name]) => name, maxLength: 3 },
+)
+
+export const resourcesArb = fc.record({ requests: resourceListArb, limits: resourceListArb })
+
+/**
+ * What a backend refuses by design, replaced by the nearest input it takes, so that the laws
+ * can run every backend on the same generated specs: kubernetes has no network "none" (a
+ * separate example checks that it says so). Each backend has an entry, so a new one must decide.
+ */
+export const fitSpec: Record<BackendName, (spec: BottleSpec) => BottleSpec> = {
+  smolvm: (spec) => spec,
+  docker: (spec) => spec,
+  kubernetes: (spec) => (spec.network === 'none' ? { ...spec, network: 'default' } : spec),
+}
 
 // -------------------------------------------------------------------------------------------------
 // paths
@@ -134,6 +175,9 @@ export const specArb: fc.Arbitrary<BottleSpec> = fc
     prompt: fc.option(absolutePathArb({ colons: true }), { nil: undefined }),
     agent: fc.option(fc.constantFrom('claude', '/usr/local/bin/claude', 'codex'), { nil: undefined }),
     network: fc.option(fc.constantFrom(...networkModes), { nil: undefined }),
+    context: fc.option(kubeContextArb, { nil: undefined }),
+    namespace: fc.option(kubeNamespaceArb, { nil: undefined }),
+    resources: fc.option(resourcesArb, { nil: undefined }),
   })
   .map(({ name, user, workdir, envAndSecrets, ...manifest }) =>
     resolved({

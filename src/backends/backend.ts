@@ -9,7 +9,7 @@
  */
 import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
-import type { BackendName, GuestIntent, ProcessEnv, Step } from '../plan/types.js'
+import type { BackendName, GuestIntent, OpName, ProcessEnv, Step } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 export interface HostFacts {
@@ -46,8 +46,12 @@ export interface Backend {
   readonly defaultImage: string
   /** Where the prompt file lives inside the bottle. */
   readonly promptPath: (spec: BottleSpec) => string
-  /** Create and start the bottle; every step that creates something carries its undo. */
-  readonly create: (spec: BottleSpec, host: HostFacts) => readonly Step[]
+  /**
+   * Create and start the bottle; every step that creates something carries its undo. `guest`
+   * builds a plumbing step in the bottle, for backends that must prepare it (kubernetes makes the
+   * workdir, which no host directory is bound to).
+   */
+  readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep) => readonly Step[]
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
   readonly exec: (spec: BottleSpec, intent: GuestIntent) => ExecFraming
   /**
@@ -58,8 +62,18 @@ export interface Backend {
   /** Stop and delete; a bottle that is already gone is not an error. */
   readonly down: (spec: BottleSpec) => readonly Step[]
   /** List this tool's bottles. */
-  readonly list: () => readonly Step[]
+  readonly list: (scope: ListScope) => readonly Step[]
+  /** Facts for people about an op on this backend, added to the plan's notes; spec is null for ls. */
+  readonly notes?: (op: OpName, spec: BottleSpec | null, scope: ListScope) => readonly string[]
 }
+
+/** Where `ls` looks, for backends with more than one place (a kubeconfig context and namespace). */
+export interface ListScope {
+  readonly context: string | null
+  readonly namespace: string | null
+}
+
+export const anywhere: ListScope = { context: null, namespace: null }
 
 /** Builds a step that runs `argv` in the bottle as root, with no user env: for plumbing. */
 export type GuestStep = (title: string, argv: readonly string[]) => Step

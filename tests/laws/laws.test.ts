@@ -11,7 +11,7 @@ import { type Operation, compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import type { BackendName, Plan, Step } from '../../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
-import { type Scenario, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
+import { type Scenario, fitSpec, hostFor, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { decoders } from './decode.js'
 
@@ -19,10 +19,14 @@ const allBackends = Object.values(backends)
 
 /** Every valid scenario compiles: a Left here is a bug in compile or in the generators. */
 const compiled = (backend: Backend, { spec, op, host }: Scenario): Plan => {
-  const plan = compile(backend, spec, op, host)
+  const plan = compile(backend, fitSpec[backend.name](spec), op, host)
   if (E.isLeft(plan)) throw new Error(`valid input rejected: ${plan.left.message}`)
   return plan.right
 }
+
+/** The launch plan of the scenario's bottle: what the decoders read the bottle's own env from. */
+const launchOf = (backend: Backend, s: Scenario): Plan =>
+  compiled(backend, { ...s, op: { _tag: 'launch' }, host: hostFor(s.spec, { _tag: 'launch' }, { ...s.host, sourceKind: 'file' }) })
 
 /** Steps and their undo steps, depth first. */
 const everyStep = (steps: readonly Step[]): Step[] => steps.flatMap((s) => [s, ...everyStep(s.undo)])
@@ -38,13 +42,46 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], u
   docker: (framing, user, bottle) =>
     framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1),
   smolvm: (framing, user) => JSON.stringify(framing.slice(-4)) === JSON.stringify(['runuser', '-u', user, '--']),
+  // The guest command (after kubectl's `--`) opens with the user switch; after it come only env's
+  // words (`-u NAME`, `K=V`) and the cd wrapper, which runs what follows it.
+  kubernetes: (framing, user) => {
+    const guest = framing.slice(framing.indexOf('--') + 1)
+    const envWords = guest.slice(5, -5)
+    return (
+      JSON.stringify(guest.slice(0, 5)) === JSON.stringify(['runuser', '-u', user, '--', 'env']) &&
+      JSON.stringify(guest.slice(-5, -1)) === JSON.stringify(['sh', '-c', 'cd "$1" && shift && exec "$@"', 'bottle']) &&
+      envWords.every((w, i) => w.includes('=') || w === '-u' || envWords[i - 1] === '-u')
+    )
+  },
 }
+
+/**
+ * How a guest command gets the host's secrets: forwarded by name from the backend process's env
+ * on every exec, or already in the bottle's own env (kubernetes: the Pod's, by secretKeyRef).
+ */
+const secretsReachGuestVia: Record<BackendName, 'process env' | 'bottle env'> = {
+  smolvm: 'process env',
+  docker: 'process env',
+  kubernetes: 'bottle env',
+}
+
+/** The words after the binary and kubectl's cluster flags: `run …`, `machine create …`, `apply -f -`. */
+const verbWords = (argv: readonly string[]): readonly string[] => {
+  const rest = argv.slice(1)
+  while (rest[0]?.startsWith('--context=') || rest[0]?.startsWith('--namespace=')) rest.shift()
+  return rest.slice(0, 2)
+}
+
+/** A step whose own flag makes "already gone" a success, so it needs no tolerated exit code. */
+const goneIsSuccess = (st: Step): boolean =>
+  (st.argv[0] === 'docker' && st.argv[1] === 'rm' && st.argv.includes('-f')) ||
+  (st.argv[0] === 'kubectl' && verbWords(st.argv)[0] === 'delete' && st.argv.includes('--ignore-not-found'))
 
 /** Whether a step creates something that outlives it: the bottle, or a scratch file on the host. */
 const createsSomething = (backend: Backend, s: Step): boolean =>
   s.guest === undefined &&
   (s.argv[0] === backend.binary
-    ? ['run', 'create', 'start'].some((verb) => s.argv.slice(1, 3).includes(verb))
+    ? ['run', 'create', 'start', 'apply'].some((verb) => verbWords(s.argv).includes(verb))
     : s.argv[0] === 'cp' || s.argv[0] === 'tar')
 
 describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_name, backend) => {
@@ -134,11 +171,13 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   // ----------------------------------------------------------------------------------------------
 
   test.prop([scenarioArb], { numRuns: runs })('7: decoding each guest step gives back its intent', (s) => {
+    const launch = launchOf(backend, s)
     for (const st of guestSteps(compiled(backend, s))) {
-      expect(decoders[backend.name](st.argv)).toStrictEqual(st.guest.intent)
+      expect(decoders[backend.name](st.argv, launch)).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
+      // Secrets already in the bottle's env need not, and so must not, go to the backend process.
       const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
-      expect(secretVars).toStrictEqual([...st.guest.intent.secrets])
+      expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
     }
   })
 
@@ -163,8 +202,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
 
   test.prop([scenarioArb], { numRuns: runs })('8: down tolerates a missing bottle at every step', (s) => {
     const down = compiled(backend, { ...s, op: { _tag: 'down' } })
-    const dockerRmF = (st: Step) => st.argv[0] === 'docker' && st.argv[1] === 'rm' && st.argv.includes('-f')
-    expect(down.steps.filter((st) => st.tolerate.length === 0 && !dockerRmF(st))).toStrictEqual([])
+    expect(down.steps.filter((st) => st.tolerate.length === 0 && !goneIsSuccess(st))).toStrictEqual([])
     expect(down.steps.length).toBeGreaterThan(0)
   })
 })
@@ -180,7 +218,7 @@ describe('laws across backends', () => {
       const s: Scenario = { spec, op: { _tag: tag, args, tty }, host: hostFacts(stdinIsTTY) }
       // Decoded from each backend's argv, not read from the plan: compile.ts builds the recorded
       // intent in shared code, so only the argv can differ between backends.
-      const decoded = allBackends.map((b) => guestSteps(compiled(b, s)).map((st) => decoders[b.name](st.argv)))
+      const decoded = allBackends.map((b) => guestSteps(compiled(b, s)).map((st) => decoders[b.name](st.argv, launchOf(b, s))))
       for (const d of decoded) expect(d).toStrictEqual(decoded[0])
       expect(decoded[0]?.length).toBe(1)
     },
@@ -206,7 +244,7 @@ const throughSpec =
     return E.isLeft(spec) ? spec : compile(backend, spec.right, op, hostFacts(false))
   }
 
-const throughOp = (spec: BottleSpec, op: Operation) => (backend: Backend) => compile(backend, spec, op, hostFacts(false))
+const throughOp = (spec: BottleSpec, op: Operation) => (backend: Backend) => compile(backend, fitSpec[backend.name](spec), op, hostFacts(false))
 
 const nulInputArb = fc
   .record({ spec: specArb, nasty: nastyStringArb, at: fc.nat(), where: fc.nat() })
@@ -215,6 +253,8 @@ const nulInputArb = fc
     const attempts = [
       throughSpec({ env: [['CI', bad]] }),
       throughSpec({ user: withNul('node', at) }),
+      throughSpec({ context: withNul('lab', at) }),
+      throughSpec({ namespace: withNul('agents', at) }),
       throughSpec({ workdir: `/src/${bad}` }),
       throughSpec({ prompt: `/src/${bad}` }, { _tag: 'launch' }),
       throughOp(spec, { _tag: 'agent', args: ['-p', bad], tty: null }),
