@@ -60,6 +60,9 @@ export const envKeyArb: fc.Arbitrary<string> = fc
   )
   .map((k) => (reservedKeys.has(k) ? `${k}_` : k))
 
+/** A secret's name: an env key, but not `_`, which shells overwrite (the spec rejects it). */
+export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k))
+
 /** Env entries with nasty values, and secret names; no key is both (the spec forbids it). */
 export const envAndSecretsArb = fc
   .record({
@@ -71,7 +74,8 @@ export const envAndSecretsArb = fc
     const n = split % (keys.length + 1)
     return {
       env: keys.slice(0, n).map((k, i): readonly [string, string] => [k, values[i] ?? '']),
-      secrets: keys.slice(n),
+      // `_` is a fine env key but no secret name; dropping it keeps the keys disjoint.
+      secrets: keys.slice(n).filter((k) => k !== '_'),
     }
   })
 
@@ -96,7 +100,6 @@ export const bottleNameArb: fc.Arbitrary<string> = fc.oneof(
 /** Kubeconfig context names are free text (EKS uses ARNs): anything but control characters. */
 export const kubeContextArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('lab', 'kind-kind', 'arn:aws:eks:eu-west-1:123456789012:cluster/agents', 'alice@prod', '-n', '--context'),
-  // eslint-disable-next-line no-control-regex
   nastyString({ minLength: 1 }).map((s) => s.replace(/[\u0000-\u001f\u007f]/g, '_')),
 )
 

@@ -94,7 +94,7 @@ export const manifestSchema = {
           description:
             'Names of host environment variables handed to the bottle. Only names are stored; values stay in the host env.',
           type: 'array',
-          items: { type: 'string', pattern: envKeyPattern },
+          items: { type: 'string', pattern: envKeyPattern, not: { const: '_' } },
         },
         prompt: hostPath('A host file, copied in at launch and passed to the agent as its system prompt.'),
         agent: {

@@ -129,6 +129,9 @@ export const secretList = (names: readonly string[]): Checked<readonly string[]>
     const checked = envKey(n)
     if (E.isLeft(checked))
       return E.left(compileError(`secret name ${show(n)} must match [A-Za-z_][A-Za-z0-9_]*`))
+    // Shells set `_` to the path of the command they run, in its env: the value bottle (and a
+    // `--format sh` script) would read is that path, never the user's secret.
+    if (n === '_') return E.left(compileError('secret name "_" cannot be used: shells set $_ to the path of the command they run'))
     if (!out.includes(n)) out.push(n)
   }
   return E.right(out)

@@ -81,7 +81,6 @@ export const agentArg = (s: string): Checked<string> => noNul('agent argument', 
 
 /** A kubeconfig context: kubeconfig allows almost any name (EKS uses ARNs), so only the line breaking characters are out. */
 export const kubeContext = (context: string): Checked<string> =>
-  // eslint-disable-next-line no-control-regex
   context !== '' && !/[\u0000-\u001f\u007f]/.test(context)
     ? E.right(context)
     : E.left(compileError(`context ${show(context)} must be a kubeconfig context name: not empty, no control characters`))

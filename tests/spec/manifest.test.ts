@@ -122,6 +122,7 @@ describe('parseManifest', () => {
     ['bottles: { demo: { env: { 1X: a } } }', 'bottle.yaml: bottles.demo.env.1X: env key "1X" must match [A-Za-z_][A-Za-z0-9_]*'],
     ['bottles: { demo: { env: { HOME: /h } } }', 'bottle.yaml: bottles.demo.env.HOME: env HOME is set by bottle from the user (set user instead)'],
     ['bottles: { demo: { env: { A: "x\\0y" } } }', 'bottle.yaml: bottles.demo.env.A: the value of env A "x\\u0000y" contains a NUL byte'],
+    ['bottles: { demo: { secrets: [_] } }', 'bottle.yaml: bottles.demo.secrets[0]: secret name "_" cannot be used: shells set $_ to the path of the command they run'],
     ['bottles: { demo: { secrets: [OK, 9X] } }', 'bottle.yaml: bottles.demo.secrets[1]: secret name "9X" must match [A-Za-z_][A-Za-z0-9_]*'],
     ['bottles: { demo: { env: { T: x }, secrets: [T] } }', 'bottle.yaml: bottles.demo.secrets[0]: T is both a plain env entry and a secret'],
     ['bottles: { demo: { user: Bob } }', 'bottle.yaml: bottles.demo.user: user "Bob" must be a user name matching [a-z_][a-z0-9_-]{0,31}'],
