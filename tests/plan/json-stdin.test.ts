@@ -32,7 +32,7 @@ const leaves = (v: Json, path: Path = []): Path[] => {
 const setAt = (v: Json, path: Path, value: Json): Json => {
   if (path.length === 0) return value
   const [k, ...rest] = path
-  const copy: Record<string | number, Json> = Array.isArray(v) ? [...(v as Json[])] : { ...(v as object) }
+  const copy = (Array.isArray(v) ? [...(v as Json[])] : { ...(v as object) }) as Record<string | number, Json>
   Object.defineProperty(copy, k as string | number, {
     value: setAt((v as Record<string | number, Json>)[k as string | number] as Json, rest, value),
     enumerable: true,
