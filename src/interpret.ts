@@ -80,15 +80,19 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
 
 /**
  * Shows secret values in a program's captured output by name: a backend CLI that quotes its
- * input in an error message must not put a value in bottle's log.
+ * input in an error message must not put a value in bottle's log. Both as the value is and as a
+ * JSON string holds it (how a `json` stdin sends it).
  */
 export const redact = (text: string, names: readonly string[], hostEnv: RunContext['hostEnv']): string =>
   names
-    .map((name) => [name, hostEnv[name] ?? ''] as const)
-    .filter(([, value]) => value !== '')
-    // Longest first, so a value that contains another is replaced whole.
+    .flatMap((name) => {
+      const value = hostEnv[name] ?? ''
+      return [[name, value], [name, JSON.stringify(value).slice(1, -1)]] as const
+    })
+    .filter(([, form]) => form !== '')
+    // Longest first, so a form that contains another is replaced whole.
     .sort((a, b) => b[1].length - a[1].length)
-    .reduce((t, [name, value]) => t.split(value).join(`<secret ${name}>`), text)
+    .reduce((t, [name, form]) => t.split(form).join(`<secret ${name}>`), text)
 
 const signalExitCode = (signal: string | undefined): number =>
   128 + ((signal !== undefined && constants.signals[signal as NodeJS.Signals]) || 0)
