@@ -74,7 +74,7 @@ describe('launch', () => {
     const [secret, pod, ...others] = calls()
     expect(others.map((c) => c.argv.join(' '))).toStrictEqual([
       '--context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s',
-      `--context=lab --namespace=agents exec -c bottle demo -- runuser -u root -- env -u TOKEN HOME=/root USER=root sh -c cd "$1" && shift && exec "$@" bottle / sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node`,
+      `--context=lab --namespace=agents exec -c bottle demo -- runuser -u root -- env -u TOKEN HOME=/root USER=root /bin/sh -c cd "$1" && shift && exec "$@" bottle / sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node`,
     ])
     expect(secret?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'create', '-f', '-'])
     expect(JSON.parse(secret?.stdin ?? '')).toMatchObject({ kind: 'Secret', metadata: { name: 'demo-secrets' }, stringData: { TOKEN: 'tok-123' } })

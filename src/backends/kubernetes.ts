@@ -4,7 +4,7 @@
  *   kubernetes.exec(spec, intent).framing
  *   // ['kubectl','--context=lab','--namespace=agents','exec','-i','-t','-c','bottle','demo','--',
  *   //  'runuser','-u','node','--','env','HOME=/home/node','USER=node','CI=1',
- *   //  'sh','-c','cd "$1" && shift && exec "$@"','bottle','/src/app']
+ *   //  '/bin/sh','-c','cd "$1" && shift && exec "$@"','bottle','/src/app']
  *
  * Traps this file exists to handle (reference/cli-surfaces.md §3):
  * - `kubectl exec` has no user, env or workdir flag ("TODO support UID"), so the guest argv does
@@ -206,7 +206,8 @@ export const kubernetes: Backend = {
       `HOME=${intent.home}`,
       `USER=${intent.user}`,
       ...intent.env.map(([k, v]) => `${k}=${v}`),
-      'sh', '-c', cdScript, 'bottle', intent.cwd,
+      // By path: env has just set the user's PATH, which need not lead to a shell.
+      '/bin/sh', '-c', cdScript, 'bottle', intent.cwd,
     ],
     // kubectl needs the host's KUBECONFIG, HOME and PATH (auth plugins); no secret goes to it.
     env: inheritEnv,

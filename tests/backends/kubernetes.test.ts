@@ -72,7 +72,7 @@ describe('kubernetes examples', () => {
     ['root', '/root'],
   ] as const)('runs as %s: runuser, then HOME and USER set after it (runuser resets them from passwd)', (user, home) => {
     const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user }))
-    const inPod = guest?.framing.slice((guest.framing.indexOf('--') ?? 0) + 1)
+    const inPod = guest?.framing.slice(guest.framing.indexOf('--') + 1)
     expect(inPod?.slice(0, 7)).toStrictEqual(['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`])
     expect(guest?.tail).toStrictEqual(['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '--', '-u', 'claude'])
   })
@@ -82,7 +82,7 @@ describe('kubernetes examples', () => {
     const agent = planOf({ _tag: 'agent', args: [], tty: null })
     const plumbing = launch.steps.filter((s) => s.guest !== undefined)
     expect(plumbing.length).toBe(3)
-    for (const s of plumbing) expect(s.argv.join(' ')).toContain('env -u CLAUDE_CODE_OAUTH_TOKEN HOME=/root USER=root sh -c')
+    for (const s of plumbing) expect(s.argv.join(' ')).toContain('env -u CLAUDE_CODE_OAUTH_TOKEN HOME=/root USER=root /bin/sh -c')
     expect(agent.steps[0]?.argv.filter((w) => w.includes('CLAUDE_CODE_OAUTH_TOKEN'))).toStrictEqual([])
   })
 
@@ -288,7 +288,7 @@ describe('kubernetes argv snapshots', () => {
         "HOME=/home/node",
         "USER=node",
         "CI=1",
-        "sh",
+        "/bin/sh",
         "-c",
         "cd "$1" && shift && exec "$@"",
         "bottle",

@@ -399,7 +399,7 @@ export const decodeKubectlExec: Decoder = (argv, launch) => {
   flags.name = exec.pod
   const { user, command } = decodeRunuser(exec.command)
   const rest = decodeEnv(command, flags)
-  if (rest[0] !== 'sh' || rest[1] !== '-c' || rest[2] !== cdWrapper || rest.length < 6)
+  if (rest[0] !== '/bin/sh' || rest[1] !== '-c' || rest[2] !== cdWrapper || rest.length < 6)
     throw new Error(`expected the cd wrapper after env, got ${JSON.stringify(rest.slice(0, 3))}`)
   flags.cwd = rest[4] as string
   return intentOf(flags, user, rest.slice(5))

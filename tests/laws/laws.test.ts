@@ -49,7 +49,7 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], u
     const envWords = guest.slice(5, -5)
     return (
       JSON.stringify(guest.slice(0, 5)) === JSON.stringify(['runuser', '-u', user, '--', 'env']) &&
-      JSON.stringify(guest.slice(-5, -1)) === JSON.stringify(['sh', '-c', 'cd "$1" && shift && exec "$@"', 'bottle']) &&
+      JSON.stringify(guest.slice(-5, -1)) === JSON.stringify(['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'bottle']) &&
       envWords.every((w, i) => w.includes('=') || w === '-u' || envWords[i - 1] === '-u')
     )
   },
