@@ -142,6 +142,38 @@ describe('secrets travel on stdin only', () => {
   )
 })
 
+describe('--format sh does what bottle run does', () => {
+  /** Runs `bottle plan … --format sh` under dash, with the same env `bottle run` gets. */
+  const viaScript = async (args: readonly string[], env: Record<string, string>): Promise<number | null> => {
+    let script = ''
+    expect(await main(['plan', ...args, '--format', 'sh'], { out: (t) => void (script += t), err: () => {}, env: {} })).toBe(0)
+    const r = spawnSync('/usr/bin/dash', ['-c', script], {
+      env: {
+        PATH: [standins, dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter),
+        BOTTLE_KUBECTL_LOG: log,
+        BOTTLE_KUBECTL_STATE: statePath,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    return r.status
+  }
+  /** A call as compared: argv, and stdin parsed (awk escapes control characters differently). */
+  const seen = (cs: Call[]) => cs.map((c) => ({ argv: c.argv, stdin: c.stdin === null ? null : (JSON.parse(c.stdin) as unknown) }))
+
+  it.each([
+    ['succeeds', {}, 0],
+    ['fails at wait and undoes', { BOTTLE_KUBECTL_FAIL: 'wait' }, 1],
+  ] as const)('launch %s: the same kubectl calls, stdin included', async (_label, extra, code) => {
+    const env = { TOKEN: 'a "quoted"\nvalue $(id) ✓', ...extra }
+    expect((await bottle(['launch', ...demo, '-q'], env)).code).toBe(code)
+    const byRun = seen(calls())
+    fresh()
+    expect(await viaScript(['launch', ...demo], env)).toBe(code)
+    expect(seen(calls())).toStrictEqual(byRun)
+  })
+})
+
 describe('exec, down, ls', () => {
   /** A Pod that launch made, without running launch. */
   const seedPod = (): void =>
