@@ -8,10 +8,11 @@
  *
  * Traps this file exists to handle (reference/cli-surfaces.md §3):
  * - `kubectl exec` has no user, env or workdir flag ("TODO support UID"), so the guest argv does
- *   it: `runuser -u U --` (no login shell), then `env` (after runuser, which resets HOME and USER
- *   from passwd), then a `cd` in `sh -c`, the one way to change directory that every image has
- *   (`env -C` is GNU-only). Secrets are already in the container's env (below); plumbing steps
- *   that must not see them drop them with `env -u`.
+ *   it: `runuser -u U --` (no login shell), then `env` (after runuser, because `runuser -u` sets
+ *   HOME, and USER for a non-root user, from passwd: seen with util-linux 2.38), then a `cd` in
+ *   `/bin/sh -c`, the one way to change directory that every image has (`env -C` is GNU-only).
+ *   Secrets are already in the container's env (below); plumbing steps that must not see them
+ *   drop them with `env -u`.
  * - Secrets travel in a Secret object whose values the interpreter writes to kubectl's stdin; the
  *   Pod takes them with `secretKeyRef`. The Secret is made with `kubectl create`, not `apply`:
  *   client-side apply keeps the whole object, values included, in the
@@ -31,18 +32,18 @@ import { isDns1123Label } from '../spec/validate.js'
 import { type Backend, type CopyIn, type GuestStep, type HostFacts, type ListScope, managedLabel, nameLabel } from './backend.js'
 
 /** The Pod's one container; every exec and cp names it. */
-export const containerName = 'bottle'
+const containerName = 'bottle'
 
 /** How long launch waits for the Pod to be Ready: a first pull of node:22 on a cold node is slow. */
-export const readyTimeout = '300s'
+const readyTimeout = '300s'
 
 /** Runs "$@" in directory $1: the cwd for `kubectl exec`, which has no workdir flag. */
-export const cdScript = 'cd "$1" && shift && exec "$@"'
+const cdScript = 'cd "$1" && shift && exec "$@"'
 
 /** Makes the workdir for the user, but leaves an existing directory (/home/node, /usr) alone. */
 const makeWorkdirScript = '[ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; }'
 
-export const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
+const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
 
 /** `kubectl [--context=C] [--namespace=N] ARGS…`: one word per flag, so a context can be any text. */
 const kubectl = (where: ListScope, ...args: string[]): string[] => [
@@ -60,7 +61,7 @@ const resourcesJson = (r: Resources): Json => ({
 })
 
 /** The Pod: the image's entrypoint replaced by a sleep, every secret taken from the Secret. */
-export const podManifest = (spec: BottleSpec): Json => ({
+const podManifest = (spec: BottleSpec): Json => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name: spec.name, labels: labels(spec) },
@@ -97,7 +98,7 @@ export const podManifest = (spec: BottleSpec): Json => ({
 })
 
 /** The Secret, with an empty placeholder for each value: the interpreter fills them in. */
-export const secretManifest = (spec: BottleSpec): Json => ({
+const secretManifest = (spec: BottleSpec): Json => ({
   apiVersion: 'v1',
   kind: 'Secret',
   metadata: { name: secretName(spec), labels: labels(spec) },
