@@ -8,15 +8,17 @@ import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { Backend, ListScope } from './backends/backend.js'
+import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
-import { type Operation, compile, compileList } from './compile.js'
-import { onPath, readHostFacts } from './host.js'
+import { type Operation, compile, compileDownAll, compileList } from './compile.js'
+import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
+import type { Outcome } from './interpret.js'
+import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
 import type { Manifest } from './spec/manifest.js'
-import { type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
+import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import { type Checked, kubeContext, kubeNamespace } from './spec/validate.js'
 
 export interface Io {
@@ -29,6 +31,8 @@ export interface Io {
 export const exitInvalid = 2
 /** A backend binary that is not installed (the shell's "command not found"). */
 export const exitMissingBinary = 127
+/** A program found on PATH that cannot be executed (the shell's "permission denied"). */
+export const exitCannotExecute = 126
 
 interface Flags {
   backend?: string
@@ -43,8 +47,15 @@ interface Flags {
   format: string
   quiet?: boolean
   tty?: boolean
+  /** kubernetes: the kubeconfig context and namespace. */
   context?: string
   namespace?: string
+  /** ls: print the bottles as JSON. */
+  json?: boolean
+  /** down: every bottle bottle created, found by listing. */
+  all?: boolean
+  /** Ops on an existing bottle: list (read-only) and say whether it has drifted from this spec. */
+  checkDrift?: boolean
 }
 
 interface Request {
@@ -95,7 +106,7 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
 }
 
 /** --context and --namespace, checked; null where not given. */
-const scopeFlags = (f: Flags): Checked<ListScope> => {
+const scopeFlags = (f: Flags): Checked<ClusterScope> => {
   const context = f.context === undefined ? E.right(null) : within('--context')(kubeContext(f.context))
   if (E.isLeft(context)) return context
   const namespace = f.namespace === undefined ? E.right(null) : within('--namespace')(kubeNamespace(f.namespace))
@@ -103,17 +114,26 @@ const scopeFlags = (f: Flags): Checked<ListScope> => {
   return E.right({ context: context.right, namespace: namespace.right })
 }
 
-/** --context and -n mean nothing to a backend without a cluster: better refused than ignored. */
-const clusterFlagsFit = (f: Flags, backend: Backend): Checked<null> => {
+/**
+ * --context and -n mean nothing to a backend without a cluster: better refused than ignored.
+ * `backend` is the one the op uses; null for ls and down --all without -b, which look at every
+ * backend on PATH but kubernetes (src/backends/index.ts), so there the flags need -b kubernetes.
+ */
+const clusterFlagsFit = (f: Flags, backend: Backend | null): Checked<null> => {
   const given = [f.context === undefined ? [] : ['--context'], f.namespace === undefined ? [] : ['--namespace']].flat()
-  return given.length === 0 || backend.name === 'kubernetes'
-    ? E.right(null)
-    : fail(`${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend, not ${backend.name}`)
+  if (given.length === 0 || backend?.name === 'kubernetes') return E.right(null)
+  const applies = `${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend`
+  return backend === null
+    ? fail(`${applies}, which is listed only when named: pass -b kubernetes`)
+    : fail(`${applies}, not ${backend.name}`)
 }
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
 
-/** -b, else the bottle's backend in the manifest, else the manifest's, else the first installed. */
+/**
+ * -b, else the bottle's backend in the manifest, else the manifest's, else the first usable one in
+ * detection order. The reason goes into the plan's notes, so `bottle plan` says why.
+ */
 const chooseBackend = (
   flag: string | undefined,
   fromManifest: BackendName | undefined,
@@ -124,10 +144,14 @@ const chooseBackend = (
       ? E.right({ backend: backends[flag], why: 'given with -b' })
       : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
-  const found = detectionOrder.find((b) => onPath(backends[b].binary, env.PATH))
-  return found === undefined
-    ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
-    : E.right({ backend: backends[found], why: `auto-detected: ${backends[found].binary} is on PATH` })
+  const skipped: string[] = []
+  for (const name of detectionOrder) {
+    const why = unusable(name, env)
+    if (why === null)
+      return E.right({ backend: backends[name], why: `auto-detected: ${[...skipped, `${name} is usable`].join('; ')}` })
+    skipped.push(why)
+  }
+  return fail(`no usable backend: ${skipped.join('; ')}; ${backends.bwrap.install}, or pass -b`)
 }
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
@@ -172,16 +196,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(manifest)) return manifest
   const m = manifest.right
   const name = req.positional[0]
-  if (req.op === 'ls' || name === undefined) {
-    const chosen = chooseBackend(req.flags.backend, m?.backend, io.env)
-    if (E.isLeft(chosen)) return chosen
-    const fits = clusterFlagsFit(req.flags, chosen.right.backend)
-    if (E.isLeft(fits)) return fits
-    const scope = scopeFlags(req.flags)
-    if (E.isLeft(scope)) return scope
-    const p = compileList(chosen.right.backend, scope.right)
-    return E.right({ ...p, notes: [...p.notes, `backend ${chosen.right.backend.name}: ${chosen.right.why}`] })
-  }
+  // ls and down --all list first (listOrReap); every other op names one bottle.
+  if (name === undefined) return fail(req.op === 'down' ? 'down needs a bottle name, or --all' : `${req.op} needs a bottle name`)
   const entry = m === null ? {} : m.bottles[name]
   if (entry === undefined)
     return fail(`${m?.file}: declares no bottle ${show(name)} (it has: ${Object.keys(m?.bottles ?? {}).join(', ') || 'none'})`)
@@ -196,10 +212,205 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const op = toOperation(req, cwd)
   if (op === null) return fail('internal: ls has no bottle')
   const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
-  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named))
+  // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
+  const bwrap =
+    chosen.right.backend.name === 'bwrap'
+      ? readBwrapFacts(io.env, {
+          name,
+          image: spec.right.image,
+          users: [spec.right.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
+        })
+      : null
+  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap, clusterOf(spec.right)))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
-  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`] })
+  const drift = req.flags.checkDrift === true ? [await checkDrift(chosen.right.backend, spec.right, io)] : []
+  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...drift] })
+}
+
+// -------------------------------------------------------------------------------------------------
+// listing: ls, down --all and --check-drift run the backend's list plan, then read its output
+// -------------------------------------------------------------------------------------------------
+
+/** ls and down --all look at the backend given with -b, else at every backend on PATH. */
+const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ backends: Backend[]; why: string }> => {
+  if (flag !== undefined)
+    return isBackendName(flag)
+      ? E.right({ backends: [backends[flag]], why: 'given with -b' })
+      : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+  // Installed is enough here, unlike auto-detection for one bottle: a docker client whose engine
+  // is down should say so in `ls`, not hide that engine's bottles.
+  const found = detectionOrder.filter((b) => onPath(backends[b].binary, env.PATH)).map((b) => backends[b])
+  return found.length === 0
+    ? fail(`no backend found: none of ${detectionOrder.join(', ')} is on PATH; install one, or pass -b`)
+    : E.right({ backends: found, why: 'on PATH (without -b, every backend on PATH is listed)' })
+}
+
+/** Where a bottle's kubectl looks: the spec's context and namespace (the flags' are in it already). */
+const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, namespace: spec.namespace })
+
+/**
+ * What listing needs to know about the host: bwrap, whose bottles are host directories, where
+ * they are; kubernetes, which cluster and namespace to look in.
+ */
+const listingHost = (backend: Backend, env: Io['env'], cluster: ClusterScope): HostFacts =>
+  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster)
+
+const missingBinaryMessage = (binary: string): string => {
+  const b = Object.values(backends).find((x) => x.binary === binary)
+  return `bottle: ${binary} is not installed (not found on PATH)${b === undefined ? '' : `: ${b.install}`}`
+}
+
+/** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
+const exitCodeOf = (outcome: Outcome, io: Io): number => {
+  switch (outcome._tag) {
+    case 'exited':
+      return outcome.code
+    case 'missingSecrets':
+      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
+      return exitInvalid
+    case 'missingBinary':
+      if (outcome.error === 'EACCES') {
+        io.err(`bottle: ${outcome.binary} cannot be run: permission denied (is it executable?)`)
+        return exitCannotExecute
+      }
+      io.err(missingBinaryMessage(outcome.binary))
+      return exitMissingBinary
+  }
+}
+
+type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | { readonly _tag: 'failed'; readonly code: number }
+
+/**
+ * Runs the backend's list plan (read-only) and parses what it printed. A failure has been
+ * reported on stderr already: the tool's own message, then bottle's line.
+ */
+const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
+  const { interpret } = await import('./interpret.js')
+  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, quiet: true, log: io.err })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
+  const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
+  if (E.isLeft(parsed)) {
+    io.err(`bottle: ${parsed.left.message}`)
+    return { _tag: 'failed', code: 1 }
+  }
+  // Sorted by name, so the order does not depend on when each bottle was created.
+  return { _tag: 'rows', rows: [...parsed.right].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) }
+}
+
+/** Where to see the listing's exact argv, which is long (docker's is a whole template). */
+const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b ${backend.name}\` shows the command`
+
+/**
+ * --check-drift: a plan note saying whether the live bottle still matches the spec it would be
+ * run with (manifest and flags). `plan` runs nothing unless asked; this is the asking.
+ */
+const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
+  const how = `(${seeListing(backend)})`
+  const listed = await listOn(backend, io, clusterOf(spec))
+  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
+  const row = listed.rows.find((r) => r.name === spec.name)
+  if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
+}
+
+/**
+ * Several backends' plans: one plan as usual with -b; without it, the text plans one after another
+ * and the JSON ones as an array (the shape follows the flags, not what is installed). A script
+ * runs one plan: sh with several backends is refused before anything runs.
+ */
+const renderPlans = (plans: readonly Plan[], format: Format, single: boolean): string =>
+  single && plans.length === 1
+    ? render(plans[0] as Plan, format)
+    : format === 'json'
+      ? `${JSON.stringify(plans, null, 2)}\n`
+      : plans.map((p) => render(p, format)).join('\n')
+
+const withNote = (p: Plan, note: string): Plan => ({ ...p, notes: [...p.notes, note] })
+
+/** `ls` and `down --all`: everything that lists before it plans. */
+const listOrReap = async (req: Request, io: Io): Promise<number> => {
+  const reap = req.op === 'down'
+  if (reap && req.positional.length > 0) {
+    io.err('bottle: down --all takes no bottle name')
+    return exitInvalid
+  }
+  const single = req.flags.backend !== undefined
+  // Without -b, cluster flags are refused before looking at PATH: no backend listed would take them.
+  const early = single ? E.right(null) : clusterFlagsFit(req.flags, null)
+  const chosen = E.isLeft(early) ? early : backendsToList(req.flags.backend, io.env)
+  if (E.isLeft(chosen)) {
+    io.err(`bottle: ${chosen.left.message}`)
+    return exitInvalid
+  }
+  const { backends: targets, why } = chosen.right
+  const fits = single ? clusterFlagsFit(req.flags, targets[0] ?? null) : E.right(null)
+  const cluster = E.isLeft(fits) ? fits : scopeFlags(req.flags)
+  if (E.isLeft(cluster)) {
+    io.err(`bottle: ${cluster.left.message}`)
+    return exitInvalid
+  }
+  const format = req.flags.format as Format
+  if (req.mode === 'plan' && format === 'sh' && !single && targets.length > 1) {
+    io.err(`bottle: --format sh prints one backend's script, and ${targets.map((b) => b.name).join(' and ')} are on PATH: pass -b`)
+    return exitInvalid
+  }
+  if (!reap) {
+    if (req.mode === 'plan') {
+      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
+      return 0
+    }
+    return listBottles(req, io, targets, cluster.right)
+  }
+  // down --all: the plan must show exactly what would be deleted, so even `plan` lists first.
+  let code = 0
+  const plans: Plan[] = []
+  for (const b of targets) {
+    const listed = await listOn(b, io, cluster.right)
+    if (listed._tag === 'failed') {
+      code ||= listed.code
+      continue
+    }
+    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env, cluster.right))
+    if (E.isLeft(planned)) {
+      io.err(`bottle: ${b.name}: ${planned.left.message}`)
+      code ||= exitInvalid
+      continue
+    }
+    const p = withNote(
+      withNote(planned.right, `backend ${b.name}: ${why}`),
+      `the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
+    )
+    if (req.mode === 'plan') plans.push(p)
+    else {
+      const { interpret } = await import('./interpret.js')
+      code ||= exitCodeOf(await interpret(p, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+    }
+  }
+  if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
+  return code
+}
+
+/** `bottle ls`: list each backend, compare with the manifest, print; a failed backend sets the exit code. */
+const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
+  const cwd = process.cwd()
+  const manifest = await loadManifest(req.flags.file, cwd)
+  if (E.isLeft(manifest)) {
+    io.err(`bottle: ${manifest.left.message}`)
+    return exitInvalid
+  }
+  // The clock is read here, at the edge; everything below gets `now`.
+  const now = Date.now()
+  let code = 0
+  const listed: ListedBottle[] = []
+  for (const b of targets) {
+    const l = await listOn(b, io, cluster)
+    if (l._tag === 'failed') code ||= l.code
+    else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
+  }
+  const source = manifest.right?.file ?? 'the manifest'
+  io.out(req.flags.json === true ? renderLsJson(listed, now, source) : renderLsText(listed, now, source))
+  return code
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -219,23 +430,30 @@ const opDocs: readonly OpDoc[] = [
   { op: 'exec', args: '<name> <script>', summary: 'run a POSIX sh script in the bottle, as --user or the bottle\'s user', example: "bottle run exec demo 'npm test' --user node" },
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
   { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (--continue), or start a fresh one if that fails", example: 'bottle run resume demo' },
-  { op: 'down', args: '<name>', summary: 'stop and delete the bottle; a bottle already gone is not an error', example: 'bottle run down demo' },
-  { op: 'ls', args: '', summary: "list this tool's bottles on a backend", example: 'bottle run ls -b docker' },
+  { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
+  { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
 ]
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+// ls and down --all look at every backend on PATH; the other ops pick one.
+const backendDefault = {
+  ls: 'every backend on PATH',
+  down: "the manifest's, else the first usable, bwrap last; with --all, every backend on PATH",
+  other: "the manifest's, else the first usable, bwrap last",
+} as const
 
 const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r: Request) => void): void => {
   const cmd = parent
     .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
     .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: the manifest's, else the first of ${detectionOrder.join(', ')} on PATH)`))
+    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
     .option('--context <context>', "kubernetes: the kubeconfig context (default: the manifest's, else kubectl's current context)")
     .option('-n, --namespace <namespace>', "kubernetes: the namespace (default: the manifest's, else the context's)")
   if (doc.op !== 'ls')
     cmd
-      .option('--image <image>', 'image to create the bottle from')
+      .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')
       .option('--user <user>', "the guest user (default: node); exec runs the script as this user")
       .option('-e, --env <KEY=VALUE>', 'guest env entry (repeatable)', collect, [])
       .option('--secret <NAME>', 'host env var handed to the guest by name (repeatable)', collect, [])
@@ -244,6 +462,10 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--network <mode>', 'none | host | default')
   if (doc.op === 'agent' || doc.op === 'resume')
     cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
+  if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
+    cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
+  if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
+  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
   else cmd.option('-q, --quiet', 'no progress lines')
@@ -261,20 +483,59 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   })
 }
 
-const buildProgram = (io: Io, onRequest: (r: Request) => void): Command => {
-  const program = new Command('bottle')
-    .description('Run coding agents in sandboxes, and show every command before it runs.')
+/**
+ * Commander's own errors ("error: unknown option '-x'") get bottle's prefix, so every invalid-input
+ * line reads the same; help is written as is.
+ */
+const quietly = (c: Command, io: Io): Command =>
+  c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+
+const opList = opDocs.map((d) => d.op).join(', ')
+
+/**
+ * `bottle`, `bottle plan` and `bottle run` with no operation, or one that does not exist, are
+ * invalid input: one line, not commander's help page on stderr.
+ */
+const missingOp = (mode: 'plan' | 'run' | null, args: readonly string[]): string => {
+  const [first] = args
+  if (mode === null)
+    return first !== undefined && (opDocs as readonly OpDoc[]).some((d) => d.op === first)
+      ? `say plan or run before ${show(first)}: bottle plan ${first} …, bottle run ${first} … (bottle --help)`
+      : first === undefined
+        ? 'say plan or run, then an operation (bottle --help)'
+        : `unknown command ${show(first)}: say plan or run, then an operation (bottle --help)`
+  return first === undefined
+    ? `say which operation to ${mode}: ${opList} (bottle ${mode} --help)`
+    : `unknown operation ${show(first)}: choose one of ${opList} (bottle ${mode} --help)`
+}
+
+const buildProgram = (io: Io, onRequest: (r: Request) => void, onMissingOp: (message: string) => void): Command => {
+  const program = quietly(new Command('bottle'), io).description(
+    'Run coding agents in sandboxes, and show every command before it runs.',
+  )
   const plan = program.command('plan').description('print the plan for an operation; run nothing')
   const run = program.command('run').description('run the plan for an operation')
   for (const [mode, parent] of [['plan', plan], ['run', run]] as const) {
-    parent.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    quietly(parent, io)
     for (const doc of opDocs) addOp(parent, mode, doc, onRequest)
-    for (const c of parent.commands)
-      c.exitOverride().showSuggestionAfterError(false).configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd()) })
+    for (const c of parent.commands) quietly(c, io)
   }
+  // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
+  const ls = opDocs.find((d) => d.op === 'ls')
+  if (ls !== undefined) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
+  const lsCommand = program.commands.at(-1)
+  if (lsCommand !== undefined) quietly(lsCommand, io)
+  // Set last: a subcommand copies these from its parent when it is created, and an operation must
+  // keep rejecting extra arguments, and must not take `help` as a subcommand (it may be a name).
+  for (const [mode, c] of [[null, program], ['plan', plan], ['run', run]] as const)
+    c.helpCommand(true)
+      .allowExcessArguments()
+      .action((...params: unknown[]) => {
+        onMissingOp(missingOp(mode, (params[params.length - 1] as Command).args))
+      })
   return program
 }
 
@@ -284,9 +545,16 @@ const buildProgram = (io: Io, onRequest: (r: Request) => void): Command => {
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
   let request: Request | null = null
-  const program = buildProgram(io, (r) => {
-    request = r
-  })
+  let noOp: string | null = null
+  const program = buildProgram(
+    io,
+    (r) => {
+      request = r
+    },
+    (message) => {
+      noOp = message
+    },
+  )
   try {
     await program.parseAsync([...argv], { from: 'user' })
   } catch (e) {
@@ -298,13 +566,14 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err('bottle: say plan or run, then an operation (bottle --help)')
+    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {
     io.err(`bottle: --format ${show(req.flags.format)} must be one of ${formats.join(', ')}`)
     return exitInvalid
   }
+  if (req.op === 'ls' || (req.op === 'down' && req.flags.all === true)) return listOrReap(req, io)
   const planned = await planFor(req, io)
   if (E.isLeft(planned)) {
     io.err(`bottle: ${planned.left.message}`)
@@ -315,18 +584,8 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     io.out(render(plan, req.flags.format as Format))
     return 0
   }
+  // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
+  for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err })
-  switch (outcome._tag) {
-    case 'exited':
-      return outcome.code
-    case 'missingSecrets':
-      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
-      return exitInvalid
-    case 'missingBinary': {
-      const b = Object.values(backends).find((x) => x.binary === outcome.binary)
-      io.err(`bottle: ${outcome.binary} is not installed (not found on PATH)${b === undefined ? '' : `: ${b.install}`}`)
-      return exitMissingBinary
-    }
-  }
+  return exitCodeOf(await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
 }

@@ -8,7 +8,7 @@
  * prompt flag, the resume fallback, the copy-in plumbing. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type Backend, type CopyIn, type GuestStep, type HostFacts, type ListScope, anywhere } from './backends/backend.js'
+import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
 import {
@@ -19,8 +19,8 @@ import {
   absurd,
   step,
 } from './plan/types.js'
-import type { BottleSpec } from './spec/spec.js'
-import { type Checked, absolutePath, agentArg, homeOf, script, userName } from './spec/validate.js'
+import { type BottleSpec, defaultAgent, defaultUser, noResources } from './spec/spec.js'
+import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -83,11 +83,12 @@ const userIntent = (
 export const guestStep = (
   backend: Backend,
   spec: BottleSpec,
+  host: HostFacts,
   title: string,
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing, env } = backend.exec(spec, intent)
+  const { framing, env } = backend.exec(spec, intent, host)
   return step(title, [...framing, ...intent.argv], {
     env,
     guest: { framing, tail: intent.argv, intent },
@@ -97,9 +98,9 @@ export const guestStep = (
 
 /** Plumbing in the guest (mkdir, chown, unpacking): root, no user env, cwd `/`. */
 const rootStep =
-  (backend: Backend, spec: BottleSpec): GuestStep =>
+  (backend: Backend, spec: BottleSpec, host: HostFacts): GuestStep =>
   (title, argv) =>
-    guestStep(backend, spec, title, {
+    guestStep(backend, spec, host, title, {
       user: 'root',
       home: homeOf('root'),
       env: [],
@@ -110,28 +111,13 @@ const rootStep =
       stdin: false,
     })
 
-const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))
-
-/**
- * Copy a host path in, owned by the bottle's user (files copied in as root would otherwise be
- * unwritable by the agent): make the parent, copy, chown.
- */
+/** Copy a host path in, owned by the bottle's user; how is the backend's business. */
 const copyInSteps = (
   backend: Backend,
   spec: BottleSpec,
   copy: CopyIn,
   host: HostFacts,
-): Checked<Step[]> => {
-  const inGuest = rootStep(backend, spec)
-  const target = copy.kind === 'dir' ? copy.dest : parentDir(copy.dest)
-  const copied = backend.copyIn(spec, copy, host, inGuest)
-  if (E.isLeft(copied)) return copied
-  return E.right([
-    inGuest(`make ${target} in the bottle`, ['mkdir', '-p', '--', target]),
-    ...copied.right,
-    inGuest(`give ${copy.dest} to ${spec.user}`, ['chown', '-R', '--', spec.user, copy.dest]),
-  ])
-}
+): Checked<readonly Step[]> => backend.copyIn(spec, copy, host, rootStep(backend, spec, host))
 
 /** The host path must exist and be of a kind we can copy. */
 const hostSource = (what: string, path: string, host: HostFacts): Checked<'file' | 'dir'> => {
@@ -149,17 +135,17 @@ const plan = (
   op: OpName,
   backend: Backend,
   spec: BottleSpec | null,
+  host: HostFacts,
   steps: readonly Step[],
   exitCodeFrom: number | null,
   notes: readonly string[] = [],
-  scope: ListScope = spec ?? anywhere,
 ): Plan => ({
   op,
   backend: backend.name,
   bottle: spec?.name ?? '',
   steps,
   secrets: secretsOf(steps),
-  notes: [...notes, ...(backend.notes?.(op, spec, scope) ?? [])],
+  notes: [...notes, ...(backend.notes?.(op, spec, host) ?? [])],
   exitCodeFrom,
 })
 
@@ -195,20 +181,21 @@ export const compile = (
   op: Operation,
   host: HostFacts,
 ): Checked<Plan> => {
-  const checkedSpec = backend.checkSpec(rawSpec)
+  const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   const spec = checkedSpec.right
   switch (op._tag) {
     case 'launch': {
-      const create = backend.create(spec, host, rootStep(backend, spec))
-      if (spec.prompt === null) return E.right(plan('launch', backend, spec, create, null))
+      const create = backend.create(spec, host, rootStep(backend, spec, host))
+      const recorded = ['the bottle records the spec it was launched from (secret names; env values only as digests), so that bottle ls can tell when the manifest has drifted from it']
+      if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, create, null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
       if (kind.right !== 'file')
         return E.left(compileError(`prompt file ${show(spec.prompt)} is a directory`))
       const copy = copyInSteps(backend, spec, { source: spec.prompt, kind: 'file', dest: backend.promptPath(spec) }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('launch', backend, spec, [...create, ...copy.right], null))
+      return E.right(plan('launch', backend, spec, host, [...create, ...copy.right], null, recorded))
     }
     case 'agent':
     case 'resume': {
@@ -217,8 +204,8 @@ export const compile = (
       const tty = op.tty ?? host.stdinIsTTY
       const tail = op._tag === 'agent' ? agentTail(backend, spec, args.right) : resumeTail(backend, spec, args.right)
       const title = op._tag === 'agent' ? `run ${spec.agent} as ${spec.user}` : `resume ${spec.agent}'s last session as ${spec.user}, or start one`
-      const run = guestStep(backend, spec, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
-      return E.right(plan(op._tag, backend, spec, [run], 0))
+      const run = guestStep(backend, spec, host, title, userIntent(spec, tail, { tty, stdin: true }), { stdio: 'terminal' })
+      return E.right(plan(op._tag, backend, spec, host, [run], 0))
     }
     case 'exec': {
       const body = script(op.script)
@@ -226,22 +213,24 @@ export const compile = (
       const user = op.user === null ? E.right(spec.user) : userName(op.user)
       if (E.isLeft(user)) return user
       const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
-      const run = guestStep(backend, spec, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
-      return E.right(plan('exec', backend, spec, [run], 0))
+      const run = guestStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
+      return E.right(plan('exec', backend, spec, host, [run], 0))
     }
     case 'cp': {
       const source = absolutePath('source', op.source)
       if (E.isLeft(source)) return source
       const dest = absolutePath('guest path', op.dest)
       if (E.isLeft(dest)) return dest
+      // The copy is chowned to the bottle's user afterwards; over `/` that would re-own the system.
+      if (dest.right === '/') return E.left(compileError('guest path "/" is refused: name the directory to copy into'))
       const kind = hostSource('source', source.right, host)
       if (E.isLeft(kind)) return kind
       const copy = copyInSteps(backend, spec, { source: source.right, kind: kind.right, dest: dest.right }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('cp', backend, spec, copy.right, null))
+      return E.right(plan('cp', backend, spec, host, copy.right, null))
     }
     case 'down':
-      return E.right(plan('down', backend, spec, backend.down(spec), null, [
+      return E.right(plan('down', backend, spec, host, backend.down(spec, host), null, [
         'a bottle that is already gone is not an error',
       ]))
     default:
@@ -249,6 +238,35 @@ export const compile = (
   }
 }
 
-/** `ls` names no bottle, so it has no spec; `scope` says where to look (kubernetes). */
-export const compileList = (backend: Backend, scope: ListScope = anywhere): Plan =>
-  plan('ls', backend, null, backend.list(scope), null, [], scope)
+/** `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. */
+export const compileList = (backend: Backend, host: HostFacts): Plan =>
+  plan('ls', backend, null, host, backend.list(host), null, [
+    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
+  ])
+
+/**
+ * `down --all`: down every bottle a listing found, in the order listed. The names come from the
+ * backend's own listing, so its CLI takes them; only the rules every backend shares are checked.
+ * down reads nothing but the name (and, on kubernetes, where the listing looked: `host.cluster`),
+ * so the rest of the spec is the defaults with a placeholder workdir: the reaper must work from
+ * any directory, including ones no backend would bind.
+ */
+export const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
+  const steps: Step[] = []
+  for (const n of names) {
+    const name = bottleName(n)
+    if (E.isLeft(name)) return name
+    const spec: BottleSpec = {
+      name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
+      prompt: null, agent: defaultAgent, network: 'default',
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
+    }
+    steps.push(...backend.down(spec, host))
+  }
+  return E.right(plan('down', backend, null, host, steps, null, [
+    names.length === 0
+      ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
+      : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`,
+    'a bottle that is already gone is not an error',
+  ]))
+}

@@ -28,12 +28,19 @@ export interface RunContext {
 }
 
 export type Outcome =
-  /** Every step ran, or the guest command ran: this is `bottle run`'s exit code. */
-  | { readonly _tag: 'exited'; readonly code: number }
+  /**
+   * Every step ran, or the guest command ran: this is `bottle run`'s exit code. `captured` holds
+   * the stdout of each `capture` step that succeeded, in step order; it is there only when the plan
+   * has such steps (ls reads it), so every other outcome keeps its plain shape.
+   */
+  | { readonly _tag: 'exited'; readonly code: number; readonly captured?: readonly string[] }
   /** Secrets the plan needs are not in the host env; nothing ran. */
   | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
-  /** A step's program is not installed; what was created before it has been undone. */
-  | { readonly _tag: 'missingBinary'; readonly binary: string }
+  /**
+   * A step's program could not be started: not installed (ENOENT), or found but not executable
+   * (EACCES); what was created before it has been undone.
+   */
+  | { readonly _tag: 'missingBinary'; readonly binary: string; readonly error: string }
 
 export interface StepResult {
   /** Exit code, 128+n for a signal, or null when the program could not be started. */
@@ -116,7 +123,9 @@ export const runStep = async (
       ? { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }
       : s.stdio === 'passthrough'
         ? { stdout: 'inherit', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
-        : { stdout: 'pipe', stderr: 'pipe' }),
+        : s.stdio === 'capture'
+          ? { stdout: 'pipe', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
+          : { stdout: 'pipe', stderr: 'pipe' }),
     ...(s.stdio === 'terminal' ? {} : input !== null ? { input } : { stdin: 'ignore' }),
   } as const)
   onSpawn(child)
@@ -166,6 +175,9 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const undo: Step[] = []
+  const captured: string[] = []
+  const hasCapture = plan.steps.some((s) => s.stdio === 'capture')
+  const done = (code: number): Outcome => (hasCapture ? { _tag: 'exited', code, captured } : { _tag: 'exited', code })
   try {
     for (const [i, s] of plan.steps.entries()) {
       if (!ctx.quiet && plan.steps.length > 1) ctx.log(progressLine(plan, i))
@@ -175,13 +187,13 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
       current = null
       if (interrupted !== null && i !== plan.exitCodeFrom) {
         await rollback([...undo, ...s.undo], ctx)
-        return { _tag: 'exited', code: 128 + (constants.signals[interrupted] ?? 0) }
+        return done(128 + (constants.signals[interrupted] ?? 0))
       }
       if (r.code === null) {
         await rollback(undo, ctx)
-        return { _tag: 'missingBinary', binary: s.argv[0] ?? '' }
+        return { _tag: 'missingBinary', binary: s.argv[0] ?? '', error: r.spawnError ?? 'EUNKNOWN' }
       }
-      if (i === plan.exitCodeFrom) return { _tag: 'exited', code: r.code }
+      if (i === plan.exitCodeFrom) return done(r.code)
       if (!succeeded(s, r)) {
         if (s.stdio === 'quiet') {
           if (r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))
@@ -189,11 +201,12 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
         }
         ctx.log(`bottle: step ${i + 1}/${plan.steps.length} failed with exit code ${r.code}: ${s.title}`)
         await rollback(undo, ctx)
-        return { _tag: 'exited', code: r.code }
+        return done(r.code)
       }
       undo.push(...s.undo)
+      if (s.stdio === 'capture') captured.push(r.stdout)
     }
-    return { _tag: 'exited', code: 0 }
+    return done(0)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

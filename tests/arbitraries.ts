@@ -9,10 +9,11 @@
  */
 import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
-import type { HostFacts } from '../src/backends/backend.js'
+import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import type { Operation } from '../src/compile.js'
 import type { BackendName } from '../src/plan/types.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
+import { homeOf } from '../src/spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // nasty strings
@@ -118,17 +119,6 @@ const resourceListArb = fc.uniqueArray(
 
 export const resourcesArb = fc.record({ requests: resourceListArb, limits: resourceListArb })
 
-/**
- * What a backend refuses by design, replaced by the nearest input it takes, so that the laws
- * can run every backend on the same generated specs: kubernetes has no network "none" (a
- * separate example checks that it says so). Each backend has an entry, so a new one must decide.
- */
-export const fitSpec: Record<BackendName, (spec: BottleSpec) => BottleSpec> = {
-  smolvm: (spec) => spec,
-  docker: (spec) => spec,
-  kubernetes: (spec) => (spec.network === 'none' ? { ...spec, network: 'default' } : spec),
-}
-
 // -------------------------------------------------------------------------------------------------
 // paths
 // -------------------------------------------------------------------------------------------------
@@ -152,9 +142,13 @@ export const absolutePathArb = ({ colons }: { colons: boolean }): fc.Arbitrary<s
     )
     .map((segs) => `/${segs.join('/')}`)
 
-export const workdirArb: fc.Arbitrary<string> = absolutePathArb({ colons: false }).map((p) =>
-  systemDirs.has(p) ? `${p}_project` : p,
-)
+/**
+ * Not a system directory, and not where bwrap mounts the bottle's own home and prompt (under
+ * /home, /root and /tmp): a workdir covering those is refused (src/backends/bwrap.ts).
+ */
+export const workdirArb: fc.Arbitrary<string> = absolutePathArb({ colons: false })
+  .map((p) => (systemDirs.has(p) ? `${p}_project` : p))
+  .map((p) => (/^\/(home|root|tmp)(\/|$)/.test(p) ? `/src${p}` : p))
 
 // -------------------------------------------------------------------------------------------------
 // spec, operation, host
@@ -209,11 +203,47 @@ export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.constant({ _tag: 'down' as const }),
 )
 
+/** What the host says about bwrap, beyond what follows from the operation. */
+interface BwrapFactsDraw {
+  readonly stateDir: string
+  readonly binary: string
+  readonly term: string | null
+  /** The spec user's ids in the rootfs passwd; null: not listed there (so 1000:1000). */
+  readonly ids: Ids | null
+  /** A prompt file left in the state directory although the spec names none now. */
+  readonly strayPrompt: boolean
+}
+
+const bwrapDrawArb: fc.Arbitrary<BwrapFactsDraw> = fc.record({
+  stateDir: absolutePathArb({ colons: true }),
+  binary: fc.constantFrom('/usr/bin/bwrap', 'bwrap'),
+  term: fc.option(fc.constantFrom('xterm-256color', 'screen', 'dumb'), { nil: null }),
+  ids: fc.option(fc.record({ uid: fc.nat(70000), gid: fc.nat(70000) }), { nil: null }),
+  strayPrompt: fc.boolean(),
+})
+
+/** bwrap's facts for an input: the bottle exists except for launch, with its prompt if it has one. */
+export const bwrapFactsFor = (spec: BottleSpec, op: Operation, draw: BwrapFactsDraw): BwrapFacts => {
+  const launched = op._tag !== 'launch'
+  const users = [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])]
+  const ids = draw.ids
+  return {
+    stateDir: draw.stateDir,
+    binary: draw.binary,
+    term: draw.term,
+    bottle: {
+      launched,
+      promptInstalled: launched && (spec.prompt !== null || draw.strayPrompt),
+      accounts: ids === null ? {} : Object.fromEntries(users.map((u) => [u, ids])),
+    },
+  }
+}
+
 /** The host facts an input needs: the prompt is a file, the cp source a file or a directory. */
 export const hostFor = (
   spec: BottleSpec,
   op: Operation,
-  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir' },
+  facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; bwrap: BwrapFactsDraw },
 ): HostFacts => ({
   cwd: spec.workdir,
   stdinIsTTY: facts.stdinIsTTY,
@@ -223,6 +253,9 @@ export const hostFor = (
     ...(spec.prompt === null ? {} : { [spec.prompt]: 'file' as const }),
   },
   tmpdir: facts.tmpdir,
+  bwrap: bwrapFactsFor(spec, op, facts.bwrap),
+  // What the CLI passes for an op on one bottle: the spec's own cluster.
+  cluster: { context: spec.context, namespace: spec.namespace },
 })
 
 const hostFactsArb = fc.record({
@@ -230,6 +263,7 @@ const hostFactsArb = fc.record({
   // smolvm stages files under tmpdir and refuses a tmpdir with ":" (a Left, tested on its own).
   tmpdir: fc.oneof(fc.constant('/tmp'), absolutePathArb({ colons: false })),
   sourceKind: fc.constantFrom('file' as const, 'dir' as const),
+  bwrap: bwrapDrawArb,
 })
 
 /** HostFacts for a given spec and operation. */
@@ -246,3 +280,64 @@ export interface Scenario {
 export const scenarioArb: fc.Arbitrary<Scenario> = fc
   .record({ spec: specArb, op: operationArb, facts: hostFactsArb })
   .map(({ spec, op, facts }) => ({ spec, op, host: hostFor(spec, op, facts) }))
+
+/** The same scenario with another operation: bwrap's bottle exists for every op but launch. */
+export const withOp = (s: Scenario, op: Operation): Scenario => {
+  const facts = s.host.bwrap
+  const bottle = facts?.bottle
+  if (facts === null || bottle === null || bottle === undefined) return { ...s, op }
+  const launched = op._tag !== 'launch'
+  return {
+    ...s,
+    op,
+    host: { ...s.host, bwrap: { ...facts, bottle: { ...bottle, launched, promptInstalled: launched && (bottle.promptInstalled || s.spec.prompt !== null) } } },
+  }
+}
+
+/** Facts for tests that need a fixed host: no TTY, /tmp, a launched bwrap bottle with its prompt. */
+export const fixedHost = (spec: BottleSpec, op: Operation, stdinIsTTY = false): HostFacts =>
+  hostFor(spec, op, {
+    stdinIsTTY,
+    tmpdir: '/tmp',
+    sourceKind: 'file',
+    bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', ids: null, strayPrompt: false },
+  })
+
+/** Where a rootfs directory stands in for the image references the generators make. */
+export const rootfsForBwrap = '/srv/rootfs'
+
+const within = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`)
+
+/**
+ * What a backend refuses by design, replaced by the nearest input it takes, so that the laws can
+ * run every backend on the same generated scenarios (separate examples check each refusal). The
+ * generators make input valid for docker and smolvm; bwrap wants an image that is a rootfs
+ * directory, not a reference, and a cp destination in the workdir or the home (the only places a
+ * bwrap bottle keeps); kubernetes has no network "none". Each backend has an entry, so a new one
+ * must decide.
+ */
+const fits: Record<BackendName, (s: Scenario) => Scenario> = {
+  smolvm: (s) => s,
+  docker: (s) => s,
+  bwrap: (s) => {
+    const spec = s.spec.image === null || s.spec.image.startsWith('/') ? s.spec : { ...s.spec, image: rootfsForBwrap }
+    const op =
+      s.op._tag === 'cp' && !within(s.op.dest, spec.workdir) && !within(s.op.dest, homeOf(spec.user))
+        ? { ...s.op, dest: `${spec.workdir}${s.op.dest}` }
+        : s.op
+    return { spec, op, host: s.host }
+  },
+  kubernetes: (s) => (s.spec.network === 'none' ? { ...s, spec: { ...s.spec, network: 'default' } } : s),
+}
+
+export const fitFor = (backend: BackendName, s: Scenario): Scenario => fits[backend](s)
+
+/** Facts for listing (ls and down --all name no bottle): bwrap's state directory; kubectl's current context. */
+export const listingHost: HostFacts = {
+  cwd: '/home/me',
+  stdinIsTTY: false,
+  pathKinds: {},
+  tmpdir: '/tmp',
+  bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: null, bottle: null },
+  cluster: { context: null, namespace: null },
+}

@@ -2,13 +2,16 @@
  * A backend is a record of pure functions from a validated spec to steps: one file per backend,
  * one shared law suite (tests/laws) that every backend passes.
  *
- *   docker.exec(spec, intent)   // { framing: ['docker','exec','-u','node',…,'demo'], tail: ['claude'] }
+ *   docker.exec(spec, intent, host)   // { framing: ['docker','exec','-u','node',…,'demo'], env }
  *
  * The generic parts (which guest command an op runs, the prompt flag, the resume fallback) live
  * in compile.ts; a backend only knows how its own CLI spells things.
  */
+import type * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
+import { encodeRecord, recordOf, specHash } from '../spec/record.js'
+import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, OpName, ProcessEnv, Step } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
@@ -19,6 +22,55 @@ export interface HostFacts {
   readonly pathKinds: Readonly<Record<string, 'file' | 'dir' | 'missing'>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
+  /** Read only when the backend is bwrap, which keeps its bottles on the host; null otherwise. */
+  readonly bwrap: BwrapFacts | null
+  /**
+   * kubernetes, for the ops that name no bottle (ls, down --all): which cluster and namespace to
+   * look in, from --context and --namespace. An op on one bottle reads its spec's context and
+   * namespace (the CLI puts the same here).
+   */
+  readonly cluster: ClusterScope
+}
+
+/** A kubeconfig context and namespace; null: kubectl's current context, that context's namespace. */
+export interface ClusterScope {
+  readonly context: string | null
+  readonly namespace: string | null
+}
+
+export const defaultCluster: ClusterScope = { context: null, namespace: null }
+
+/** A user's numeric ids, as a passwd file lists them. */
+export interface Ids {
+  readonly uid: number
+  readonly gid: number
+}
+
+/**
+ * What the bwrap backend needs from the host. A bwrap bottle has no daemon that remembers it: it
+ * is a directory, so whether it exists is a fact the CLI reads, like the current directory.
+ */
+export interface BwrapFacts {
+  /** `$XDG_STATE_HOME/bottle/bwrap`, else `$HOME/.local/state/bottle/bwrap`: one directory per bottle. */
+  readonly stateDir: string
+  /**
+   * bwrap's absolute path on the host PATH, or `bwrap` if it is not there. The bwrap process gets
+   * the guest's env, PATH included, so the plan must not depend on PATH to find bwrap itself.
+   */
+  readonly binary: string
+  /** The host's TERM, for a guest that shares our terminal; null when unset. */
+  readonly term: string | null
+  /** About the bottle the operation names; null for `ls`, which names none. */
+  readonly bottle: BwrapBottleFacts | null
+}
+
+export interface BwrapBottleFacts {
+  /** The bottle's state directory exists: it was launched and not taken down. */
+  readonly launched: boolean
+  /** The state directory holds a prompt file (copied in at launch). */
+  readonly promptInstalled: boolean
+  /** uid/gid of the users the input names, from the root filesystem's /etc/passwd; absent if unlisted. */
+  readonly accounts: Readonly<Record<string, Ids>>
 }
 
 /** What a backend needs to copy one host path into the bottle. */
@@ -40,8 +92,11 @@ export interface Backend {
   readonly binary: string
   /** One line: how to get the binary. */
   readonly install: string
-  /** The backend's own rules on top of the spec's (name syntax, paths its CLI cannot take). */
-  readonly checkSpec: (spec: BottleSpec) => Checked<BottleSpec>
+  /**
+   * The backend's own rules on top of the spec's (name syntax, paths its CLI cannot take), and,
+   * for a backend that keeps its bottles on the host, whether `op` fits the bottle's state.
+   */
+  readonly checkSpec: (spec: BottleSpec, op: OpName, host: HostFacts) => Checked<BottleSpec>
   /** The image used when the spec names none. */
   readonly defaultImage: string
   /** Where the prompt file lives inside the bottle. */
@@ -53,27 +108,48 @@ export interface Backend {
    */
   readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep) => readonly Step[]
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
-  readonly exec: (spec: BottleSpec, intent: GuestIntent) => ExecFraming
+  readonly exec: (spec: BottleSpec, intent: GuestIntent, host: HostFacts) => ExecFraming
   /**
-   * Steps that put a host file or directory at `dest` in the bottle (parent directories are made
-   * by compile.ts first). `guest` builds a helper guest step, for backends that need one.
+   * Every step that puts a host file or directory at `dest` in the bottle, owned by the bottle's
+   * user, making parent directories as needed. `guest` builds a helper guest step run as root,
+   * for backends whose copy lands as root (see `ownedByUser`).
    */
   readonly copyIn: (spec: BottleSpec, copy: CopyIn, host: HostFacts, guest: GuestStep) => Checked<readonly Step[]>
   /** Stop and delete; a bottle that is already gone is not an error. */
-  readonly down: (spec: BottleSpec) => readonly Step[]
-  /** List this tool's bottles. */
-  readonly list: (scope: ListScope) => readonly Step[]
-  /** Facts for people about an op on this backend, added to the plan's notes; spec is null for ls. */
-  readonly notes?: (op: OpName, spec: BottleSpec | null, scope: ListScope) => readonly string[]
+  readonly down: (spec: BottleSpec, host: HostFacts) => readonly Step[]
+  /** List this tool's bottles: steps whose last one is a `capture` step that parseList reads. */
+  readonly list: (host: HostFacts) => readonly Step[]
+  /**
+   * Reads what the list step printed: this tool's bottles only (entries without the managed
+   * label are skipped, whatever the command's own filter did), in the order printed.
+   */
+  readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
+  /**
+   * Facts for people about an op on this backend, added to the plan's notes; spec is null for
+   * ops that name no bottle (ls, down --all).
+   */
+  readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly string[]
 }
 
-/** Where `ls` looks, for backends with more than one place (a kubeconfig context and namespace). */
-export interface ListScope {
-  readonly context: string | null
-  readonly namespace: string | null
+/** One bottle as its backend lists it. */
+export interface BottleRow {
+  readonly name: string
+  readonly backend: BackendName
+  /** The backend's own word: running, exited, stopped, … */
+  readonly state: string
+  /** Milliseconds since the epoch; null when the backend did not say, or said it in a form we do not read. */
+  readonly createdAt: number | null
+  readonly image: string | null
+  /** What launch recorded (the labels below); null when the label is absent or empty. */
+  readonly specHash: string | null
+  readonly spec: string | null
 }
 
-export const anywhere: ListScope = { context: null, namespace: null }
+/** The backend printed something its parser cannot read: one line, saying where. */
+export interface ListingError {
+  readonly _tag: 'ListingError'
+  readonly message: string
+}
 
 /** Builds a step that runs `argv` in the bottle as root, with no user env: for plumbing. */
 export type GuestStep = (title: string, argv: readonly string[]) => Step
@@ -81,3 +157,39 @@ export type GuestStep = (title: string, argv: readonly string[]) => Step
 /** Labels that mark what bottle created, so ls and down find exactly this tool's bottles. */
 export const managedLabel = 'dev.bottle.managed'
 export const nameLabel = 'dev.bottle.name'
+/** The spec that shaped the bottle (src/spec/record.ts), so ls can tell when it has drifted. */
+export const specHashLabel = 'dev.bottle.spec-hash'
+export const specLabel = 'dev.bottle.spec'
+
+/** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
+export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {
+  const record = recordOf(spec, defaultImage)
+  return [
+    [managedLabel, 'true'],
+    [nameLabel, spec.name],
+    [specHashLabel, specHash(record)],
+    [specLabel, encodeRecord(record)],
+  ]
+}
+
+export const listingError = (message: string): ListingError => ({ _tag: 'ListingError', message: oneLine(message) })
+
+const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))
+
+/**
+ * For backends whose copy lands as root (docker cp, smolvm cp): make the parent in the bottle
+ * first, and give the copy to the bottle's user after, or the agent could not write to it.
+ */
+export const ownedByUser = (
+  spec: BottleSpec,
+  copy: CopyIn,
+  inGuest: GuestStep,
+  copySteps: readonly Step[],
+): Step[] => {
+  const target = copy.kind === 'dir' ? copy.dest : parentDir(copy.dest)
+  return [
+    inGuest(`make ${target} in the bottle`, ['mkdir', '-p', '--', target]),
+    ...copySteps,
+    inGuest(`give ${copy.dest} to ${spec.user}`, ['chown', '-R', '--', spec.user, copy.dest]),
+  ]
+}

@@ -1,7 +1,7 @@
 /**
  * docker (and, with its own binary, podman): a long-lived container that every op execs into.
  *
- *   docker.exec(spec, intent).framing
+ *   docker.exec(spec, intent, host).framing
  *   // ['docker','exec','-i','-t','-u','node','-e','HOME=/home/node','-e','USER=node',
  *   //  '-e','CI=1','-e','CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','demo']
  *
@@ -13,7 +13,17 @@ import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, type Step, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { type Backend, managedLabel, nameLabel } from './backend.js'
+import {
+  type Backend,
+  type BottleRow,
+  type ListingError,
+  launchLabels,
+  listingError,
+  managedLabel,
+  ownedByUser,
+  specHashLabel,
+  specLabel,
+} from './backend.js'
 
 // moby's RestrictedNamePattern: at least two characters.
 const containerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
@@ -45,8 +55,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     step(`create and start the container ${spec.name}`, [
       bin, 'run', '-d',
       '--name', spec.name,
-      '--label', `${managedLabel}=true`,
-      '--label', `${nameLabel}=${spec.name}`,
+      ...launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...cli.runFlags,
       ...networkFlags(spec),
       '--init',
@@ -85,26 +94,98 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ],
       env: { ...inheritEnv, vars: intent.secrets.map(secret) },
     }),
-    copyIn: (spec, copy) =>
-      E.right([
+    copyIn: (spec, copy, _host, inGuest) =>
+      E.right(ownedByUser(spec, copy, inGuest, [
         step(`copy ${copy.source} to ${copy.dest} in the bottle`, [
           bin, 'cp',
           // `DIR/.` copies the directory's contents into dest, whether or not dest exists.
           copy.kind === 'dir' ? `${copy.source}/.` : copy.source,
           `${spec.name}:${copy.dest}`,
         ]),
-      ]),
+      ])),
     // `rm -f` on a missing container exits 0: down is idempotent as it stands.
     down: (spec) => [removeStep(spec)],
     list: () => [
       step('list the containers bottle created', [
         bin, 'ps', '-a',
         '--filter', `label=${managedLabel}=true`,
-        '--format', 'table {{.Names}}\t{{.State}}\t{{.RunningFor}}\t{{.Image}}',
-      ], { stdio: 'passthrough' }),
+        '--format', psFormat,
+      ], { stdio: 'capture' }),
     ],
+    parseList: (stdout) => parsePs(cli, stdout),
   }
   return backend
+}
+
+// -------------------------------------------------------------------------------------------------
+// ls: one JSON object per container, built by docker's own template `json` function
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * `{{json .}}` would do, except that its Labels is one `k=v,k=v` string, and a label value may
+ * itself hold a comma. So the template asks for each label by name (`.Label "k"`, "" when absent)
+ * and lets `json` quote every value: one line per container, each a flat object of strings.
+ */
+const psFields = [
+  // The container's name is the bottle's (create passes --name): it is also what `rm -f` takes.
+  ['name', '.Names'],
+  ['state', '.State'],
+  ['created', '.CreatedAt'],
+  ['image', '.Image'],
+  ['managed', `(.Label "${managedLabel}")`],
+  ['specHash', `(.Label "${specHashLabel}")`],
+  ['spec', `(.Label "${specLabel}")`],
+] as const
+
+const psFormat = `{${psFields.map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
+
+/**
+ * `.CreatedAt` is Go's time.String() of a whole second in the client's zone:
+ * `2026-05-01 12:34:56 +0200 CEST` (the zone name may be missing or numeric, like `+03`).
+ */
+const goTime = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? ([+-])(\d{2})(\d{2})(?: \S+)?$/
+
+export const parseGoTime = (text: string): number | null => {
+  const m = goTime.exec(text)
+  if (m === null) return null
+  const num = (i: number): number => Number(m[i])
+  const offsetMinutes = (m[7] === '-' ? -1 : 1) * (num(8) * 60 + num(9))
+  return Date.UTC(num(1), num(2) - 1, num(3), num(4), num(5), num(6)) - offsetMinutes * 60_000
+}
+
+const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+  const rows: BottleRow[] = []
+  const lines = stdout.split('\n')
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim()
+    if (line === '') continue
+    const where = `${cli.binary} ps printed line ${i + 1}`
+    let data: unknown
+    try {
+      data = JSON.parse(line)
+    } catch {
+      return E.left(listingError(`${where}, which is not the JSON object bottle asked for: ${show(line.slice(0, 80))}`))
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data))
+      return E.left(listingError(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`))
+    const o = data as Record<string, unknown>
+    const missing = psFields.find(([key]) => typeof o[key] !== 'string')
+    if (missing !== undefined) return E.left(listingError(`${where}, whose ${missing[0]} is missing or not a string`))
+    const text = (key: (typeof psFields)[number][0]): string => o[key] as string
+    // The filter asked docker for these only; a stand-in or an old daemon may not filter.
+    if (text('managed') !== 'true') continue
+    if (text('name') === '') return E.left(listingError(`${where}, which names no container`))
+    rows.push({
+      name: text('name'),
+      backend: cli.name,
+      state: text('state'),
+      createdAt: parseGoTime(text('created')),
+      image: text('image') || null,
+      specHash: text('specHash') || null,
+      spec: text('spec') || null,
+    })
+  }
+  return E.right(rows)
 }
 
 export const docker = containerBackend({

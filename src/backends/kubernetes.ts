@@ -1,7 +1,7 @@
 /**
  * kubernetes: a long-lived Pod per bottle, driven by kubectl; every op execs into it.
  *
- *   kubernetes.exec(spec, intent).framing
+ *   kubernetes.exec(spec, intent, host).framing
  *   // ['kubectl','--context=lab','--namespace=agents','exec','-i','-t','-c','bottle','demo','--',
  *   //  'runuser','-u','node','--','env','HOME=/home/node','USER=node','CI=1',
  *   //  '/bin/sh','-c','cd "$1" && shift && exec "$@"','bottle','/src/app']
@@ -29,7 +29,22 @@ import { compileError, show } from '../plan/errors.js'
 import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../spec/spec.js'
 import { isDns1123Label } from '../spec/validate.js'
-import { type Backend, type CopyIn, type GuestStep, type HostFacts, type ListScope, managedLabel, nameLabel } from './backend.js'
+import {
+  type Backend,
+  type BottleRow,
+  type ClusterScope,
+  type CopyIn,
+  type GuestStep,
+  type HostFacts,
+  type ListingError,
+  launchLabels,
+  listingError,
+  managedLabel,
+  nameLabel,
+  ownedByUser,
+  specHashLabel,
+  specLabel,
+} from './backend.js'
 
 /** The Pod's one container; every exec and cp names it. */
 const containerName = 'bottle'
@@ -46,14 +61,28 @@ const makeWorkdirScript = '[ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$
 const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
 
 /** `kubectl [--context=C] [--namespace=N] ARGS…`: one word per flag, so a context can be any text. */
-const kubectl = (where: ListScope, ...args: string[]): string[] => [
+const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
   'kubectl',
   ...(where.context === null ? [] : [`--context=${where.context}`]),
   ...(where.namespace === null ? [] : [`--namespace=${where.namespace}`]),
   ...args,
 ]
 
-const labels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name })
+/** What marks the Secret as bottle's: it is no bottle, so it records no spec. */
+const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name })
+
+/**
+ * What launch records on the Pod. A label value is at most 63 characters of `[A-Za-z0-9._-]`, so
+ * the spec record (long base64url) is an annotation; the name and the 12-digit hash fit a label.
+ */
+const podMetadata = (spec: BottleSpec): Json => {
+  const recorded = launchLabels(spec, kubernetes.defaultImage)
+  return {
+    name: spec.name,
+    labels: Object.fromEntries(recorded.filter(([k]) => k !== specLabel)),
+    annotations: Object.fromEntries(recorded.filter(([k]) => k === specLabel)),
+  }
+}
 
 const resourcesJson = (r: Resources): Json => ({
   ...(r.requests.length === 0 ? {} : { requests: Object.fromEntries(r.requests) }),
@@ -64,7 +93,7 @@ const resourcesJson = (r: Resources): Json => ({
 const podManifest = (spec: BottleSpec): Json => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: spec.name, labels: labels(spec) },
+  metadata: podMetadata(spec),
   spec: {
     containers: [
       {
@@ -101,7 +130,7 @@ const podManifest = (spec: BottleSpec): Json => ({
 const secretManifest = (spec: BottleSpec): Json => ({
   apiVersion: 'v1',
   kind: 'Secret',
-  metadata: { name: secretName(spec), labels: labels(spec) },
+  metadata: { name: secretName(spec), labels: secretLabels(spec) },
   type: 'Opaque',
   stringData: Object.fromEntries(spec.secrets.map((k) => [k, ''])),
 })
@@ -127,7 +156,7 @@ const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
  * scratch path without one. A directory travels as one tar archive unpacked in the container:
  * `kubectl cp DIR pod:DEST` would land in DEST/DIR when DEST exists, and compile.ts makes it.
  */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
   const upload = (src: string, dest: string, what: string): Step =>
     step(`${what} (kubectl cp needs tar in the container image)`, kubectl(spec, 'cp', '-c', containerName, src, `${spec.name}:${dest}`))
   const title = `copy ${copy.source} to ${copy.dest} in the bottle`
@@ -155,6 +184,12 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
   ])
 }
 
+/** kubectl cp unpacks as the container's user (root here): the parent made first, the copy chowned after. */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const steps = copyOnly(spec, copy, host, inGuest)
+  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
+}
+
 const deletePod = (spec: BottleSpec): Step =>
   step(`delete the Pod ${spec.name}`, kubectl(spec, 'delete', 'pod', spec.name, '--ignore-not-found'))
 
@@ -180,7 +215,7 @@ const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] 
 ]
 
 /** Which cluster and namespace: with no context, whatever kubectl's current context is at run time. */
-const where = (scope: ListScope): string =>
+const where = (scope: ClusterScope): string =>
   `cluster: ${scope.context === null ? "kubectl's current context" : `context ${show(scope.context)}`}, ${scope.namespace === null ? "the context's default namespace" : `namespace ${scope.namespace}`}`
 
 export const kubernetes: Backend = {
@@ -216,11 +251,12 @@ export const kubernetes: Backend = {
   copyIn,
   // Pod first: it uses the Secret. `--ignore-not-found` makes a missing object a success.
   down: (spec) => [deletePod(spec), deleteSecret(spec)],
-  list: (scope) => [
-    step('list the Pods bottle created', kubectl(scope, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'passthrough' }),
+  list: (host) => [
+    step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
   ],
-  notes: (op, spec, scope) => {
-    const notes = [where(scope)]
+  parseList: (stdout) => parsePods(stdout),
+  notes: (op, spec, host) => {
+    const notes = [where(spec ?? host.cluster)]
     if (op === 'launch')
       notes.push('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`')
     if ((op === 'agent' || op === 'exec' || op === 'resume') && spec !== null && spec.secrets.length > 0)
@@ -228,4 +264,82 @@ export const kubernetes: Backend = {
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push('kubectl cp needs tar in the container image')
     return notes
   },
+}
+
+// -------------------------------------------------------------------------------------------------
+// ls: `kubectl get pods -l dev.bottle.managed=true -o json`
+// -------------------------------------------------------------------------------------------------
+
+type JsonObject = Readonly<Record<string, unknown>>
+
+const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/** RFC 3339 as the API server writes metadata.creationTimestamp: `2026-05-01T12:34:56Z`. */
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+export const parseRfc3339 = (text: unknown): number | null => {
+  if (typeof text !== 'string' || !rfc3339.test(text)) return null
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? null : ms
+}
+
+/**
+ * A List of Pods (`{"kind":"List","items":[…]}`). Per Pod: metadata.name (what `delete pod`
+ * takes), status.phase lower-cased (`terminating` once a delete has begun, as kubectl get shows
+ * it), metadata.creationTimestamp, the `bottle` container's image, the spec hash from a label and
+ * the spec record from an annotation (see podMetadata).
+ */
+const parsePods = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+  const text = stdout.trim()
+  if (text === '') return E.right([])
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return E.left(listingError(`kubectl get pods -o json printed something that is not JSON: ${show(text.slice(0, 80))}`))
+  }
+  if (!isObject(data) || !Array.isArray(data.items))
+    return E.left(listingError('kubectl get pods -o json printed JSON that is not a list of Pods (no items array)'))
+  const rows: BottleRow[] = []
+  for (const [i, item] of (data.items as unknown[]).entries()) {
+    const at = `kubectl get pods -o json: item ${i + 1}`
+    if (!isObject(item)) return E.left(listingError(`${at} is not a JSON object`))
+    /** An object-valued field; absent or null reads as empty. `what` is the phrase for the error. */
+    const part = (o: JsonObject, key: string, what: string): E.Either<ListingError, JsonObject> => {
+      const v = Object.hasOwn(o, key) ? o[key] : undefined
+      return v === undefined || v === null ? E.right({}) : isObject(v) ? E.right(v) : E.left(listingError(`${at} has ${what} not an object`))
+    }
+    const metadata = part(item, 'metadata', 'metadata that is')
+    if (E.isLeft(metadata)) return metadata
+    const labels = part(metadata.right, 'labels', 'labels that are')
+    if (E.isLeft(labels)) return labels
+    const annotations = part(metadata.right, 'annotations', 'annotations that are')
+    if (E.isLeft(annotations)) return annotations
+    const status = part(item, 'status', 'a status that is')
+    if (E.isLeft(status)) return status
+    const podSpec = part(item, 'spec', 'a spec that is')
+    if (E.isLeft(podSpec)) return podSpec
+    const str = (o: JsonObject, key: string): string | null => {
+      const v = Object.hasOwn(o, key) ? o[key] : undefined
+      return typeof v === 'string' && v !== '' ? v : null
+    }
+    // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
+    if (str(labels.right, managedLabel) !== 'true') continue
+    const name = str(metadata.right, 'name')
+    if (name === null) return E.left(listingError(`${at} has no name`))
+    const phase = Object.hasOwn(status.right, 'phase') ? status.right.phase : undefined
+    if (phase !== undefined && typeof phase !== 'string') return E.left(listingError(`${at} (${name}) has a status.phase that is not a string`))
+    const containers = Array.isArray(podSpec.right.containers) ? podSpec.right.containers.filter(isObject) : []
+    const container = containers.find((c) => c.name === containerName) ?? containers[0]
+    rows.push({
+      name,
+      backend: 'kubernetes',
+      state: str(metadata.right, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
+      createdAt: parseRfc3339(metadata.right.creationTimestamp),
+      image: container === undefined ? null : str(container, 'image'),
+      specHash: str(labels.right, specHashLabel),
+      spec: str(annotations.right, specLabel),
+    })
+  }
+  return E.right(rows)
 }

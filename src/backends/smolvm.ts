@@ -1,7 +1,7 @@
 /**
  * smolvm: a microVM per bottle, created once and exec'd into.
  *
- *   smolvm.exec(spec, intent).framing
+ *   smolvm.exec(spec, intent, host).framing
  *   // ['smolvm','machine','exec','--name','demo','-i','-t','-e','HOME=/home/node','-e','USER=node',
  *   //  '--secret-env','CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','--',
  *   //  'runuser','-u','node','--']
@@ -16,7 +16,20 @@ import { createHash } from 'node:crypto'
 import { compileError, show } from '../plan/errors.js'
 import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { type Backend, type CopyIn, type GuestStep, type HostFacts, managedLabel, nameLabel } from './backend.js'
+import {
+  type Backend,
+  type BottleRow,
+  type CopyIn,
+  type GuestStep,
+  type HostFacts,
+  type ListingError,
+  launchLabels,
+  listingError,
+  managedLabel,
+  ownedByUser,
+  specHashLabel,
+  specLabel,
+} from './backend.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -50,7 +63,7 @@ const checkSpec = (spec: BottleSpec) => {
  * straight in; a file whose path has a `:` is first copied to a scratch path without one; a
  * directory travels as a tar archive, unpacked by `tar` in the guest.
  */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
   const upload = (src: string, dest: string): Step =>
     step(`copy ${copy.source} to ${copy.dest} in the bottle`, machine('cp', src, `${spec.name}:${dest}`))
   if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest)])
@@ -77,6 +90,12 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
   ])
 }
 
+/** The copy, with the parent made first and ownership handed to the bottle's user after. */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const steps = copyOnly(spec, copy, host, inGuest)
+  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
+}
+
 export const smolvm: Backend = {
   name: 'smolvm',
   binary: 'smolvm',
@@ -95,8 +114,7 @@ export const smolvm: Backend = {
       step(`create the machine ${spec.name}`, machine(
         'create',
         '--name', spec.name,
-        '--label', `${managedLabel}=true`,
-        '--label', `${nameLabel}=${spec.name}`,
+        ...launchLabels(spec, smolvm.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
         '--image', spec.image ?? smolvm.defaultImage,
         ...(spec.network === 'host' ? ['--net'] : []),
         '-v', `${spec.workdir}:${spec.workdir}`,
@@ -128,5 +146,53 @@ export const smolvm: Backend = {
     // Without -f smolvm asks for confirmation and, with no answer, deletes nothing.
     step(`delete the machine ${spec.name}`, machine('delete', '--name', spec.name, '-f'), { tolerate: [vmNotFound(spec.name)] }),
   ],
-  list: () => [step('list the machines bottle created', machine('ls', '--json'), { stdio: 'passthrough' })],
+  // ls has no label filter: parseList keeps the machines with the managed label.
+  list: () => [step('list the machines, to pick out the ones bottle created', machine('ls', '--json'), { stdio: 'capture' })],
+  parseList: (stdout) => parseMachines(stdout),
+}
+
+/**
+ * `machine ls --json` prints a pretty JSON array, `[]` when there are none, one object per machine
+ * (`machine_status_json` in src/cli/vm_common.rs): `name`, `state`, `created_at` (Unix seconds),
+ * `image` (null for a bare VM) and many resource fields we ignore. The `labels` object (what
+ * `create --label` stored) is assumed, not seen: the version of machine_status_json read for this
+ * has no such key. If it is missing, every machine counts as not ours: ls under-reports, and
+ * down --all never deletes a machine it cannot prove is bottle's.
+ */
+const parseMachines = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+  const text = stdout.trim()
+  if (text === '') return E.right([])
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return E.left(listingError(`smolvm machine ls --json printed something that is not JSON: ${show(text.slice(0, 80))}`))
+  }
+  if (!Array.isArray(data)) return E.left(listingError('smolvm machine ls --json printed JSON that is not a list of machines'))
+  const rows: BottleRow[] = []
+  for (const [i, m] of data.entries()) {
+    const where = `smolvm machine ls --json: machine ${i + 1}`
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return E.left(listingError(`${where} is not a JSON object`))
+    const o = m as Record<string, unknown>
+    const labels = o.labels ?? {}
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+      return E.left(listingError(`${where} has labels that are not an object`))
+    const label = (k: string): string | null => {
+      const v = Object.hasOwn(labels, k) ? (labels as Record<string, unknown>)[k] : undefined
+      return typeof v === 'string' && v !== '' ? v : null
+    }
+    if (label(managedLabel) !== 'true') continue
+    if (typeof o.name !== 'string' || o.name === '') return E.left(listingError(`${where} has no name`))
+    if (typeof o.state !== 'string') return E.left(listingError(`${where} (${o.name}) has no state`))
+    rows.push({
+      name: o.name,
+      backend: 'smolvm',
+      state: o.state,
+      createdAt: typeof o.created_at === 'number' && Number.isFinite(o.created_at) ? o.created_at * 1000 : null,
+      image: typeof o.image === 'string' && o.image !== '' ? o.image : null,
+      specHash: label(specHashLabel),
+      spec: label(specLabel),
+    })
+  }
+  return E.right(rows)
 }

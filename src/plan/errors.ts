@@ -19,7 +19,6 @@ export const compileError = (message: string): CompileError => ({
 
 /** Control characters (a newline in a user's name, say) would split the one-line message. */
 export const oneLine = (s: string): string =>
-  // eslint-disable-next-line no-control-regex
   s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 
 /** Shows user input inside a message: quoted, with control characters visible. */

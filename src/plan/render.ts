@@ -46,6 +46,7 @@ const stepText = (s: Step, label: string, indent: string): string[] => {
   }
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
   if (s.stdin._tag === 'json') lines.push(`${indent}    stdin:`, ...jsonStdinLines(s.stdin, indent))
+  if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
   return lines
@@ -142,6 +143,7 @@ export const renderSh = (plan: Plan): string => {
   ]
   plan.steps.forEach((s, i) => {
     out.push('', `# [${i + 1}/${plan.steps.length}] ${s.title.replace(/\n/g, ' ')}`)
+    if (s.stdio === 'capture') out.push('# bottle run reads this output (ls parses it); the script prints it as it comes')
     const isResult = plan.exitCodeFrom === i
     const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
     out.push(`bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`)

@@ -12,7 +12,7 @@
 // model
 // -------------------------------------------------------------------------------------------------
 
-export const backendNames = ['smolvm', 'docker', 'kubernetes'] as const
+export const backendNames = ['smolvm', 'docker', 'bwrap', 'kubernetes'] as const
 export type BackendName = (typeof backendNames)[number]
 
 export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'down', 'ls'] as const
@@ -34,10 +34,12 @@ export interface ProcessEnv {
 /**
  * How a step's standard streams are wired.
  * - `terminal`: all three inherit ours (interactive agent).
- * - `passthrough`: stdin is empty; stdout/stderr go to ours as they come (exec, ls).
+ * - `passthrough`: stdin is empty; stdout/stderr go to ours as they come (exec).
  * - `quiet`: stdin is empty; output is kept and shown only if the step fails (lifecycle steps).
+ * - `capture`: stdin is empty; stdout is handed back to bottle, which reads it (ls parses the
+ *   backend's listing); stderr goes to ours, so the tool's own complaint is seen as it wrote it.
  */
-export type Stdio = 'terminal' | 'passthrough' | 'quiet'
+export type Stdio = 'terminal' | 'passthrough' | 'quiet' | 'capture'
 
 /** Plain JSON data: what a `json` stdin holds (a Kubernetes manifest). */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json }

@@ -42,7 +42,8 @@ export const absolutePath = (what: string, p: string): Checked<string> => {
   if (!p.startsWith('/')) return E.left(compileError(`${what} ${show(p)} must be an absolute path`))
   if (p.split('/').some((seg) => seg === '.' || seg === '..'))
     return E.left(compileError(`${what} ${show(p)} must not contain . or .. segments`))
-  return E.right(p.length > 1 ? p.replace(/\/+$/, '').replace(/\/{2,}/g, '/') : p)
+  // `//a//b/` → `/a/b`; any run of slashes alone is the root.
+  return E.right(p.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1'))
 }
 
 // An image reference or a rootfs path: never empty, never read as a flag.

@@ -26,6 +26,8 @@ const host: HostFacts = {
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
+  bwrap: null,
+  cluster: { context: null, namespace: null },
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
@@ -172,6 +174,10 @@ describe('docker argv snapshots', () => {
             "dev.bottle.managed=true",
             "--label",
             "dev.bottle.name=demo",
+            "--label",
+            "dev.bottle.spec-hash=a0b7545b5857",
+            "--label",
+            "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
             "--init",
             "-v",
             "/src/app:/src/app",

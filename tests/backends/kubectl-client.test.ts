@@ -75,6 +75,8 @@ const host: HostFacts = {
   stdinIsTTY: true,
   pathKinds: { [files.prompt]: 'file', [files.colon]: 'file', [files.notes]: 'dir' },
   tmpdir: dir,
+  bwrap: null,
+  cluster: { context: 'lab', namespace: null },
 }
 
 const plans: [string, Plan][] = [
@@ -94,7 +96,7 @@ const plans: [string, Plan][] = [
       return [`${label} (context ${JSON.stringify(s.context)})`, p.right]
     }),
   ),
-  ['ls', compileList(kubernetes, { context: 'lab', namespace: 'agents' })],
+  ['ls', compileList(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } })],
 ]
 
 const kubectlSteps = (steps: readonly Step[]): Step[] =>

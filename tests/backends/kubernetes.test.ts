@@ -5,10 +5,11 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import type { HostFacts } from '../../src/backends/backend.js'
+import { type HostFacts, defaultCluster, managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
 import { type Operation, compile, compileList } from '../../src/compile.js'
 import type { Plan, Step } from '../../src/plan/types.js'
+import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 
 const resolved = resolveSpec({
@@ -35,6 +36,8 @@ const host: HostFacts = {
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
+  bwrap: null,
+  cluster: { context: 'lab', namespace: 'agents' },
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
@@ -117,9 +120,13 @@ describe('kubernetes examples', () => {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
+          "annotations": {
+            "dev.bottle.spec": "eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+          },
           "labels": {
             "dev.bottle.managed": "true",
             "dev.bottle.name": "demo",
+            "dev.bottle.spec-hash": "a0b7545b5857",
           },
           "name": "demo",
         },
@@ -161,6 +168,21 @@ describe('kubernetes examples', () => {
     `)
   })
 
+  it('the Pod records its spec for ls: the hash as a label, the whole record as an annotation (label values are at most 63 characters)', () => {
+    const pod = stdinDocument(planOf({ _tag: 'launch' }).steps[1]) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }
+    const record = recordOf(demo, kubernetes.defaultImage)
+    expect(pod.metadata.labels).toStrictEqual({
+      [managedLabel]: 'true',
+      [nameLabel]: 'demo',
+      [specHashLabel]: specHash(record),
+    })
+    expect(pod.metadata.annotations).toStrictEqual({ [specLabel]: encodeRecord(record) })
+    // What the API server checks of a label value (IsValidLabelValue).
+    for (const v of Object.values(pod.metadata.labels)) expect(v).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
+    for (const v of Object.values(pod.metadata.labels)) expect(v.length).toBeLessThanOrEqual(63)
+    expect(encodeRecord(record).length).toBeGreaterThan(63)
+  })
+
   it.each([
     ['default', undefined],
     ['host', true],
@@ -200,10 +222,11 @@ describe('kubernetes examples', () => {
   })
 
   it('ls: get pods by label, as JSON, where --context and -n say', () => {
-    expect(compileList(kubernetes, { context: 'lab', namespace: 'agents' }).steps[0]?.argv).toStrictEqual(
-      ['kubectl', '--context=lab', '--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json'],
-    )
-    expect(compileList(kubernetes).notes).toStrictEqual(["cluster: kubectl's current context, the context's default namespace"])
+    const ls = compileList(kubernetes, host)
+    expect(ls.steps.map((s) => [s.argv, s.stdio])).toStrictEqual([
+      [['kubectl', '--context=lab', '--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json'], 'capture'],
+    ])
+    expect(compileList(kubernetes, { ...host, cluster: defaultCluster }).notes.at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
   })
 
   it('a context with spaces, "=" or a leading "-" stays one word', () => {

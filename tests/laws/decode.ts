@@ -1,19 +1,35 @@
 /**
  * Independent decoders: read a backend's exec argv the way its CLI would, back into a GuestIntent
  * (invariant 7). Written from the flag grammar of docker (pflag), smolvm (clap) and kubectl
- * (cobra), plus runuser and GNU env, never by calling the encoder, so an encoder bug cannot hide
- * behind a matching decoder bug.
+ * (cobra), plus runuser and GNU env, and of bwrap (its own parser, plus the environment it hands
+ * on), never by calling the encoder, so an encoder bug cannot hide behind a matching decoder bug.
  *
- *   decoders.docker(['docker','exec','-i','-u','node','-e','HOME=/home/node','-e','USER=node','-w','/w','demo','claude'], launch)
+ *   decodeDockerExec(['docker','exec','-i','-u','node','-e','HOME=/home/node','-e','USER=node','-w','/w','demo','claude'])
  *   // { user: 'node', home: '/home/node', env: [], secrets: [], cwd: '/w', argv: ['claude'], tty: false, stdin: true }
+ *   decoders[backend.name](step, { host, launch })   // the same, for any backend's guest step
  *
  * `launch` is the launch plan of the same bottle: on kubernetes the command starts with the
  * container's env, which the Pod on that plan's stdin says (the secrets, by secretKeyRef).
  * A decoder throws on argv its CLI would reject or that an intent cannot describe.
  */
-import type { BackendName, GuestIntent, Json, Plan } from '../../src/plan/types.js'
+import type { HostFacts } from '../../src/backends/backend.js'
+import type { BackendName, GuestIntent, Json, Plan, Step } from '../../src/plan/types.js'
 
-export type Decoder = (argv: readonly string[], launch: Plan) => GuestIntent
+/** Reads one CLI's exec argv back. */
+export type ArgvDecoder = (argv: readonly string[]) => GuestIntent
+
+/** What a guest step's decoder may read besides the step: the host facts, and the bottle's launch plan. */
+export interface DecodeContext {
+  readonly host: HostFacts
+  readonly launch: Plan
+}
+
+/**
+ * Reads one guest step. bwrap's guest env is not in argv but in the process env, and stdin is the
+ * step's stdio; kubernetes's starts with the Pod's env, on the launch plan; docker and smolvm
+ * read argv alone.
+ */
+export type StepDecoder = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, context: DecodeContext) => GuestIntent
 
 /** What the flags of either CLI say, before the user switch and the command. */
 interface ExecFlags {
@@ -87,7 +103,7 @@ const dockerValued: Record<string, (f: ExecFlags, v: string) => void> = {
   workdir: (f, v) => void (f.cwd = v),
 }
 
-export const decodeDockerExec: Decoder = (argv) => {
+export const decodeDockerExec: ArgvDecoder = (argv) => {
   const start = argv[0] === 'docker' && argv[1] === 'exec' ? 2 : argv[0] === 'docker' && argv[1] === 'container' && argv[2] === 'exec' ? 3 : -1
   if (start < 0) throw new Error(`not a docker exec: ${JSON.stringify(argv.slice(0, 3))}`)
   const flags = noFlags()
@@ -183,7 +199,7 @@ const decodeRunuser = (argv: readonly string[]): { user: string; command: readon
   return { user, command }
 }
 
-export const decodeSmolvmExec: Decoder = (argv) => {
+export const decodeSmolvmExec: ArgvDecoder = (argv) => {
   if (argv[0] !== 'smolvm' || (argv[1] !== 'machine' && argv[1] !== 'vm') || argv[2] !== 'exec')
     throw new Error(`not a smolvm machine exec: ${JSON.stringify(argv.slice(0, 3))}`)
   const flags = noFlags()
@@ -388,7 +404,7 @@ const decodeEnv = (argv: readonly string[], flags: ExecFlags): readonly string[]
   return argv.slice(i)
 }
 
-export const decodeKubectlExec: Decoder = (argv, launch) => {
+export const decodeKubectlExec = (argv: readonly string[], launch: Plan): GuestIntent => {
   const exec = decodeKubectlExecFlags(argv)
   const flags = noFlags()
   flags.stdin = exec.stdin
@@ -405,9 +421,105 @@ export const decodeKubectlExec: Decoder = (argv, launch) => {
   return intentOf(flags, user, rest.slice(5))
 }
 
+// -------------------------------------------------------------------------------------------------
+// bwrap: `bwrap [OPTIONS...] [--] COMMAND [ARGS...]` (bubblewrap.c parse_args_recurse): every
+// option is a long one with a fixed number of arguments; `--` or the first word that does not
+// start with `-` ends them. The command's environment is bwrap's own, edited by --setenv,
+// --unsetenv and --clearenv; bwrap adds PWD.
+// -------------------------------------------------------------------------------------------------
+
+const bwrapArity: Record<string, number> = {
+  '--unshare-all': 0, '--share-net': 0, '--unshare-user': 0, '--unshare-user-try': 0, '--unshare-ipc': 0,
+  '--unshare-pid': 0, '--unshare-net': 0, '--unshare-uts': 0, '--unshare-cgroup': 0, '--unshare-cgroup-try': 0,
+  '--die-with-parent': 0, '--new-session': 0, '--as-pid-1': 0, '--clearenv': 0,
+  '--uid': 1, '--gid': 1, '--chdir': 1, '--dev': 1, '--proc': 1, '--tmpfs': 1, '--dir': 1, '--remount-ro': 1,
+  '--unsetenv': 1, '--hostname': 1, '--mqueue': 1,
+  '--bind': 2, '--ro-bind': 2, '--bind-try': 2, '--ro-bind-try': 2, '--dev-bind': 2, '--dev-bind-try': 2,
+  '--setenv': 2, '--symlink': 2,
+}
+
+/** bottle's documented guest PATH for a home (src/backends/bwrap.ts says why); restated here. */
+const bottleGuestPath = (home: string): string =>
+  `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
+
+export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: HostFacts): GuestIntent => {
+  const { argv } = step
+  if (argv[0] === undefined || !(argv[0] === 'bwrap' || argv[0].endsWith('/bwrap')))
+    throw new Error(`not a bwrap command: ${JSON.stringify(argv[0])}`)
+  if (step.env.inheritHost) throw new Error('the bwrap process inherits the host env, so the guest does too')
+  // The environment bwrap starts with: the step's vars (a secret's value is the host's; here, a
+  // marker is enough, since the intent names secrets without values).
+  const env = new Map<string, string | { secret: string }>()
+  for (const v of step.env.vars) env.set(v.name, v._tag === 'plain' ? v.value : { secret: v.name })
+  const opts = { uid: null as string | null, gid: null as string | null, cwd: null as string | null, newSession: false, userns: false }
+  const writable = new Set<string>()
+  let i = 1
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') { i++; break }
+    if (!a.startsWith('-')) break
+    const arity = bwrapArity[a]
+    if (arity === undefined) throw new Error(`bwrap: Unknown option ${a}`)
+    const args = argv.slice(i + 1, i + 1 + arity)
+    if (args.length < arity) throw new Error(`bwrap: ${a} takes ${arity} arguments`)
+    i += arity
+    switch (a) {
+      case '--uid': opts.uid = args[0] as string; break
+      case '--gid': opts.gid = args[0] as string; break
+      case '--chdir': opts.cwd = args[0] as string; break
+      case '--new-session': opts.newSession = true; break
+      case '--unshare-user': opts.userns = true; break
+      case '--bind': case '--bind-try': writable.add(args[1] as string); break
+      case '--setenv': env.set(args[0] as string, args[1] as string); break
+      case '--unsetenv': env.delete(args[0] as string); break
+      case '--clearenv': env.clear(); break
+    }
+  }
+  const command = argv.slice(i)
+  if (command.length === 0) throw new Error('bwrap: no command')
+  // --uid/--gid need a user namespace; "-try" would quietly run as the caller instead.
+  if (!opts.userns) throw new Error('bwrap: --uid without --unshare-user')
+  const plainOf = (k: string): string | undefined => {
+    const v = env.get(k)
+    return typeof v === 'string' ? v : undefined
+  }
+  const user = plainOf('USER')
+  const home = plainOf('HOME')
+  if (user === undefined || home === undefined) throw new Error('USER and HOME must be set, as plain values')
+  // The user switch is numeric: the name in USER must be the one those ids belong to.
+  const listed = host.bwrap?.bottle?.accounts[user]
+  const expected = user === 'root' ? { uid: 0, gid: 0 } : (listed ?? { uid: 1000, gid: 1000 })
+  if (opts.uid !== String(expected.uid) || opts.gid !== String(expected.gid))
+    throw new Error(`USER=${user} but the command runs as ${opts.uid}:${opts.gid}`)
+  if (!writable.has(home)) throw new Error(`HOME ${home} is not a writable bind: nothing there would last`)
+  if (opts.cwd === null) throw new Error('no --chdir: bwrap would start in whatever directory exists')
+  const tty = !opts.newSession
+  // bottle's own defaults are not part of the intent: PATH, and TERM with a terminal.
+  const isDefault = (k: string, v: string): boolean =>
+    (k === 'PATH' && v === bottleGuestPath(home)) || (k === 'TERM' && tty && v === host.bwrap?.term)
+  const plainEnv: [string, string][] = []
+  const secrets: string[] = []
+  for (const [k, v] of env) {
+    if (typeof v !== 'string') secrets.push(v.secret)
+    else if (k !== 'HOME' && k !== 'USER' && !isDefault(k, v)) plainEnv.push([k, v])
+  }
+  return {
+    user,
+    home,
+    env: plainEnv,
+    secrets,
+    cwd: opts.cwd,
+    argv: command,
+    tty,
+    stdin: step.stdio === 'terminal',
+  }
+}
+
+
 /** One decoder per backend: a new backend fails to compile here until it has one. */
-export const decoders: Record<BackendName, Decoder> = {
-  docker: decodeDockerExec,
-  smolvm: decodeSmolvmExec,
-  kubernetes: decodeKubectlExec,
+export const decoders: Record<BackendName, StepDecoder> = {
+  docker: (step) => decodeDockerExec(step.argv),
+  smolvm: (step) => decodeSmolvmExec(step.argv),
+  bwrap: (step, { host }) => decodeBwrap(step, host),
+  kubernetes: (step, { launch }) => decodeKubectlExec(step.argv, launch),
 }

@@ -11,22 +11,23 @@ import { type Operation, compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import type { BackendName, Plan, Step } from '../../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
-import { type Scenario, fitSpec, hostFor, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
+import { idsOf } from '../../src/backends/bwrap.js'
+import { type Scenario, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { decoders } from './decode.js'
 
 const allBackends = Object.values(backends)
 
 /** Every valid scenario compiles: a Left here is a bug in compile or in the generators. */
-const compiled = (backend: Backend, { spec, op, host }: Scenario): Plan => {
-  const plan = compile(backend, fitSpec[backend.name](spec), op, host)
+const compiled = (backend: Backend, s: Scenario): Plan => {
+  const { spec, op, host } = fitFor(backend.name, s)
+  const plan = compile(backend, spec, op, host)
   if (E.isLeft(plan)) throw new Error(`valid input rejected: ${plan.left.message}`)
   return plan.right
 }
 
-/** The launch plan of the scenario's bottle: what the decoders read the bottle's own env from. */
-const launchOf = (backend: Backend, s: Scenario): Plan =>
-  compiled(backend, { ...s, op: { _tag: 'launch' }, host: hostFor(s.spec, { _tag: 'launch' }, { ...s.host, sourceKind: 'file' }) })
+/** The launch plan of the scenario's bottle: what the kubernetes decoder reads the Pod's env from. */
+const launchOf = (backend: Backend, s: Scenario): Plan => compiled(backend, withOp(s, { _tag: 'launch' }))
 
 /** Steps and their undo steps, depth first. */
 const everyStep = (steps: readonly Step[]): Step[] => steps.flatMap((s) => [s, ...everyStep(s.undo)])
@@ -36,8 +37,10 @@ const guestSteps = (plan: Plan): (Step & { guest: NonNullable<Step['guest']> })[
 
 const count = <A>(xs: readonly A[], x: A): number => xs.filter((y) => y === x).length
 
+type Framing = readonly string[]
+
 /** Where each backend puts the user switch: it must come before the tail, whatever the tail says. */
-const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], user: string, bottle: string) => boolean> = {
+const userSwitchPrecedesTail: Record<BackendName, (framing: Framing, user: string, bottle: string, host: HostFacts) => boolean> = {
   // Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
   docker: (framing, user, bottle) =>
     framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1),
@@ -53,6 +56,25 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], u
       envWords.every((w, i) => w.includes('=') || w === '-u' || envWords[i - 1] === '-u')
     )
   },
+  // Numeric, before the `--` that ends bwrap's options: root is 0, else the rootfs passwd's ids, else 1000.
+  bwrap: (framing, user, _bottle, host) => {
+    const { uid, gid } = idsOf(user, host.bwrap?.bottle?.accounts ?? {})
+    const pair = (flag: string, value: number) => framing.some((w, i) => w === flag && framing[i + 1] === String(value))
+    return framing.at(-1) === '--' && pair('--uid', uid) && pair('--gid', gid)
+  },
+}
+
+/** Where each backend carries one guest env entry, and how it asks for a TTY. */
+const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: string, v: string) => number; ttyMarks: (framing: Framing) => number }> = {
+  docker: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
+  smolvm: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
+  // In the bwrap process's own env, which is all the guest gets; with a TTY, no new session.
+  bwrap: {
+    envCount: (st, _framing, k, v) => st.env.vars.filter((x) => x._tag === 'plain' && x.name === k && x.value === v).length,
+    ttyMarks: (framing) => (framing.includes('--new-session') ? 0 : 1),
+  },
+  // GNU env's `K=V` words in the guest command; kubectl's -t.
+  kubernetes: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
 }
 
 /**
@@ -62,27 +84,50 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: readonly string[], u
 const secretsReachGuestVia: Record<BackendName, 'process env' | 'bottle env'> = {
   smolvm: 'process env',
   docker: 'process env',
+  bwrap: 'process env',
   kubernetes: 'bottle env',
 }
 
-/** The words after the binary and kubectl's cluster flags: `run …`, `machine create …`, `apply -f -`. */
-const verbWords = (argv: readonly string[]): readonly string[] => {
+/** The words after kubectl and its cluster flags: `apply -f`, `delete pod`. */
+const kubectlVerb = (argv: readonly string[]): readonly string[] => {
   const rest = argv.slice(1)
   while (rest[0]?.startsWith('--context=') || rest[0]?.startsWith('--namespace=')) rest.shift()
   return rest.slice(0, 2)
 }
 
-/** A step whose own flag makes "already gone" a success, so it needs no tolerated exit code. */
-const goneIsSuccess = (st: Step): boolean =>
-  (st.argv[0] === 'docker' && st.argv[1] === 'rm' && st.argv.includes('-f')) ||
-  (st.argv[0] === 'kubectl' && verbWords(st.argv)[0] === 'delete' && st.argv.includes('--ignore-not-found'))
+/** Whether a launch step creates something that outlives it: the bottle, or a scratch file on the host. */
+const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boolean> = {
+  smolvm: (backend, s) =>
+    s.guest === undefined &&
+    (s.argv[0] === backend.binary ? ['create', 'start'].some((verb) => s.argv.slice(1, 3).includes(verb)) : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
+  docker: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
+  // The state directory (mkdir without -p); the prompt copied into it goes when it goes.
+  bwrap: (_backend, s) => s.argv[0] === 'mkdir' && !s.argv.includes('-p'),
+  // The Secret and the Pod; staged copies of the prompt on the host.
+  kubernetes: (backend, s) =>
+    s.guest === undefined &&
+    (s.argv[0] === backend.binary ? ['create', 'apply'].includes(kubectlVerb(s.argv)[0] ?? '') : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
+}
 
-/** Whether a step creates something that outlives it: the bottle, or a scratch file on the host. */
-const createsSomething = (backend: Backend, s: Step): boolean =>
-  s.guest === undefined &&
-  (s.argv[0] === backend.binary
-    ? ['run', 'create', 'start', 'apply'].some((verb) => verbWords(s.argv).includes(verb))
-    : s.argv[0] === 'cp' || s.argv[0] === 'tar')
+/** The host scratch path a staging step makes (a copy of a file, or a tarball of a directory). */
+const stagedOnHost = (s: Step): string | undefined =>
+  s.argv[0] === 'cp' ? s.argv.at(-1) : s.argv[0] === 'tar' ? s.argv[s.argv.indexOf('-cf') + 1] : undefined
+
+/** Host scratch files a launch step leaves behind (smolvm and kubernetes stage copies); bwrap and docker make none. */
+const scratchMadeBy: Record<BackendName, (s: Step) => string | undefined> = {
+  smolvm: stagedOnHost,
+  docker: () => undefined,
+  bwrap: () => undefined,
+  kubernetes: stagedOnHost,
+}
+
+/** Down steps that need no tolerated failure: already idempotent as they stand. */
+const idempotentAsIs: Record<BackendName, (s: Step) => boolean> = {
+  smolvm: () => false,
+  docker: (s) => s.argv[0] === 'docker' && s.argv[1] === 'rm' && s.argv.includes('-f'),
+  bwrap: (s) => s.argv[0] === 'rm' && s.argv[1] === '-rf',
+  kubernetes: (s) => s.argv[0] === 'kubectl' && kubectlVerb(s.argv)[0] === 'delete' && s.argv.includes('--ignore-not-found'),
+}
 
 describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_name, backend) => {
   // ----------------------------------------------------------------------------------------------
@@ -122,7 +167,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     for (const st of guestSteps(plan)) {
       expect(st.argv).toStrictEqual([...st.guest.framing, ...st.guest.tail])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
-      expect(userSwitchPrecedesTail[backend.name](st.guest.framing, st.guest.intent.user, s.spec.name)).toBe(true)
+      expect(userSwitchPrecedesTail[backend.name](st.guest.framing, st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
     // agent and resume always run a guest command as the spec's user.
     if (s.op._tag === 'agent' || s.op._tag === 'resume')
@@ -137,8 +182,9 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const plan = compiled(backend, s)
     for (const st of guestSteps(plan)) {
       const { framing, intent } = st.guest
-      for (const [k, v] of intent.env) expect(count(framing, `${k}=${v}`)).toBe(1)
-      expect(count(framing, '-t')).toBe(intent.tty ? 1 : 0)
+      const carrier = carriers[backend.name]
+      for (const [k, v] of intent.env) expect(carrier.envCount(st, framing, k, v)).toBe(1)
+      expect(carrier.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
     }
     // agent, resume and exec run one guest command, with the spec's env (on every exec, not only at create).
     if (s.op._tag === 'agent' || s.op._tag === 'resume' || s.op._tag === 'exec') {
@@ -173,7 +219,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('7: decoding each guest step gives back its intent', (s) => {
     const launch = launchOf(backend, s)
     for (const st of guestSteps(compiled(backend, s))) {
-      expect(decoders[backend.name](st.argv, launch)).toStrictEqual(st.guest.intent)
+      expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
       // Secrets already in the bottle's env need not, and so must not, go to the backend process.
       const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
@@ -186,23 +232,23 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   // ----------------------------------------------------------------------------------------------
 
   test.prop([scenarioArb], { numRuns: runs })('8: launch undo deletes, in reverse, what it created', (s) => {
-    const launch = compiled(backend, { ...s, op: { _tag: 'launch' } })
-    const down = compiled(backend, { ...s, op: { _tag: 'down' } })
-    expect(launch.steps.filter((st) => createsSomething(backend, st) && st.undo.length === 0)).toStrictEqual([])
+    const launch = compiled(backend, withOp(s, { _tag: 'launch' }))
+    const down = compiled(backend, withOp(s, { _tag: 'down' }))
+    expect(launch.steps.filter((st) => createsSomething[backend.name](backend, st) && st.undo.length === 0)).toStrictEqual([])
     // The interpreter runs undo lists last-created first: the very last undo removes the bottle,
     // exactly as `down`'s final step does.
     const undoRunOrder = launch.steps.flatMap((st) => st.undo).reverse()
     expect(undoRunOrder.at(-1)?.argv).toStrictEqual(down.steps.at(-1)?.argv)
     // Host scratch files are removed by an undo naming the same path.
-    for (const st of launch.steps.filter((x) => x.argv[0] === 'cp' || x.argv[0] === 'tar')) {
-      const made = st.argv[0] === 'cp' ? st.argv.at(-1) : st.argv[st.argv.indexOf('-cf') + 1]
-      expect(st.undo.map((u) => u.argv)).toContainEqual(['rm', '-f', '--', made])
+    for (const st of launch.steps) {
+      const made = scratchMadeBy[backend.name](st)
+      if (made !== undefined) expect(st.undo.map((u) => u.argv)).toContainEqual(['rm', '-f', '--', made])
     }
   })
 
   test.prop([scenarioArb], { numRuns: runs })('8: down tolerates a missing bottle at every step', (s) => {
-    const down = compiled(backend, { ...s, op: { _tag: 'down' } })
-    expect(down.steps.filter((st) => st.tolerate.length === 0 && !goneIsSuccess(st))).toStrictEqual([])
+    const down = compiled(backend, withOp(s, { _tag: 'down' }))
+    expect(down.steps.filter((st) => st.tolerate.length === 0 && !idempotentAsIs[backend.name](st))).toStrictEqual([])
     expect(down.steps.length).toBeGreaterThan(0)
   })
 })
@@ -215,10 +261,18 @@ describe('laws across backends', () => {
   test.prop([specArb, fc.array(nastyStringArb, { maxLength: 5 }), fc.option(fc.boolean(), { nil: null }), fc.boolean(), fc.constantFrom('agent' as const, 'resume' as const)], { numRuns: runs })(
     '7: an agent or resume op has the same intent on every backend',
     (spec, args, tty, stdinIsTTY, tag) => {
-      const s: Scenario = { spec, op: { _tag: tag, args, tty }, host: hostFacts(stdinIsTTY) }
-      // Decoded from each backend's argv, not read from the plan: compile.ts builds the recorded
-      // intent in shared code, so only the argv can differ between backends.
-      const decoded = allBackends.map((b) => guestSteps(compiled(b, s)).map((st) => decoders[b.name](st.argv, launchOf(b, s))))
+      const op: Operation = { _tag: tag, args, tty }
+      const s: Scenario = { spec, op, host: fixedHost(spec, op, stdinIsTTY) }
+      // Decoded from each backend's argv (and bwrap's process env), not read from the plan:
+      // compile.ts builds the recorded intent in shared code, so only those can differ.
+      // Where the prompt file sits is the backend's business (bwrap cannot create /opt/bottle
+      // over a read-only root), so it reads as <prompt> here, inside sh -c scripts too.
+      const decoded = allBackends.map((b) =>
+        guestSteps(compiled(b, s)).map((st) => {
+          const intent = decoders[b.name](st, { host: s.host, launch: launchOf(b, s) })
+          return { ...intent, argv: intent.argv.map((w) => w.split(b.promptPath(spec)).join('<prompt>')) }
+        }),
+      )
       for (const d of decoded) expect(d).toStrictEqual(decoded[0])
       expect(decoded[0]?.length).toBe(1)
     },
@@ -229,7 +283,10 @@ describe('laws across backends', () => {
 // NUL-bearing inputs, each reaching a different validator
 // ------------------------------------------------------------------------------------------------
 
-const hostFacts = (stdinIsTTY: boolean): HostFacts => ({ cwd: '/src/app', stdinIsTTY, pathKinds: { '/src/x': 'file' }, tmpdir: '/tmp' })
+const hostFacts = (spec: BottleSpec, op: Operation): HostFacts => {
+  const host = fixedHost(spec, op)
+  return { ...host, pathKinds: { ...host.pathKinds, '/src/x': 'file' } }
+}
 
 const withNul = (s: string, at: number): string => {
   const k = at % (s.length + 1)
@@ -241,10 +298,14 @@ const throughSpec =
   (layer: Parameters<typeof resolveSpec>[0]['fromFlags'], op: Operation = { _tag: 'agent', args: [], tty: null }) =>
   (backend: Backend) => {
     const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: layer, cwd: '/src/app' })
-    return E.isLeft(spec) ? spec : compile(backend, spec.right, op, hostFacts(false))
+    return E.isLeft(spec) ? spec : compile(backend, spec.right, op, hostFacts(spec.right, op))
   }
 
-const throughOp = (spec: BottleSpec, op: Operation) => (backend: Backend) => compile(backend, fitSpec[backend.name](spec), op, hostFacts(false))
+/** Input valid for the backend but for the NUL, so the NUL is what is rejected. */
+const throughOp = (raw: BottleSpec, rawOp: Operation) => (backend: Backend) => {
+  const { spec, op } = fitFor(backend.name, { spec: raw, op: rawOp, host: hostFacts(raw, rawOp) })
+  return compile(backend, spec, op, hostFacts(spec, op))
+}
 
 const nulInputArb = fc
   .record({ spec: specArb, nasty: nastyStringArb, at: fc.nat(), where: fc.nat() })

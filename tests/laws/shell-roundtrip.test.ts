@@ -16,7 +16,7 @@ import type { Backend } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
 import { compile, continueFlag, promptFlag } from '../../src/compile.js'
 import type { BottleSpec } from '../../src/spec/spec.js'
-import { fitSpec, nastyStringArb, specArb } from '../arbitraries.js'
+import { fitFor, fixedHost, nastyStringArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
 const stubDir = mkdtempSync(join(tmpdir(), 'bottle-shell-roundtrip-'))
@@ -70,8 +70,9 @@ const callsUnder = (shell: string, script: string): string[][] => {
 
 /** Compiles resume on a backend and checks its script under both shells. */
 const resumeRoundTrips = (backend: Backend, spec: BottleSpec, args: readonly string[]): void => {
-  const host = { cwd: spec.workdir, stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp' }
-  const plan = compile(backend, fitSpec[backend.name](spec), { _tag: 'resume', args, tty: null }, host)
+  const op = { _tag: 'resume', args, tty: null } as const
+  const fit = fitFor(backend.name, { spec, op, host: fixedHost(spec, op) })
+  const plan = compile(backend, fit.spec, op, fit.host)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   const tail = plan.right.steps[0]?.guest?.tail ?? []
   expect(tail.slice(0, 2)).toStrictEqual(['sh', '-c'])

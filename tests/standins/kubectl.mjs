@@ -2,7 +2,9 @@
 // kubectl and a run against it is no test of a real cluster; it plays kubectl's messages and exit
 // codes for the verbs bottle uses (reference/cli-surfaces.md §3):
 // - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
-// - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name;
+// - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
+//   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
+//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V -o json` lists them;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
 //   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -55,7 +57,13 @@ switch (verb) {
     if (verb === 'create' && state[k] !== undefined)
       finish(1, '', `Error from server (AlreadyExists): error when creating "STDIN": ${plural[obj.kind]} "${obj.metadata.name}" already exists`)
     const existed = state[k] !== undefined
-    state[k] = obj
+    // RFC 3339, whole seconds; an apply over an existing object keeps its creation time.
+    const creationTimestamp = existed ? state[k].metadata.creationTimestamp : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    state[k] = {
+      ...obj,
+      metadata: { ...obj.metadata, namespace, creationTimestamp },
+      ...(obj.kind === 'Pod' ? { status: { phase: 'Running' } } : {}),
+    }
     finish(0, `${what} ${verb === 'apply' && existed ? 'configured' : 'created'}`)
     break
   }

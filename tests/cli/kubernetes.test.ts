@@ -3,16 +3,21 @@
  * manifest's context/namespace/resources, one-line refusals with exit 2, and auto-detection,
  * which never picks a cluster.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { main } from '../src/cli.js'
-import type { Plan } from '../src/plan/types.js'
+import { backends } from '../../src/backends/index.js'
+import { main } from '../../src/cli.js'
+import type { Plan } from '../../src/plan/types.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'bottle-k8s-cli-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
-const standins = join(dirname(new URL(import.meta.url).pathname), 'standins')
+
+/** A PATH holding kubectl and nothing else (never run here: plan only looks). */
+const onlyKubectl = join(scratch, 'only-kubectl')
+mkdirSync(onlyKubectl)
+writeFileSync(join(onlyKubectl, 'kubectl'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
 
 const plan = async (args: readonly string[], env: Record<string, string> = {}) => {
   let out = ''
@@ -65,6 +70,9 @@ describe('kubernetes on the command line', () => {
     [['ls', '-b', 'kubernetes', '--context', ''], 'bottle: --context: context "" must be a kubeconfig context name: not empty, no control characters'],
     [['launch', 'demo', '-b', 'docker', '--context', 'lab'], 'bottle: --context applies only to the kubernetes backend, not docker'],
     [['ls', '-b', 'smolvm', '--context', 'lab', '-n', 'x'], 'bottle: --context and --namespace apply only to the kubernetes backend, not smolvm'],
+    // Without -b, ls and down --all look at every backend on PATH but kubernetes.
+    [['ls', '-n', 'agents'], 'bottle: --namespace applies only to the kubernetes backend, which is listed only when named: pass -b kubernetes'],
+    [['down', '--all', '--context', 'lab'], 'bottle: --context applies only to the kubernetes backend, which is listed only when named: pass -b kubernetes'],
     [['launch', 'My_Bottle', '-b', 'kubernetes'], 'bottle: bottle name "My_Bottle" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
     [['launch', 'demo', '-b', 'kubernetes', '--network', 'none'], 'bottle: network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'],
     [['launch', 'demo', '-b', 'kubernetes', '--secret', '_'], 'bottle: --secret: secret name "_" cannot be used: shells set $_ to the path of the command they run'],
@@ -73,7 +81,18 @@ describe('kubernetes on the command line', () => {
   })
 
   it('auto-detection never picks kubernetes, even with kubectl the only tool on PATH', async () => {
-    const r = await plan(['ls'], { PATH: standins })
-    expect(r).toStrictEqual({ code: 2, out: '', err: 'bottle: no backend found: none of smolvm, docker is on PATH; install one, or pass -b\n' })
+    expect(await plan(['launch', 'demo'], { PATH: onlyKubectl })).toStrictEqual({
+      code: 2,
+      out: '',
+      err: `bottle: no usable backend: smolvm is not on PATH; docker is not on PATH; bwrap is not on PATH; ${backends.bwrap.install}, or pass -b\n`,
+    })
+  })
+
+  it('ls without -b does not list kubernetes, even with kubectl the only tool on PATH', async () => {
+    expect(await plan(['ls'], { PATH: onlyKubectl })).toStrictEqual({
+      code: 2,
+      out: '',
+      err: 'bottle: no backend found: none of smolvm, docker, bwrap is on PATH; install one, or pass -b\n',
+    })
   })
 })

@@ -10,10 +10,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { main } from '../src/cli.js'
-import { nastyString } from './arbitraries.js'
+import { main } from '../../src/cli.js'
+import { nastyString } from '../arbitraries.js'
+import { standinPath, standinsDir } from '../standins/harness.js'
 
-const standins = join(dirname(new URL(import.meta.url).pathname), 'standins')
 const scratch = mkdtempSync(join(tmpdir(), 'bottle-k8s-interpret-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
@@ -56,7 +56,7 @@ const bottle = async (args: readonly string[], env: Record<string, string> = {})
     out: (t) => void (out += t),
     err: (l) => void (err += `${l}\n`),
     env: {
-      PATH: [standins, dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter),
+      PATH: standinPath,
       BOTTLE_KUBECTL_LOG: log,
       BOTTLE_KUBECTL_STATE: statePath,
       ...env,
@@ -149,7 +149,7 @@ describe('--format sh does what bottle run does', () => {
     expect(await main(['plan', ...args, '--format', 'sh'], { out: (t) => void (script += t), err: () => {}, env: {} })).toBe(0)
     const r = spawnSync('/usr/bin/dash', ['-c', script], {
       env: {
-        PATH: [standins, dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter),
+        PATH: standinPath,
         BOTTLE_KUBECTL_LOG: log,
         BOTTLE_KUBECTL_STATE: statePath,
         ...env,
@@ -211,7 +211,7 @@ describe('exec, down, ls', () => {
   })
 
   it('the stand-in answers a delete without --ignore-not-found as kubectl does', () => {
-    const r = spawnSync(join(standins, 'kubectl'), ['delete', 'pod', 'gone'], {
+    const r = spawnSync(join(standinsDir, 'kubectl'), ['delete', 'pod', 'gone'], {
       env: { PATH: `${dirname(process.execPath)}${delimiter}/usr/bin${delimiter}/bin`, BOTTLE_KUBECTL_STATE: statePath },
     })
     expect({ status: r.status, stderr: r.stderr.toString() }).toStrictEqual({ status: 1, stderr: 'Error from server (NotFound): pods "gone" not found\n' })
@@ -221,5 +221,53 @@ describe('exec, down, ls', () => {
     seedPod()
     expect((await bottle(['ls', '-b', 'kubernetes', '-n', 'agents'])).code).toBe(0)
     expect(calls().map((c) => c.argv)).toStrictEqual([['--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json']])
+  })
+})
+
+describe('ls, --check-drift and down --all read what launch recorded on the Pod', () => {
+  const cluster = ['-b', 'kubernetes', '--context', 'lab', '-n', 'agents']
+
+  it('ls lists the launched bottle, with the spec it recorded', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    const r = await bottle(['ls', ...cluster, '--json'])
+    expect([r.code, r.err]).toStrictEqual([0, ''])
+    const [row, ...others] = JSON.parse(r.out) as Record<string, unknown>[]
+    expect(others).toStrictEqual([])
+    expect(row).toMatchObject({
+      name: 'demo',
+      backend: 'kubernetes',
+      state: 'running',
+      image: 'node:22',
+      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'default' },
+      drift: { status: 'undeclared' },
+    })
+    expect(row?.specHash).toMatch(/^[0-9a-f]{12}$/)
+    expect(Date.now() - Date.parse(String(row?.created))).toBeLessThan(60_000)
+    // Another namespace holds none of them.
+    const elsewhere = await bottle(['ls', '-b', 'kubernetes', '--context', 'lab', '-n', 'other'])
+    expect(elsewhere.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  DRIFT\n')
+  })
+
+  it('--check-drift compares the Pod\'s record with the spec the op runs with', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    const same = await bottle(['exec', ...demo, 'true', '--check-drift'])
+    expect(same.err).toContain('bottle: drift: demo (kubernetes) matches this spec')
+    const changed = await bottle(['exec', ...demo, '--image', 'node:24', 'true', '--check-drift'])
+    expect(changed.err).toContain('bottle: drift: demo (kubernetes) has drifted from this spec: image node:22 → node:24')
+  })
+
+  it('down --all deletes every Pod bottle made there, and its Secret', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', 'other', ...demo.slice(1), '-q'], { TOKEN: 't' })).code).toBe(0)
+    const r = await bottle(['down', '--all', ...cluster, '-q'])
+    expect([r.code, r.err]).toStrictEqual([0, ''])
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+    expect(calls().slice(-5).map((c) => c.argv.join(' '))).toStrictEqual([
+      '--context=lab --namespace=agents get pods -l dev.bottle.managed=true -o json',
+      '--context=lab --namespace=agents delete pod demo --ignore-not-found',
+      '--context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
+      '--context=lab --namespace=agents delete pod other --ignore-not-found',
+      '--context=lab --namespace=agents delete secret other-secrets --ignore-not-found',
+    ])
   })
 })

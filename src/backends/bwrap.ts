@@ -1,0 +1,391 @@
+/**
+ * bwrap (bubblewrap): the embedded default. A bottle is a state directory on the host, and every
+ * command in it is a fresh, daemonless `bwrap` sandbox over that directory.
+ *
+ *   bwrap.exec(spec, intent, host).framing
+ *   // ['/usr/bin/bwrap','--unshare-all','--unshare-user','--die-with-parent','--new-session',
+ *   //  '--ro-bind','/','/','--dev','/dev','--proc','/proc','--tmpfs','/tmp','--tmpfs','/home',
+ *   //  '--tmpfs','/root','--bind','/home/me/.local/state/bottle/bwrap/demo/home','/home/node',
+ *   //  '--bind','/src/app','/src/app','--uid','1000','--gid','1000','--chdir','/src/app','--']
+ *
+ * What a bottle is, on the host (`$XDG_STATE_HOME/bottle/bwrap/NAME`):
+ *   home/               bound read-write at the user's HOME on every run
+ *   system-prompt.md    the prompt file, bound read-only at /tmp/bottle/system-prompt.md
+ * Everything else is the host's `/` (or the spec's rootfs directory), read-only, with fresh
+ * /dev, /proc and /tmp, host homes hidden, and the workdir bound read-write at its own path.
+ *
+ * The guest env is the bwrap process's env, which the plan lists exactly (inheritHost false):
+ * bwrap hands its own environment to the command, so nothing reaches argv and nothing else leaks.
+ * Traps (reference/cli-surfaces.md §4, §6): mounts apply in order, so `/` goes first and the
+ * workdir last; a bind destination must be creatable, and over a read-only `/` only our tmpfs
+ * mounts are; bwrap's own failures exit 1.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { compileError, show } from '../plan/errors.js'
+import {
+  type EnvVar,
+  type GuestIntent,
+  type OpName,
+  type ProcessEnv,
+  type Step,
+  inheritEnv,
+  plain,
+  secret,
+  step,
+} from '../plan/types.js'
+import { decodeRecord } from '../spec/record.js'
+import type { BottleSpec } from '../spec/spec.js'
+import { type Checked, absolutePath, homeOf } from '../spec/validate.js'
+import {
+  type Backend,
+  type BottleRow,
+  type BwrapBottleFacts,
+  type BwrapFacts,
+  type CopyIn,
+  type HostFacts,
+  type Ids,
+  type ListingError,
+  launchLabels,
+  listingError,
+  managedLabel,
+  specHashLabel,
+  specLabel,
+} from './backend.js'
+
+// -------------------------------------------------------------------------------------------------
+// the layout
+// -------------------------------------------------------------------------------------------------
+
+/** Where the prompt file appears in the bottle: under /tmp, one of the few places a bind can go. */
+export const promptGuestPath = '/tmp/bottle/system-prompt.md'
+const bottleMounts = '/tmp/bottle'
+/** Where `cp` binds its source, read-only, for the copy that runs inside the sandbox. */
+const copySourcePath = '/tmp/bottle/copy-source'
+
+/** One path segment that cannot be `.`, `..` or read as a flag: the state directory's name. */
+const validName = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+
+/** The ids a name runs as: root is 0; otherwise the rootfs' passwd entry, else 1000:1000. */
+export const idsOf = (user: string, accounts: Readonly<Record<string, Ids>>): Ids =>
+  user === 'root' ? { uid: 0, gid: 0 } : (accounts[user] ?? { uid: 1000, gid: 1000 })
+
+/**
+ * The guest PATH: fixed, not the host's, which names host-only places and would make runs differ
+ * by who starts them. `~/.local/bin` comes first: it is in the bottle's home, where an agent
+ * installed in the bottle (Claude Code's installer puts `claude` there) lives between runs.
+ */
+export const guestPath = (home: string): string =>
+  `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
+
+const stateOf = (facts: BwrapFacts, spec: BottleSpec): string => `${facts.stateDir}/${spec.name}`
+
+/** Equal to `ancestor`, or below it. */
+const within = (path: string, ancestor: string): boolean =>
+  path === ancestor || path.startsWith(ancestor === '/' ? '/' : `${ancestor}/`)
+
+/** The compiler always runs checkSpec first, which turns missing facts into a Left. */
+const factsOf = (host: HostFacts): { facts: BwrapFacts; bottle: BwrapBottleFacts } => {
+  const facts = host.bwrap
+  if (facts === null || facts.bottle === null) throw new Error('bug: bwrap compiled without bwrap host facts')
+  return { facts, bottle: facts.bottle }
+}
+
+// -------------------------------------------------------------------------------------------------
+// checks
+// -------------------------------------------------------------------------------------------------
+
+const launchFirst = (spec: BottleSpec, state: string) =>
+  `bwrap bottle ${show(spec.name)} was never launched (no ${show(state)}); launch it first: bottle run launch ${spec.name}`
+
+const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<BottleSpec> => {
+  const facts = host.bwrap
+  if (facts === null || facts.bottle === null)
+    return E.left(compileError('internal: the CLI did not read the host facts bwrap needs'))
+  if (!validName.test(spec.name))
+    return E.left(compileError(
+      `bottle name ${show(spec.name)} is not a valid bwrap bottle name: letters, digits, _, . and -, starting with a letter or digit, at most 128 characters`,
+    ))
+  let image = spec.image
+  if (image !== null) {
+    const rootfs = absolutePath('image', image)
+    if (E.isLeft(rootfs))
+      return E.left(compileError(
+        `image ${show(image)} is not a root filesystem directory: bwrap takes an absolute path to one (--image / for the host's)`,
+      ))
+    image = rootfs.right
+  }
+  // A workdir bound over the home or the prompt's directory would hide them.
+  for (const [what, path] of [['home', homeOf(spec.user)], ['prompt directory', bottleMounts]] as const)
+    if (within(path, spec.workdir))
+      return E.left(compileError(`workdir ${show(spec.workdir)} would cover the bottle's ${what} ${path}; choose a project directory`))
+  const state = stateOf(facts, spec)
+  const { launched, promptInstalled } = facts.bottle
+  switch (op) {
+    case 'launch':
+      if (launched)
+        return E.left(compileError(`bwrap bottle ${show(spec.name)} already exists (${show(state)}); take it down first: bottle run down ${spec.name}`))
+      break
+    case 'agent':
+    case 'resume':
+      if (!launched) return E.left(compileError(launchFirst(spec, state)))
+      // The agent would be handed a flag naming a file that is not there.
+      if (spec.prompt !== null && !promptInstalled)
+        return E.left(compileError(
+          `bwrap bottle ${show(spec.name)} was launched without a prompt file; put one in: bottle run cp ${spec.name} ${spec.prompt} ${promptGuestPath}`,
+        ))
+      break
+    case 'exec':
+    case 'cp':
+      if (!launched) return E.left(compileError(launchFirst(spec, state)))
+      break
+    case 'down':
+    case 'ls':
+      break
+  }
+  return E.right({ ...spec, image })
+}
+
+// -------------------------------------------------------------------------------------------------
+// the sandbox
+// -------------------------------------------------------------------------------------------------
+
+interface Sandbox {
+  readonly user: string
+  readonly cwd: string
+  readonly tty: boolean
+  /** Extra binds, placed after the bottle's own (the copy source). */
+  readonly binds: readonly string[]
+}
+
+/** `bwrap OPTIONS --`: everything before the command, one argv word per word. */
+const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox): string[] => {
+  const { facts, bottle } = factsOf(host)
+  const state = stateOf(facts, spec)
+  const { uid, gid } = idsOf(box.user, bottle.accounts)
+  return [
+    facts.binary,
+    // Every namespace, the user namespace required: --uid/--gid need it, and -try would not.
+    '--unshare-all', '--unshare-user',
+    ...(spec.network === 'host' ? ['--share-net'] : []),
+    '--die-with-parent',
+    // setsid() blocks TIOCSTI injection into our terminal (CVE-2017-5226), but it also takes the
+    // controlling terminal away: only a guest with no terminal of ours gets a new session.
+    ...(box.tty ? [] : ['--new-session']),
+    '--ro-bind', spec.image ?? bwrap.defaultImage, '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    // Fresh scratch space, and the host's homes hidden: the bottle's home is its own.
+    '--tmpfs', '/tmp',
+    '--tmpfs', '/home',
+    '--tmpfs', '/root',
+    ...(bottle.promptInstalled ? ['--ro-bind', `${state}/system-prompt.md`, promptGuestPath] : []),
+    '--bind', `${state}/home`, homeOf(box.user),
+    // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
+    // files its sessions by cwd finds them again on resume.
+    '--bind', spec.workdir, spec.workdir,
+    ...box.binds,
+    '--uid', String(uid),
+    '--gid', String(gid),
+    '--chdir', box.cwd,
+    '--',
+  ]
+}
+
+/**
+ * Exactly the guest's env: HOME, USER, PATH, TERM when there is a terminal, the spec's env and
+ * its secrets by name. An env or secret named PATH or TERM replaces bottle's default.
+ */
+const guestEnv = (intent: GuestIntent, facts: BwrapFacts): ProcessEnv => {
+  const given = new Set([...intent.env.map(([k]) => k), ...intent.secrets])
+  // TERM only with our terminal: without one it would have tools write escape codes into output.
+  const defaults: [string, string | null][] = [
+    ['PATH', guestPath(intent.home)],
+    ['TERM', intent.tty ? facts.term : null],
+  ]
+  const vars: EnvVar[] = [
+    plain('HOME', intent.home),
+    plain('USER', intent.user),
+    ...defaults.flatMap(([k, v]) => (v === null || given.has(k) ? [] : [plain(k, v)])),
+    ...intent.env.map(([k, v]) => plain(k, v)),
+    ...intent.secrets.map(secret),
+  ]
+  return { inheritHost: false, vars }
+}
+
+/** A step that runs a command in the bottle, with its intent recorded for people and the laws. */
+const inBottle = (spec: BottleSpec, host: HostFacts, title: string, intent: GuestIntent, binds: readonly string[] = []): Step => {
+  const framing = sandboxFraming(spec, host, { user: intent.user, cwd: intent.cwd, tty: intent.tty, binds })
+  return step(title, [...framing, ...intent.argv], {
+    env: guestEnv(intent, factsOf(host).facts),
+    guest: { framing, tail: intent.argv, intent },
+  })
+}
+
+/** Plumbing as the bottle's user: no spec env, no secrets, no terminal. */
+const plumbing = (spec: BottleSpec, cwd: string, argv: readonly string[]): GuestIntent => ({
+  user: spec.user,
+  home: homeOf(spec.user),
+  env: [],
+  secrets: [],
+  cwd,
+  argv,
+  tty: false,
+  stdin: false,
+})
+
+// -------------------------------------------------------------------------------------------------
+// operations
+// -------------------------------------------------------------------------------------------------
+
+const removeState = (spec: BottleSpec, host: HostFacts): Step => {
+  const state = stateOf(factsOf(host).facts, spec)
+  return step(`remove the bottle's state directory ${state}`, ['rm', '-rf', '--', state])
+}
+
+/** Messages that tolerated failures match are read in the C locale, whatever the user's LANG. */
+const cLocale: ProcessEnv = { ...inheritEnv, vars: [plain('LC_ALL', 'C')] }
+
+const create = (spec: BottleSpec, host: HostFacts): Step[] => {
+  const { facts } = factsOf(host)
+  const state = stateOf(facts, spec)
+  return [
+    step('make the directory that holds bwrap bottles', ['mkdir', '-p', '--', facts.stateDir]),
+    // No -p: if the bottle appeared meanwhile, this fails, and its undo (which would delete that
+    // bottle's home) is never armed. 700: the home may come to hold the agent's credentials.
+    step(`create the bottle's state directory, with its home`, ['mkdir', '-m', '700', '--', state, `${state}/home`], {
+      undo: [removeState(spec, host)],
+    }),
+    // What the other backends keep as labels (ls reads it back to tell drift): KEY=VALUE lines,
+    // on stdin, so the plan shows them and argv stays short. They hold no secret or env value.
+    step(`record the spec that shaped the bottle in ${state}/${labelsFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${labelsFile}`], {
+      stdin: { _tag: 'text', text: launchLabels(spec, bwrap.defaultImage).map(([k, v]) => `${k}=${v}\n`).join('') },
+    }),
+    // A launch that cannot start a sandbox (no user namespaces, a rootfs without the workdir's
+    // path) fails here, and is undone, rather than at the first exec.
+    inBottle(spec, host, 'check that the sandbox starts', plumbing(spec, spec.workdir, ['true'])),
+  ]
+}
+
+/** The labels file in a bottle's state directory, beside home/. */
+const labelsFile = 'labels'
+
+/**
+ * One line per bottle directory: NAME, TAB, its mtime in Unix seconds, then its labels file with
+ * each line ended by a TAB. Names are validName (no TAB, no newline), label values base64url or
+ * hex, so the separators cannot occur inside a field.
+ */
+const listScript = [
+  'cd -- "$1" || exit',
+  'for d in */; do',
+  '  n=${d%/}',
+  '  [ -d "$n" ] || continue',
+  `  printf '%s\t%s\t' "$n" "$(stat -c %Y -- "$n")"`,
+  `  [ -f "$n/${labelsFile}" ] && tr '\n' '\t' < "$n/${labelsFile}"`,
+  `  printf '\n'`,
+  'done',
+].join('\n')
+
+const recordedImage = (label: string | undefined): string | null => {
+  const record = label === undefined ? null : decodeRecord(label)
+  return record !== null && E.isRight(record) ? record.right.image : null
+}
+
+const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+  const rows: BottleRow[] = []
+  for (const [i, line] of stdout.split('\n').entries()) {
+    if (line === '') continue
+    const [name = '', mtime = '', ...pairs] = line.split('\t')
+    const seconds = Number(mtime)
+    if (!validName.test(name) || mtime === '' || !Number.isFinite(seconds))
+      return E.left(listingError(`bwrap bottle listing, line ${i + 1}: not NAME<TAB>MTIME: ${show(line.slice(0, 80))}`))
+    const labels = new Map(pairs.filter((p) => p.includes('=')).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]))
+    // Only bottle makes directories here; one without the managed label was made by an older
+    // bottle (before the labels file) and is still listed, with no record to compare against.
+    if (labels.size > 0 && labels.get(managedLabel) !== 'true') continue
+    rows.push({
+      name,
+      backend: 'bwrap',
+      // There is no process to be running or stopped: the bottle is its directory, ready to run.
+      state: 'ready',
+      createdAt: seconds * 1000,
+      // The root the sandbox sees: recorded in the spec label (there is no image to ask about).
+      image: recordedImage(labels.get(specLabel)),
+      specHash: labels.get(specHashLabel) || null,
+      spec: labels.get(specLabel) || null,
+    })
+  }
+  return E.right(rows)
+}
+
+/**
+ * The copy runs inside a sandbox, as the bottle's user, with the source bound read-only: a
+ * symlink the agent left in its home or the workdir then points into the sandbox's view, where
+ * everything but those two is read-only, never at a host file. The prompt file is the exception:
+ * it lives beside the home, where no guest can reach, so a host `cp` replaces it.
+ */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts): Checked<readonly Step[]> => {
+  const state = stateOf(factsOf(host).facts, spec)
+  if (copy.dest === promptGuestPath)
+    return copy.kind === 'dir'
+      ? E.left(compileError(`${promptGuestPath} is the bottle's prompt file; copy a file there, not a directory`))
+      : E.right([step(`copy ${copy.source} to be the bottle's prompt file`, ['cp', '--', copy.source, `${state}/system-prompt.md`])])
+  const home = homeOf(spec.user)
+  if (!within(copy.dest, spec.workdir) && !within(copy.dest, home))
+    return E.left(compileError(
+      `guest path ${show(copy.dest)} is outside what a bwrap bottle keeps: copy into the workdir ${spec.workdir} or the home ${home}`,
+    ))
+  const target = copy.kind === 'dir' ? copy.dest : copy.dest.slice(0, Math.max(1, copy.dest.lastIndexOf('/')))
+  return E.right([
+    inBottle(spec, host, `make ${target} in the bottle`, plumbing(spec, '/', ['mkdir', '-p', '--', target])),
+    inBottle(
+      spec, host,
+      `copy ${copy.source} to ${copy.dest} in the bottle`,
+      // `DIR/.` copies the directory's contents into dest, which the step before made.
+      plumbing(spec, '/', copy.kind === 'dir' ? ['cp', '-R', '--', `${copySourcePath}/.`, copy.dest] : ['cp', '--', copySourcePath, copy.dest]),
+      ['--ro-bind', copy.source, copySourcePath],
+    ),
+  ])
+}
+
+const down = (spec: BottleSpec, host: HostFacts): Step[] => {
+  const state = stateOf(factsOf(host).facts, spec)
+  return [
+    // Read-only directories (Go's module cache, say) would stop rm for a user who is not root.
+    step(`make everything in ${state} removable`, ['chmod', '-R', 'u+w', '--', state], {
+      env: cLocale,
+      tolerate: [{ exitCode: 1, stderrIncludes: 'No such file or directory' }],
+    }),
+    // rm -rf of a missing path exits 0: idempotent as it stands.
+    removeState(spec, host),
+  ]
+}
+
+const list = (host: HostFacts): Step[] => {
+  const facts = host.bwrap
+  if (facts === null) throw new Error('bug: bwrap ls compiled without bwrap host facts')
+  return [
+    // Before the first launch the directory is not there; made here, ls lists nothing rather
+    // than failing (a tolerated failure would still print ls's complaint on a passthrough step).
+    step('make the directory that holds bwrap bottles', ['mkdir', '-p', '--', facts.stateDir]),
+    step('list the bwrap bottles: each directory, its age and its labels file', ['sh', '-c', listScript, 'sh', facts.stateDir], { stdio: 'capture' }),
+  ]
+}
+
+export const bwrap: Backend = {
+  name: 'bwrap',
+  binary: 'bwrap',
+  install: 'install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap)',
+  checkSpec,
+  // The host's own root, read-only; a spec's image is a rootfs directory in its place.
+  defaultImage: '/',
+  promptPath: () => promptGuestPath,
+  create,
+  exec: (spec, intent, host) => {
+    const framing = sandboxFraming(spec, host, { user: intent.user, cwd: intent.cwd, tty: intent.tty, binds: [] })
+    return { framing, env: guestEnv(intent, factsOf(host).facts) }
+  },
+  copyIn,
+  down,
+  list,
+  parseList: parseStateDirs,
+}

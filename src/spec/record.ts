@@ -1,0 +1,222 @@
+/**
+ * The recorded spec: what launch writes on a bottle (as labels) so that later `ls` and
+ * `--check-drift` can say whether the spec has changed since, and what changed.
+ *
+ *   const r = recordOf(spec, 'node:22')
+ *   // { v: 1, image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '5d1b…']],
+ *   //   secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: null, network: 'default', agent: 'claude' }
+ *   specHash(r)                                   // 'c0ffee123456': sha256 of the canonical JSON, 12 hex digits
+ *   diffRecords(r, { ...r, image: 'node:24' })    // [{ field: 'image', from: 'node:22', to: 'node:24', … }]
+ *
+ * It holds no secret value (secrets are names) and no plain env value either: each env entry is
+ * kept as a digest of KEY=VALUE, so a changed value is noticed while neither the label nor `ls`
+ * ever shows one. Plain env is not a secret channel, but people do put tokens in it by mistake,
+ * and a label outlives the command line (anyone who can `docker inspect` reads it).
+ */
+import { createHash } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import { oneLine } from '../plan/errors.js'
+import { type BottleSpec, type NetworkMode, networkModes } from './spec.js'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+/** The fields of a BottleSpec that shape a bottle, with every default filled in. */
+export interface SpecRecord {
+  /** The record's format; a bottle recorded by a later format is reported as unreadable, not guessed at. */
+  readonly v: 1
+  readonly image: string
+  readonly user: string
+  readonly workdir: string
+  /** [KEY, digest of KEY=VALUE], sorted by key: pairs rather than an object, so `__proto__` is just a key. */
+  readonly env: readonly (readonly [string, string])[]
+  /** Names, sorted: the order secrets are given in does not shape anything. */
+  readonly secrets: readonly string[]
+  readonly prompt: string | null
+  readonly network: NetworkMode
+  readonly agent: string
+}
+
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'env' | 'secret'
+
+/** One way the current spec differs from the recorded one. */
+export interface Difference {
+  readonly field: Field
+  /** The env or secret name; null for the other fields. */
+  readonly key: string | null
+  readonly change: 'changed' | 'added' | 'removed'
+  /** Old and new values; always null for env and secrets, which are shown by name only. */
+  readonly from: string | null
+  readonly to: string | null
+  /**
+   * `launch`: baked into the bottle (its image, bind mount, network, copied prompt file); it keeps
+   * the old value until it is launched again. `exec`: passed on every command, so the next one
+   * already uses the new value.
+   */
+  readonly appliesAt: 'launch' | 'exec'
+}
+
+/** How a live bottle relates to the spec that would shape it today. */
+export type Drift =
+  /** No manifest declares this bottle (for its backend): nothing to compare with. */
+  | { readonly _tag: 'undeclared' }
+  /** Cannot tell: the bottle has no readable record (an older bottle launched it, labels were edited), or the manifest entry does not resolve. */
+  | { readonly _tag: 'unknown'; readonly reason: string }
+  | { readonly _tag: 'same' }
+  /** `differences` is empty when only the hash was recorded: it differs, but not where. */
+  | { readonly _tag: 'drifted'; readonly differences: readonly Difference[] }
+
+// -------------------------------------------------------------------------------------------------
+// recording
+// -------------------------------------------------------------------------------------------------
+
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex')
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** The record of a spec; `defaultImage` is the backend's, so "no image" and its default compare equal. */
+export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => ({
+  v: 1,
+  image: spec.image ?? defaultImage,
+  user: spec.user,
+  workdir: spec.workdir,
+  env: spec.env.map(([k, v]) => [k, sha256(`${k}=${v}`).slice(0, 16)] as const).sort(([a], [b]) => byCodeUnit(a, b)),
+  secrets: [...spec.secrets].sort(byCodeUnit),
+  prompt: spec.prompt,
+  network: spec.network,
+  agent: spec.agent,
+})
+
+/** One JSON text per record: fixed key order, sorted env and secrets. */
+export const canonicalJson = (r: SpecRecord): string =>
+  JSON.stringify({
+    v: r.v,
+    image: r.image,
+    user: r.user,
+    workdir: r.workdir,
+    env: [...r.env].sort(([a], [b]) => byCodeUnit(a, b)),
+    secrets: [...r.secrets].sort(byCodeUnit),
+    prompt: r.prompt,
+    network: r.network,
+    agent: r.agent,
+  })
+
+export const specHash = (r: SpecRecord): string => sha256(canonicalJson(r)).slice(0, 12)
+
+/**
+ * The label value: base64url of the canonical JSON. JSON itself has quotes, commas and `=`, which
+ * some label parsers split on (a comma-separated `--label a=b,c=d` list, a Kubernetes label's
+ * charset); base64url's alphabet passes through every one of them unchanged.
+ */
+export const encodeRecord = (r: SpecRecord): string => Buffer.from(canonicalJson(r), 'utf8').toString('base64url')
+
+// -------------------------------------------------------------------------------------------------
+// reading a record back
+// -------------------------------------------------------------------------------------------------
+
+const isString = (x: unknown): x is string => typeof x === 'string'
+const isStringPair = (x: unknown): x is [string, string] =>
+  Array.isArray(x) && x.length === 2 && isString(x[0]) && isString(x[1])
+
+/** Reads a label value back; Left is a short reason (the value came from outside, so check it all). */
+export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
+  // Buffer.from(…, 'base64url') skips characters outside the alphabet instead of failing.
+  if (!/^[A-Za-z0-9_-]*$/.test(label)) return E.left('the recorded spec is not base64url')
+  let data: unknown
+  try {
+    data = JSON.parse(Buffer.from(label, 'base64url').toString('utf8'))
+  } catch {
+    return E.left('the recorded spec is not JSON')
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return E.left('the recorded spec is not an object')
+  const o = data as Record<string, unknown>
+  if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
+  const { image, user, workdir, env, secrets, prompt, network, agent } = o
+  if (
+    !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
+    !(prompt === null || isString(prompt)) ||
+    !(isString(network) && (networkModes as readonly string[]).includes(network)) ||
+    !(Array.isArray(env) && env.every(isStringPair)) ||
+    !(Array.isArray(secrets) && secrets.every(isString))
+  )
+    return E.left('the recorded spec is missing a field or has one of the wrong type')
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network: network as NetworkMode, agent })
+}
+
+// -------------------------------------------------------------------------------------------------
+// comparing
+// -------------------------------------------------------------------------------------------------
+
+const scalarFields = [
+  ['image', 'launch'],
+  ['workdir', 'launch'],
+  ['network', 'launch'],
+  ['prompt', 'launch'],
+  ['user', 'exec'],
+  ['agent', 'exec'],
+] as const
+
+/** Every way `now` differs from `recorded`, in a fixed order: launch-time fields first. */
+export const diffRecords = (recorded: SpecRecord, now: SpecRecord): Difference[] => {
+  const out: Difference[] = []
+  for (const [field, appliesAt] of scalarFields) {
+    const from = recorded[field]
+    const to = now[field]
+    if (from !== to)
+      out.push({ field, key: null, change: from === null ? 'added' : to === null ? 'removed' : 'changed', from, to, appliesAt })
+  }
+  const named = (field: 'env' | 'secret', before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): void => {
+    const keys = [...new Set([...before.keys(), ...after.keys()])].sort(byCodeUnit)
+    for (const key of keys) {
+      const a = before.get(key)
+      const b = after.get(key)
+      if (a === b) continue
+      out.push({ field, key, change: a === undefined ? 'added' : b === undefined ? 'removed' : 'changed', from: null, to: null, appliesAt: 'exec' })
+    }
+  }
+  named('env', new Map(recorded.env), new Map(now.env))
+  named('secret', new Map(recorded.secrets.map((s) => [s, s])), new Map(now.secrets.map((s) => [s, s])))
+  return out
+}
+
+/** What a bottle's labels say, next to the spec that would shape it today. */
+export const driftOf = (recorded: { readonly hash: string | null; readonly spec: string | null }, now: SpecRecord): Drift => {
+  const nowHash = specHash(now)
+  if (recorded.spec === null) {
+    if (recorded.hash === null) return { _tag: 'unknown', reason: 'it was launched without a recorded spec' }
+    return recorded.hash === nowHash ? { _tag: 'same' } : { _tag: 'drifted', differences: [] }
+  }
+  const decoded = decodeRecord(recorded.spec)
+  if (E.isLeft(decoded)) return { _tag: 'unknown', reason: decoded.left }
+  // A hash that does not match its own record means the labels were edited: trust neither.
+  if (recorded.hash !== null && recorded.hash !== specHash(decoded.right))
+    return { _tag: 'unknown', reason: 'the recorded spec does not match its recorded hash' }
+  const differences = diffRecords(decoded.right, now)
+  return differences.length === 0 ? { _tag: 'same' } : { _tag: 'drifted', differences }
+}
+
+// -------------------------------------------------------------------------------------------------
+// words
+// -------------------------------------------------------------------------------------------------
+
+const valueText = (v: string | null): string => (v === null ? '(none)' : oneLine(v))
+
+/** `image node:22 → node:24`, `env FOO changed`, `secret TOKEN added`: names only for env and secrets. */
+export const describeDifference = (d: Difference): string =>
+  d.key === null ? `${d.field} ${valueText(d.from)} → ${valueText(d.to)}` : `${d.field} ${oneLine(d.key)} ${d.change}`
+
+/** A field list for a table cell: `image,env FOO`. */
+export const driftFields = (ds: readonly Difference[]): string =>
+  ds.map((d) => (d.key === null ? d.field : `${d.field} ${oneLine(d.key)}`)).join(',')
+
+/** One clause per kind: what needs a relaunch, and what the next command picks up by itself. */
+export const describeDifferences = (ds: readonly Difference[]): string => {
+  if (ds.length === 0) return 'its recorded spec hash differs (the bottle recorded no details)'
+  const atLaunch = ds.filter((d) => d.appliesAt === 'launch').map(describeDifference)
+  const atExec = ds.filter((d) => d.appliesAt === 'exec').map(describeDifference)
+  return [
+    ...(atLaunch.length === 0 ? [] : [`${atLaunch.join(', ')} (the bottle keeps the old value until it is launched again)`]),
+    ...(atExec.length === 0 ? [] : [`${atExec.join(', ')} (the next command in the bottle uses the new value)`]),
+  ].join('; ')
+}

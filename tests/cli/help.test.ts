@@ -1,0 +1,63 @@
+/**
+ * --help: every operation, in both modes, prints usage with an Example on stdout and exits 0, and
+ * the example it shows is one that works (`bottle plan` accepts it). Stand-in smolvm and docker
+ * executables are on PATH (tests/standins; not the real tools) so that "nothing ran" can be seen.
+ */
+import { execa } from 'execa'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { opNames } from '../../src/plan/types.js'
+import { type Sandbox, bottle, bottleJs, sandbox } from '../standins/harness.js'
+
+let sb: Sandbox
+beforeAll(() => {
+  sb = sandbox()
+})
+afterAll(() => sb.dispose())
+
+const modes = ['plan', 'run'] as const
+
+describe.each(modes)('bottle %s OP --help', (mode) => {
+  it.each(opNames)('%s: usage and an Example on stdout, exit 0, nothing run', async (op) => {
+    const r = await bottle([mode, op, '--help'], sb.env)
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toMatch(new RegExp(`^Usage: bottle ${mode} ${op} `))
+    expect(r.stdout).toMatch(new RegExp(`\\nExample:\\n  bottle ${mode} ${op}\\b`))
+    expect(sb.log()).toEqual([])
+  })
+})
+
+it.each([[['--help']], [['-h']], [['help']], [['plan', '--help']], [['run', '--help']], [['help', 'run']], [['run', 'help', 'exec']]])(
+  '%j prints usage on stdout and exits 0',
+  async (args) => {
+    const r = await bottle(args, sb.env)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Usage: bottle/)
+    expect(r.stderr).toBe('')
+  },
+)
+
+describe("each operation's example, as `bottle plan` (through sh, with the built executable)", () => {
+  it.each(opNames)('%s', async (op) => {
+    const help = (await bottle(['plan', op, '--help'], sb.env)).stdout
+    const example = /\nExample:\n {2}(bottle .*)\n/.exec(help)?.[1]
+    expect(example).toBeDefined()
+    // A `bottle` on PATH, and a directory where the example's relative paths exist.
+    const bin = join(sb.root, 'bin')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(join(bin, 'bottle'), `#!/bin/sh\nexec '${process.execPath}' '${bottleJs}' "$@"\n`, { mode: 0o755 })
+    mkdirSync(join(sb.workdir, 'fixtures'), { recursive: true })
+    const r = await execa('/bin/sh', ['-c', example ?? 'false'], {
+      cwd: sb.workdir,
+      env: { ...sb.env, PATH: `${bin}:${sb.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+    })
+    expect(r.stderr).toBe('')
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toContain(`${op}`)
+    expect(sb.log()).toEqual([])
+  })
+})

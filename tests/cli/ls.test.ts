@@ -1,0 +1,270 @@
+/**
+ * `bottle ls`, drift and `down --all`, through `main` against stand-in `docker` and `smolvm`
+ * executables (tests/standins.ts) that print listings built here and record their argv. These
+ * check what bottle runs and how it reads the answers; they are not tests of the real tools.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { docker } from '../../src/backends/docker.js'
+import { smolvm } from '../../src/backends/smolvm.js'
+import { main } from '../../src/cli.js'
+import type { Plan } from '../../src/plan/types.js'
+import { type Container, type Machine, renderMachines, renderPs, standins } from '../standins.js'
+import { listingHost } from '../arbitraries.js'
+
+const s = standins()
+const work = mkdtempSync(join(tmpdir(), 'bottle-ls-'))
+afterAll(() => {
+  s.remove()
+  rmSync(work, { recursive: true, force: true })
+})
+
+const run = async (argv: string[], env: Record<string, string> = s.env) => {
+  let out = ''
+  const err: string[] = []
+  const code = await main(argv, { out: (t) => void (out += t), err: (l) => void err.push(l), env })
+  return { code, out, err: err.join('\n') }
+}
+
+const manifestPath = join(work, 'bottle.yaml')
+// Values that must never be printed by ls or a drift note.
+const fooValue = 'hush-do-not-print-1'
+const writeManifest = (image: string, foo: string): void =>
+  writeFileSync(manifestPath, `bottles:\n  demo:\n    image: ${image}\n    workdir: ${work}\n    env: { CI: "1", FOO: ${foo} }\n    secrets: [TOKEN]\n`)
+
+/** The labels `bottle plan launch` puts on the bottle: how a real launch would have labelled it. */
+const launchedLabels = async (backend: 'docker' | 'smolvm'): Promise<Record<string, string>> => {
+  const r = await run(['plan', 'launch', 'demo', '-b', backend, '-f', manifestPath, '--format', 'json'])
+  const argv = (JSON.parse(r.out) as Plan).steps[0]?.argv ?? []
+  return Object.fromEntries(argv.flatMap((w, i) => (w === '--label' ? [(argv[i + 1] ?? '').split(/=(.*)/s).slice(0, 2)] : [])))
+}
+
+const psFormat = (): string => {
+  const argv = docker.list(listingHost).at(-1)?.argv ?? []
+  return argv[argv.indexOf('--format') + 1] ?? ''
+}
+
+const nowSec = (): number => Math.floor(Date.now() / 1000)
+// Half a unit past the age shown, so a slow test run does not move it.
+const container = (name: string, labels: Record<string, string>, more: Partial<Container> = {}): Container => ({
+  name, state: 'running', createdSec: nowSec() - 330, offsetMin: 120, zone: 'CEST', image: 'node:22', labels, ...more,
+})
+const ours = (name: string): Record<string, string> => ({ [managedLabel]: 'true', [nameLabel]: name })
+
+beforeEach(() => {
+  s.clearCalls()
+  for (const bin of ['docker', 'smolvm'] as const) for (const verb of ['ps', 'ls']) s.reply(bin, verb, '', { rc: 0 })
+  writeManifest('node:22', fooValue)
+})
+
+describe('bottle ls', () => {
+  it('lists every backend on PATH against a stand-in docker and smolvm, skipping bottles that are not ours', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [
+      container('web', ours('web')),
+      container('api', ours('api'), { state: 'exited', image: 'ghcr.io/acme/agent:1.2', createdSec: nowSec() - 3 * 86400 - 3600 }),
+      // A stand-in does not filter: the parser must.
+      container('postgres', {}, { image: 'postgres:16' }),
+    ]))
+    s.reply('smolvm', 'ls', renderMachines([
+      { name: 'vm1', state: 'stopped', createdSec: nowSec() - 7200 - 100, image: null, labels: ours('vm1') },
+      { name: 'theirs', state: 'running', createdSec: nowSec(), image: 'alpine' },
+    ] satisfies Machine[]))
+    const r = await run(['ls'])
+    expect(r).toStrictEqual({
+      code: 0,
+      out: [
+        'NAME  BACKEND  STATE    AGE  IMAGE                   DRIFT',
+        'vm1   smolvm   stopped  2h   -                       -',
+        'api   docker   exited   3d   ghcr.io/acme/agent:1.2  -',
+        'web   docker   running  5m   node:22                 -',
+        '',
+      ].join('\n'),
+      err: '',
+    })
+    // The list plans' argv, exactly: ls runs what `bottle plan ls` shows.
+    expect(s.calls()).toStrictEqual([[...smolvm.list(listingHost)[0]!.argv], [...docker.list(listingHost)[0]!.argv]])
+  })
+
+  it('bottle ls is bottle run ls, and -b lists one backend (a stand-in docker)', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('web', ours('web'))]))
+    const a = await run(['ls', '-b', 'docker', '--json'])
+    const b = await run(['run', 'ls', '-b', 'docker', '--json'])
+    expect(a).toStrictEqual(b)
+    expect(s.calls().map((c) => c[0])).toStrictEqual(['docker', 'docker'])
+    expect(JSON.parse(a.out)).toMatchObject([{ name: 'web', backend: 'docker', state: 'running', age: '5m', image: 'node:22', drift: { status: 'undeclared' } }])
+  })
+
+  it('says which bottles have drifted from the manifest, and how, against a stand-in docker', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', await launchedLabels('docker'))]))
+    const before = await run(['ls', '-f', manifestPath])
+    expect(before.out).toContain('demo  docker   running  5m   node:22  no\n')
+    writeManifest('node:24', 'changed-value-2')
+    const after = await run(['ls', '-f', manifestPath])
+    expect(after.code).toBe(0)
+    expect(after.out.replaceAll(work, '<work>')).toMatchInlineSnapshot(`
+      "NAME  BACKEND  STATE    AGE  IMAGE    DRIFT
+      demo  docker   running  5m   node:22  image,env FOO
+
+      demo (docker) has drifted from <work>/bottle.yaml: image node:22 → node:24 (the bottle keeps the old value until it is launched again); env FOO changed (the next command in the bottle uses the new value)
+      "
+    `)
+    const json = await run(['ls', '-f', manifestPath, '--json'])
+    expect(JSON.parse(json.out)[0].drift.differences.map((d: { field: string; key: string | null }) => [d.field, d.key])).toStrictEqual([
+      ['image', null],
+      ['env', 'FOO'],
+    ])
+    for (const o of [before, after, json]) expect(`${o.out}${o.err}`).not.toMatch(/hush-do-not-print|changed-value-2/)
+  })
+
+  it('says the same about a stand-in smolvm, whose labels are in its JSON', async () => {
+    const labels = await launchedLabels('smolvm')
+    s.reply('smolvm', 'ls', renderMachines([{ name: 'demo', state: 'running', createdSec: nowSec() - 90, image: 'node:22', labels }]))
+    writeManifest('node:22', 'changed-value-2')
+    const r = await run(['ls', '-b', 'smolvm', '-f', manifestPath])
+    expect(r.out).toContain('demo  smolvm   running  1m   node:22  env FOO\n')
+    expect(r.out).toContain(`demo (smolvm) has drifted from ${manifestPath}: env FOO changed`)
+  })
+
+  it('a bottle without recorded labels (an older launch) is "unknown", not "no"', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', ours('demo'))]))
+    const r = await run(['ls', '-f', manifestPath, '-b', 'docker'])
+    expect(r.out).toContain('demo  docker   running  5m   node:22  unknown')
+    expect(r.out).toContain(`demo (docker): cannot tell whether it has drifted from ${manifestPath}: it was launched without a recorded spec`)
+  })
+
+  it('a daemon that is down: a bottle line, the other backend still listed, exit 1 (stand-in docker)', async () => {
+    s.reply('docker', 'ps', '', { rc: 1, err: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n' })
+    s.reply('smolvm', 'ls', renderMachines([{ name: 'vm1', state: 'running', createdSec: nowSec() - 30, image: null, labels: ours('vm1') }]))
+    const r = await run(['ls'])
+    expect(r.code).toBe(1)
+    expect(r.out).toContain('vm1   smolvm   running')
+    // docker's own complaint went to the process's stderr as it wrote it (not captured by io.err);
+    // bottle adds which step failed.
+    expect(r.err).toBe('bottle: step 1/1 failed with exit code 1: list the containers bottle created')
+  })
+
+  it('output bottle cannot read is a one-line error and exit 1, against a stand-in docker', async () => {
+    s.reply('docker', 'ps', 'CONTAINER ID   IMAGE     COMMAND\n')
+    const r = await run(['ls', '-b', 'docker'])
+    expect([r.code, r.err]).toStrictEqual([1, 'bottle: docker ps printed line 1, which is not the JSON object bottle asked for: "CONTAINER ID   IMAGE     COMMAND"'])
+  })
+
+  it('with nothing on PATH: exit 2, nothing run', async () => {
+    const r = await run(['ls'], s.envWith([]))
+    expect([r.code, r.err]).toStrictEqual([2, 'bottle: no backend found: none of smolvm, docker, bwrap is on PATH; install one, or pass -b'])
+    expect(s.calls()).toStrictEqual([])
+  })
+
+  it('with -b and the binary missing: exit 127 and how to install it', async () => {
+    const r = await run(['ls', '-b', 'smolvm'], s.envWith(['docker']))
+    expect(r.code).toBe(127)
+    expect(r.err).toContain('bottle: smolvm is not installed (not found on PATH): install smolvm')
+  })
+})
+
+describe('bottle plan ls', () => {
+  it('prints one plan per backend on PATH, runs nothing; JSON is an array without -b, an object with it', async () => {
+    const text = await run(['plan', 'ls'])
+    expect(text.out).toContain('ls on smolvm: 1 step')
+    expect(text.out).toContain('ls on docker: 1 step')
+    expect(text.out).toContain('    stdout: read by bottle, not shown')
+    const all = JSON.parse((await run(['plan', 'ls', '--format', 'json'])).out) as Plan[]
+    expect(all.map((p) => [p.backend, p.steps.map((st) => st.stdio)])).toStrictEqual([['smolvm', ['capture']], ['docker', ['capture']]])
+    const one = JSON.parse((await run(['plan', 'ls', '-b', 'docker', '--format', 'json'])).out) as Plan
+    expect(one.steps[0]?.argv).toStrictEqual(docker.list(listingHost)[0]?.argv)
+    expect(s.calls()).toStrictEqual([])
+  })
+
+  it('--format sh with two backends on PATH is refused: a script is one backend', async () => {
+    const r = await run(['plan', 'ls', '--format', 'sh'])
+    expect([r.code, r.err, s.calls()]).toStrictEqual([2, 'bottle: --format sh prints one backend\'s script, and smolvm and docker are on PATH: pass -b', []])
+    expect((await run(['plan', 'ls', '--format', 'sh', '-b', 'docker'])).out).toContain("docker ps -a --filter label=dev.bottle.managed=true --format '{")
+  })
+})
+
+describe('--check-drift', () => {
+  it('plan agent --check-drift lists (read-only) and notes the drift; without the flag nothing runs (stand-in docker)', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', await launchedLabels('docker'))]))
+    writeManifest('node:24', fooValue)
+    s.clearCalls()
+    const plain = await run(['plan', 'agent', 'demo', '-b', 'docker', '-f', manifestPath])
+    expect([plain.out.includes('drift'), s.calls()]).toStrictEqual([false, []])
+    const checked = await run(['plan', 'agent', 'demo', '-b', 'docker', '-f', manifestPath, '--check-drift', '-e', 'EXTRA=1'])
+    expect(checked.out).toContain(
+      'note: drift: demo (docker) has drifted from this spec: image node:22 → node:24 (the bottle keeps the old value until it is launched again); env EXTRA added (the next command in the bottle uses the new value) (read-only; `bottle plan ls -b docker` shows the command)',
+    )
+    expect(s.calls()).toStrictEqual([[...docker.list(listingHost)[0]!.argv]])
+  })
+
+  it('run exec --check-drift warns on stderr, then runs the op anyway (stand-in docker)', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', await launchedLabels('docker'))]))
+    writeManifest('node:24', fooValue)
+    s.clearCalls()
+    const r = await run(['run', 'exec', 'demo', 'true', '-b', 'docker', '-f', manifestPath, '--check-drift'], { ...s.env, TOKEN: 'tok-value-3' })
+    expect(r.code).toBe(0)
+    expect(r.err).toMatch(/^bottle: drift: demo \(docker\) has drifted from this spec: image node:22 → node:24/)
+    expect(s.calls().map((c) => c[1])).toStrictEqual(['ps', 'exec'])
+    expect(r.err).not.toMatch(/hush-do-not-print|tok-value-3/)
+  })
+
+  it('a bottle that is not there is said so (stand-in docker)', async () => {
+    const r = await run(['plan', 'exec', 'demo', 'true', '-b', 'docker', '-f', manifestPath, '--check-drift'])
+    expect(r.out).toContain('note: drift: demo was not found on docker')
+  })
+})
+
+describe('down --all', () => {
+  it('plan down --all lists first, then shows exactly the removals; it removes nothing (stand-in docker)', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('web', ours('web')), container('api', ours('api')), container('postgres', {})]))
+    const r = await run(['plan', 'down', '--all', '-b', 'docker', '--format', 'json'])
+    expect(r.code).toBe(0)
+    const plan = JSON.parse(r.out) as Plan
+    expect(plan.steps.map((st) => st.argv)).toStrictEqual([['docker', 'rm', '-f', 'api'], ['docker', 'rm', '-f', 'web']])
+    expect(s.calls().map((c) => c[1])).toStrictEqual(['ps'])
+  })
+
+  it('run down --all removes every bottle it found on each backend, and no other (stand-in docker and smolvm)', async () => {
+    s.reply('docker', 'ps', renderPs(psFormat(), [container('web', ours('web')), container('postgres', {})]))
+    s.reply('smolvm', 'ls', renderMachines([
+      { name: 'vm1', state: 'running', createdSec: 0, image: null, labels: ours('vm1') },
+      { name: 'theirs', state: 'running', createdSec: 0, image: null, labels: { team: 'x' } },
+    ]))
+    const r = await run(['run', 'down', '--all', '-q'])
+    expect(r).toStrictEqual({ code: 0, out: '', err: '' })
+    expect(s.calls().map((c) => c.join(' '))).toStrictEqual([
+      'smolvm machine ls --json',
+      'smolvm machine stop --name vm1',
+      'smolvm machine delete --name vm1 -f',
+      expect.stringMatching(/^docker ps /),
+      'docker rm -f web',
+    ])
+  })
+
+  it('with nothing to remove, the plan says so and has no steps (stand-in smolvm)', async () => {
+    s.reply('smolvm', 'ls', '[]\n')
+    const r = await run(['plan', 'down', '--all', '-b', 'smolvm'])
+    expect(r.out).toContain('down on smolvm: 0 steps\nnote: down --all: smolvm lists no bottles that bottle created; nothing to do')
+  })
+
+  it.each([
+    [['plan', 'down'], 'bottle: down needs a bottle name, or --all'],
+    [['plan', 'down', 'demo', '--all'], 'bottle: down --all takes no bottle name'],
+  ])('%j is invalid: exit 2, nothing run', async (argv, message) => {
+    const r = await run(argv)
+    expect([r.code, r.err, s.calls()]).toStrictEqual([2, message, []])
+  })
+})
+
+describe('launch records the spec', () => {
+  it('the labels carry the hash and the record, and no env value or secret value', async () => {
+    const labels = await launchedLabels('docker')
+    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel, specLabel])
+    expect(labels[specHashLabel]).toMatch(/^[0-9a-f]{12}$/)
+    const record = Buffer.from(labels[specLabel] ?? '', 'base64url').toString('utf8')
+    expect(JSON.parse(record)).toMatchObject({ v: 1, image: 'node:22', workdir: work, secrets: ['TOKEN'], env: [['CI', expect.stringMatching(/^[0-9a-f]{16}$/)], ['FOO', expect.any(String)]] })
+    expect(record).not.toContain(fooValue)
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * Rollback after a failed launch step, against stand-in smolvm and docker executables
+ * (tests/standins; not the real tools). The stand-in fails invocation k on request
+ * (STANDIN_FAIL_AT) before changing anything, so after a failure at step k exactly steps 1…k-1
+ * have created something, and bottle must undo exactly those, newest first (DESIGN invariant 8).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { BackendName } from '../../src/plan/types.js'
+import * as E from 'fp-ts/lib/Either.js'
+import { specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
+import { resolveSpec } from '../../src/spec/spec.js'
+import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../standins/harness.js'
+
+/**
+ * The two drift labels: computed by src/spec/record.ts (tested on its own in tests/spec), the one
+ * part of the create argv not spelled out by hand below.
+ */
+const driftLabels = (workdir: string, prompt: string | null): string[] => {
+  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
+  if (E.isLeft(spec)) throw new Error(spec.left.message)
+  const record = recordOf(spec.right, 'node:22')
+  return ['--label', `${specHashLabel}=${specHash(record)}`, '--label', `${specLabel}=${encodeRecord(record)}`]
+}
+
+/**
+ * What each launch step (with a prompt file) runs, and the command that undoes it, written out by
+ * hand from reference/cli-surfaces.md rather than read back from a plan: the test then says
+ * what bottle must run, not merely that it ran what it planned.
+ */
+const launchSteps = (backend: BackendName, workdir: string, prompt: string | null): { argv: string[]; undo: string[] | null }[] =>
+  backend === 'smolvm'
+    ? [
+        {
+          argv: ['machine', 'create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--image', 'node:22', '-v', `${workdir}:${workdir}`, '-w', workdir],
+          undo: ['machine', 'delete', '--name', 'demo', '-f'],
+        },
+        { argv: ['machine', 'start', '--name', 'demo'], undo: ['machine', 'stop', '--name', 'demo'] },
+        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
+        { argv: ['machine', 'cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
+        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
+      ]
+    : [
+        {
+          argv: ['run', '-d', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+          undo: ['rm', '-f', 'demo'],
+        },
+        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
+        { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
+        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
+      ]
+
+const argvs = (log: readonly Invocation[]): string[][] => log.map((i) => [i.tool, ...i.argv])
+
+let sb: Sandbox
+afterEach(() => sb.dispose())
+
+const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string> = {}, flags: string[] = []) => {
+  const prompt = sb.hostFile('prompt.md', 'be careful\n')
+  return {
+    prompt,
+    run: bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--prompt', prompt, ...flags], { ...sb.env, ...extraEnv }),
+  }
+}
+
+describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
+  const stepCount = backend === 'smolvm' ? 5 : 4
+
+  it('runs every step in order when none fails, and leaves one running bottle', async () => {
+    sb = sandbox()
+    const { prompt, run } = launchWithPrompt(backend)
+    expect((await run).code).toBe(0)
+    expect(argvs(sb.log())).toEqual(launchSteps(backend, sb.workdir, prompt).map((s) => [backend, ...s.argv]))
+    expect(sb.live(backend)).toEqual(['demo'])
+    expect(sb.guestFile(backend, 'demo', '/opt/bottle/system-prompt.md')).toBe('be careful\n')
+  })
+
+  it.each(Array.from({ length: stepCount }, (_, i) => i + 1))(
+    'at step %i: undoes what steps before it created, newest first, and exits with the step\'s code',
+    async (k) => {
+      sb = sandbox()
+      const { prompt, run } = launchWithPrompt(backend, { STANDIN_FAIL_AT: String(k), STANDIN_FAIL_CODE: '17' })
+      const r = await run
+      const steps = launchSteps(backend, sb.workdir, prompt)
+      const undo = steps
+        .slice(0, k - 1)
+        .flatMap((s) => (s.undo === null ? [] : [[backend, ...s.undo]]))
+        .reverse()
+      expect(r.code).toBe(17)
+      // The steps up to the failing one, then the undo of what they created; nothing else.
+      expect(argvs(sb.log())).toEqual([...steps.slice(0, k).map((s) => [backend, ...s.argv]), ...undo])
+      expect(sb.live(backend)).toEqual([])
+      // The quiet step's own output is shown when it fails, then bottle's one-line verdict.
+      expect(r.stderr).toContain(`stand-in failure injected at invocation ${k}`)
+      expect(r.stderr).toContain(`bottle: step ${k}/${stepCount} failed with exit code 17: `)
+    },
+  )
+
+  it('keeps undoing after an undo step fails, and says which one failed', async () => {
+    sb = sandbox()
+    // Step 3 fails; so does the first undo (smolvm: stop; docker: rm -f, the only one).
+    const { run } = launchWithPrompt(backend, { STANDIN_FAIL_AT: '3,4' })
+    const r = await run
+    expect(r.code).toBe(1)
+    const tail = argvs(sb.log()).slice(3)
+    if (backend === 'smolvm') {
+      expect(tail).toEqual([
+        ['smolvm', 'machine', 'stop', '--name', 'demo'],
+        ['smolvm', 'machine', 'delete', '--name', 'demo', '-f'],
+      ])
+      expect(r.stderr).toContain('bottle: undo step failed (exit 1): stop the machine demo')
+      expect(sb.live(backend)).toEqual([])
+    } else {
+      expect(tail).toEqual([['docker', 'rm', '-f', 'demo']])
+      expect(r.stderr).toContain('bottle: undo step failed (exit 1): remove the container demo')
+      // The failed rm left the container: bottle said so rather than pretending.
+      expect(sb.live(backend)).toEqual(['demo'])
+    }
+  })
+
+  it('undoes nothing when the bottle already exists: the create fails and the existing one stays', async () => {
+    sb = sandbox()
+    await launch(sb, backend)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
+    // The real tools' codes for "name taken": smolvm 1, docker run 125.
+    expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
+    const [create] = launchSteps(backend, sb.workdir, null)
+    expect(argvs(sb.log())).toEqual([[backend, ...(create?.argv ?? [])]])
+    expect(sb.live(backend)).toEqual(['demo'])
+  })
+
+  it('prints "undo:" lines as it rolls back, and none of them with -q', async () => {
+    sb = sandbox()
+    const loud = await launchWithPrompt(backend, { STANDIN_FAIL_AT: '3' }).run
+    expect(loud.stderr).toMatch(/^undo: /m)
+    sb.dispose()
+    sb = sandbox()
+    const quiet = await launchWithPrompt(backend, { STANDIN_FAIL_AT: '3' }, ['-q']).run
+    expect(quiet.stderr).not.toMatch(/^(undo: |\[\d+\/\d+\] )/m)
+    // -q silences progress, not failures.
+    expect(quiet.stderr).toContain('bottle: step 3/')
+  })
+})
