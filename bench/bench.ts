@@ -68,6 +68,7 @@ const throughput = (seconds: number): void => {
       tmpdir: '/tmp',
       uid: 1000,
       bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched, promptInstalled: launched, accounts: {} } },
+      cluster: { context: null, namespace: null },
     }
   }
   const ops: [string, Operation][] = [

@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
-import type { Backend, BottleRow, HostFacts } from './backends/backend.js'
+import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
@@ -22,7 +22,7 @@ import { type BackendName, type OpName, type Plan, backendNames } from './plan/t
 import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
-import type { Checked } from './spec/validate.js'
+import { type Checked, kubeContext, kubeNamespace } from './spec/validate.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -55,6 +55,9 @@ interface Flags {
   format: string
   quiet?: boolean
   tty?: boolean
+  /** kubernetes: the kubeconfig context and namespace. */
+  context?: string
+  namespace?: string
   /** ls: print the bottles as JSON. */
   json?: boolean
   /** down: every bottle bottle created, found by listing. */
@@ -100,9 +103,13 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     return fail(`--network ${show(f.network)} must be one of ${networkModes.join(', ')}`)
   const agent = f.agent === undefined ? E.right(undefined) : within('--agent')(profileNamed(f.agent))
   if (E.isLeft(agent)) return agent
+  const scope = scopeFlags(f)
+  if (E.isLeft(scope)) return scope
   return E.right({
     ...(agent.right === undefined ? {} : { agent: agent.right }),
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
+    ...(scope.right.context === null ? {} : { context: scope.right.context }),
+    ...(scope.right.namespace === null ? {} : { namespace: scope.right.namespace }),
     ...(f.image === undefined ? {} : { image: f.image }),
     ...(f.user === undefined ? {} : { user: f.user }),
     ...(f.workdir === undefined ? {} : { workdir: resolve(cwd, f.workdir) }),
@@ -111,6 +118,29 @@ const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     env: env.right,
     secrets: secrets.right,
   })
+}
+
+/** --context and --namespace, checked; null where not given. */
+const scopeFlags = (f: Flags): Checked<ClusterScope> => {
+  const context = f.context === undefined ? E.right(null) : within('--context')(kubeContext(f.context))
+  if (E.isLeft(context)) return context
+  const namespace = f.namespace === undefined ? E.right(null) : within('--namespace')(kubeNamespace(f.namespace))
+  if (E.isLeft(namespace)) return namespace
+  return E.right({ context: context.right, namespace: namespace.right })
+}
+
+/**
+ * --context and -n mean nothing to a backend without a cluster: better refused than ignored.
+ * `backend` is the one the op uses; null for ls and down --all without -b, which look at every
+ * backend on PATH but kubernetes (src/backends/index.ts), so there the flags need -b kubernetes.
+ */
+const clusterFlagsFit = (f: Flags, backend: Backend | null): Checked<null> => {
+  const given = [f.context === undefined ? [] : ['--context'], f.namespace === undefined ? [] : ['--namespace']].flat()
+  if (given.length === 0 || backend?.name === 'kubernetes') return E.right(null)
+  const applies = `${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend`
+  return backend === null
+    ? fail(`${applies}, which is listed only when named: pass -b kubernetes`)
+    : fail(`${applies}, not ${backend.name}`)
 }
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
@@ -193,6 +223,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(flags)) return flags
   const chosen = chooseBackend(req.flags.backend, entry.backend ?? m?.backend, io.env)
   if (E.isLeft(chosen)) return chosen
+  const fits = clusterFlagsFit(req.flags, chosen.right.backend)
+  if (E.isLeft(fits)) return fits
   const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags.right, cwd })
   if (E.isLeft(spec)) return spec
   const op = toOperation(req, cwd)
@@ -207,7 +239,7 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
           users: [spec.right.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
         })
       : null
-  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap))
+  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap, clusterOf(spec.right)))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
   const drift =
@@ -253,9 +285,15 @@ const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ bac
     : E.right({ backends: found, why: 'on PATH (without -b, every backend on PATH is listed)' })
 }
 
-/** What listing needs to know about the host: only bwrap, whose bottles are host directories, needs anything. */
-const listingHost = (backend: Backend, env: Io['env']): HostFacts =>
-  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null)
+/** Where a bottle's kubectl looks: the spec's context and namespace (the flags' are in it already). */
+const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, namespace: spec.namespace })
+
+/**
+ * What listing needs to know about the host: bwrap, whose bottles are host directories, where
+ * they are; kubernetes, which cluster and namespace to look in.
+ */
+const listingHost = (backend: Backend, env: Io['env'], cluster: ClusterScope): HostFacts =>
+  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
@@ -287,9 +325,9 @@ type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | 
  * Runs the backend's list plan (read-only) and parses what it printed. A failure has been
  * reported on stderr already: the tool's own message, then bottle's line.
  */
-const listOn = async (backend: Backend, io: Io): Promise<Listing> => {
+const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env)), { hostEnv: io.env, quiet: true, log: io.err })
+  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, quiet: true, log: io.err })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
   const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
   if (E.isLeft(parsed)) {
@@ -309,7 +347,7 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
  */
 const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
   const how = `(${seeListing(backend)})`
-  const listed = await listOn(backend, io)
+  const listed = await listOn(backend, io, clusterOf(spec))
   if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
   const row = listed.rows.find((r) => r.name === spec.name)
   if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
@@ -337,13 +375,21 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     io.err('bottle: down --all takes no bottle name')
     return exitInvalid
   }
-  const chosen = backendsToList(req.flags.backend, io.env)
+  const single = req.flags.backend !== undefined
+  // Without -b, cluster flags are refused before looking at PATH: no backend listed would take them.
+  const early = single ? E.right(null) : clusterFlagsFit(req.flags, null)
+  const chosen = E.isLeft(early) ? early : backendsToList(req.flags.backend, io.env)
   if (E.isLeft(chosen)) {
     io.err(`bottle: ${chosen.left.message}`)
     return exitInvalid
   }
   const { backends: targets, why } = chosen.right
-  const single = req.flags.backend !== undefined
+  const fits = single ? clusterFlagsFit(req.flags, targets[0] ?? null) : E.right(null)
+  const cluster = E.isLeft(fits) ? fits : scopeFlags(req.flags)
+  if (E.isLeft(cluster)) {
+    io.err(`bottle: ${cluster.left.message}`)
+    return exitInvalid
+  }
   const format = req.flags.format as Format
   if (req.mode === 'plan' && format === 'sh' && !single && targets.length > 1) {
     io.err(`bottle: --format sh prints one backend's script, and ${targets.map((b) => b.name).join(' and ')} are on PATH: pass -b`)
@@ -351,21 +397,21 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   }
   if (!reap) {
     if (req.mode === 'plan') {
-      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env)), `backend ${b.name}: ${why}`)), format, single))
+      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
       return 0
     }
-    return listBottles(req, io, targets)
+    return listBottles(req, io, targets, cluster.right)
   }
   // down --all: the plan must show exactly what would be deleted, so even `plan` lists first.
   let code = 0
   const plans: Plan[] = []
   for (const b of targets) {
-    const listed = await listOn(b, io)
+    const listed = await listOn(b, io, cluster.right)
     if (listed._tag === 'failed') {
       code ||= listed.code
       continue
     }
-    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env))
+    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env, cluster.right))
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
@@ -386,7 +432,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
 }
 
 /** `bottle ls`: list each backend, compare with the manifest, print; a failed backend sets the exit code. */
-const listBottles = async (req: Request, io: Io, targets: readonly Backend[]): Promise<number> => {
+const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
   const cwd = process.cwd()
   const manifest = await loadManifest(req.flags.file, cwd)
   if (E.isLeft(manifest)) {
@@ -398,7 +444,7 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[]): P
   let code = 0
   const listed: ListedBottle[] = []
   for (const b of targets) {
-    const l = await listOn(b, io)
+    const l = await listOn(b, io, cluster)
     if (l._tag === 'failed') code ||= l.code
     else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
   }
@@ -444,6 +490,8 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
     .description(doc.summary)
     .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
     .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
+    .option('--context <context>', "kubernetes: the kubeconfig context (default: the manifest's, else kubectl's current context)")
+    .option('-n, --namespace <namespace>', "kubernetes: the namespace (default: the manifest's, else the context's)")
   if (doc.op !== 'ls')
     cmd
       .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')

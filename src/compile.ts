@@ -23,7 +23,7 @@ import {
   step,
 } from './plan/types.js'
 import { defaultAgent } from './spec/agent.js'
-import { type BottleSpec, defaultUser } from './spec/spec.js'
+import { type BottleSpec, defaultUser, noResources } from './spec/spec.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -175,25 +175,30 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
 const plan = (
   op: OpName,
   backend: Backend,
-  bottle: string,
+  spec: BottleSpec | null,
+  host: HostFacts,
   steps: readonly Step[],
   exitCodeFrom: number | null,
   notes: readonly string[] = [],
 ): Plan => ({
   op,
   backend: backend.name,
-  bottle,
+  bottle: spec?.name ?? '',
   steps,
   secrets: secretsOf(steps),
-  notes,
+  notes: [...notes, ...(backend.notes?.(op, spec, host) ?? [])],
   exitCodeFrom,
 })
 
-/** Every secret a step or its undo hands to a backend process, in first-use order. */
+/** Every secret a step or its undo hands to a backend process (env or stdin), in first-use order. */
 const secretsOf = (steps: readonly Step[]): string[] => {
   const names: string[] = []
+  const add = (name: string): void => {
+    if (!names.includes(name)) names.push(name)
+  }
   const visit = (s: Step): void => {
-    for (const v of s.env.vars) if (v._tag === 'secret' && !names.includes(secretSource(v))) names.push(secretSource(v))
+    for (const v of s.env.vars) if (v._tag === 'secret') add(secretSource(v))
+    if (s.stdin._tag === 'json') for (const slot of s.stdin.secrets) add(slot.secret)
     s.undo.forEach(visit)
   }
   steps.forEach(visit)
@@ -220,21 +225,20 @@ export const compile = (
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   const spec = checkedSpec.right
-  const name = spec.name
   switch (op._tag) {
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
-      const create = backend.create(spec, host)
+      const create = backend.create(spec, host, rootStep(backend, spec, host))
       const recorded = ['the bottle records the spec it was launched from (secret names; env values only as digests), so that bottle ls can tell when the manifest has drifted from it']
-      if (spec.prompt === null) return E.right(plan('launch', backend, name, create, null, recorded))
+      if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, create, null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
       if (kind.right !== 'file')
         return E.left(compileError(`prompt file ${show(spec.prompt)} is a directory`))
       const copy = copyInSteps(backend, spec, { source: spec.prompt, kind: 'file', dest: backend.promptPath(spec) }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('launch', backend, name, [...create, ...copy.right], null, recorded))
+      return E.right(plan('launch', backend, spec, host, [...create, ...copy.right], null, recorded))
     }
     case 'agent':
     case 'resume':
@@ -251,7 +255,7 @@ export const compile = (
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
       const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
       const run = guestStep(backend, spec, host, title, intent, { stdio: 'terminal' })
-      if (op._tag !== 'attach') return E.right(plan(op._tag, backend, name, [run], 0))
+      if (op._tag !== 'attach') return E.right(plan(op._tag, backend, spec, host, [run], 0))
       return compileAttach(backend, spec, op, run, host)
     }
     case 'exec': {
@@ -261,7 +265,7 @@ export const compile = (
       if (E.isLeft(user)) return user
       const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
       const run = guestStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
-      return E.right(plan('exec', backend, name, [run], 0))
+      return E.right(plan('exec', backend, spec, host, [run], 0))
     }
     case 'cp': {
       const source = absolutePath('source', op.source)
@@ -274,10 +278,10 @@ export const compile = (
       if (E.isLeft(kind)) return kind
       const copy = copyInSteps(backend, spec, { source: source.right, kind: kind.right, dest: dest.right }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('cp', backend, name, copy.right, null))
+      return E.right(plan('cp', backend, spec, host, copy.right, null))
     }
     case 'down':
-      return E.right(plan('down', backend, name, backend.down(spec, host), null, [
+      return E.right(plan('down', backend, spec, host, backend.down(spec, host), null, [
         'a bottle that is already gone is not an error',
       ]))
     default:
@@ -311,24 +315,25 @@ const compileAttach = (
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened
-  return E.right(plan('attach', backend, spec.name, [opened.right], null, notes))
+  return E.right(plan('attach', backend, spec, host, [opened.right], null, notes))
 }
 
 /** tmux's -t: any word but empty or NUL (tmux itself says whether it names a pane). */
 const tmuxTarget = (t: string): Checked<string> =>
   t === '' ? E.left(compileError('--target must not be empty')) : t.includes('\0') ? E.left(compileError(`--target ${show(t)} contains a NUL byte`)) : E.right(t)
 
-/** `ls` names no bottle, so it has no spec. */
+/** `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. */
 export const compileList = (backend: Backend, host: HostFacts): Plan =>
-  plan('ls', backend, '', backend.list(host), null, [
+  plan('ls', backend, null, host, backend.list(host), null, [
     'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
   ])
 
 /**
  * `down --all`: down every bottle a listing found, in the order listed. The names come from the
  * backend's own listing, so its CLI takes them; only the rules every backend shares are checked.
- * down reads nothing but the name, so the rest of the spec is the defaults with a placeholder
- * workdir: the reaper must work from any directory, including ones no backend would bind.
+ * down reads nothing but the name (and, on kubernetes, where the listing looked: `host.cluster`),
+ * so the rest of the spec is the defaults with a placeholder workdir: the reaper must work from
+ * any directory, including ones no backend would bind.
  */
 export const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
   const steps: Step[] = []
@@ -338,10 +343,11 @@ export const compileDownAll = (backend: Backend, names: readonly string[], host:
     const spec: BottleSpec = {
       name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
     }
     steps.push(...backend.down(spec, host))
   }
-  return E.right(plan('down', backend, '', steps, null, [
+  return E.right(plan('down', backend, null, host, steps, null, [
     names.length === 0
       ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
       : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`,

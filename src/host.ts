@@ -2,14 +2,15 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'], null)   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null }
+ *   readHostFacts(['/src/app/notes.md'], null, defaultCluster)
+ *   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null, cluster: { context: null, namespace: null } }
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
-import type { BwrapFacts, HostFacts, Ids } from './backends/backend.js'
+import type { BwrapFacts, ClusterScope, HostFacts, Ids } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -23,7 +24,8 @@ const kindOf = (path: string): 'file' | 'dir' | 'missing' => {
   }
 }
 
-export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null): HostFacts => ({
+/** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
+export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope): HostFacts => ({
   cwd: process.cwd(),
   stdinIsTTY: process.stdin.isTTY === true,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
@@ -31,6 +33,7 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
   // Windows has no uids; podman there runs in a VM as a rootless user.
   uid: process.geteuid?.() ?? 1000,
   bwrap,
+  cluster,
 })
 
 /** The absolute path of an executable of this name on PATH, or null. */
@@ -95,6 +98,9 @@ export const unusable = (name: BackendName, env: Env): string | null => {
       return onPath('podman', env.PATH) ? null : 'podman is not on PATH'
     case 'bwrap':
       return onPath('bwrap', env.PATH) ? null : 'bwrap is not on PATH'
+    // Never auto-detected (src/backends/index.ts); only a cluster could tell whether it is usable.
+    case 'kubernetes':
+      return onPath('kubectl', env.PATH) ? null : 'kubectl is not on PATH'
     default:
       return absurd(name)
   }

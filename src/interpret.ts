@@ -10,8 +10,9 @@
  */
 import { type ResultPromise, execa } from 'execa'
 import { constants } from 'node:os'
+import { fillJson, jsonParts } from './plan/json.js'
 import { progressLine } from './plan/render.js'
-import { type Plan, type Step, secretSource } from './plan/types.js'
+import { type Plan, type Stdin, type Step, absurd, secretSource } from './plan/types.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -65,6 +66,41 @@ export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<stri
   return env
 }
 
+/** What a step writes to the program's stdin: for a `json` stdin, secret values go in here. */
+const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null => {
+  switch (stdin._tag) {
+    case 'none':
+      return null
+    case 'text':
+      return stdin.text
+    case 'json':
+      return fillJson(jsonParts(stdin.document, stdin.secrets), (name) => {
+        const value = hostEnv[name]
+        // interpret checks plan.secrets, which lists every slot's name, before the first step.
+        if (value === undefined) throw new Error(`secret ${name} is not in the host env: a missing check`)
+        return value
+      })
+    default:
+      return absurd(stdin)
+  }
+}
+
+/**
+ * Shows secret values in a program's captured output by name: a backend CLI that quotes its
+ * input in an error message must not put a value in bottle's log. Both as the value is and as a
+ * JSON string holds it (how a `json` stdin sends it).
+ */
+export const redact = (text: string, names: readonly string[], hostEnv: RunContext['hostEnv']): string =>
+  names
+    .flatMap((name) => {
+      const value = hostEnv[name] ?? ''
+      return [[name, value], [name, JSON.stringify(value).slice(1, -1)]] as const
+    })
+    .filter(([, form]) => form !== '')
+    // Longest first, so a form that contains another is replaced whole.
+    .sort((a, b) => b[1].length - a[1].length)
+    .reduce((t, [name, form]) => t.split(form).join(`<secret ${name}>`), text)
+
 const signalExitCode = (signal: string | undefined): number =>
   128 + ((signal !== undefined && constants.signals[signal as NodeJS.Signals]) || 0)
 
@@ -77,6 +113,7 @@ export const runStep = async (
   const [file, ...args] = s.argv
   if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
   const captureErr = s.tolerate.length > 0
+  const input = s.stdio === 'terminal' ? null : stdinText(s.stdin, ctx.hostEnv)
   const child = execa(file, args, {
     env: processEnv(s, ctx.hostEnv),
     extendEnv: false,
@@ -89,7 +126,7 @@ export const runStep = async (
         : s.stdio === 'capture'
           ? { stdout: 'pipe', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
           : { stdout: 'pipe', stderr: 'pipe' }),
-    ...(s.stdio === 'terminal' ? {} : s.stdin._tag === 'text' ? { input: s.stdin.text } : { stdin: 'ignore' }),
+    ...(s.stdio === 'terminal' ? {} : input !== null ? { input } : { stdin: 'ignore' }),
   } as const)
   onSpawn(child)
   const r = await child
@@ -159,8 +196,8 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
       if (i === plan.exitCodeFrom) return done(r.code)
       if (!succeeded(s, r)) {
         if (s.stdio === 'quiet') {
-          if (r.stdout !== '') ctx.log(r.stdout.trimEnd())
-          if (r.stderr !== '') ctx.log(r.stderr.trimEnd())
+          if (r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))
+          if (r.stderr !== '') ctx.log(redact(r.stderr.trimEnd(), plan.secrets, ctx.hostEnv))
         }
         ctx.log(`bottle: step ${i + 1}/${plan.steps.length} failed with exit code ${r.code}: ${s.title}`)
         await rollback(undo, ctx)

@@ -9,11 +9,11 @@
  */
 import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
-import type { BackendName } from '../src/plan/types.js'
 import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
 import type { Operation } from '../src/compile.js'
 import { type AgentProfile, agentProfiles, customProfile } from '../src/spec/agent.js'
+import type { BackendName } from '../src/plan/types.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
 import { homeOf } from '../src/spec/validate.js'
 
@@ -63,6 +63,9 @@ export const envKeyArb: fc.Arbitrary<string> = fc
   )
   .map((k) => (reservedKeys.has(k) ? `${k}_` : k))
 
+/** A secret's name: an env key, but not `_`, which shells overwrite (the spec rejects it). */
+export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k))
+
 /** Env entries with nasty values, and secret names; no key is both (the spec forbids it). */
 export const envAndSecretsArb = fc
   .record({
@@ -74,7 +77,8 @@ export const envAndSecretsArb = fc
     const n = split % (keys.length + 1)
     return {
       env: keys.slice(0, n).map((k, i): readonly [string, string] => [k, values[i] ?? '']),
-      secrets: keys.slice(n),
+      // `_` is a fine env key but no secret name; dropping it keeps the keys disjoint.
+      secrets: keys.slice(n).filter((k) => k !== '_'),
     }
   })
 
@@ -83,11 +87,39 @@ export const userArb: fc.Arbitrary<string> = fc.oneof(
   fc.stringMatching(/^[a-z_][a-z0-9_-]{0,31}$/),
 )
 
-/** Valid for smolvm (no `--`, no trailing `-`) and docker (at least two characters) alike. */
+/**
+ * Valid for smolvm (no `--`, no trailing `-`), docker (at least two characters) and kubernetes
+ * (a DNS-1123 label: no `_`) alike.
+ */
 export const bottleNameArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('claude', 'demo'),
-  fc.stringMatching(/^[a-z0-9][a-z0-9_]{1,8}(-[a-z0-9_]{1,8}){0,2}$/),
+  fc.stringMatching(/^[a-z0-9][a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}$/),
 )
+
+// -------------------------------------------------------------------------------------------------
+// kubernetes fields (the other backends ignore them)
+// -------------------------------------------------------------------------------------------------
+
+/** Kubeconfig context names are free text (EKS uses ARNs): anything but control characters. */
+export const kubeContextArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('lab', 'kind-kind', 'arn:aws:eks:eu-west-1:123456789012:cluster/agents', 'alice@prod', '-n', '--context'),
+  nastyString({ minLength: 1 }).map((s) => s.replace(/[\u0000-\u001f\u007f]/g, '_')),
+)
+
+export const kubeNamespaceArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('default', 'agents', 'claude'),
+  fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/),
+)
+
+const resourceListArb = fc.uniqueArray(
+  fc.tuple(
+    fc.constantFrom('cpu', 'memory', 'ephemeral-storage', 'nvidia.com/gpu'),
+    fc.constantFrom('500m', '2', '0.5', '.5', '1Gi', '512Mi', '1e3', '1E'),
+  ),
+  { selector: ([name]) => name, maxLength: 3 },
+)
+
+export const resourcesArb = fc.record({ requests: resourceListArb, limits: resourceListArb })
 
 // -------------------------------------------------------------------------------------------------
 // paths
@@ -183,6 +215,9 @@ export const specArb: fc.Arbitrary<BottleSpec> = fc
     agent: fc.option(agentProfileArb, { nil: undefined }),
     allowRoot: fc.option(fc.boolean(), { nil: undefined }),
     network: fc.option(fc.constantFrom(...networkModes), { nil: undefined }),
+    context: fc.option(kubeContextArb, { nil: undefined }),
+    namespace: fc.option(kubeNamespaceArb, { nil: undefined }),
+    resources: fc.option(resourcesArb, { nil: undefined }),
   })
   .map(({ name, user, workdir, envAndSecrets, prompt, agent, allowRoot, ...manifest }) => {
     const profile = agent ?? agentProfiles.claude
@@ -284,6 +319,8 @@ export const hostFor = (
   tmpdir: facts.tmpdir,
   uid: facts.uid,
   bwrap: bwrapFactsFor(spec, op, facts.bwrap),
+  // What the CLI passes for an op on one bottle: the spec's own cluster.
+  cluster: { context: spec.context, namespace: spec.namespace },
 })
 
 const hostFactsArb = fc.record({
@@ -337,23 +374,34 @@ export const fixedHost = (spec: BottleSpec, op: Operation, stdinIsTTY = false): 
 /** Where a rootfs directory stands in for the image references the generators make. */
 export const rootfsForBwrap = '/srv/rootfs'
 
+const within = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`)
+
 /**
- * The generators make input valid for docker and smolvm; bwrap wants two things they do not
- * give: an image that is a rootfs directory, not a reference, and a cp destination in the
- * workdir or the home (the only places a bwrap bottle keeps). Other backends get s unchanged.
+ * What a backend refuses by design, replaced by the nearest input it takes, so that the laws can
+ * run every backend on the same generated scenarios (separate examples check each refusal). The
+ * generators make input valid for docker and smolvm; bwrap wants an image that is a rootfs
+ * directory, not a reference, and a cp destination in the workdir or the home (the only places a
+ * bwrap bottle keeps); kubernetes has no network "none". Each backend has an entry, so a new one
+ * must decide.
  */
-export const fitFor = (backend: BackendName, s: Scenario): Scenario => {
-  if (backend !== 'bwrap') return s
-  const spec = s.spec.image === null || s.spec.image.startsWith('/') ? s.spec : { ...s.spec, image: rootfsForBwrap }
-  const within = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`)
-  const op =
-    s.op._tag === 'cp' && !within(s.op.dest, spec.workdir) && !within(s.op.dest, homeOf(spec.user))
-      ? { ...s.op, dest: `${spec.workdir}${s.op.dest}` }
-      : s.op
-  return { spec, op, host: s.host }
+const fits: Record<BackendName, (s: Scenario) => Scenario> = {
+  smolvm: (s) => s,
+  docker: (s) => s,
+  podman: (s) => s,
+  bwrap: (s) => {
+    const spec = s.spec.image === null || s.spec.image.startsWith('/') ? s.spec : { ...s.spec, image: rootfsForBwrap }
+    const op =
+      s.op._tag === 'cp' && !within(s.op.dest, spec.workdir) && !within(s.op.dest, homeOf(spec.user))
+        ? { ...s.op, dest: `${spec.workdir}${s.op.dest}` }
+        : s.op
+    return { spec, op, host: s.host }
+  },
+  kubernetes: (s) => (s.spec.network === 'none' ? { ...s, spec: { ...s.spec, network: 'default' } } : s),
 }
 
-/** Facts for listing (ls and down --all name no bottle): bwrap's state directory, nothing else. */
+export const fitFor = (backend: BackendName, s: Scenario): Scenario => fits[backend](s)
+
+/** Facts for listing (ls and down --all name no bottle): bwrap's state directory; kubectl's current context. */
 export const listingHost: HostFacts = {
   cwd: '/home/me',
   stdinIsTTY: false,
@@ -361,6 +409,7 @@ export const listingHost: HostFacts = {
   tmpdir: '/tmp',
   uid: 1000,
   bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: null, bottle: null },
+  cluster: { context: null, namespace: null },
 }
 /** A valid scenario whose op is attach. */
 export const attachScenarioArb: fc.Arbitrary<Scenario> = fc

@@ -8,7 +8,7 @@ import { launchLabels, specHashLabel, specLabel } from '../src/backends/backend.
 import type { BottleRow } from '../src/backends/backend.js'
 import { type ListedBottle, ageText, driftFor, renderLsJson, renderLsText } from '../src/ls.js'
 import type { Manifest } from '../src/spec/manifest.js'
-import type { BottleSpec } from '../src/spec/spec.js'
+import { type BottleSpec, noResources } from '../src/spec/spec.js'
 
 const now = Date.UTC(2026, 10, 26, 12, 0, 0)
 const ago = (seconds: number): number => now - seconds * 1000
@@ -33,7 +33,7 @@ describe('ageText', () => {
 
 const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
-  prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default',
+  prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources,
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: labels.get(specLabel) ?? null }

@@ -1,9 +1,10 @@
 /**
- * What docker and smolvm print when they list, built by the tests from fields, and stand-in
- * `docker`/`smolvm` executables that print it and record their argv.
+ * What docker, smolvm and kubectl print when they list, built by the tests from fields, and
+ * stand-in `docker`/`smolvm` executables that print it and record their argv.
  *
  *   renderPs(format, [{ name: 'demo', state: 'running', … }])   // docker ps output for that --format
  *   renderMachines([{ name: 'demo', state: 'running', … }])      // smolvm machine ls --json output
+ *   renderPods([{ name: 'demo', phase: 'Running', … }])          // kubectl get pods -o json output
  *   const s = standins(); s.reply('docker', 'ps', text); await main(['ls'], io(s.env)); s.calls()
  *
  * A stand-in is not the real tool: it plays the real output formats and exit codes described in
@@ -61,16 +62,20 @@ const psField = (c: Container, field: string): string => {
  * `{{json (.Label "key")}}` (a missing label is ""), everything else literal. Reading the format
  * from the plan, rather than writing the expected keys here, is what tests the template itself.
  */
-export const renderPs = (format: string, containers: readonly Container[]): string =>
-  containers
+const psAction = /\{\{json (?:\.(\w+)|\(\.Label "([^"]*)"\))\}\}/g
+
+export const renderPs = (format: string, containers: readonly Container[]): string => {
+  // Checked on the format, not on a line: a label value may itself contain "{{".
+  if (format.replace(psAction, '').includes('{{')) throw new Error(`the stand-in cannot evaluate ${format}`)
+  return containers
     .map((c) => {
-      const line = format.replace(/\{\{json (?:\.(\w+)|\(\.Label "([^"]*)"\))\}\}/g, (_m, field: string | undefined, label: string | undefined) =>
+      const line = format.replace(psAction, (_m, field: string | undefined, label: string | undefined) =>
         JSON.stringify(field !== undefined ? psField(c, field) : (c.labels[label ?? ''] ?? '')),
       )
-      if (line.includes('{{')) throw new Error(`the stand-in cannot evaluate ${line}`)
       return `${line}\n`
     })
     .join('')
+}
 
 // -------------------------------------------------------------------------------------------------
 // smolvm machine ls --json
@@ -114,6 +119,70 @@ export const renderMachines = (machines: readonly Machine[]): string =>
     })),
     null,
     2,
+  )}\n`
+
+// -------------------------------------------------------------------------------------------------
+// kubectl get pods -o json
+// -------------------------------------------------------------------------------------------------
+
+export interface Pod {
+  readonly name: string
+  /** status.phase: Pending, Running, Succeeded, Failed or Unknown. */
+  readonly phase: string
+  /** A delete has begun: metadata.deletionTimestamp is set (kubectl get shows "Terminating"). */
+  readonly terminating: boolean
+  readonly createdSec: number
+  /** The `bottle` container's image. */
+  readonly image: string
+  /** Another container listed before `bottle` (a sidecar an admission webhook injected). */
+  readonly sidecarFirst: boolean
+  readonly labels: Readonly<Record<string, string>>
+  readonly annotations: Readonly<Record<string, string>>
+}
+
+/** RFC 3339 in UTC, whole seconds, as the API server writes a timestamp: `2026-05-01T12:34:56Z`. */
+export const kubeTime = (sec: number): string => new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+/**
+ * The List that `kubectl get pods -o json` prints (4-space indent, as kubectl does), with the
+ * fields bottle does not read too, so the parser is shown the whole shape.
+ */
+export const renderPods = (pods: readonly Pod[]): string =>
+  `${JSON.stringify(
+    {
+      apiVersion: 'v1',
+      items: pods.map((p, i) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          ...(Object.keys(p.annotations).length === 0 ? {} : { annotations: p.annotations }),
+          creationTimestamp: kubeTime(p.createdSec),
+          ...(p.terminating ? { deletionGracePeriodSeconds: 30, deletionTimestamp: kubeTime(p.createdSec + 60) } : {}),
+          ...(Object.keys(p.labels).length === 0 ? {} : { labels: p.labels }),
+          name: p.name,
+          namespace: 'agents',
+          resourceVersion: String(1000 + i),
+          uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        },
+        spec: {
+          automountServiceAccountToken: false,
+          containers: [
+            ...(p.sidecarFirst ? [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }] : []),
+            { command: ['sleep', 'infinity'], image: p.image, imagePullPolicy: 'IfNotPresent', name: 'bottle' },
+          ],
+          restartPolicy: 'Never',
+          shareProcessNamespace: true,
+        },
+        status: {
+          phase: p.phase,
+          ...(p.phase === 'Pending' ? {} : { startTime: kubeTime(p.createdSec + 1), podIP: '10.244.0.7' }),
+        },
+      })),
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+    },
+    null,
+    4,
   )}\n`
 
 // -------------------------------------------------------------------------------------------------

@@ -26,7 +26,21 @@ export interface HostFacts {
   readonly uid: number
   /** Read only when the backend is bwrap, which keeps its bottles on the host; null otherwise. */
   readonly bwrap: BwrapFacts | null
+  /**
+   * kubernetes, for the ops that name no bottle (ls, down --all): which cluster and namespace to
+   * look in, from --context and --namespace. An op on one bottle reads its spec's context and
+   * namespace (the CLI puts the same here).
+   */
+  readonly cluster: ClusterScope
 }
+
+/** A kubeconfig context and namespace; null: kubectl's current context, that context's namespace. */
+export interface ClusterScope {
+  readonly context: string | null
+  readonly namespace: string | null
+}
+
+export const defaultCluster: ClusterScope = { context: null, namespace: null }
 
 /** A user's numeric ids, as a passwd file lists them. */
 export interface Ids {
@@ -89,8 +103,12 @@ export interface Backend {
   readonly defaultImage: string
   /** Where the prompt file lives inside the bottle. */
   readonly promptPath: (spec: BottleSpec) => string
-  /** Create and start the bottle; every step that creates something carries its undo. */
-  readonly create: (spec: BottleSpec, host: HostFacts) => readonly Step[]
+  /**
+   * Create and start the bottle; every step that creates something carries its undo. `guest`
+   * builds a plumbing step in the bottle, for backends that must prepare it (kubernetes makes the
+   * workdir, which no host directory is bound to).
+   */
+  readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep) => readonly Step[]
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
   readonly exec: (spec: BottleSpec, intent: GuestIntent, host: HostFacts) => ExecFraming
   /**
@@ -108,6 +126,11 @@ export interface Backend {
    * label are skipped, whatever the command's own filter did), in the order printed.
    */
   readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
+  /**
+   * Facts for people about an op on this backend, added to the plan's notes; spec is null for
+   * ops that name no bottle (ls, down --all).
+   */
+  readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly string[]
 }
 
 /** One bottle as its backend lists it. */

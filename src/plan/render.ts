@@ -8,8 +8,9 @@
  *
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
+import { type JsonPart, jsonParts } from './json.js'
 import { quoteSh, quoteShArgv } from './quote.js'
-import { type EnvVar, type Plan, type Step, secretSource } from './types.js'
+import { type EnvVar, type Plan, type Stdin, type Step, secretSource } from './types.js'
 
 export const formats = ['text', 'json', 'sh'] as const
 export type Format = (typeof formats)[number]
@@ -30,6 +31,14 @@ const describeVar = (v: EnvVar): string =>
       ? `${v.name} (secret, from the host env)`
       : `${v.name} (secret: the host env's ${secretSource(v)})`
 
+/** A JSON stdin as indented lines, each secret as its name: `"TOKEN": <secret TOKEN, from the host env>`. */
+const jsonStdinLines = (stdin: Extract<Stdin, { _tag: 'json' }>, indent: string): string[] =>
+  jsonParts(stdin.document, stdin.secrets, 2)
+    .map((p) => (p._tag === 'text' ? p.text : `<secret ${p.name}, from the host env>`))
+    .join('')
+    .split('\n')
+    .map((line) => `${indent}      ${line}`)
+
 /** `inherited`: what the step's process starts from (a pane starts from the tmux server's env). */
 const stepText = (s: Step, label: string, indent: string, inherited = 'host env'): string[] => {
   const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(s.argv)}`]
@@ -41,6 +50,7 @@ const stepText = (s: Step, label: string, indent: string, inherited = 'host env'
     lines.push(`${indent}    in the bottle: as ${i.user} (HOME=${quoteSh(i.home)}) in ${quoteSh(i.cwd)}, ${i.tty ? 'with a TTY' : 'no TTY'}: ${quoteShArgv(s.guest.tail)}`)
   }
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
+  if (s.stdin._tag === 'json') lines.push(`${indent}    stdin:`, ...jsonStdinLines(s.stdin, indent))
   if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
   if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
@@ -62,11 +72,48 @@ export const renderText = (plan: Plan): string => {
 // sh
 // -------------------------------------------------------------------------------------------------
 
+/**
+ * Prints a JSON document with secret values read from the environment, JSON-escaped. Operands
+ * alternate: text to print as it is, then the name of an env var to print as a JSON string.
+ * awk reads the value from ENVIRON, so it is never in an argv; POSIX awk, tested with mawk.
+ */
+const awkJsonProgram = String.raw`BEGIN {
+  for (i = 1; i < 32; i++) esc[sprintf("%c", i)] = sprintf("\\u%04x", i)
+  esc["\\"] = "\\\\"; esc["\""] = "\\\""
+  for (i = 1; i < ARGC; i++) {
+    if (i % 2 == 1) { printf "%s", ARGV[i]; continue }
+    v = ENVIRON[ARGV[i]]; s = ""
+    for (j = 1; j <= length(v); j++) { c = substr(v, j, 1); s = s ((c in esc) ? esc[c] : c) }
+    printf "\"%s\"", s
+  }
+  exit
+}`
+
+/** awk's operands for a document's parts: text and name, alternating, starting with text. */
+const awkOperands = (parts: readonly JsonPart[]): string[] => {
+  const ops: string[] = []
+  for (const p of parts) {
+    if (p._tag === 'secret') ops.push(...(ops.length % 2 === 0 ? ['', p.name] : [p.name]))
+    else if (ops.length % 2 === 1) ops[ops.length - 1] += p.text
+    else ops.push(p.text)
+  }
+  return ops
+}
+
+/** The start of a pipeline that writes the step's stdin, or '' for none. */
+const shFeed = (stdin: Stdin): string => {
+  if (stdin._tag === 'text') return `printf '%s' ${quoteSh(stdin.text)} | `
+  if (stdin._tag !== 'json') return ''
+  const parts = jsonParts(stdin.document, stdin.secrets)
+  if (stdin.secrets.length === 0) return `printf '%s' ${quoteSh(parts.map((p) => (p._tag === 'text' ? p.text : '')).join(''))} | `
+  return `awk ${quoteSh(awkJsonProgram)} ${awkOperands(parts).map(quoteSh).join(' ')} </dev/null | `
+}
+
 /** A command line with its env: host env plus assignments, or (bwrap) only the listed vars. */
 const shCommand = (s: Step): string => {
   const argv = quoteShArgv(s.argv)
   const redirect = s.stdio === 'terminal' ? '' : ' </dev/null'
-  const feed = s.stdin._tag === 'text' ? `printf '%s' ${quoteSh(s.stdin.text)} | ` : ''
+  const feed = shFeed(s.stdin)
   if (s.env.inheritHost) {
     // A secret under its own name is already in the host env the script runs with; plain vars,
     // and secrets under another name, are assignments (the latter a reference, not a value).

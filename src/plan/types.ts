@@ -12,7 +12,7 @@
 // model
 // -------------------------------------------------------------------------------------------------
 
-export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap'] as const
+export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap', 'kubernetes'] as const
 export type BackendName = (typeof backendNames)[number]
 
 export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'down', 'ls'] as const
@@ -44,10 +44,25 @@ export interface ProcessEnv {
  */
 export type Stdio = 'terminal' | 'passthrough' | 'quiet' | 'capture'
 
+/** Plain JSON data: what a `json` stdin holds (a Kubernetes manifest). */
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json }
+
+/** Where a secret's value goes in a JSON document: a path of object keys and array indexes. */
+export interface SecretSlot {
+  readonly path: readonly (string | number)[]
+  /** The host env var whose value is written there, as a JSON string, when the step runs. */
+  readonly secret: string
+}
+
 /** What a step reads on stdin when it is not `terminal`. */
 export type Stdin =
   | { readonly _tag: 'none' }
   | { readonly _tag: 'text'; readonly text: string }
+  /**
+   * A JSON document, written compactly. Each slot's placeholder (an empty string in `document`)
+   * is replaced by the value of a host env var at run time: the plan holds the names only.
+   */
+  | { readonly _tag: 'json'; readonly document: Json; readonly secrets: readonly SecretSlot[] }
 
 /** A non-zero exit that still counts as success, e.g. "vm not found" when deleting. */
 export interface Tolerated {

@@ -14,8 +14,20 @@ import { type Document, LineCounter, type YAMLError, isScalar, parseDocument } f
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, absurd, backendNames } from '../plan/types.js'
 import { type AgentProfile, customProfile, profileNamed } from './agent.js'
-import { type SpecLayer, envEntry, networkModes, secretList, within } from './spec.js'
-import { type Checked, absolutePath, agentArg, agentCommand, bottleName, imageRef, userName } from './validate.js'
+import { type Resources, type SpecLayer, envEntry, networkModes, resourceList, secretList, within } from './spec.js'
+import {
+  type Checked,
+  absolutePath,
+  agentArg,
+  agentCommand,
+  bottleName,
+  imageRef,
+  kubeContext,
+  kubeNamespace,
+  quantity,
+  resourceName,
+  userName,
+} from './validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -30,8 +42,12 @@ export interface Manifest {
 }
 
 const manifestKeys = ['backend', 'bottles'] as const
-const bottleKeys = ['image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend'] as const
+const bottleKeys = [
+  'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend',
+  'context', 'namespace', 'resources',
+] as const
 const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
+const resourceKinds = ['requests', 'limits'] as const
 type BottleKey = (typeof bottleKeys)[number]
 
 /** Where a value sits: `['bottles', 'demo', 'secrets', 0]` reads `bottles.demo.secrets[0]`. */
@@ -221,6 +237,38 @@ const agent = (ctx: Context, path: KeyPath, v: unknown): Checked<AgentProfile> =
   return within(where(ctx, path))(customProfile({ command, promptFlag, continueArgs, refusesRoot }))
 }
 
+/** A quantity may be written as a YAML number (`cpu: 2`); it must be one Kubernetes can take. */
+const quantityText = (ctx: Context, path: KeyPath, v: unknown): Checked<string> => {
+  if (typeof v === 'string') return E.right(v)
+  if (typeof v === 'number')
+    return Number.isFinite(v) && v >= 0 ? E.right(String(v)) : fail(ctx, path, `must be a non-negative quantity, not ${v}`)
+  return fail(ctx, path, `must be a quantity (a string or a number), not ${kindOf(v)}`)
+}
+
+/** `resources: { requests: { cpu: 500m }, limits: { memory: 4Gi } }`, as in a Pod's container. */
+const resources = (ctx: Context, path: KeyPath, v: unknown): Checked<Resources> => {
+  const kinds = mapping(ctx, path, v, resourceKinds)
+  if (E.isLeft(kinds)) return kinds
+  const out = { requests: [] as (readonly [string, string])[], limits: [] as (readonly [string, string])[] }
+  for (const [kind, byName] of kinds.right) {
+    const at = [...path, kind]
+    if (!isMapping(byName)) return fail(ctx, at, `must be a mapping of resource names to quantities, not ${kindOf(byName)}`)
+    for (const [name, value] of Object.entries(byName)) {
+      const entry = pipe(
+        within(where(ctx, [...at, name]))(resourceName(name)),
+        E.chain(() => quantityText(ctx, [...at, name], value)),
+        E.chain((q) => within(where(ctx, [...at, name]))(quantity(`${kind} ${name}`, q))),
+      )
+      if (E.isLeft(entry)) return entry
+      out[kind].push([name, entry.right])
+    }
+    // Names are unique within a YAML mapping; this only re-checks what resolveSpec checks too.
+    const checked = within(where(ctx, at))(resourceList(kind, out[kind]))
+    if (E.isLeft(checked)) return checked
+  }
+  return E.right(out)
+}
+
 const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked<SpecLayer> => {
   const at = [...path, key]
   const checkWith = (check: (s: string) => Checked<string>) =>
@@ -246,6 +294,12 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
       return pipe(oneOf(ctx, at, v, networkModes), E.map((network) => ({ network })))
     case 'backend':
       return pipe(oneOf(ctx, at, v, backendNames), E.map((backend) => ({ backend })))
+    case 'context':
+      return pipe(checkWith(kubeContext), E.map((context) => ({ context })))
+    case 'namespace':
+      return pipe(checkWith(kubeNamespace), E.map((namespace) => ({ namespace })))
+    case 'resources':
+      return pipe(resources(ctx, at, v), E.map((resources) => ({ resources })))
     default:
       return absurd(key)
   }

@@ -8,6 +8,7 @@
  */
 import { backendNames } from '../plan/types.js'
 import { networkModes } from './spec.js'
+import { quantityRule } from './validate.js'
 
 // The same rules as the smart constructors in validate.ts (which keep their regexes private).
 const envKeyPattern = '^[A-Za-z_][A-Za-z0-9_]*$'
@@ -17,6 +18,17 @@ const imagePattern = '^[A-Za-z0-9/][A-Za-z0-9._/:@+-]*$'
 const agentPattern = '^[^\\u0000-][^\\u0000]*$'
 const noNulPattern = '^[^\\u0000]*$'
 const bottleNamePattern = '^[^\\u0000-][^\\u0000]*$'
+const contextPattern = '^[^\\u0000-\\u001f\\u007f]+$'
+const dns1123LabelPattern = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
+const resourceNamePattern = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
+
+const resourceMap = (what: string) =>
+  ({
+    description: `${what} by resource name (cpu, memory, nvidia.com/gpu): a quantity such as 500m, 2, 512Mi or 4Gi.`,
+    type: 'object',
+    propertyNames: { pattern: resourceNamePattern },
+    additionalProperties: { type: ['string', 'number'], pattern: quantityRule.source, minimum: 0 },
+  }) as const
 
 const hostPath = (what: string) =>
   ({
@@ -83,7 +95,7 @@ export const manifestSchema = {
           description:
             'Names of host environment variables handed to the bottle. Only names are stored; values stay in the host env.',
           type: 'array',
-          items: { type: 'string', pattern: envKeyPattern },
+          items: { type: 'string', pattern: envKeyPattern, not: { const: '_' } },
         },
         prompt: hostPath('A host file, copied in at launch and passed to the agent as its system prompt.'),
         agent: {
@@ -132,6 +144,26 @@ export const manifestSchema = {
         backend: {
           description: 'The backend for this bottle (`-b` overrides it).',
           enum: [...backendNames],
+        },
+        context: {
+          description: 'kubernetes only: the kubeconfig context (`--context` overrides it); default: kubectl\'s current context.',
+          type: 'string',
+          pattern: contextPattern,
+        },
+        namespace: {
+          description: 'kubernetes only: the namespace (`-n` overrides it); default: the context\'s.',
+          type: 'string',
+          maxLength: 63,
+          pattern: dns1123LabelPattern,
+        },
+        resources: {
+          description: 'kubernetes only: the container\'s resource requests and limits, as in a Pod spec.',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            requests: resourceMap('What the scheduler reserves'),
+            limits: resourceMap('The most the container may use'),
+          },
         },
       },
     },

@@ -17,6 +17,10 @@ import {
   envKey,
   envValue,
   imageRef,
+  kubeContext,
+  kubeNamespace,
+  quantity,
+  resourceName,
   userName,
 } from './validate.js'
 
@@ -43,7 +47,21 @@ export interface BottleSpec {
   /** Root may run an agent that refuses it (the sandbox is the boundary); claude then gets IS_SANDBOX=1. */
   readonly allowRoot: boolean
   readonly network: NetworkMode
+  /** kubernetes only: the kubeconfig context; null: kubectl's current context. */
+  readonly context: string | null
+  /** kubernetes only: null: the context's namespace. */
+  readonly namespace: string | null
+  /** kubernetes only: the container's resource requests and limits. */
+  readonly resources: Resources
 }
+
+/** Container resources by name (cpu, memory, nvidia.com/gpu), each a Kubernetes quantity, in the order given. */
+export interface Resources {
+  readonly requests: readonly (readonly [string, string])[]
+  readonly limits: readonly (readonly [string, string])[]
+}
+
+export const noResources: Resources = { requests: [], limits: [] }
 
 /** What a manifest entry or the CLI may set; unset fields fall through to the next layer. */
 export interface SpecLayer {
@@ -57,6 +75,9 @@ export interface SpecLayer {
   readonly allowRoot?: boolean
   readonly network?: NetworkMode
   readonly backend?: BackendName
+  readonly context?: string
+  readonly namespace?: string
+  readonly resources?: Resources
 }
 
 export const defaultUser = 'node'
@@ -110,9 +131,30 @@ export const secretList = (names: readonly string[]): Checked<readonly string[]>
     const checked = envKey(n)
     if (E.isLeft(checked))
       return E.left(compileError(`secret name ${show(n)} must match [A-Za-z_][A-Za-z0-9_]*`))
+    // Shells set `_` to the path of the command they run, in its env: the value bottle (and a
+    // `--format sh` script) would read is that path, never the user's secret.
+    if (n === '_') return E.left(compileError('secret name "_" cannot be used: shells set $_ to the path of the command they run'))
     if (!out.includes(n)) out.push(n)
   }
   return E.right(out)
+}
+
+/** Checks one list of resources: each name and quantity, and no name twice. */
+export const resourceList = (
+  kind: 'requests' | 'limits',
+  entries: readonly (readonly [string, string])[],
+): Checked<readonly (readonly [string, string])[]> => {
+  const seen = new Set<string>()
+  for (const [name, value] of entries) {
+    const checked = pipe(
+      resourceName(name),
+      E.chain((n) => quantity(`${kind} ${n}`, value)),
+    )
+    if (E.isLeft(checked)) return checked
+    if (seen.has(name)) return E.left(compileError(`${kind} ${name} is given twice`))
+    seen.add(name)
+  }
+  return E.right(entries)
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -166,6 +208,17 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
   if (E.isLeft(checkedPrompt)) return checkedPrompt
   const agent = checkProfile(f.agent ?? m.agent ?? defaultAgent)
   if (E.isLeft(agent)) return agent
+  const context = f.context ?? m.context
+  const checkedContext = context === undefined ? E.right(null) : kubeContext(context)
+  if (E.isLeft(checkedContext)) return checkedContext
+  const namespace = f.namespace ?? m.namespace
+  const checkedNamespace = namespace === undefined ? E.right(null) : kubeNamespace(namespace)
+  if (E.isLeft(checkedNamespace)) return checkedNamespace
+  const resources = f.resources ?? m.resources ?? noResources
+  const requests = resourceList('requests', resources.requests)
+  if (E.isLeft(requests)) return requests
+  const limits = resourceList('limits', resources.limits)
+  if (E.isLeft(limits)) return limits
   return E.right({
     name: name.right,
     image: checkedImage.right,
@@ -178,5 +231,8 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
     agent: agent.right,
     allowRoot: f.allowRoot ?? m.allowRoot ?? false,
     network: f.network ?? m.network ?? 'default',
+    context: checkedContext.right,
+    namespace: checkedNamespace.right,
+    resources: { requests: requests.right, limits: limits.right },
   })
 }

@@ -79,3 +79,42 @@ export const script = (s: string): Checked<string> => noNul('script', s)
 
 /** An argument passed through to the agent. */
 export const agentArg = (s: string): Checked<string> => noNul('agent argument', s)
+
+// -------------------------------------------------------------------------------------------------
+// Kubernetes (the spec's context, namespace and resources; only the kubernetes backend reads them)
+// -------------------------------------------------------------------------------------------------
+
+/** A kubeconfig context: kubeconfig allows almost any name (EKS uses ARNs), so only the line breaking characters are out. */
+export const kubeContext = (context: string): Checked<string> =>
+  context !== '' && !/[\u0000-\u001f\u007f]/.test(context)
+    ? E.right(context)
+    : E.left(compileError(`context ${show(context)} must be a kubeconfig context name: not empty, no control characters`))
+
+// RFC 1123 label, as Kubernetes checks namespace and pod names (IsDNS1123Label).
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+export const isDns1123Label = (s: string): boolean => s.length <= 63 && dns1123Label.test(s)
+
+export const kubeNamespace = (namespace: string): Checked<string> =>
+  isDns1123Label(namespace)
+    ? E.right(namespace)
+    : E.left(compileError(`namespace ${show(namespace)} must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`))
+
+// A resource name as Kubernetes takes it: cpu, memory, ephemeral-storage, or a qualified name
+// such as nvidia.com/gpu (an optional DNS-subdomain prefix, then a name part).
+const resourceNameRule = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
+
+export const resourceName = (name: string): Checked<string> =>
+  resourceNameRule.test(name)
+    ? E.right(name)
+    : E.left(compileError(`resource name ${show(name)} must be a Kubernetes resource name such as cpu, memory or nvidia.com/gpu`))
+
+// A subset of resource.Quantity's syntax: a non-negative decimal with a binary (Ki…Ei) or decimal
+// (n, u, m, k, M…E) suffix or an exponent. Stricter than Kubernetes (no sign, no trailing "."):
+// whatever passes here, kubectl parses too (tests/backends/kubectl-client.test.ts checks examples).
+export const quantityRule = /^(\d+(\.\d+)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/
+
+export const quantity = (name: string, value: string): Checked<string> =>
+  quantityRule.test(value)
+    ? E.right(value)
+    : E.left(compileError(`${name} ${show(value)} must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi`))

@@ -26,6 +26,7 @@ const host = (stdinIsTTY: boolean, facts: Partial<BwrapBottleFacts> = {}): HostF
   tmpdir: '/tmp',
   uid: 1000,
   bwrap: { stateDir: state, binary: '/usr/bin/bwrap', term: 'xterm-256color', bottle: { ...bottleFacts, ...facts } },
+  cluster: { context: null, namespace: null },
 })
 
 const compiled = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host(true)) => compile(bwrap, spec, op, facts)

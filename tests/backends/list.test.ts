@@ -1,6 +1,6 @@
 /**
  * The list parsers, as properties: bottles rendered the way each tool prints them (docker through
- * the very --format template in the plan) parse back to the same rows; entries without the
+ * the very --format template in the plan, kubernetes as kubectl's JSON List) parse back to the same rows; entries without the
  * managed label are skipped; output the parser cannot read is a one-line Left, never a throw.
  */
 import { fc, test } from '@fast-check/vitest'
@@ -8,10 +8,11 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { type BottleRow, managedLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
 import { docker, parseGoTime } from '../../src/backends/docker.js'
+import { kubernetes, parseRfc3339 } from '../../src/backends/kubernetes.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import { bottleNameArb, listingHost, nastyString, nastyStringArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
-import { type Container, type Machine, goTimeString, renderMachines, renderPs } from '../standins.js'
+import { type Container, type Machine, type Pod, goTimeString, kubeTime, renderMachines, renderPods, renderPs } from '../standins.js'
 
 /** The --format value of docker's list step. */
 const psFormat = (): string => {
@@ -198,5 +199,111 @@ describe('smolvm machine ls --json, parsed', () => {
   it('a created_at that is not a number leaves the age unknown', () => {
     const out = JSON.stringify([{ name: 'demo', state: 'running', created_at: '2026', image: null, labels: { [managedLabel]: 'true' } }])
     expect(rowsOf(smolvm.parseList(out))[0]?.createdAt).toBeNull()
+  })
+})
+
+// -------------------------------------------------------------------------------------------------
+// kubernetes
+// -------------------------------------------------------------------------------------------------
+
+// PodPhase, as the API defines it; ls shows it lower-cased, like the other backends' states.
+const podPhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const
+
+/** The spec hash is a label; the spec record, too long for a label value, an annotation. */
+const podsArb = listedArb(podPhases, imageArb).chain((ls) =>
+  fc.array(fc.record({ terminating: fc.boolean(), sidecarFirst: fc.boolean() }), { minLength: ls.length, maxLength: ls.length }).map((more) => ({
+    ls,
+    pods: ls.map((l, i): Pod => ({
+      name: l.name,
+      phase: l.state,
+      createdSec: l.createdSec,
+      image: l.image ?? 'node:22',
+      ...(more[i] ?? { terminating: false, sidecarFirst: false }),
+      labels: {
+        ...(l.managed ? { [managedLabel]: 'true' } : {}),
+        ...(l.specHash === null ? {} : { [specHashLabel]: l.specHash }),
+      },
+      annotations: l.spec === null ? {} : { [specLabel]: l.spec },
+    })),
+  })),
+)
+
+/** What ls makes of the pods: ours only, the phase lower-cased, "terminating" once a delete began. */
+const expectedPods = (ls: readonly Listed[], pods: readonly Pod[]): BottleRow[] =>
+  expected('kubernetes', ls).map((row) => {
+    const pod = pods.find((p) => p.name === row.name)
+    return { ...row, state: pod?.terminating === true ? 'terminating' : row.state.toLowerCase() }
+  })
+
+describe('kubectl get pods -o json, parsed', () => {
+  test.prop([podsArb], { numRuns: runs })('rows survive, and pods without the managed label are skipped', ({ ls, pods }) => {
+    expect(rowsOf(kubernetes.parseList(renderPods(pods)))).toStrictEqual(expectedPods(ls, pods))
+  })
+
+  test.prop([nastyStringArb], { numRuns: runs })('text that is not JSON is a one-line Left', (garbage) => {
+    fc.pre(garbage.trim() !== '' && (() => { try { JSON.parse(garbage); return false } catch { return true } })())
+    const parsed = kubernetes.parseList(garbage)
+    expect(E.isLeft(parsed) && parsed.left.message.startsWith('kubectl get pods -o json printed something that is not JSON')).toBe(true)
+    if (E.isLeft(parsed)) expect(oneLine(parsed.left.message)).toBe(true)
+  })
+
+  test.prop([podsArb, fc.nat(), fc.jsonValue()], { numRuns: runs })(
+    'one of our pods with a name or phase that is not a string is a Left naming it, never a throw',
+    ({ pods }, at, bad) => {
+      fc.pre(typeof bad !== 'string' && bad !== null)
+      const list = JSON.parse(renderPods(pods)) as { items: unknown[] }
+      const k = at % (list.items.length + 1)
+      const pod = { metadata: { name: 'x1', labels: { [managedLabel]: 'true' } }, status: { phase: 'Running' } }
+      if (at % 2 === 0) (pod.metadata as Record<string, unknown>).name = bad
+      else (pod.status as Record<string, unknown>).phase = bad
+      list.items.splice(k, 0, pod)
+      const parsed = kubernetes.parseList(JSON.stringify(list))
+      expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(`item ${k + 1}`)
+      if (E.isLeft(parsed)) expect(oneLine(parsed.left.message)).toBe(true)
+    },
+  )
+
+  test.prop([podsArb, fc.jsonValue()], { numRuns: runs })('any JSON at all parses to rows or to a one-line Left, never a throw', ({ pods }, junk) => {
+    for (const text of [JSON.stringify(junk), JSON.stringify({ kind: 'List', items: [junk] }), JSON.stringify({ items: [...(JSON.parse(renderPods(pods)) as { items: unknown[] }).items, { metadata: junk }] })]) {
+      const parsed = kubernetes.parseList(text)
+      if (E.isLeft(parsed)) expect(oneLine(parsed.left.message)).toBe(true)
+      else expect(parsed.right.every((r) => r.backend === 'kubernetes')).toBe(true)
+    }
+  })
+
+  test.prop([createdSecArb], { numRuns: runs })('creation timestamps read back to the same instant', (sec) => {
+    expect(parseRfc3339(kubeTime(sec))).toBe(sec * 1000)
+  })
+
+  it.each([
+    ['nothing', '', []],
+    ['an empty List, as kubectl prints it', '{\n    "apiVersion": "v1",\n    "items": [],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n', []],
+  ] as const)('%s: no rows', (_label, out, rows) => {
+    expect(rowsOf(kubernetes.parseList(out))).toStrictEqual(rows)
+  })
+
+  it.each([
+    ['a List without items', '{"kind":"List"}', 'not a list of Pods'],
+    ['a bare array', '[]', 'not a list of Pods'],
+    ['an item that is a number', '{"items":[1]}', 'item 1 is not a JSON object'],
+    ['labels that are a list', '{"items":[{"metadata":{"name":"demo","labels":["a"]}}]}', 'item 1 has labels that are not an object'],
+    ['annotations that are a string', '{"items":[{"metadata":{"name":"demo","annotations":"a"}}]}', 'item 1 has annotations that are not an object'],
+    ['our pod without a name', `{"items":[{"metadata":{"labels":{"${managedLabel}":"true"}}}]}`, 'item 1 has no name'],
+    ['the table kubectl prints without -o json', 'NAME   READY   STATUS    RESTARTS   AGE\ndemo   1/1     Running   0          5m\n', 'not JSON'],
+  ] as const)('%s is a Left that says why', (_label, out, message) => {
+    const parsed = kubernetes.parseList(out)
+    expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(message)
+  })
+
+  it('a pod with no status, timestamp or containers is listed with what is known', () => {
+    const out = JSON.stringify({ items: [{ metadata: { name: 'demo', labels: { [managedLabel]: 'true' }, creationTimestamp: 'yesterday' } }] })
+    expect(rowsOf(kubernetes.parseList(out))).toStrictEqual([
+      { name: 'demo', backend: 'kubernetes', state: 'unknown', createdAt: null, image: null, specHash: null, spec: null },
+    ])
+  })
+
+  it('the spec record is read from the annotation only: a label of that name is not it', () => {
+    const out = JSON.stringify({ items: [{ metadata: { name: 'demo', labels: { [managedLabel]: 'true', [specLabel]: 'in-a-label' } }, status: { phase: 'Running' } }] })
+    expect(rowsOf(kubernetes.parseList(out))[0]?.spec).toBeNull()
   })
 })

@@ -25,6 +25,7 @@ const host: HostFacts = {
   tmpdir: '/tmp',
   uid: 1000,
   bwrap: null,
+  cluster: { context: null, namespace: null },
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host, backend: Backend = podman): Plan => {

@@ -19,6 +19,7 @@ const host: HostFacts = {
   tmpdir: '/tmp',
   bwrap: null,
   uid: 1000,
+  cluster: { context: null, namespace: null },
 }
 
 const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => planFor(smolvm, op, spec, facts)

@@ -184,9 +184,15 @@ describe('any bottle name: plan either prints a plan or rejects it in one line',
     expect(sb.log()).toEqual([])
   })
 
-  // Neither backend's name rule (reference §1.1: [A-Za-z0-9_-]; moby: [a-zA-Z0-9_.-]) rejects capitals.
-  it.each(backendNames)('capitals are valid %s names, so they are accepted', async (backend) => {
+  // No machine or container name rule (reference §1.1: [A-Za-z0-9_-]; moby: [a-zA-Z0-9_.-]) rejects capitals.
+  it.each(backendNames.filter((b) => b !== 'kubernetes'))('capitals are valid %s names, so they are accepted', async (backend) => {
     expect((await bottle(['plan', 'launch', 'Demo', '-b', backend, ...wd()], sb.env)).code).toBe(0)
+  })
+
+  // A Pod name is a DNS-1123 label: lowercase only.
+  it('capitals are not valid kubernetes names: one line, exit 2', async () => {
+    const r = await bottle(['plan', 'launch', 'Demo', '-b', 'kubernetes', ...wd()], sb.env)
+    expect([r.code, lines(r.stderr)]).toStrictEqual([2, ['bottle: bottle name "Demo" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters']])
   })
 })
 

@@ -1,21 +1,35 @@
 /**
  * Independent decoders: read a backend's exec argv the way its CLI would, back into a GuestIntent
- * (invariant 7). Written from the flag grammar of docker (pflag), smolvm (clap) plus runuser, and
- * bwrap (its own parser, plus the environment it hands on), never by calling the encoder, so an
- * encoder bug cannot hide behind a matching decoder bug.
+ * (invariant 7). Written from the flag grammar of docker (pflag), smolvm (clap) and kubectl
+ * (cobra), plus runuser and GNU env, and of bwrap (its own parser, plus the environment it hands
+ * on), never by calling the encoder, so an encoder bug cannot hide behind a matching decoder bug.
  *
- *   decoders.docker(['docker','exec','-i','-u','node','-e','HOME=/home/node','-e','USER=node','-w','/w','demo','claude'])
+ *   decodeDockerExec(['docker','exec','-i','-u','node','-e','HOME=/home/node','-e','USER=node','-w','/w','demo','claude'])
  *   // { user: 'node', home: '/home/node', env: [], secrets: [], cwd: '/w', argv: ['claude'], tty: false, stdin: true }
+ *   decoders[backend.name](step, { host, launch })   // the same, for any backend's guest step
  *
+ * `launch` is the launch plan of the same bottle: on kubernetes the command starts with the
+ * container's env, which the Pod on that plan's stdin says (the secrets, by secretKeyRef).
  * A decoder throws on argv its CLI would reject or that an intent cannot describe.
  */
 import type { HostFacts } from '../../src/backends/backend.js'
-import type { BackendName, GuestIntent, Step } from '../../src/plan/types.js'
+import type { BackendName, GuestIntent, Json, Plan, Step } from '../../src/plan/types.js'
 
-export type Decoder = (argv: readonly string[]) => GuestIntent
+/** Reads one CLI's exec argv back. */
+export type ArgvDecoder = (argv: readonly string[]) => GuestIntent
 
-/** bwrap's guest env is not in argv but in the process env, and stdin is the step's stdio. */
-export type StepDecoder = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: HostFacts) => GuestIntent
+/** What a guest step's decoder may read besides the step: the host facts, and the bottle's launch plan. */
+export interface DecodeContext {
+  readonly host: HostFacts
+  readonly launch: Plan
+}
+
+/**
+ * Reads one guest step. bwrap's guest env is not in argv but in the process env, and stdin is the
+ * step's stdio; kubernetes's starts with the Pod's env, on the launch plan; docker and smolvm
+ * read argv alone.
+ */
+export type StepDecoder = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, context: DecodeContext) => GuestIntent
 
 /** What the flags of either CLI say, before the user switch and the command. */
 interface ExecFlags {
@@ -90,7 +104,7 @@ const dockerValued: Record<string, (f: ExecFlags, v: string) => void> = {
 }
 
 /** docker's grammar; podman's exec has the same flags (plus ones bottle never uses). */
-const containerExec = (binary: 'docker' | 'podman'): Decoder => (argv) => {
+const containerExec = (binary: 'docker' | 'podman'): ArgvDecoder => (argv) => {
   const start = argv[0] === binary && argv[1] === 'exec' ? 2 : argv[0] === binary && argv[1] === 'container' && argv[2] === 'exec' ? 3 : -1
   if (start < 0) throw new Error(`not a ${binary} exec: ${JSON.stringify(argv.slice(0, 3))}`)
   const flags = noFlags()
@@ -135,8 +149,8 @@ const containerExec = (binary: 'docker' | 'podman'): Decoder => (argv) => {
   return intentOf(flags, flags.user, tail)
 }
 
-export const decodeDockerExec: Decoder = containerExec('docker')
-export const decodePodmanExec: Decoder = containerExec('podman')
+export const decodeDockerExec: ArgvDecoder = containerExec('docker')
+export const decodePodmanExec: ArgvDecoder = containerExec('podman')
 
 // -------------------------------------------------------------------------------------------------
 // smolvm: `smolvm machine exec [OPTIONS] [--] COMMAND...`, clap with trailing_var_arg; in the
@@ -171,7 +185,7 @@ const smolValued: Record<string, (f: ExecFlags, v: string) => void> = {
 
 /** runuser's options up to the command; a login shell (`-l`, `-`) would reset env and cwd. */
 const decodeRunuser = (argv: readonly string[]): { user: string; command: readonly string[] } => {
-  if (argv[0] !== 'runuser') throw new Error(`smolvm: the guest command is ${JSON.stringify(argv[0])}, not a runuser user switch`)
+  if (argv[0] !== 'runuser') throw new Error(`the guest command is ${JSON.stringify(argv[0])}, not a runuser user switch`)
   let user: string | null = null
   let i = 1
   for (; i < argv.length; i++) {
@@ -189,7 +203,7 @@ const decodeRunuser = (argv: readonly string[]): { user: string; command: readon
   return { user, command }
 }
 
-export const decodeSmolvmExec: Decoder = (argv) => {
+export const decodeSmolvmExec: ArgvDecoder = (argv) => {
   if (argv[0] !== 'smolvm' || (argv[1] !== 'machine' && argv[1] !== 'vm') || argv[2] !== 'exec')
     throw new Error(`not a smolvm machine exec: ${JSON.stringify(argv.slice(0, 3))}`)
   const flags = noFlags()
@@ -233,6 +247,185 @@ export const decodeSmolvmExec: Decoder = (argv) => {
 }
 
 // -------------------------------------------------------------------------------------------------
+// kubernetes: `kubectl [GLOBAL FLAGS] exec [FLAGS] POD -- COMMAND...` (cobra: flags may come
+// before or after POD, up to `--`); in the container, runuser, then GNU env, then a `cd` wrapper
+// -------------------------------------------------------------------------------------------------
+
+/** The one script the decoder reads as "change to $1, then run the rest". */
+const cdWrapper = 'cd "$1" && shift && exec "$@"'
+
+type JsonObject = { readonly [key: string]: Json }
+const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
+const field = (v: Json | undefined, ...path: string[]): Json | undefined =>
+  path.reduce<Json | undefined>((x, k) => (isObject(x) ? x[k] : undefined), v)
+const list = (v: Json | undefined): readonly Json[] => (Array.isArray(v) ? (v as readonly Json[]) : [])
+
+interface Cluster {
+  context: string | null
+  namespace: string | null
+}
+
+/**
+ * kubectl's global flags that pick the cluster, in any spelling cobra takes; returns the index
+ * of the first word that is not one (the verb). Anything else that looks like a flag is rejected.
+ */
+const clusterFlags = (argv: readonly string[], from: number, cluster: Cluster): number => {
+  let i = from
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    const value = (): string => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`kubectl: flag needs an argument: ${a}`)
+      return v
+    }
+    if (a.startsWith('--context=')) cluster.context = a.slice('--context='.length)
+    else if (a === '--context') cluster.context = value()
+    else if (a.startsWith('--namespace=')) cluster.namespace = a.slice('--namespace='.length)
+    else if (a === '--namespace' || a === '-n') cluster.namespace = value()
+    else if (a.startsWith('-n') && !a.startsWith('--')) cluster.namespace = a.slice(a.startsWith('-n=') ? 3 : 2)
+    else break
+  }
+  return i
+}
+
+/** The cluster an apply or create step talks to: the same parser, up to its verb. */
+const clusterOf = (argv: readonly string[]): Cluster => {
+  const cluster: Cluster = { context: null, namespace: null }
+  clusterFlags(argv, 1, cluster)
+  return cluster
+}
+
+/** What `kubectl exec` was told: the cluster, the pod, the container, -i and -t, and the command. */
+const decodeKubectlExecFlags = (argv: readonly string[]) => {
+  if (argv[0] !== 'kubectl') throw new Error(`not a kubectl command: ${JSON.stringify(argv[0])}`)
+  const cluster: Cluster = { context: null, namespace: null }
+  let i = clusterFlags(argv, 1, cluster)
+  if (argv[i] !== 'exec') throw new Error(`not a kubectl exec: ${JSON.stringify(argv[i])}`)
+  let stdin = false
+  let tty = false
+  let container: string | null = null
+  const positional: string[] = []
+  for (i++; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') break
+    const next = clusterFlags(argv, i, cluster)
+    if (next !== i) {
+      i = next - 1
+      continue
+    }
+    if (a === '--stdin') stdin = true
+    else if (a === '--tty') tty = true
+    else if (a === '--quiet') continue
+    else if (a.startsWith('--container=')) container = a.slice('--container='.length)
+    else if (a === '--container') container = argv[++i] ?? null
+    else if (a.startsWith('--')) throw new Error(`kubectl exec: unknown flag: ${a}`)
+    else if (a.startsWith('-') && a.length > 1) {
+      // A shorthand cluster: `-it`, `-c bottle`, `-cbottle`, `-itc bottle`.
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j]
+        if (c === 'i') stdin = true
+        else if (c === 't') tty = true
+        else if (c === 'q') continue
+        else if (c === 'c') {
+          const rest = a.slice(j + 1)
+          container = rest === '' ? (argv[++i] ?? null) : rest.startsWith('=') ? rest.slice(1) : rest
+          break
+        } else throw new Error(`kubectl exec: unknown shorthand flag: '${c}' in ${a}`)
+      }
+    } else positional.push(a)
+  }
+  // Without `--` kubectl reads the command the deprecated way; bottle never relies on that.
+  if (argv[i] !== '--') throw new Error('kubectl exec without "--" before the command')
+  if (positional.length !== 1) throw new Error(`kubectl exec: expected one pod, got ${JSON.stringify(positional)}`)
+  return { cluster, pod: positional[0] as string, container, stdin, tty, command: argv.slice(i + 1) }
+}
+
+/**
+ * The env the container starts with, from the Pod on the launch plan's stdin: a plain `value`,
+ * or a host secret (a secretKeyRef into a Secret on that plan's stdin whose slot at that key is
+ * filled from the host env var of the same name). Also checks both go to the cluster exec uses.
+ */
+const containerEnv = (launch: Plan, exec: ReturnType<typeof decodeKubectlExecFlags>): { env: [string, string][]; forwarded: string[] } => {
+  const sent = launch.steps.flatMap((s) => (s.stdin._tag === 'json' ? [{ argv: s.argv, stdin: s.stdin }] : []))
+  const pod = sent.find((x) => field(x.stdin.document, 'kind') === 'Pod' && field(x.stdin.document, 'metadata', 'name') === exec.pod)
+  if (pod === undefined) throw new Error(`the launch plan makes no Pod ${exec.pod}`)
+  if (JSON.stringify(clusterOf(pod.argv)) !== JSON.stringify(exec.cluster))
+    throw new Error(`exec talks to ${JSON.stringify(exec.cluster)}, but the Pod went to ${JSON.stringify(clusterOf(pod.argv))}`)
+  const containers = list(field(pod.stdin.document, 'spec', 'containers'))
+  const container = exec.container === null ? containers[0] : containers.find((c) => field(c, 'name') === exec.container)
+  if (container === undefined) throw new Error(`the Pod has no container ${String(exec.container)}`)
+  const env: [string, string][] = []
+  const forwarded: string[] = []
+  for (const e of list(field(container, 'env'))) {
+    const name = field(e, 'name')
+    const value = field(e, 'value')
+    const ref = field(e, 'valueFrom', 'secretKeyRef')
+    if (typeof name !== 'string') throw new Error('a Pod env entry without a name')
+    if (typeof value === 'string') {
+      env.push([name, value])
+      continue
+    }
+    const secretName = field(ref, 'name')
+    const key = field(ref, 'key')
+    const secret = sent.find((x) => field(x.stdin.document, 'kind') === 'Secret' && field(x.stdin.document, 'metadata', 'name') === secretName)
+    if (secret === undefined) throw new Error(`env ${name} refers to a Secret ${String(secretName)} the launch plan does not make`)
+    if (JSON.stringify(clusterOf(secret.argv)) !== JSON.stringify(exec.cluster)) throw new Error(`the Secret ${String(secretName)} went to another cluster`)
+    const slot = secret.stdin.secrets.find((sl) => JSON.stringify(sl.path) === JSON.stringify(['stringData', key]))
+    // The guest sees the host var under the same name, as docker's `-e NAME` does; a rename is no intent.
+    if (slot?.secret !== name) throw new Error(`env ${name} is not filled from the host env var ${name}`)
+    forwarded.push(name)
+  }
+  return { env, forwarded }
+}
+
+/** GNU env: `env [-i] [-u NAME]... [--] [NAME=VALUE]... COMMAND...`; option parsing stops at the first operand. */
+const decodeEnv = (argv: readonly string[], flags: ExecFlags): readonly string[] => {
+  if (argv[0] !== 'env') throw new Error(`expected env after runuser, got ${JSON.stringify(argv[0])}`)
+  const unset = (name: string): void => {
+    flags.env = flags.env.filter(([k]) => k !== name)
+    flags.forwarded = flags.forwarded.filter((k) => k !== name)
+  }
+  let i = 1
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') { i++; break }
+    if (a === '-i' || a === '--ignore-environment') { flags.env = []; flags.forwarded = [] }
+    else if (a === '-u' || a === '--unset') unset(argv[++i] ?? '')
+    else if (a.startsWith('--unset=')) unset(a.slice('--unset='.length))
+    else if (a.startsWith('-u')) unset(a.slice(2))
+    else if (a.startsWith('-')) throw new Error(`env: unexpected option ${a}`)
+    else break
+  }
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string
+    const eq = a.indexOf('=')
+    if (eq < 0) break
+    if (eq === 0) throw new Error(`env: invalid assignment ${a}`)
+    const key = a.slice(0, eq)
+    flags.forwarded = flags.forwarded.filter((k) => k !== key)
+    setEnv(flags, key, a.slice(eq + 1))
+  }
+  return argv.slice(i)
+}
+
+export const decodeKubectlExec = (argv: readonly string[], launch: Plan): GuestIntent => {
+  const exec = decodeKubectlExecFlags(argv)
+  const flags = noFlags()
+  flags.stdin = exec.stdin
+  flags.tty = exec.tty
+  const start = containerEnv(launch, exec)
+  flags.env = start.env
+  flags.forwarded = start.forwarded
+  flags.name = exec.pod
+  const { user, command } = decodeRunuser(exec.command)
+  const rest = decodeEnv(command, flags)
+  if (rest[0] !== '/bin/sh' || rest[1] !== '-c' || rest[2] !== cdWrapper || rest.length < 6)
+    throw new Error(`expected the cd wrapper after env, got ${JSON.stringify(rest.slice(0, 3))}`)
+  flags.cwd = rest[4] as string
+  return intentOf(flags, user, rest.slice(5))
+}
+
+// -------------------------------------------------------------------------------------------------
 // bwrap: `bwrap [OPTIONS...] [--] COMMAND [ARGS...]` (bubblewrap.c parse_args_recurse): every
 // option is a long one with a fixed number of arguments; `--` or the first word that does not
 // start with `-` ends them. The command's environment is bwrap's own, edited by --setenv,
@@ -253,7 +446,7 @@ const bwrapArity: Record<string, number> = {
 const bottleGuestPath = (home: string): string =>
   `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
 
-export const decodeBwrap: StepDecoder = (step, host) => {
+export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: HostFacts): GuestIntent => {
   const { argv } = step
   if (argv[0] === undefined || !(argv[0] === 'bwrap' || argv[0].endsWith('/bwrap')))
     throw new Error(`not a bwrap command: ${JSON.stringify(argv[0])}`)
@@ -326,10 +519,12 @@ export const decodeBwrap: StepDecoder = (step, host) => {
   }
 }
 
+
 /** One decoder per backend: a new backend fails to compile here until it has one. */
 export const decoders: Record<BackendName, StepDecoder> = {
   docker: (step) => decodeDockerExec(step.argv),
   podman: (step) => decodePodmanExec(step.argv),
   smolvm: (step) => decodeSmolvmExec(step.argv),
-  bwrap: decodeBwrap,
+  bwrap: (step, { host }) => decodeBwrap(step, host),
+  kubernetes: (step, { launch }) => decodeKubectlExec(step.argv, launch),
 }

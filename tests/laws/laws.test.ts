@@ -29,6 +29,9 @@ const compiled = (backend: Backend, s: Scenario): Plan => {
   return plan.right
 }
 
+/** The launch plan of the scenario's bottle: what the kubernetes decoder reads the Pod's env from. */
+const launchOf = (backend: Backend, s: Scenario): Plan => compiled(backend, withOp(s, { _tag: 'launch' }))
+
 /** Steps, the steps their panes run, and their undo steps, depth first. */
 const everyStep = (steps: readonly Step[]): Step[] =>
   steps.flatMap((s) => [s, ...everyStep(s.pane === undefined ? [] : [s.pane]), ...everyStep(s.undo)])
@@ -56,6 +59,17 @@ const userSwitchPrecedesTail: Record<BackendName, (framing: Framing, user: strin
   docker: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
   podman: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
   smolvm: (framing, user) => JSON.stringify(framing.slice(-4)) === JSON.stringify(['runuser', '-u', user, '--']),
+  // The guest command (after kubectl's `--`) opens with the user switch; after it come only env's
+  // words (`-u NAME`, `K=V`) and the cd wrapper, which runs what follows it.
+  kubernetes: (framing, user) => {
+    const guest = framing.slice(framing.indexOf('--') + 1)
+    const envWords = guest.slice(5, -5)
+    return (
+      JSON.stringify(guest.slice(0, 5)) === JSON.stringify(['runuser', '-u', user, '--', 'env']) &&
+      JSON.stringify(guest.slice(-5, -1)) === JSON.stringify(['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'bottle']) &&
+      envWords.every((w, i) => w.includes('=') || w === '-u' || envWords[i - 1] === '-u')
+    )
+  },
   // Numeric, before the `--` that ends bwrap's options: root is 0, else the rootfs passwd's ids, else 1000.
   bwrap: (framing, user, _bottle, host) => {
     const { uid, gid } = idsOf(user, host.bwrap?.bottle?.accounts ?? {})
@@ -74,6 +88,27 @@ const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: 
     envCount: (st, _framing, k, v) => st.env.vars.filter((x) => x._tag === 'plain' && x.name === k && x.value === v).length,
     ttyMarks: (framing) => (framing.includes('--new-session') ? 0 : 1),
   },
+  // GNU env's `K=V` words in the guest command; kubectl's -t.
+  kubernetes: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
+}
+
+/**
+ * How a guest command gets the host's secrets: forwarded by name from the backend process's env
+ * on every exec, or already in the bottle's own env (kubernetes: the Pod's, by secretKeyRef).
+ */
+const secretsReachGuestVia: Record<BackendName, 'process env' | 'bottle env'> = {
+  smolvm: 'process env',
+  docker: 'process env',
+  podman: 'process env',
+  bwrap: 'process env',
+  kubernetes: 'bottle env',
+}
+
+/** The words after kubectl and its cluster flags: `apply -f`, `delete pod`. */
+const kubectlVerb = (argv: readonly string[]): readonly string[] => {
+  const rest = argv.slice(1)
+  while (rest[0]?.startsWith('--context=') || rest[0]?.startsWith('--namespace=')) rest.shift()
+  return rest.slice(0, 2)
 }
 
 /** Whether a launch step creates something that outlives it: the bottle, or a scratch file on the host. */
@@ -85,14 +120,23 @@ const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boole
   podman: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
   // The state directory (mkdir without -p); the prompt copied into it goes when it goes.
   bwrap: (_backend, s) => s.argv[0] === 'mkdir' && !s.argv.includes('-p'),
+  // The Secret and the Pod; staged copies of the prompt on the host.
+  kubernetes: (backend, s) =>
+    s.guest === undefined &&
+    (s.argv[0] === backend.binary ? ['create', 'apply'].includes(kubectlVerb(s.argv)[0] ?? '') : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
 }
 
-/** Host scratch files a launch step leaves behind (smolvm stages copies); bwrap and docker make none. */
+/** The host scratch path a staging step makes (a copy of a file, or a tarball of a directory). */
+const stagedOnHost = (s: Step): string | undefined =>
+  s.argv[0] === 'cp' ? s.argv.at(-1) : s.argv[0] === 'tar' ? s.argv[s.argv.indexOf('-cf') + 1] : undefined
+
+/** Host scratch files a launch step leaves behind (smolvm and kubernetes stage copies); bwrap and docker make none. */
 const scratchMadeBy: Record<BackendName, (s: Step) => string | undefined> = {
-  smolvm: (s) => (s.argv[0] === 'cp' ? s.argv.at(-1) : s.argv[0] === 'tar' ? s.argv[s.argv.indexOf('-cf') + 1] : undefined),
+  smolvm: stagedOnHost,
   docker: () => undefined,
   podman: () => undefined,
   bwrap: () => undefined,
+  kubernetes: stagedOnHost,
 }
 
 /** Down steps that need no tolerated failure: already idempotent as they stand. */
@@ -101,6 +145,7 @@ const idempotentAsIs: Record<BackendName, (s: Step) => boolean> = {
   docker: (s) => s.argv[0] === 'docker' && s.argv[1] === 'rm' && s.argv.includes('-f'),
   podman: (s) => s.argv[0] === 'podman' && s.argv[1] === 'rm' && s.argv.includes('-f'),
   bwrap: (s) => s.argv[0] === 'rm' && s.argv[1] === '-rf',
+  kubernetes: (s) => s.argv[0] === 'kubectl' && kubectlVerb(s.argv)[0] === 'delete' && s.argv.includes('--ignore-not-found'),
 }
 
 describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_name, backend) => {
@@ -198,11 +243,13 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   // ----------------------------------------------------------------------------------------------
 
   test.prop([scenarioArb], { numRuns: runs })('7: decoding each guest step gives back its intent', (s) => {
+    const launch = launchOf(backend, s)
     for (const st of guestSteps(compiled(backend, s))) {
-      expect(decoders[backend.name](st, s.host)).toStrictEqual(st.guest.intent)
+      expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
+      // Secrets already in the bottle's env need not, and so must not, go to the backend process.
       const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
-      expect(secretVars).toStrictEqual([...st.guest.intent.secrets])
+      expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
     }
   })
 
@@ -283,7 +330,7 @@ describe('laws across backends', () => {
       // over a read-only root), so it reads as <prompt> here, inside sh -c scripts too.
       const decoded = allBackends.map((b) =>
         guestSteps(compiled(b, s)).map((st) => {
-          const intent = decoders[b.name](st, s.host)
+          const intent = decoders[b.name](st, { host: s.host, launch: launchOf(b, s) })
           return { ...intent, argv: intent.argv.map((w) => w.split(b.promptPath(spec)).join('<prompt>')) }
         }),
       )
@@ -328,6 +375,8 @@ const nulInputArb = fc
     const attempts = [
       throughSpec({ env: [['CI', bad]] }),
       throughSpec({ user: withNul('node', at) }),
+      throughSpec({ context: withNul('lab', at) }),
+      throughSpec({ namespace: withNul('agents', at) }),
       throughSpec({ workdir: `/src/${bad}` }),
       throughSpec({ prompt: `/src/${bad}` }, { _tag: 'launch' }),
       throughOp(spec, { _tag: 'agent', args: ['-p', bad], tty: null }),

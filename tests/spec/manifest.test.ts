@@ -40,6 +40,9 @@ describe('parseManifest', () => {
       '    allow_root: true',
       '    network: none',
       '    backend: smolvm',
+      '    context: arn:aws:eks:eu-west-1:123456789012:cluster/agents',
+      '    namespace: agents',
+      '    resources: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: 2, nvidia.com/gpu: 1, memory: 0.5 } }',
       '  bare: {}',
       '',
     ].join('\n')
@@ -63,6 +66,19 @@ describe('parseManifest', () => {
           allowRoot: true,
           network: 'none',
           backend: 'smolvm',
+          context: 'arn:aws:eks:eu-west-1:123456789012:cluster/agents',
+          namespace: 'agents',
+          resources: {
+            requests: [
+              ['cpu', '500m'],
+              ['memory', '1Gi'],
+            ],
+            limits: [
+              ['cpu', '2'],
+              ['nvidia.com/gpu', '1'],
+              ['memory', '0.5'],
+            ],
+          },
         },
         bare: {},
       },
@@ -105,7 +121,7 @@ describe('parseManifest', () => {
     ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
     [
       'bottles: { demo: { colour: red } }',
-      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend)',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources)',
     ],
     // wrong types
     ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
@@ -122,6 +138,7 @@ describe('parseManifest', () => {
     ['bottles: { demo: { env: { 1X: a } } }', 'bottle.yaml: bottles.demo.env.1X: env key "1X" must match [A-Za-z_][A-Za-z0-9_]*'],
     ['bottles: { demo: { env: { HOME: /h } } }', 'bottle.yaml: bottles.demo.env.HOME: env HOME is set by bottle from the user (set user instead)'],
     ['bottles: { demo: { env: { A: "x\\0y" } } }', 'bottle.yaml: bottles.demo.env.A: the value of env A "x\\u0000y" contains a NUL byte'],
+    ['bottles: { demo: { secrets: [_] } }', 'bottle.yaml: bottles.demo.secrets[0]: secret name "_" cannot be used: shells set $_ to the path of the command they run'],
     ['bottles: { demo: { secrets: [OK, 9X] } }', 'bottle.yaml: bottles.demo.secrets[1]: secret name "9X" must match [A-Za-z_][A-Za-z0-9_]*'],
     ['bottles: { demo: { env: { T: x }, secrets: [T] } }', 'bottle.yaml: bottles.demo.secrets[0]: T is both a plain env entry and a secret'],
     ['bottles: { demo: { user: Bob } }', 'bottle.yaml: bottles.demo.user: user "Bob" must be a user name matching [a-z_][a-z0-9_-]{0,31}'],
@@ -141,12 +158,23 @@ describe('parseManifest', () => {
     ['bottles: { demo: { workdir: "" } }', 'bottle.yaml: bottles.demo.workdir: workdir must not be empty'],
     ['bottles: { demo: { prompt: "p\\0" } }', 'bottle.yaml: bottles.demo.prompt: prompt file "/work/proj/p\\u0000" contains a NUL byte'],
     ['bottles: { demo: { network: bridge } }', 'bottle.yaml: bottles.demo.network: must be one of default, none, host, not "bridge"'],
-    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, podman, bwrap, not "vmware"'],
-    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, podman, bwrap, not a list'],
+    // kubernetes keys
+    ['bottles: { demo: { context: "" } }', 'bottle.yaml: bottles.demo.context: context "" must be a kubeconfig context name: not empty, no control characters'],
+    ['bottles: { demo: { context: "a\tb" } }', 'bottle.yaml: bottles.demo.context: context "a\\tb" must be a kubeconfig context name: not empty, no control characters'],
+    ['bottles: { demo: { namespace: Agents } }', 'bottle.yaml: bottles.demo.namespace: namespace "Agents" must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
+    ['bottles: { demo: { namespace: 7 } }', 'bottle.yaml: bottles.demo.namespace: must be a string, not a number'],
+    ['bottles: { demo: { resources: { cpu: 1 } } }', 'bottle.yaml: bottles.demo.resources.cpu: unknown key (known: requests, limits)'],
+    ['bottles: { demo: { resources: { limits: [cpu] } } }', 'bottle.yaml: bottles.demo.resources.limits: must be a mapping of resource names to quantities, not a list'],
+    ['bottles: { demo: { resources: { limits: { cpu: 1 cpu } } } }', 'bottle.yaml: bottles.demo.resources.limits.cpu: limits cpu "1 cpu" must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi'],
+    ['bottles: { demo: { resources: { limits: { cpu: -1 } } } }', 'bottle.yaml: bottles.demo.resources.limits.cpu: must be a non-negative quantity, not -1'],
+    ['bottles: { demo: { resources: { requests: { memory: [1] } } } }', 'bottle.yaml: bottles.demo.resources.requests.memory: must be a quantity (a string or a number), not a list'],
+    ['bottles: { demo: { resources: { requests: { "-gpu": 1 } } } }', 'bottle.yaml: bottles.demo.resources.requests.-gpu: resource name "-gpu" must be a Kubernetes resource name such as cpu, memory or nvidia.com/gpu'],
+    ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, podman, bwrap, kubernetes, not "vmware"'],
+    ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, podman, bwrap, kubernetes, not a list'],
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
-    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend)'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources)'],
     // YAML itself
     ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'],
     ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML syntax error: Map keys must be unique'],
@@ -219,6 +247,22 @@ describe('manifestSchema', () => {
       .tuple(arb, mostly(fc.constant(null), fc.constantFrom('colour', 'Image', 'env ')))
       .map(([o, extra]) => (extra === null ? o : { ...o, [extra]: 1 }))
 
+  const quantityArb = mostly(
+    fc.oneof(
+      fc.constantFrom('500m', '2', '0.5', '.5', '1Gi', '1e3', '1E', '1e-3'),
+      fc.stringMatching(/^\d{1,4}(\.\d{1,3})?(Ki|Mi|Gi|m|k|M|G)?$/),
+      fc.integer({ min: 0, max: 64 }),
+      fc.double({ min: 0, max: 1e6, noNaN: true }),
+    ),
+    fc.oneof(fc.constantFrom('1 cpu', '5.', '-1', '', '1K', 'lots'), fc.constantFrom(-1, -0.5), wrongType),
+  )
+  const resourceNameArb = mostly(
+    fc.constantFrom('cpu', 'memory', 'ephemeral-storage', 'nvidia.com/gpu', 'hugepages-2Mi'),
+    fc.constantFrom('-gpu', 'a b', '', 'x/', '/y', 'é'),
+  )
+  const resourceMapArb = mostly(fc.dictionary(resourceNameArb, quantityArb, { maxKeys: 3 }), fc.oneof(fc.constant(['cpu']), wrongType))
+  const resourcesArb = withUnknownKey(fc.record({ requests: resourceMapArb, limits: resourceMapArb }, { requiredKeys: [] }))
+
   const bottleArb = withUnknownKey(
     fc.record(
       {
@@ -250,7 +294,10 @@ describe('manifestSchema', () => {
         ),
         allow_root: mostly(fc.boolean(), fc.oneof(fc.constantFrom('yes', 'true', 1), wrongType)),
         network: mostly(fc.constantFrom('default', 'none', 'host'), fc.oneof(fc.constantFrom('bridge', 'None'), wrongType)),
-        backend: mostly(fc.constantFrom('smolvm', 'docker', 'bwrap'), fc.oneof(fc.constantFrom('vmware', 'Docker'), wrongType)),
+        backend: mostly(fc.constantFrom('smolvm', 'docker', 'bwrap', 'kubernetes'), fc.oneof(fc.constantFrom('vmware', 'Docker'), wrongType)),
+        context: mostly(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom('lab', 'arn:aws:eks:x:1:cluster/a', 'a b')), fc.oneof(fc.constantFrom('', 'a\nb', 'x\0'), wrongType)),
+        namespace: mostlyMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'default', 'a'.repeat(63), 'a'.repeat(64), 'Agents', '-a', 'a-'),
+        resources: mostly(resourcesArb, fc.oneof(fc.constant({ cpu: 1 }), wrongType)),
       },
       { requiredKeys: [] },
     ),
@@ -259,7 +306,7 @@ describe('manifestSchema', () => {
     withUnknownKey(
       fc.record(
         {
-          backend: mostly(fc.constantFrom('smolvm', 'docker'), fc.oneof(fc.constant('bwrap'), wrongType)),
+          backend: mostly(fc.constantFrom('smolvm', 'docker', 'kubernetes'), fc.oneof(fc.constant('bwrap'), wrongType)),
           bottles: mostly(
             fc.dictionary(
               mostly(

@@ -18,7 +18,12 @@ import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli.js'
 import type { BackendName } from '../../src/plan/types.js'
 
-/** The backends with a stand-in executable here (bwrap runs for real, in tests/bwrap). */
+/**
+ * The backends whose stand-in is standin.mjs, which this harness drives (bwrap runs for real, in
+ * tests/bwrap). The stand-in kubectl beside them (kubectl.mjs) keeps its own log and state
+ * ($BOTTLE_KUBECTL_LOG, $BOTTLE_KUBECTL_STATE): tests/interpret/kubernetes.test.ts drives it, with
+ * the same `standinPath`.
+ */
 export const standinBackends = ['smolvm', 'docker'] as const satisfies readonly BackendName[]
 
 export const standinsDir = fileURLToPath(new URL('.', import.meta.url)).replace(/\/$/, '')

@@ -1,4 +1,5 @@
-// Stand-ins for the `smolvm` and `docker` CLIs, for the interpreter tests. NOT the real tools:
+// Stand-ins for the `smolvm` and `docker` CLIs, for the interpreter tests (kubectl's is kubectl.mjs,
+// with its own log and state). NOT the real tools:
 // there is no VM, container or daemon here. Each invocation
 //
 //   1. appends one JSON line {seq, tool, argv, env, stdin, cwd} to $BOTTLE_STANDIN_LOG, before

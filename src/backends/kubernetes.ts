@@ -1,0 +1,345 @@
+/**
+ * kubernetes: a long-lived Pod per bottle, driven by kubectl; every op execs into it.
+ *
+ *   kubernetes.exec(spec, intent, host).framing
+ *   // ['kubectl','--context=lab','--namespace=agents','exec','-i','-t','-c','bottle','demo','--',
+ *   //  'runuser','-u','node','--','env','HOME=/home/node','USER=node','CI=1',
+ *   //  '/bin/sh','-c','cd "$1" && shift && exec "$@"','bottle','/src/app']
+ *
+ * Traps this file exists to handle (reference/cli-surfaces.md §3):
+ * - `kubectl exec` has no user, env or workdir flag ("TODO support UID"), so the guest argv does
+ *   it: `runuser -u U --` (no login shell), then `env` (after runuser, because `runuser -u` sets
+ *   HOME, and USER for a non-root user, from passwd: seen with util-linux 2.38), then a `cd` in
+ *   `/bin/sh -c`, the one way to change directory that every image has (`env -C` is GNU-only).
+ *   Secrets are already in the container's env (below); plumbing steps that must not see them
+ *   drop them with `env -u`.
+ * - Secrets travel in a Secret object whose values the interpreter writes to kubectl's stdin; the
+ *   Pod takes them with `secretKeyRef`. The Secret is made with `kubectl create`, not `apply`:
+ *   client-side apply keeps the whole object, values included, in the
+ *   `kubectl.kubernetes.io/last-applied-configuration` annotation, which `kubectl describe`
+ *   prints (kubernetes/kubernetes#23564, #29923). `create` also refuses to take over a Secret
+ *   of the same name that is not ours.
+ * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the apply.
+ * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
+ * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { createHash } from 'node:crypto'
+import { compileError, show } from '../plan/errors.js'
+import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
+import type { BottleSpec, Resources } from '../spec/spec.js'
+import { isDns1123Label } from '../spec/validate.js'
+import {
+  type Backend,
+  type BottleRow,
+  type ClusterScope,
+  type CopyIn,
+  type GuestStep,
+  type HostFacts,
+  type ListingError,
+  launchLabels,
+  listingError,
+  managedLabel,
+  nameLabel,
+  ownedByUser,
+  specHashLabel,
+  specLabel,
+} from './backend.js'
+
+/** The Pod's one container; every exec and cp names it. */
+const containerName = 'bottle'
+
+/** How long launch waits for the Pod to be Ready: a first pull of node:22 on a cold node is slow. */
+const readyTimeout = '300s'
+
+/** Runs "$@" in directory $1: the cwd for `kubectl exec`, which has no workdir flag. */
+const cdScript = 'cd "$1" && shift && exec "$@"'
+
+/** Makes the workdir for the user, but leaves an existing directory (/home/node, /usr) alone. */
+const makeWorkdirScript = '[ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; }'
+
+const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
+
+/** `kubectl [--context=C] [--namespace=N] ARGS…`: one word per flag, so a context can be any text. */
+const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
+  'kubectl',
+  ...(where.context === null ? [] : [`--context=${where.context}`]),
+  ...(where.namespace === null ? [] : [`--namespace=${where.namespace}`]),
+  ...args,
+]
+
+/** What marks the Secret as bottle's: it is no bottle, so it records no spec. */
+const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name })
+
+/**
+ * What launch records on the Pod. A label value is at most 63 characters of `[A-Za-z0-9._-]`, so
+ * the spec record (long base64url) is an annotation; the name and the 12-digit hash fit a label.
+ */
+const podMetadata = (spec: BottleSpec): Json => {
+  const recorded = launchLabels(spec, kubernetes.defaultImage)
+  return {
+    name: spec.name,
+    labels: Object.fromEntries(recorded.filter(([k]) => k !== specLabel)),
+    annotations: Object.fromEntries(recorded.filter(([k]) => k === specLabel)),
+  }
+}
+
+const resourcesJson = (r: Resources): Json => ({
+  ...(r.requests.length === 0 ? {} : { requests: Object.fromEntries(r.requests) }),
+  ...(r.limits.length === 0 ? {} : { limits: Object.fromEntries(r.limits) }),
+})
+
+/** The Pod: the image's entrypoint replaced by a sleep, every secret taken from the Secret. */
+const podManifest = (spec: BottleSpec): Json => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: podMetadata(spec),
+  spec: {
+    containers: [
+      {
+        name: containerName,
+        image: spec.image ?? kubernetes.defaultImage,
+        command: ['sleep', 'infinity'],
+        ...(spec.secrets.length === 0
+          ? {}
+          : {
+              env: spec.secrets.map((k) => ({
+                name: k,
+                valueFrom: { secretKeyRef: { name: secretName(spec), key: k } },
+              })),
+            }),
+        ...(spec.resources.requests.length + spec.resources.limits.length === 0
+          ? {}
+          : { resources: resourcesJson(spec.resources) }),
+      },
+    ],
+    // A restarted container would come back with a fresh filesystem: the agent's work gone
+    // without a word. Never restarting leaves a stopped Pod that exec reports on.
+    restartPolicy: 'Never',
+    // The agent gets no Kubernetes API credentials of the namespace's service account.
+    automountServiceAccountToken: false,
+    // The pause container becomes PID 1: it reaps the agent's orphaned processes (docker's
+    // --init), and sleep, no longer PID 1, dies on SIGTERM instead of holding `delete` for the
+    // whole grace period.
+    shareProcessNamespace: true,
+    ...(spec.network === 'host' ? { hostNetwork: true } : {}),
+  },
+})
+
+/** The Secret, with an empty placeholder for each value: the interpreter fills them in. */
+const secretManifest = (spec: BottleSpec): Json => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: secretName(spec), labels: secretLabels(spec) },
+  type: 'Opaque',
+  stringData: Object.fromEntries(spec.secrets.map((k) => [k, ''])),
+})
+
+const checkSpec = (spec: BottleSpec) => {
+  if (!isDns1123Label(spec.name))
+    return E.left(compileError(
+      `bottle name ${show(spec.name)} is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`,
+    ))
+  // A Pod always has a network; only a NetworkPolicy (enforced by some network plugins, not
+  // all) takes it away. Saying "none" and getting a network would be worse than refusing.
+  if (spec.network === 'none')
+    return E.left(compileError('network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'))
+  return E.right(spec)
+}
+
+/** A name for scratch files that depends only on the input, so plans stay deterministic. */
+const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
+  `bottle-cp-${createHash('sha256').update(JSON.stringify([spec.name, copy])).digest('hex').slice(0, 16)}`
+
+/**
+ * kubectl cp reads a `:` in the local path as `pod:path`, so such a file is first copied to a
+ * scratch path without one. A directory travels as one tar archive unpacked in the container:
+ * `kubectl cp DIR pod:DEST` would land in DEST/DIR when DEST exists, and compile.ts makes it.
+ */
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const upload = (src: string, dest: string, what: string): Step =>
+    step(`${what} (kubectl cp needs tar in the container image)`, kubectl(spec, 'cp', '-c', containerName, src, `${spec.name}:${dest}`))
+  const title = `copy ${copy.source} to ${copy.dest} in the bottle`
+  if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest, title)])
+  if (host.tmpdir.includes(':'))
+    return E.left(compileError(`the temporary directory ${show(host.tmpdir)} contains ":", which kubectl cp reads as a pod name; set TMPDIR`))
+  const scratch = scratchName(spec, copy)
+  const hostScratch = `${host.tmpdir}/${scratch}`
+  const removeScratch = step(`remove ${hostScratch}`, ['rm', '-f', '--', hostScratch])
+  if (copy.kind === 'file')
+    return E.right([
+      step(`stage ${copy.source} at a path without ":"`, ['cp', '--', copy.source, hostScratch], { undo: [removeScratch] }),
+      upload(hostScratch, copy.dest, title),
+      removeScratch,
+    ])
+  const guestTar = `/tmp/${scratch}.tar`
+  const hostTar = `${hostScratch}.tar`
+  const removeTar = step(`remove ${hostTar}`, ['rm', '-f', '--', hostTar])
+  return E.right([
+    step(`pack ${copy.source}`, ['tar', '-C', copy.source, '-cf', hostTar, '.'], { undo: [removeTar] }),
+    upload(hostTar, guestTar, 'upload the archive'),
+    inGuest(`unpack into ${copy.dest}`, ['tar', '-xf', guestTar, '-C', copy.dest]),
+    inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
+    removeTar,
+  ])
+}
+
+/** kubectl cp unpacks as the container's user (root here): the parent made first, the copy chowned after. */
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
+  const steps = copyOnly(spec, copy, host, inGuest)
+  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
+}
+
+const deletePod = (spec: BottleSpec): Step =>
+  step(`delete the Pod ${spec.name}`, kubectl(spec, 'delete', 'pod', spec.name, '--ignore-not-found'))
+
+const deleteSecret = (spec: BottleSpec): Step =>
+  step(`delete the Secret ${secretName(spec)}`, kubectl(spec, 'delete', 'secret', secretName(spec), '--ignore-not-found'))
+
+const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] => [
+  // Always made, even empty, so that `down` and undo treat every bottle alike.
+  step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
+    stdin: {
+      _tag: 'json',
+      document: secretManifest(spec),
+      secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
+    },
+    undo: [deleteSecret(spec)],
+  }),
+  step(`create the Pod ${spec.name}`, kubectl(spec, 'apply', '-f', '-'), {
+    stdin: { _tag: 'json', document: podManifest(spec), secrets: [] },
+    undo: [deletePod(spec)],
+  }),
+  step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
+  inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
+]
+
+/** Which cluster and namespace: with no context, whatever kubectl's current context is at run time. */
+const where = (scope: ClusterScope): string =>
+  `cluster: ${scope.context === null ? "kubectl's current context" : `context ${show(scope.context)}`}, ${scope.namespace === null ? "the context's default namespace" : `namespace ${scope.namespace}`}`
+
+export const kubernetes: Backend = {
+  name: 'kubernetes',
+  binary: 'kubectl',
+  install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster',
+  checkSpec,
+  defaultImage: 'node:22',
+  promptPath: () => '/opt/bottle/system-prompt.md',
+  create,
+  exec: (spec, intent) => ({
+    framing: [
+      ...kubectl(spec, 'exec'),
+      ...(intent.stdin ? ['-i'] : []),
+      ...(intent.tty ? ['-t'] : []),
+      '-c', containerName,
+      spec.name,
+      '--',
+      'runuser', '-u', intent.user, '--',
+      // runuser without -l keeps the env, so the Pod's secrets are there; a step meant to run
+      // without them (plumbing) drops them here.
+      'env',
+      ...spec.secrets.filter((k) => !intent.secrets.includes(k)).flatMap((k) => ['-u', k]),
+      `HOME=${intent.home}`,
+      `USER=${intent.user}`,
+      ...intent.env.map(([k, v]) => `${k}=${v}`),
+      // By path: env has just set the user's PATH, which need not lead to a shell.
+      '/bin/sh', '-c', cdScript, 'bottle', intent.cwd,
+    ],
+    // kubectl needs the host's KUBECONFIG, HOME and PATH (auth plugins); no secret goes to it.
+    env: inheritEnv,
+  }),
+  copyIn,
+  // Pod first: it uses the Secret. `--ignore-not-found` makes a missing object a success.
+  down: (spec) => [deletePod(spec), deleteSecret(spec)],
+  list: (host) => [
+    step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
+  ],
+  parseList: (stdout) => parsePods(stdout),
+  notes: (op, spec, host) => {
+    const notes = [where(spec ?? host.cluster)]
+    if (op === 'launch')
+      notes.push('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`')
+    if ((op === 'agent' || op === 'exec' || op === 'resume') && spec !== null && spec.secrets.length > 0)
+      notes.push("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again")
+    if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push('kubectl cp needs tar in the container image')
+    return notes
+  },
+}
+
+// -------------------------------------------------------------------------------------------------
+// ls: `kubectl get pods -l dev.bottle.managed=true -o json`
+// -------------------------------------------------------------------------------------------------
+
+type JsonObject = Readonly<Record<string, unknown>>
+
+const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/** RFC 3339 as the API server writes metadata.creationTimestamp: `2026-05-01T12:34:56Z`. */
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+export const parseRfc3339 = (text: unknown): number | null => {
+  if (typeof text !== 'string' || !rfc3339.test(text)) return null
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? null : ms
+}
+
+/**
+ * A List of Pods (`{"kind":"List","items":[…]}`). Per Pod: metadata.name (what `delete pod`
+ * takes), status.phase lower-cased (`terminating` once a delete has begun, as kubectl get shows
+ * it), metadata.creationTimestamp, the `bottle` container's image, the spec hash from a label and
+ * the spec record from an annotation (see podMetadata).
+ */
+const parsePods = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+  const text = stdout.trim()
+  if (text === '') return E.right([])
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return E.left(listingError(`kubectl get pods -o json printed something that is not JSON: ${show(text.slice(0, 80))}`))
+  }
+  if (!isObject(data) || !Array.isArray(data.items))
+    return E.left(listingError('kubectl get pods -o json printed JSON that is not a list of Pods (no items array)'))
+  const rows: BottleRow[] = []
+  for (const [i, item] of (data.items as unknown[]).entries()) {
+    const at = `kubectl get pods -o json: item ${i + 1}`
+    if (!isObject(item)) return E.left(listingError(`${at} is not a JSON object`))
+    /** An object-valued field; absent or null reads as empty. `what` is the phrase for the error. */
+    const part = (o: JsonObject, key: string, what: string): E.Either<ListingError, JsonObject> => {
+      const v = Object.hasOwn(o, key) ? o[key] : undefined
+      return v === undefined || v === null ? E.right({}) : isObject(v) ? E.right(v) : E.left(listingError(`${at} has ${what} not an object`))
+    }
+    const metadata = part(item, 'metadata', 'metadata that is')
+    if (E.isLeft(metadata)) return metadata
+    const labels = part(metadata.right, 'labels', 'labels that are')
+    if (E.isLeft(labels)) return labels
+    const annotations = part(metadata.right, 'annotations', 'annotations that are')
+    if (E.isLeft(annotations)) return annotations
+    const status = part(item, 'status', 'a status that is')
+    if (E.isLeft(status)) return status
+    const podSpec = part(item, 'spec', 'a spec that is')
+    if (E.isLeft(podSpec)) return podSpec
+    const str = (o: JsonObject, key: string): string | null => {
+      const v = Object.hasOwn(o, key) ? o[key] : undefined
+      return typeof v === 'string' && v !== '' ? v : null
+    }
+    // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
+    if (str(labels.right, managedLabel) !== 'true') continue
+    const name = str(metadata.right, 'name')
+    if (name === null) return E.left(listingError(`${at} has no name`))
+    const phase = Object.hasOwn(status.right, 'phase') ? status.right.phase : undefined
+    if (phase !== undefined && typeof phase !== 'string') return E.left(listingError(`${at} (${name}) has a status.phase that is not a string`))
+    const containers = Array.isArray(podSpec.right.containers) ? podSpec.right.containers.filter(isObject) : []
+    const container = containers.find((c) => c.name === containerName) ?? containers[0]
+    rows.push({
+      name,
+      backend: 'kubernetes',
+      state: str(metadata.right, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
+      createdAt: parseRfc3339(metadata.right.creationTimestamp),
+      image: container === undefined ? null : str(container, 'image'),
+      specHash: str(labels.right, specHashLabel),
+      spec: str(annotations.right, specLabel),
+    })
+  }
+  return E.right(rows)
+}

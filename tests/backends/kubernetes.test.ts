@@ -1,0 +1,342 @@
+/**
+ * kubernetes' plan shapes, as examples: the Secret made from stdin and the Pod that refers to it,
+ * `wait` after the apply, the guest argv (`runuser`, `env`, the `cd` wrapper) that stands in for
+ * the user, env and workdir flags `kubectl exec` lacks, and idempotent `delete --ignore-not-found`.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import { type HostFacts, defaultCluster, managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { kubernetes } from '../../src/backends/kubernetes.js'
+import { type Operation, compile, compileList } from '../../src/compile.js'
+import type { Plan, Step } from '../../src/plan/types.js'
+import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
+import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+
+const resolved = resolveSpec({
+  name: 'demo',
+  fromManifest: {
+    env: [['CI', '1']],
+    secrets: ['CLAUDE_CODE_OAUTH_TOKEN'],
+    prompt: '/src/app/prompt.md',
+    context: 'lab',
+    namespace: 'agents',
+    resources: { requests: [['cpu', '500m']], limits: [['memory', '4Gi']] },
+  },
+  fromFlags: {},
+  cwd: '/src/app',
+})
+if (E.isLeft(resolved)) throw new Error(resolved.left.message)
+/** demo: node, /src/app, CI=1, one secret, a prompt file, context lab, namespace agents. */
+const demo: BottleSpec = resolved.right
+/** No prompt, no cluster flags, no resources, no secrets: the smallest plans. */
+const bare: BottleSpec = { ...demo, prompt: null, context: null, namespace: null, secrets: [], resources: { requests: [], limits: [] } }
+
+const host: HostFacts = {
+  cwd: '/src/app',
+  stdinIsTTY: true,
+  pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
+  tmpdir: '/tmp',
+  uid: 1000,
+  bwrap: null,
+  cluster: { context: 'lab', namespace: 'agents' },
+}
+
+const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
+  const plan = compile(kubernetes, spec, op, facts)
+  if (E.isLeft(plan)) throw new Error(plan.left.message)
+  return plan.right
+}
+
+const errorOf = (op: Operation, spec: BottleSpec, facts: HostFacts = host): string => {
+  const plan = compile(kubernetes, spec, op, facts)
+  if (E.isRight(plan)) throw new Error('expected a CompileError')
+  return plan.left.message
+}
+
+const guestOf = (plan: Plan) => plan.steps[0]?.guest
+/** A step as one line: `host: ARGV`, or `bottle: TAIL` for a guest command. */
+const where = (s: Step): string => (s.guest === undefined ? `host: ${s.argv.join(' ')}` : `bottle: ${s.guest.tail.join(' ')}`)
+const stdinDocument = (s: Step | undefined) => (s?.stdin._tag === 'json' ? s.stdin.document : null)
+
+describe('kubernetes examples', () => {
+  it.each([
+    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, ['-i', '-t']],
+    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, ['-i']],
+    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, ['-i']],
+    ['resume --tty without one', { _tag: 'resume', args: [], tty: true }, false, ['-i', '-t']],
+    ['exec: no stdin, never a TTY', { _tag: 'exec', script: 'ls', user: null }, true, []],
+  ] as const)('-i and -t, %s', (_label, op, stdinIsTTY, flags) => {
+    const framing = guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing ?? []
+    expect(framing.slice(framing.indexOf('exec') + 1, framing.indexOf('-c'))).toStrictEqual(flags)
+  })
+
+  it.each([
+    ['node', '/home/node'],
+    ['claude', '/home/claude'],
+    ['root', '/root'],
+  ] as const)('runs as %s: runuser, then HOME and USER set after it (runuser resets them from passwd)', (user, home) => {
+    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user, allowRoot: user === 'root' }))
+    const inPod = guest?.framing.slice(guest.framing.indexOf('--') + 1)
+    expect(inPod?.slice(0, 7)).toStrictEqual(['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`])
+    expect(guest?.tail).toStrictEqual(['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '--', '-u', 'claude'])
+  })
+
+  it('the user command keeps the Pod env secrets; plumbing drops them with env -u', () => {
+    const launch = planOf({ _tag: 'launch' })
+    const agent = planOf({ _tag: 'agent', args: [], tty: null })
+    const plumbing = launch.steps.filter((s) => s.guest !== undefined)
+    expect(plumbing.length).toBe(3)
+    for (const s of plumbing) expect(s.argv.join(' ')).toContain('env -u CLAUDE_CODE_OAUTH_TOKEN HOME=/root USER=root /bin/sh -c')
+    expect(agent.steps[0]?.argv.filter((w) => w.includes('CLAUDE_CODE_OAUTH_TOKEN'))).toStrictEqual([])
+  })
+
+  it('exec, agent and resume need no secret from the host: the Pod has them since launch', () => {
+    expect(planOf({ _tag: 'agent', args: [], tty: null }).secrets).toStrictEqual([])
+    expect(planOf({ _tag: 'agent', args: [], tty: null }).steps[0]?.env.vars).toStrictEqual([])
+    expect(planOf({ _tag: 'launch' }).secrets).toStrictEqual(['CLAUDE_CODE_OAUTH_TOKEN'])
+  })
+
+  it('launch sends the Secret with one empty slot per secret, filled from the host var of the same name', () => {
+    const secretStep = planOf({ _tag: 'launch' }, { ...demo, secrets: ['A', 'B'] }).steps[0]
+    expect(secretStep?.argv).toStrictEqual(['kubectl', '--context=lab', '--namespace=agents', 'create', '-f', '-'])
+    expect(secretStep?.stdin).toStrictEqual({
+      _tag: 'json',
+      document: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'demo-secrets', labels: { 'dev.bottle.managed': 'true', 'dev.bottle.name': 'demo' } },
+        type: 'Opaque',
+        stringData: { A: '', B: '' },
+      },
+      secrets: [
+        { path: ['stringData', 'A'], secret: 'A' },
+        { path: ['stringData', 'B'], secret: 'B' },
+      ],
+    })
+  })
+
+  it('the Pod: sleep instead of the entrypoint, labels, resources, secretKeyRef, no service account token', () => {
+    expect(stdinDocument(planOf({ _tag: 'launch' }).steps[1])).toMatchInlineSnapshot(`
+      {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+          "annotations": {
+            "dev.bottle.spec": "eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+          },
+          "labels": {
+            "dev.bottle.managed": "true",
+            "dev.bottle.name": "demo",
+            "dev.bottle.spec-hash": "a0b7545b5857",
+          },
+          "name": "demo",
+        },
+        "spec": {
+          "automountServiceAccountToken": false,
+          "containers": [
+            {
+              "command": [
+                "sleep",
+                "infinity",
+              ],
+              "env": [
+                {
+                  "name": "CLAUDE_CODE_OAUTH_TOKEN",
+                  "valueFrom": {
+                    "secretKeyRef": {
+                      "key": "CLAUDE_CODE_OAUTH_TOKEN",
+                      "name": "demo-secrets",
+                    },
+                  },
+                },
+              ],
+              "image": "node:22",
+              "name": "bottle",
+              "resources": {
+                "limits": {
+                  "memory": "4Gi",
+                },
+                "requests": {
+                  "cpu": "500m",
+                },
+              },
+            },
+          ],
+          "restartPolicy": "Never",
+          "shareProcessNamespace": true,
+        },
+      }
+    `)
+  })
+
+  it('the Pod records its spec for ls: the hash as a label, the whole record as an annotation (label values are at most 63 characters)', () => {
+    const pod = stdinDocument(planOf({ _tag: 'launch' }).steps[1]) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }
+    const record = recordOf(demo, kubernetes.defaultImage)
+    expect(pod.metadata.labels).toStrictEqual({
+      [managedLabel]: 'true',
+      [nameLabel]: 'demo',
+      [specHashLabel]: specHash(record),
+    })
+    expect(pod.metadata.annotations).toStrictEqual({ [specLabel]: encodeRecord(record) })
+    // What the API server checks of a label value (IsValidLabelValue).
+    for (const v of Object.values(pod.metadata.labels)) expect(v).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
+    for (const v of Object.values(pod.metadata.labels)) expect(v.length).toBeLessThanOrEqual(63)
+    expect(encodeRecord(record).length).toBeGreaterThan(63)
+  })
+
+  it.each([
+    ['default', undefined],
+    ['host', true],
+  ] as const)('network %s: hostNetwork %s', (network, hostNetwork) => {
+    const pod = stdinDocument(planOf({ _tag: 'launch' }, { ...bare, network }).steps[1]) as { spec: { hostNetwork?: boolean } }
+    expect(pod.spec.hostNetwork).toBe(hostNetwork)
+  })
+
+  it.each([
+    ['a name with "_"', { ...bare, name: 'my_bottle' }, 'bottle name "my_bottle" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
+    ['an upper-case name', { ...bare, name: 'Demo' }, 'bottle name "Demo" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
+    ['a name of 64 characters', { ...bare, name: 'a'.repeat(64) }, `bottle name "${'a'.repeat(64)}" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`],
+    ['network none', { ...bare, network: 'none' as const }, 'network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'],
+  ])('refuses %s in one line', (_label, spec, message) => {
+    expect(errorOf({ _tag: 'launch' }, spec)).toBe(message)
+  })
+
+  it('accepts a name of 63 characters', () => {
+    expect(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }).steps).toHaveLength(2)
+  })
+
+  it('launch fails at wait → the interpreter undoes the Pod, then the Secret', () => {
+    const launch = planOf({ _tag: 'launch' }, bare)
+    expect(launch.steps.map((s) => s.undo.map((u) => u.argv.join(' ')))).toStrictEqual([
+      ['kubectl delete secret demo-secrets --ignore-not-found'],
+      ['kubectl delete pod demo --ignore-not-found'],
+      [],
+      [],
+    ])
+  })
+
+  it('down deletes the Pod, then its Secret, each a success when already gone', () => {
+    expect(planOf({ _tag: 'down' }).steps.map((s) => s.argv.join(' '))).toStrictEqual([
+      'kubectl --context=lab --namespace=agents delete pod demo --ignore-not-found',
+      'kubectl --context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
+    ])
+  })
+
+  it('ls: get pods by label, as JSON, where --context and -n say', () => {
+    const ls = compileList(kubernetes, host)
+    expect(ls.steps.map((s) => [s.argv, s.stdio])).toStrictEqual([
+      [['kubectl', '--context=lab', '--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json'], 'capture'],
+    ])
+    expect(compileList(kubernetes, { ...host, cluster: defaultCluster }).notes.at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
+  })
+
+  it('a context with spaces, "=" or a leading "-" stays one word', () => {
+    const argv = planOf({ _tag: 'down' }, { ...bare, context: '-n x=y z' }).steps[0]?.argv
+    expect(argv?.slice(0, 3)).toStrictEqual(['kubectl', '--context=-n x=y z', 'delete'])
+  })
+
+  it('notes say which cluster, and what is fixed at launch', () => {
+    expect(planOf({ _tag: 'agent', args: [], tty: null }).notes).toStrictEqual([
+      'cluster: context "lab", namespace agents',
+      "secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again",
+    ])
+  })
+})
+
+describe('kubernetes copies', () => {
+  it('a file: kubectl cp into the container, then chown; the title says tar is needed', () => {
+    const plan = planOf({ _tag: 'cp', source: '/src/app/prompt.md', dest: '/home/node/p.md' }, bare)
+    expect(plan.steps.map(where)).toStrictEqual([
+      'bottle: mkdir -p -- /home/node',
+      'host: kubectl cp -c bottle /src/app/prompt.md demo:/home/node/p.md',
+      'bottle: chown -R -- node /home/node/p.md',
+    ])
+    expect(plan.steps[1]?.title).toBe('copy /src/app/prompt.md to /home/node/p.md in the bottle (kubectl cp needs tar in the container image)')
+    expect(plan.notes).toContain('kubectl cp needs tar in the container image')
+  })
+
+  it('a file with ":" in its path is staged first (kubectl cp would read it as pod:path)', () => {
+    const plan = planOf({ _tag: 'cp', source: '/src/app/a:b.txt', dest: '/home/node/a:b.txt' }, bare)
+    expect(plan.steps.map(where)).toMatchInlineSnapshot(`
+      [
+        "bottle: mkdir -p -- /home/node",
+        "host: cp -- /src/app/a:b.txt /tmp/bottle-cp-3ebc999d3ecd277c",
+        "host: kubectl cp -c bottle /tmp/bottle-cp-3ebc999d3ecd277c demo:/home/node/a:b.txt",
+        "host: rm -f -- /tmp/bottle-cp-3ebc999d3ecd277c",
+        "bottle: chown -R -- node /home/node/a:b.txt",
+      ]
+    `)
+  })
+
+  it('a directory travels as one tar archive (kubectl cp DIR pod:DEST nests it when DEST exists)', () => {
+    const plan = planOf({ _tag: 'cp', source: '/src/app/notes', dest: '/home/node/notes' }, bare)
+    expect(plan.steps.map(where)).toMatchInlineSnapshot(`
+      [
+        "bottle: mkdir -p -- /home/node/notes",
+        "host: tar -C /src/app/notes -cf /tmp/bottle-cp-7e0c3b6e377fbac3.tar .",
+        "host: kubectl cp -c bottle /tmp/bottle-cp-7e0c3b6e377fbac3.tar demo:/tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "bottle: tar -xf /tmp/bottle-cp-7e0c3b6e377fbac3.tar -C /home/node/notes",
+        "bottle: rm -f -- /tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "host: rm -f -- /tmp/bottle-cp-7e0c3b6e377fbac3.tar",
+        "bottle: chown -R -- node /home/node/notes",
+      ]
+    `)
+  })
+
+  it('refuses a temporary directory with ":" when it must stage', () => {
+    expect(errorOf({ _tag: 'cp', source: '/src/app/notes', dest: '/x' }, bare, { ...host, tmpdir: '/t:mp' })).toBe(
+      'the temporary directory "/t:mp" contains ":", which kubectl cp reads as a pod name; set TMPDIR',
+    )
+  })
+})
+
+describe('kubernetes argv snapshots', () => {
+  it('agent', () => {
+    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
+      [
+        "kubectl",
+        "--context=lab",
+        "--namespace=agents",
+        "exec",
+        "-i",
+        "-t",
+        "-c",
+        "bottle",
+        "demo",
+        "--",
+        "runuser",
+        "-u",
+        "node",
+        "--",
+        "env",
+        "HOME=/home/node",
+        "USER=node",
+        "CI=1",
+        "/bin/sh",
+        "-c",
+        "cd "$1" && shift && exec "$@"",
+        "bottle",
+        "/src/app",
+        "claude",
+        "--append-system-prompt-file",
+        "/opt/bottle/system-prompt.md",
+        "-p",
+        "hi there",
+      ]
+    `)
+  })
+
+  it('launch: Secret, Pod, wait, workdir, then the prompt', () => {
+    expect(planOf({ _tag: 'launch' }).steps.map(where)).toMatchInlineSnapshot(`
+      [
+        "host: kubectl --context=lab --namespace=agents create -f -",
+        "host: kubectl --context=lab --namespace=agents apply -f -",
+        "host: kubectl --context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s",
+        "bottle: sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node",
+        "bottle: mkdir -p -- /opt/bottle",
+        "host: kubectl --context=lab --namespace=agents cp -c bottle /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
+        "bottle: chown -R -- node /opt/bottle/system-prompt.md",
+      ]
+    `)
+  })
+})

@@ -1,0 +1,273 @@
+/**
+ * `bottle run … -b kubernetes` end to end, CLI and interpreter, against a stand-in kubectl on
+ * PATH (tests/standins/kubectl) that records argv, env and stdin and answers with kubectl's
+ * messages and exit codes from a state file. No cluster is involved: this checks what bottle
+ * sends and how it reacts, not that a real cluster accepts it.
+ */
+import { fc, test } from '@fast-check/vitest'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join } from 'node:path'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli.js'
+import { nastyString } from '../arbitraries.js'
+import { standinPath, standinsDir } from '../standins/harness.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'bottle-k8s-interpret-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+interface Call {
+  readonly argv: string[]
+  readonly env: Record<string, string>
+  readonly stdin: string | null
+}
+
+let log = ''
+let statePath = ''
+let n = 0
+/** A new log and an empty cluster: before each test, and each run of a property. */
+const fresh = (): void => {
+  log = join(scratch, `calls-${n}.jsonl`)
+  statePath = join(scratch, `state-${n++}.json`)
+}
+beforeEach(fresh)
+
+const calls = (): Call[] =>
+  existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Call) : []
+
+/** The verb of a recorded kubectl call, after the cluster flags: `create`, `exec`, `delete pod`. */
+const verbOf = (c: Call): string => {
+  const words = c.argv.filter((w) => !w.startsWith('--context=') && !w.startsWith('--namespace='))
+  return words[0] === 'delete' ? `delete ${words[1]}` : (words[0] ?? '')
+}
+
+interface Run {
+  readonly code: number
+  readonly out: string
+  readonly err: string
+}
+
+/** `bottle run ARGS` with the stand-in first on PATH and `env` as the rest of the host env. */
+const bottle = async (args: readonly string[], env: Record<string, string> = {}): Promise<Run> => {
+  let out = ''
+  let err = ''
+  const code = await main(['run', ...args], {
+    out: (t) => void (out += t),
+    err: (l) => void (err += `${l}\n`),
+    env: {
+      PATH: standinPath,
+      BOTTLE_KUBECTL_LOG: log,
+      BOTTLE_KUBECTL_STATE: statePath,
+      ...env,
+    },
+  })
+  return { code, out, err }
+}
+
+const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', '/src/app', '-e', 'CI=1', '--secret', 'TOKEN']
+
+describe('launch', () => {
+  it('creates the Secret from stdin, applies the Pod, waits, makes the workdir', async () => {
+    const r = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    expect(r).toStrictEqual({ code: 0, out: '', err: '' })
+    const [secret, pod, ...others] = calls()
+    expect(others.map((c) => c.argv.join(' '))).toStrictEqual([
+      '--context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s',
+      `--context=lab --namespace=agents exec -c bottle demo -- runuser -u root -- env -u TOKEN HOME=/root USER=root /bin/sh -c cd "$1" && shift && exec "$@" bottle / sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node`,
+    ])
+    expect(secret?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'create', '-f', '-'])
+    expect(JSON.parse(secret?.stdin ?? '')).toMatchObject({ kind: 'Secret', metadata: { name: 'demo-secrets' }, stringData: { TOKEN: 'tok-123' } })
+    expect(pod?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'apply', '-f', '-'])
+    expect(JSON.parse(pod?.stdin ?? '')).toMatchObject({ kind: 'Pod', metadata: { name: 'demo' } })
+    expect(Object.keys(JSON.parse(readFileSync(statePath, 'utf8')) as object)).toStrictEqual(['Secret/agents/demo-secrets', 'Pod/agents/demo'])
+  })
+
+  it('failing at wait undoes the Pod, then the Secret, and exits with kubectl\'s code', async () => {
+    const r = await bottle(['launch', ...demo], { TOKEN: 'tok-123', BOTTLE_KUBECTL_FAIL: 'wait' })
+    expect(r.code).toBe(1)
+    expect(calls().map(verbOf)).toStrictEqual(['create', 'apply', 'wait', 'delete pod', 'delete secret'])
+    expect(r.err).toContain('error: timed out waiting for the condition on pods/demo')
+    expect(r.err).toContain('bottle: step 3/4 failed with exit code 1: wait until the Pod is ready (at most 300s)')
+    expect(r.err.indexOf('undo: delete the Pod demo')).toBeLessThan(r.err.indexOf('undo: delete the Secret demo-secrets'))
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+  })
+
+  it('a second launch stops at the Secret that exists, and removes nothing', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
+    const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    expect(again.code).toBe(1)
+    expect(again.err).toContain('Error from server (AlreadyExists): error when creating "STDIN": secrets "demo-secrets" already exists')
+    expect(calls().map(verbOf).slice(4)).toStrictEqual(['create'])
+    expect(Object.keys(JSON.parse(readFileSync(statePath, 'utf8')) as object)).toHaveLength(2)
+  })
+
+  it('a secret missing from the host env: exit 2, nothing run', async () => {
+    const r = await bottle(['launch', ...demo])
+    expect(r).toStrictEqual({ code: 2, out: '', err: 'bottle: secret TOKEN not set in the host environment; nothing was run\n' })
+    expect(calls()).toStrictEqual([])
+  })
+
+  it('no kubectl on PATH: exit 127, saying how to install it', async () => {
+    let err = ''
+    const code = await main(['run', 'down', ...demo, '-q'], { out: () => {}, err: (l) => void (err += l), env: { PATH: scratch } })
+    expect(code).toBe(127)
+    expect(err).toBe('bottle: kubectl is not installed (not found on PATH): install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster')
+  })
+})
+
+describe('secrets travel on stdin only', () => {
+  // Long hostile values; one that happens to be part of the plan's own text says nothing.
+  const valueArb = nastyString({ minLength: 8 })
+
+  test.prop([valueArb, fc.constantFrom('ok', 'wait', 'create-echo')], { numRuns: 12 })(
+    'the value is in kubectl\'s stdin, and never in an argv or in bottle\'s output',
+    async (value, fail) => {
+      fresh()
+      let planJson = ''
+      await main(['plan', 'launch', ...demo, '--format', 'json'], { out: (t) => void (planJson += t), err: () => {}, env: {} })
+      fc.pre(!planJson.includes(value))
+      const r = await bottle(['launch', ...demo], { TOKEN: value, ...(fail === 'ok' ? {} : { BOTTLE_KUBECTL_FAIL: fail }) })
+      expect(r.code).toBe(fail === 'ok' ? 0 : 1)
+      const recorded = calls()
+      const create = recorded.find((c) => verbOf(c) === 'create')
+      expect((JSON.parse(create?.stdin ?? '{}') as { stringData?: { TOKEN?: string } }).stringData?.TOKEN).toBe(value)
+      expect(recorded.flatMap((c) => c.argv).filter((w) => w.includes(value))).toStrictEqual([])
+      expect(recorded.filter((c) => c !== create && c.stdin?.includes(value))).toStrictEqual([])
+      // Nor as the JSON string that went to stdin, in case kubectl quotes its input.
+      const inJson = JSON.stringify(value).slice(1, -1)
+      expect([r.out, r.err].filter((o) => o.includes(value) || o.includes(inJson))).toStrictEqual([])
+      if (fail === 'create-echo') expect(r.err).toContain('<secret TOKEN>')
+    },
+  )
+})
+
+describe('--format sh does what bottle run does', () => {
+  /** Runs `bottle plan … --format sh` under dash, with the same env `bottle run` gets. */
+  const viaScript = async (args: readonly string[], env: Record<string, string>): Promise<number | null> => {
+    let script = ''
+    expect(await main(['plan', ...args, '--format', 'sh'], { out: (t) => void (script += t), err: () => {}, env: {} })).toBe(0)
+    const r = spawnSync('/usr/bin/dash', ['-c', script], {
+      env: {
+        PATH: standinPath,
+        BOTTLE_KUBECTL_LOG: log,
+        BOTTLE_KUBECTL_STATE: statePath,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    return r.status
+  }
+  /** A call as compared: argv, and stdin parsed (awk escapes control characters differently). */
+  const seen = (cs: Call[]) => cs.map((c) => ({ argv: c.argv, stdin: c.stdin === null ? null : (JSON.parse(c.stdin) as unknown) }))
+
+  it.each([
+    ['succeeds', {}, 0],
+    ['fails at wait and undoes', { BOTTLE_KUBECTL_FAIL: 'wait' }, 1],
+  ] as const)('launch %s: the same kubectl calls, stdin included', async (_label, extra, code) => {
+    const env = { TOKEN: 'a "quoted"\nvalue $(id) ✓', ...extra }
+    expect((await bottle(['launch', ...demo, '-q'], env)).code).toBe(code)
+    const byRun = seen(calls())
+    fresh()
+    expect(await viaScript(['launch', ...demo], env)).toBe(code)
+    expect(seen(calls())).toStrictEqual(byRun)
+  })
+})
+
+describe('exec, down, ls', () => {
+  /** A Pod that launch made, without running launch. */
+  const seedPod = (): void =>
+    writeFileSync(statePath, JSON.stringify({
+      'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } } },
+      'Secret/agents/demo-secrets': { kind: 'Secret', metadata: { name: 'demo-secrets' } },
+    }))
+
+  it.each([0, 3, 130])('exec passes the command\'s exit code %i through', async (code) => {
+    seedPod()
+    const r = await bottle(['exec', ...demo, `exit ${code}`], { BOTTLE_KUBECTL_EXEC_EXIT: String(code) })
+    expect(r.code).toBe(code)
+    const [call] = calls()
+    expect(call?.argv.slice(-3)).toStrictEqual(['sh', '-c', `exit ${code}`])
+    // The Pod has the secrets: exec needs none from the host, and sends kubectl nothing on stdin.
+    expect(call?.stdin).toBe(null)
+  })
+
+  it('exec on a bottle that is not there: kubectl\'s NotFound, exit 1', async () => {
+    const r = await bottle(['exec', ...demo, 'true'])
+    expect(r.code).toBe(1)
+  })
+
+  it('down deletes the Pod and the Secret; run again, it still succeeds', async () => {
+    seedPod()
+    expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+    expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
+    expect(calls().map((c) => c.argv.slice(2).join(' '))).toStrictEqual([
+      'delete pod demo --ignore-not-found',
+      'delete secret demo-secrets --ignore-not-found',
+      'delete pod demo --ignore-not-found',
+      'delete secret demo-secrets --ignore-not-found',
+    ])
+  })
+
+  it('the stand-in answers a delete without --ignore-not-found as kubectl does', () => {
+    const r = spawnSync(join(standinsDir, 'kubectl'), ['delete', 'pod', 'gone'], {
+      env: { PATH: `${dirname(process.execPath)}${delimiter}/usr/bin${delimiter}/bin`, BOTTLE_KUBECTL_STATE: statePath },
+    })
+    expect({ status: r.status, stderr: r.stderr.toString() }).toStrictEqual({ status: 1, stderr: 'Error from server (NotFound): pods "gone" not found\n' })
+  })
+
+  it('ls asks for the labelled Pods as JSON', async () => {
+    seedPod()
+    expect((await bottle(['ls', '-b', 'kubernetes', '-n', 'agents'])).code).toBe(0)
+    expect(calls().map((c) => c.argv)).toStrictEqual([['--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json']])
+  })
+})
+
+describe('ls, --check-drift and down --all read what launch recorded on the Pod', () => {
+  const cluster = ['-b', 'kubernetes', '--context', 'lab', '-n', 'agents']
+
+  it('ls lists the launched bottle, with the spec it recorded', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    const r = await bottle(['ls', ...cluster, '--json'])
+    expect([r.code, r.err]).toStrictEqual([0, ''])
+    const [row, ...others] = JSON.parse(r.out) as Record<string, unknown>[]
+    expect(others).toStrictEqual([])
+    expect(row).toMatchObject({
+      name: 'demo',
+      backend: 'kubernetes',
+      state: 'running',
+      image: 'node:22',
+      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'default' },
+      drift: { status: 'undeclared' },
+    })
+    expect(row?.specHash).toMatch(/^[0-9a-f]{12}$/)
+    expect(Date.now() - Date.parse(String(row?.created))).toBeLessThan(60_000)
+    // Another namespace holds none of them.
+    const elsewhere = await bottle(['ls', '-b', 'kubernetes', '--context', 'lab', '-n', 'other'])
+    expect(elsewhere.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  DRIFT\n')
+  })
+
+  it('--check-drift compares the Pod\'s record with the spec the op runs with', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    const same = await bottle(['exec', ...demo, 'true', '--check-drift'])
+    expect(same.err).toContain('bottle: drift: demo (kubernetes) matches this spec')
+    const changed = await bottle(['exec', ...demo, '--image', 'node:24', 'true', '--check-drift'])
+    expect(changed.err).toContain('bottle: drift: demo (kubernetes) has drifted from this spec: image node:22 → node:24')
+  })
+
+  it('down --all deletes every Pod bottle made there, and its Secret', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', 'other', ...demo.slice(1), '-q'], { TOKEN: 't' })).code).toBe(0)
+    const r = await bottle(['down', '--all', ...cluster, '-q'])
+    expect([r.code, r.err]).toStrictEqual([0, ''])
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+    expect(calls().slice(-5).map((c) => c.argv.join(' '))).toStrictEqual([
+      '--context=lab --namespace=agents get pods -l dev.bottle.managed=true -o json',
+      '--context=lab --namespace=agents delete pod demo --ignore-not-found',
+      '--context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
+      '--context=lab --namespace=agents delete pod other --ignore-not-found',
+      '--context=lab --namespace=agents delete secret other-secrets --ignore-not-found',
+    ])
+  })
+})

@@ -1,0 +1,116 @@
+// A stand-in for kubectl, for the interpreter tests: no cluster, only a state file. It is not
+// kubectl and a run against it is no test of a real cluster; it plays kubectl's messages and exit
+// codes for the verbs bottle uses (reference/cli-surfaces.md §3):
+// - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
+// - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
+//   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
+//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V -o json` lists them;
+// - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
+//   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+
+const argv = process.argv.slice(2)
+const env = process.env
+const statePath = env.BOTTLE_KUBECTL_STATE
+const state = statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {}
+
+const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-')
+const stdin = readsStdin ? readFileSync(0, 'utf8') : null
+if (env.BOTTLE_KUBECTL_LOG !== undefined) appendFileSync(env.BOTTLE_KUBECTL_LOG, `${JSON.stringify({ argv, env, stdin })}\n`)
+
+const finish = (code, out = '', err = '') => {
+  if (statePath !== undefined) writeFileSync(statePath, JSON.stringify(state))
+  if (out !== '') process.stdout.write(`${out}\n`)
+  if (err !== '') process.stderr.write(`${err}\n`)
+  process.exit(code)
+}
+
+// Global flags, then the verb and its words; only the attached and separate forms bottle could use.
+let namespace = 'default'
+const words = []
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]
+  if (a === '--') { words.push(...argv.slice(i)); break }
+  if (a.startsWith('--namespace=')) namespace = a.slice('--namespace='.length)
+  else if (a === '-n' || a === '--namespace') namespace = argv[++i]
+  else if (a.startsWith('--context=')) continue
+  else words.push(a)
+}
+const [verb, ...rest] = words
+const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret' }
+const plural = { Pod: 'pods', Secret: 'secrets' }
+const key = (kind, name) => `${kind}/${namespace}/${name}`
+
+switch (verb) {
+  case 'create':
+  case 'apply': {
+    let obj
+    try {
+      obj = JSON.parse(stdin ?? '')
+    } catch {
+      finish(1, '', 'error: error parsing STDIN: error converting YAML to JSON: yaml: did not find expected node content')
+    }
+    if (verb === 'create' && env.BOTTLE_KUBECTL_FAIL === 'create-echo')
+      finish(1, '', `error: error validating "STDIN": error validating data: ${stdin}`)
+    const k = key(obj.kind, obj.metadata.name)
+    const what = `${obj.kind.toLowerCase()}/${obj.metadata.name}`
+    if (verb === 'create' && state[k] !== undefined)
+      finish(1, '', `Error from server (AlreadyExists): error when creating "STDIN": ${plural[obj.kind]} "${obj.metadata.name}" already exists`)
+    const existed = state[k] !== undefined
+    // RFC 3339, whole seconds; an apply over an existing object keeps its creation time.
+    const creationTimestamp = existed ? state[k].metadata.creationTimestamp : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    state[k] = {
+      ...obj,
+      metadata: { ...obj.metadata, namespace, creationTimestamp },
+      ...(obj.kind === 'Pod' ? { status: { phase: 'Running' } } : {}),
+    }
+    finish(0, `${what} ${verb === 'apply' && existed ? 'configured' : 'created'}`)
+    break
+  }
+  case 'wait': {
+    const target = rest.find((w) => w.startsWith('pod/'))?.slice(4)
+    if (state[key('Pod', target)] === undefined) finish(1, '', 'error: no matching resources found')
+    if (env.BOTTLE_KUBECTL_FAIL === 'wait') finish(1, '', `error: timed out waiting for the condition on pods/${target}`)
+    finish(0, `pod/${target} condition met`)
+    break
+  }
+  case 'delete': {
+    const [kindWord, name] = rest
+    const kind = kinds[kindWord]
+    if (state[key(kind, name)] === undefined) {
+      if (rest.includes('--ignore-not-found')) finish(0)
+      finish(1, '', `Error from server (NotFound): ${plural[kind]} "${name}" not found`)
+    }
+    delete state[key(kind, name)]
+    finish(0, `${kindWord} "${name}" deleted`)
+    break
+  }
+  case 'exec': {
+    const dash = rest.indexOf('--')
+    const before = rest.slice(0, dash)
+    const pod = before.filter((w, i) => !w.startsWith('-') && before[i - 1] !== '-c')[0]
+    if (state[key('Pod', pod)] === undefined) finish(1, '', `Error from server (NotFound): pods "${pod}" not found`)
+    const code = Number(env.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
+    finish(code, '', code === 0 ? '' : `command terminated with exit code ${code}`)
+    break
+  }
+  case 'cp': {
+    const [src, dest] = rest.filter((w, i) => !w.startsWith('-') && rest[i - 1] !== '-c')
+    if (!existsSync(src)) finish(1, '', `error: ${src} doesn't exist in local filesystem`)
+    const pod = dest.slice(0, dest.indexOf(':'))
+    if (state[key('Pod', pod)] === undefined) finish(1, '', `Error from server (NotFound): pods "${pod}" not found`)
+    finish(0)
+    break
+  }
+  case 'get': {
+    const selector = rest[rest.indexOf('-l') + 1] ?? ''
+    const [labelKey, labelValue] = selector.split('=')
+    const items = Object.entries(state)
+      .filter(([k, o]) => k.startsWith(`Pod/${namespace}/`) && o.metadata.labels?.[labelKey] === labelValue)
+      .map(([, o]) => o)
+    finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 4))
+    break
+  }
+  default:
+    finish(1, '', `error: unknown command "${verb}" for "kubectl"`)
+}
