@@ -24,8 +24,8 @@
  * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { createHash } from 'node:crypto'
 import { compileError, show } from '../plan/errors.js'
+import { sha256 } from '../plan/hash.js'
 import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../spec/spec.js'
 import { isDns1123Label } from '../spec/validate.js'
@@ -149,7 +149,7 @@ const checkSpec = (spec: BottleSpec) => {
 
 /** A name for scratch files that depends only on the input, so plans stay deterministic. */
 const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
-  `bottle-cp-${createHash('sha256').update(JSON.stringify([spec.name, copy])).digest('hex').slice(0, 16)}`
+  `bottle-cp-${sha256(JSON.stringify([spec.name, copy])).slice(0, 16)}`
 
 /**
  * kubectl cp reads a `:` in the local path as `pod:path`, so such a file is first copied to a

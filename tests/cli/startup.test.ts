@@ -1,0 +1,25 @@
+/**
+ * What `bottle plan agent` loads. Start-up is measured in `npm run bench`, not here; this test
+ * keeps the two costly built-ins the bundle defers (src/plan/hash.ts, scripts/build.mjs) from
+ * creeping back into every start by a static import. It reads node's own list of loaded
+ * built-ins from a preload, on exit.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+
+const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
+
+it('plan agent loads neither node:crypto nor node:child_process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-startup-'))
+  const preload = join(dir, 'loaded.cjs')
+  writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))\n")
+  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: dir, encoding: 'utf8' })
+  expect(r.status).toBe(0)
+  const loaded = JSON.parse(r.stderr) as string[]
+  expect(loaded.filter((m) => /^NativeModule (crypto|child_process)$/.test(m))).toStrictEqual([])
+  // The check itself can see a built-in when one is loaded.
+  expect(loaded).toContain('NativeModule fs')
+})
