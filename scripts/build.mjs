@@ -1,7 +1,9 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
-// not race over dist/): one entry file plus lazily loaded chunks (the manifest parser and the
-// interpreter load only when needed), minified, so `bottle plan` starts fast: start-up is mostly
-// the time node spends reading and parsing JavaScript.
+// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs, and beside it
+// dist/interpret.js and dist/manifest.js, which it imports only when it runs a plan or reads a
+// manifest (they bring execa and yaml). Minified, so `bottle plan` starts fast: start-up is
+// mostly the time node spends loading and parsing modules, and each extra module file costs too,
+// so the lazy parts are separate bundles rather than shared chunks.
 import { build } from 'esbuild'
 import { chmodSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -50,22 +52,39 @@ const builtinsAsRequires = {
   },
 }
 
+// cli.ts imports these two at run time; in the bundle they are the sibling files built below.
+const lazyBundles = {
+  name: 'lazy-bundles',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(interpret|spec\/manifest)\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: `./${args.path.split('/').at(-1)}`, external: true } : undefined,
+    )
+  },
+}
+
 const outdir = process.argv[2] ?? 'dist'
 rmSync(outdir, { recursive: true, force: true })
-await build({
-  entryPoints: { bottle: 'src/main.ts' },
-  outdir,
+const common = {
   bundle: true,
-  splitting: true,
   minify: true,
   // Minified names would make a crash's stack trace unreadable; keeping them costs a few bytes.
   keepNames: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires],
   banner: { js: '#!/usr/bin/env node\nimport { createRequire as __bottleRequire } from "node:module"; const require = __bottleRequire(import.meta.url);' },
-  chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
+}
+await build({
+  ...common,
+  entryPoints: { bottle: 'src/main.ts' },
+  outdir,
+  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires, lazyBundles],
+})
+await build({
+  ...common,
+  entryPoints: { interpret: 'src/interpret.ts', manifest: 'src/spec/manifest.ts' },
+  outdir,
+  plugins: [fpTsAsEsModules, builtinsAsRequires],
 })
 chmodSync(join(outdir, 'bottle.js'), 0o755)
