@@ -25,7 +25,6 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { sha256 } from '../plan/hash.js'
 import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../spec/spec.js'
 import { isDns1123Label } from '../spec/validate.js'
@@ -45,6 +44,7 @@ import {
   specHashLabel,
   specLabel,
 } from './backend.js'
+import { stagedCopy } from './staged-copy.js'
 
 /** The Pod's one container; every exec and cp names it. */
 const containerName = 'bottle'
@@ -147,42 +147,18 @@ const checkSpec = (spec: BottleSpec) => {
   return E.right(spec)
 }
 
-/** A name for scratch files that depends only on the input, so plans stay deterministic. */
-const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
-  `bottle-cp-${sha256(JSON.stringify([spec.name, copy])).slice(0, 16)}`
-
 /**
- * kubectl cp reads a `:` in the local path as `pod:path`, so such a file is first copied to a
- * scratch path without one. A directory travels as one tar archive unpacked in the container:
- * `kubectl cp DIR pod:DEST` would land in DEST/DIR when DEST exists, and compile.ts makes it.
+ * kubectl cp reads a `:` in the local path as `pod:path`, so such a file is first staged at a path
+ * without one. A directory travels as one tar archive unpacked in the container: `kubectl cp DIR
+ * pod:DEST` would land in DEST/DIR when DEST exists, and compile.ts makes it.
  */
-const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
-  const upload = (src: string, dest: string, what: string): Step =>
-    step(`${what} (kubectl cp needs tar in the container image)`, kubectl(spec, 'cp', '-c', containerName, src, `${spec.name}:${dest}`))
-  const title = `copy ${copy.source} to ${copy.dest} in the bottle`
-  if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest, title)])
-  if (host.tmpdir.includes(':'))
-    return E.left(compileError(`the temporary directory ${show(host.tmpdir)} contains ":", which kubectl cp reads as a pod name; set TMPDIR`))
-  const scratch = scratchName(spec, copy)
-  const hostScratch = `${host.tmpdir}/${scratch}`
-  const removeScratch = step(`remove ${hostScratch}`, ['rm', '-f', '--', hostScratch])
-  if (copy.kind === 'file')
-    return E.right([
-      step(`stage ${copy.source} at a path without ":"`, ['cp', '--', copy.source, hostScratch], { undo: [removeScratch] }),
-      upload(hostScratch, copy.dest, title),
-      removeScratch,
-    ])
-  const guestTar = `/tmp/${scratch}.tar`
-  const hostTar = `${hostScratch}.tar`
-  const removeTar = step(`remove ${hostTar}`, ['rm', '-f', '--', hostTar])
-  return E.right([
-    step(`pack ${copy.source}`, ['tar', '-C', copy.source, '-cf', hostTar, '.'], { undo: [removeTar] }),
-    upload(hostTar, guestTar, 'upload the archive'),
-    inGuest(`unpack into ${copy.dest}`, ['tar', '-xf', guestTar, '-C', copy.dest]),
-    inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
-    removeTar,
-  ])
-}
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) =>
+  stagedCopy({
+    spec, copy, host, inGuest,
+    upload: (source, dest, title) =>
+      step(`${title} (kubectl cp needs tar in the container image)`, kubectl(spec, 'cp', '-c', containerName, source, `${spec.name}:${dest}`)),
+    readsColonAs: 'kubectl cp reads as a pod name',
+  })
 
 /** kubectl cp unpacks as the container's user (root here): the parent made first, the copy chowned after. */
 const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {

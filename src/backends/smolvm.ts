@@ -13,8 +13,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { sha256 } from '../plan/hash.js'
-import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
+import { type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../spec/spec.js'
 import {
   type Backend,
@@ -30,6 +29,7 @@ import {
   specHashLabel,
   specLabel,
 } from './backend.js'
+import { stagedCopy } from './staged-copy.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -41,10 +41,6 @@ const deniedShares = new Set(['/', '/etc', '/usr', '/proc', '/sys', '/dev', '/bo
 const vmNotFound = (name: string): Tolerated => ({ exitCode: 1, stderrIncludes: `vm not found: ${name}` })
 
 const machine = (...args: string[]): string[] => ['smolvm', 'machine', ...args]
-
-/** A name for scratch files that depends only on the input, so plans stay deterministic. */
-const scratchName = (spec: BottleSpec, copy: CopyIn): string =>
-  `bottle-cp-${sha256(JSON.stringify([spec.name, copy])).slice(0, 16)}`
 
 const checkSpec = (spec: BottleSpec) => {
   if (!validName(spec.name))
@@ -58,37 +54,14 @@ const checkSpec = (spec: BottleSpec) => {
   return E.right(spec)
 }
 
-/**
- * smolvm cp reads one file, and a `:` anywhere in SRC makes it a remote path. So a plain file goes
- * straight in; a file whose path has a `:` is first copied to a scratch path without one; a
- * directory travels as a tar archive, unpacked by `tar` in the guest.
- */
-const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
-  const upload = (src: string, dest: string): Step =>
-    step(`copy ${copy.source} to ${copy.dest} in the bottle`, machine('cp', src, `${spec.name}:${dest}`))
-  if (copy.kind === 'file' && !copy.source.includes(':')) return E.right([upload(copy.source, copy.dest)])
-  if (host.tmpdir.includes(':'))
-    return E.left(compileError(`the temporary directory ${show(host.tmpdir)} contains ":", which smolvm cp reads as a machine name; set TMPDIR`))
-  const scratch = scratchName(spec, copy)
-  const hostScratch = `${host.tmpdir}/${scratch}`
-  const removeScratch = step(`remove ${hostScratch}`, ['rm', '-f', '--', hostScratch])
-  if (copy.kind === 'file')
-    return E.right([
-      step(`stage ${copy.source} at a path without ":"`, ['cp', '--', copy.source, hostScratch], { undo: [removeScratch] }),
-      upload(hostScratch, copy.dest),
-      removeScratch,
-    ])
-  const guestTar = `/tmp/${scratch}.tar`
-  const hostTar = `${hostScratch}.tar`
-  const removeTar = step(`remove ${hostTar}`, ['rm', '-f', '--', hostTar])
-  return E.right([
-    step(`pack ${copy.source} (smolvm cp copies single files)`, ['tar', '-C', copy.source, '-cf', hostTar, '.'], { undo: [removeTar] }),
-    step(`upload the archive`, machine('cp', hostTar, `${spec.name}:${guestTar}`)),
-    inGuest(`unpack into ${copy.dest}`, ['tar', '-xf', guestTar, '-C', copy.dest]),
-    inGuest('remove the archive in the bottle', ['rm', '-f', '--', guestTar]),
-    removeTar,
-  ])
-}
+/** smolvm cp copies one file, and reads a `:` in the local path as a machine name. */
+const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) =>
+  stagedCopy({
+    spec, copy, host, inGuest,
+    upload: (source, dest, title) => step(title, machine('cp', source, `${spec.name}:${dest}`)),
+    readsColonAs: 'smolvm cp reads as a machine name',
+    packWhy: 'smolvm cp copies single files',
+  })
 
 /** The copy, with the parent made first and ownership handed to the bottle's user after. */
 const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
