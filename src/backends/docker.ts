@@ -35,7 +35,7 @@ export interface ContainerCli {
   /** The engine's own container-name rule. */
   readonly nameRule: RegExp
   readonly defaultImage: string
-  /** Extra `run` flags from host facts (podman's `--userns=keep-id` when rootless). */
+  /** Extra `create` flags from host facts (podman's `--userns=keep-id` when rootless). */
   readonly runFlags: (host: HostFacts) => readonly string[]
   /** Failures of `rm -f` that mean the container is already gone. */
   readonly removeTolerates: readonly Tolerated[]
@@ -58,9 +58,12 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   const networkFlags = (spec: BottleSpec): string[] =>
     spec.network === 'default' ? [] : ['--network', spec.network]
 
+  // create, then start, not `run -d`: a container that is created but fails to start (a bad
+  // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose
+  // own undo never runs. Split, the failed start undoes the create.
   const create = (spec: BottleSpec, host: HostFacts): Step[] => [
-    step(`create and start the container ${spec.name}`, [
-      bin, 'run', '-d',
+    step(`create the container ${spec.name}`, [
+      bin, 'create',
       '--name', spec.name,
       ...launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...cli.runFlags(host),
@@ -73,6 +76,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       spec.image ?? backend.defaultImage,
       'infinity',
     ], { undo: [removeStep(spec)] }),
+    step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
   ]
 
   const removeStep = (spec: BottleSpec): Step =>

@@ -2,7 +2,7 @@
  * podman: docker's plans, spelled for podman (reference/cli-surfaces.md §2.4).
  *
  *   podman.create(spec, { ...host, uid: 1000 })[0].argv
- *   // ['podman','run','-d','--name','demo',…,'--userns=keep-id','--init',…,'docker.io/library/node:22','infinity']
+ *   // ['podman','create','--name','demo',…,'--userns=keep-id','--init',…,'docker.io/library/node:22','infinity']
  *
  * What differs from docker, and why:
  * - Rootless podman (bottle's uid is not 0) maps the caller's uid to root in the container, so

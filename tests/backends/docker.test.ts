@@ -147,15 +147,14 @@ describe('docker argv snapshots', () => {
     `)
   })
 
-  it('launch: run with its undo, then copy the prompt in', () => {
+  it('launch: create with its undo, start, then copy the prompt in', () => {
     const plan = planOf({ _tag: 'launch' })
     expect({ steps: argvs(plan), undo: plan.steps[0]?.undo.map((u) => u.argv) }).toMatchInlineSnapshot(`
       {
         "steps": [
           [
             "docker",
-            "run",
-            "-d",
+            "create",
             "--name",
             "demo",
             "--label",
@@ -175,6 +174,11 @@ describe('docker argv snapshots', () => {
             "sleep",
             "node:22",
             "infinity",
+          ],
+          [
+            "docker",
+            "start",
+            "demo",
           ],
           [
             "docker",

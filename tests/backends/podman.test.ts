@@ -79,8 +79,7 @@ describe('podman argv snapshots', () => {
     expect(runStep(host)?.argv).toMatchInlineSnapshot(`
       [
         "podman",
-        "run",
-        "-d",
+        "create",
         "--name",
         "demo",
         "--label",

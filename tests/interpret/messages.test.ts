@@ -29,7 +29,7 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-q'], sb.env)
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toBe('')
-    expect(sb.log().length).toBe(backend === 'smolvm' ? 2 : 1)
+    expect(sb.log().length).toBe(2)
     expect(sb.live(backend)).toEqual(['demo'])
   })
 

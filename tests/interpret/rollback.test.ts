@@ -42,9 +42,10 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
       ]
     : [
         {
-          argv: ['run', '-d', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+          argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
           undo: ['rm', '-f', 'demo'],
         },
+        { argv: ['start', 'demo'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
         { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
@@ -64,7 +65,7 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
 }
 
 describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
-  const stepCount = backend === 'smolvm' ? 5 : 4
+  const stepCount = 5
 
   it('runs every step in order when none fails, and leaves one running bottle', async () => {
     sb = sandbox()
@@ -122,7 +123,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     sb = sandbox()
     await launch(sb, backend)
     const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
-    // The real tools' codes for "name taken": smolvm 1, docker run 125.
+    // The real tools' codes for "name taken": smolvm 1, docker create 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
     const [create] = launchSteps(backend, sb.workdir, null)
     expect(argvs(sb.log())).toEqual([[backend, ...(create?.argv ?? [])]])

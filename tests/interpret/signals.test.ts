@@ -117,29 +117,30 @@ describe('an interrupted launch against a stand-in smolvm', () => {
 })
 
 describe('an interrupted launch against a stand-in docker', () => {
-  it('SIGINT during `docker run`: removes the container, exits 130', async () => {
+  it('SIGINT during `docker create`: removes the container, exits 130', async () => {
     const { r } = await interruptLaunch('docker', 1, 'SIGINT', 'bottle')
     expect(r.exitCode).toBe(130)
     expect(argvs().map((a) => a.slice(0, 2))).toEqual([
-      ['docker', 'run'],
+      ['docker', 'create'],
       ['docker', 'rm'],
     ])
     expect(argvs()[1]).toEqual(['docker', 'rm', '-f', 'demo'])
     expect(onlyProgress(r.stderr)).toBe(true)
   })
 
-  it('SIGINT after `docker run` made the container but before it exited: the container is removed', async () => {
+  it('SIGINT after `docker create` made the container but before it exited: the container is removed', async () => {
     const { r } = await interruptLaunch('docker', 1, 'SIGINT', 'bottle', () => [], 'after')
     expect(r.exitCode).toBe(130)
     expect(argvs()[1]).toEqual(['docker', 'rm', '-f', 'demo'])
     expect(sb.live('docker')).toEqual([])
   })
 
-  it('Ctrl-C during the prompt copy (step 3 of 4): removes the container it had created, exits 130', async () => {
-    const { r } = await interruptLaunch('docker', 3, 'SIGINT', 'group', (s) => ['--prompt', s.hostFile('prompt.md', 'hi\n')])
+  it('Ctrl-C during the prompt copy (step 4 of 5): removes the container it had created, exits 130', async () => {
+    const { r } = await interruptLaunch('docker', 4, 'SIGINT', 'group', (s) => ['--prompt', s.hostFile('prompt.md', 'hi\n')])
     expect(r.exitCode).toBe(130)
     expect(argvs().map((a) => a.slice(0, 2))).toEqual([
-      ['docker', 'run'],
+      ['docker', 'create'],
+      ['docker', 'start'],
       ['docker', 'exec'],
       ['docker', 'cp'],
       ['docker', 'rm'],

@@ -116,8 +116,8 @@ const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boole
   smolvm: (backend, s) =>
     s.guest === undefined &&
     (s.argv[0] === backend.binary ? ['create', 'start'].some((verb) => s.argv.slice(1, 3).includes(verb)) : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
-  docker: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
-  podman: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'run',
+  docker: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'create',
+  podman: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'create',
   // The state directory (mkdir without -p); the prompt copied into it goes when it goes.
   bwrap: (_backend, s) => s.argv[0] === 'mkdir' && !s.argv.includes('-p'),
   // The Secret and the Pod; staged copies of the prompt on the host.

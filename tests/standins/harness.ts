@@ -5,7 +5,7 @@
  *   const sb = sandbox()
  *   await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir], sb.env)   // in-process main()
  *   await bottleProcess(['run', 'exec', 'demo', 'exit 3', '-b', 'docker'], sb.env)           // node dist/bottle.js
- *   sb.log()   // [{ seq: 1, tool: 'docker', argv: ['run', '-d', …], env: {…}, stdin: '' }, …]
+ *   sb.log()   // [{ seq: 1, tool: 'docker', argv: ['create', '--name', …], env: {…}, stdin: '' }, …]
  *
  * In-process runs are fast (only the stand-ins spawn) and are what the properties use; the built
  * executable is for what only a real process shows: exit status, signals, the stderr it writes.

@@ -401,15 +401,22 @@ const flagError = (sub, arg) => exit(125, `unknown flag: ${arg}\nSee 'docker ${s
 
 const noSuchContainer = (name) => `Error response from daemon: No such container: ${name}`
 
-const dockerSpecs = {
-  run: {
+const runFlags = {
     '-d': ['detach', 'bool'], '--detach': ['detach', 'bool'], '--name': ['name', 'value'], '--label': ['label', 'value'],
     '-l': ['label', 'value'], '--init': ['init', 'bool'], '-v': ['volume', 'value'], '--volume': ['volume', 'value'],
     '-w': ['workdir', 'value'], '--workdir': ['workdir', 'value'], '-e': ['env', 'value'], '--env': ['env', 'value'],
     '--network': ['network', 'value'], '--entrypoint': ['entrypoint', 'value'], '-u': ['user', 'value'],
     '--user': ['user', 'value'], '--read-only': ['readOnly', 'bool'], '--tmpfs': ['tmpfs', 'value'],
     '-i': ['interactive', 'bool'], '-t': ['tty', 'bool'], '--rm': ['rm', 'bool'], '--userns': ['userns', 'value'],
-  },
+}
+
+// `create` takes run's flags but -d, -i and -t; `start` here only -a and -i (reference §2.1).
+const { '-d': _d, '--detach': _detach, ...createFlags } = runFlags
+
+const dockerSpecs = {
+  run: runFlags,
+  create: createFlags,
+  start: { '-a': ['attach', 'bool'], '--attach': ['attach', 'bool'], '-i': ['interactive', 'bool'], '--interactive': ['interactive', 'bool'] },
   exec: {
     '-d': ['detach', 'bool'], '--detach': ['detach', 'bool'], '-i': ['interactive', 'bool'],
     '--interactive': ['interactive', 'bool'], '-t': ['tty', 'bool'], '--tty': ['tty', 'bool'], '-u': ['user', 'value'],
@@ -426,22 +433,34 @@ const docker = (args, stdin) => {
   const spec = dockerSpecs[sub]
   if (spec === undefined) exit(1, `docker: unknown command: docker ${sub}`)
   // run and exec stop reading flags at IMAGE / CONTAINER (SetInterspersed(false)).
-  const p = parseFlags(rest, spec, { stopAtPositional: sub === 'run' || sub === 'exec' })
+  const p = parseFlags(rest, spec, { stopAtPositional: sub === 'run' || sub === 'create' || sub === 'exec' })
   if (p.error !== undefined) flagError(sub, p.error)
   switch (sub) {
-    case 'run': {
+    case 'run':
+    case 'create': {
       const [image, ...cmd] = p.rest
-      if (image === undefined) exit(125, '"docker run" requires at least 1 argument.')
+      if (image === undefined) exit(125, `"docker ${sub}" requires at least 1 argument.`)
       const name = one(p.flags, 'name') ?? `standin_${randomBytes(4).toString('hex')}`
       const existing = store.load(name)
       if (existing !== null)
-        exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker run --help' for more information`)
+        exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker ${sub} --help' for more information`)
       const id = randomBytes(32).toString('hex')
       store.save(name, {
-        name, id, state: 'running', labels: p.flags.label ?? [], image, cmd, entrypoint: one(p.flags, 'entrypoint') ?? null,
+        name, id, state: sub === 'run' ? 'running' : 'created', labels: p.flags.label ?? [], image, cmd, entrypoint: one(p.flags, 'entrypoint') ?? null,
         mounts: mountsOf(p.flags.volume), env: envEntries(p.flags.env), workdir: one(p.flags, 'workdir') ?? '/',
       })
       say(id)
+      return 0
+    }
+    case 'start': {
+      if (p.positional.length === 0) exit(1, '"docker start" requires at least 1 argument.')
+      for (const name of p.positional) {
+        const c = store.load(name)
+        // The CLI reports each failure, then exits 1 naming the containers it could not start.
+        if (c === null) exit(1, `${noSuchContainer(name)}\nError: failed to start containers: ${name}`)
+        store.save(name, { ...c, state: 'running' })
+        say(name)
+      }
       return 0
     }
     case 'rm': {
