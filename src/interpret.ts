@@ -47,6 +47,8 @@ export interface StepResult {
   readonly code: number | null
   /** The spawn error's code (ENOENT, EACCES) when the program could not be started. */
   readonly spawnError: string | null
+  /** The program was ended by a signal rather than exiting by itself. */
+  readonly bySignal: boolean
   readonly stdout: string
   readonly stderr: string
 }
@@ -132,10 +134,11 @@ export const runStep = async (
   const r = await child
   const text = (x: unknown): string => (typeof x === 'string' ? x : '')
   if (r.exitCode === undefined && r.signal === undefined)
-    return { code: null, spawnError: typeof r.code === 'string' ? r.code : 'EUNKNOWN', stdout: '', stderr: '' }
+    return { code: null, spawnError: typeof r.code === 'string' ? r.code : 'EUNKNOWN', bySignal: false, stdout: '', stderr: '' }
   return {
     code: r.exitCode ?? signalExitCode(r.signal),
     spawnError: null,
+    bySignal: r.exitCode === undefined,
     stdout: text(r.stdout),
     stderr: text(r.stderr),
   }
@@ -164,7 +167,10 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
 
   // SIGINT/SIGTERM: pass it on to the running step, then roll back once it has ended. The
-  // running step's own undo is included: an interrupted create may have created something.
+  // running step's own undo is included when it may have created something: it finished, or the
+  // signal ended it mid-way. A step that exited with an error of its own is a failed step, as
+  // without the signal: a create refused because the name is taken must not remove the bottle
+  // that has that name.
   let interrupted: NodeJS.Signals | null = null
   let current: ResultPromise | null = null
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -186,7 +192,8 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
       })
       current = null
       if (interrupted !== null && i !== plan.exitCodeFrom) {
-        await rollback([...undo, ...s.undo], ctx)
+        const mayHaveCreated = r.code === 0 || r.bySignal
+        await rollback(mayHaveCreated ? [...undo, ...s.undo] : undo, ctx)
         return done(128 + (constants.signals[interrupted] ?? 0))
       }
       if (r.code === null) {

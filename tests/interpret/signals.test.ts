@@ -3,7 +3,8 @@
  * not the real tools), with the built executable (node dist/bottle.js) as a real process. The
  * stand-in sleeps in the chosen invocation (STANDIN_SLEEP_AT); once the log shows it has started,
  * the test signals bottle, and bottle must stop, undo what it created (the interrupted step's
- * undo included: an interrupted create may have created something) and exit 128+n.
+ * undo included when the signal ended it or it finished: an interrupted create may have created
+ * something; not when it exited with an error of its own) and exit 128+n.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
@@ -117,6 +118,27 @@ describe('an interrupted launch against a stand-in smolvm', () => {
 })
 
 describe('an interrupted launch against a stand-in docker', () => {
+  it('SIGINT while `docker create` is refused because the name is taken: the existing bottle stays, exit 130', async () => {
+    sb = sandbox()
+    await launch(sb, 'docker')
+    const before = sb.log().length
+    // The create sleeps, SIGINT arrives, and the stand-in (which handles SIGINT) then exits 125
+    // on its own: the name conflict. Its undo (`rm -f demo`) would remove the bottle it refused.
+    const child = bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir], {
+      ...sb.env,
+      STANDIN_SLEEP_AT: String(before + 1),
+      STANDIN_SLEEP_SECONDS: '1',
+      STANDIN_IGNORE_SIGINT: '1',
+    })
+    await until(() => sb.log().some((i) => i.seq === before + 1))
+    if (child.pid === undefined) throw new Error('bottle did not start')
+    process.kill(child.pid, 'SIGINT')
+    const r = await child
+    expect(r.exitCode).toBe(130)
+    expect(argvs().slice(before).map((a) => a.slice(0, 2))).toEqual([['docker', 'create']])
+    expect(sb.live('docker')).toEqual(['demo'])
+  })
+
   it('SIGINT during `docker create`: removes the container, exits 130', async () => {
     const { r } = await interruptLaunch('docker', 1, 'SIGINT', 'bottle')
     expect(r.exitCode).toBe(130)

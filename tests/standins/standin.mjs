@@ -20,6 +20,8 @@
 //   STANDIN_SLEEP_AT=2      that invocation sleeps $STANDIN_SLEEP_SECONDS (default 30) before it
 //                           acts, or after (STANDIN_SLEEP_WHEN=after: the work is done, the
 //                           process has not exited yet); a signal with the default action ends it
+//   STANDIN_IGNORE_SIGINT=1 SIGINT does not end it: it finishes what it was doing and exits with
+//                           its own status, as a CLI that handles the signal may
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
@@ -570,4 +572,5 @@ const main = () => {
   return code
 }
 
+if (process.env.STANDIN_IGNORE_SIGINT === '1') process.on('SIGINT', () => {})
 process.exitCode = settle(main)
