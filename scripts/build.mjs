@@ -67,8 +67,9 @@ rmSync(outdir, { recursive: true, force: true })
 const common = {
   bundle: true,
   minify: true,
-  // Minified names would make a crash's stack trace unreadable; keeping them costs a few bytes.
-  keepNames: true,
+  // A crash's stack trace reads through the source map: `node --enable-source-maps dist/bottle.js …`.
+  // (esbuild's keepNames would keep names in the bundle itself, at about 1 ms of start-up.)
+  sourcemap: 'linked',
   format: 'esm',
   platform: 'node',
   target: 'node20',
