@@ -145,6 +145,10 @@ const clusterFlagsFit = (f: Flags, backend: Backend | null): Checked<null> => {
 
 const isBackendName = (s: string): s is BackendName => (backendNames as readonly string[]).includes(s)
 
+/** The backend -b names, handed to `then`; an unknown name is invalid input. */
+const namedBackend = <A>(flag: string, then: (backend: Backend) => A): Checked<A> =>
+  isBackendName(flag) ? E.right(then(backends[flag])) : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+
 /**
  * -b, else the bottle's backend in the manifest, else the manifest's, else the first usable one in
  * detection order. The reason goes into the plan's notes, so `bottle plan` says why.
@@ -154,10 +158,7 @@ const chooseBackend = (
   fromManifest: BackendName | undefined,
   env: Io['env'],
 ): Checked<{ backend: Backend; why: string }> => {
-  if (flag !== undefined)
-    return isBackendName(flag)
-      ? E.right({ backend: backends[flag], why: 'given with -b' })
-      : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+  if (flag !== undefined) return namedBackend(flag, (backend) => ({ backend, why: 'given with -b' }))
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
   const skipped: string[] = []
   for (const name of detectionOrder) {
@@ -273,10 +274,7 @@ const bwrapDrift = (stateDir: string, spec: BottleSpec): string[] => {
 
 /** ls and down --all look at the backend given with -b, else at every backend on PATH. */
 const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ backends: Backend[]; why: string }> => {
-  if (flag !== undefined)
-    return isBackendName(flag)
-      ? E.right({ backends: [backends[flag]], why: 'given with -b' })
-      : fail(`unknown backend ${show(flag)}: choose one of ${backendNames.join(', ')}`)
+  if (flag !== undefined) return namedBackend(flag, (backend) => ({ backends: [backend], why: 'given with -b' }))
   // Installed is enough here, unlike auto-detection for one bottle: a docker client whose engine
   // is down should say so in `ls`, not hide that engine's bottles.
   const found = detectionOrder.filter((b) => onPath(backends[b].binary, env.PATH)).map((b) => backends[b])

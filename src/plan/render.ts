@@ -169,6 +169,7 @@ export const renderSh = (plan: Plan): string => {
     for (const u of s.undo)
       out.push(`bottle_undo=${quoteSh(`${shCommand(u)} >/dev/null 2>&1; `)}"$bottle_undo"`)
   })
-  out.push('', 'rm -f "$bottle_err"', 'exit 0')
+  // A plan whose exit code is a step's has exited at that step already.
+  if (plan.exitCodeFrom === null) out.push('', 'rm -f "$bottle_err"', 'exit 0')
   return `${out.join('\n')}\n`
 }
