@@ -63,6 +63,8 @@ const throughput = (seconds: number): void => {
     const launched = op._tag !== 'launch'
     return {
       cwd: '/src/app',
+      home: '/home/me',
+      stateRoot: '/home/me/.local/state/bottle',
       stdinIsTTY: true,
       pathKinds: { '/src/app/prompt.md': 'file' as const },
       tmpdir: '/tmp',

@@ -10,12 +10,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
-import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
+import { onPath, readBwrapFacts, readHostFacts, readRecordFile, stateRootOf, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
+import { bottleStateDir, decodeLaunchRecord, diffRecords, encodeRecord, recordFile, recordOf } from './spec/record.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
@@ -208,7 +208,87 @@ const toOperation = (req: Request, cwd: string): Operation | null => {
   }
 }
 
-/** Everything up to the plan; reads the host (cwd, manifest, stat of named paths) once. */
+/** A bottle name that can be one path segment below the state root (every backend's names are). */
+const stateSegment = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/
+
+/** The manifest's entry for a bottle: an own property only (`constructor` is no declared bottle). */
+const entryOf = (m: Manifest | null, name: string): SpecLayer | undefined =>
+  m === null ? {} : Object.hasOwn(m.bottles, name) ? m.bottles[name] : undefined
+
+const undeclared = (m: Manifest | null, name: string): CompileError =>
+  compileError(`${m?.file}: declares no bottle ${show(name)} (it has: ${Object.keys(m?.bottles ?? {}).join(', ') || 'none'})`)
+
+/** What a bottle's launch record says, read at the edge: the layer it gives, or why there is none. */
+type Recorded =
+  | { readonly _tag: 'absent'; readonly path: string }
+  | { readonly _tag: 'recorded'; readonly path: string; readonly layer: SpecLayer }
+
+const readRecorded = (env: Io['env'], backend: BackendName, name: string): Checked<Recorded> => {
+  if (!stateSegment.test(name))
+    return fail(`bottle name ${show(name)} cannot name a state directory: letters, digits, _, . and -, starting with a letter or digit`)
+  const path = `${bottleStateDir(stateRootOf(env), backend, name)}/${recordFile}`
+  const read = readRecordFile(path)
+  if (read._tag === 'absent') return E.right({ _tag: 'absent', path })
+  if (read._tag === 'refused') return fail(`the launch record of ${name} is refused: ${read.reason}`)
+  const layer = decodeLaunchRecord(read.text, backend, name)
+  return E.isLeft(layer) ? fail(`${path}: ${layer.left}`) : E.right({ _tag: 'recorded', path, layer: layer.right })
+}
+
+/**
+ * The spec an op runs with. launch: the manifest and flags (and it writes the record). Every
+ * other op on a launched bottle: its launch record, with this command's flags on top; the
+ * manifest only feeds a drift warning, since the agent can write it. down with no record (an
+ * older bottle, or one already down): the manifest and flags, said in a note; it reads only the
+ * name and where the bottle is. Anything else with no record is refused.
+ */
+const specFor = (
+  req: Request,
+  m: Manifest | null,
+  name: string,
+  backend: Backend,
+  flags: SpecLayer,
+  recorded: Recorded,
+  cwd: string,
+): Checked<{ spec: BottleSpec; notes: string[] }> => {
+  const entry = entryOf(m, name)
+  const fromManifest = (notes: string[]) => {
+    if (entry === undefined) return E.left(undeclared(m, name))
+    const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags, cwd })
+    return E.isLeft(spec) ? spec : E.right({ spec: spec.right, notes })
+  }
+  if (req.op === 'launch')
+    return recorded._tag === 'recorded'
+      ? fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.path}); take it down first: bottle run down ${name}`)
+      : fromManifest([])
+  if (recorded._tag === 'absent')
+    return req.op === 'down'
+      ? fromManifest([`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`])
+      : fail(`${name} has no launch record on ${backend.name} (${recorded.path}): launch it first (bottle run launch ${name}); a bottle launched by an older bottle: bottle run down ${name}, then launch it again`)
+  const spec = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: flags, cwd })
+  if (E.isLeft(spec)) return fail(`${recorded.path}: ${spec.left.message}`)
+  return E.right({ spec: spec.right, notes: driftNotes(m, entry, name, backend, spec.right, cwd) })
+}
+
+/**
+ * The warning for a manifest that no longer says what the bottle was launched with. Never
+ * applied: `update` shows and records what can change on a live bottle.
+ */
+const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: string, backend: Backend, recorded: BottleSpec, cwd: string): string[] => {
+  if (m === null || entry === undefined) return []
+  const declared = resolveSpec({ name, fromManifest: entry, fromFlags: {}, cwd })
+  const source = m.file
+  if (E.isLeft(declared)) return [`drift: ${name} (${backend.name}): ${source} no longer resolves (${declared.left.message}); the bottle runs with its launch record`]
+  const differences = diffRecords(
+    recordOf(recorded, backend.defaultImage),
+    recordOf(declared.right, backend.defaultImage),
+    backend.name === 'bwrap' ? 'per-command sandbox' : 'container',
+  )
+  return differences.length === 0
+    ? []
+    : [`drift: ${driftSentence(name, backend.name, source, { _tag: 'drifted', differences })}; not applied: the bottle runs with its launch record`]
+}
+
+/** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
 export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const cwd = process.cwd()
   const manifest = await loadManifest(req.flags.file, cwd)
@@ -217,55 +297,36 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const name = req.positional[0]
   // ls and down --all list first (listOrReap); every other op names one bottle.
   if (name === undefined) return fail(req.op === 'down' ? 'down needs a bottle name, or --all' : `${req.op} needs a bottle name`)
-  const entry = m === null ? {} : m.bottles[name]
-  if (entry === undefined)
-    return fail(`${m?.file}: declares no bottle ${show(name)} (it has: ${Object.keys(m?.bottles ?? {}).join(', ') || 'none'})`)
   const flags = flagLayer(req.flags, cwd)
   if (E.isLeft(flags)) return flags
-  const chosen = chooseBackend(req.flags.backend, entry.backend ?? m?.backend, io.env)
+  const entry = entryOf(m, name)
+  const chosen = chooseBackend(req.flags.backend, entry?.backend ?? m?.backend, io.env)
   if (E.isLeft(chosen)) return chosen
-  const fits = clusterFlagsFit(req.flags, chosen.right.backend)
+  const backend = chosen.right.backend
+  const fits = clusterFlagsFit(req.flags, backend)
   if (E.isLeft(fits)) return fits
-  const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags.right, cwd })
-  if (E.isLeft(spec)) return spec
+  const recorded = readRecorded(io.env, backend.name, name)
+  if (E.isLeft(recorded)) return recorded
+  const resolved = specFor(req, m, name, backend, flags.right, recorded.right, cwd)
+  if (E.isLeft(resolved)) return resolved
+  const spec = resolved.right.spec
   const op = toOperation(req, cwd)
   if (op === null) return fail('internal: ls has no bottle')
-  const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
+  const named = [spec.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
   const bwrap =
-    chosen.right.backend.name === 'bwrap'
+    backend.name === 'bwrap'
       ? readBwrapFacts(io.env, {
           name,
-          image: spec.right.image,
-          users: [spec.right.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
+          image: spec.image,
+          users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
         })
       : null
-  const compiled = compile(chosen.right.backend, spec.right, op, readHostFacts(named, bwrap, clusterOf(spec.right)))
+  const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.env))
   if (E.isLeft(compiled)) return compiled
   const p = compiled.right
-  const drift =
-    req.flags.checkDrift === true
-      ? [await checkDrift(chosen.right.backend, spec.right, io)]
-      : bwrap === null || op._tag === 'launch' || op._tag === 'down'
-        ? []
-        : bwrapDrift(bwrap.stateDir, spec.right)
-  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...drift] })
-}
-
-/**
- * A bwrap bottle's record is a file on this host, so every plan on it can say whether the spec
- * has drifted since launch without running anything (other backends need --check-drift, which
- * runs their listing). Silent when nothing differs, or when there is no record to compare.
- */
-const bwrapDrift = (stateDir: string, spec: BottleSpec): string[] => {
-  let text: string
-  try {
-    text = readFileSync(`${stateDir}/${spec.name}/${labelsFile}`, 'utf8')
-  } catch {
-    return []
-  }
-  const drift = driftAgainst(bottleFromLabels(spec.name, text), spec)
-  return drift._tag === 'drifted' ? [`drift: ${driftSentence(spec.name, 'bwrap', 'this spec', drift)}`] : []
+  const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
+  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...resolved.right.notes, ...checked] })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -291,7 +352,7 @@ const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, 
  * they are; kubernetes, which cluster and namespace to look in.
  */
 const listingHost = (backend: Backend, env: Io['env'], cluster: ClusterScope): HostFacts =>
-  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster)
+  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster, env)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
@@ -340,8 +401,9 @@ const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<
 const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b ${backend.name}\` shows the command`
 
 /**
- * --check-drift: a plan note saying whether the live bottle still matches the spec it would be
- * run with (manifest and flags). `plan` runs nothing unless asked; this is the asking.
+ * --check-drift: a plan note saying whether the live bottle still carries the spec hash of the
+ * spec this op runs with (its launch record, and this command's flags). `plan` runs nothing
+ * unless asked; this is the asking.
  */
 const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
   const how = `(${seeListing(backend)})`
@@ -350,6 +412,19 @@ const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<s
   const row = listed.rows.find((r) => r.name === spec.name)
   if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
   return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
+}
+
+/**
+ * A listed bottle with its launch record read (a file read): the recorded spec in the form
+ * drift compares, and the image when the backend does not report one (bwrap).
+ */
+const withRecord = (row: BottleRow, env: Io['env'], cwd: string): BottleRow => {
+  const recorded = readRecorded(env, row.backend, row.name)
+  if (E.isLeft(recorded) || recorded.right._tag === 'absent') return row
+  const spec = resolveSpec({ name: row.name, fromManifest: recorded.right.layer, fromFlags: {}, cwd })
+  if (E.isLeft(spec)) return row
+  const r = recordOf(spec.right, backends[row.backend].defaultImage)
+  return { ...row, spec: encodeRecord(r), image: row.image ?? r.image }
 }
 
 /**
@@ -444,7 +519,8 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cl
   for (const b of targets) {
     const l = await listOn(b, io, cluster)
     if (l._tag === 'failed') code ||= l.code
-    else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
+    else
+      listed.push(...l.rows.map((r) => withRecord(r, io.env, cwd)).map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
   }
   const source = manifest.right?.file ?? 'the manifest'
   io.out(req.flags.json === true ? renderLsJson(listed, now, source) : renderLsText(listed, now, source))

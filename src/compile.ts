@@ -17,12 +17,15 @@ import {
   type GuestIntent,
   type OpName,
   type Plan,
+  type ProcessEnv,
   type Step,
   absurd,
+  plain,
   secretSource,
   step,
 } from './plan/types.js'
 import { defaultAgent } from './spec/agent.js'
+import { bottleStateDir, launchRecordJson, recordFile } from './spec/record.js'
 import { type BottleSpec, defaultUser, noResources } from './spec/spec.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
@@ -169,6 +172,36 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
 }
 
 // -------------------------------------------------------------------------------------------------
+// the launch record
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * Steps on bottle's own state use the system's sh and tools, whatever the user's PATH holds: the
+ * record is what every later op trusts.
+ */
+const systemTools: ProcessEnv = { inheritHost: false, vars: [plain('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')] }
+
+/**
+ * Writes the launch record (src/spec/record.ts) after the bottle is created: mode 600 (umask), and
+ * never over another file (`set -C`: the shell opens with O_EXCL, so neither an existing record
+ * nor a symlink is followed or replaced). Its undo removes it, and the directory if that is empty.
+ */
+const writeRecord = (backend: Backend, spec: BottleSpec, host: HostFacts): Step => {
+  const dir = bottleStateDir(host.stateRoot, backend.name, spec.name)
+  return step(`record the spec the bottle is launched with in ${dir}/${recordFile}`, [
+    '/bin/sh', '-c', `umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/${recordFile}"`, 'sh', dir,
+  ], { env: systemTools, stdin: { _tag: 'text', text: launchRecordJson(backend.name, spec) }, undo: [forgetRecord(backend, spec, host)] })
+}
+
+/** Removes the launch record, and its directory once nothing else is in it; a missing one is fine. */
+const forgetRecord = (backend: Backend, spec: BottleSpec, host: HostFacts): Step => {
+  const dir = bottleStateDir(host.stateRoot, backend.name, spec.name)
+  return step(`forget the launch record ${dir}/${recordFile}`, [
+    '/bin/sh', '-c', `rm -f -- "$1/${recordFile}" && { rmdir -- "$1" 2>/dev/null || :; }`, 'sh', dir,
+  ], { env: systemTools })
+}
+
+// -------------------------------------------------------------------------------------------------
 // compile
 // -------------------------------------------------------------------------------------------------
 
@@ -185,7 +218,9 @@ const plan = (
   backend: backend.name,
   bottle: spec?.name ?? '',
   steps,
-  secrets: secretsOf(steps),
+  // Launch hands no secret to most backends (they go in on each exec), yet a bottle launched
+  // without one would fail later: every spec secret must be there before anything is created.
+  secrets: op === 'launch' && spec !== null ? [...new Set([...secretsOf(steps), ...spec.secrets])] : secretsOf(steps),
   notes: [...notes, ...(backend.notes?.(op, spec, host) ?? [])],
   exitCodeFrom,
 })
@@ -229,8 +264,8 @@ export const compile = (
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
-      const create = backend.create(spec, host, rootStep(backend, spec, host))
-      const recorded = ['the bottle records the spec it was launched from (secret names; env values only as digests), so that bottle ls can tell when the manifest has drifted from it']
+      const create = [...backend.create(spec, host, rootStep(backend, spec, host)), writeRecord(backend, spec, host)]
+      const recorded = [`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, create, null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
@@ -281,7 +316,7 @@ export const compile = (
       return E.right(plan('cp', backend, spec, host, copy.right, null))
     }
     case 'down':
-      return E.right(plan('down', backend, spec, host, backend.down(spec, host), null, [
+      return E.right(plan('down', backend, spec, host, [...backend.down(spec, host), forgetRecord(backend, spec, host)], null, [
         'a bottle that is already gone is not an error',
       ]))
     default:
@@ -345,7 +380,7 @@ export const compileDownAll = (backend: Backend, names: readonly string[], host:
       prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
       context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
     }
-    steps.push(...backend.down(spec, host))
+    steps.push(...backend.down(spec, host), forgetRecord(backend, spec, host))
   }
   return E.right(plan('down', backend, null, host, steps, null, [
     names.length === 0

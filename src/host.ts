@@ -7,7 +7,7 @@
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
 import type { BwrapFacts, ClusterScope, HostFacts, Ids } from './backends/backend.js'
@@ -25,8 +25,10 @@ const kindOf = (path: string): 'file' | 'dir' | 'missing' => {
 }
 
 /** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope): HostFacts => ({
+export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope, env: Env = process.env): HostFacts => ({
   cwd: process.cwd(),
+  home: homeOf(env),
+  stateRoot: stateRootOf(env),
   stdinIsTTY: process.stdin.isTTY === true,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
   tmpdir: tmpdir(),
@@ -116,12 +118,52 @@ export const stateHome = (env: Env): string =>
     ? env.XDG_STATE_HOME
     : `${homeOf(env)}/.local/state`
 
+/** bottle's host state root: one directory per backend, one per bottle below it (the record, the launch id, bwrap's home). */
+export const stateRootOf = (env: Env): string => `${stateHome(env)}/bottle`
+
+/** What reading a bottle's launch record found. */
+export type RecordRead =
+  | { readonly _tag: 'absent' }
+  | { readonly _tag: 'read'; readonly text: string }
+  /** Something is there that bottle did not write as it writes records: never trusted. */
+  | { readonly _tag: 'refused'; readonly reason: string }
+
+/**
+ * Reads a launch record, refusing what bottle would not have written: a symlink (O_NOFOLLOW), a
+ * FIFO or device (O_NONBLOCK, then fstat: a regular file only), a file another user owns or
+ * others may write. A plain read: `bottle plan` still runs no process.
+ */
+export const readRecordFile = (path: string): RecordRead => {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { _tag: 'absent' }
+    if (code === 'ELOOP') return { _tag: 'refused', reason: `${path} is a symbolic link` }
+    return { _tag: 'refused', reason: `${path} cannot be read (${code ?? 'error'})` }
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) return { _tag: 'refused', reason: `${path} is not a regular file` }
+    const uid = process.geteuid?.()
+    if (uid !== undefined && st.uid !== uid) return { _tag: 'refused', reason: `${path} is owned by uid ${st.uid}, not by this user` }
+    if ((st.mode & 0o022) !== 0) return { _tag: 'refused', reason: `${path} is writable by others (mode ${(st.mode & 0o777).toString(8)})` }
+    return { _tag: 'read', text: readFileSync(fd, 'utf8') }
+  } catch (e) {
+    return { _tag: 'refused', reason: `${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** uid and gid of the named users in /etc/passwd text (`name:pw:uid:gid:…`); others are left out. */
 export const parsePasswd = (text: string, users: readonly string[]): Record<string, Ids> => {
-  const out: Record<string, Ids> = {}
+  // No prototype: a user named `constructor` or `toString` must not find Object's members.
+  const out: Record<string, Ids> = Object.create(null) as Record<string, Ids>
   for (const line of text.split('\n')) {
     const [name, , uid, gid] = line.split(':')
-    if (name === undefined || !users.includes(name) || name in out) continue
+    if (name === undefined || !users.includes(name) || Object.hasOwn(out, name)) continue
     if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) continue
     out[name] = { uid: Number(uid), gid: Number(gid) }
   }
@@ -146,7 +188,7 @@ export interface BwrapBottleQuery {
 }
 
 export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapFacts => {
-  const stateDir = `${stateHome(env)}/bottle/bwrap`
+  const stateDir = `${stateRootOf(env)}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
   // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
   const rootfs = query?.image ?? '/'

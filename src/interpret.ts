@@ -10,6 +10,7 @@
  */
 import { type ResultPromise, execa } from 'execa'
 import { constants } from 'node:os'
+import { clientEnv } from './plan/client-env.js'
 import { fillJson, jsonParts } from './plan/json.js'
 import { progressLine } from './plan/render.js'
 import { type Plan, type Stdin, type Step, absurd, secretSource } from './plan/types.js'
@@ -57,12 +58,21 @@ export interface StepResult {
 // the primitive
 // -------------------------------------------------------------------------------------------------
 
-/** The environment of the spawned process: host env or nothing, then the step's vars. */
+/**
+ * A host variable by name, as an own property only: the names come from users, and
+ * `process.env.toString` is a function, not the value of a variable named toString.
+ */
+export const hostValue = (hostEnv: RunContext['hostEnv'], name: string): string | undefined => {
+  if (!Object.hasOwn(hostEnv, name)) return undefined
+  const v = hostEnv[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+/** The environment of the spawned process: the client's host variables or nothing, then the step's vars. */
 export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<string, string> => {
-  const env: Record<string, string> = {}
-  if (s.env.inheritHost) for (const [k, v] of Object.entries(hostEnv)) if (v !== undefined) env[k] = v
+  const env: Record<string, string> = s.env.inheritHost ? clientEnv(hostEnv) : {}
   for (const v of s.env.vars) {
-    const value = v._tag === 'plain' ? v.value : hostEnv[secretSource(v)]
+    const value = v._tag === 'plain' ? v.value : hostValue(hostEnv, secretSource(v))
     if (value !== undefined) env[v.name] = value
   }
   return env
@@ -77,7 +87,7 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
       return stdin.text
     case 'json':
       return fillJson(jsonParts(stdin.document, stdin.secrets), (name) => {
-        const value = hostEnv[name]
+        const value = hostValue(hostEnv, name)
         // interpret checks plan.secrets, which lists every slot's name, before the first step.
         if (value === undefined) throw new Error(`secret ${name} is not in the host env: a missing check`)
         return value
@@ -88,17 +98,26 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
 }
 
 /**
+ * The ways a secret's value can appear in a backend's output: as it is; as a JSON string holds it
+ * (how a `json` stdin sends it); as Go's encoding/json writes it, which also escapes `<`, `>`, `&`,
+ * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back); and in base64, with and without
+ * padding (a Secret's `data`, which kubectl prints).
+ */
+export const secretForms = (value: string): string[] => {
+  if (value === '') return []
+  const json = JSON.stringify(value).slice(1, -1)
+  const goJson = json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const base64 = Buffer.from(value, 'utf8').toString('base64')
+  return [...new Set([value, json, goJson, base64, base64.replace(/=+$/, '')])]
+}
+
+/**
  * Shows secret values in a program's captured output by name: a backend CLI that quotes its
- * input in an error message must not put a value in bottle's log. Both as the value is and as a
- * JSON string holds it (how a `json` stdin sends it).
+ * input in an error message must not put a value in bottle's log, in any form of secretForms.
  */
 export const redact = (text: string, names: readonly string[], hostEnv: RunContext['hostEnv']): string =>
   names
-    .flatMap((name) => {
-      const value = hostEnv[name] ?? ''
-      return [[name, value], [name, JSON.stringify(value).slice(1, -1)]] as const
-    })
-    .filter(([, form]) => form !== '')
+    .flatMap((name) => secretForms(hostValue(hostEnv, name) ?? '').map((form) => [name, form] as const))
     // Longest first, so a form that contains another is replaced whole.
     .sort((a, b) => b[1].length - a[1].length)
     .reduce((t, [name, form]) => t.split(form).join(`<secret ${name}>`), text)
@@ -163,7 +182,7 @@ const rollback = async (undo: readonly Step[], ctx: RunContext): Promise<void> =
 }
 
 export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> => {
-  const missing = plan.secrets.filter((n) => ctx.hostEnv[n] === undefined)
+  const missing = plan.secrets.filter((n) => hostValue(ctx.hostEnv, n) === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
 
   // SIGINT/SIGTERM: pass it on to the running step, then roll back once it has ended. The

@@ -310,6 +310,8 @@ export const hostFor = (
   facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; uid: number; bwrap: BwrapFactsDraw },
 ): HostFacts => ({
   cwd: spec.workdir,
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: facts.stdinIsTTY,
   // The prompt wins a clash: a cp of the prompt's own path copies that file.
   pathKinds: {
@@ -404,6 +406,8 @@ export const fitFor = (backend: BackendName, s: Scenario): Scenario => fits[back
 /** Facts for listing (ls and down --all name no bottle): bwrap's state directory; kubectl's current context. */
 export const listingHost: HostFacts = {
   cwd: '/home/me',
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: false,
   pathKinds: {},
   tmpdir: '/tmp',

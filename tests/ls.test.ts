@@ -4,7 +4,8 @@
  */
 import { agentProfiles } from '../src/spec/agent.js'
 import { describe, expect, it } from 'vitest'
-import { launchLabels, specHashLabel, specLabel } from '../src/backends/backend.js'
+import { launchLabels, specHashLabel } from '../src/backends/backend.js'
+import { encodeRecord, recordOf } from '../src/spec/record.js'
 import type { BottleRow } from '../src/backends/backend.js'
 import { type ListedBottle, ageText, driftFor, renderLsJson, renderLsText } from '../src/ls.js'
 import type { Manifest } from '../src/spec/manifest.js'
@@ -36,7 +37,7 @@ const spec: BottleSpec = {
   prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources,
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
-const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: labels.get(specLabel) ?? null }
+const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, 'node:22')) }
 const row = (more: Partial<BottleRow>): BottleRow => ({
   name: 'demo', backend: 'docker', state: 'running', createdAt: ago(300), image: 'node:22', specHash: null, spec: null, ...more,
 })

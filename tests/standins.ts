@@ -217,13 +217,16 @@ exit 0
   }
   return {
     dir,
-    /** PATH holds the stand-ins only (the real docker client may be installed elsewhere). */
-    env: { PATH: dir },
+    /**
+     * PATH holds the stand-ins only (the real docker client may be installed elsewhere); bottle's
+     * state root (launch records) is private to these stand-ins, never the user's.
+     */
+    env: { PATH: dir, XDG_STATE_HOME: join(dir, 'state') },
     /** Only `bins` on PATH: the others move to a directory that is not on it. */
     envWith: (bins: readonly ('docker' | 'smolvm')[]) => {
       const only = mkdtempSync(join(dir, 'path-'))
       for (const b of bins) writeFileSync(join(only, b), readFileSync(join(dir, b)), { mode: 0o755 })
-      return { PATH: only }
+      return { PATH: only, XDG_STATE_HOME: join(dir, 'state') }
     },
     reply: (bin: 'docker' | 'smolvm', verb: string, out: string, more: { err?: string; rc?: number } = {}) => {
       writeFileSync(join(dir, `${bin}-${verb}.out`), out)

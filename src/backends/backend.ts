@@ -10,13 +10,17 @@
 import type * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
-import { hashAndEncode, recordOf } from '../spec/record.js'
+import { recordOf, specHash } from '../spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, OpName, ProcessEnv, Step } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 export interface HostFacts {
   readonly cwd: string
+  /** The invoking user's home ($HOME, else the passwd entry's): a workdir must not expose it. */
+  readonly home: string
+  /** bottle's state root on the host (`$XDG_STATE_HOME/bottle`): launch records live below it. */
+  readonly stateRoot: string
   readonly stdinIsTTY: boolean
   /** What each host path named by the input is (the cp source, the prompt file). */
   readonly pathKinds: Readonly<Record<string, 'file' | 'dir' | 'missing'>>
@@ -142,8 +146,12 @@ export interface BottleRow {
   /** Milliseconds since the epoch; null when the backend did not say, or said it in a form we do not read. */
   readonly createdAt: number | null
   readonly image: string | null
-  /** What launch recorded (the labels below); null when the label is absent or empty. */
+  /** The spec-hash label launch put on the bottle; null when absent or empty. */
   readonly specHash: string | null
+  /**
+   * The spec the bottle's launch record holds (record.ts's encodeRecord form), filled in by the
+   * CLI, which reads the record file; the listing parsers leave it null (no label carries it).
+   */
   readonly spec: string | null
 }
 
@@ -159,20 +167,18 @@ export type GuestStep = (title: string, argv: readonly string[]) => Step
 /** Labels that mark what bottle created, so ls and down find exactly this tool's bottles. */
 export const managedLabel = 'dev.bottle.managed'
 export const nameLabel = 'dev.bottle.name'
-/** The spec that shaped the bottle (src/spec/record.ts), so ls can tell when it has drifted. */
+/**
+ * The hash of the spec that shaped the bottle (src/spec/record.ts). The spec itself is in the
+ * launch record on the host, not in a label: anyone who can inspect the bottle reads its labels.
+ */
 export const specHashLabel = 'dev.bottle.spec-hash'
-export const specLabel = 'dev.bottle.spec'
 
 /** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
-export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {
-  const { hash, encoded } = hashAndEncode(recordOf(spec, defaultImage))
-  return [
-    [managedLabel, 'true'],
-    [nameLabel, spec.name],
-    [specHashLabel, hash],
-    [specLabel, encoded],
-  ]
-}
+export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => [
+  [managedLabel, 'true'],
+  [nameLabel, spec.name],
+  [specHashLabel, specHash(recordOf(spec, defaultImage))],
+]
 
 export const listingError = (message: string): ListingError => ({ _tag: 'ListingError', message: oneLine(message) })
 

@@ -33,7 +33,6 @@ import {
   secret,
   step,
 } from '../plan/types.js'
-import { decodeRecord } from '../spec/record.js'
 import type { BottleSpec } from '../spec/spec.js'
 import { type Checked, absolutePath, homeOf } from '../spec/validate.js'
 import {
@@ -49,7 +48,6 @@ import {
   listingError,
   managedLabel,
   specHashLabel,
-  specLabel,
 } from './backend.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -301,15 +299,10 @@ export const bottleFromLabels = (name: string, labelsText: string): BottleRow =>
     backend: 'bwrap',
     state: 'ready',
     createdAt: null,
-    image: recordedImage(labels.get(specLabel)),
+    image: null,
     specHash: labels.get(specHashLabel) || null,
-    spec: labels.get(specLabel) || null,
+    spec: null,
   }
-}
-
-const recordedImage = (label: string | undefined): string | null => {
-  const record = label === undefined ? null : decodeRecord(label)
-  return record !== null && E.isRight(record) ? record.right.image : null
 }
 
 const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
@@ -331,9 +324,10 @@ const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleR
       state: 'ready',
       createdAt: seconds * 1000,
       // The root the sandbox sees: recorded in the spec label (there is no image to ask about).
-      image: recordedImage(labels.get(specLabel)),
+      // The root the sandbox sees is in the launch record, which the CLI reads (no label has it).
+      image: null,
       specHash: labels.get(specHashLabel) || null,
-      spec: labels.get(specLabel) || null,
+      spec: null,
     })
   }
   return E.right(rows)

@@ -24,7 +24,6 @@ import {
   managedLabel,
   ownedByUser,
   specHashLabel,
-  specLabel,
 } from './backend.js'
 
 /** What differs between container CLIs that share docker's grammar. */
@@ -146,7 +145,6 @@ const psFields = (labelOf: (key: string) => string) =>
     ['image', '.Image'],
     ['managed', labelOf(managedLabel)],
     ['specHash', labelOf(specHashLabel)],
-    ['spec', labelOf(specLabel)],
   ] as const
 
 const psFormat = (cli: ContainerCli): string =>
@@ -195,7 +193,7 @@ const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, read
       createdAt: parseGoTime(text('created')),
       image: text('image') || null,
       specHash: text('specHash') || null,
-      spec: text('spec') || null,
+      spec: null,
     })
   }
   return E.right(rows)

@@ -42,7 +42,6 @@ import {
   nameLabel,
   ownedByUser,
   specHashLabel,
-  specLabel,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -71,18 +70,11 @@ const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
 /** What marks the Secret as bottle's: it is no bottle, so it records no spec. */
 const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name })
 
-/**
- * What launch records on the Pod. A label value is at most 63 characters of `[A-Za-z0-9._-]`, so
- * the spec record (long base64url) is an annotation; the name and the 12-digit hash fit a label.
- */
-const podMetadata = (spec: BottleSpec): Json => {
-  const recorded = launchLabels(spec, kubernetes.defaultImage)
-  return {
-    name: spec.name,
-    labels: Object.fromEntries(recorded.filter(([k]) => k !== specLabel)),
-    annotations: Object.fromEntries(recorded.filter(([k]) => k === specLabel)),
-  }
-}
+/** What launch puts on the Pod: the name and the 12-digit spec hash fit a label's 63 characters. */
+const podMetadata = (spec: BottleSpec): Json => ({
+  name: spec.name,
+  labels: Object.fromEntries(launchLabels(spec, kubernetes.defaultImage)),
+})
 
 const resourcesJson = (r: Resources): Json => ({
   ...(r.requests.length === 0 ? {} : { requests: Object.fromEntries(r.requests) }),
@@ -314,7 +306,7 @@ const parsePods = (stdout: string): E.Either<ListingError, readonly BottleRow[]>
       createdAt: parseRfc3339(metadata.right.creationTimestamp),
       image: container === undefined ? null : str(container, 'image'),
       specHash: str(labels.right, specHashLabel),
-      spec: str(annotations.right, specLabel),
+      spec: null,
     })
   }
   return E.right(rows)

@@ -27,7 +27,6 @@ import {
   managedLabel,
   ownedByUser,
   specHashLabel,
-  specLabel,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -164,7 +163,7 @@ const parseMachines = (stdout: string): E.Either<ListingError, readonly BottleRo
       createdAt: typeof o.created_at === 'number' && Number.isFinite(o.created_at) ? o.created_at * 1000 : null,
       image: typeof o.image === 'string' && o.image !== '' ? o.image : null,
       specHash: label(specHashLabel),
-      spec: label(specLabel),
+      spec: null,
     })
   }
   return E.right(rows)

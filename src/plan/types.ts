@@ -29,7 +29,10 @@ export type EnvVar =
 
 /** The environment of the process a step spawns. */
 export interface ProcessEnv {
-  /** Start from the host's environment (docker needs DOCKER_HOST, PATH, …); bwrap starts empty. */
+  /**
+   * Start from the host variables a backend client needs (src/plan/client-env.ts: PATH, HOME,
+   * DOCKER_HOST, KUBECONFIG, …), never the whole host env; bwrap starts empty.
+   */
   readonly inheritHost: boolean
   readonly vars: readonly EnvVar[]
 }
@@ -147,12 +150,12 @@ export const secretAs = (name: string, from: string): EnvVar =>
 /** The host env var a secret's value comes from. */
 export const secretSource = (v: EnvVar & { _tag: 'secret' }): string => v.from ?? v.name
 
-/** The host env, untouched: what most backend CLIs need to find their daemon or state. */
+/** The client's host variables (src/plan/client-env.ts): what backend CLIs need to find their daemon or state. */
 export const inheritEnv: ProcessEnv = { inheritHost: true, vars: [] }
 
 export const noStdin: Stdin = { _tag: 'none' }
 
-/** A step with the common defaults: host env, quiet, no stdin, nothing tolerated, no undo. */
+/** A step with the common defaults: the client's host variables, quiet, no stdin, nothing tolerated, no undo. */
 export const step = (title: string, argv: readonly string[], more: Partial<Step> = {}): Step => ({
   title,
   argv,

@@ -16,7 +16,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { oneLine } from '../plan/errors.js'
 import { sha256 } from '../plan/hash.js'
-import { type BottleSpec, type NetworkMode, networkModes } from './spec.js'
+import { type BottleSpec, type NetworkMode, type SpecLayer, networkModes } from './spec.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -50,9 +50,9 @@ export interface Difference {
   readonly from: string | null
   readonly to: string | null
   /**
-   * `launch`: baked into the bottle (its image, bind mount, network, copied prompt file); it keeps
-   * the old value until it is launched again. `exec`: passed on every command, so the next one
-   * already uses the new value.
+   * `launch`: baked into the bottle (its image, bind mount, network); it keeps the old value until
+   * it is launched again. `exec`: passed on every command, so `bottle run update` can record the
+   * new value for the next one. Neither is ever taken from the manifest by itself.
    */
   readonly appliesAt: 'launch' | 'exec'
 }
@@ -237,7 +237,117 @@ export const describeDifferences = (ds: readonly Difference[]): string => {
   const atLaunch = ds.filter((d) => d.appliesAt === 'launch').map(describeDifference)
   const atExec = ds.filter((d) => d.appliesAt === 'exec').map(describeDifference)
   return [
-    ...(atLaunch.length === 0 ? [] : [`${atLaunch.join(', ')} (the bottle keeps the old value until it is launched again)`]),
-    ...(atExec.length === 0 ? [] : [`${atExec.join(', ')} (the next command in the bottle uses the new value)`]),
+    ...(atLaunch.length === 0 ? [] : [`${atLaunch.join(', ')} (relaunch to apply)`]),
+    ...(atExec.length === 0 ? [] : [`${atExec.join(', ')} (bottle run update applies it)`]),
   ].join('; ')
 }
+
+// -------------------------------------------------------------------------------------------------
+// the launch record: the whole spec a bottle was launched with, in a host file
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * What launch writes to `STATE_ROOT/BACKEND/NAME/record.json` (mode 600, outside every bind) and
+ * every later op on the bottle compiles from: the manifest lives in the workdir, which the agent
+ * can write, so it is never read again for a launched bottle except to warn about drift.
+ * Plain env values are kept (the file is the user's own, like their shell history); secrets by
+ * name only.
+ */
+export interface LaunchRecord {
+  /** The file's format; another one is refused rather than guessed at. */
+  readonly v: 2
+  readonly backend: string
+  readonly spec: BottleSpec
+}
+
+/** The record file's text: one JSON object, fixed key order, so equal specs write equal files. */
+export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
+  `${JSON.stringify({
+    v: 2,
+    backend,
+    spec: {
+      name: spec.name,
+      image: spec.image,
+      user: spec.user,
+      workdir: spec.workdir,
+      env: spec.env,
+      secrets: spec.secrets,
+      prompt: spec.prompt,
+      agent: {
+        name: spec.agent.name,
+        command: spec.agent.command,
+        promptFlag: spec.agent.promptFlag,
+        continueArgs: spec.agent.continueArgs,
+        refusesRoot: spec.agent.refusesRoot,
+        rootEnv: spec.agent.rootEnv,
+      },
+      allowRoot: spec.allowRoot,
+      network: spec.network,
+      context: spec.context,
+      namespace: spec.namespace,
+      resources: spec.resources,
+    },
+  })}\n`
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+const isStringList = (x: unknown): x is string[] => Array.isArray(x) && x.every(isString)
+const isPairList = (x: unknown): x is [string, string][] => Array.isArray(x) && x.every(isStringPair)
+const own = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined)
+
+/**
+ * The layer a record gives resolveSpec, which checks every value again as it would a manifest's:
+ * the file is ours, but it is read back from disk. Left: a short reason.
+ */
+export const decodeLaunchRecord = (text: string, backend: string, name: string): E.Either<string, SpecLayer> => {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return E.left('the launch record is not JSON')
+  }
+  if (!isObject(data)) return E.left('the launch record is not a JSON object')
+  if (own(data, 'v') !== 2) return E.left(`the launch record has format ${oneLine(JSON.stringify(own(data, 'v')) ?? 'undefined')}, not 2`)
+  if (own(data, 'backend') !== backend) return E.left(`the launch record is for another backend (${oneLine(String(own(data, 'backend')))})`)
+  const s = own(data, 'spec')
+  if (!isObject(s)) return E.left('the launch record has no spec')
+  if (own(s, 'name') !== name) return E.left('the launch record names another bottle')
+  const [image, user, workdir, env, secrets, prompt, agent, allowRoot, network, context, namespace, resources] = (
+    ['image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allowRoot', 'network', 'context', 'namespace', 'resources'] as const
+  ).map((k) => own(s, k))
+  const a = isObject(agent) ? agent : {}
+  const r = isObject(resources) ? resources : {}
+  const [aName, command, promptFlag, continueArgs, refusesRoot, rootEnv] = (
+    ['name', 'command', 'promptFlag', 'continueArgs', 'refusesRoot', 'rootEnv'] as const
+  ).map((k) => own(a, k))
+  const requests = own(r, 'requests')
+  const limits = own(r, 'limits')
+  if (
+    !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
+    !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
+    !(aName === 'claude' || aName === 'codex' || aName === 'custom') || !isString(command) ||
+    !(promptFlag === null || isString(promptFlag)) || !isStringList(continueArgs) ||
+    typeof refusesRoot !== 'boolean' || !isPairList(rootEnv) || typeof allowRoot !== 'boolean' ||
+    !(isString(network) && (networkModes as readonly string[]).includes(network)) ||
+    !(context === null || isString(context)) || !(namespace === null || isString(namespace)) ||
+    !isPairList(requests) || !isPairList(limits)
+  )
+    return E.left('the launch record is missing a field or has one of the wrong type')
+  return E.right({
+    ...(image === null ? {} : { image }),
+    user,
+    workdir,
+    env,
+    secrets,
+    ...(prompt === null ? {} : { prompt }),
+    agent: { name: aName, command, promptFlag, continueArgs, refusesRoot, rootEnv },
+    allowRoot,
+    network: network as NetworkMode,
+    ...(context === null ? {} : { context }),
+    ...(namespace === null ? {} : { namespace }),
+    resources: { requests, limits },
+  })
+}
+
+/** A bottle's directory under the state root: its launch record, and bwrap's home beside it. */
+export const bottleStateDir = (stateRoot: string, backend: string, name: string): string => `${stateRoot}/${backend}/${name}`
+export const recordFile = 'record.json'

@@ -113,7 +113,7 @@ describe.each(shells.map((s) => [s.name, s] as const))('attach hand-off under %s
     const secrets = spec.secrets.filter((n) => n !== 'PATH' && !reservedBy(shell, n))
     const s = { ...spec, secrets, env: spec.env.filter(([k]) => !secrets.includes(k)) }
     const plan = compile(docker, s, { _tag: 'attach', pane: 'split', target: '%1', resume: false, args }, {
-      cwd: s.workdir, stdinIsTTY: false, pathKinds: s.prompt === null ? {} : { [s.prompt]: 'file' }, tmpdir: `${root}/TMP`, uid: 1000, bwrap: null, cluster: { context: null, namespace: null },
+      cwd: s.workdir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: s.prompt === null ? {} : { [s.prompt]: 'file' }, tmpdir: `${root}/TMP`, uid: 1000, bwrap: null, cluster: { context: null, namespace: null },
     })
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     const [attach] = plan.right.steps

@@ -21,6 +21,8 @@ const state = '/home/me/.local/state/bottle/bwrap'
 const bottleFacts: BwrapBottleFacts = { launched: true, promptInstalled: true, accounts: {} }
 const host = (stdinIsTTY: boolean, facts: Partial<BwrapBottleFacts> = {}): HostFacts => ({
   cwd: '/src/app',
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/notes.txt': 'file' },
   tmpdir: '/tmp',

@@ -14,6 +14,8 @@ const noPrompt: BottleSpec = { ...demo, prompt: null }
 
 const host: HostFacts = {
   cwd: '/src/app',
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',

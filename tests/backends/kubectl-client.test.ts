@@ -72,6 +72,8 @@ const plain = spec({ context: 'lab' })
 
 const host: HostFacts = {
   cwd: dir,
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: true,
   pathKinds: { [files.prompt]: 'file', [files.colon]: 'file', [files.notes]: 'dir' },
   tmpdir: dir,

@@ -53,7 +53,7 @@ describe.skipIf(!canRun)(`the in-container argv does what the intent says${skipp
     chmodSync(workdir, 0o755)
     const spec = resolveSpec({ name: 'demo', fromManifest: envAndSecrets, fromFlags: { user, allowRoot: user === 'root' }, cwd: workdir })
     if (E.isLeft(spec)) throw new Error(spec.left.message)
-    const host: HostFacts = { cwd: workdir, stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
+    const host: HostFacts = { cwd: workdir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
     const plan = compile(kubernetes, spec.right, { _tag: 'agent', args, tty: false }, host)
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     const step = plan.right.steps[0]
@@ -78,7 +78,7 @@ describe.skipIf(!canRun)(`the in-container argv does what the intent says${skipp
   test.prop([noPathSecret], { numRuns: 10 })('plumbing runs as root in / without the Pod\'s secrets', (envAndSecrets) => {
     const spec = resolveSpec({ name: 'demo', fromManifest: envAndSecrets, fromFlags: {}, cwd: dir })
     if (E.isLeft(spec)) throw new Error(spec.left.message)
-    const host: HostFacts = { cwd: dir, stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
+    const host: HostFacts = { cwd: dir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
     const plan = compile(kubernetes, spec.right, { _tag: 'launch' }, host)
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     const workdirStep = plan.right.steps.find((s) => s.guest !== undefined)

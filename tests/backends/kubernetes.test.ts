@@ -5,11 +5,11 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import { type HostFacts, defaultCluster, managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { type HostFacts, defaultCluster, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
 import { type Operation, compile, compileList } from '../../src/compile.js'
 import type { Plan, Step } from '../../src/plan/types.js'
-import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
+import { recordOf, specHash } from '../../src/spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 
 const resolved = resolveSpec({
@@ -33,6 +33,8 @@ const bare: BottleSpec = { ...demo, prompt: null, context: null, namespace: null
 
 const host: HostFacts = {
   cwd: '/src/app',
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/a:b.txt': 'file' },
   tmpdir: '/tmp',
@@ -169,7 +171,7 @@ describe('kubernetes examples', () => {
     `)
   })
 
-  it('the Pod records its spec for ls: the hash as a label, the whole record as an annotation (label values are at most 63 characters)', () => {
+  it('the Pod carries the spec hash as a label and no spec (the launch record on the host holds it; label values are at most 63 characters)', () => {
     const pod = stdinDocument(planOf({ _tag: 'launch' }).steps[1]) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }
     const record = recordOf(demo, kubernetes.defaultImage)
     expect(pod.metadata.labels).toStrictEqual({
@@ -177,11 +179,10 @@ describe('kubernetes examples', () => {
       [nameLabel]: 'demo',
       [specHashLabel]: specHash(record),
     })
-    expect(pod.metadata.annotations).toStrictEqual({ [specLabel]: encodeRecord(record) })
+    expect(pod.metadata.annotations).toBeUndefined()
     // What the API server checks of a label value (IsValidLabelValue).
     for (const v of Object.values(pod.metadata.labels)) expect(v).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
     for (const v of Object.values(pod.metadata.labels)) expect(v.length).toBeLessThanOrEqual(63)
-    expect(encodeRecord(record).length).toBeGreaterThan(63)
   })
 
   it.each([

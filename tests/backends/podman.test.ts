@@ -20,6 +20,8 @@ import { runs } from '../runs.js'
 /** A rootless host: the usual way podman runs. */
 const host: HostFacts = {
   cwd: '/src/app',
+  home: '/home/me',
+  stateRoot: '/home/me/.local/state/bottle',
   stdinIsTTY: true,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir' },
   tmpdir: '/tmp',

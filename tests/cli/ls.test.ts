@@ -3,17 +3,18 @@
  * executables (tests/standins.ts) that print listings built here and record their argv. These
  * check what bottle runs and how it reads the answers; they are not tests of the real tools.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import { main } from '../../src/cli.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type Container, type Machine, renderMachines, renderPs, standins } from '../standins.js'
 import { listingHost } from '../arbitraries.js'
+import { writeRecordOf } from '../records.js'
 
 const s = standins()
 const work = mkdtempSync(join(tmpdir(), 'bottle-ls-'))
@@ -35,10 +36,15 @@ const fooValue = 'hush-do-not-print-1'
 const writeManifest = (image: string, foo: string): void =>
   writeFileSync(manifestPath, `bottles:\n  demo:\n    image: ${image}\n    workdir: ${work}\n    env: { CI: "1", FOO: ${foo} }\n    secrets: [TOKEN]\n`)
 
-/** The labels `bottle plan launch` puts on the bottle: how a real launch would have labelled it. */
+/**
+ * The labels `bottle plan launch` puts on the bottle, and its launch record written where the
+ * launch would write it: how a real launch would have left it.
+ */
 const launchedLabels = async (backend: 'docker' | 'smolvm'): Promise<Record<string, string>> => {
   const r = await run(['plan', 'launch', 'demo', '-b', backend, '-f', manifestPath, '--format', 'json'])
-  const argv = (JSON.parse(r.out) as Plan).steps[0]?.argv ?? []
+  const plan = JSON.parse(r.out) as Plan
+  writeRecordOf(plan)
+  const argv = plan.steps[0]?.argv ?? []
   return Object.fromEntries(argv.flatMap((w, i) => (w === '--label' ? [(argv[i + 1] ?? '').split(/=(.*)/s).slice(0, 2)] : [])))
 }
 
@@ -56,6 +62,7 @@ const ours = (name: string): Record<string, string> => ({ [managedLabel]: 'true'
 
 beforeEach(() => {
   s.clearCalls()
+  rmSync(join(s.dir, 'state'), { recursive: true, force: true })
   for (const bin of ['docker', 'smolvm'] as const) for (const verb of ['ps', 'ls']) s.reply(bin, verb, '', { rc: 0 })
   writeManifest('node:22', fooValue)
 })
@@ -108,7 +115,7 @@ describe('bottle ls', () => {
       "NAME  BACKEND  STATE    AGE  IMAGE    DRIFT
       demo  docker   running  5m   node:22  image,env FOO
 
-      demo (docker) has drifted from <work>/bottle.yaml: image node:22 → node:24 (the bottle keeps the old value until it is launched again); env FOO changed (the next command in the bottle uses the new value)
+      demo (docker) has drifted from <work>/bottle.yaml: image node:22 → node:24 (relaunch to apply); env FOO changed (bottle run update applies it)
       "
     `)
     const json = await run(['ls', '-f', manifestPath, '--json'])
@@ -186,15 +193,16 @@ describe('bottle plan ls', () => {
 })
 
 describe('--check-drift', () => {
-  it('plan agent --check-drift lists (read-only) and notes the drift; without the flag nothing runs (stand-in docker)', async () => {
+  it('plan agent notes the manifest\'s drift from the launch record with nothing run; --check-drift also lists (read-only) and compares the live bottle (stand-in docker)', async () => {
     s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', await launchedLabels('docker'))]))
     writeManifest('node:24', fooValue)
     s.clearCalls()
     const plain = await run(['plan', 'agent', 'demo', '-b', 'docker', '-f', manifestPath])
-    expect([plain.out.includes('drift'), s.calls()]).toStrictEqual([false, []])
+    expect(plain.out).toContain(`note: drift: demo (docker) has drifted from ${manifestPath}: image node:22 → node:24 (relaunch to apply); not applied: the bottle runs with its launch record`)
+    expect(s.calls()).toStrictEqual([])
     const checked = await run(['plan', 'agent', 'demo', '-b', 'docker', '-f', manifestPath, '--check-drift', '-e', 'EXTRA=1'])
     expect(checked.out).toContain(
-      'note: drift: demo (docker) has drifted from this spec: image node:22 → node:24 (the bottle keeps the old value until it is launched again); env EXTRA added (the next command in the bottle uses the new value) (read-only; `bottle plan ls -b docker` shows the command)',
+      'note: drift: demo (docker) has drifted from this spec: env EXTRA added (bottle run update applies it) (read-only; `bottle plan ls -b docker` shows the command)',
     )
     expect(s.calls()).toStrictEqual([[...docker.list(listingHost)[0]!.argv]])
   })
@@ -205,12 +213,16 @@ describe('--check-drift', () => {
     s.clearCalls()
     const r = await run(['run', 'exec', 'demo', 'true', '-b', 'docker', '-f', manifestPath, '--check-drift'], { ...s.env, TOKEN: 'tok-value-3' })
     expect(r.code).toBe(0)
-    expect(r.err).toMatch(/^bottle: drift: demo \(docker\) has drifted from this spec: image node:22 → node:24/)
+    expect(r.err.split('\n')).toStrictEqual([
+      `bottle: drift: demo (docker) has drifted from ${manifestPath}: image node:22 → node:24 (relaunch to apply); not applied: the bottle runs with its launch record`,
+      'bottle: drift: demo (docker) matches this spec (read-only; `bottle plan ls -b docker` shows the command)',
+    ])
     expect(s.calls().map((c) => c[1])).toStrictEqual(['ps', 'exec'])
     expect(r.err).not.toMatch(/hush-do-not-print|tok-value-3/)
   })
 
   it('a bottle that is not there is said so (stand-in docker)', async () => {
+    await launchedLabels('docker')
     const r = await run(['plan', 'exec', 'demo', 'true', '-b', 'docker', '-f', manifestPath, '--check-drift'])
     expect(r.out).toContain('note: drift: demo was not found on docker')
   })
@@ -222,7 +234,8 @@ describe('down --all', () => {
     const r = await run(['plan', 'down', '--all', '-b', 'docker', '--format', 'json'])
     expect(r.code).toBe(0)
     const plan = JSON.parse(r.out) as Plan
-    expect(plan.steps.map((st) => st.argv)).toStrictEqual([['docker', 'rm', '-f', 'api'], ['docker', 'rm', '-f', 'web']])
+    const forget = (name: string) => ['/bin/sh', '-c', 'rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }', 'sh', join(s.dir, 'state', 'bottle', 'docker', name)]
+    expect(plan.steps.map((st) => st.argv)).toStrictEqual([['docker', 'rm', '-f', 'api'], forget('api'), ['docker', 'rm', '-f', 'web'], forget('web')])
     expect(s.calls().map((c) => c[1])).toStrictEqual(['ps'])
   })
 
@@ -259,12 +272,12 @@ describe('down --all', () => {
 })
 
 describe('launch records the spec', () => {
-  it('the labels carry the hash and the record, and no env value or secret value', async () => {
+  it('the labels carry only the hash (no env value, no spec); the launch record on the host has the spec, secrets by name', async () => {
     const labels = await launchedLabels('docker')
-    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel, specLabel])
+    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel])
     expect(labels[specHashLabel]).toMatch(/^[0-9a-f]{12}$/)
-    const record = Buffer.from(labels[specLabel] ?? '', 'base64url').toString('utf8')
-    expect(JSON.parse(record)).toMatchObject({ v: 1, image: 'node:22', workdir: work, secrets: ['TOKEN'], env: [['CI', expect.stringMatching(/^[0-9a-f]{16}$/)], ['FOO', expect.any(String)]] })
-    expect(record).not.toContain(fooValue)
+    expect(JSON.stringify(labels)).not.toContain(fooValue)
+    const record = JSON.parse(readFileSync(join(s.dir, 'state', 'bottle', 'docker', 'demo', 'record.json'), 'utf8'))
+    expect(record).toMatchObject({ v: 2, backend: 'docker', spec: { name: 'demo', image: 'node:22', workdir: work, secrets: ['TOKEN'], env: [['CI', '1'], ['FOO', fooValue]] } })
   })
 })

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
-import { specHashLabel, specLabel } from '../../src/backends/backend.js'
-import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
+import { specHashLabel } from '../../src/backends/backend.js'
+import { recordOf, specHash } from '../../src/spec/record.js'
 import { resolveSpec } from '../../src/spec/spec.js'
 import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../standins/harness.js'
 
@@ -20,7 +20,7 @@ const driftLabels = (workdir: string, prompt: string | null): string[] => {
   const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
   const record = recordOf(spec.right, 'node:22')
-  return ['--label', `${specHashLabel}=${specHash(record)}`, '--label', `${specLabel}=${encodeRecord(record)}`]
+  return ['--label', `${specHashLabel}=${specHash(record)}`]
 }
 
 /**

@@ -18,7 +18,7 @@ if (E.isLeft(resolved)) throw new Error(resolved.left.message)
 /** demo: node, /src/app, a prompt file, claude. */
 const demo: BottleSpec = resolved.right
 
-const host: HostFacts = { cwd: '/src/app', stdinIsTTY: false, pathKinds: { '/src/app/prompt.md': 'file' }, tmpdir: '/tmp', uid: 1000, bwrap: null, cluster: { context: null, namespace: null } }
+const host: HostFacts = { cwd: '/src/app', home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: { '/src/app/prompt.md': 'file' }, tmpdir: '/tmp', uid: 1000, bwrap: null, cluster: { context: null, namespace: null } }
 
 const agent: Operation = { _tag: 'agent', args: ['-x'], tty: null }
 const resume: Operation = { _tag: 'resume', args: ['-x'], tty: null }

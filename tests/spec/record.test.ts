@@ -6,7 +6,7 @@ import { agentProfiles } from '../../src/spec/agent.js'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import { launchLabels, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { launchLabels, specHashLabel } from '../../src/backends/backend.js'
 import { renderLsJson, renderLsText } from '../../src/ls.js'
 import {
   type LaunchBaked,
@@ -27,7 +27,8 @@ import { runs } from '../runs.js'
 const image = 'node:22'
 const labelsOf = (spec: BottleSpec) => {
   const labels = new Map(launchLabels(spec, image))
-  return { hash: labels.get(specHashLabel) ?? null, spec: labels.get(specLabel) ?? null }
+  // The spec itself is in the launch record on the host; the CLI reads it into this form.
+  return { hash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, image)) }
 }
 
 /** Two specs whose differences are known: each field either kept or replaced by the second's. */

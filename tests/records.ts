@@ -1,0 +1,25 @@
+/**
+ * Launch records for tests that plan ops on a bottle without running a launch: the record a
+ * launch plan would write, written as its step would (mode 600), from the plan itself.
+ *
+ *   writeRecordOf(launchPlan)   // STATE_ROOT/docker/demo/record.json, as `bottle run launch` leaves it
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import type { Plan, Step } from '../src/plan/types.js'
+
+/** The launch plan's step that writes the record: `sh -c SCRIPT sh DIR`, the record on stdin. */
+export const recordStep = (plan: Plan): Step => {
+  const s = plan.steps.find((st) => st.title.startsWith('record the spec the bottle is launched with'))
+  if (s === undefined) throw new Error(`the ${plan.op} plan has no record step`)
+  return s
+}
+
+/** Writes what the plan's record step would, where it would. */
+export const writeRecordOf = (plan: Plan): string => {
+  const s = recordStep(plan)
+  const dir = s.argv[4]
+  if (dir === undefined || s.stdin._tag !== 'text') throw new Error('the record step is not sh -c SCRIPT sh DIR with text on stdin')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  writeFileSync(`${dir}/record.json`, s.stdin.text, { mode: 0o600 })
+  return `${dir}/record.json`
+}
