@@ -264,9 +264,11 @@ const specFor = (
     return req.op === 'down'
       ? fromManifest([`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`])
       : fail(`${name} has no launch record on ${backend.name} (${recorded.path}): launch it first (bottle run launch ${name}); a bottle launched by an older bottle: bottle run down ${name}, then launch it again`)
+  const asRecorded = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: {}, cwd })
+  if (E.isLeft(asRecorded)) return fail(`${recorded.path}: ${asRecorded.left.message}`)
   const spec = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: flags, cwd })
-  if (E.isLeft(spec)) return fail(`${recorded.path}: ${spec.left.message}`)
-  return E.right({ spec: spec.right, notes: driftNotes(m, entry, name, backend, spec.right, cwd) })
+  if (E.isLeft(spec)) return spec
+  return E.right({ spec: spec.right, notes: driftNotes(m, entry, name, backend, asRecorded.right, cwd) })
 }
 
 /**
@@ -409,8 +411,9 @@ const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<s
   const how = `(${seeListing(backend)})`
   const listed = await listOn(backend, io, clusterOf(spec))
   if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
-  const row = listed.rows.find((r) => r.name === spec.name)
-  if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  const found = listed.rows.find((r) => r.name === spec.name)
+  if (found === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  const row = withRecord(found, io.env, process.cwd())
   return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
 }
 
