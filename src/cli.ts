@@ -22,7 +22,7 @@ import { type BackendName, type OpName, type Plan, backendNames } from './plan/t
 import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
-import { type Checked, kubeContext, kubeNamespace } from './spec/validate.js'
+import { type Checked, bottleName, kubeContext, kubeNamespace } from './spec/validate.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -224,6 +224,8 @@ type Recorded =
   | { readonly _tag: 'recorded'; readonly path: string; readonly layer: SpecLayer }
 
 const readRecorded = (env: Io['env'], backend: BackendName, name: string): Checked<Recorded> => {
+  const valid = bottleName(name)
+  if (E.isLeft(valid)) return valid
   if (!stateSegment.test(name))
     return fail(`bottle name ${show(name)} cannot name a state directory: letters, digits, _, . and -, starting with a letter or digit`)
   const path = `${bottleStateDir(stateRootOf(env), backend, name)}/${recordFile}`
@@ -256,10 +258,9 @@ const specFor = (
     const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags, cwd })
     return E.isLeft(spec) ? spec : E.right({ spec: spec.right, notes })
   }
-  if (req.op === 'launch')
-    return recorded._tag === 'recorded'
-      ? fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.path}); take it down first: bottle run down ${name}`)
-      : fromManifest([])
+  // A launch over an existing record is refused after compiling (planFor), so that bad input is
+  // still reported as such.
+  if (req.op === 'launch') return fromManifest([])
   if (recorded._tag === 'absent')
     return req.op === 'down'
       ? fromManifest([`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`])
@@ -326,6 +327,8 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
       : null
   const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.env))
   if (E.isLeft(compiled)) return compiled
+  if (op._tag === 'launch' && recorded.right._tag === 'recorded')
+    return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
   return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...resolved.right.notes, ...checked] })

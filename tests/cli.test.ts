@@ -6,9 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
 import type { Plan } from '../src/plan/types.js'
+import { writeRecordOf } from './records.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -24,8 +25,19 @@ const manifest = (text: string): string => {
 const cli = async (...argv: string[]) => {
   const out: string[] = []
   const err: string[] = []
-  const code = await main(argv, { out: (t) => out.push(t), err: (l) => err.push(l), env: { PATH: '/nonexistent' } })
+  const code = await main(argv, { out: (t) => out.push(t), err: (l) => err.push(l), env: { PATH: '/nonexistent', XDG_STATE_HOME: join(dir, 'state') } })
   return { code, out: out.join(''), err: err.join('\n') }
+}
+
+/**
+ * A launched bottle, as far as planning goes: its launch record, written from `plan launch` as
+ * `run launch` would. Ops on it then compile from the record, with their own flags on top.
+ */
+const launched = async (...argv: string[]): Promise<void> => {
+  rmSync(join(dir, 'state'), { recursive: true, force: true })
+  const r = await cli('plan', 'launch', 'demo', '--workdir', dir, '--format', 'json', ...argv)
+  expect({ code: r.code, err: r.err }).toStrictEqual({ code: 0, err: '' })
+  writeRecordOf(JSON.parse(r.out) as Plan)
 }
 
 const jsonPlan = async (...argv: string[]): Promise<Plan> => {
@@ -35,6 +47,7 @@ const jsonPlan = async (...argv: string[]): Promise<Plan> => {
 }
 
 describe('--agent and --allow-root', () => {
+  beforeAll(() => launched('-b', 'docker'))
   it.each([
     ['claude', ['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md']],
     ['codex', ['codex']],
@@ -58,6 +71,7 @@ describe('--agent and --allow-root', () => {
   })
 
   it('--allow-root runs claude as root with IS_SANDBOX=1', async () => {
+    await launched('-b', 'podman')
     const p = await jsonPlan('plan', 'agent', 'demo', '-b', 'podman', '--user', 'root', '--allow-root', '--format', 'json')
     expect(p.steps[0]?.argv).toContain('IS_SANDBOX=1')
   })
@@ -68,25 +82,28 @@ describe('agent profiles in a manifest', () => {
     const file = manifest(
       'bottles:\n  demo:\n    user: root\n    allow_root: true\n    agent: { command: aider, promptFlag: --read, continueArgs: [--restore-chat-history], refusesRoot: true }\n',
     )
-    const p = await jsonPlan('plan', 'resume', 'demo', '-b', 'docker', '-f', file, '--format', 'json')
+    await launched('-b', 'docker', '-f', file)
+    const p = await jsonPlan('plan', 'resume', 'demo', '-b', 'docker', '--format', 'json')
     expect(p.steps[0]?.guest?.tail).toStrictEqual(['sh', '-c', '(exec aider --restore-chat-history) || exec aider'])
   })
 
   it('--agent replaces the manifest\'s profile whole', async () => {
     const file = manifest('bottles:\n  demo:\n    agent: { command: aider, continueArgs: [--restore-chat-history] }\n')
-    const p = await jsonPlan('plan', 'resume', 'demo', '-b', 'docker', '-f', file, '--agent', 'codex', '--format', 'json')
+    await launched('-b', 'docker', '-f', file)
+    const p = await jsonPlan('plan', 'resume', 'demo', '-b', 'docker', '--agent', 'codex', '--format', 'json')
     expect(p.steps[0]?.guest?.tail).toStrictEqual(['sh', '-c', '(exec codex resume --last) || exec codex'])
   })
 
   it('names the file and key of a bad profile', async () => {
     const file = manifest('bottles:\n  demo:\n    agent: { command: aider, refusesRoot: maybe }\n')
-    const r = await cli('plan', 'agent', 'demo', '-b', 'docker', '-f', file)
+    const r = await cli('plan', 'launch', 'demo', '-b', 'docker', '-f', file)
     expect(r).toStrictEqual({ code: 2, out: '', err: `bottle: ${file}: bottles.demo.agent.refusesRoot: must be true or false, not "maybe"` })
   })
 })
 
 describe('attach', () => {
   it('plans a tmux pane running the agent step, with a terminal', async () => {
+    await launched('-b', 'docker')
     const p = await jsonPlan('plan', 'attach', 'demo', '-b', 'docker', '--target', '%7', '--format', 'json', '--', 'a;')
     expect(p.op).toBe('attach')
     expect(p.exitCodeFrom).toBeNull()
@@ -97,6 +114,7 @@ describe('attach', () => {
   })
 
   it('--format sh renders the hand-off with the secret as a reference', async () => {
+    await launched('-b', 'smolvm')
     const r = await cli('plan', 'attach', 'demo', '-b', 'smolvm', '--secret', 'TOKEN', '--pane', 'window', '--format', 'sh')
     expect(r.code).toBe(0)
     expect(r.out).toContain('BOTTLE_ATTACH_0="$TOKEN" sh -c')

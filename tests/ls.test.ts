@@ -86,7 +86,7 @@ describe('renderLsText', () => {
       old    smolvm   stopped  -    -                       unknown
       stray  docker   running  5m   node:22                 -
 
-      web-é (docker) has drifted from bottle.yaml: image ghcr.io/acme/agent:1.2 → ghcr.io/acme/agent:1.3 (the bottle keeps the old value until it is launched again); env CI changed (the next command in the bottle uses the new value)
+      web-é (docker) has drifted from bottle.yaml: image ghcr.io/acme/agent:1.2 → ghcr.io/acme/agent:1.3 (relaunch to apply); env CI changed (bottle run update applies it)
       old (smolvm): cannot tell whether it has drifted from bottle.yaml: it was launched without a recorded spec
       "
     `)

@@ -7,13 +7,18 @@
 import { fc, test } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backendNames } from '../../src/plan/types.js'
+import type { Plan } from '../../src/plan/types.js'
 import { nastyStringArb } from '../arbitraries.js'
+import { writeRecordOf } from '../records.js'
 import { runs } from '../runs.js'
 import { type Sandbox, bottle, bottleProcess, lines, sandbox } from '../standins/harness.js'
 
 let sb: Sandbox
-beforeAll(() => {
+beforeAll(async () => {
   sb = sandbox()
+  // demo is launched on docker (its launch record is there), so that ops on it reach their own checks.
+  const r = await bottle(['plan', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--format', 'json'], sb.env)
+  writeRecordOf(JSON.parse(r.stdout) as Plan)
 })
 afterAll(() => sb.dispose())
 

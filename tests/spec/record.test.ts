@@ -142,7 +142,7 @@ describe('reading labels that were not written by this version', () => {
   it('says what changed, and which changes need a relaunch', () => {
     const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources } satisfies BottleSpec
     const now = { ...base, image: 'node:24', env: [['FOO', 'b'], ['BAR', 'c']], secrets: [] } satisfies BottleSpec
-    expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (the bottle keeps the old value until it is launched again); env BAR added, env FOO changed, secret TOKEN removed (the next command in the bottle uses the new value)"`)
+    expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (relaunch to apply); env BAR added, env FOO changed, secret TOKEN removed (bottle run update applies it)"`)
   })
 })
 
