@@ -23,3 +23,10 @@ export const writeRecordOf = (plan: Plan): string => {
   writeFileSync(`${dir}/record.json`, s.stdin.text, { mode: 0o600 })
   return `${dir}/record.json`
 }
+
+/** The steps bottle adds to every backend's launch and down for the launch record (tested in tests/spec/launch-record.test.ts). */
+export const isRecordStep = (s: Step): boolean =>
+  s.title.startsWith('record the spec the bottle is launched with') || s.title.startsWith('forget the launch record')
+
+/** A backend's own steps: the plan's, without the launch record's. */
+export const backendSteps = (plan: Plan): Step[] => plan.steps.filter((s) => !isRecordStep(s))

@@ -165,8 +165,6 @@ describe('docker argv snapshots', () => {
             "dev.bottle.name=demo",
             "--label",
             "dev.bottle.spec-hash=a0b7545b5857",
-            "--label",
-            "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
             "--init",
             "-v",
             "/src/app:/src/app",
@@ -181,6 +179,13 @@ describe('docker argv snapshots', () => {
             "docker",
             "start",
             "demo",
+          ],
+          [
+            "/bin/sh",
+            "-c",
+            "umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"",
+            "sh",
+            "/home/me/.local/state/bottle/docker/demo",
           ],
           [
             "docker",
@@ -295,8 +300,16 @@ describe('docker argv snapshots', () => {
             "-f",
             "demo",
           ],
+          [
+            "/bin/sh",
+            "-c",
+            "rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }",
+            "sh",
+            "/home/me/.local/state/bottle/docker/demo",
+          ],
         ],
         "tolerate": [
+          [],
           [],
         ],
       }

@@ -11,6 +11,7 @@ import { type Operation, compile, compileList } from '../../src/compile.js'
 import type { Plan, Step } from '../../src/plan/types.js'
 import { recordOf, specHash } from '../../src/spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { backendSteps } from '../records.js'
 
 const resolved = resolveSpec({
   name: 'demo',
@@ -123,9 +124,6 @@ describe('kubernetes examples', () => {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-          "annotations": {
-            "dev.bottle.spec": "eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
-          },
           "labels": {
             "dev.bottle.managed": "true",
             "dev.bottle.name": "demo",
@@ -203,12 +201,12 @@ describe('kubernetes examples', () => {
   })
 
   it('accepts a name of 63 characters', () => {
-    expect(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }).steps).toHaveLength(2)
+    expect(backendSteps(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }))).toHaveLength(2)
   })
 
   it('launch fails at wait → the interpreter undoes the Pod, then the Secret', () => {
     const launch = planOf({ _tag: 'launch' }, bare)
-    expect(launch.steps.map((s) => s.undo.map((u) => u.argv.join(' ')))).toStrictEqual([
+    expect(backendSteps(launch).map((s) => s.undo.map((u) => u.argv.join(' ')))).toStrictEqual([
       ['kubectl delete secret demo-secrets --ignore-not-found'],
       ['kubectl delete pod demo --ignore-not-found'],
       [],
@@ -217,7 +215,7 @@ describe('kubernetes examples', () => {
   })
 
   it('down deletes the Pod, then its Secret, each a success when already gone', () => {
-    expect(planOf({ _tag: 'down' }).steps.map((s) => s.argv.join(' '))).toStrictEqual([
+    expect(backendSteps(planOf({ _tag: 'down' })).map((s) => s.argv.join(' '))).toStrictEqual([
       'kubectl --context=lab --namespace=agents delete pod demo --ignore-not-found',
       'kubectl --context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
     ])
@@ -334,6 +332,7 @@ describe('kubernetes argv snapshots', () => {
         "host: kubectl --context=lab --namespace=agents apply -f -",
         "host: kubectl --context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s",
         "bottle: sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node",
+        "host: /bin/sh -c umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json" sh /home/me/.local/state/bottle/kubernetes/demo",
         "bottle: mkdir -p -- /opt/bottle",
         "host: kubectl --context=lab --namespace=agents cp -c bottle /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
         "bottle: chown -R -- node /opt/bottle/system-prompt.md",
