@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tmuxCommandLimit } from '../../src/attach.js'
 import type { Plan } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 
 const repo = new URL('../..', import.meta.url).pathname
 const root = mkdtempSync(join(tmpdir(), 'bottle-tmux-'))
@@ -73,6 +74,8 @@ setTimeout(() => {}, 120000)
 `,
   )
   chmodSync(join(bin, 'docker'), 0o755)
+  // demo is launched: attach compiles from its launch record (in $HOME/.local/state, here root).
+  writeRecordOf(planOf(['launch', 'demo', '-b', 'docker']))
   // A private server, started from the clean env: it knows no secret.
   const started = tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '200', '-y', '50')
   expect(started.status, started.stderr).toBe(0)

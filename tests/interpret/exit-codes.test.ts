@@ -54,11 +54,10 @@ describe.each(standinBackends)('bottle run agent (the built executable) against 
   })
   afterAll(() => sb.dispose())
 
-  // The agent is `sh` here (a manifest may name any agent binary), so the stand-in really runs it.
+  // The agent is `sh` here (--agent may name any agent binary), so the stand-in really runs it.
   it('hands our stdin to the agent and exits with its code', async () => {
-    const manifest = sb.hostFile('bottle.yaml', 'bottles:\n  demo:\n    agent: sh\n')
     const r = await bottleProcess(
-      ['run', 'agent', 'demo', '-b', backend, '-f', manifest, '--workdir', sb.workdir, '--no-tty', '--', '-c', 'cat; exit 3'],
+      ['run', 'agent', 'demo', '-b', backend, '--agent', 'sh', '--no-tty', '--', '-c', 'cat; exit 3'],
       sb.env,
       { input: 'from the host\n' },
     )

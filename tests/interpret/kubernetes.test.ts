@@ -6,13 +6,16 @@
  */
 import { fc, test } from '@fast-check/vitest'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.js'
 import { nastyString } from '../arbitraries.js'
 import { standinPath, standinsDir } from '../standins/harness.js'
+import { withKnobs } from '../standins/knobs.js'
+import type { Plan } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'bottle-k8s-interpret-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -27,7 +30,11 @@ let log = ''
 let statePath = ''
 let n = 0
 /** A new log and an empty cluster: before each test, and each run of a property. */
+let home = ''
 const fresh = (): void => {
+  // HOME: bottle's launch records, and the stand-in's knobs (tests/standins/knobs.ts).
+  home = join(scratch, `home-${n}`)
+  mkdirSync(home)
   log = join(scratch, `calls-${n}.jsonl`)
   statePath = join(scratch, `state-${n++}.json`)
 }
@@ -55,12 +62,13 @@ const bottle = async (args: readonly string[], env: Record<string, string> = {})
   const code = await main(['run', ...args], {
     out: (t) => void (out += t),
     err: (l) => void (err += `${l}\n`),
-    env: {
+    env: withKnobs({
       PATH: standinPath,
+      HOME: home,
       BOTTLE_KUBECTL_LOG: log,
       BOTTLE_KUBECTL_STATE: statePath,
       ...env,
-    },
+    }),
   })
   return { code, out, err }
 }
@@ -88,13 +96,21 @@ describe('launch', () => {
     expect(r.code).toBe(1)
     expect(calls().map(verbOf)).toStrictEqual(['create', 'apply', 'wait', 'delete pod', 'delete secret'])
     expect(r.err).toContain('error: timed out waiting for the condition on pods/demo')
-    expect(r.err).toContain('bottle: step 3/4 failed with exit code 1: wait until the Pod is ready (at most 300s)')
+    expect(r.err).toContain('bottle: step 3/5 failed with exit code 1: wait until the Pod is ready (at most 300s)')
     expect(r.err.indexOf('undo: delete the Pod demo')).toBeLessThan(r.err.indexOf('undo: delete the Secret demo-secrets'))
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
   })
 
-  it('a second launch stops at the Secret that exists, and removes nothing', async () => {
+  it('a second launch is refused by the first one\'s launch record: exit 2, nothing run', async () => {
     expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
+    const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    expect([again.code, again.err]).toStrictEqual([2, `bottle: demo is launched already on kubernetes (its launch record is ${home}/.local/state/bottle/kubernetes/demo/record.json); take it down first: bottle run down demo\n`])
+    expect(calls().map(verbOf).slice(4)).toStrictEqual([])
+  })
+
+  it('a second launch with no record (an older bottle\'s) stops at the Secret that exists, and removes nothing', async () => {
+    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
+    rmSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)
     const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
     expect(again.code).toBe(1)
     expect(again.err).toContain('Error from server (AlreadyExists): error when creating "STDIN": secrets "demo-secrets" already exists')
@@ -146,9 +162,10 @@ describe('--format sh does what bottle run does', () => {
   /** Runs `bottle plan … --format sh` under dash, with the same env `bottle run` gets. */
   const viaScript = async (args: readonly string[], env: Record<string, string>): Promise<number | null> => {
     let script = ''
-    expect(await main(['plan', ...args, '--format', 'sh'], { out: (t) => void (script += t), err: () => {}, env: {} })).toBe(0)
+    expect(await main(['plan', ...args, '--format', 'sh'], { out: (t) => void (script += t), err: () => {}, env: { HOME: home } })).toBe(0)
     const r = spawnSync('/usr/bin/dash', ['-c', script], {
       env: {
+        HOME: home,
         PATH: standinPath,
         BOTTLE_KUBECTL_LOG: log,
         BOTTLE_KUBECTL_STATE: statePath,
@@ -175,15 +192,19 @@ describe('--format sh does what bottle run does', () => {
 })
 
 describe('exec, down, ls', () => {
-  /** A Pod that launch made, without running launch. */
-  const seedPod = (): void =>
+  /** A Pod that launch made, and its launch record, without running launch. */
+  const seedPod = async (): Promise<void> => {
+    let out = ''
+    await main(['plan', 'launch', ...demo, '--format', 'json'], { out: (t) => void (out += t), err: () => {}, env: { HOME: home } })
+    writeRecordOf(JSON.parse(out) as Plan)
     writeFileSync(statePath, JSON.stringify({
       'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } } },
       'Secret/agents/demo-secrets': { kind: 'Secret', metadata: { name: 'demo-secrets' } },
     }))
+  }
 
   it.each([0, 3, 130])('exec passes the command\'s exit code %i through', async (code) => {
-    seedPod()
+    await seedPod()
     const r = await bottle(['exec', ...demo, `exit ${code}`], { BOTTLE_KUBECTL_EXEC_EXIT: String(code) })
     expect(r.code).toBe(code)
     const [call] = calls()
@@ -192,13 +213,22 @@ describe('exec, down, ls', () => {
     expect(call?.stdin).toBe(null)
   })
 
-  it('exec on a bottle that is not there: kubectl\'s NotFound, exit 1', async () => {
+  it('exec on a launched bottle whose Pod is not there: kubectl\'s NotFound, exit 1', async () => {
+    await seedPod()
+    writeFileSync(statePath, '{}')
     const r = await bottle(['exec', ...demo, 'true'])
     expect(r.code).toBe(1)
   })
 
+  it('exec on a bottle with no launch record: exit 2, nothing run', async () => {
+    const r = await bottle(['exec', ...demo, 'true'])
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/^bottle: demo has no launch record on kubernetes \(.*\): launch it first/)
+    expect(calls()).toStrictEqual([])
+  })
+
   it('down deletes the Pod and the Secret; run again, it still succeeds', async () => {
-    seedPod()
+    await seedPod()
     expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
     expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
@@ -218,7 +248,7 @@ describe('exec, down, ls', () => {
   })
 
   it('ls asks for the labelled Pods as JSON', async () => {
-    seedPod()
+    await seedPod()
     expect((await bottle(['ls', '-b', 'kubernetes', '-n', 'agents'])).code).toBe(0)
     expect(calls().map((c) => c.argv)).toStrictEqual([['--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json']])
   })

@@ -4,6 +4,8 @@
  * (STANDIN_FAIL_AT) before changing anything, so after a failure at step k exactly steps 1…k-1
  * have created something, and bottle must undo exactly those, newest first (DESIGN invariant 8).
  */
+import { existsSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
@@ -65,7 +67,11 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
 }
 
 describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
-  const stepCount = 5
+  // The plan's steps: the stand-in's five, with the launch record written (by /bin/sh, which the
+  // stand-in log does not see) after the create and start.
+  const stepCount = 6
+  const planStep = (invocation: number): number => (invocation >= 3 ? invocation + 1 : invocation)
+  const recordPath = (): string => join(sb.root, '.local', 'state', 'bottle', backend, 'demo', 'record.json')
 
   it('runs every step in order when none fails, and leaves one running bottle', async () => {
     sb = sandbox()
@@ -74,10 +80,11 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     expect(argvs(sb.log())).toEqual(launchSteps(backend, sb.workdir, prompt).map((s) => [backend, ...s.argv]))
     expect(sb.live(backend)).toEqual(['demo'])
     expect(sb.guestFile(backend, 'demo', '/opt/bottle/system-prompt.md')).toBe('be careful\n')
+    expect(statSync(recordPath()).mode & 0o777).toBe(0o600)
   })
 
-  it.each(Array.from({ length: stepCount }, (_, i) => i + 1))(
-    'at step %i: undoes what steps before it created, newest first, and exits with the step\'s code',
+  it.each(Array.from({ length: stepCount - 1 }, (_, i) => i + 1))(
+    'at stand-in invocation %i: undoes what steps before it created, newest first, and exits with the step\'s code',
     async (k) => {
       sb = sandbox()
       const { prompt, run } = launchWithPrompt(backend, { STANDIN_FAIL_AT: String(k), STANDIN_FAIL_CODE: '17' })
@@ -93,7 +100,9 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
       expect(sb.live(backend)).toEqual([])
       // The quiet step's own output is shown when it fails, then bottle's one-line verdict.
       expect(r.stderr).toContain(`stand-in failure injected at invocation ${k}`)
-      expect(r.stderr).toContain(`bottle: step ${k}/${stepCount} failed with exit code 17: `)
+      expect(r.stderr).toContain(`bottle: step ${planStep(k)}/${stepCount} failed with exit code 17: `)
+      // The launch record, written once the bottle started, is undone with it.
+      expect(existsSync(recordPath())).toBe(false)
     },
   )
 
@@ -119,9 +128,19 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     }
   })
 
-  it('undoes nothing when the bottle already exists: the create fails and the existing one stays', async () => {
+  it('a second launch is refused by the first one\'s record: exit 2, nothing run', async () => {
     sb = sandbox()
     await launch(sb, backend)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`bottle: demo is launched already on ${backend} (its launch record is ${recordPath()}); take it down first: bottle run down demo\n`)
+    expect([sb.log(), sb.live(backend)]).toEqual([[], ['demo']])
+  })
+
+  it('undoes nothing when the bottle already exists without a record: the create fails and the existing one stays', async () => {
+    sb = sandbox()
+    await launch(sb, backend)
+    rmSync(recordPath())
     const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
     // The real tools' codes for "name taken": smolvm 1, docker create 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
@@ -139,6 +158,6 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     const quiet = await launchWithPrompt(backend, { STANDIN_FAIL_AT: '3' }, ['-q']).run
     expect(quiet.stderr).not.toMatch(/^(undo: |\[\d+\/\d+\] )/m)
     // -q silences progress, not failures.
-    expect(quiet.stderr).toContain('bottle: step 3/')
+    expect(quiet.stderr).toContain('bottle: step 4/')
   })
 })

@@ -6,6 +6,8 @@
  * undo included when the signal ended it or it finished: an interrupted create may have created
  * something; not when it exited with an error of its own) and exit 128+n.
  */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
 import { type Sandbox, bottleProcess, launch, lines, sandbox, until } from '../standins/harness.js'
@@ -121,6 +123,8 @@ describe('an interrupted launch against a stand-in docker', () => {
   it('SIGINT while `docker create` is refused because the name is taken: the existing bottle stays, exit 130', async () => {
     sb = sandbox()
     await launch(sb, 'docker')
+    // Without its launch record (an older bottle's), so that the second launch reaches docker.
+    rmSync(join(sb.root, '.local', 'state', 'bottle', 'docker', 'demo', 'record.json'))
     const before = sb.log().length
     // The create sleeps, SIGINT arrives, and the stand-in (which handles SIGINT) then exits 125
     // on its own: the name conflict. Its undo (`rm -f demo`) would remove the bottle it refused.

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli.js'
+import { withKnobs } from './knobs.js'
 import type { BackendName } from '../../src/plan/types.js'
 
 /**
@@ -123,7 +124,7 @@ export interface Ran {
 export const bottle = async (args: readonly string[], env: Readonly<Record<string, string>>): Promise<Ran> => {
   let stdout = ''
   const errLines: string[] = []
-  const code = await main(args, { out: (t) => (stdout += t), err: (l) => errLines.push(l), env })
+  const code = await main(args, { out: (t) => (stdout += t), err: (l) => errLines.push(l), env: withKnobs(env) })
   return { code, stdout, stderr: errLines.length === 0 ? '' : `${errLines.join('\n')}\n` }
 }
 
@@ -134,7 +135,7 @@ export const bottleProcess = (
   opts: { input?: string; detached?: boolean; cwd?: string } = {},
 ): ResultPromise<{ reject: false; stripFinalNewline: false }> =>
   execa(process.execPath, [bottleJs, ...args], {
-    env,
+    env: withKnobs(env),
     extendEnv: false,
     reject: false,
     stripFinalNewline: false,

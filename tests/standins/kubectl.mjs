@@ -10,13 +10,18 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 
 const argv = process.argv.slice(2)
+// bottle starts kubectl with an allow-list of host variables (src/plan/client-env.ts), so a
+// test's knobs (BOTTLE_KUBECTL_*) come in a file in $HOME (tests/standins/knobs.ts); `env` is
+// what bottle gave, and is what the log records.
 const env = process.env
-const statePath = env.BOTTLE_KUBECTL_STATE
+const knobFile = env.HOME === undefined ? null : `${env.HOME}/.bottle-standin-knobs.json`
+const knobs = { ...(knobFile !== null && existsSync(knobFile) ? JSON.parse(readFileSync(knobFile, 'utf8')) : {}), ...env }
+const statePath = knobs.BOTTLE_KUBECTL_STATE
 const state = statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {}
 
 const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-')
 const stdin = readsStdin ? readFileSync(0, 'utf8') : null
-if (env.BOTTLE_KUBECTL_LOG !== undefined) appendFileSync(env.BOTTLE_KUBECTL_LOG, `${JSON.stringify({ argv, env, stdin })}\n`)
+if (knobs.BOTTLE_KUBECTL_LOG !== undefined) appendFileSync(knobs.BOTTLE_KUBECTL_LOG, `${JSON.stringify({ argv, env, stdin })}\n`)
 
 const finish = (code, out = '', err = '') => {
   if (statePath !== undefined) writeFileSync(statePath, JSON.stringify(state))
@@ -50,7 +55,7 @@ switch (verb) {
     } catch {
       finish(1, '', 'error: error parsing STDIN: error converting YAML to JSON: yaml: did not find expected node content')
     }
-    if (verb === 'create' && env.BOTTLE_KUBECTL_FAIL === 'create-echo')
+    if (verb === 'create' && knobs.BOTTLE_KUBECTL_FAIL === 'create-echo')
       finish(1, '', `error: error validating "STDIN": error validating data: ${stdin}`)
     const k = key(obj.kind, obj.metadata.name)
     const what = `${obj.kind.toLowerCase()}/${obj.metadata.name}`
@@ -70,7 +75,7 @@ switch (verb) {
   case 'wait': {
     const target = rest.find((w) => w.startsWith('pod/'))?.slice(4)
     if (state[key('Pod', target)] === undefined) finish(1, '', 'error: no matching resources found')
-    if (env.BOTTLE_KUBECTL_FAIL === 'wait') finish(1, '', `error: timed out waiting for the condition on pods/${target}`)
+    if (knobs.BOTTLE_KUBECTL_FAIL === 'wait') finish(1, '', `error: timed out waiting for the condition on pods/${target}`)
     finish(0, `pod/${target} condition met`)
     break
   }
@@ -90,7 +95,7 @@ switch (verb) {
     const before = rest.slice(0, dash)
     const pod = before.filter((w, i) => !w.startsWith('-') && before[i - 1] !== '-c')[0]
     if (state[key('Pod', pod)] === undefined) finish(1, '', `Error from server (NotFound): pods "${pod}" not found`)
-    const code = Number(env.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
+    const code = Number(knobs.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
     finish(code, '', code === 0 ? '' : `command terminated with exit code ${code}`)
     break
   }

@@ -31,6 +31,16 @@ import {
 import { constants } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 
+// bottle starts a backend client with an allow-list of host variables (src/plan/client-env.ts),
+// so a test's knobs for this stand-in (BOTTLE_STANDIN_*, STANDIN_*) come in a file in $HOME,
+// written by the harness (tests/standins/knobs.ts). The log keeps the environment bottle gave.
+const clientEnv = { ...process.env }
+{
+  const knobFile = process.env.HOME === undefined ? null : `${process.env.HOME}/.bottle-standin-knobs.json`
+  if (knobFile !== null && existsSync(knobFile))
+    for (const [k, v] of Object.entries(JSON.parse(readFileSync(knobFile, 'utf8')))) if (process.env[k] === undefined) process.env[k] = v
+}
+
 const [tool, ...argv] = process.argv.slice(2)
 
 // -------------------------------------------------------------------------------------------------
@@ -555,7 +565,7 @@ const main = () => {
     exit(99, `${tool} stand-in: BOTTLE_STANDIN_LOG and BOTTLE_STANDIN_STATE must be set`)
   const stdin = readStdin()
   const seq = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l !== '').length + 1 : 1
-  appendFileSync(logPath, `${JSON.stringify({ seq, tool, argv, env: process.env, stdin, cwd: process.cwd() })}\n`)
+  appendFileSync(logPath, `${JSON.stringify({ seq, tool, argv, env: clientEnv, stdin, cwd: process.cwd() })}\n`)
   const sleepHere = numbers(process.env.STANDIN_SLEEP_AT).includes(seq)
   const sleepAfter = process.env.STANDIN_SLEEP_WHEN === 'after'
   if (sleepHere && !sleepAfter) sleepSeconds(Number(process.env.STANDIN_SLEEP_SECONDS ?? 30))
