@@ -27,7 +27,12 @@ describe('parsePasswd', () => {
   const text = 'root:x:0:0:root:/root:/bin/bash\nnode:x:1001:1002::/home/node:/bin/sh\nbroken:x:abc:1\n\nnode:x:7:7::/:/bin/sh\n'
 
   it('gives the ids of the named users only; the first entry wins; malformed lines are skipped', () => {
-    expect(parsePasswd(text, ['node', 'broken', 'nobody'])).toStrictEqual({ node: { uid: 1001, gid: 1002 } })
+    expect({ ...parsePasswd(text, ['node', 'broken', 'nobody']) }).toStrictEqual({ node: { uid: 1001, gid: 1002 } })
+  })
+
+  it('a user named like an Object member is no account unless listed', () => {
+    const accounts = parsePasswd(text, ['constructor', 'toString', '__proto__'])
+    for (const name of ['constructor', 'toString', '__proto__']) expect(accounts[name]).toBeUndefined()
   })
 })
 

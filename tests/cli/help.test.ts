@@ -7,13 +7,22 @@ import { execa } from 'execa'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { opNames } from '../../src/plan/types.js'
+import { type Plan, backendNames, opNames } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 import { type Sandbox, bottle, bottleJs, sandbox } from '../standins/harness.js'
 
 let sb: Sandbox
 beforeAll(() => {
   sb = sandbox()
 })
+
+/** demo launched on every backend (its launch record there), whichever the examples pick. */
+const launchedEverywhere = async (): Promise<void> => {
+  for (const b of backendNames) {
+    const r = await bottle(['plan', 'launch', 'demo', '-b', b, '--workdir', sb.workdir, '--format', 'json'], sb.env)
+    if (r.code === 0) writeRecordOf(JSON.parse(r.stdout) as Plan)
+  }
+}
 afterAll(() => sb.dispose())
 
 const modes = ['plan', 'run'] as const
@@ -41,6 +50,7 @@ it.each([[['--help']], [['-h']], [['help']], [['plan', '--help']], [['run', '--h
 
 describe("each operation's example, as `bottle plan` (through sh, with the built executable)", () => {
   it.each(opNames)('%s', async (op) => {
+    if (op !== 'launch') await launchedEverywhere()
     const help = (await bottle(['plan', op, '--help'], sb.env)).stdout
     const example = /\nExample:\n {2}(bottle .*)\n/.exec(help)?.[1]
     expect(example).toBeDefined()

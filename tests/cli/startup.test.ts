@@ -9,6 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
+import type { Plan } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
@@ -16,7 +18,11 @@ it('plan agent loads neither node:crypto nor node:child_process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-startup-'))
   const preload = join(dir, 'loaded.cjs')
   writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))\n")
-  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: dir, encoding: 'utf8' })
+  // demo is launched: plan agent reads its launch record (a file read) from this state root.
+  const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state') }
+  const launch = spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: dir, env, encoding: 'utf8' })
+  writeRecordOf(JSON.parse(launch.stdout) as Plan)
+  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: dir, env, encoding: 'utf8' })
   expect(r.status).toBe(0)
   const loaded = JSON.parse(r.stderr) as string[]
   expect(loaded.filter((m) => /^NativeModule (crypto|child_process)$/.test(m))).toStrictEqual([])
