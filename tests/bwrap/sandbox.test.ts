@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { onPath, parsePasswd } from '../../src/host.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
+import type { Plan } from '../../src/plan/types.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 const root = mkdtempSync(join(tmpdir(), 'bottle-bwrap-'))
@@ -61,15 +62,24 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     ])
   })
 
-  it('a plan on the bottle says when the spec has drifted from the one it was launched with, and what', () => {
-    // Launched with no env and the default network; the same bottle asked for with more.
+  it('a plan on the bottle warns when the manifest has drifted from the launch record, and applies none of it', () => {
+    // Launched with no env and the default network; then the manifest asks for more.
     const same = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap'])
     expect(same.stdout).not.toContain('drift')
-    const changed = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '-e', 'NEW=1', '--network', 'host'])
-    expect(changed.status).toBe(0)
-    expect(changed.stdout).toContain(
-      'note: drift: demo (bwrap) has drifted from this spec: network default → host, env NEW added (the next command in the bottle uses the new value)',
-    )
+    writeFileSync(join(ws, 'bottle.yaml'), 'bottles:\n  demo:\n    env: { NEW: "1" }\n    network: host\n')
+    try {
+      const changed = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '--format', 'json'])
+      expect(changed.status).toBe(0)
+      const plan = JSON.parse(changed.stdout) as Plan
+      expect(plan.notes).toContain(
+        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host, env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
+      )
+      expect(plan.steps[0]?.argv).toStrictEqual(JSON.parse(bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '-f', '/dev/null', '--format', 'json']).stdout).steps[0].argv)
+      expect(plan.steps[0]?.argv).not.toContain('--share-net')
+      expect(plan.steps[0]?.env.vars.map((v) => v.name)).not.toContain('NEW')
+    } finally {
+      rmSync(join(ws, 'bottle.yaml'))
+    }
   })
 
   it('a launch whose sandbox cannot start fails, and is undone', () => {
@@ -147,7 +157,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
   it('exec on a bottle that was never launched says so in one line, exits 2, and creates nothing', () => {
     const r = bottle(['run', 'exec', 'ghost', '-b', 'bwrap', 'true'])
     expect(r.status).toBe(2)
-    expect(r.stderr).toMatch(/^bottle: bwrap bottle "ghost" was never launched .*bottle run launch ghost\n$/)
+    expect(r.stderr).toMatch(/^bottle: ghost has no launch record on bwrap .*: launch it first \(bottle run launch ghost\);[^\n]*\n$/)
     expect(existsSync(stateOf('ghost'))).toBe(false)
   })
 
