@@ -13,19 +13,19 @@ import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import type { Plan, Step } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/spec/spec.js'
 import { demo } from './fixtures.js'
-import { envAndSecretsArb, fitFor, scenarioArb } from '../arbitraries.js'
+import { bwrapBaseFacts, envAndSecretsArb, fitFor, scenarioArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
 const state = '/home/me/.local/state/bottle/bwrap'
 
-const bottleFacts: BwrapBottleFacts = { launched: true, promptInstalled: true, accounts: {} }
+const bottleFacts: BwrapBottleFacts = { launched: true, promptInstalled: true, unsafe: null, users: ['node'], accounts: {} }
 const host = (stdinIsTTY: boolean, facts: Partial<BwrapBottleFacts> = {}): HostFacts => ({
   cwd: '/src/app',
   stdinIsTTY,
   pathKinds: { '/src/app/prompt.md': 'file', '/src/app/notes': 'dir', '/src/app/notes.txt': 'file' },
   tmpdir: '/tmp',
   uid: 1000,
-  bwrap: { stateDir: state, binary: '/usr/bin/bwrap', term: 'xterm-256color', bottle: { ...bottleFacts, ...facts } },
+  bwrap: bwrapBaseFacts(state, { term: 'xterm-256color', bottle: { ...bottleFacts, ...facts } }),
   cluster: { context: null, namespace: null },
 })
 
