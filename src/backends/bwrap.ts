@@ -135,6 +135,9 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
   for (const [what, path] of [['home', homeOf(spec.user)], ['prompt directory', bottleMounts]] as const)
     if (within(path, spec.workdir))
       return E.left(compileError(`workdir ${show(spec.workdir)} would cover the bottle's ${what} ${path}; choose a project directory`))
+  // Nothing to run programs from: a missing directory, or one that is not a root filesystem.
+  if (!facts.system.some((e) => e.path === '/usr' || e.path === '/bin'))
+    return E.left(compileError(`image ${show(image ?? bwrap.defaultImage)} has no /usr or /bin: not a root filesystem directory`))
   const state = stateOf(facts, spec)
   const { launched, promptInstalled, unsafe, users, accounts } = facts.bottle
   // A sandbox that would show the state root (every bottle's home, the records) or the host home.
