@@ -5,6 +5,7 @@
 #   scripts/test-engines.sh start    start dockerd, configure podman, build and import the image;
 #                                    write the variables the tests need to $DIR/env
 #   scripts/test-engines.sh stop     stop that dockerd (the data stays, so the next start is fast)
+#   scripts/test-engines.sh stop --remove   stop it, then remove DIR (what .ci/run does)
 #   scripts/test-engines.sh env      print the env file's path
 #
 # DIR is $BOTTLE_ENGINES_DIR, else /tmp/bottle-engines. The tests find the env file through
@@ -198,7 +199,17 @@ case "${1:-}" in
     import_images
     write_env
     ;;
-  stop) stop_dockerd ;;
+  stop)
+    stop_dockerd
+    if [ "${2:-}" = --remove ] && [ -d "$dir" ]; then
+      # Only a directory nothing is mounted under: rm -rf through a live mount would reach into it.
+      if findmnt -rn -o TARGET | grep -q "^$dir/"; then
+        say "something is still mounted under $dir: left in place"
+      else
+        rm -rf "$dir" && say "removed $dir"
+      fi
+    fi
+    ;;
   env) echo "$dir/env" ;;
   *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
 esac
