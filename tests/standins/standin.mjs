@@ -427,7 +427,10 @@ const dockerSpecs = {
   },
   rm: { '-f': ['force', 'bool'], '--force': ['force', 'bool'], '-v': ['volumes', 'bool'], '--volumes': ['volumes', 'bool'] },
   cp: { '-a': ['archive', 'bool'], '-L': ['follow', 'bool'], '-q': ['quiet', 'bool'] },
-  ps: { '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'], '--format': ['format', 'value'], '-q': ['quiet', 'bool'] },
+  ps: {
+    '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'],
+    '--format': ['format', 'value'], '-q': ['quiet', 'bool'], '--quiet': ['quiet', 'bool'], '--no-trunc': ['noTrunc', 'bool'],
+  },
 }
 
 const docker = (args, stdin) => {
@@ -468,7 +471,10 @@ const docker = (args, stdin) => {
     case 'rm': {
       if (p.positional.length === 0) exit(1, '"docker rm" requires at least 1 argument.')
       let code = 0
-      for (const name of p.positional) {
+      for (const ref of p.positional) {
+        // A container is named by its name, its id or a unique prefix of its id (12+ here).
+        const byId = ref.length >= 12 && /^[0-9a-f]+$/.test(ref) ? store.all().filter((x) => x.id.startsWith(ref)) : []
+        const name = byId.length === 1 ? byId[0].name : ref
         const c = store.load(name)
         if (c === null) {
           complain(noSuchContainer(name))
@@ -482,7 +488,7 @@ const docker = (args, stdin) => {
           continue
         }
         store.remove(name)
-        say(name)
+        say(ref)
       }
       return code
     }
@@ -526,10 +532,18 @@ const docker = (args, stdin) => {
       return 0
     }
     case 'ps': {
-      const filters = (p.flags.filter ?? []).map((f) => f.replace(/^label=/, ''))
-      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && filters.every((f) => c.labels.includes(f)))
-      // stand-in output: names only, whatever --format asks for.
-      say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
+      // `label=K=V` must be one of the container's labels; `name=REGEX` is matched, as the engine
+      // does, against the name with and without its leading "/".
+      const matches = (c, f) =>
+        f.startsWith('name=')
+          ? [c.name, `/${c.name}`].some((n) => new RegExp(f.slice('name='.length)).test(n))
+          : c.labels.includes(f.replace(/^label=/, ''))
+      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && (p.flags.filter ?? []).every((f) => matches(c, f)))
+      // -q: the engine's ids, one a line (--no-trunc: whole); else (stand-in output) names only,
+      // whatever --format asks for.
+      if (p.flags.quiet === true) {
+        if (shown.length > 0) say(shown.map((c) => (p.flags.noTrunc === true ? c.id : c.id.slice(0, 12))).join('\n'))
+      } else say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
       return 0
     }
   }
