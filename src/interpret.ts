@@ -165,6 +165,16 @@ export const succeeded = (s: Step, r: StepResult): boolean =>
 // the plan
 // -------------------------------------------------------------------------------------------------
 
+/**
+ * A step may have created something when it succeeded, or was ended by a signal, or exited with
+ * 128+n as a client does when a signal stopped it (docker exits 130 within ~30 ms of a SIGINT
+ * while the engine finishes the create seconds later). One that exited with an error of its own
+ * (a create refused because the name is taken) created nothing, and its undo, which would only
+ * look for what carries this run's launch id, is not run. That saves the undo's wait, not a
+ * bottle: an undo never removes what another run created either way.
+ */
+const mayHaveCreated = (r: StepResult): boolean => r.code === 0 || r.bySignal || (r.code !== null && r.code > 128)
+
 /** A fresh launch id: 64 random bits as 16 hex digits (the sh rendering makes the same shape). */
 export const newLaunchId = (): string => globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16)
 
@@ -273,8 +283,10 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
       if (!ctx.quiet && plan.steps.length > 1) ctx.log(progressLine(plan, i, launchId))
       const r = await run(s, `step ${i + 1}/${plan.steps.length}`, i === plan.exitCodeFrom)
       await Promise.all(sideTasks.splice(0))
+      // What this step may have created: its undo joins the stack unless it failed on its own.
+      const own = mayHaveCreated(r) ? s.undo : []
       if (interrupted !== null && i !== plan.exitCodeFrom) {
-        await rollback([...undo, ...s.undo])
+        await rollback([...undo, ...own])
         return done(interruptedCode())
       }
       if (r.code === null) {
@@ -288,7 +300,7 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
           if (r.stderr !== '') ctx.log(redact(r.stderr.trimEnd(), plan.secrets, ctx.hostEnv))
         }
         ctx.log(`bottle: step ${i + 1}/${plan.steps.length} failed with exit code ${r.code}: ${s.title}`)
-        await rollback(undo)
+        await rollback([...undo, ...own])
         return done(r.code)
       }
       undo.push(...s.undo)

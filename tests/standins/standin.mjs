@@ -20,9 +20,11 @@
 //   STANDIN_SLEEP_AT=2      that invocation sleeps $STANDIN_SLEEP_SECONDS (default 30) before it
 //                           acts, or after (STANDIN_SLEEP_WHEN=after: the work is done, the
 //                           process has not exited yet); a signal with the default action ends it
+//   STANDIN_LATE_AT=1       that invocation, a docker create, exits 130 at once while a detached
+//                           "engine" makes the container $STANDIN_LATE_MS (default 1500) ms later
 //   STANDIN_IGNORE_SIGINT=1 SIGINT does not end it: it finishes what it was doing and exits with
 //                           its own status, as a CLI that handles the signal may
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync,
@@ -433,6 +435,9 @@ const dockerSpecs = {
   },
 }
 
+/** This invocation is a create the engine finishes after its client has exited (STANDIN_LATE_AT). */
+let lateCreate = false
+
 const docker = (args, stdin) => {
   const [sub, ...rest] = args
   const spec = dockerSpecs[sub]
@@ -450,10 +455,22 @@ const docker = (args, stdin) => {
       if (existing !== null)
         exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker ${sub} --help' for more information`)
       const id = randomBytes(32).toString('hex')
-      store.save(name, {
+      const record = {
         name, id, state: sub === 'run' ? 'running' : 'created', labels: p.flags.label ?? [], image, cmd, entrypoint: one(p.flags, 'entrypoint') ?? null,
         mounts: mountsOf(p.flags.volume), env: envEntries(p.flags.env), workdir: one(p.flags, 'workdir') ?? '/',
-      })
+      }
+      if (lateCreate) {
+        // The engine finishes the create after the client has gone (seen with docker: the
+        // client exits 130 within ~30 ms of a SIGINT, the engine completes seconds later).
+        const engine = spawn(process.execPath, ['-e', `setTimeout(() => {
+          const fs = require('node:fs')
+          fs.mkdirSync(${JSON.stringify(join(store.fs(name), 'tmp'))}, { recursive: true })
+          fs.writeFileSync(${JSON.stringify(store.file(name))}, ${JSON.stringify(JSON.stringify(record))})
+        }, ${Number(process.env.STANDIN_LATE_MS ?? 1500)})`], { detached: true, stdio: 'ignore' })
+        engine.unref()
+        exit(130, 'context canceled')
+      }
+      store.save(name, record)
       say(id)
       return 0
     }
@@ -579,6 +596,7 @@ const main = () => {
       ? `Error response from daemon: stand-in failure injected at invocation ${seq}`
       : `Error: stand-in failure injected at invocation ${seq}`)
   }
+  lateCreate = numbers(process.env.STANDIN_LATE_AT).includes(seq)
   const code = settle(() =>
     tool === 'smolvm' ? smolvm(argv, stdin) : tool === 'docker' ? docker(argv, stdin) : exit(99, `unknown stand-in ${tool}`),
   )
