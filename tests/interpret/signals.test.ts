@@ -150,6 +150,18 @@ describe('an interrupted launch against a stand-in docker', () => {
     },
   )
 
+  it('item 1: a second launch whose create client exits 130 (interrupted, as docker does) while the name is taken leaves the existing bottle', async () => {
+    sb = sandbox()
+    await launch(sb, 'docker')
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir], { ...sb.env, STANDIN_LATE_AT: '1' })
+    expect(r.exitCode).toBe(130)
+    // The create may have made something (128+n), so its undo looked: for this run's id only.
+    const looked = argvs().slice(1)
+    expect(looked.length).toBeGreaterThan(0)
+    expect(looked.every((a) => a[1] === 'ps')).toBe(true)
+    expect(sb.live('docker')).toEqual(['demo'])
+  }, 40_000)
+
   it('SIGINT during `docker create`: the create finishes, then the container carrying this run\'s id is removed by its engine id, exit 130', async () => {
     const { r } = await interruptLaunch('docker', 1, 'SIGINT', 'bottle')
     expect(r.exitCode).toBe(130)

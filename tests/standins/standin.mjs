@@ -452,6 +452,8 @@ const docker = (args, stdin) => {
       if (image === undefined) exit(125, `"docker ${sub}" requires at least 1 argument.`)
       const name = one(p.flags, 'name') ?? `standin_${randomBytes(4).toString('hex')}`
       const existing = store.load(name)
+      // Interrupted: the client gives up at once; the engine refuses the name all the same.
+      if (existing !== null && lateCreate) exit(130, 'context canceled')
       if (existing !== null)
         exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker ${sub} --help' for more information`)
       const id = randomBytes(32).toString('hex')
