@@ -8,6 +8,8 @@
  * Nothing here decides anything; `interpret` executes exactly these fields (the Terraform rule).
  */
 
+import { quoteShArgv } from './quote.js'
+
 // -------------------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------------------
@@ -91,12 +93,32 @@ export interface GuestIntent {
   readonly stdin: boolean
 }
 
-/** The guest part of a step: argv = [...framing, ...tail]; the tail is never found by search. */
+/**
+ * A host program that runs the guest command given as one `sh -c` string: argv is
+ * `[...before, 'exec FRAMING… TAIL…' (quoted), ...after]`. bwrap's interactive ops run under
+ * util-linux `script -q -e -c CMD /dev/null`, which gives the guest a pseudo-terminal of its own.
+ */
+export interface Wrapper {
+  readonly before: readonly string[]
+  readonly after: readonly string[]
+}
+
+/**
+ * The guest part of a step: argv = [...framing, ...tail], or that command inside `wrapper`; the
+ * tail is never found by search.
+ */
 export interface GuestCommand {
   readonly framing: readonly string[]
   readonly tail: readonly string[]
   readonly intent: GuestIntent
+  readonly wrapper?: Wrapper
 }
+
+/** The argv that runs a guest command: framing + tail, inside the wrapper if there is one. */
+export const guestArgv = (framing: readonly string[], tail: readonly string[], wrapper: Wrapper | undefined): string[] =>
+  wrapper === undefined
+    ? [...framing, ...tail]
+    : [...wrapper.before, quoteShArgv(['exec', ...framing, ...tail]), ...wrapper.after]
 
 export interface Step {
   /** One line for people: `[2/4] create the machine`. */
