@@ -9,7 +9,7 @@
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
 import { type JsonPart, jsonParts } from './json.js'
-import { quoteSh, quoteShArgv } from './quote.js'
+import { quoteSh, quoteShArgv, quoteShWords } from './quote.js'
 import {
   type EnvVar,
   type Plan,
@@ -128,8 +128,8 @@ const shFeed = (stdin: Stdin): string => {
 
 /** The step's argv for sh: each launch id slot as its text followed by "$bottle_launch_id". */
 const shArgv = (s: Step): string =>
-  s.argv
-    .map((a, i) => (s.launchId?.includes(i) ? `${a === '' ? '' : quoteSh(a)}"$bottle_launch_id"` : quoteSh(a)))
+  quoteShWords(s.argv)
+    .map((q, i) => (s.launchId?.includes(i) ? `${s.argv[i] === '' ? '' : q}"$bottle_launch_id"` : q))
     .join(' ')
 
 /** A command line with its env: host env plus assignments, or (bwrap) only the listed vars. */

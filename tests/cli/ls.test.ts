@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { launchIdLabel, managedLabel, nameLabel, specHashLabel, specLabel } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import { main } from '../../src/cli.js'
@@ -261,7 +261,7 @@ describe('down --all', () => {
 describe('launch records the spec', () => {
   it('the labels carry the hash and the record, and no env value or secret value', async () => {
     const labels = await launchedLabels('docker')
-    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel, specLabel])
+    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel, specLabel, launchIdLabel])
     expect(labels[specHashLabel]).toMatch(/^[0-9a-f]{12}$/)
     const record = Buffer.from(labels[specLabel] ?? '', 'base64url').toString('utf8')
     expect(JSON.parse(record)).toMatchObject({ v: 1, image: 'node:22', workdir: work, secrets: ['TOKEN'], env: [['CI', expect.stringMatching(/^[0-9a-f]{16}$/)], ['FOO', expect.any(String)]] })
