@@ -204,7 +204,8 @@ const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: st
     }
     return true
   }
-  return walk(dir) ? { files, dirs } : null
+  // Sorted: the same host gives the same plan, whatever order readdir returns.
+  return walk(dir) ? { files: files.sort(), dirs: dirs.sort() } : null
 }
 
 /** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
