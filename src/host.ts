@@ -172,7 +172,7 @@ const systemEntries = (rootfs: string): SystemEntry[] =>
   })
 
 /** More entries than this under one directory and it is not scanned, so not bound (see rootOnlyUnder). */
-const scanBudget = 50_000
+const scanBudget = 20_000
 
 /**
  * What under `dir` (a guest path, read in `rootfs`) only root or a group may read: files with no
@@ -204,7 +204,8 @@ const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: st
     }
     return true
   }
-  return walk(dir) ? { files, dirs } : null
+  // Sorted: the same host gives the same plan, whatever order readdir returns.
+  return walk(dir) ? { files: files.sort(), dirs: dirs.sort() } : null
 }
 
 /** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
@@ -245,7 +246,7 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
   const readable = isAbsolute(rootfs)
   const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
   const uid = process.geteuid?.() ?? 1000
-  // Only root's guest can read what others cannot: scan only then (about 10 ms for /etc and /opt).
+  // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
   const scanned = readable && uid === 0 && query !== null
   const system = readable ? systemEntries(rootfs) : []
   const rootOnly = { files: [] as string[], dirs: [] as string[] }

@@ -4,21 +4,24 @@
  *
  *   bwrap.exec(spec, intent, host).framing
  *   // ['/usr/bin/bwrap','--unshare-all','--unshare-user','--die-with-parent','--new-session',
- *   //  '--ro-bind','/','/','--dev','/dev','--proc','/proc','--tmpfs','/tmp','--tmpfs','/home',
- *   //  '--tmpfs','/root','--bind','/home/me/.local/state/bottle/bwrap/demo/home','/home/node',
- *   //  '--bind','/src/app','/src/app','--uid','1000','--gid','1000','--chdir','/src/app','--']
+ *   //  '--ro-bind','/usr','/usr','--symlink','usr/bin','/bin',…,'--ro-bind','/etc','/etc',
+ *   //  '--dev','/dev','--proc','/proc','--tmpfs','/tmp','--tmpfs','/run',…,
+ *   //  '--bind','/home/me/.local/state/bottle/bwrap/demo/home','/home/node',
+ *   //  '--bind','/src/app','/src/app','--remount-ro','/','--uid','1000','--gid','1000',
+ *   //  '--chdir','/src/app','--setenv','HOME','/home/node',…,'--']
  *
  * What a bottle is, on the host (`$XDG_STATE_HOME/bottle/bwrap/NAME`):
  *   home/               bound read-write at the user's HOME on every run
  *   system-prompt.md    the prompt file, bound read-only at /tmp/bottle/system-prompt.md
- * Everything else is the host's `/` (or the spec's rootfs directory), read-only, with fresh
- * /dev, /proc and /tmp, host homes hidden, and the workdir bound read-write at its own path.
+ * The root is an allow-list: the rootfs' system directories read-only (src/host.ts says which),
+ * fresh tmpfs for the rest, root-only files masked when bottle is root, the state root and the
+ * host home never shown, and the workdir bound read-write at its own path.
  *
- * The guest env is the bwrap process's env, which the plan lists exactly (inheritHost false):
- * bwrap hands its own environment to the command, so nothing reaches argv and nothing else leaks.
- * Traps (reference/cli-surfaces.md §4, §6): mounts apply in order, so `/` goes first and the
- * workdir last; a bind destination must be creatable, and over a read-only `/` only our tmpfs
- * mounts are; bwrap's own failures exit 1.
+ * The bwrap process's env holds a fixed PATH and the secrets' values only; everything plain goes
+ * in as --setenv. An interactive guest runs under util-linux `script`, on a pty of its own; any
+ * other in a new session: no TIOCSTI into the user's terminal either way.
+ * Traps (bwrap 0.8): mounts apply in order, so the masks follow what they mask and the workdir
+ * comes after the tmpfs mounts; bwrap's own failures exit 1.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'

@@ -148,6 +148,17 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     expect(existsSync('/etc/bottle-test')).toBe(false)
   })
 
+  it('exec --user with a user the rootfs passwd does not list: one line, exit 2, nothing run', () => {
+    const marker = join(ws, 'ran-as-unknown')
+    const r = bottle(['run', 'exec', 'demo', '-b', 'bwrap', '--user', 'nosuchuser', `touch ${marker}`])
+    expect(r).toStrictEqual({
+      status: 2,
+      stdout: '',
+      stderr: 'bottle: user "nosuchuser" is not in "/etc/passwd": bwrap runs a user by the ids listed there (root, and the default user node, need none)\n',
+    })
+    expect(existsSync(marker)).toBe(false)
+  })
+
   it('down removes the bottle; down again is not an error', () => {
     expect(bottle(['run', 'down', 'demo', '-b', 'bwrap', '-q'])).toMatchObject({ status: 0, stderr: '' })
     expect(existsSync(stateOf('demo'))).toBe(false)
