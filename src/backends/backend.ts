@@ -194,6 +194,15 @@ export const nameLabel = 'dev.bottle.name'
 /** The spec that shaped the bottle (src/spec/record.ts), so ls can tell when it has drifted. */
 export const specHashLabel = 'dev.bottle.spec-hash'
 export const specLabel = 'dev.bottle.spec'
+/**
+ * The run of launch that created the bottle (a fresh id per run, filled in by the interpreter):
+ * an undo removes a bottle only if it carries this run's id, so an interrupted second launch of
+ * a name never removes the bottle a first launch made.
+ */
+export const launchIdLabel = 'dev.bottle.launch-id'
+
+/** How many times, a second apart, an undo looks for what an interrupted create may still be making. */
+export const undoTries = 10
 
 /** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
 export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {

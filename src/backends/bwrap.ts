@@ -342,6 +342,31 @@ const removeState = (spec: BottleSpec, host: HostFacts): Step => {
   return step(`remove the bottle's state directory ${state}`, ['rm', '-rf', '--', state])
 }
 
+/** The file in a bottle's state directory that holds the launch id of the run that made it. */
+export const launchIdFile = 'launch-id'
+
+/** `sh -c SCRIPT sh STATE ID`: a plain mkdir (fails if STATE exists), the id, then the home. */
+const claimScript = `mkdir -m 700 -- "$1" && printf '%s\\n' "$2" > "$1/${launchIdFile}" && mkdir -m 700 -- "$1/home"`
+
+/**
+ * `sh -c SCRIPT sh STATE ID`: remove STATE only if its launch id is this run's. Another run's
+ * bottle, or a directory whose id was never written, is left; a missing one is nothing to do.
+ */
+const removeOwnScript = [
+  `[ "$(cat -- "$1/${launchIdFile}" 2>/dev/null)" = "$2" ] || exit 0`,
+  // Read-only directories (Go's module cache, say) would stop rm for a user who is not root.
+  'chmod -R u+w -- "$1" 2>/dev/null',
+  'exec rm -rf -- "$1"',
+].join('\n')
+
+/** The create's undo: this run's state directory, by its launch id. */
+const removeOwnState = (spec: BottleSpec, host: HostFacts): Step => {
+  const state = stateOf(factsOf(host).facts, spec)
+  return step(`remove the bottle's state directory ${state} if this run created it`, ['sh', '-c', removeOwnScript, 'sh', state, ''], {
+    launchId: [5],
+  })
+}
+
 /** Messages that tolerated failures match are read in the C locale, whatever the user's LANG. */
 const cLocale: ProcessEnv = { ...inheritEnv, vars: [plain('LC_ALL', 'C')] }
 
@@ -350,10 +375,12 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
   const state = stateOf(facts, spec)
   return [
     step('make the directory that holds bwrap bottles', ['mkdir', '-p', '--', facts.stateDir]),
-    // No -p: if the bottle appeared meanwhile, this fails, and its undo (which would delete that
-    // bottle's home) is never armed. 700: the home may come to hold the agent's credentials.
-    step(`create the bottle's state directory, with its home`, ['mkdir', '-m', '700', '--', state, `${state}/home`], {
-      undo: [removeState(spec, host)],
+    // No -p: if the bottle appeared meanwhile (another launch of the name), this fails, and the
+    // id written next is never this run's, so the undo leaves that bottle alone. 700: the home
+    // may come to hold the agent's credentials.
+    step(`create the bottle's state directory, with this run's launch id and its home`, ['sh', '-c', claimScript, 'sh', state, ''], {
+      launchId: [5],
+      undo: [removeOwnState(spec, host)],
     }),
     // What the other backends keep as labels (ls reads it back to tell drift): KEY=VALUE lines,
     // on stdin, so the plan shows them and argv stays short. They hold no secret or env value.

@@ -138,6 +138,21 @@ export interface Step {
    * it. Its words are already in argv; this is what they mean, for people and for the laws.
    */
   readonly pane?: Step
+  /**
+   * The run's launch id goes here: the positions of the argv elements it is appended to when the
+   * step runs (`dev.bottle.launch-id=` becomes `dev.bottle.launch-id=3f09…`; an empty element
+   * becomes the id itself). Like a secret, the plan holds the slot, never a value: each run of a
+   * plan (a saved one, a `--format sh` script run twice) gets an id of its own, so an undo can tell
+   * what this run created from what another run did.
+   */
+  readonly launchId?: readonly number[]
+  /**
+   * Steps run, once, when the first interrupt arrives while this step is in flight (beside it:
+   * the step itself is not signalled unless it is the plan's result step). A hook for a step
+   * whose work lives somewhere a signal to its client does not reach (a guest command behind
+   * `docker exec`).
+   */
+  readonly onInterrupt?: readonly Step[]
 }
 
 export interface Plan {
@@ -185,6 +200,23 @@ export const step = (title: string, argv: readonly string[], more: Partial<Step>
   undo: [],
   ...more,
 })
+
+/** A launch id: 16 lower-case hex digits (what `od -An -N8 -tx1 /dev/urandom` gives in sh). */
+export const launchIdPattern = /^[0-9a-f]{16}$/
+
+/** How `bottle plan` shows the launch id slot: the value exists only when the plan runs. */
+export const launchIdShown = '<launch id>'
+
+/** The step's argv with the launch id in its slots: `id` is the value, or how a rendering shows it. */
+export const withLaunchId = (s: Step, id: string): readonly string[] =>
+  s.launchId === undefined || s.launchId.length === 0 ? s.argv : s.argv.map((a, i) => (s.launchId?.includes(i) ? `${a}${id}` : a))
+
+/** Every step and nested step (undo, on-interrupt, pane) of a plan, depth first. */
+export const allSteps = (steps: readonly Step[]): Step[] =>
+  steps.flatMap((s) => [s, ...allSteps(s.undo), ...allSteps(s.onInterrupt ?? []), ...(s.pane === undefined ? [] : allSteps([s.pane]))])
+
+/** The plan needs a launch id when it runs. */
+export const usesLaunchId = (plan: Plan): boolean => allSteps(plan.steps).some((s) => (s.launchId?.length ?? 0) > 0)
 
 /** Fails to compile when a union gains a member that a switch does not handle. */
 export const absurd = (x: never): never => {

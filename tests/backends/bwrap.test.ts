@@ -254,18 +254,24 @@ describe('bwrap env policy, for any input', () => {
 describe('bwrap lifecycle', () => {
   const fresh = host(false, { launched: false, promptInstalled: false })
 
-  it('launch: mkdir the state directory (undone by rm -rf), start a sandbox once, copy the prompt in', () => {
+  it('launch: a plain mkdir of the state directory with the launch id (undone only if the id is this run\'s), start a sandbox once, copy the prompt in', () => {
     const plan = planOf({ _tag: 'launch' }, demo, fresh)
-    expect(plan.steps.map((s) => s.argv.slice(0, 4))).toStrictEqual([
-      ['mkdir', '-p', '--', state],
-      ['mkdir', '-m', '700', '--'],
-      ['sh', '-c', 'cat > "$1"', 'sh'],
-      ['/usr/bin/bwrap', '--unshare-all', '--unshare-user', '--die-with-parent'],
-      ['cp', '--remove-destination', '--', '/src/app/prompt.md'],
+    expect(plan.steps.map((s) => s.argv.slice(0, 2))).toStrictEqual([
+      ['mkdir', '-p'],
+      ['sh', '-c'],
+      ['sh', '-c'],
+      ['/usr/bin/bwrap', '--unshare-all'],
+      ['cp', '--'],
     ])
+    const [, claim] = plan.steps
+    // The launch id slot is the last word: the script gets the state directory and the id.
+    expect(claim?.argv.slice(3)).toStrictEqual(['sh', `${state}/demo`, ''])
+    expect(claim?.launchId).toStrictEqual([5])
+    expect(claim?.argv[2]).toMatch(/^mkdir -m 700 -- "\$1" && /)
+    expect(claim?.undo.map((u) => [...u.argv.slice(0, 2), ...u.argv.slice(3)])).toStrictEqual([['sh', '-c', 'sh', `${state}/demo`, '']])
+    expect(claim?.undo[0]?.launchId).toStrictEqual([5])
+    expect(plan.steps[4]?.argv.slice(0, 3)).toStrictEqual(['cp', '--remove-destination', '--'])
     expect(plan.steps[4]?.argv[4]).toBe(`${state}/demo/system-prompt.md`)
-    expect(plan.steps[1]?.argv.slice(4)).toStrictEqual([`${state}/demo`, `${state}/demo/home`])
-    expect(plan.steps[1]?.undo.map((u) => u.argv)).toStrictEqual([['rm', '-rf', '--', `${state}/demo`]])
     // The labels ls reads back, on stdin: the spec's record, never an env value.
     expect(plan.steps[2]?.argv[4]).toBe(`${state}/demo/labels`)
     expect(plan.steps[2]?.stdin).toMatchObject({ _tag: 'text', text: expect.stringMatching(/^dev\.bottle\.managed=true\ndev\.bottle\.name=demo\n/) })
