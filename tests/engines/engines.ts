@@ -51,7 +51,7 @@ export const client = (engine: Engine, args: readonly string[], input?: string) 
     encoding: 'utf8',
     input,
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    timeout: 60_000,
+    timeout: 120_000,
   })
 
 /** The engine, ready for tests, or the reason it is not. */

@@ -126,9 +126,11 @@ const lifecycle = (engine: Engine): void => {
     client(engine, ['rm', '-f', main, fresh, foreign])
     if (images.length > 0) client(engine, ['rmi', ...images])
     rmSync(root, { recursive: true, force: true })
-  })
+  }, 180_000)
 
-  describe(`${engine.name}, a real engine`, () => {
+  // Every container create and remove copies or deletes the whole image (vfs): on two busy cores
+  // one step can take tens of seconds.
+  describe(`${engine.name}, a real engine`, { timeout: 180_000 }, () => {
     it('launch creates and starts the bottle, with the prompt given to its user', () => {
       const r = bottle(['run', 'launch', main, '-q'])
       expect(r.stderr).toBe('')
