@@ -261,7 +261,7 @@ describe('bwrap lifecycle', () => {
       ['sh', '-c'],
       ['sh', '-c'],
       ['/usr/bin/bwrap', '--unshare-all'],
-      ['cp', '--'],
+      ['cp', '--remove-destination'],
     ])
     const [, claim] = plan.steps
     // The launch id slot is the last word: the script gets the state directory and the id.

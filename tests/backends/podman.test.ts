@@ -69,8 +69,10 @@ describe('podman examples', () => {
     expect(plan.steps.map((s) => [s.argv, s.tolerate])).toStrictEqual([
       [['podman', 'rm', '-f', 'demo'], [{ exitCode: 1, stderrIncludes: 'no such container' }]],
     ])
-    // The launch undo is the same step.
-    expect(runStep(host)?.undo).toStrictEqual(plan.steps)
+    // The launch undo is not: it removes only the container carrying this run's launch id.
+    const undo = runStep(host)?.undo[0]
+    expect(undo?.argv.slice(3)).toStrictEqual(['podman', 'name=^/?demo$', '10', 'label=dev.bottle.launch-id='])
+    expect(undo?.launchId).toStrictEqual([6])
   })
 })
 
@@ -90,6 +92,8 @@ describe('podman argv snapshots', () => {
         "dev.bottle.spec-hash=2ba4f18c1ecb",
         "--label",
         "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6ImRvY2tlci5pby9saWJyYXJ5L25vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+        "--label",
+        "dev.bottle.launch-id=",
         "--userns=keep-id",
         "--init",
         "-v",
