@@ -57,6 +57,8 @@ export interface ContainerCli {
   readonly removeTolerates: readonly Tolerated[]
   /** A `ps --format` template expression for one label's value, "" when the container has none. */
   readonly labelOf: (key: string) => string
+  /** The `ps --format` template expression for the container's state word (`running`, `exited`, …). */
+  readonly stateField: string
 }
 
 export const containerBackend = (cli: ContainerCli): Backend => {
@@ -175,20 +177,20 @@ export const containerBackend = (cli: ContainerCli): Backend => {
  * itself hold a comma. So the template asks for each label by name (`.Label "k"`, "" when absent)
  * and lets `json` quote every value: one line per container, each a flat object of strings.
  */
-const psFields = (labelOf: (key: string) => string) =>
+const psFields = (cli: Pick<ContainerCli, 'labelOf' | 'stateField'>) =>
   [
     // The container's name is the bottle's (create passes --name): it is also what `rm -f` takes.
     ['name', '.Names'],
-    ['state', '.State'],
+    ['state', cli.stateField],
     ['created', '.CreatedAt'],
     ['image', '.Image'],
-    ['managed', labelOf(managedLabel)],
-    ['specHash', labelOf(specHashLabel)],
-    ['spec', labelOf(specLabel)],
+    ['managed', cli.labelOf(managedLabel)],
+    ['specHash', cli.labelOf(specHashLabel)],
+    ['spec', cli.labelOf(specLabel)],
   ] as const
 
 const psFormat = (cli: ContainerCli): string =>
-  `{${psFields(cli.labelOf).map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
+  `{${psFields(cli).map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
 
 /**
  * `.CreatedAt` is Go's time.String() of a whole second in the client's zone:
@@ -220,7 +222,7 @@ const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, read
     if (typeof data !== 'object' || data === null || Array.isArray(data))
       return E.left(listingError(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`))
     const o = data as Record<string, unknown>
-    const missing = psFields(cli.labelOf).find(([key]) => typeof o[key] !== 'string')
+    const missing = psFields(cli).find(([key]) => typeof o[key] !== 'string')
     if (missing !== undefined) return E.left(listingError(`${where}, whose ${missing[0]} is missing or not a string`))
     const text = (key: ReturnType<typeof psFields>[number][0]): string => o[key] as string
     // The filter asked docker for these only; a stand-in or an old daemon may not filter.
@@ -250,4 +252,5 @@ export const docker = containerBackend({
   removeTolerates: [],
   // docker's ps template has .Label; its .Labels is one `k=v,k=v` string that cannot be indexed.
   labelOf: (key) => `(.Label "${key}")`,
+  stateField: '.State',
 })
