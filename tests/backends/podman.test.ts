@@ -69,10 +69,10 @@ describe('podman examples', () => {
     expect(plan.steps.map((s) => [s.argv, s.tolerate])).toStrictEqual([
       [['podman', 'rm', '-f', 'demo'], [{ exitCode: 1, stderrIncludes: 'no such container' }]],
     ])
-    // The launch undo is not down: it removes only the container that carries this run's launch id.
-    const undo = runStep(host)?.undo ?? []
-    expect(undo.map((u) => u.argv.includes('podman') && u.argv.some((w) => w.startsWith('label=dev.bottle.launch-id=')))).toStrictEqual([true])
-    expect(undo.map((u) => u.launchId !== undefined)).toStrictEqual([true])
+    // The launch undo is not: it removes only the container carrying this run's launch id.
+    const undo = runStep(host)?.undo[0]
+    expect(undo?.argv.slice(3)).toStrictEqual(['podman', 'name=^/?demo$', '10', 'label=dev.bottle.launch-id='])
+    expect(undo?.launchId).toStrictEqual([6])
   })
 })
 

@@ -166,6 +166,8 @@ describe('smolvm argv snapshots', () => {
             "dev.bottle.spec-hash=a0b7545b5857",
             "--label",
             "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+            "--label",
+            "dev.bottle.launch-id=",
             "--image",
             "node:22",
             "-v",
@@ -236,12 +238,19 @@ describe('smolvm argv snapshots', () => {
         "undo": [
           [
             [
+              "sh",
+              "-c",
+              "i=0
+      while :; do
+        out=$("$0" machine ls --json) || exit
+        case $out in *"$3"*) exec "$0" machine delete --name "$1" -f ;; esac
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
               "smolvm",
-              "machine",
-              "delete",
-              "--name",
               "demo",
-              "-f",
+              "10",
+              "",
             ],
           ],
           [

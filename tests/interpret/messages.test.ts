@@ -79,7 +79,11 @@ describe('a program that is not installed', () => {
       PATH: bin,
     })
     expect(r.exitCode).toBe(127)
-    expect(lines(r.stderr).filter((l) => l.startsWith('bottle: '))).toEqual(['bottle: undone: nothing this run created is left', 'bottle: cp is not installed (not found on PATH)'])
+    // What is left is said too: nothing, after the undo.
+    expect(lines(r.stderr).filter((l) => l.startsWith('bottle: '))).toEqual([
+      'bottle: undone: nothing this run created is left',
+      'bottle: cp is not installed (not found on PATH)',
+    ])
     // create, start, mkdir ran; the staging `cp` could not start; then stop, and (this run's id
     // found in the listing) delete, newest first.
     expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'ls', 'delete'])

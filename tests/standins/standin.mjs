@@ -27,7 +27,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
-  appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync,
+  appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync,
   writeFileSync,
 } from 'node:fs'
 import { constants } from 'node:os'
@@ -132,9 +132,14 @@ const store = {
   save: (name, record) => {
     // Every image has a /tmp.
     mkdirSync(join(store.fs(name), 'tmp'), { recursive: true })
-    writeFileSync(store.file(name), JSON.stringify(record))
+    // Whole or not at all: another invocation may be listing at the same moment.
+    writeFileSync(`${store.file(name)}.tmp${process.pid}`, JSON.stringify(record))
+    renameSync(`${store.file(name)}.tmp${process.pid}`, store.file(name))
   },
   remove: (name) => {
+    if (process.env.RUN_TAG !== undefined && existsSync(store.file(name)))
+      appendFileSync(join(stateDir, 'removed.jsonl'), `${JSON.stringify({ by: process.env.RUN_TAG, labels: store.load(name).labels ?? [] })}\n`)
+    rmSync(`${store.file(name)}.reserved`, { force: true })
     rmSync(store.file(name), { force: true })
     rmSync(store.fs(name), { recursive: true, force: true })
   },
@@ -451,7 +456,16 @@ const docker = (args, stdin) => {
       const [image, ...cmd] = p.rest
       if (image === undefined) exit(125, `"docker ${sub}" requires at least 1 argument.`)
       const name = one(p.flags, 'name') ?? `standin_${randomBytes(4).toString('hex')}`
-      const existing = store.load(name)
+      // The engine reserves the name at once, atomically (two creates racing for a name: one
+      // wins); the reservation is dropped when the container is removed.
+      mkdirSync(store.dir(), { recursive: true })
+      let reserved = true
+      try {
+        writeFileSync(`${store.file(name)}.reserved`, '', { flag: 'wx' })
+      } catch {
+        reserved = false
+      }
+      const existing = store.load(name) ?? (reserved ? null : { id: 'a container being created' })
       // Interrupted: the client gives up at once; the engine refuses the name all the same.
       if (existing !== null && lateCreate) exit(130, 'context canceled')
       if (existing !== null)
@@ -598,7 +612,7 @@ const main = () => {
       ? `Error response from daemon: stand-in failure injected at invocation ${seq}`
       : `Error: stand-in failure injected at invocation ${seq}`)
   }
-  lateCreate = numbers(process.env.STANDIN_LATE_AT).includes(seq)
+  lateCreate = numbers(process.env.STANDIN_LATE_AT).includes(seq) || process.env.STANDIN_LATE_CREATE === '1'
   const code = settle(() =>
     tool === 'smolvm' ? smolvm(argv, stdin) : tool === 'docker' ? docker(argv, stdin) : exit(99, `unknown stand-in ${tool}`),
   )
