@@ -16,7 +16,7 @@ import { type Operation, compile, compileDownAll, compileList } from './compile.
 import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
-import { type CompileError, compileError, show } from './plan/errors.js'
+import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
 import { profileNamed } from './spec/agent.js'
@@ -36,6 +36,8 @@ export const exitInvalid = 2
 export const exitMissingBinary = 127
 /** A program found on PATH that cannot be executed (the shell's "permission denied"). */
 export const exitCannotExecute = 126
+/** A backend or its engine failed: unreachable, too slow to answer, or an answer bottle cannot read. */
+export const exitBackendFailed = 125
 
 /** How to get the programs a plan runs that are not backends. */
 const otherInstalls: Readonly<Record<string, string>> = { tmux: 'install tmux (3.0 or newer), e.g. apt-get install tmux' }
@@ -314,24 +316,64 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       }
       io.err(missingBinaryMessage(outcome.binary))
       return exitMissingBinary
+    case 'timedOut':
+      io.err(`bottle: ${timedOutReason(outcome)}; ${outcome.step}`)
+      return exitBackendFailed
   }
 }
 
-type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | { readonly _tag: 'failed'; readonly code: number }
+const timedOutReason = (o: Extract<Outcome, { _tag: 'timedOut' }>): string =>
+  `${o.binary} gave no answer within its time limit of ${o.timeoutMs / 1000} s, and was stopped`
+
+type Listing =
+  | { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] }
+  /** Not listed: `reason` is one clause for people; `code` the exit code it stands for. */
+  | { readonly _tag: 'failed'; readonly code: number; readonly reason: string }
+
+/** The most of a backend's own message that goes into bottle's one line. */
+const reasonLimit = 300
 
 /**
- * Runs the backend's list plan (read-only) and parses what it printed. A failure has been
- * reported on stderr already: the tool's own message, then bottle's line.
+ * Why a listing failed, in one clause: the last line the backend's tool wrote on stderr (docker:
+ * "Cannot connect to the Docker daemon at …"), else its exit code.
+ */
+const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: number; reason: string } => {
+  switch (outcome._tag) {
+    case 'exited': {
+      const said = logged.filter((l) => !l.startsWith('bottle: step ')).flatMap((l) => l.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
+      const last = said.at(-1)
+      const reason = last === undefined ? `the listing exited with code ${outcome.code}` : last.length > reasonLimit ? `${last.slice(0, reasonLimit)}…` : last
+      return { code: exitBackendFailed, reason: oneLine(reason) }
+    }
+    case 'timedOut':
+      return { code: exitBackendFailed, reason: timedOutReason(outcome) }
+    case 'missingBinary':
+      return outcome.error === 'EACCES'
+        ? { code: exitCannotExecute, reason: `${outcome.binary} cannot be run: permission denied` }
+        : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
+    case 'missingSecrets':
+      return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+  }
+}
+
+/**
+ * Runs the backend's list plan (read-only, each step with its time limit) and parses what it
+ * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, quiet: true, log: io.err })
-  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
-  const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
-  if (E.isLeft(parsed)) {
-    io.err(`bottle: ${parsed.left.message}`)
-    return { _tag: 'failed', code: 1 }
-  }
+  const logged: string[] = []
+  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), {
+    hostEnv: io.env,
+    quiet: true,
+    log: (l) => void logged.push(l),
+  })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome, logged) }
+  const stdout = outcome.captured?.at(-1) ?? ''
+  const parsed = backend.parseList(stdout)
+  // Entries the backend could not read are skipped, each with a line, and the rest still listed.
+  for (const w of backend.listWarnings?.(stdout) ?? []) io.err(`bottle: warning: ${oneLine(w)}`)
+  if (E.isLeft(parsed)) return { _tag: 'failed', code: exitBackendFailed, reason: `its listing cannot be read: ${parsed.left.message}` }
   // Sorted by name, so the order does not depend on when each bottle was created.
   return { _tag: 'rows', rows: [...parsed.right].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) }
 }
@@ -346,7 +388,7 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
 const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
   const how = `(${seeListing(backend)})`
   const listed = await listOn(backend, io, clusterOf(spec))
-  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
+  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`
   const row = listed.rows.find((r) => r.name === spec.name)
   if (row === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
   return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
@@ -401,11 +443,14 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     return listBottles(req, io, targets, cluster.right)
   }
   // down --all: the plan must show exactly what would be deleted, so even `plan` lists first.
+  // A backend that cannot be listed is one line, and the others are still cleaned up; the exit
+  // code still says that something may be left (on that backend).
   let code = 0
   const plans: Plan[] = []
   for (const b of targets) {
     const listed = await listOn(b, io, cluster.right)
     if (listed._tag === 'failed') {
+      io.err(notListedLine(b, listed.reason))
       code ||= listed.code
       continue
     }
@@ -429,7 +474,15 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   return code
 }
 
-/** `bottle ls`: list each backend, compare with the manifest, print; a failed backend sets the exit code. */
+/** One line for a backend that could not be listed: which, and why. */
+const notListedLine = (b: Backend, reason: string): string => `bottle: cannot list the ${b.name} bottles: ${reason}`
+
+/**
+ * `bottle ls`: list each backend, compare with the manifest, print. A backend that cannot be
+ * listed (no engine, no answer within the time limit) is one line and an `unreachable` entry; the
+ * others are listed. The exit code is that backend's failure when it was the only one asked for
+ * (-b), or when no backend could be listed at all; otherwise 0.
+ */
 const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
   const cwd = process.cwd()
   const manifest = await loadManifest(req.flags.file, cwd)
@@ -439,16 +492,21 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cl
   }
   // The clock is read here, at the edge; everything below gets `now`.
   const now = Date.now()
-  let code = 0
+  const failures: { backend: BackendName; reason: string; code: number }[] = []
   const listed: ListedBottle[] = []
-  for (const b of targets) {
-    const l = await listOn(b, io, cluster)
-    if (l._tag === 'failed') code ||= l.code
-    else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
+  // All at once: each backend's time limit then bounds the whole listing, not their sum.
+  const results = await Promise.all(targets.map((b) => listOn(b, io, cluster)))
+  for (const [i, l] of results.entries()) {
+    const b = targets[i] as Backend
+    if (l._tag === 'failed') {
+      io.err(notListedLine(b, l.reason))
+      failures.push({ backend: b.name, reason: l.reason, code: l.code })
+    } else listed.push(...l.rows.map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
   }
   const source = manifest.right?.file ?? 'the manifest'
-  io.out(req.flags.json === true ? renderLsJson(listed, now, source) : renderLsText(listed, now, source))
-  return code
+  const unreachable = failures.map(({ backend, reason }) => ({ backend, reason }))
+  io.out(req.flags.json === true ? renderLsJson(listed, unreachable, now, source) : renderLsText(listed, now, source))
+  return failures.length === targets.length ? (failures[0]?.code ?? 0) : 0
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -614,6 +672,20 @@ const buildProgram = (
 // -------------------------------------------------------------------------------------------------
 // main
 // -------------------------------------------------------------------------------------------------
+
+/** Exit code of a bug in bottle (a throw that reached main): not one of the codes the CLI promises. */
+export const exitBug = 1
+
+/**
+ * What `bottle` prints for a throw that reached the top: one line naming it a bug, and the stack
+ * only when BOTTLE_DEBUG=1. The message is cut short and made one line: it may quote a plan.
+ */
+export const bugReport = (e: unknown, debug: boolean): string[] => {
+  const message = e instanceof Error ? e.message : String(e)
+  const short = oneLine(message.length > 200 ? `${message.slice(0, 200)}…` : message)
+  const line = `bottle: internal error (a bug in bottle, please report it): ${short}${debug ? '' : ' (BOTTLE_DEBUG=1 shows where)'}`
+  return debug && e instanceof Error && e.stack !== undefined ? [line, ...e.stack.split('\n')] : [line]
+}
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
   let request: Request | null = null

@@ -322,10 +322,21 @@ const compileAttach = (
 const tmuxTarget = (t: string): Checked<string> =>
   t === '' ? E.left(compileError('--target must not be empty')) : t.includes('\0') ? E.left(compileError(`--target ${show(t)} contains a NUL byte`)) : E.right(t)
 
-/** `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. */
+/**
+ * How long each step of a listing may take. A local engine answers `ps` in well under a second
+ * and a remote cluster in a few; an endpoint that accepts a connection and never answers would
+ * otherwise hang `ls` and `down --all` forever.
+ */
+export const listTimeoutMs = 5000
+
+/**
+ * `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. Every
+ * step has the listing's time limit: the interpreter enforces it, as it does everything in a plan.
+ */
 export const compileList = (backend: Backend, host: HostFacts): Plan =>
-  plan('ls', backend, null, host, backend.list(host), null, [
-    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
+  plan('ls', backend, null, host, backend.list(host).map((s) => ({ ...s, timeoutMs: listTimeoutMs })), null, [
+    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an object: bottles and unreachable)',
+    `a listing step that runs longer than ${listTimeoutMs / 1000} s is stopped, and the backend is reported as not listed; the other backends are still listed`,
   ])
 
 /**

@@ -127,6 +127,11 @@ export interface Backend {
    */
   readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
   /**
+   * One line for each entry of the listing that parseList skipped because it cannot be read,
+   * for `ls` to print as a warning (bwrap, whose state root may hold anything); none if absent.
+   */
+  readonly listWarnings?: (stdout: string) => readonly string[]
+  /**
    * Facts for people about an op on this backend, added to the plan's notes; spec is null for
    * ops that name no bottle (ls, down --all).
    */

@@ -116,6 +116,12 @@ export interface Step {
    * it. Its words are already in argv; this is what they mean, for people and for the laws.
    */
   readonly pane?: Step
+  /**
+   * The longest the step may run, in milliseconds: then the interpreter stops it (SIGTERM) and
+   * the run ends as timed out. Absent: no limit. Listing has one, so that an engine that accepts
+   * a connection and never answers cannot hang `ls`.
+   */
+  readonly timeoutMs?: number
 }
 
 export interface Plan {
