@@ -13,7 +13,7 @@ import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/bac
 import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
+import { onPath, ownTmuxPane, readBwrapFacts, readHostFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
@@ -185,7 +185,7 @@ const loadManifest = async (file: string | undefined, cwd: string): Promise<Chec
   return parseManifest(file ?? 'bottle.yaml', text, dirname(path))
 }
 
-const toOperation = (req: Request, cwd: string): Operation | null => {
+const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
   const tty = req.flags.tty ?? null
@@ -196,9 +196,17 @@ const toOperation = (req: Request, cwd: string): Operation | null => {
       return { _tag: 'agent', args, tty }
     case 'resume':
       return { _tag: 'resume', args, tty }
-    case 'attach':
+    case 'attach': {
       // --pane is checked against paneModes before this is called.
-      return { _tag: 'attach', pane: req.flags.pane as PaneMode, target: req.flags.target ?? null, resume: req.flags.resume === true, args }
+      const pane = req.flags.pane as PaneMode
+      // Without --target, split and respawn act on the pane bottle runs in: tmux's own default is
+      // the session's active pane, which from a background window is another program's. A new
+      // window goes to bottle's session, which tmux finds from $TMUX by itself (and new-window's
+      // -t takes no pane).
+      const own = req.flags.target === undefined && pane !== 'window' ? ownTmuxPane(env) : null
+      const targeting = own !== null ? { target: own, targetFrom: 'own-pane' as const } : { target: req.flags.target ?? null }
+      return { _tag: 'attach', pane, ...targeting, resume: req.flags.resume === true, args }
+    }
     case 'exec':
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'cp':
@@ -230,7 +238,7 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(fits)) return fits
   const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags.right, cwd })
   if (E.isLeft(spec)) return spec
-  const op = toOperation(req, cwd)
+  const op = toOperation(req, cwd, io.env)
   if (op === null) return fail('internal: ls has no bottle')
   const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
@@ -568,7 +576,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   if (doc.op === 'attach')
     cmd
       .addOption(new Option('--pane <mode>', 'split: split-window; respawn: respawn-pane -k; window: new-window').choices(paneModes).default('split'))
-      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: tmux's current one")
+      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: the pane bottle runs in ($TMUX_PANE), or tmux's current one outside tmux")
       .option('--resume', "resume the agent's last session, or start a fresh one")
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))

@@ -42,6 +42,11 @@ export type Operation =
       readonly _tag: 'attach'
       readonly pane: PaneMode
       readonly target: string | null
+      /**
+       * 'own-pane': no --target was given, and target is the pane bottle runs in ($TMUX_PANE),
+       * not tmux's active pane, which may be in another window.
+       */
+      readonly targetFrom?: 'flag' | 'own-pane'
       readonly resume: boolean
       readonly args: readonly string[]
     }
@@ -311,7 +316,12 @@ const compileAttach = (
     ...run.env.vars
       .filter((v) => shellReserved.has(v.name))
       .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
-    ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
+    ...(op.targetFrom === 'own-pane'
+      ? [`no --target: the pane is ${op.target ?? ''}, the one bottle runs in ($TMUX_PANE), not tmux's active pane`]
+      : []),
+    ...(op.pane === 'respawn' && (op.target === null || op.targetFrom === 'own-pane')
+      ? ['respawn-pane -k with no --target replaces the pane bottle runs in']
+      : []),
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened

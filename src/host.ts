@@ -56,6 +56,14 @@ export const which = (binary: string, pathVar: string | undefined): string | nul
 export const onPath = (binary: string, pathVar: string | undefined = process.env.PATH): boolean =>
   which(binary, pathVar) !== null
 
+/**
+ * The tmux pane bottle runs in: `$TMUX_PANE` (`%N`), which tmux sets in each pane's environment,
+ * when bottle runs inside tmux (`$TMUX` set too: a TMUX_PANE without it is left over from
+ * elsewhere, and would name a pane of whichever server tmux reaches). Null outside tmux.
+ */
+export const ownTmuxPane = (env: Env): string | null =>
+  env.TMUX !== undefined && env.TMUX !== '' && env.TMUX_PANE !== undefined && /^%\d+$/.test(env.TMUX_PANE) ? env.TMUX_PANE : null
+
 // -------------------------------------------------------------------------------------------------
 // auto-detection: is a backend usable here, and if not, why not
 // -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { parsePasswd, stateHome, unusable, which } from '../src/host.js'
+import { ownTmuxPane, parsePasswd, stateHome, unusable, which } from '../src/host.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-host-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -81,5 +81,15 @@ describe('the plan says which backend was chosen, and why', () => {
     expect(r.err).toBe(
       'bottle: no usable backend: smolvm is not on PATH; docker is not on PATH; podman is not on PATH; bwrap is not on PATH; install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap), or pass -b',
     )
+  })
+})
+
+describe('ownTmuxPane', () => {
+  it('is $TMUX_PANE inside tmux, and null outside it or when the value is not a pane id', () => {
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0', TMUX_PANE: '%7' })).toBe('%7')
+    expect(ownTmuxPane({ TMUX_PANE: '%7' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '', TMUX_PANE: '%7' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0', TMUX_PANE: 'main:0.1' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0' })).toBeNull()
   })
 })

@@ -57,6 +57,9 @@ const recorded = async (): Promise<Recorded> => {
   return got
 }
 
+/** One word for sh -c. */
+const quote = (w: string): string => `'${w.replaceAll("'", "'\\''")}'`
+
 const panes = (): string[] => tmux('list-panes', '-a', '-F', '#{pane_id}').stdout.trim().split('\n')
 
 beforeAll(() => {
@@ -144,6 +147,43 @@ describe('bottle run attach, in real tmux', () => {
     expect(got.env['TOKEN']).toBe(secretValue)
     expect(got.env['TMUX_PANE']).toBe(pane)
     expect(readdirSync(scratch)).toStrictEqual([])
+  })
+
+  it('from a background window, no --target: respawn replaces bottle\'s own pane, never the active one', async () => {
+    // The user's program, in the window they are looking at.
+    const user = tmux('new-window', '-P', '-F', '#{pane_id} #{pane_pid}', '-t', 'main:', '--', 'sleep', '600').stdout.trim().split(' ')
+    const [userPane = '', userPid = ''] = user
+    expect(tmux('select-window', '-t', userPane).status).toBe(0)
+    // bottle, started in a window in the background (-d): that window's pane is not the active one.
+    const made = tmux(
+      'new-window', '-d', '-P', '-F', '#{pane_id}', '-t', 'main:', '-c', workdir, '-e', `TOKEN=${secretValue}`, '--',
+      process.execPath, bottle, 'run', 'attach', 'demo', '-b', 'docker', '--pane', 'respawn', '--secret', 'TOKEN',
+    )
+    const own = made.stdout.trim()
+    const got = await recorded()
+    expect(got.env['TMUX_PANE']).toBe(own)
+    expect(got.env['TOKEN']).toBe(secretValue)
+    // The user's pane still runs their program, the same process.
+    expect(tmux('display-message', '-p', '-t', userPane, '#{pane_pid} #{pane_current_command} #{pane_dead}').stdout.trim()).toBe(`${userPid} sleep 0`)
+    expect(tmux('display-message', '-p', '#{pane_id}').stdout.trim()).toBe(userPane)
+  })
+
+  it('from a background window, no --target: split opens beside bottle\'s own pane, in its window', async () => {
+    const user = tmux('new-window', '-P', '-F', '#{pane_id}', '-t', 'main:', '--', 'sleep', '600').stdout.trim()
+    expect(tmux('select-window', '-t', user).status).toBe(0)
+    const userWindow = tmux('display-message', '-p', '-t', user, '#{window_id}').stdout.trim()
+    const made = tmux(
+      'new-window', '-d', '-P', '-F', '#{pane_id} #{window_id}', '-t', 'main:', '-c', workdir, '--',
+      'sh', '-c', `${quote(process.execPath)} ${quote(bottle)} run attach demo -b docker; sleep 600`,
+    )
+    const [own = '', ownWindow = ''] = made.stdout.trim().split(' ')
+    const got = await recorded()
+    // The agent's pane is the other pane of bottle's window; the user's window still has one pane.
+    const ownPanes = tmux('list-panes', '-t', ownWindow, '-F', '#{pane_id}').stdout.trim().split('\n')
+    expect(ownPanes).toHaveLength(2)
+    expect(ownPanes).toContain(own)
+    expect(got.env['TMUX_PANE']).toBe(ownPanes.find((p) => p !== own))
+    expect(tmux('list-panes', '-t', userWindow, '-F', '#{pane_id}').stdout.trim().split('\n')).toStrictEqual([user])
   })
 
   it('a command at tmux\'s size limit opens; one byte more is a compile error', async () => {
