@@ -9,7 +9,7 @@
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type PaneMode, attachStep, shellReserved } from './attach.js'
+import { type PaneMode, attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
@@ -311,7 +311,7 @@ const compileAttach = (
   const notes = [
     'tmux starts the pane with the tmux server\'s environment and the client\'s PATH, not bottle\'s',
     ...(handsOver
-      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts: no value is in an argv or in tmux`]
+      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts (a watcher removes it if the pane has not within ${handoffWaitSeconds} s, and the hand-off at once if tmux refuses): no value is in an argv or in tmux`]
       : []),
     ...run.env.vars
       .filter((v) => shellReserved.has(v.name))
