@@ -19,6 +19,7 @@ import {
   type Plan,
   type Step,
   absurd,
+  guestArgv,
   secretSource,
   step,
 } from './plan/types.js'
@@ -125,7 +126,7 @@ const userIntent = (
   }
 }
 
-/** A step that runs a guest command: argv is framing + tail, and both are kept apart. */
+/** A step that runs a guest command: argv is framing + tail (in the backend's wrapper, if any), kept apart. */
 export const guestStep = (
   backend: Backend,
   spec: BottleSpec,
@@ -134,10 +135,10 @@ export const guestStep = (
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing, env } = backend.exec(spec, intent, host)
-  return step(title, [...framing, ...intent.argv], {
+  const { framing, env, wrapper } = backend.exec(spec, intent, host)
+  return step(title, guestArgv(framing, intent.argv, wrapper), {
     env,
-    guest: { framing, tail: intent.argv, intent },
+    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
     ...more,
   })
 }

@@ -165,6 +165,8 @@ describe('docker argv snapshots', () => {
             "dev.bottle.spec-hash=a0b7545b5857",
             "--label",
             "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+            "--label",
+            "dev.bottle.launch-id=",
             "--init",
             "-v",
             "/src/app:/src/app",
@@ -224,10 +226,19 @@ describe('docker argv snapshots', () => {
         ],
         "undo": [
           [
+            "sh",
+            "-c",
+            "i=0
+      while :; do
+        ids=$("$0" ps -aq --no-trunc --filter "$1" --filter "$3") || exit
+        if [ -n "$ids" ]; then exec "$0" rm -f $ids; fi
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
             "docker",
-            "rm",
-            "-f",
-            "demo",
+            "name=^/?demo$",
+            "10",
+            "label=dev.bottle.launch-id=",
           ],
         ],
       }

@@ -142,7 +142,7 @@ describe('podman argv snapshots', () => {
         "--filter",
         "label=dev.bottle.managed=true",
         "--format",
-        "{"name":{{json .Names}},"state":{{json .State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}},"spec":{{json (index .Labels "dev.bottle.spec")}}}",
+        "{"name":{{json .Names}},"state":{{json .ListContainer.State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}},"spec":{{json (index .Labels "dev.bottle.spec")}}}",
       ]
     `)
   })
