@@ -6,14 +6,14 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, ownTmuxPane, readBwrapFacts, readHostFacts, unusable } from './host.js'
+import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRegularFile, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
@@ -174,15 +174,19 @@ const chooseBackend = (
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
   const path = resolve(cwd, file ?? 'bottle.yaml')
-  if (!existsSync(path)) return file === undefined ? E.right(null) : fail(`manifest ${show(file)} does not exist`)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    return fail(`manifest ${show(path)} cannot be read: ${(e as Error).message}`)
+  // A regular file of at most manifestLimit bytes: `-f FIFO` must not wait forever for a writer,
+  // nor `-f /dev/zero` read without end.
+  const read = readRegularFile(path, manifestLimit)
+  switch (read._tag) {
+    case 'missing':
+      return file === undefined ? E.right(null) : fail(`manifest ${show(file)} does not exist`)
+    case 'refused':
+      return fail(`manifest ${show(file ?? path)} ${read.reason}`)
+    case 'text': {
+      const { parseManifest } = await import('./spec/manifest.js')
+      return parseManifest(file ?? 'bottle.yaml', read.text, dirname(path))
+    }
   }
-  const { parseManifest } = await import('./spec/manifest.js')
-  return parseManifest(file ?? 'bottle.yaml', text, dirname(path))
 }
 
 const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | null => {
@@ -240,6 +244,9 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(spec)) return spec
   const op = toOperation(req, cwd, io.env)
   if (op === null) return fail('internal: ls has no bottle')
+  // The prompt is copied in at launch: a FIFO would hang the copy, /dev/zero fill the bottle.
+  const promptProblem = op._tag === 'launch' && spec.right.prompt !== null ? promptFileProblem(spec.right.prompt) : null
+  if (promptProblem !== null) return fail(`prompt file ${show(spec.right.prompt ?? '')} ${promptProblem}`)
   const named = [spec.right.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
   const bwrap =

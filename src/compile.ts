@@ -169,9 +169,17 @@ const copyInSteps = (
 /** The host path must exist and be of a kind we can copy. */
 const hostSource = (what: string, path: string, host: HostFacts): Checked<'file' | 'dir'> => {
   const kind = host.pathKinds[path] ?? 'missing'
-  return kind === 'missing'
-    ? E.left(compileError(`${what} ${show(path)} does not exist`))
-    : E.right(kind)
+  switch (kind) {
+    case 'missing':
+      return E.left(compileError(`${what} ${show(path)} does not exist`))
+    // A FIFO would hang the copy, a device (/dev/zero) would copy without end, and either would
+    // land in the bottle as a FIFO or a device node.
+    case 'other':
+      return E.left(compileError(`${what} ${show(path)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`))
+    case 'file':
+    case 'dir':
+      return E.right(kind)
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
