@@ -579,7 +579,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
-  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
+  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as JSON: {bottles, unreachable}')
   if (doc.op === 'attach')
     cmd
       .addOption(new Option('--pane <mode>', 'split: split-window; respawn: respawn-pane -k; window: new-window').choices(paneModes).default('split'))
