@@ -14,12 +14,17 @@ import { manifestLimit, promptLimit } from '../../src/host.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 const work = mkdtempSync(join(tmpdir(), 'bottle-special-'))
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+// Home and state apart from the workdir, which may contain neither.
+const apart = mkdtempSync(join(tmpdir(), 'bottle-special-home-'))
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true })
+  rmSync(apart, { recursive: true, force: true })
+})
 const fifo = join(work, 'fifo')
 expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
 
 const bottle = (args: readonly string[]) => {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(tmpdir(), 'bottle-special-home'), XDG_STATE_HOME: join(tmpdir(), 'bottle-special-state') }
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: apart, XDG_STATE_HOME: join(apart, 'state') }
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: work, env, encoding: 'utf8', timeout: 20_000 })
   return { status: r.status, stderr: r.stderr, stdout: r.stdout }
 }
