@@ -9,7 +9,7 @@
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type PaneMode, attachStep, shellReserved } from './attach.js'
+import { type PaneMode, attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
@@ -43,6 +43,11 @@ export type Operation =
       readonly _tag: 'attach'
       readonly pane: PaneMode
       readonly target: string | null
+      /**
+       * 'own-pane': no --target was given, and target is the pane bottle runs in ($TMUX_PANE),
+       * not tmux's active pane, which may be in another window.
+       */
+      readonly targetFrom?: 'flag' | 'own-pane'
       readonly resume: boolean
       readonly args: readonly string[]
     }
@@ -164,9 +169,17 @@ const copyInSteps = (
 /** The host path must exist and be of a kind we can copy. */
 const hostSource = (what: string, path: string, host: HostFacts): Checked<'file' | 'dir'> => {
   const kind = host.pathKinds[path] ?? 'missing'
-  return kind === 'missing'
-    ? E.left(compileError(`${what} ${show(path)} does not exist`))
-    : E.right(kind)
+  switch (kind) {
+    case 'missing':
+      return E.left(compileError(`${what} ${show(path)} does not exist`))
+    // A FIFO would hang the copy, a device (/dev/zero) would copy without end, and either would
+    // land in the bottle as a FIFO or a device node.
+    case 'other':
+      return E.left(compileError(`${what} ${show(path)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`))
+    case 'file':
+    case 'dir':
+      return E.right(kind)
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -307,12 +320,17 @@ const compileAttach = (
   const notes = [
     'tmux starts the pane with the tmux server\'s environment and the client\'s PATH, not bottle\'s',
     ...(handsOver
-      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts: no value is in an argv or in tmux`]
+      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts (a watcher removes it if the pane has not within ${handoffWaitSeconds} s, and the hand-off at once if tmux refuses): no value is in an argv or in tmux`]
       : []),
     ...run.env.vars
       .filter((v) => shellReserved.has(v.name))
       .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
-    ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
+    ...(op.targetFrom === 'own-pane'
+      ? [`no --target: the pane is ${op.target ?? ''}, the one bottle runs in ($TMUX_PANE), not tmux's active pane`]
+      : []),
+    ...(op.pane === 'respawn' && (op.target === null || op.targetFrom === 'own-pane')
+      ? ['respawn-pane -k with no --target replaces the pane bottle runs in']
+      : []),
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened
@@ -323,10 +341,21 @@ const compileAttach = (
 const tmuxTarget = (t: string): Checked<string> =>
   t === '' ? E.left(compileError('--target must not be empty')) : t.includes('\0') ? E.left(compileError(`--target ${show(t)} contains a NUL byte`)) : E.right(t)
 
-/** `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. */
+/**
+ * How long each step of a listing may take. A local engine answers `ps` in well under a second
+ * and a remote cluster in a few; an endpoint that accepts a connection and never answers would
+ * otherwise hang `ls` and `down --all` forever.
+ */
+export const listTimeoutMs = 5000
+
+/**
+ * `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. Every
+ * step has the listing's time limit: the interpreter enforces it, as it does everything in a plan.
+ */
 export const compileList = (backend: Backend, host: HostFacts): Plan =>
-  plan('ls', backend, null, host, backend.list(host), null, [
-    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
+  plan('ls', backend, null, host, backend.list(host).map((s) => ({ ...s, timeoutMs: listTimeoutMs })), null, [
+    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an object: bottles and unreachable)',
+    `a listing step that runs longer than ${listTimeoutMs / 1000} s is stopped, and the backend is reported as not listed; the other backends are still listed`,
   ])
 
 /**

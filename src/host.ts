@@ -7,21 +7,107 @@
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
-import { type Stats, accessSync, constants, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids, SystemEntry } from './backends/backend.js'
+import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SystemEntry } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const kindOf = (path: string): 'file' | 'dir' | 'missing' => {
+/**
+ * What is at a path, following symlinks: a regular file, a directory, something else (a FIFO, a
+ * device, a socket: nothing bottle copies), or nothing. stat never opens the path, so a FIFO
+ * does not block it.
+ */
+const kindOf = (path: string): PathKind => {
   try {
     const st = statSync(path)
-    return st.isDirectory() ? 'dir' : 'file'
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
   } catch {
     return 'missing'
   }
+}
+
+/** The most bottle reads of a manifest: hand-written YAML is a few KiB; this is 100 times more. */
+export const manifestLimit = 1024 * 1024
+
+/**
+ * The largest prompt file launch copies in: a system prompt is read into the agent's context,
+ * which holds at most a few hundred thousand tokens (about 1 MiB of text); 4 MiB leaves room, and
+ * stops a `--prompt /dev/zero`-sized mistake before it fills a bottle.
+ */
+export const promptLimit = 4 * 1024 * 1024
+
+const mib = (bytes: number): string => `${bytes / (1024 * 1024)} MiB`
+
+/** What a stat says a path is, for a message: "a FIFO", "a device", … */
+const kindWord = (st: Stats): string =>
+  st.isFIFO()
+    ? 'a FIFO'
+    : st.isCharacterDevice() || st.isBlockDevice()
+      ? 'a device'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isDirectory()
+          ? 'a directory'
+          : 'not a regular file'
+
+/** What reading a text file at the edge gave: its text, nothing there, or why it was refused (one clause). */
+export type FileRead =
+  | { readonly _tag: 'text'; readonly text: string }
+  | { readonly _tag: 'missing' }
+  | { readonly _tag: 'refused'; readonly reason: string }
+
+/**
+ * Reads a regular file of at most `limit` bytes. Opened with O_NONBLOCK, so a FIFO cannot block
+ * the open, then checked with fstat on that same descriptor (no window in which the path can be
+ * swapped for something else), and read from it.
+ */
+export const readRegularFile = (path: string, limit: number): FileRead => {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? { _tag: 'missing' } : { _tag: 'refused', reason: `cannot be opened (${code ?? 'error'})` }
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) return { _tag: 'refused', reason: `is ${kindWord(st)}, not a regular file` }
+    if (st.size > limit) return { _tag: 'refused', reason: `is ${st.size} bytes, more than the ${mib(limit)} bottle reads` }
+    // At most limit + 1 bytes: a file that grew since fstat is refused too.
+    const buf = Buffer.alloc(limit + 1)
+    let n = 0
+    for (;;) {
+      const got = readSync(fd, buf, n, limit + 1 - n, null)
+      n += got
+      if (got === 0 || n > limit) break
+    }
+    if (n > limit) return { _tag: 'refused', reason: `is more than the ${mib(limit)} bottle reads` }
+    return { _tag: 'text', text: buf.subarray(0, n).toString('utf8') }
+  } catch (e) {
+    return { _tag: 'refused', reason: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Null when a prompt file is fit to copy into a bottle: a regular file (through symlinks) of at
+ * most promptLimit bytes; else why not. stat only: nothing is opened, so a FIFO cannot block.
+ * A missing file is the compiler's to report, with the rest of the spec.
+ */
+export const promptFileProblem = (path: string): string | null => {
+  let st: Stats
+  try {
+    st = statSync(path)
+  } catch {
+    return null
+  }
+  if (!st.isFile()) return `is ${kindWord(st)}, not a regular file`
+  if (st.size > promptLimit) return `is ${st.size} bytes, more than the ${mib(promptLimit)} a prompt file may be`
+  return null
 }
 
 /** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
@@ -55,6 +141,14 @@ export const which = (binary: string, pathVar: string | undefined): string | nul
 /** Whether an executable of this name is on PATH. */
 export const onPath = (binary: string, pathVar: string | undefined = process.env.PATH): boolean =>
   which(binary, pathVar) !== null
+
+/**
+ * The tmux pane bottle runs in: `$TMUX_PANE` (`%N`), which tmux sets in each pane's environment,
+ * when bottle runs inside tmux (`$TMUX` set too: a TMUX_PANE without it is left over from
+ * elsewhere, and would name a pane of whichever server tmux reaches). Null outside tmux.
+ */
+export const ownTmuxPane = (env: Env): string | null =>
+  env.TMUX !== undefined && env.TMUX !== '' && env.TMUX_PANE !== undefined && /^%\d+$/.test(env.TMUX_PANE) ? env.TMUX_PANE : null
 
 // -------------------------------------------------------------------------------------------------
 // auto-detection: is a backend usable here, and if not, why not

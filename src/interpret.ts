@@ -44,6 +44,8 @@ export type Outcome =
    * (EACCES); what was created before it has been undone.
    */
   | { readonly _tag: 'missingBinary'; readonly binary: string; readonly error: string }
+  /** A step ran past its time limit (`timeoutMs`) and was stopped; what this run created has been undone. */
+  | { readonly _tag: 'timedOut'; readonly step: string; readonly binary: string; readonly timeoutMs: number }
 
 export interface StepResult {
   /** Exit code, 128+n for a signal, or null when the program could not be started. */
@@ -52,6 +54,8 @@ export interface StepResult {
   readonly spawnError: string | null
   /** The program was ended by a signal rather than exiting by itself. */
   readonly bySignal: boolean
+  /** The step ran past its timeoutMs and was stopped. */
+  readonly timedOut: boolean
   readonly stdout: string
   readonly stderr: string
 }
@@ -109,6 +113,19 @@ export const redact = (text: string, names: readonly string[], hostEnv: RunConte
 const signalExitCode = (signal: string | undefined): number =>
   128 + ((signal !== undefined && constants.signals[signal as NodeJS.Signals]) || 0)
 
+/** How long a step stopped at its time limit gets to exit after SIGTERM, before SIGKILL. */
+const killAfterMs = 2000
+
+/** Signals a process group (negative pid); one that is gone already is fine. */
+const signalGroup = (pid: number | undefined, signal: NodeJS.Signals): void => {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // the group has exited
+  }
+}
+
 /**
  * Spawns one step and waits for it. `ctx.launchId` fills the step's launch id slots. Every step but
  * a `terminal` one runs in a process group (and session) of its own, so a key the user presses
@@ -127,6 +144,10 @@ export const runStep = async (
   if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
   const captureErr = s.tolerate.length > 0
   const input = s.stdio === 'terminal' ? null : stdinText(s.stdin, ctx.hostEnv)
+  // A step that owns the terminal stays in the foreground group, where a limit cannot apply. The
+  // others have a process group of their own: the limit stops the whole group, since a grandchild
+  // that keeps the output pipe open would otherwise keep us waiting.
+  const limited = s.timeoutMs !== undefined && s.stdio !== 'terminal'
   const child = execa(file, args, {
     env: processEnv(s, ctx.hostEnv),
     extendEnv: false,
@@ -138,19 +159,29 @@ export const runStep = async (
       : s.stdio === 'passthrough'
         ? { stdout: 'inherit', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
         : s.stdio === 'capture'
-          ? { stdout: 'pipe', stderr: captureErr ? ['pipe', 'inherit'] : 'inherit' }
+          ? { stdout: 'pipe', stderr: 'pipe' }
           : { stdout: 'pipe', stderr: 'pipe' }),
     ...(s.stdio === 'terminal' ? {} : input !== null ? { input } : { stdin: 'ignore' }),
   } as const)
   onSpawn(child)
+  let timedOut = false
+  const timers: NodeJS.Timeout[] = []
+  if (limited)
+    timers.push(setTimeout(() => {
+      timedOut = true
+      signalGroup(child.pid, 'SIGTERM')
+      timers.push(setTimeout(() => signalGroup(child.pid, 'SIGKILL'), killAfterMs))
+    }, s.timeoutMs))
   const r = await child
+  for (const t of timers) clearTimeout(t)
   const text = (x: unknown): string => (typeof x === 'string' ? x : '')
   if (r.exitCode === undefined && r.signal === undefined)
-    return { code: null, spawnError: typeof r.code === 'string' ? r.code : 'EUNKNOWN', bySignal: false, stdout: '', stderr: '' }
+    return { code: null, spawnError: typeof r.code === 'string' ? r.code : 'EUNKNOWN', bySignal: false, timedOut: false, stdout: '', stderr: '' }
   return {
     code: r.exitCode ?? signalExitCode(r.signal),
     spawnError: null,
     bySignal: r.exitCode === undefined,
+    timedOut,
     stdout: text(r.stdout),
     stderr: text(r.stderr),
   }
@@ -289,16 +320,19 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
         await rollback([...undo, ...own])
         return done(interruptedCode())
       }
+      if (r.timedOut && s.timeoutMs !== undefined) {
+        await rollback(undo)
+        return { _tag: 'timedOut', step: s.title, binary: s.argv[0] ?? '', timeoutMs: s.timeoutMs }
+      }
       if (r.code === null) {
         await rollback(undo)
         return { _tag: 'missingBinary', binary: s.argv[0] ?? '', error: r.spawnError ?? 'EUNKNOWN' }
       }
       if (i === plan.exitCodeFrom) return done(r.code)
       if (!succeeded(s, r)) {
-        if (s.stdio === 'quiet') {
-          if (r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))
-          if (r.stderr !== '') ctx.log(redact(r.stderr.trimEnd(), plan.secrets, ctx.hostEnv))
-        }
+        if (s.stdio === 'quiet' && r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))
+        // A capture step's stderr is kept (a listing's failure becomes one line naming why).
+        if ((s.stdio === 'quiet' || s.stdio === 'capture') && r.stderr !== '') ctx.log(redact(r.stderr.trimEnd(), plan.secrets, ctx.hostEnv))
         ctx.log(`bottle: step ${i + 1}/${plan.steps.length} failed with exit code ${r.code}: ${s.title}`)
         await rollback([...undo, ...own])
         return done(r.code)

@@ -1,7 +1,7 @@
 /**
  * The `bottle` executable: wires the real process to the CLI and sets the exit code.
  */
-import { main } from './cli.js'
+import { bugReport, exitBug, main } from './cli.js'
 
 // `bottle plan … | head` closes the pipe early: that reader has what it wanted, so stop quietly
 // instead of crashing on EPIPE with a stack trace.
@@ -14,9 +14,15 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // undo that follows an interrupt, so such an error is dropped rather than thrown.
 process.stderr.on('error', () => {})
 
-const code = await main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(text),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-})
-process.exitCode = code
+try {
+  process.exitCode = await main(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  })
+} catch (e) {
+  // A throw is a bug in bottle. Uncaught, node would print the bundled source line around it
+  // (kilobytes of minified code) and a stack: one line instead, the stack only when asked.
+  for (const line of bugReport(e, process.env.BOTTLE_DEBUG === '1')) process.stderr.write(`${line}\n`)
+  process.exitCode = exitBug
+}

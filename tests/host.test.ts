@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { parsePasswd, readBwrapFacts, stateHome, unusable, which } from '../src/host.js'
+import { ownTmuxPane, parsePasswd, readBwrapFacts, stateHome, unusable, which } from '../src/host.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-host-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -131,5 +131,15 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
       promptInstalled: false,
       unsafe: `${prompt}/system-prompt.md is not a regular file (a symlink or something else was put in its place)`,
     })
+  })
+})
+
+describe('ownTmuxPane', () => {
+  it('is $TMUX_PANE inside tmux, and null outside it or when the value is not a pane id', () => {
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0', TMUX_PANE: '%7' })).toBe('%7')
+    expect(ownTmuxPane({ TMUX_PANE: '%7' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '', TMUX_PANE: '%7' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0', TMUX_PANE: 'main:0.1' })).toBeNull()
+    expect(ownTmuxPane({ TMUX: '/tmp/tmux-0/default,123,0' })).toBeNull()
   })
 })

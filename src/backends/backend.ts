@@ -15,11 +15,14 @@ import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
+/** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
+export type PathKind = 'file' | 'dir' | 'other' | 'missing'
+
 export interface HostFacts {
   readonly cwd: string
   readonly stdinIsTTY: boolean
   /** What each host path named by the input is (the cp source, the prompt file). */
-  readonly pathKinds: Readonly<Record<string, 'file' | 'dir' | 'missing'>>
+  readonly pathKinds: Readonly<Record<string, PathKind>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
   /** bottle's effective uid: podman is rootless, and maps ids differently, iff it is not 0. */
@@ -158,6 +161,11 @@ export interface Backend {
    * label are skipped, whatever the command's own filter did), in the order printed.
    */
   readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
+  /**
+   * One line for each entry of the listing that parseList skipped because it cannot be read,
+   * for `ls` to print as a warning (bwrap, whose state root may hold anything); none if absent.
+   */
+  readonly listWarnings?: (stdout: string) => readonly string[]
   /**
    * Facts for people about an op on this backend, added to the plan's notes; spec is null for
    * ops that name no bottle (ls, down --all).

@@ -49,9 +49,7 @@ import {
   type CopyIn,
   type HostFacts,
   type Ids,
-  type ListingError,
   launchLabels,
-  listingError,
   managedLabel,
   specHashLabel,
   specLabel,
@@ -98,6 +96,15 @@ export const guestPath = (home: string): string =>
   `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
 
 const stateOf = (facts: BwrapFacts, spec: BottleSpec): string => `${facts.stateDir}/${spec.name}`
+
+/**
+ * Where the bottles are, without facts about one of them: all `down` needs, so `down --all`
+ * (which compiles from a listing, with no per-bottle facts) can remove bwrap bottles too.
+ */
+const stateRootOf = (host: HostFacts): BwrapFacts => {
+  if (host.bwrap === null) throw new Error('bug: bwrap compiled without bwrap host facts')
+  return host.bwrap
+}
 
 /** Equal to `ancestor`, or below it. */
 const within = (path: string, ancestor: string): boolean =>
@@ -341,7 +348,7 @@ const plumbing = (spec: BottleSpec, cwd: string, argv: readonly string[]): Guest
 // -------------------------------------------------------------------------------------------------
 
 const removeState = (spec: BottleSpec, host: HostFacts): Step => {
-  const state = stateOf(factsOf(host).facts, spec)
+  const state = stateOf(stateRootOf(host), spec)
   return step(`remove the bottle's state directory ${state}`, ['rm', '-rf', '--', state])
 }
 
@@ -396,22 +403,34 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
   ]
 }
 
+
 /** The labels file in a bottle's state directory, beside home/. */
 export const labelsFile = 'labels'
 
+/** The most of a labels file the listing reads: bottle writes a few hundred bytes there. */
+export const labelsReadLimit = 65536
+
 /**
- * One line per bottle directory: NAME, TAB, its mtime in Unix seconds, then its labels file with
- * each line ended by a TAB. Names are validName (no TAB, no newline), label values base64url or
- * hex, so the separators cannot occur inside a field.
+ * One line per entry of the state root: KIND (dir, link or other), TAB, the entry's name as hex;
+ * for a directory then TAB, its mtime in Unix seconds, TAB, the first labelsReadLimit bytes of its
+ * labels file as hex (empty when there is no regular file there). Hex because nothing in the
+ * state root can be trusted to be a well-formed name or text: a name may hold a TAB or a newline,
+ * a labels file any byte, and one such entry must not garble the lines of the others. A symlink
+ * is reported as one and never followed.
  */
 const listScript = [
   'cd -- "$1" || exit',
-  'for d in */; do',
-  '  n=${d%/}',
-  '  [ -d "$n" ] || continue',
+  'hex() { od -An -v -tx1 | tr -d \' \\n\'; }',
+  'for n in *; do',
+  // The unmatched pattern of an empty directory is the word `*` itself.
+  '  [ -e "$n" ] || [ -L "$n" ] || continue',
+  '  if [ -L "$n" ]; then k=link; elif [ -d "$n" ]; then k=dir; else k=other; fi',
   // printf and tr read these escapes themselves: the plan shows `\t`, not a raw TAB.
-  `  printf '%s\\t%s\\t' "$n" "$(stat -c %Y -- "$n")"`,
-  `  [ -f "$n/${labelsFile}" ] && tr '\\n' '\\t' < "$n/${labelsFile}"`,
+  `  printf '%s\\t%s' "$k" "$(printf %s "$n" | hex)"`,
+  '  if [ "$k" = dir ]; then',
+  `    printf '\\t%s\\t' "$(stat -c %Y -- "$n")"`,
+  `    if [ -f "$n/${labelsFile}" ] && [ ! -L "$n/${labelsFile}" ]; then head -c ${labelsReadLimit} -- "$n/${labelsFile}" | hex; fi`,
+  '  fi',
   `  printf '\\n'`,
   'done',
 ].join('\n')
@@ -419,6 +438,20 @@ const listScript = [
 /** KEY=VALUE entries, as the labels file holds them; anything else is skipped. */
 const labelsOf = (entries: readonly string[]): Map<string, string> =>
   new Map(entries.filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+
+/** What bottle writes into a labels file: `key=value` lines of printable ASCII. */
+const labelsLine = /^[A-Za-z0-9._/-]+=[\x20-\x7e]*$/
+
+/** The labels file's text, or null when it is not one bottle wrote (not UTF-8, not key=value lines). */
+const labelsText = (bytes: Buffer): string | null => {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return null
+  }
+  return text.split('\n').every((l) => l === '' || labelsLine.test(l)) ? text : null
+}
 
 /**
  * A launched bottle as its labels file describes it, for drift: what `ls` would list, read from
@@ -442,15 +475,56 @@ const recordedImage = (label: string | undefined): string | null => {
   return record !== null && E.isRight(record) ? record.right.image : null
 }
 
-const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+/** What a listing of the state root holds: the bottles, and one line for each entry skipped. */
+export interface StateRootListing {
+  readonly rows: readonly BottleRow[]
+  readonly skipped: readonly string[]
+}
+
+const fromHex = (hex: string): Buffer | null => (/^(?:[0-9a-f]{2})*$/.test(hex) ? Buffer.from(hex, 'hex') : null)
+
+/**
+ * Reads listScript's lines. Each entry stands alone: one that is not a bottle directory (a
+ * symlink, a file, a name bottle would never give) is skipped with a line saying which and why,
+ * and the others are still listed. A labels file bottle did not write (random bytes, say) does
+ * not hide its bottle: the bottle is listed with no record, and a line says so.
+ */
+export const parseStateRoot = (stdout: string): StateRootListing => {
   const rows: BottleRow[] = []
+  const skipped: string[] = []
   for (const [i, line] of stdout.split('\n').entries()) {
     if (line === '') continue
-    const [name = '', mtime = '', ...pairs] = line.split('\t')
+    const [kind = '', hexName = '', mtime = '', hexLabels = '', ...rest] = line.split('\t')
+    const nameBytes = fromHex(hexName)
+    if (nameBytes === null || nameBytes.length === 0 || rest.length > 0) {
+      skipped.push(`bwrap state root, line ${i + 1}: not a line the listing prints: ${show(line.slice(0, 80))}`)
+      continue
+    }
+    // Shown with show(): JSON escapes, so a newline or a control character stays visible.
+    const name = nameBytes.toString('utf8')
+    const entry = `bwrap state root: skipped ${show(name)}`
+    if (kind === 'link') {
+      skipped.push(`${entry}: a symlink, not a bottle directory`)
+      continue
+    }
+    if (kind !== 'dir') {
+      skipped.push(`${entry}: not a directory`)
+      continue
+    }
+    if (!validName.test(name) || Buffer.compare(Buffer.from(name, 'utf8'), nameBytes) !== 0) {
+      skipped.push(`${entry}: not a name bottle gives a bottle (letters, digits, _, . and -, starting with a letter or digit, at most 128 characters)`)
+      continue
+    }
     const seconds = Number(mtime)
-    if (!validName.test(name) || mtime === '' || !Number.isFinite(seconds))
-      return E.left(listingError(`bwrap bottle listing, line ${i + 1}: not NAME<TAB>MTIME: ${show(line.slice(0, 80))}`))
-    const labels = labelsOf(pairs)
+    if (!/^\d+$/.test(mtime) || !Number.isSafeInteger(seconds)) {
+      skipped.push(`${entry}: its age cannot be read`)
+      continue
+    }
+    const bytes = fromHex(hexLabels)
+    const text = bytes === null ? null : labelsText(bytes)
+    if (text === null)
+      skipped.push(`bwrap state root: ${show(name)} is listed without a record: its ${labelsFile} file is not one bottle wrote`)
+    const labels = labelsOf((text ?? '').split('\n'))
     // Only bottle makes directories here; one without the managed label was made by an older
     // bottle (before the labels file) and is still listed, with no record to compare against.
     if (labels.size > 0 && labels.get(managedLabel) !== 'true') continue
@@ -466,7 +540,7 @@ const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleR
       spec: labels.get(specLabel) || null,
     })
   }
-  return E.right(rows)
+  return { rows, skipped }
 }
 
 /**
@@ -502,7 +576,7 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts): Checked<readon
 }
 
 const down = (spec: BottleSpec, host: HostFacts): Step[] => {
-  const state = stateOf(factsOf(host).facts, spec)
+  const state = stateOf(stateRootOf(host), spec)
   return [
     // Read-only directories (Go's module cache, say) would stop rm for a user who is not root.
     step(`make everything in ${state} removable`, ['chmod', '-R', 'u+w', '--', state], {
@@ -515,8 +589,7 @@ const down = (spec: BottleSpec, host: HostFacts): Step[] => {
 }
 
 const list = (host: HostFacts): Step[] => {
-  const facts = host.bwrap
-  if (facts === null) throw new Error('bug: bwrap ls compiled without bwrap host facts')
+  const facts = stateRootOf(host)
   return [
     // Before the first launch the directory is not there; made here, ls lists nothing rather
     // than failing (a tolerated failure would still print ls's complaint on a passthrough step).
@@ -538,5 +611,6 @@ export const bwrap: Backend = {
   copyIn,
   down,
   list,
-  parseList: parseStateDirs,
+  parseList: (stdout) => E.right(parseStateRoot(stdout).rows),
+  listWarnings: (stdout) => parseStateRoot(stdout).skipped,
 }

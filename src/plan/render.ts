@@ -53,6 +53,9 @@ const jsonStdinLines = (stdin: Extract<Stdin, { _tag: 'json' }>, indent: string)
     .split('\n')
     .map((line) => `${indent}      ${line}`)
 
+/** `5 s`, `0.5 s`: a time limit for people. */
+const seconds = (ms: number): string => `${ms / 1000} s`
+
 /** `inherited`: what the step's process starts from (a pane starts from the tmux server's env). */
 const stepText = (s: Step, label: string, indent: string, inherited = 'host env'): string[] => {
   const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(withLaunchId(s, launchIdShown))}`]
@@ -66,6 +69,7 @@ const stepText = (s: Step, label: string, indent: string, inherited = 'host env'
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
   if (s.stdin._tag === 'json') lines.push(`${indent}    stdin:`, ...jsonStdinLines(s.stdin, indent))
   if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
+  if (s.timeoutMs !== undefined) lines.push(`${indent}    time limit: ${seconds(s.timeoutMs)}; bottle run stops it (SIGTERM) after that`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
   if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
@@ -213,6 +217,8 @@ export const renderSh = (plan: Plan): string => {
   plan.steps.forEach((s, i) => {
     out.push('', `# [${i + 1}/${plan.steps.length}] ${s.title.replace(/\n/g, ' ')}`)
     if (s.stdio === 'capture') out.push('# bottle run reads this output (ls parses it); the script prints it as it comes')
+    // POSIX sh has no time limit for a command (timeout(1) is not POSIX): the script says so.
+    if (s.timeoutMs !== undefined) out.push(`# bottle run stops this step after ${seconds(s.timeoutMs)}; this script waits for it`)
     const isResult = plan.exitCodeFrom === i
     const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
     // The guest command, or a step that owns the terminal, runs in the foreground: the key is its.

@@ -139,6 +139,12 @@ export interface Step {
    */
   readonly pane?: Step
   /**
+   * The longest the step may run, in milliseconds: then the interpreter stops it (SIGTERM) and
+   * the run ends as timed out. Absent: no limit. Listing has one, so that an engine that accepts
+   * a connection and never answers cannot hang `ls`.
+   */
+  readonly timeoutMs?: number
+  /**
    * The run's launch id goes here: the positions of the argv elements it is appended to when the
    * step runs (`dev.bottle.launch-id=` becomes `dev.bottle.launch-id=3f09…`; an empty element
    * becomes the id itself). Like a secret, the plan holds the slot, never a value: each run of a

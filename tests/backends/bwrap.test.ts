@@ -7,7 +7,7 @@ import { test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import type { BwrapBottleFacts, HostFacts } from '../../src/backends/backend.js'
-import { bwrap, bwrapProcessPath, guestPath, promptGuestPath } from '../../src/backends/bwrap.js'
+import { bwrap, bwrapProcessPath, guestPath, parseStateRoot, promptGuestPath } from '../../src/backends/bwrap.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { type Operation, compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
@@ -16,6 +16,9 @@ import type { BottleSpec } from '../../src/spec/spec.js'
 import { demo } from './fixtures.js'
 import { bwrapBaseFacts, envAndSecretsArb, fitFor, scenarioArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
+
+// Bytes no labels file bottle writes could hold: a NUL, a bare 0xff, a TAB.
+const randomJunk = Buffer.from([0x00, 0xff, 0x09, 0x41, 0x3d, 0x80]).toString('hex')
 
 const state = '/home/me/.local/state/bottle/bwrap'
 
@@ -322,14 +325,38 @@ describe('bwrap lifecycle', () => {
     expect(steps[1]?.stdio).toBe('capture')
   })
 
-  it('ls reads NAME, mtime and the labels file; a directory without labels is listed with no record', () => {
-    const out = `demo\t1700000000\tdev.bottle.managed=true\tdev.bottle.name=demo\tdev.bottle.spec-hash=0123456789ab\tdev.bottle.spec=e30\t\nold\t1700000100\t\n`
+  it('ls reads each entry (kind, name and labels in hex, mtime); a directory without labels is listed with no record', () => {
+    const hex = (t: string): string => Buffer.from(t, 'utf8').toString('hex')
+    const labels = 'dev.bottle.managed=true\ndev.bottle.name=demo\ndev.bottle.spec-hash=0123456789ab\ndev.bottle.spec=e30\n'
+    const out = `dir\t${hex('demo')}\t1700000000\t${hex(labels)}\ndir\t${hex('old')}\t1700000100\t\n`
     expect(bwrap.parseList(out)).toStrictEqual(E.right([
       // e30 is `{}`: not a record this version reads, so no image either.
       { name: 'demo', backend: 'bwrap', state: 'ready', createdAt: 1700000000000, image: null, specHash: '0123456789ab', spec: 'e30' },
       { name: 'old', backend: 'bwrap', state: 'ready', createdAt: 1700000100000, image: null, specHash: null, spec: null },
     ]))
-    expect(E.isLeft(bwrap.parseList('not a listing\n'))).toBe(true)
+    expect(parseStateRoot(out).skipped).toStrictEqual([])
+  })
+
+  it('ls skips, each with one line naming it, what is not a bottle directory, and lists the rest', () => {
+    const hex = (t: string): string => Buffer.from(t, 'utf8').toString('hex')
+    const out = [
+      `link\t${hex('ln')}`,
+      `other\t${hex('f')}`,
+      `dir\t${hex('a b')}\t1\t`,
+      `dir\t${hex('new\nline')}\t1\t`,
+      `dir\t${hex('ok')}\t1\t${randomJunk}`,
+      'not a listing',
+    ].join('\n')
+    const { rows, skipped } = parseStateRoot(out)
+    expect(rows.map((r) => [r.name, r.spec])).toStrictEqual([['ok', null]])
+    expect(skipped).toStrictEqual([
+      'bwrap state root: skipped "ln": a symlink, not a bottle directory',
+      'bwrap state root: skipped "f": not a directory',
+      expect.stringMatching(/^bwrap state root: skipped "a b": not a name bottle gives/),
+      expect.stringMatching(/^bwrap state root: skipped "new\\nline": not a name bottle gives/),
+      'bwrap state root: "ok" is listed without a record: its labels file is not one bottle wrote',
+      'bwrap state root, line 6: not a line the listing prints: "not a listing"',
+    ])
   })
 })
 

@@ -56,7 +56,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
     const listed = bottle(['run', 'ls', '-b', 'bwrap', '-q', '--json'])
     expect(listed.status).toBe(0)
-    expect((JSON.parse(listed.stdout) as { name: string; backend: string; state: string }[]).map((b) => [b.name, b.backend, b.state])).toStrictEqual([
+    expect((JSON.parse(listed.stdout) as { bottles: { name: string; backend: string; state: string }[] }).bottles.map((b) => [b.name, b.backend, b.state])).toStrictEqual([
       ['demo', 'bwrap', 'ready'],
     ])
   })

@@ -231,7 +231,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
     expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
     const r = await bottle(['ls', ...cluster, '--json'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
-    const [row, ...others] = JSON.parse(r.out) as Record<string, unknown>[]
+    const [row, ...others] = (JSON.parse(r.out) as { bottles: Record<string, unknown>[] }).bottles
     expect(others).toStrictEqual([])
     expect(row).toMatchObject({
       name: 'demo',
