@@ -36,6 +36,8 @@ export const exitInvalid = 2
 export const exitMissingBinary = 127
 /** A program found on PATH that cannot be executed (the shell's "permission denied"). */
 export const exitCannotExecute = 126
+/** The backend or its engine failed (unreachable engine, missing bottle), not the guest command. */
+export const exitBackendFailure = 125
 
 /** How to get the programs a plan runs that are not backends. */
 const otherInstalls: Readonly<Record<string, string>> = { tmux: 'install tmux (3.0 or newer), e.g. apt-get install tmux' }
@@ -314,8 +316,15 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       }
       io.err(missingBinaryMessage(outcome.binary))
       return exitMissingBinary
+    case 'backendFailed':
+      io.err(backendFailureMessage(outcome))
+      return exitBackendFailure
   }
 }
+
+/** One line: which backend, which bottle, what the check found; never the guest's own code. */
+export const backendFailureMessage = (o: Extract<Outcome, { _tag: 'backendFailed' }>): string =>
+  `bottle: ${o.backend} could not run the command in the bottle ${o.bottle} (its exit ${o.code} was ${o.backend}'s own, not the command's): ${o.detail}`
 
 type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | { readonly _tag: 'failed'; readonly code: number }
 

@@ -12,7 +12,7 @@ import { type ResultPromise, execa } from 'execa'
 import { constants } from 'node:os'
 import { fillJson, jsonParts } from './plan/json.js'
 import { progressLine } from './plan/render.js'
-import { type Plan, type Stdin, type Step, absurd, secretSource } from './plan/types.js'
+import { type Plan, type Stdin, type Step, absurd, runIdMark, secretSource } from './plan/types.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -25,6 +25,8 @@ export interface RunContext {
   readonly quiet: boolean
   /** Where bottle's own messages go (stderr). */
   readonly log: (line: string) => void
+  /** This run's id, for the argv words a step's `runIdAt` names; interpret makes a fresh one. */
+  readonly runId?: string
 }
 
 export type Outcome =
@@ -41,6 +43,12 @@ export type Outcome =
    * (EACCES); what was created before it has been undone.
    */
   | { readonly _tag: 'missingBinary'; readonly binary: string; readonly error: string }
+  /**
+   * The guest step exited with a code its backend client also uses for its own failures, and the
+   * live check says the bottle is not there and running: the code was the backend's. `detail`
+   * is what the check found (its first line of stderr, or the state it printed), redacted.
+   */
+  | { readonly _tag: 'backendFailed'; readonly backend: string; readonly bottle: string; readonly code: number; readonly detail: string }
 
 export interface StepResult {
   /** Exit code, 128+n for a signal, or null when the program could not be started. */
@@ -107,12 +115,28 @@ const signalExitCode = (signal: string | undefined): number =>
   128 + ((signal !== undefined && constants.signals[signal as NodeJS.Signals]) || 0)
 
 /** Spawns one step and waits for it. `onSpawn` hands the child to the signal forwarder. */
+/** The step's argv with this run's id in the words `runIdAt` names. */
+export const argvOf = (s: Step, runId: string | undefined): readonly string[] => {
+  const at = s.runIdAt ?? []
+  if (at.length === 0) return s.argv
+  if (runId === undefined) throw new Error('a step that takes the run id, run without one: a bug')
+  return s.argv.map((w, i) => {
+    if (!at.includes(i)) return w
+    if (w !== runIdMark) throw new Error(`argv word ${i} should be the run id mark, not ${JSON.stringify(w)}: a compiler bug`)
+    return runId
+  })
+}
+
+/** 128 bits from the platform's CSPRNG, as hex: not guessable by the agent before the command runs. */
+const freshRunId = (): string =>
+  Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+
 export const runStep = async (
   s: Step,
   ctx: RunContext,
   onSpawn: (child: ResultPromise) => void = () => {},
 ): Promise<StepResult> => {
-  const [file, ...args] = s.argv
+  const [file, ...args] = argvOf(s, ctx.runId)
   if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
   const captureErr = s.tolerate.length > 0
   const input = s.stdio === 'terminal' ? null : stdinText(s.stdin, ctx.hostEnv)
@@ -162,7 +186,37 @@ const rollback = async (undo: readonly Step[], ctx: RunContext): Promise<void> =
   }
 }
 
-export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> => {
+/** Stops what an interrupted step started in the bottle; a failure is said, not fatal. */
+const stopGuest = async (s: Step, sig: NodeJS.Signals, plan: Plan, ctx: RunContext): Promise<void> => {
+  for (const stop of s.onInterrupt ?? []) {
+    ctx.log(`bottle: interrupted (${sig}): ${stop.title}`)
+    const r = await runStep(stop, ctx)
+    if (!succeeded(stop, r)) {
+      const why = redact(r.stderr.trim().split('\n').at(-1) ?? '', plan.secrets, ctx.hostEnv)
+      ctx.log(`bottle: could not stop it (exit ${r.code ?? r.spawnError})${why === '' ? '' : `: ${why}`}`)
+    }
+  }
+}
+
+/**
+ * After a code the backend client also uses for its own failures: was the bottle there and
+ * running? If not, the outcome is the backend's failure; if it was, null (the code is the guest's).
+ */
+const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext): Promise<Outcome | null> => {
+  const check = s.liveCheck
+  if (check === undefined || !check.codes.includes(code)) return null
+  const r = await runStep(check.step, ctx)
+  const printed = r.stdout.trim()
+  if (r.code === 0 && printed === check.running) return null
+  const detail =
+    r.code === 0 ? `it is not running (${printed === '' ? 'no state' : printed})`
+      : r.code === null ? `${check.step.argv[0] ?? ''} could not be started (${r.spawnError ?? 'EUNKNOWN'})`
+        : (r.stderr.trim().split('\n')[0] ?? '') || `the check exited ${r.code}`
+  return { _tag: 'backendFailed', backend: plan.backend, bottle: plan.bottle, code, detail: redact(detail, plan.secrets, ctx.hostEnv) }
+}
+
+export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome> => {
+  const ctx: RunContext = { ...given, runId: given.runId ?? freshRunId() }
   const missing = plan.secrets.filter((n) => ctx.hostEnv[n] === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
 
@@ -191,7 +245,11 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
         current = child
       })
       current = null
-      if (interrupted !== null && i !== plan.exitCodeFrom) {
+      if (interrupted !== null) await stopGuest(s, interrupted, plan, ctx)
+      // Interrupted while the guest command ran: 130/143 whatever the client said (docker exec
+      // exits 0 when it lets go of a command that goes on running).
+      if (interrupted !== null && i === plan.exitCodeFrom) return done(128 + (constants.signals[interrupted] ?? 0))
+      if (interrupted !== null) {
         const mayHaveCreated = r.code === 0 || r.bySignal
         await rollback(mayHaveCreated ? [...undo, ...s.undo] : undo, ctx)
         return done(128 + (constants.signals[interrupted] ?? 0))
@@ -200,7 +258,7 @@ export const interpret = async (plan: Plan, ctx: RunContext): Promise<Outcome> =
         await rollback(undo, ctx)
         return { _tag: 'missingBinary', binary: s.argv[0] ?? '', error: r.spawnError ?? 'EUNKNOWN' }
       }
-      if (i === plan.exitCodeFrom) return done(r.code)
+      if (i === plan.exitCodeFrom) return (await backendFailure(s, r.code, plan, ctx)) ?? done(r.code)
       if (!succeeded(s, r)) {
         if (s.stdio === 'quiet') {
           if (r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))

@@ -31,4 +31,6 @@ export const podman = containerBackend({
   removeTolerates: [{ exitCode: 1, stderrIncludes: 'no such container' }],
   // podman's .Labels is a map; `.Label "k"` exists only since podman 5 (containers/podman#20957).
   labelOf: (key) => `(index .Labels "${key}")`,
+  // podman-exec(1): 125 is podman's own error (a missing container among them).
+  execOwnFailures: [125],
 })

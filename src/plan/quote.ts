@@ -31,6 +31,9 @@ const reservedWords = new Set([
 
 const quoteCommandWord = (word: string): string => (reservedWords.has(word) ? `'${word}'` : quoteSh(word))
 
+/** Quotes a word that follows the command word. */
+export const quoteShArgument = (w: string): string => (bareArgument.test(w) ? w : quoteSh(w))
+
 /** Quotes each word and joins them with spaces: one simple command for `sh -c`. */
 export const quoteShArgv = (words: readonly string[]): string =>
-  words.map((w, i) => (i === 0 ? quoteCommandWord(w) : bareArgument.test(w) ? w : quoteSh(w))).join(' ')
+  words.map((w, i) => (i === 0 ? quoteCommandWord(w) : quoteShArgument(w))).join(' ')

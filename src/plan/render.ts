@@ -9,8 +9,8 @@
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
 import { type JsonPart, jsonParts } from './json.js'
-import { quoteSh, quoteShArgv } from './quote.js'
-import { type EnvVar, type Plan, type Stdin, type Step, secretSource } from './types.js'
+import { quoteSh, quoteShArgument, quoteShArgv } from './quote.js'
+import { type EnvVar, type Plan, type Stdin, type Step, runIdMark, secretSource } from './types.js'
 
 export const formats = ['text', 'json', 'sh'] as const
 export type Format = (typeof formats)[number]
@@ -54,7 +54,11 @@ const stepText = (s: Step, label: string, indent: string, inherited = 'host env'
   if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
   if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
+  if ((s.runIdAt ?? []).length > 0) lines.push(`${indent}    ${runIdMark}: a fresh random id, made by bottle run each time it runs the plan`)
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
+  for (const u of s.onInterrupt ?? []) lines.push(...stepText(u, 'if interrupted while it runs:', `${indent}    `))
+  if (s.liveCheck !== undefined)
+    lines.push(...stepText(s.liveCheck.step, `if it exits ${s.liveCheck.codes.join(' or ')} (the backend's own code too), and this does not print ${quoteSh(s.liveCheck.running)}, exit 125:`, `${indent}    `))
   return lines
 }
 
@@ -109,9 +113,19 @@ const shFeed = (stdin: Stdin): string => {
   return `awk ${quoteSh(awkJsonProgram)} ${awkOperands(parts).map(quoteSh).join(' ')} </dev/null | `
 }
 
+/** The step's argv as sh words, the run id's words as "$bottle_run". */
+const shArgv = (s: Step): string =>
+  s.argv
+    .map((w, i) => (i === 0 ? quoteShArgv([w]) : (s.runIdAt ?? []).includes(i) ? '"$bottle_run"' : quoteShArgument(w)))
+    .join(' ')
+
+/** Every step a plan may run: its steps, their undo, stop and live-check steps. */
+const allSteps = (steps: readonly Step[]): Step[] =>
+  steps.flatMap((s) => [s, ...allSteps([...s.undo, ...(s.onInterrupt ?? []), ...(s.liveCheck === undefined ? [] : [s.liveCheck.step])])])
+
 /** A command line with its env: host env plus assignments, or (bwrap) only the listed vars. */
 const shCommand = (s: Step): string => {
-  const argv = quoteShArgv(s.argv)
+  const argv = shArgv(s)
   const redirect = s.stdio === 'terminal' ? '' : ' </dev/null'
   const feed = shFeed(s.stdin)
   if (s.env.inheritHost) {
@@ -146,9 +160,13 @@ export const renderSh = (plan: Plan): string => {
     `# bottle: ${plan.op}${plan.bottle === '' ? '' : ` ${plan.bottle}`} on ${plan.backend}, from \`bottle plan --format sh\`.`,
     '# Run it with the same host environment `bottle run` would have; it does the same steps.',
     ...plan.secrets.map((n) => `: "\${${n}?bottle: secret ${n} is not set in the host environment}"`),
+    ...(allSteps(plan.steps).some((s) => (s.runIdAt ?? []).length > 0)
+      ? [`bottle_run=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n') && [ -n "$bottle_run" ] || exit 1`]
+      : []),
     `bottle_undo=':'`,
+    `bottle_stop=':'`,
     `bottle_err=$(mktemp) || exit 1`,
-    `bottle_fail() { bottle_status=$1; trap - INT TERM; eval "$bottle_undo"; rm -f "$bottle_err"; exit "$bottle_status"; }`,
+    `bottle_fail() { bottle_status=$1; trap - INT TERM; eval "$bottle_stop"; eval "$bottle_undo"; rm -f "$bottle_err"; exit "$bottle_status"; }`,
     `bottle_clear() { for bottle_v in $(awk 'BEGIN { for (k in ENVIRON) if (k ~ /^[A-Za-z_][A-Za-z0-9_]*$/) print k }' </dev/null); do unset "$bottle_v" 2>/dev/null; done; }`,
     `trap 'bottle_fail 130' INT`,
     `trap 'bottle_fail 143' TERM`,
@@ -158,7 +176,18 @@ export const renderSh = (plan: Plan): string => {
     if (s.stdio === 'capture') out.push('# bottle run reads this output (ls parses it); the script prints it as it comes')
     const isResult = plan.exitCodeFrom === i
     const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
+    // An interrupt while this step runs: sh runs the trap once the step's process has ended.
+    for (const stop of s.onInterrupt ?? [])
+      out.push(`bottle_stop=${quoteSh(`echo ${quoteSh(`bottle: interrupted: ${stop.title}`)} >&2; ${shCommand(stop)} >/dev/null 2>&1; `)}"$bottle_stop"`)
     out.push(`bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`)
+    if ((s.onInterrupt ?? []).length > 0) out.push(`bottle_stop=':'`)
+    if (s.liveCheck !== undefined) {
+      const c = s.liveCheck
+      out.push(
+        `case "$bottle_rc" in ${c.codes.join('|')}) [ "$(${shCommand(c.step)} 2>/dev/null)" = ${quoteSh(c.running)} ] || { ` +
+          `echo ${quoteSh(`bottle: ${plan.backend} could not run the command in the bottle ${plan.bottle} (its exit code was ${plan.backend}'s own, not the command's)`)} >&2; bottle_rc=125; };; esac`,
+      )
+    }
     if (isResult) {
       out.push(`rm -f "$bottle_err"; exit "$bottle_rc"`)
       return

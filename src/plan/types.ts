@@ -112,11 +112,42 @@ export interface Step {
   /** Steps that undo this one, run in order if a later step fails or the run is interrupted. */
   readonly undo: readonly Step[]
   /**
+   * Indexes of argv words that stand for this run's id (each holds `runIdMark`): the interpreter
+   * puts a fresh random id there every time the plan runs, as it does a secret's value, so a saved
+   * plan run twice gets two ids. The guest command carries it (src/guest.ts), and the stop step
+   * finds the command by it.
+   */
+  readonly runIdAt?: readonly number[]
+  /**
+   * Run, after this step has ended, when the run was interrupted while it ran: they stop what the
+   * step started in the bottle. `docker exec` (podman, smolvm, kubectl exec alike) forwards no
+   * signal to the guest command: the client exits 0 and the command goes on running.
+   */
+  readonly onInterrupt?: readonly Step[]
+  /**
+   * For a guest step whose backend client exits with the same code for its own failures as the
+   * guest command may (docker exec: 1 for a missing container or an unreachable engine): after one
+   * of `codes`, `step` (read-only) is run; unless it exits 0 printing `running` (trimmed), the
+   * code was the backend's, and bottle exits 125 with one line saying so.
+   */
+  readonly liveCheck?: LiveCheck
+  /**
    * Present when the step opens a tmux pane: the step the pane runs, as `bottle run` would run
    * it. Its words are already in argv; this is what they mean, for people and for the laws.
    */
   readonly pane?: Step
 }
+
+/** See Step.liveCheck. */
+export interface LiveCheck {
+  readonly codes: readonly number[]
+  readonly step: Step
+  /** What `step` prints on stdout (trimmed) when the bottle is there and running. */
+  readonly running: string
+}
+
+/** The word an argv holds, at an index in `runIdAt`, until the interpreter fills in the run's id. */
+export const runIdMark = '<run-id>'
 
 export interface Plan {
   readonly op: OpName

@@ -3,6 +3,8 @@
  * nothing in argv), the state-directory lifecycle, cp's rules, and the checks that need host
  * facts (never launched, already there). tests/bwrap runs the same plans for real.
  */
+import { commandWrapper } from '../../src/guest.js'
+import { runIdMark } from '../../src/plan/types.js'
 import { test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
@@ -63,6 +65,8 @@ describe('bwrap argv and env snapshots', () => {
       '--bind', `${state}/demo/home`, '/home/node',
       '--bind', '/src/app', '/src/app',
       '--uid', '1000', '--gid', '1000', '--chdir', '/src/app', '--',
+      // bottle's command wrapper (src/guest.ts): 127 with a line if claude is missing.
+      '/bin/sh', '-c', commandWrapper, 'sh', runIdMark,
       'claude', '--append-system-prompt-file', promptGuestPath, '-p', 'hi',
     ])
     expect(s.env).toStrictEqual({
@@ -79,12 +83,12 @@ describe('bwrap argv and env snapshots', () => {
     expect(s.stdio).toBe('terminal')
   })
 
-  it('exec: a new session (it blocks TIOCSTI), no TERM, output passed through', () => {
+  it('exec: a new session (it blocks TIOCSTI), no TERM, stdin and output passed through', () => {
     const s = first(planOf(exec))
     expect(s.argv.filter((w) => w === '--new-session')).toHaveLength(1)
     expect(s.env.vars.map((v) => v.name)).toStrictEqual(['HOME', 'USER', 'PATH', 'CI', 'CLAUDE_CODE_OAUTH_TOKEN'])
     expect(s.guest?.tail).toStrictEqual(['sh', '-c', 'npm test'])
-    expect(s.stdio).toBe('passthrough')
+    expect(s.stdio).toBe('terminal')
   })
 
   it.each([
