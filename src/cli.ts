@@ -13,7 +13,7 @@ import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/bac
 import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, readBwrapFacts, readHostFacts, unusable } from './host.js'
+import { onPath, readBwrapFacts, readHostFacts, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, show } from './plan/errors.js'
@@ -511,7 +511,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--agent <agent>', 'claude | codex | COMMAND (a command: no prompt flag, no resume)')
       .option('--allow-root', 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)')
   if (doc.op === 'agent' || doc.op === 'resume')
-    cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
+    cmd.option('--tty', 'allocate a TTY (stdin must be a terminal; the default when it is one)').option('--no-tty', 'never allocate a TTY')
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
@@ -665,6 +665,13 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   if (req.mode === 'plan') {
     io.out(render(plan, req.flags.format as Format))
     return 0
+  }
+  // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
+  // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
+  // said before anything runs.
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !stdinIsTerminal()) {
+    io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
+    return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
   for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)

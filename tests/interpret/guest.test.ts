@@ -87,3 +87,13 @@ describe('a launch whose user the image does not have, on a stand-in docker', ()
     expect(sb.live('docker')).toStrictEqual([])
   })
 })
+
+describe('--tty with piped stdin, on a stand-in docker', () => {
+  it('is refused before anything runs, exit 2, with one line (docker would refuse -t: "the input device is not a TTY")', async () => {
+    sb = sandbox()
+    const r = await bottleProcess(['run', 'agent', 'demo', '--tty', '-b', 'docker', '--workdir', sb.workdir], sb.env, { input: 'piped\n' })
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toBe('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal\n')
+    expect(sb.log()).toStrictEqual([])
+  })
+})
