@@ -20,6 +20,7 @@ import {
   type Plan,
   type Step,
   absurd,
+  guestArgv,
   secretSource,
   step,
 } from './plan/types.js'
@@ -121,7 +122,7 @@ const userIntent = (
   }
 }
 
-/** A step that runs a guest command: argv is framing + tail, and both are kept apart. */
+/** A step that runs a guest command: argv is framing + tail (in the backend's wrapper, if any), kept apart. */
 export const guestStep = (
   backend: Backend,
   spec: BottleSpec,
@@ -130,10 +131,10 @@ export const guestStep = (
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing, env } = backend.exec(spec, intent, host)
-  return step(title, [...framing, ...intent.argv], {
+  const { framing, env, wrapper } = backend.exec(spec, intent, host)
+  return step(title, guestArgv(framing, intent.argv, wrapper), {
     env,
-    guest: { framing, tail: intent.argv, intent },
+    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
     ...more,
   })
 }
@@ -151,13 +152,16 @@ export const commandStep = (
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing: outer, env } = backend.exec(spec, intent, host)
+  const { framing: outer, env, wrapper } = backend.exec(spec, intent, host)
+  // A backend wrapper (bwrap's pty for a TTY) holds the command as one sh string, where no launch
+  // id slot can go; such a backend's command dies with its client anyway.
+  if (wrapper !== undefined) return guestStep(backend, spec, host, title, intent, more)
   const framing = [...outer, ...wrapCommand([])]
   const onInterrupt = backend.guestOutlivesClient === true ? [stopStep(backend, spec, host, intent)] : []
   return step(title, [...framing, ...intent.argv], {
     env,
     guest: { framing, tail: intent.argv, intent },
-    runIdAt: [outer.length + wrapperRunIdIndex],
+    launchId: [outer.length + wrapperRunIdIndex],
     ...(onInterrupt.length > 0 ? { onInterrupt } : {}),
     ...(backend.liveCheck === undefined ? {} : { liveCheck: backend.liveCheck(spec, host) }),
     ...more,
@@ -171,7 +175,7 @@ const stopStep = (backend: Backend, spec: BottleSpec, host: HostFacts, command: 
   return step(`stop the command this run started in ${spec.name}`, [...framing, ...intent.argv], {
     env,
     guest: { framing, tail: intent.argv, intent },
-    runIdAt: [framing.length + stopRunIdIndex],
+    launchId: [framing.length + stopRunIdIndex],
   })
 }
 

@@ -3,9 +3,9 @@
  * that stops it when bottle is interrupted.
  *
  *   wrapCommand(['claude', '-p', 'hi'])
- *   // ['/bin/sh', '-c', commandWrapper, 'sh', '<run-id>', 'claude', '-p', 'hi']
+ *   // ['/bin/sh', '-c', commandWrapper, 'sh', '', 'claude', '-p', 'hi']   ('' holds the launch id)
  *   stopCommand()
- *   // ['/bin/sh', '-c', stopScript, 'sh', '<run-id>']
+ *   // ['/bin/sh', '-c', stopScript, 'sh', '']
  *
  * Why: `docker exec` without a TTY forwards no signal (podman, smolvm and kubectl exec alike), and
  * with one it forwards the terminal's keys but not a `kill`: the client exits 0 and the command
@@ -17,13 +17,12 @@
  * The wrapper also says, with exit 127, when the command is not in the bottle: the engines give
  * 126 (docker before v28), 127 or 1 (bwrap's execvp failure) with their own wording.
  *
- * The id is a plan slot (`runIdMark`), filled by the interpreter on each run, so it is not
+ * The id is the run's launch id (a plan slot, Step.launchId), filled on each run, so it is not
  * guessable before the command starts. The agent can read it from the command's environment
  * once it runs, and could give it to processes of its own: the stop step then stops those too,
  * as the same user, which the agent could do itself. The stop step runs as the command's user,
  * so it can signal nothing that user could not.
  */
-import { runIdMark } from './plan/types.js'
 
 /** The variable the wrapped command (and all it starts) carries: this run's id. */
 export const runIdVar = 'BOTTLE_RUN_ID'
@@ -38,8 +37,8 @@ export const commandWrapper =
   `command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; ` +
   'exec "$@"'
 
-/** The words before the command, `runIdMark` among them (at `wrapperRunIdIndex`). */
-export const wrapCommand = (argv: readonly string[]): string[] => ['/bin/sh', '-c', commandWrapper, 'sh', runIdMark, ...argv]
+/** The words before the command; the run's launch id goes in the empty one (`wrapperRunIdIndex`, a launch id slot). */
+export const wrapCommand = (argv: readonly string[]): string[] => ['/bin/sh', '-c', commandWrapper, 'sh', '', ...argv]
 export const wrapperLength = 5
 export const wrapperRunIdIndex = 4
 
@@ -54,5 +53,5 @@ export const stopScript =
   'p=${f#/proc/}; p=${p%/environ}; kill -TERM "$p" 2>/dev/null && n=$((n+1)); done; ' +
   '[ "$n" -gt 0 ] || { echo "bottle: found no process of this run in the bottle to stop" >&2; exit 1; }'
 
-export const stopCommand = (): string[] => ['/bin/sh', '-c', stopScript, 'sh', runIdMark]
+export const stopCommand = (): string[] => ['/bin/sh', '-c', stopScript, 'sh', '']
 export const stopRunIdIndex = 4

@@ -7,10 +7,10 @@
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { type Stats, accessSync, constants, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids } from './backends/backend.js'
+import type { BwrapFacts, ClusterScope, HostFacts, Ids, SystemEntry } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -121,7 +121,7 @@ export const parsePasswd = (text: string, users: readonly string[]): Record<stri
   const out: Record<string, Ids> = {}
   for (const line of text.split('\n')) {
     const [name, , uid, gid] = line.split(':')
-    if (name === undefined || !users.includes(name) || name in out) continue
+    if (name === undefined || !users.includes(name) || Object.hasOwn(out, name)) continue
     if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) continue
     out[name] = { uid: Number(uid), gid: Number(gid) }
   }
@@ -145,22 +145,140 @@ export interface BwrapBottleQuery {
   readonly users: readonly string[]
 }
 
+const lstatOf = (path: string): Stats | null => {
+  try {
+    return lstatSync(path)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The system directories a bottle sees, read-only, in this order: what programs need to run
+ * (/usr, and /bin, /sbin, /lib* — symlinks into /usr on a merged-/usr system, made again as
+ * symlinks), the configuration they read (/etc: passwd, resolv.conf, ssl certificates, ld.so
+ * config), and locally installed software (/opt). Everything else at the top is left out: /home,
+ * /root, /run, /var, /tmp, /mnt, /media and /srv are fresh tmpfs in the sandbox (src/backends/bwrap.ts).
+ */
+export const systemDirs = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'] as const
+
+/** How each allow-listed directory appears in the root filesystem `rootfs`. */
+const systemEntries = (rootfs: string): SystemEntry[] =>
+  systemDirs.flatMap((path): SystemEntry[] => {
+    const st = lstatOf(join(rootfs, path))
+    if (st === null) return []
+    if (st.isSymbolicLink()) return [{ path, kind: 'symlink', target: readlinkSync(join(rootfs, path)) }]
+    return st.isDirectory() ? [{ path, kind: 'dir' }] : []
+  })
+
+/** More entries than this under one directory and it is not scanned, so not bound (see rootOnlyUnder). */
+const scanBudget = 50_000
+
+/**
+ * What under `dir` (a guest path, read in `rootfs`) only root or a group may read: files with no
+ * read bit for others, directories others cannot list or enter (not descended into). Symlinks
+ * are skipped: what they lead to is checked where it lives. Null when there are too many entries.
+ * /usr is not scanned (100k+ entries, seconds cold): distributions keep it world-readable.
+ */
+const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: string[] } | null => {
+  const files: string[] = []
+  const dirs: string[] = []
+  let seen = 0
+  const walk = (guest: string): boolean => {
+    let names: string[]
+    try {
+      names = readdirSync(join(rootfs, guest))
+    } catch {
+      dirs.push(guest)
+      return true
+    }
+    for (const name of names) {
+      if (++seen > scanBudget) return false
+      const path = `${guest}/${name}`
+      const st = lstatOf(join(rootfs, path))
+      if (st === null || st.isSymbolicLink()) continue
+      if (st.isDirectory()) {
+        if ((st.mode & 0o005) !== 0o005) dirs.push(path)
+        else if (!walk(path)) return false
+      } else if ((st.mode & 0o004) === 0) files.push(path)
+    }
+    return true
+  }
+  return walk(dir) ? { files, dirs } : null
+}
+
+/** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
+const resolvConfTarget = (rootfs: string): string | null => {
+  if (rootfs !== '/' || lstatOf('/etc/resolv.conf')?.isSymbolicLink() !== true) return null
+  try {
+    const target = realpathSync('/etc/resolv.conf')
+    return target.startsWith('/run/') ? target : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Whether a launched bottle's state directory is still what launch made: a real directory, its
+ * `home` a real directory owned by us, its prompt (if any) a regular file. A symlink there was
+ * planted: following it would bind or overwrite a host path. Null when all is well.
+ */
+const stateProblem = (state: string, uid: number): string | null => {
+  const dir = lstatOf(state)
+  if (dir === null) return null
+  if (!dir.isDirectory()) return `${state} is not a directory (a symlink or a file was put in its place)`
+  const home = lstatOf(`${state}/home`)
+  if (home === null) return `${state}/home is missing`
+  if (home.isSymbolicLink() || !home.isDirectory()) return `${state}/home is not a directory (a symlink or a file was put in its place)`
+  if (home.uid !== uid) return `${state}/home is owned by uid ${home.uid}, not by bottle's user (${uid})`
+  const prompt = lstatOf(`${state}/system-prompt.md`)
+  if (prompt !== null && !prompt.isFile()) return `${state}/system-prompt.md is not a regular file (a symlink or something else was put in its place)`
+  return null
+}
+
 export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapFacts => {
-  const stateDir = `${stateHome(env)}/bottle/bwrap`
+  const stateRoot = `${stateHome(env)}/bottle`
+  const stateDir = `${stateRoot}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
   // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
   const rootfs = query?.image ?? '/'
-  const passwd = isAbsolute(rootfs) ? readText(join(rootfs, 'etc/passwd')) : ''
+  const readable = isAbsolute(rootfs)
+  const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
+  const uid = process.geteuid?.() ?? 1000
+  // Only root's guest can read what others cannot: scan only then (about 10 ms for /etc and /opt).
+  const scanned = readable && uid === 0 && query !== null
+  const system = readable ? systemEntries(rootfs) : []
+  const rootOnly = { files: [] as string[], dirs: [] as string[] }
+  const tooBig = new Set<string>()
+  if (scanned)
+    for (const e of system)
+      if (e.kind === 'dir' && e.path !== '/usr') {
+        const found = rootOnlyUnder(rootfs, e.path)
+        if (found === null) tooBig.add(e.path)
+        else {
+          rootOnly.files.push(...found.files)
+          rootOnly.dirs.push(...found.dirs)
+        }
+      }
   return {
     stateDir,
     binary: which('bwrap', env.PATH) ?? 'bwrap',
     term: env.TERM ?? null,
+    script: which('script', env.PATH) ?? 'script',
+    stateRoot,
+    hostHome: homeOf(env),
+    // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
+    system: system.filter((e) => !tooBig.has(e.path)),
+    rootOnly,
+    resolvConf: resolvConfTarget(rootfs),
     bottle:
       query === null || state === null
         ? null
         : {
             launched: kindOf(state) === 'dir',
-            promptInstalled: kindOf(`${state}/system-prompt.md`) === 'file',
+            promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
+            unsafe: stateProblem(state, uid),
+            users: query.users,
             accounts: parsePasswd(passwd, query.users),
           },
   }

@@ -10,6 +10,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e
 })
 
+// A closed terminal (SIGHUP, a dropped ssh) makes writes to stderr fail: that must not stop the
+// undo that follows an interrupt, so such an error is dropped rather than thrown.
+process.stderr.on('error', () => {})
+
 const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),

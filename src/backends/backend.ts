@@ -12,7 +12,7 @@ import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
 import { hashAndEncode, recordOf } from '../spec/record.js'
 import { oneLine } from '../plan/errors.js'
-import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step } from '../plan/types.js'
+import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 export interface HostFacts {
@@ -60,17 +60,47 @@ export interface BwrapFacts {
    * the guest's env, PATH included, so the plan must not depend on PATH to find bwrap itself.
    */
   readonly binary: string
-  /** The host's TERM, for a guest that shares our terminal; null when unset. */
+  /** The host's TERM, for a guest that has a terminal; null when unset. */
   readonly term: string | null
+  /**
+   * util-linux `script`'s absolute path on the host PATH, or `script`: an interactive guest gets
+   * a pseudo-terminal of its own from it, never the user's terminal (src/backends/bwrap.ts).
+   */
+  readonly script: string
+  /** bottle's state root (`$XDG_STATE_HOME/bottle`): never visible inside any bottle. */
+  readonly stateRoot: string
+  /** The invoking user's home on the host: never visible inside any bottle. */
+  readonly hostHome: string
+  /** The allow-listed system directories, as the root filesystem has them (missing ones left out). */
+  readonly system: readonly SystemEntry[]
+  /**
+   * Guest paths under the system directories that only root (or a group) may read: masked when
+   * bottle runs as root, whose guest is host root to the kernel. Empty when bottle is not root.
+   */
+  readonly rootOnly: { readonly files: readonly string[]; readonly dirs: readonly string[] }
+  /** Where the host's /etc/resolv.conf symlink leads when that is under /run (systemd-resolved); else null. */
+  readonly resolvConf: string | null
   /** About the bottle the operation names; null for `ls`, which names none. */
   readonly bottle: BwrapBottleFacts | null
 }
 
+/** A top-level entry of the root filesystem: a directory bound read-only, or a symlink made again. */
+export type SystemEntry =
+  | { readonly path: string; readonly kind: 'dir' }
+  | { readonly path: string; readonly kind: 'symlink'; readonly target: string }
+
 export interface BwrapBottleFacts {
   /** The bottle's state directory exists: it was launched and not taken down. */
   readonly launched: boolean
-  /** The state directory holds a prompt file (copied in at launch). */
+  /** The state directory holds a prompt file (copied in at launch): a regular file, not a symlink. */
   readonly promptInstalled: boolean
+  /**
+   * Why the state directory cannot be trusted (its `home` is a symlink or not ours, its prompt is
+   * a symlink or not a regular file), or null: a host step must never follow what was planted.
+   */
+  readonly unsafe: string | null
+  /** The users the op may run as (the spec's, exec's --user): each must be in the rootfs passwd. */
+  readonly users: readonly string[]
   /** uid/gid of the users the input names, from the root filesystem's /etc/passwd; absent if unlisted. */
   readonly accounts: Readonly<Record<string, Ids>>
 }
@@ -86,6 +116,8 @@ export interface CopyIn {
 export interface ExecFraming {
   readonly framing: readonly string[]
   readonly env: ProcessEnv
+  /** A host program the command runs under, given it as one shell string (bwrap's pty). */
+  readonly wrapper?: Wrapper
 }
 
 export interface Backend {
@@ -173,6 +205,15 @@ export const nameLabel = 'dev.bottle.name'
 /** The spec that shaped the bottle (src/spec/record.ts), so ls can tell when it has drifted. */
 export const specHashLabel = 'dev.bottle.spec-hash'
 export const specLabel = 'dev.bottle.spec'
+/**
+ * The run of launch that created the bottle (a fresh id per run, filled in by the interpreter):
+ * an undo removes a bottle only if it carries this run's id, so an interrupted second launch of
+ * a name never removes the bottle a first launch made.
+ */
+export const launchIdLabel = 'dev.bottle.launch-id'
+
+/** How many times, a second apart, an undo looks for what an interrupted create may still be making. */
+export const undoTries = 10
 
 /** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
 export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => {

@@ -3,7 +3,7 @@
  * prompt flag right after the agent, guest env on every exec, and `-t` only with a terminal.
  */
 import { commandWrapper } from '../../src/guest.js'
-import { runIdMark } from '../../src/plan/types.js'
+const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
@@ -94,7 +94,7 @@ describe('docker argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -127,7 +127,7 @@ describe('docker argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "sh",
         "-c",
         "echo "$HOME"",
@@ -158,7 +158,7 @@ describe('docker argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "sh",
         "-c",
         "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
@@ -184,6 +184,8 @@ describe('docker argv snapshots', () => {
             "dev.bottle.spec-hash=a0b7545b5857",
             "--label",
             "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+            "--label",
+            "dev.bottle.launch-id=",
             "--init",
             "-v",
             "/src/app:/src/app",
@@ -261,10 +263,19 @@ describe('docker argv snapshots', () => {
         ],
         "undo": [
           [
+            "sh",
+            "-c",
+            "i=0
+      while :; do
+        ids=$("$0" ps -aq --no-trunc --filter "$1" --filter "$3") || exit
+        if [ -n "$ids" ]; then exec "$0" rm -f $ids; fi
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
             "docker",
-            "rm",
-            "-f",
-            "demo",
+            "name=^/?demo$",
+            "10",
+            "label=dev.bottle.launch-id=",
           ],
         ],
       }

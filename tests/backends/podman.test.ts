@@ -90,6 +90,8 @@ describe('podman argv snapshots', () => {
         "dev.bottle.spec-hash=2ba4f18c1ecb",
         "--label",
         "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6ImRvY2tlci5pby9saWJyYXJ5L25vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+        "--label",
+        "dev.bottle.launch-id=",
         "--userns=keep-id",
         "--init",
         "-v",
@@ -128,7 +130,7 @@ describe('podman argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -147,7 +149,7 @@ describe('podman argv snapshots', () => {
         "--filter",
         "label=dev.bottle.managed=true",
         "--format",
-        "{"name":{{json .Names}},"state":{{json .State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}},"spec":{{json (index .Labels "dev.bottle.spec")}}}",
+        "{"name":{{json .Names}},"state":{{json .ListContainer.State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}},"spec":{{json (index .Labels "dev.bottle.spec")}}}",
       ]
     `)
   })

@@ -3,7 +3,7 @@
  * `delete -f` with "vm not found" tolerated, and cp of a directory or of a path with ':'.
  */
 import { commandWrapper } from '../../src/guest.js'
-import { runIdMark } from '../../src/plan/types.js'
+const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { smolvm } from '../../src/backends/smolvm.js'
@@ -113,7 +113,7 @@ describe('smolvm argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -151,7 +151,7 @@ describe('smolvm argv snapshots', () => {
         "-c",
         "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
         "sh",
-        "<run-id>",
+        "",
         "sh",
         "-c",
         "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
@@ -178,6 +178,8 @@ describe('smolvm argv snapshots', () => {
             "dev.bottle.spec-hash=a0b7545b5857",
             "--label",
             "dev.bottle.spec=eyJ2IjoxLCJpbWFnZSI6Im5vZGU6MjIiLCJ1c2VyIjoibm9kZSIsIndvcmtkaXIiOiIvc3JjL2FwcCIsImVudiI6W1siQ0kiLCJhZTFhZGFjMWM5YjY3MzM3Il1dLCJzZWNyZXRzIjpbIkNMQVVERV9DT0RFX09BVVRIX1RPS0VOIl0sInByb21wdCI6Ii9zcmMvYXBwL3Byb21wdC5tZCIsIm5ldHdvcmsiOiJkZWZhdWx0IiwiYWdlbnQiOiJjbGF1ZGUifQ",
+            "--label",
+            "dev.bottle.launch-id=",
             "--image",
             "node:22",
             "-v",
@@ -248,12 +250,19 @@ describe('smolvm argv snapshots', () => {
         "undo": [
           [
             [
+              "sh",
+              "-c",
+              "i=0
+      while :; do
+        out=$("$0" machine ls --json) || exit
+        case $out in *"$3"*) exec "$0" machine delete --name "$1" -f ;; esac
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
               "smolvm",
-              "machine",
-              "delete",
-              "--name",
               "demo",
-              "-f",
+              "10",
+              "",
             ],
           ],
           [

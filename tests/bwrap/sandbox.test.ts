@@ -72,10 +72,20 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     )
   })
 
-  it('a launch whose sandbox cannot start fails, and is undone', () => {
+  it('a launch from a directory that is no root filesystem is refused in one line, and creates nothing', () => {
     const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', join(root, 'no-such-rootfs'), '-q'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`bottle: image "${join(root, 'no-such-rootfs')}" has no /usr or /bin: not a root filesystem directory\n`)
+    expect(existsSync(stateOf('broken'))).toBe(false)
+  })
+
+  it('a launch whose sandbox cannot start fails, and is undone', () => {
+    // A root filesystem with /usr but no `true` in it: bwrap sets up, then cannot exec.
+    const rootfs = join(root, 'empty-rootfs')
+    mkdirSync(join(rootfs, 'usr'), { recursive: true })
+    const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', rootfs, '-q'])
     expect(r.status).toBe(1)
-    expect(r.stderr).toContain("bwrap: Can't find source path")
+    expect(r.stderr).toContain('bwrap: execvp true')
     expect(existsSync(stateOf('broken'))).toBe(false)
   })
 

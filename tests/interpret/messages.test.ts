@@ -68,11 +68,13 @@ describe('a program that is not installed', () => {
 
   it('a host program missing mid-launch (smolvm staging a prompt path with ":" through cp): undoes the machine, exit 127', async () => {
     sb = sandbox()
-    // A PATH with the stand-in smolvm and node, and nothing else: no host `cp`.
+    // A PATH with the stand-in smolvm, node and sh (the create's undo is a script), and nothing
+    // else: no host `cp`.
     const bin = join(sb.root, 'bin')
     mkdirSync(bin)
     writeFileSync(join(bin, 'smolvm'), `#!/bin/sh\nexec '${join(standinsDir, 'smolvm')}' "$@"\n`, { mode: 0o755 })
     symlinkSync(process.execPath, join(bin, 'node'))
+    symlinkSync('/bin/sh', join(bin, 'sh'))
     const prompt = sb.hostFile('prompt:v2.md', 'x\n')
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--prompt', prompt], {
       ...sb.env,
@@ -80,8 +82,9 @@ describe('a program that is not installed', () => {
     })
     expect(r.exitCode).toBe(127)
     expect(lines(r.stderr).filter((l) => l.startsWith('bottle: '))).toEqual(['bottle: cp is not installed (not found on PATH)'])
-    // create, start, mkdir ran; the staging `cp` could not start; then stop and delete, newest first.
-    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'delete'])
+    // create, start, mkdir ran; the staging `cp` could not start; then stop, and (this run's id
+    // found in the listing) delete, newest first.
+    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'ls', 'delete'])
     expect(sb.live('smolvm')).toEqual([])
   })
 })

@@ -9,6 +9,7 @@ import { describe, expect } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
 import { type Operation, compile } from '../../src/compile.js'
+import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, type Step, secretSource } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/spec/agent.js'
@@ -95,9 +96,10 @@ const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: 
   docker: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   podman: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   smolvm: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-  // In the bwrap process's own env, which is all the guest gets; with a TTY, no new session.
+  // bwrap's `--setenv K V` (its process env holds only a fixed PATH and the secrets); with a
+  // TTY, no new session, since the guest runs on a pseudo-terminal of its own (the wrapper).
   bwrap: {
-    envCount: (st, _framing, k, v) => st.env.vars.filter((x) => x._tag === 'plain' && x.name === k && x.value === v).length,
+    envCount: (_st, framing, k, v) => framing.filter((w, i) => w === '--setenv' && framing[i + 1] === k && framing[i + 2] === v).length,
     ttyMarks: (framing) => (framing.includes('--new-session') ? 0 : 1),
   },
   // GNU env's `K=V` words in the guest command; kubectl's -t.
@@ -196,7 +198,10 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('4: argv is framing + tail, and the user switch is in the framing', (s) => {
     const plan = compiled(backend, s)
     for (const st of guestSteps(plan)) {
-      expect(st.argv).toStrictEqual([...st.guest.framing, ...st.guest.tail])
+      // Inside a wrapper (bwrap's pty), the same words as one `exec …` command for its sh -c.
+      const { wrapper } = st.guest
+      const words = [...st.guest.framing, ...st.guest.tail]
+      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, quoteShArgv(['exec', ...words]), ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
       expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
@@ -269,16 +274,16 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('7: a command step carries the run id; its stop step reaches the same user and place', (s) => {
     const plan = compiled(backend, s)
     const launch = launchOf(backend, s)
-    // Every word the interpreter fills is the mark, and only steps that take the id have one.
-    for (const st of [...everyStep(plan.steps), ...sideSteps(plan.steps)])
-      for (const i of st.runIdAt ?? []) expect(st.argv[i]).toBe(runIdWord)
     for (const st of sideSteps(plan.steps))
       if (st.guest !== undefined) expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
     if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec') return
     const cmd = plan.steps[plan.exitCodeFrom ?? -1]
     if (cmd?.guest === undefined) throw new Error('a command plan runs a guest step')
+    // bwrap's pty wrapper holds the command as one sh string: no slot, and no stop step needed.
+    if (cmd.guest.wrapper !== undefined) return
     // The wrapper holds the run id, right before the command: the id is the fifth word of it.
-    expect(cmd.runIdAt).toStrictEqual([cmd.guest.framing.length - 1])
+    expect(cmd.launchId).toStrictEqual([cmd.guest.framing.length - 1])
+    expect(cmd.argv[cmd.guest.framing.length - 1]).toBe(runIdWord)
     expect(cmd.guest.framing.at(-3)).toBe(commandWrapperScript)
     const stops = cmd.onInterrupt ?? []
     expect(stops.length).toBe(backend.guestOutlivesClient === true ? 1 : 0)
@@ -289,7 +294,8 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       expect(got).toStrictEqual({ user, home, cwd, tty: false, stdin: false, secrets: [] })
       // The same id: the argument of the stop script.
       expect(intent.argv.slice(0, 2)).toStrictEqual(['/bin/sh', '-c'])
-      expect(stop.runIdAt).toStrictEqual([stop.argv.length - 1])
+      expect(stop.launchId).toStrictEqual([stop.argv.length - 1])
+      expect(stop.argv.at(-1)).toBe(runIdWord)
       expect(stop.stdio).toBe('quiet')
     }
   })
@@ -303,9 +309,18 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const down = compiled(backend, withOp(s, { _tag: 'down' }))
     expect(launch.steps.filter((st) => createsSomething[backend.name](backend, st) && st.undo.length === 0)).toStrictEqual([])
     // The interpreter runs undo lists last-created first: the very last undo removes the bottle,
-    // exactly as `down`'s final step does.
+    // and only if it carries this run's launch id: the step that creates the bottle has a launch
+    // id slot, and so has its undo (a fresh id per run, so never another run's bottle).
     const undoRunOrder = launch.steps.flatMap((st) => st.undo).reverse()
-    expect(undoRunOrder.at(-1)?.argv).toStrictEqual(down.steps.at(-1)?.argv)
+    const last = undoRunOrder.at(-1)
+    // kubernetes still undoes by name (its launch id, a label in the Pod JSON, is not done yet).
+    if (backend.name === 'kubernetes') expect(last?.argv).toStrictEqual(down.steps.at(-1)?.argv)
+    else {
+      expect(last?.argv).not.toStrictEqual(down.steps.at(-1)?.argv)
+      const creator = launch.steps.find((st) => st.undo.includes(last as Step))
+      expect(creator?.launchId?.length).toBeGreaterThan(0)
+      expect(last?.launchId?.length).toBeGreaterThan(0)
+    }
     // Host scratch files are removed by an undo naming the same path.
     for (const st of launch.steps) {
       const made = scratchMadeBy[backend.name](st)
@@ -348,13 +363,11 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     // process, so no stop step is needed there).
     const d = direct.steps[0]
     if (d?.guest === undefined) throw new Error('an agent plan runs a guest step')
-    const { runIdAt: _r, onInterrupt: _o, liveCheck: _l, ...plainStep } = d
+    const { launchId: _r, onInterrupt: _o, liveCheck: _l, ...plainStep } = d
     const outer = outerFraming(d.guest.framing)
-    expect(attach.steps[0]?.pane).toStrictEqual({
-      ...plainStep,
-      argv: [...outer, ...d.guest.tail],
-      guest: { ...d.guest, framing: outer },
-    })
+    expect(attach.steps[0]?.pane).toStrictEqual(
+      d.guest.wrapper !== undefined ? d : { ...plainStep, argv: [...outer, ...d.guest.tail], guest: { ...d.guest, framing: outer } },
+    )
     expect(attach.secrets).toStrictEqual(direct.secrets)
   })
 

@@ -20,9 +20,11 @@
 //   STANDIN_SLEEP_AT=2      that invocation sleeps $STANDIN_SLEEP_SECONDS (default 30) before it
 //                           acts, or after (STANDIN_SLEEP_WHEN=after: the work is done, the
 //                           process has not exited yet); a signal with the default action ends it
+//   STANDIN_LATE_AT=1       that invocation, a docker create, exits 130 at once while a detached
+//                           "engine" makes the container $STANDIN_LATE_MS (default 1500) ms later
 //   STANDIN_IGNORE_SIGINT=1 SIGINT does not end it: it finishes what it was doing and exits with
 //                           its own status, as a CLI that handles the signal may
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync,
@@ -432,8 +434,14 @@ const dockerSpecs = {
   },
   rm: { '-f': ['force', 'bool'], '--force': ['force', 'bool'], '-v': ['volumes', 'bool'], '--volumes': ['volumes', 'bool'] },
   cp: { '-a': ['archive', 'bool'], '-L': ['follow', 'bool'], '-q': ['quiet', 'bool'] },
-  ps: { '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'], '--format': ['format', 'value'], '-q': ['quiet', 'bool'] },
+  ps: {
+    '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'],
+    '--format': ['format', 'value'], '-q': ['quiet', 'bool'], '--quiet': ['quiet', 'bool'], '--no-trunc': ['noTrunc', 'bool'],
+  },
 }
+
+/** This invocation is a create the engine finishes after its client has exited (STANDIN_LATE_AT). */
+let lateCreate = false
 
 const docker = (args, stdin) => {
   // `docker container inspect --format '{{.State.Running}}' NAME`: the one template bottle uses.
@@ -465,13 +473,27 @@ const docker = (args, stdin) => {
       if (image === undefined) exit(125, `"docker ${sub}" requires at least 1 argument.`)
       const name = one(p.flags, 'name') ?? `standin_${randomBytes(4).toString('hex')}`
       const existing = store.load(name)
+      // Interrupted: the client gives up at once; the engine refuses the name all the same.
+      if (existing !== null && lateCreate) exit(130, 'context canceled')
       if (existing !== null)
         exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker ${sub} --help' for more information`)
       const id = randomBytes(32).toString('hex')
-      store.save(name, {
+      const record = {
         name, id, state: sub === 'run' ? 'running' : 'created', labels: p.flags.label ?? [], image, cmd, entrypoint: one(p.flags, 'entrypoint') ?? null,
         mounts: mountsOf(p.flags.volume), env: envEntries(p.flags.env), workdir: one(p.flags, 'workdir') ?? '/',
-      })
+      }
+      if (lateCreate) {
+        // The engine finishes the create after the client has gone (seen with docker: the
+        // client exits 130 within ~30 ms of a SIGINT, the engine completes seconds later).
+        const engine = spawn(process.execPath, ['-e', `setTimeout(() => {
+          const fs = require('node:fs')
+          fs.mkdirSync(${JSON.stringify(join(store.fs(name), 'tmp'))}, { recursive: true })
+          fs.writeFileSync(${JSON.stringify(store.file(name))}, ${JSON.stringify(JSON.stringify(record))})
+        }, ${Number(process.env.STANDIN_LATE_MS ?? 1500)})`], { detached: true, stdio: 'ignore' })
+        engine.unref()
+        exit(130, 'context canceled')
+      }
+      store.save(name, record)
       say(id)
       return 0
     }
@@ -489,7 +511,10 @@ const docker = (args, stdin) => {
     case 'rm': {
       if (p.positional.length === 0) exit(1, '"docker rm" requires at least 1 argument.')
       let code = 0
-      for (const name of p.positional) {
+      for (const ref of p.positional) {
+        // A container is named by its name, its id or a unique prefix of its id (12+ here).
+        const byId = ref.length >= 12 && /^[0-9a-f]+$/.test(ref) ? store.all().filter((x) => x.id.startsWith(ref)) : []
+        const name = byId.length === 1 ? byId[0].name : ref
         const c = store.load(name)
         if (c === null) {
           complain(noSuchContainer(name))
@@ -503,7 +528,7 @@ const docker = (args, stdin) => {
           continue
         }
         store.remove(name)
-        say(name)
+        say(ref)
       }
       return code
     }
@@ -547,10 +572,18 @@ const docker = (args, stdin) => {
       return 0
     }
     case 'ps': {
-      const filters = (p.flags.filter ?? []).map((f) => f.replace(/^label=/, ''))
-      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && filters.every((f) => c.labels.includes(f)))
-      // stand-in output: names only, whatever --format asks for.
-      say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
+      // `label=K=V` must be one of the container's labels; `name=REGEX` is matched, as the engine
+      // does, against the name with and without its leading "/".
+      const matches = (c, f) =>
+        f.startsWith('name=')
+          ? [c.name, `/${c.name}`].some((n) => new RegExp(f.slice('name='.length)).test(n))
+          : c.labels.includes(f.replace(/^label=/, ''))
+      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && (p.flags.filter ?? []).every((f) => matches(c, f)))
+      // -q: the engine's ids, one a line (--no-trunc: whole); else (stand-in output) names only,
+      // whatever --format asks for.
+      if (p.flags.quiet === true) {
+        if (shown.length > 0) say(shown.map((c) => (p.flags.noTrunc === true ? c.id : c.id.slice(0, 12))).join('\n'))
+      } else say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
       return 0
     }
   }
@@ -586,6 +619,7 @@ const main = () => {
       ? `Error response from daemon: stand-in failure injected at invocation ${seq}`
       : `Error: stand-in failure injected at invocation ${seq}`)
   }
+  lateCreate = numbers(process.env.STANDIN_LATE_AT).includes(seq)
   const code = settle(() =>
     tool === 'smolvm' ? smolvm(argv, stdin) : tool === 'docker' ? docker(argv, stdin) : exit(99, `unknown stand-in ${tool}`),
   )
