@@ -13,7 +13,7 @@ import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/bac
 import { bottleFromLabels, labelsFile } from './backends/bwrap.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRegularFile, unusable } from './host.js'
+import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRegularFile, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
@@ -36,7 +36,7 @@ export const exitInvalid = 2
 export const exitMissingBinary = 127
 /** A program found on PATH that cannot be executed (the shell's "permission denied"). */
 export const exitCannotExecute = 126
-/** A backend or its engine failed: unreachable, too slow to answer, or an answer bottle cannot read. */
+/** A backend or its engine failed: unreachable, too slow to answer, a missing bottle, or an answer bottle cannot read. */
 export const exitBackendFailed = 125
 
 /** How to get the programs a plan runs that are not backends. */
@@ -334,8 +334,15 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
     case 'timedOut':
       io.err(`bottle: ${timedOutReason(outcome)}; ${outcome.step}`)
       return exitBackendFailed
+    case 'backendFailed':
+      io.err(backendFailureMessage(outcome))
+      return exitBackendFailed
   }
 }
+
+/** One line: which backend, which bottle, what the check found; never the guest's own code. */
+export const backendFailureMessage = (o: Extract<Outcome, { _tag: 'backendFailed' }>): string =>
+  `bottle: ${o.backend} could not run the command in the bottle ${o.bottle} (its exit ${o.code} was ${o.backend}'s own, not the command's): ${o.detail}`
 
 const timedOutReason = (o: Extract<Outcome, { _tag: 'timedOut' }>): string =>
   `${o.binary} gave no answer within its time limit of ${o.timeoutMs / 1000} s, and was stopped`
@@ -368,6 +375,8 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
         : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
     case 'missingSecrets':
       return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+    case 'backendFailed':
+      return { code: exitBackendFailed, reason: oneLine(outcome.detail) }
   }
 }
 
@@ -575,7 +584,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--agent <agent>', 'claude | codex | COMMAND (a command: no prompt flag, no resume)')
       .option('--allow-root', 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)')
   if (doc.op === 'agent' || doc.op === 'resume')
-    cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
+    cmd.option('--tty', 'allocate a TTY (stdin must be a terminal; the default when it is one)').option('--no-tty', 'never allocate a TTY')
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
@@ -743,6 +752,13 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   if (req.mode === 'plan') {
     io.out(render(plan, req.flags.format as Format))
     return 0
+  }
+  // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
+  // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
+  // said before anything runs.
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !stdinIsTerminal()) {
+    io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
+    return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
   for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)

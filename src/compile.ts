@@ -11,6 +11,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { type PaneMode, attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
+import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
 import {
@@ -143,6 +144,46 @@ export const guestStep = (
   })
 }
 
+/**
+ * A user-facing guest command (agent, exec, resume): wrapped (src/guest.ts) so that it carries
+ * this run's id and says when it is missing (127); with a stop step for an interrupt where the
+ * command outlives the backend client, and the backend's live check for its ambiguous codes.
+ */
+export const commandStep = (
+  backend: Backend,
+  spec: BottleSpec,
+  host: HostFacts,
+  title: string,
+  intent: GuestIntent,
+  more: Partial<Step> = {},
+): Step => {
+  const { framing: outer, env, wrapper } = backend.exec(spec, intent, host)
+  // A backend wrapper (bwrap's pty for a TTY) holds the command as one sh string, where no launch
+  // id slot can go; such a backend's command dies with its client anyway.
+  if (wrapper !== undefined) return guestStep(backend, spec, host, title, intent, more)
+  const framing = [...outer, ...wrapCommand([])]
+  const onInterrupt = backend.guestOutlivesClient === true ? [stopStep(backend, spec, host, intent)] : []
+  return step(title, [...framing, ...intent.argv], {
+    env,
+    guest: { framing, tail: intent.argv, intent },
+    launchId: [outer.length + wrapperRunIdIndex],
+    ...(onInterrupt.length > 0 ? { onInterrupt } : {}),
+    ...(backend.liveCheck === undefined ? {} : { liveCheck: backend.liveCheck(spec, host) }),
+    ...more,
+  })
+}
+
+/** SIGTERM to what a command step started, as its user, in its directory; no TTY, stdin or secrets. */
+const stopStep = (backend: Backend, spec: BottleSpec, host: HostFacts, command: GuestIntent): Step => {
+  const intent: GuestIntent = { ...command, secrets: [], argv: stopCommand(), tty: false, stdin: false }
+  const { framing, env } = backend.exec(spec, intent, host)
+  return step(`stop the command this run started in ${spec.name}`, [...framing, ...intent.argv], {
+    env,
+    guest: { framing, tail: intent.argv, intent },
+    launchId: [framing.length + stopRunIdIndex],
+  })
+}
+
 /** Plumbing in the guest (mkdir, chown, unpacking): root, no user env, cwd `/`. */
 const rootStep =
   (backend: Backend, spec: BottleSpec, host: HostFacts): GuestStep =>
@@ -268,17 +309,19 @@ export const compile = (
       const cmd = spec.agent.command
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
       const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
-      const run = guestStep(backend, spec, host, title, intent, { stdio: 'terminal' })
-      if (op._tag !== 'attach') return E.right(plan(op._tag, backend, spec, host, [run], 0))
-      return compileAttach(backend, spec, op, run, host)
+      if (op._tag !== 'attach')
+        return E.right(plan(op._tag, backend, spec, host, [commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], 0))
+      // In a pane the agent is the pane's own process: tmux signals it, and no run id is filled.
+      return compileAttach(backend, spec, op, guestStep(backend, spec, host, title, intent, { stdio: 'terminal' }), host)
     }
     case 'exec': {
       const body = script(op.script)
       if (E.isLeft(body)) return body
       const user = op.user === null ? E.right(spec.user) : userName(op.user)
       if (E.isLeft(user)) return user
-      const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
-      const run = guestStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
+      // stdin is passed on, as for agent (`-i`): `echo data | bottle run exec demo 'wc -c'`.
+      const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: true, user: user.right })
+      const run = commandStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'terminal' })
       return E.right(plan('exec', backend, spec, host, [run], 0))
     }
     case 'cp': {

@@ -378,3 +378,6 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
           },
   }
 }
+
+/** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
+export const stdinIsTerminal = (): boolean => process.stdin.isTTY === true

@@ -46,6 +46,12 @@ export type Outcome =
   | { readonly _tag: 'missingBinary'; readonly binary: string; readonly error: string }
   /** A step ran past its time limit (`timeoutMs`) and was stopped; what this run created has been undone. */
   | { readonly _tag: 'timedOut'; readonly step: string; readonly binary: string; readonly timeoutMs: number }
+  /**
+   * The guest step exited with a code its backend client also uses for its own failures, and the
+   * live check says the bottle is not there and running: the code was the backend's. `detail`
+   * is what the check found (its first line of stderr, or the state it printed), redacted.
+   */
+  | { readonly _tag: 'backendFailed'; readonly backend: string; readonly bottle: string; readonly code: number; readonly detail: string }
 
 export interface StepResult {
   /** Exit code, 128+n for a signal, or null when the program could not be started. */
@@ -227,6 +233,23 @@ const stopGroup = (child: ResultPromise): void => {
   setTimeout(() => kill('SIGKILL'), 2000).unref()
 }
 
+/**
+ * After a code the backend client also uses for its own failures: was the bottle there and
+ * running? If not, the outcome is the backend's failure; if it was, null (the code is the guest's).
+ */
+const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext): Promise<Outcome | null> => {
+  const check = s.liveCheck
+  if (check === undefined || !check.codes.includes(code)) return null
+  const r = await runStep(check.step, ctx)
+  const printed = r.stdout.trim()
+  if (r.code === 0 && printed === check.running) return null
+  const detail =
+    r.code === 0 ? `it is not running (${printed === '' ? 'no state' : printed})`
+      : r.code === null ? `${check.step.argv[0] ?? ''} could not be started (${r.spawnError ?? 'EUNKNOWN'})`
+        : (r.stderr.trim().split('\n')[0] ?? '') || `the check exited ${r.code}`
+  return { _tag: 'backendFailed', backend: plan.backend, bottle: plan.bottle, code, detail: redact(detail, plan.secrets, ctx.hostEnv) }
+}
+
 export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome> => {
   const missing = plan.secrets.filter((n) => given.hostEnv[n] === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
@@ -328,7 +351,10 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
         await rollback(undo)
         return { _tag: 'missingBinary', binary: s.argv[0] ?? '', error: r.spawnError ?? 'EUNKNOWN' }
       }
-      if (i === plan.exitCodeFrom) return done(r.code)
+      // Interrupted while the guest command ran: 130/143 whatever the client said (docker exec
+      // exits 0 when it lets go of a command that goes on running; onInterrupt stopped it).
+      if (i === plan.exitCodeFrom && interrupted !== null) return done(interruptedCode())
+      if (i === plan.exitCodeFrom) return (await backendFailure(s, r.code, plan, ctx)) ?? done(r.code)
       if (!succeeded(s, r)) {
         if (s.stdio === 'quiet' && r.stdout !== '') ctx.log(redact(r.stdout.trimEnd(), plan.secrets, ctx.hostEnv))
         // A capture step's stderr is kept (a listing's failure becomes one line naming why).

@@ -12,7 +12,7 @@ import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
 import { hashAndEncode, recordOf } from '../spec/record.js'
 import { oneLine } from '../plan/errors.js'
-import type { BackendName, GuestIntent, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
+import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -146,6 +146,17 @@ export interface Backend {
   readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep) => readonly Step[]
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
   readonly exec: (spec: BottleSpec, intent: GuestIntent, host: HostFacts) => ExecFraming
+  /**
+   * The guest command goes on running when the backend client ends (the client forwards no
+   * signal and the command is not its child): agent, exec and resume then get a stop step for
+   * an interrupt (src/guest.ts). False for bwrap, whose sandbox dies with it (--die-with-parent).
+   */
+  readonly guestOutlivesClient?: boolean
+  /**
+   * How to tell the backend's own failure from the guest command's exit code, when the client
+   * uses the same codes for both (see Step.liveCheck); absent when its own codes are its own.
+   */
+  readonly liveCheck?: (spec: BottleSpec, host: HostFacts) => LiveCheck
   /**
    * Every step that puts a host file or directory at `dest` in the bottle, owned by the bottle's
    * user, making parent directories as needed. `guest` builds a helper guest step run as root,

@@ -17,6 +17,7 @@ import type { BottleSpec } from '../spec/spec.js'
 import {
   type Backend,
   type BottleRow,
+  type GuestStep,
   type HostFacts,
   type ListingError,
   launchIdLabel,
@@ -57,9 +58,21 @@ export interface ContainerCli {
   readonly removeTolerates: readonly Tolerated[]
   /** A `ps --format` template expression for one label's value, "" when the container has none. */
   readonly labelOf: (key: string) => string
+  /**
+   * Exit codes of `exec` that are the client's own failure as well as a possible guest code:
+   * docker exits 1 for a missing container, a stopped one or an unreachable engine; podman 125.
+   */
+  readonly execOwnFailures: readonly number[]
   /** The `ps --format` template expression for the container's state word (`running`, `exited`, …). */
   readonly stateField: string
 }
+
+/**
+ * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
+ * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
+ */
+export const userCheckScript =
+  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
@@ -79,7 +92,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   // create, then start, not `run -d`: a container that is created but fails to start (a bad
   // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose
   // own undo never runs. Split, the failed start undoes the create.
-  const create = (spec: BottleSpec, host: HostFacts): Step[] => {
+  const create = (spec: BottleSpec, host: HostFacts, guest: GuestStep): Step[] => {
     const labels = launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`])
     const argv = [
       bin, 'create',
@@ -100,6 +113,9 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     return [
       step(`create the container ${spec.name}`, argv, { launchId: [argv.indexOf(`${launchIdLabel}=`)], undo: [removeOwnStep(spec)] }),
       step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
+      // `-u USER` names a user of the image, and the engine looks it up only when a command runs
+      // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
+      guest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user]),
     ]
   }
 
@@ -124,6 +140,12 @@ export const containerBackend = (cli: ContainerCli): Backend => {
 
   const backend: Backend = {
     name: cli.name,
+    guestOutlivesClient: true,
+    liveCheck: (spec) => ({
+      codes: cli.execOwnFailures,
+      step: step(`check that the container ${spec.name} is running`, [bin, 'container', 'inspect', '--format', '{{.State.Running}}', spec.name]),
+      running: 'true',
+    }),
     binary: bin,
     install: cli.install,
     checkSpec,
@@ -252,5 +274,6 @@ export const docker = containerBackend({
   removeTolerates: [],
   // docker's ps template has .Label; its .Labels is one `k=v,k=v` string that cannot be indexed.
   labelOf: (key) => `(.Label "${key}")`,
+  execOwnFailures: [1],
   stateField: '.State',
 })

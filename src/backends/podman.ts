@@ -32,6 +32,8 @@ export const podman = containerBackend({
   removeTolerates: [{ exitCode: 1, stderrIncludes: 'no such container' }],
   // podman's .Labels is a map; `.Label "k"` exists only since podman 5 (containers/podman#20957).
   labelOf: (key) => `(index .Labels "${key}")`,
+  // podman-exec(1): 125 is podman's own error (a missing container among them).
+  execOwnFailures: [125],
   // podman 4's `.State` is the human status ("Up 2 seconds ago"), not the state word; the
   // ListContainer it wraps holds the word itself (seen with podman 4.3 on Debian 12).
   stateField: '.ListContainer.State',

@@ -90,6 +90,13 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
 
 export const smolvm: Backend = {
   name: 'smolvm',
+  guestOutlivesClient: true,
+  // smolvm's own failures (vm not found, not running, a secret it cannot resolve) exit 1.
+  liveCheck: (spec) => ({
+    codes: [1],
+    step: step(`check that the machine ${spec.name} is running`, machine('status', '--name', spec.name)),
+    running: `Machine '${spec.name}': running`,
+  }),
   binary: 'smolvm',
   install: 'install smolvm (https://github.com/smol-machines/smolvm); it needs KVM on Linux or Hypervisor.framework on macOS',
   checkSpec,

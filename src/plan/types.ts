@@ -134,6 +134,13 @@ export interface Step {
   /** Steps that undo this one, run in order if a later step fails or the run is interrupted. */
   readonly undo: readonly Step[]
   /**
+   * For a guest step whose backend client exits with the same code for its own failures as the
+   * guest command may (docker exec: 1 for a missing container or an unreachable engine): after one
+   * of `codes`, `step` (read-only) is run; unless it exits 0 printing `running` (trimmed), the
+   * code was the backend's, and bottle exits 125 with one line saying so.
+   */
+  readonly liveCheck?: LiveCheck
+  /**
    * Present when the step opens a tmux pane: the step the pane runs, as `bottle run` would run
    * it. Its words are already in argv; this is what they mean, for people and for the laws.
    */
@@ -159,6 +166,14 @@ export interface Step {
    * `docker exec`).
    */
   readonly onInterrupt?: readonly Step[]
+}
+
+/** See Step.liveCheck. */
+export interface LiveCheck {
+  readonly codes: readonly number[]
+  readonly step: Step
+  /** What `step` prints on stdout (trimmed) when the bottle is there and running. */
+  readonly running: string
 }
 
 export interface Plan {

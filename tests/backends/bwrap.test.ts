@@ -107,7 +107,7 @@ describe('bwrap argv and env snapshots', () => {
     expect(setenvs(s.argv).map((e) => e.split('=')[0])).toStrictEqual(['HOME', 'USER', 'PATH', 'CI'])
     expect(s.env.vars.map((v) => v.name)).toStrictEqual(['PATH', 'CLAUDE_CODE_OAUTH_TOKEN'])
     expect(s.guest?.tail).toStrictEqual(['sh', '-c', 'npm test'])
-    expect(s.stdio).toBe('passthrough')
+    expect(s.stdio).toBe('terminal')
   })
 
   it.each([

@@ -2,6 +2,8 @@
  * docker's argv shapes, as examples: flags before the container name, `-e NAME` secrets, the
  * prompt flag right after the agent, guest env on every exec, and `-t` only with a terminal.
  */
+import { commandWrapper } from '../../src/guest.js'
+const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
@@ -61,7 +63,8 @@ describe('docker examples', () => {
 
   it('puts every flag before the container name, and the tail right after it', () => {
     const guest = guestOf(planOf({ _tag: 'agent', args: ['-u', 'root'], tty: null }))
-    expect(guest?.framing.at(-1)).toBe('demo')
+    // The container name ends docker's flags; bottle's command wrapper (src/guest.ts) follows.
+    expect(guest?.framing.slice(-6)).toStrictEqual(['demo', '/bin/sh', '-c', commandWrapper, 'sh', runIdMark])
     expect(guest?.tail.slice(-2)).toStrictEqual(['-u', 'root'])
   })
 })
@@ -87,6 +90,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -101,6 +109,7 @@ describe('docker argv snapshots', () => {
       [
         "docker",
         "exec",
+        "-i",
         "-u",
         "root",
         "-e",
@@ -114,6 +123,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "sh",
         "-c",
         "echo "$HOME"",
@@ -140,6 +154,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "sh",
         "-c",
         "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
@@ -181,6 +200,24 @@ describe('docker argv snapshots', () => {
             "docker",
             "start",
             "demo",
+          ],
+          [
+            "docker",
+            "exec",
+            "-u",
+            "root",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "demo",
+            "/bin/sh",
+            "-c",
+            "id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; }",
+            "sh",
+            "node",
           ],
           [
             "docker",

@@ -111,7 +111,8 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       greeting: 'hello world',
       secret: secretValue,
       hostonly: 'unset',
-      names: 'BOTTLE_TEST_SECRET GREETING HOME PATH PWD USER ',
+      // BOTTLE_RUN_ID: bottle's command wrapper marks what this run started (src/guest.ts).
+      names: 'BOTTLE_RUN_ID BOTTLE_TEST_SECRET GREETING HOME PATH PWD USER ',
     })
     expect(nodeIds.uid).not.toBe(0)
     // The value reached the guest, and nothing else: not bottle's messages, not any plan rendering.

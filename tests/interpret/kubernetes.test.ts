@@ -178,7 +178,7 @@ describe('exec, down, ls', () => {
   /** A Pod that launch made, without running launch. */
   const seedPod = (): void =>
     writeFileSync(statePath, JSON.stringify({
-      'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } } },
+      'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } }, status: { phase: 'Running' } },
       'Secret/agents/demo-secrets': { kind: 'Secret', metadata: { name: 'demo-secrets' } },
     }))
 
@@ -192,9 +192,17 @@ describe('exec, down, ls', () => {
     expect(call?.stdin).toBe(null)
   })
 
-  it('exec on a bottle that is not there: kubectl\'s NotFound, exit 1', async () => {
+  it('exec on a bottle that is not there: kubectl\'s NotFound (its exit 1) is a backend failure, 125, said in one line', async () => {
     const r = await bottle(['exec', ...demo, 'true'])
+    expect(r.code).toBe(125)
+    expect(r.err).toContain('bottle: kubernetes could not run the command in the bottle demo (its exit 1 was kubernetes\'s own, not the command\'s): Error from server (NotFound): pods "demo" not found')
+  })
+
+  it('exec whose command exits 1 in a running Pod: the command\'s own 1, passed through', async () => {
+    seedPod()
+    const r = await bottle(['exec', ...demo, 'true'], { BOTTLE_KUBECTL_EXEC_EXIT: '1' })
     expect(r.code).toBe(1)
+    expect(r.err).not.toContain('could not run')
   })
 
   it('down deletes the Pod and the Secret; run again, it still succeeds', async () => {

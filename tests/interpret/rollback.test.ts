@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { specHashLabel, specLabel } from '../../src/backends/backend.js'
+import { userCheckScript } from '../../src/backends/docker.js'
 import { encodeRecord, recordOf, specHash } from '../../src/spec/record.js'
 import { resolveSpec } from '../../src/spec/spec.js'
 import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../standins/harness.js'
@@ -51,6 +52,8 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
           ],
         },
         { argv: ['start', 'demo'], undo: null },
+        // The image must have the user: the engine looks `-u USER` up only when a command runs.
+        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
         { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
@@ -77,7 +80,7 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
 }
 
 describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
-  const stepCount = 5
+  const stepCount = backend === 'docker' ? 6 : 5
 
   it('runs every step in order when none fails, and leaves one running bottle', async () => {
     sb = sandbox()

@@ -177,12 +177,13 @@ describe('an interrupted launch against a stand-in docker', () => {
     expect(onlyProgress(r.stderr)).toBe(true)
   })
 
-  it('Ctrl-C during the prompt copy (step 4 of 5): removes the container it had created, exits 130', async () => {
-    const { r } = await interruptLaunch('docker', 4, 'SIGINT', 'group', (s) => ['--prompt', s.hostFile('prompt.md', 'hi\n')])
+  it('Ctrl-C during the prompt copy (step 5 of 6): removes the container it had created, exits 130', async () => {
+    const { r } = await interruptLaunch('docker', 5, 'SIGINT', 'group', (s) => ['--prompt', s.hostFile('prompt.md', 'hi\n')])
     expect(r.exitCode).toBe(130)
     expect(argvs().map((a) => a.slice(0, 2))).toEqual([
       ['docker', 'create'],
       ['docker', 'start'],
+      ['docker', 'exec'],
       ['docker', 'exec'],
       ['docker', 'cp'],
       ['docker', 'ps'],
@@ -228,7 +229,8 @@ describe('an interrupted exec (the guest command) against a stand-in docker', ()
     process.kill(child.pid ?? 0, 'SIGINT')
     const r = await child
     expect(r.exitCode).toBe(130)
-    expect(argvs().map((a) => a.slice(0, 2))).toEqual([['docker', 'exec']])
+    // The command, then the step that stops it in the bottle (docker exec forwards no signal).
+    expect(argvs().map((a) => a.slice(0, 2))).toEqual([['docker', 'exec'], ['docker', 'exec']])
     expect(sb.live('docker')).toEqual(['demo'])
   })
 })

@@ -84,6 +84,33 @@ const intentOf = (flags: ExecFlags, user: string | null, argv: readonly string[]
 }
 
 // -------------------------------------------------------------------------------------------------
+// the command wrapper (every backend, innermost): `/bin/sh -c WRAPPER sh RUN_ID COMMAND…`
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * The wrapper bottle puts around agent, exec and resume commands, restated: it exports its first
+ * argument as BOTTLE_RUN_ID, exits 127 if the second is not a command, and execs the rest.
+ */
+export const commandWrapperScript =
+  'BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; ' +
+  `command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; ` +
+  'exec "$@"'
+
+/** The word the run's id goes in (a launch id slot: empty in the plan). */
+export const runIdWord = ''
+
+/**
+ * The command a guest argv runs: through the wrapper if it has one (the run id only marks the
+ * process; it is no part of the intent), else as it is (plumbing).
+ */
+export const unwrapCommand = (argv: readonly string[]): readonly string[] => {
+  if (argv[0] !== '/bin/sh' || argv[1] !== '-c' || argv[2] !== commandWrapperScript) return argv
+  if (argv[3] !== 'sh' || argv[4] !== runIdWord) throw new Error(`the command wrapper takes $0 and the run id, not ${JSON.stringify(argv.slice(3, 5))}`)
+  if (argv.length < 6) throw new Error('the command wrapper has no command to run')
+  return argv.slice(5)
+}
+
+// -------------------------------------------------------------------------------------------------
 // docker: `docker exec [OPTIONS] CONTAINER COMMAND [ARG...]`, pflag with SetInterspersed(false)
 // -------------------------------------------------------------------------------------------------
 
@@ -146,7 +173,7 @@ const containerExec = (binary: 'docker' | 'podman'): ArgvDecoder => (argv) => {
   if (container === undefined) throw new Error('docker exec: a container name is required')
   const tail = argv.slice(i + 1)
   if (tail.length === 0) throw new Error('docker exec: a command is required')
-  return intentOf(flags, flags.user, tail)
+  return intentOf(flags, flags.user, unwrapCommand(tail))
 }
 
 export const decodeDockerExec: ArgvDecoder = containerExec('docker')
@@ -243,7 +270,7 @@ export const decodeSmolvmExec: ArgvDecoder = (argv) => {
   }
   if (flags.name === null) throw new Error('smolvm exec without --name runs in the machine "default"')
   const { user, command } = decodeRunuser(argv.slice(i))
-  return intentOf(flags, user, command)
+  return intentOf(flags, user, unwrapCommand(command))
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -422,7 +449,7 @@ export const decodeKubectlExec = (argv: readonly string[], launch: Plan): GuestI
   if (rest[0] !== '/bin/sh' || rest[1] !== '-c' || rest[2] !== cdWrapper || rest.length < 6)
     throw new Error(`expected the cd wrapper after env, got ${JSON.stringify(rest.slice(0, 3))}`)
   flags.cwd = rest[4] as string
-  return intentOf(flags, user, rest.slice(5))
+  return intentOf(flags, user, unwrapCommand(rest.slice(5)))
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -577,7 +604,7 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
     env: plainEnv,
     secrets,
     cwd: opts.cwd,
-    argv: command,
+    argv: unwrapCommand(command),
     tty,
     stdin: step.stdio === 'terminal',
   }

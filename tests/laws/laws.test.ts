@@ -17,7 +17,7 @@ import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { idsOf } from '../../src/backends/bwrap.js'
 import { type Scenario, attachScenarioArb, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
-import { decoders } from './decode.js'
+import { commandWrapperScript, decoders, runIdWord } from './decode.js'
 import { decodeAttach } from './tmux.js'
 
 const allBackends = Object.values(backends)
@@ -35,7 +35,19 @@ const launchOf = (backend: Backend, s: Scenario): Plan => compiled(backend, with
 
 /** Steps, the steps their panes run, and their undo steps, depth first. */
 const everyStep = (steps: readonly Step[]): Step[] =>
-  steps.flatMap((s) => [s, ...everyStep(s.pane === undefined ? [] : [s.pane]), ...everyStep(s.undo)])
+  steps.flatMap((s) => [
+    s,
+    ...everyStep(s.pane === undefined ? [] : [s.pane]),
+    ...everyStep(s.undo),
+  ])
+
+/** The steps bottle runs only when a step is interrupted, or after an ambiguous exit code. */
+const sideSteps = (steps: readonly Step[]): Step[] =>
+  everyStep(steps).flatMap((s) => [...(s.onInterrupt ?? []), ...(s.liveCheck === undefined ? [] : [s.liveCheck.step])])
+
+/** A framing without bottle's command wrapper (tests/laws/decode.ts restates it), if it ends with one. */
+const outerFraming = (framing: readonly string[]): readonly string[] =>
+  framing.length >= 5 && framing.at(-3) === commandWrapperScript ? framing.slice(0, -5) : framing
 
 /** The ops that run the agent as the spec's user. */
 const runsAgent = (op: Operation): boolean => op._tag === 'agent' || op._tag === 'resume' || op._tag === 'attach'
@@ -191,7 +203,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       const words = [...st.guest.framing, ...st.guest.tail]
       expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, quoteShArgv(['exec', ...words]), ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
-      expect(userSwitchPrecedesTail[backend.name](st.guest.framing, st.guest.intent.user, s.spec.name, s.host)).toBe(true)
+      expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
     // agent, resume and attach always run one guest command as the spec's user, with the
     // profile's command first (directly, or in the resume script).
@@ -209,7 +221,8 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('5: each env entry is in the framing exactly once; -t iff tty', (s) => {
     const plan = compiled(backend, s)
     for (const st of guestSteps(plan)) {
-      const { framing, intent } = st.guest
+      const { intent } = st.guest
+      const framing = outerFraming(st.guest.framing)
       const carrier = carriers[backend.name]
       for (const [k, v] of intent.env) expect(carrier.envCount(st, framing, k, v)).toBe(1)
       expect(carrier.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
@@ -255,6 +268,35 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       // Secrets already in the bottle's env need not, and so must not, go to the backend process.
       const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
       expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
+    }
+  })
+
+  test.prop([scenarioArb], { numRuns: runs })('7: a command step carries the run id; its stop step reaches the same user and place', (s) => {
+    const plan = compiled(backend, s)
+    const launch = launchOf(backend, s)
+    for (const st of sideSteps(plan.steps))
+      if (st.guest !== undefined) expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
+    if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec') return
+    const cmd = plan.steps[plan.exitCodeFrom ?? -1]
+    if (cmd?.guest === undefined) throw new Error('a command plan runs a guest step')
+    // bwrap's pty wrapper holds the command as one sh string: no slot, and no stop step needed.
+    if (cmd.guest.wrapper !== undefined) return
+    // The wrapper holds the run id, right before the command: the id is the fifth word of it.
+    expect(cmd.launchId).toStrictEqual([cmd.guest.framing.length - 1])
+    expect(cmd.argv[cmd.guest.framing.length - 1]).toBe(runIdWord)
+    expect(cmd.guest.framing.at(-3)).toBe(commandWrapperScript)
+    const stops = cmd.onInterrupt ?? []
+    expect(stops.length).toBe(backend.guestOutlivesClient === true ? 1 : 0)
+    for (const stop of stops) {
+      const intent = decoders[backend.name](stop, { host: s.host, launch })
+      const { user, home, cwd } = decoders[backend.name](cmd, { host: s.host, launch })
+      const got = { user: intent.user, home: intent.home, cwd: intent.cwd, tty: intent.tty, stdin: intent.stdin, secrets: intent.secrets }
+      expect(got).toStrictEqual({ user, home, cwd, tty: false, stdin: false, secrets: [] })
+      // The same id: the argument of the stop script.
+      expect(intent.argv.slice(0, 2)).toStrictEqual(['/bin/sh', '-c'])
+      expect(stop.launchId).toStrictEqual([stop.argv.length - 1])
+      expect(stop.argv.at(-1)).toBe(runIdWord)
+      expect(stop.stdio).toBe('quiet')
     }
   })
 
@@ -317,7 +359,15 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const attach = compiled(backend, s)
     const tag = s.op.resume ? 'resume' : 'agent'
     const direct = compiled(backend, { ...s, op: { _tag: tag, args: s.op.args, tty: true } })
-    expect(attach.steps[0]?.pane).toStrictEqual(direct.steps[0])
+    // The same command, without the wrapper that only a run fills in (tmux signals the pane's own
+    // process, so no stop step is needed there).
+    const d = direct.steps[0]
+    if (d?.guest === undefined) throw new Error('an agent plan runs a guest step')
+    const { launchId: _r, onInterrupt: _o, liveCheck: _l, ...plainStep } = d
+    const outer = outerFraming(d.guest.framing)
+    expect(attach.steps[0]?.pane).toStrictEqual(
+      d.guest.wrapper !== undefined ? d : { ...plainStep, argv: [...outer, ...d.guest.tail], guest: { ...d.guest, framing: outer } },
+    )
     expect(attach.secrets).toStrictEqual(direct.secrets)
   })
 

@@ -35,6 +35,9 @@ import { dirname, join, relative, resolve } from 'node:path'
 
 const [tool, ...argv] = process.argv.slice(2)
 
+/** Programs of the stand-in image that differ from the host's (its passwd, for `id -u USER`). */
+const guestBin = join(dirname(new URL(import.meta.url).pathname), 'guest-bin')
+
 // -------------------------------------------------------------------------------------------------
 // plumbing
 // -------------------------------------------------------------------------------------------------
@@ -179,10 +182,12 @@ const hostCwd = (name, record, cwd) => {
 const runGuest = (name, record, { argv: cmd, env, cwd, stdin }, notFound) => {
   const [file, ...args] = cmd
   const guestPath = (p) => inGuest(name, p)
-  if (file === 'sh' && args[0] === '-c') {
+  // sh on PATH, or by path (bottle's command wrapper and stop step name /bin/sh).
+  if ((file === 'sh' || file === '/bin/sh') && args[0] === '-c') {
     const r = spawnSync('/bin/sh', args, {
-      // The image's PATH, then the env the tool was told to give the command.
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...env },
+      // The image's PATH (with the stand-in image's own `id`, which knows its users), then the
+      // env the tool was told to give the command.
+      env: { PATH: `${guestBin}:/usr/local/bin:/usr/bin:/bin`, ...env },
       cwd: hostCwd(name, record, cwd),
       input: stdin,
       encoding: 'utf8',
@@ -444,6 +449,22 @@ const dockerSpecs = {
 let lateCreate = false
 
 const docker = (args, stdin) => {
+  // `docker container inspect --format '{{.State.Running}}' NAME`: the one template bottle uses.
+  if (args[0] === 'container' && args[1] === 'inspect') {
+    const p = parseFlags(args.slice(2), { '--format': ['format', 'value'], '-f': ['format', 'value'] }, { stopAtPositional: false })
+    if (p.error !== undefined) flagError('container inspect', p.error)
+    if (one(p.flags, 'format') !== '{{.State.Running}}') exit(1, 'stand-in: only --format {{.State.Running}} is played')
+    let code = 0
+    for (const name of p.positional) {
+      const c = store.load(name)
+      if (c === null) {
+        say('')
+        complain(noSuchContainer(name))
+        code = 1
+      } else say(String(c.state === 'running'))
+    }
+    return code
+  }
   const [sub, ...rest] = args
   const spec = dockerSpecs[sub]
   if (spec === undefined) exit(1, `docker: unknown command: docker ${sub}`)
