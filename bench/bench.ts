@@ -13,6 +13,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { backends } from '../src/backends/index.js'
 import { type Operation, compile } from '../src/compile.js'
 import { resolveSpec } from '../src/spec/spec.js'
+import { bwrapBaseFacts } from '../tests/arbitraries.js'
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -69,7 +70,10 @@ const throughput = (seconds: number): void => {
       pathKinds: { '/src/app/prompt.md': 'file' as const },
       tmpdir: '/tmp',
       uid: 1000,
-      bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched, promptInstalled: launched, accounts: {} } },
+      bwrap: bwrapBaseFacts('/home/me/.local/state/bottle/bwrap', {
+        term: 'xterm',
+        bottle: { launched, promptInstalled: launched, unsafe: null, users: ['node'], accounts: {} },
+      }),
       cluster: { context: null, namespace: null },
     }
   }

@@ -29,9 +29,11 @@
  *    environment (inheritHost false) the loader starts under `env -i`.
  *
  * So values never enter an argv, the plan, or the tmux server, and sit on disk only from the
- * hand-off until the pane starts (which tmux does before the tmux command returns). If tmux fails,
- * the hand-off removes the directory itself. What stays inexact: a name the pane's sh keeps for
- * itself (shellReserved) is refused or overwritten by it, and the plan says so in a note.
+ * hand-off until the pane has read them. A pane may die before it reads them (another attach
+ * respawned it, say): a watcher the hand-off starts removes the directory then, at most
+ * handoffWaitSeconds later; if tmux refuses the command, the hand-off removes it at once. What
+ * stays inexact: a name the pane's sh keeps for itself (shellReserved) is refused or overwritten
+ * by it, and the plan says so in a note.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError } from './plan/errors.js'
@@ -92,15 +94,31 @@ export const shellReserved: ReadonlySet<string> = new Set([
 export const handoffVar = 'BOTTLE_ATTACH_'
 
 /**
+ * The most the files wait for the pane to read them, in seconds: the pane's /bin/sh reads them
+ * within milliseconds of tmux starting it, and within a second or two on a loaded machine.
+ */
+export const handoffWaitSeconds = 10
+
+/**
  * The hand-off. $1: where to make the private directory; $2: how many values (in
  * BOTTLE_ATTACH_0…); $3: after how many of the remaining words the directory's path goes; the
  * rest: the tmux command. Exit: tmux's, or 1 if the values could not be written.
+ *
+ * The pane removes the directory when it has read it, but a pane can die before that: a second
+ * `attach --pane respawn` on the same pane, a closed window, a pane command that fails. So before
+ * tmux runs, a watcher in the background (which ignores hangups and interrupts, and holds none of
+ * the step's output) removes the directory once the pane has, or after handoffWaitSeconds at the
+ * latest; and a refused tmux command removes it at once. No interleaving leaves a value on disk
+ * for longer than that, whether or not the pane ever starts, and whatever becomes of bottle.
  */
 export const handoffScript = [
   'umask 077',
   'bottle_t=$1 bottle_n=$2 bottle_p=$3',
   'shift 3',
   'bottle_d=$(mktemp -d "$bottle_t/bottle-attach.XXXXXX") || exit 1',
+  // The watcher starts before any value is written, so even a hand-off killed mid-write is covered.
+  // A deadline by the clock: counting sleeps would stretch the wait on a loaded machine.
+  `(trap '' HUP INT TERM; bottle_e=$(($(date +%s) + ${handoffWaitSeconds})); while [ -d "$bottle_d" ] && [ "$(date +%s)" -lt "$bottle_e" ]; do sleep 0.1; done; rm -rf "$bottle_d") </dev/null >/dev/null 2>&1 &`,
   'bottle_i=0',
   'while [ "$bottle_i" -lt "$bottle_n" ]; do',
   '  eval "printf %s \\"\\$' + handoffVar + '$bottle_i\\"" >"$bottle_d/$bottle_i" || { rm -rf "$bottle_d"; exit 1; }',

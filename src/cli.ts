@@ -6,17 +6,16 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
-import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { onPath, readBwrapFacts, readHostFacts, readRecordFile, stateRootOf, unusable } from './host.js'
+import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, encodeRecord, recordFile, recordOf } from './spec/record.js'
-import { type CompileError, compileError, show } from './plan/errors.js'
+import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
 import { profileNamed } from './spec/agent.js'
@@ -36,6 +35,8 @@ export const exitInvalid = 2
 export const exitMissingBinary = 127
 /** A program found on PATH that cannot be executed (the shell's "permission denied"). */
 export const exitCannotExecute = 126
+/** A backend or its engine failed: unreachable, too slow to answer, a missing bottle, or an answer bottle cannot read. */
+export const exitBackendFailed = 125
 
 /** How to get the programs a plan runs that are not backends. */
 const otherInstalls: Readonly<Record<string, string>> = { tmux: 'install tmux (3.0 or newer), e.g. apt-get install tmux' }
@@ -172,18 +173,22 @@ const chooseBackend = (
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
   const path = resolve(cwd, file ?? 'bottle.yaml')
-  if (!existsSync(path)) return file === undefined ? E.right(null) : fail(`manifest ${show(file)} does not exist`)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    return fail(`manifest ${show(path)} cannot be read: ${(e as Error).message}`)
+  // A regular file of at most manifestLimit bytes: `-f FIFO` must not wait forever for a writer,
+  // nor `-f /dev/zero` read without end.
+  const read = readRegularFile(path, manifestLimit)
+  switch (read._tag) {
+    case 'missing':
+      return file === undefined ? E.right(null) : fail(`manifest ${show(file)} does not exist`)
+    case 'refused':
+      return fail(`manifest ${show(file ?? path)} ${read.reason}`)
+    case 'text': {
+      const { parseManifest } = await import('./spec/manifest.js')
+      return parseManifest(file ?? 'bottle.yaml', read.text, dirname(path))
+    }
   }
-  const { parseManifest } = await import('./spec/manifest.js')
-  return parseManifest(file ?? 'bottle.yaml', text, dirname(path))
 }
 
-const toOperation = (req: Request, cwd: string): Operation | null => {
+const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
   const tty = req.flags.tty ?? null
@@ -194,9 +199,17 @@ const toOperation = (req: Request, cwd: string): Operation | null => {
       return { _tag: 'agent', args, tty }
     case 'resume':
       return { _tag: 'resume', args, tty }
-    case 'attach':
+    case 'attach': {
       // --pane is checked against paneModes before this is called.
-      return { _tag: 'attach', pane: req.flags.pane as PaneMode, target: req.flags.target ?? null, resume: req.flags.resume === true, args }
+      const pane = req.flags.pane as PaneMode
+      // Without --target, split and respawn act on the pane bottle runs in: tmux's own default is
+      // the session's active pane, which from a background window is another program's. A new
+      // window goes to bottle's session, which tmux finds from $TMUX by itself (and new-window's
+      // -t takes no pane).
+      const own = req.flags.target === undefined && pane !== 'window' ? ownTmuxPane(env) : null
+      const targeting = own !== null ? { target: own, targetFrom: 'own-pane' as const } : { target: req.flags.target ?? null }
+      return { _tag: 'attach', pane, ...targeting, resume: req.flags.resume === true, args }
+    }
     case 'exec':
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'cp':
@@ -313,8 +326,11 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const resolved = specFor(req, m, name, backend, flags.right, recorded.right, cwd)
   if (E.isLeft(resolved)) return resolved
   const spec = resolved.right.spec
-  const op = toOperation(req, cwd)
+  const op = toOperation(req, cwd, io.env)
   if (op === null) return fail('internal: ls has no bottle')
+  // The prompt is copied in at launch: a FIFO would hang the copy, /dev/zero fill the bottle.
+  const promptProblem = op._tag === 'launch' && spec.prompt !== null ? promptFileProblem(spec.prompt) : null
+  if (promptProblem !== null) return fail(`prompt file ${show(spec.prompt ?? '')} ${promptProblem}`)
   const named = [spec.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
   const bwrap =
@@ -380,24 +396,73 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       }
       io.err(missingBinaryMessage(outcome.binary))
       return exitMissingBinary
+    case 'timedOut':
+      io.err(`bottle: ${timedOutReason(outcome)}; ${outcome.step}`)
+      return exitBackendFailed
+    case 'backendFailed':
+      io.err(backendFailureMessage(outcome))
+      return exitBackendFailed
   }
 }
 
-type Listing = { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] } | { readonly _tag: 'failed'; readonly code: number }
+/** One line: which backend, which bottle, what the check found; never the guest's own code. */
+export const backendFailureMessage = (o: Extract<Outcome, { _tag: 'backendFailed' }>): string =>
+  `bottle: ${o.backend} could not run the command in the bottle ${o.bottle} (its exit ${o.code} was ${o.backend}'s own, not the command's): ${o.detail}`
+
+const timedOutReason = (o: Extract<Outcome, { _tag: 'timedOut' }>): string =>
+  `${o.binary} gave no answer within its time limit of ${o.timeoutMs / 1000} s, and was stopped`
+
+type Listing =
+  | { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] }
+  /** Not listed: `reason` is one clause for people; `code` the exit code it stands for. */
+  | { readonly _tag: 'failed'; readonly code: number; readonly reason: string }
+
+/** The most of a backend's own message that goes into bottle's one line. */
+const reasonLimit = 300
 
 /**
- * Runs the backend's list plan (read-only) and parses what it printed. A failure has been
- * reported on stderr already: the tool's own message, then bottle's line.
+ * Why a listing failed, in one clause: the last line the backend's tool wrote on stderr (docker:
+ * "Cannot connect to the Docker daemon at …"), else its exit code.
+ */
+const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: number; reason: string } => {
+  switch (outcome._tag) {
+    case 'exited': {
+      const said = logged.filter((l) => !l.startsWith('bottle: step ')).flatMap((l) => l.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
+      const last = said.at(-1)
+      const reason = last === undefined ? `the listing exited with code ${outcome.code}` : last.length > reasonLimit ? `${last.slice(0, reasonLimit)}…` : last
+      return { code: exitBackendFailed, reason: oneLine(reason) }
+    }
+    case 'timedOut':
+      return { code: exitBackendFailed, reason: timedOutReason(outcome) }
+    case 'missingBinary':
+      return outcome.error === 'EACCES'
+        ? { code: exitCannotExecute, reason: `${outcome.binary} cannot be run: permission denied` }
+        : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
+    case 'missingSecrets':
+      return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+    case 'backendFailed':
+      return { code: exitBackendFailed, reason: oneLine(outcome.detail) }
+  }
+}
+
+/**
+ * Runs the backend's list plan (read-only, each step with its time limit) and parses what it
+ * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
   const { interpret } = await import('./interpret.js')
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, quiet: true, log: io.err })
-  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', code: exitCodeOf(outcome, io) || 1 }
-  const parsed = backend.parseList(outcome.captured?.at(-1) ?? '')
-  if (E.isLeft(parsed)) {
-    io.err(`bottle: ${parsed.left.message}`)
-    return { _tag: 'failed', code: 1 }
-  }
+  const logged: string[] = []
+  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), {
+    hostEnv: io.env,
+    quiet: true,
+    log: (l) => void logged.push(l),
+  })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome, logged) }
+  const stdout = outcome.captured?.at(-1) ?? ''
+  const parsed = backend.parseList(stdout)
+  // Entries the backend could not read are skipped, each with a line, and the rest still listed.
+  for (const w of backend.listWarnings?.(stdout) ?? []) io.err(`bottle: warning: ${oneLine(w)}`)
+  if (E.isLeft(parsed)) return { _tag: 'failed', code: exitBackendFailed, reason: `its listing cannot be read: ${parsed.left.message}` }
   // Sorted by name, so the order does not depend on when each bottle was created.
   return { _tag: 'rows', rows: [...parsed.right].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) }
 }
@@ -413,7 +478,7 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
 const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
   const how = `(${seeListing(backend)})`
   const listed = await listOn(backend, io, clusterOf(spec))
-  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed ${how}`
+  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`
   const found = listed.rows.find((r) => r.name === spec.name)
   if (found === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
   const row = withRecord(found, io.env, process.cwd())
@@ -482,11 +547,14 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     return listBottles(req, io, targets, cluster.right)
   }
   // down --all: the plan must show exactly what would be deleted, so even `plan` lists first.
+  // A backend that cannot be listed is one line, and the others are still cleaned up; the exit
+  // code still says that something may be left (on that backend).
   let code = 0
   const plans: Plan[] = []
   for (const b of targets) {
     const listed = await listOn(b, io, cluster.right)
     if (listed._tag === 'failed') {
+      io.err(notListedLine(b, listed.reason))
       code ||= listed.code
       continue
     }
@@ -510,7 +578,15 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   return code
 }
 
-/** `bottle ls`: list each backend, compare with the manifest, print; a failed backend sets the exit code. */
+/** One line for a backend that could not be listed: which, and why. */
+const notListedLine = (b: Backend, reason: string): string => `bottle: cannot list the ${b.name} bottles: ${reason}`
+
+/**
+ * `bottle ls`: list each backend, compare with the manifest, print. A backend that cannot be
+ * listed (no engine, no answer within the time limit) is one line and an `unreachable` entry; the
+ * others are listed. The exit code is that backend's failure when it was the only one asked for
+ * (-b), or when no backend could be listed at all; otherwise 0.
+ */
 const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
   const cwd = process.cwd()
   const manifest = await loadManifest(req.flags.file, cwd)
@@ -520,17 +596,22 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cl
   }
   // The clock is read here, at the edge; everything below gets `now`.
   const now = Date.now()
-  let code = 0
+  const failures: { backend: BackendName; reason: string; code: number }[] = []
   const listed: ListedBottle[] = []
-  for (const b of targets) {
-    const l = await listOn(b, io, cluster)
-    if (l._tag === 'failed') code ||= l.code
-    else
+  // All at once: each backend's time limit then bounds the whole listing, not their sum.
+  const results = await Promise.all(targets.map((b) => listOn(b, io, cluster)))
+  for (const [i, l] of results.entries()) {
+    const b = targets[i] as Backend
+    if (l._tag === 'failed') {
+      io.err(notListedLine(b, l.reason))
+      failures.push({ backend: b.name, reason: l.reason, code: l.code })
+    } else
       listed.push(...l.rows.map((r) => withRecord(r, io.env, cwd)).map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
   }
   const source = manifest.right?.file ?? 'the manifest'
-  io.out(req.flags.json === true ? renderLsJson(listed, now, source) : renderLsText(listed, now, source))
-  return code
+  const unreachable = failures.map(({ backend, reason }) => ({ backend, reason }))
+  io.out(req.flags.json === true ? renderLsJson(listed, unreachable, now, source) : renderLsText(listed, now, source))
+  return failures.length === targets.length ? (failures[0]?.code ?? 0) : 0
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -584,15 +665,15 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
       .option('--agent <agent>', 'claude | codex | COMMAND (a command: no prompt flag, no resume)')
       .option('--allow-root', 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)')
   if (doc.op === 'agent' || doc.op === 'resume')
-    cmd.option('--tty', 'allocate a TTY even if stdin is not a terminal').option('--no-tty', 'never allocate a TTY')
+    cmd.option('--tty', 'allocate a TTY (stdin must be a terminal; the default when it is one)').option('--no-tty', 'never allocate a TTY')
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
-  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as a JSON array')
+  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as JSON: {bottles, unreachable}')
   if (doc.op === 'attach')
     cmd
       .addOption(new Option('--pane <mode>', 'split: split-window; respawn: respawn-pane -k; window: new-window').choices(paneModes).default('split'))
-      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: tmux's current one")
+      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: the pane bottle runs in ($TMUX_PANE), or tmux's current one outside tmux")
       .option('--resume', "resume the agent's last session, or start a fresh one")
   if (mode === 'plan')
     cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
@@ -697,6 +778,20 @@ const buildProgram = (
 // main
 // -------------------------------------------------------------------------------------------------
 
+/** Exit code of a bug in bottle (a throw that reached main): not one of the codes the CLI promises. */
+export const exitBug = 1
+
+/**
+ * What `bottle` prints for a throw that reached the top: one line naming it a bug, and the stack
+ * only when BOTTLE_DEBUG=1. The message is cut short and made one line: it may quote a plan.
+ */
+export const bugReport = (e: unknown, debug: boolean): string[] => {
+  const message = e instanceof Error ? e.message : String(e)
+  const short = oneLine(message.length > 200 ? `${message.slice(0, 200)}…` : message)
+  const line = `bottle: internal error (a bug in bottle, please report it): ${short}${debug ? '' : ' (BOTTLE_DEBUG=1 shows where)'}`
+  return debug && e instanceof Error && e.stack !== undefined ? [line, ...e.stack.split('\n')] : [line]
+}
+
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
   let request: Request | null = null
   let noOp: string | null = null
@@ -738,6 +833,13 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   if (req.mode === 'plan') {
     io.out(render(plan, req.flags.format as Format))
     return 0
+  }
+  // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
+  // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
+  // said before anything runs.
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !stdinIsTerminal()) {
+    io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
+    return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
   for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)

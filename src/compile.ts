@@ -9,8 +9,9 @@
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type PaneMode, attachStep, shellReserved } from './attach.js'
+import { type PaneMode, attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
+import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
 import {
@@ -20,6 +21,7 @@ import {
   type ProcessEnv,
   type Step,
   absurd,
+  guestArgv,
   plain,
   secretSource,
   step,
@@ -45,6 +47,11 @@ export type Operation =
       readonly _tag: 'attach'
       readonly pane: PaneMode
       readonly target: string | null
+      /**
+       * 'own-pane': no --target was given, and target is the pane bottle runs in ($TMUX_PANE),
+       * not tmux's active pane, which may be in another window.
+       */
+      readonly targetFrom?: 'flag' | 'own-pane'
       readonly resume: boolean
       readonly args: readonly string[]
     }
@@ -123,7 +130,7 @@ const userIntent = (
   }
 }
 
-/** A step that runs a guest command: argv is framing + tail, and both are kept apart. */
+/** A step that runs a guest command: argv is framing + tail (in the backend's wrapper, if any), kept apart. */
 export const guestStep = (
   backend: Backend,
   spec: BottleSpec,
@@ -132,11 +139,51 @@ export const guestStep = (
   intent: GuestIntent,
   more: Partial<Step> = {},
 ): Step => {
-  const { framing, env } = backend.exec(spec, intent, host)
+  const { framing, env, wrapper } = backend.exec(spec, intent, host)
+  return step(title, guestArgv(framing, intent.argv, wrapper), {
+    env,
+    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
+    ...more,
+  })
+}
+
+/**
+ * A user-facing guest command (agent, exec, resume): wrapped (src/guest.ts) so that it carries
+ * this run's id and says when it is missing (127); with a stop step for an interrupt where the
+ * command outlives the backend client, and the backend's live check for its ambiguous codes.
+ */
+export const commandStep = (
+  backend: Backend,
+  spec: BottleSpec,
+  host: HostFacts,
+  title: string,
+  intent: GuestIntent,
+  more: Partial<Step> = {},
+): Step => {
+  const { framing: outer, env, wrapper } = backend.exec(spec, intent, host)
+  // A backend wrapper (bwrap's pty for a TTY) holds the command as one sh string, where no launch
+  // id slot can go; such a backend's command dies with its client anyway.
+  if (wrapper !== undefined) return guestStep(backend, spec, host, title, intent, more)
+  const framing = [...outer, ...wrapCommand([])]
+  const onInterrupt = backend.guestOutlivesClient === true ? [stopStep(backend, spec, host, intent)] : []
   return step(title, [...framing, ...intent.argv], {
     env,
     guest: { framing, tail: intent.argv, intent },
+    launchId: [outer.length + wrapperRunIdIndex],
+    ...(onInterrupt.length > 0 ? { onInterrupt } : {}),
+    ...(backend.liveCheck === undefined ? {} : { liveCheck: backend.liveCheck(spec, host) }),
     ...more,
+  })
+}
+
+/** SIGTERM to what a command step started, as its user, in its directory; no TTY, stdin or secrets. */
+const stopStep = (backend: Backend, spec: BottleSpec, host: HostFacts, command: GuestIntent): Step => {
+  const intent: GuestIntent = { ...command, secrets: [], argv: stopCommand(), tty: false, stdin: false }
+  const { framing, env } = backend.exec(spec, intent, host)
+  return step(`stop the command this run started in ${spec.name}`, [...framing, ...intent.argv], {
+    env,
+    guest: { framing, tail: intent.argv, intent },
+    launchId: [framing.length + stopRunIdIndex],
   })
 }
 
@@ -166,9 +213,17 @@ const copyInSteps = (
 /** The host path must exist and be of a kind we can copy. */
 const hostSource = (what: string, path: string, host: HostFacts): Checked<'file' | 'dir'> => {
   const kind = host.pathKinds[path] ?? 'missing'
-  return kind === 'missing'
-    ? E.left(compileError(`${what} ${show(path)} does not exist`))
-    : E.right(kind)
+  switch (kind) {
+    case 'missing':
+      return E.left(compileError(`${what} ${show(path)} does not exist`))
+    // A FIFO would hang the copy, a device (/dev/zero) would copy without end, and either would
+    // land in the bottle as a FIFO or a device node.
+    case 'other':
+      return E.left(compileError(`${what} ${show(path)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`))
+    case 'file':
+    case 'dir':
+      return E.right(kind)
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -289,17 +344,19 @@ export const compile = (
       const cmd = spec.agent.command
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
       const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
-      const run = guestStep(backend, spec, host, title, intent, { stdio: 'terminal' })
-      if (op._tag !== 'attach') return E.right(plan(op._tag, backend, spec, host, [run], 0))
-      return compileAttach(backend, spec, op, run, host)
+      if (op._tag !== 'attach')
+        return E.right(plan(op._tag, backend, spec, host, [commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], 0))
+      // In a pane the agent is the pane's own process: tmux signals it, and no run id is filled.
+      return compileAttach(backend, spec, op, guestStep(backend, spec, host, title, intent, { stdio: 'terminal' }), host)
     }
     case 'exec': {
       const body = script(op.script)
       if (E.isLeft(body)) return body
       const user = op.user === null ? E.right(spec.user) : userName(op.user)
       if (E.isLeft(user)) return user
-      const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: false, user: user.right })
-      const run = guestStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'passthrough' })
+      // stdin is passed on, as for agent (`-i`): `echo data | bottle run exec demo 'wc -c'`.
+      const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: true, user: user.right })
+      const run = commandStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'terminal' })
       return E.right(plan('exec', backend, spec, host, [run], 0))
     }
     case 'cp': {
@@ -341,12 +398,17 @@ const compileAttach = (
   const notes = [
     'tmux starts the pane with the tmux server\'s environment and the client\'s PATH, not bottle\'s',
     ...(handsOver
-      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts: no value is in an argv or in tmux`]
+      ? [`the pane gets ${run.env.vars.map((v) => v.name).join(', ')} from bottle through a private directory (mktemp -d in ${tmpdir.right}) that the pane removes before the agent starts (a watcher removes it if the pane has not within ${handoffWaitSeconds} s, and the hand-off at once if tmux refuses): no value is in an argv or in tmux`]
       : []),
     ...run.env.vars
       .filter((v) => shellReserved.has(v.name))
       .map((v) => `${v.name} may not reach the agent: the pane's /bin/sh keeps that name for itself (bash as sh does)`),
-    ...(op.pane === 'respawn' && op.target === null ? ['respawn-pane -k with no --target replaces the pane bottle runs in'] : []),
+    ...(op.targetFrom === 'own-pane'
+      ? [`no --target: the pane is ${op.target ?? ''}, the one bottle runs in ($TMUX_PANE), not tmux's active pane`]
+      : []),
+    ...(op.pane === 'respawn' && (op.target === null || op.targetFrom === 'own-pane')
+      ? ['respawn-pane -k with no --target replaces the pane bottle runs in']
+      : []),
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened
@@ -357,10 +419,21 @@ const compileAttach = (
 const tmuxTarget = (t: string): Checked<string> =>
   t === '' ? E.left(compileError('--target must not be empty')) : t.includes('\0') ? E.left(compileError(`--target ${show(t)} contains a NUL byte`)) : E.right(t)
 
-/** `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. */
+/**
+ * How long each step of a listing may take. A local engine answers `ps` in well under a second
+ * and a remote cluster in a few; an endpoint that accepts a connection and never answers would
+ * otherwise hang `ls` and `down --all` forever.
+ */
+export const listTimeoutMs = 5000
+
+/**
+ * `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. Every
+ * step has the listing's time limit: the interpreter enforces it, as it does everything in a plan.
+ */
 export const compileList = (backend: Backend, host: HostFacts): Plan =>
-  plan('ls', backend, null, host, backend.list(host), null, [
-    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an array)',
+  plan('ls', backend, null, host, backend.list(host).map((s) => ({ ...s, timeoutMs: listTimeoutMs })), null, [
+    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an object: bottles and unreachable)',
+    `a listing step that runs longer than ${listTimeoutMs / 1000} s is stopped, and the backend is reported as not listed; the other backends are still listed`,
   ])
 
 /**

@@ -7,21 +7,107 @@
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
-import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs'
+import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids } from './backends/backend.js'
+import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SystemEntry } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const kindOf = (path: string): 'file' | 'dir' | 'missing' => {
+/**
+ * What is at a path, following symlinks: a regular file, a directory, something else (a FIFO, a
+ * device, a socket: nothing bottle copies), or nothing. stat never opens the path, so a FIFO
+ * does not block it.
+ */
+const kindOf = (path: string): PathKind => {
   try {
     const st = statSync(path)
-    return st.isDirectory() ? 'dir' : 'file'
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
   } catch {
     return 'missing'
   }
+}
+
+/** The most bottle reads of a manifest: hand-written YAML is a few KiB; this is 100 times more. */
+export const manifestLimit = 1024 * 1024
+
+/**
+ * The largest prompt file launch copies in: a system prompt is read into the agent's context,
+ * which holds at most a few hundred thousand tokens (about 1 MiB of text); 4 MiB leaves room, and
+ * stops a `--prompt /dev/zero`-sized mistake before it fills a bottle.
+ */
+export const promptLimit = 4 * 1024 * 1024
+
+const mib = (bytes: number): string => `${bytes / (1024 * 1024)} MiB`
+
+/** What a stat says a path is, for a message: "a FIFO", "a device", … */
+const kindWord = (st: Stats): string =>
+  st.isFIFO()
+    ? 'a FIFO'
+    : st.isCharacterDevice() || st.isBlockDevice()
+      ? 'a device'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isDirectory()
+          ? 'a directory'
+          : 'not a regular file'
+
+/** What reading a text file at the edge gave: its text, nothing there, or why it was refused (one clause). */
+export type FileRead =
+  | { readonly _tag: 'text'; readonly text: string }
+  | { readonly _tag: 'missing' }
+  | { readonly _tag: 'refused'; readonly reason: string }
+
+/**
+ * Reads a regular file of at most `limit` bytes. Opened with O_NONBLOCK, so a FIFO cannot block
+ * the open, then checked with fstat on that same descriptor (no window in which the path can be
+ * swapped for something else), and read from it.
+ */
+export const readRegularFile = (path: string, limit: number): FileRead => {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? { _tag: 'missing' } : { _tag: 'refused', reason: `cannot be opened (${code ?? 'error'})` }
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) return { _tag: 'refused', reason: `is ${kindWord(st)}, not a regular file` }
+    if (st.size > limit) return { _tag: 'refused', reason: `is ${st.size} bytes, more than the ${mib(limit)} bottle reads` }
+    // At most limit + 1 bytes: a file that grew since fstat is refused too.
+    const buf = Buffer.alloc(limit + 1)
+    let n = 0
+    for (;;) {
+      const got = readSync(fd, buf, n, limit + 1 - n, null)
+      n += got
+      if (got === 0 || n > limit) break
+    }
+    if (n > limit) return { _tag: 'refused', reason: `is more than the ${mib(limit)} bottle reads` }
+    return { _tag: 'text', text: buf.subarray(0, n).toString('utf8') }
+  } catch (e) {
+    return { _tag: 'refused', reason: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Null when a prompt file is fit to copy into a bottle: a regular file (through symlinks) of at
+ * most promptLimit bytes; else why not. stat only: nothing is opened, so a FIFO cannot block.
+ * A missing file is the compiler's to report, with the rest of the spec.
+ */
+export const promptFileProblem = (path: string): string | null => {
+  let st: Stats
+  try {
+    st = statSync(path)
+  } catch {
+    return null
+  }
+  if (!st.isFile()) return `is ${kindWord(st)}, not a regular file`
+  if (st.size > promptLimit) return `is ${st.size} bytes, more than the ${mib(promptLimit)} a prompt file may be`
+  return null
 }
 
 /** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
@@ -57,6 +143,14 @@ export const which = (binary: string, pathVar: string | undefined): string | nul
 /** Whether an executable of this name is on PATH. */
 export const onPath = (binary: string, pathVar: string | undefined = process.env.PATH): boolean =>
   which(binary, pathVar) !== null
+
+/**
+ * The tmux pane bottle runs in: `$TMUX_PANE` (`%N`), which tmux sets in each pane's environment,
+ * when bottle runs inside tmux (`$TMUX` set too: a TMUX_PANE without it is left over from
+ * elsewhere, and would name a pane of whichever server tmux reaches). Null outside tmux.
+ */
+export const ownTmuxPane = (env: Env): string | null =>
+  env.TMUX !== undefined && env.TMUX !== '' && env.TMUX_PANE !== undefined && /^%\d+$/.test(env.TMUX_PANE) ? env.TMUX_PANE : null
 
 // -------------------------------------------------------------------------------------------------
 // auto-detection: is a backend usable here, and if not, why not
@@ -187,23 +281,145 @@ export interface BwrapBottleQuery {
   readonly users: readonly string[]
 }
 
+const lstatOf = (path: string): Stats | null => {
+  try {
+    return lstatSync(path)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The system directories a bottle sees, read-only, in this order: what programs need to run
+ * (/usr, and /bin, /sbin, /lib* — symlinks into /usr on a merged-/usr system, made again as
+ * symlinks), the configuration they read (/etc: passwd, resolv.conf, ssl certificates, ld.so
+ * config), and locally installed software (/opt). Everything else at the top is left out: /home,
+ * /root, /run, /var, /tmp, /mnt, /media and /srv are fresh tmpfs in the sandbox (src/backends/bwrap.ts).
+ */
+export const systemDirs = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'] as const
+
+/** How each allow-listed directory appears in the root filesystem `rootfs`. */
+const systemEntries = (rootfs: string): SystemEntry[] =>
+  systemDirs.flatMap((path): SystemEntry[] => {
+    const st = lstatOf(join(rootfs, path))
+    if (st === null) return []
+    if (st.isSymbolicLink()) return [{ path, kind: 'symlink', target: readlinkSync(join(rootfs, path)) }]
+    return st.isDirectory() ? [{ path, kind: 'dir' }] : []
+  })
+
+/** More entries than this under one directory and it is not scanned, so not bound (see rootOnlyUnder). */
+const scanBudget = 20_000
+
+/**
+ * What under `dir` (a guest path, read in `rootfs`) only root or a group may read: files with no
+ * read bit for others, directories others cannot list or enter (not descended into). Symlinks
+ * are skipped: what they lead to is checked where it lives. Null when there are too many entries.
+ * /usr is not scanned (100k+ entries, seconds cold): distributions keep it world-readable.
+ */
+const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: string[] } | null => {
+  const files: string[] = []
+  const dirs: string[] = []
+  let seen = 0
+  const walk = (guest: string): boolean => {
+    let names: string[]
+    try {
+      names = readdirSync(join(rootfs, guest))
+    } catch {
+      dirs.push(guest)
+      return true
+    }
+    for (const name of names) {
+      if (++seen > scanBudget) return false
+      const path = `${guest}/${name}`
+      const st = lstatOf(join(rootfs, path))
+      if (st === null || st.isSymbolicLink()) continue
+      if (st.isDirectory()) {
+        if ((st.mode & 0o005) !== 0o005) dirs.push(path)
+        else if (!walk(path)) return false
+      } else if ((st.mode & 0o004) === 0) files.push(path)
+    }
+    return true
+  }
+  // Sorted: the same host gives the same plan, whatever order readdir returns.
+  return walk(dir) ? { files: files.sort(), dirs: dirs.sort() } : null
+}
+
+/** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
+const resolvConfTarget = (rootfs: string): string | null => {
+  if (rootfs !== '/' || lstatOf('/etc/resolv.conf')?.isSymbolicLink() !== true) return null
+  try {
+    const target = realpathSync('/etc/resolv.conf')
+    return target.startsWith('/run/') ? target : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Whether a launched bottle's state directory is still what launch made: a real directory, its
+ * `home` a real directory owned by us, its prompt (if any) a regular file. A symlink there was
+ * planted: following it would bind or overwrite a host path. Null when all is well.
+ */
+const stateProblem = (state: string, uid: number): string | null => {
+  const dir = lstatOf(state)
+  if (dir === null) return null
+  if (!dir.isDirectory()) return `${state} is not a directory (a symlink or a file was put in its place)`
+  const home = lstatOf(`${state}/home`)
+  if (home === null) return `${state}/home is missing`
+  if (home.isSymbolicLink() || !home.isDirectory()) return `${state}/home is not a directory (a symlink or a file was put in its place)`
+  if (home.uid !== uid) return `${state}/home is owned by uid ${home.uid}, not by bottle's user (${uid})`
+  const prompt = lstatOf(`${state}/system-prompt.md`)
+  if (prompt !== null && !prompt.isFile()) return `${state}/system-prompt.md is not a regular file (a symlink or something else was put in its place)`
+  return null
+}
+
 export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapFacts => {
-  const stateDir = `${stateRootOf(env)}/bwrap`
+  const stateRoot = stateRootOf(env)
+  const stateDir = `${stateRoot}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
   // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
   const rootfs = query?.image ?? '/'
-  const passwd = isAbsolute(rootfs) ? readText(join(rootfs, 'etc/passwd')) : ''
+  const readable = isAbsolute(rootfs)
+  const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
+  const uid = process.geteuid?.() ?? 1000
+  // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
+  const scanned = readable && uid === 0 && query !== null
+  const system = readable ? systemEntries(rootfs) : []
+  const rootOnly = { files: [] as string[], dirs: [] as string[] }
+  const tooBig = new Set<string>()
+  if (scanned)
+    for (const e of system)
+      if (e.kind === 'dir' && e.path !== '/usr') {
+        const found = rootOnlyUnder(rootfs, e.path)
+        if (found === null) tooBig.add(e.path)
+        else {
+          rootOnly.files.push(...found.files)
+          rootOnly.dirs.push(...found.dirs)
+        }
+      }
   return {
     stateDir,
     binary: which('bwrap', env.PATH) ?? 'bwrap',
     term: env.TERM ?? null,
+    script: which('script', env.PATH) ?? 'script',
+    stateRoot,
+    hostHome: homeOf(env),
+    // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
+    system: system.filter((e) => !tooBig.has(e.path)),
+    rootOnly,
+    resolvConf: resolvConfTarget(rootfs),
     bottle:
       query === null || state === null
         ? null
         : {
             launched: kindOf(state) === 'dir',
-            promptInstalled: kindOf(`${state}/system-prompt.md`) === 'file',
+            promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
+            unsafe: stateProblem(state, uid),
+            users: query.users,
             accounts: parsePasswd(passwd, query.users),
           },
   }
 }
+
+/** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
+export const stdinIsTerminal = (): boolean => process.stdin.isTTY === true

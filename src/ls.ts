@@ -154,20 +154,32 @@ const isoTime = (ms: number | null): string | null => {
   return Number.isNaN(d.getTime()) ? null : d.toISOString()
 }
 
-/** One array of objects; `created` in ISO 8601 and `age` as in the table. */
-export const renderLsJson = (bottles: readonly ListedBottle[], now: number, source: string): string =>
+/** A backend `ls` could not list, and why (one clause). */
+export interface Unreachable {
+  readonly backend: string
+  readonly reason: string
+}
+
+/**
+ * One object: `bottles`, an array with one object per bottle (`created` in ISO 8601, `age` as in
+ * the table), and `unreachable`, the backends that could not be listed and why.
+ */
+export const renderLsJson = (bottles: readonly ListedBottle[], unreachable: readonly Unreachable[], now: number, source: string): string =>
   `${JSON.stringify(
-    bottles.map((b) => ({
-      name: b.name,
-      backend: b.backend,
-      state: b.state,
-      created: isoTime(b.createdAt),
-      age: b.createdAt === null ? null : ageText(b.createdAt, now),
-      image: b.image,
-      specHash: b.specHash,
-      spec: recordedSpecJson(b.spec),
-      drift: driftJson(b.drift, source),
-    })),
+    {
+      bottles: bottles.map((b) => ({
+        name: b.name,
+        backend: b.backend,
+        state: b.state,
+        created: isoTime(b.createdAt),
+        age: b.createdAt === null ? null : ageText(b.createdAt, now),
+        image: b.image,
+        specHash: b.specHash,
+        spec: recordedSpecJson(b.spec),
+        drift: driftJson(b.drift, source),
+      })),
+      unreachable,
+    },
     null,
     2,
   )}\n`

@@ -1,7 +1,7 @@
 /**
  * The `bottle` executable: wires the real process to the CLI and sets the exit code.
  */
-import { main } from './cli.js'
+import { bugReport, exitBug, main } from './cli.js'
 
 // `bottle plan … | head` closes the pipe early: that reader has what it wanted, so stop quietly
 // instead of crashing on EPIPE with a stack trace.
@@ -10,9 +10,19 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e
 })
 
-const code = await main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(text),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-})
-process.exitCode = code
+// A closed terminal (SIGHUP, a dropped ssh) makes writes to stderr fail: that must not stop the
+// undo that follows an interrupt, so such an error is dropped rather than thrown.
+process.stderr.on('error', () => {})
+
+try {
+  process.exitCode = await main(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  })
+} catch (e) {
+  // A throw is a bug in bottle. Uncaught, node would print the bundled source line around it
+  // (kilobytes of minified code) and a stack: one line instead, the stack only when asked.
+  for (const line of bugReport(e, process.env.BOTTLE_DEBUG === '1')) process.stderr.write(`${line}\n`)
+  process.exitCode = exitBug
+}

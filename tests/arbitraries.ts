@@ -286,21 +286,52 @@ const bwrapDrawArb: fc.Arbitrary<BwrapFactsDraw> = fc.record({
   strayPrompt: fc.boolean(),
 })
 
-/** bwrap's facts for an input: the bottle exists except for launch, with its prompt if it has one. */
+/** A Debian 12 host's root as bwrap facts see it: merged /usr, /opt present. */
+export const debianSystem: BwrapFacts['system'] = [
+  { path: '/usr', kind: 'dir' },
+  { path: '/bin', kind: 'symlink', target: 'usr/bin' },
+  { path: '/sbin', kind: 'symlink', target: 'usr/sbin' },
+  { path: '/lib', kind: 'symlink', target: 'usr/lib' },
+  { path: '/lib64', kind: 'symlink', target: 'usr/lib64' },
+  { path: '/etc', kind: 'dir' },
+  { path: '/opt', kind: 'dir' },
+]
+
+/** The facts that do not depend on the bottle: where bottle keeps state, the root's layout. */
+export const bwrapBaseFacts = (stateDir: string, more: Partial<BwrapFacts> = {}): BwrapFacts => ({
+  stateDir,
+  binary: '/usr/bin/bwrap',
+  term: null,
+  script: '/usr/bin/script',
+  stateRoot: stateDir.slice(0, Math.max(1, stateDir.lastIndexOf('/'))),
+  hostHome: '/home/me',
+  system: debianSystem,
+  rootOnly: { files: [], dirs: [] },
+  resolvConf: null,
+  bottle: null,
+  ...more,
+})
+
+/**
+ * bwrap's facts for an input: the bottle exists except for launch, with its prompt if it has one.
+ * Every user the op names is in the rootfs passwd (with the drawn ids), except the default user
+ * `node` when no ids are drawn, which bwrap runs as 1000:1000.
+ */
 export const bwrapFactsFor = (spec: BottleSpec, op: Operation, draw: BwrapFactsDraw): BwrapFacts => {
   const launched = op._tag !== 'launch'
   const users = [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])]
   const ids = draw.ids
-  return {
-    stateDir: draw.stateDir,
+  return bwrapBaseFacts(draw.stateDir, {
     binary: draw.binary,
     term: draw.term,
     bottle: {
       launched,
       promptInstalled: launched && (spec.prompt !== null || draw.strayPrompt),
-      accounts: ids === null ? {} : Object.fromEntries(users.map((u) => [u, ids])),
+      unsafe: null,
+      users,
+      accounts: Object.fromEntries(users.flatMap((u) => (ids !== null ? [[u, ids]] : u === 'node' || u === 'root' ? [] : [[u, { uid: 1000, gid: 1000 }]]))),
     },
-  }
+  })
 }
 
 /** The host facts an input needs: the prompt is a file, the cp source a file or a directory. */
@@ -396,7 +427,13 @@ const fits: Record<BackendName, (s: Scenario) => Scenario> = {
       s.op._tag === 'cp' && !within(s.op.dest, spec.workdir) && !within(s.op.dest, homeOf(spec.user))
         ? { ...s.op, dest: `${spec.workdir}${s.op.dest}` }
         : s.op
-    return { spec, op, host: s.host }
+    // A workdir that holds bottle's state root is refused; keep the state where users keep it.
+    const facts = s.host.bwrap
+    const host =
+      facts !== null && within(facts.stateRoot, spec.workdir)
+        ? { ...s.host, bwrap: { ...facts, stateDir: '/home/me/.local/state/bottle/bwrap', stateRoot: '/home/me/.local/state/bottle' } }
+        : s.host
+    return { spec, op, host }
   },
   kubernetes: (s) => (s.spec.network === 'none' ? { ...s, spec: { ...s.spec, network: 'default' } } : s),
 }
@@ -412,7 +449,7 @@ export const listingHost: HostFacts = {
   pathKinds: {},
   tmpdir: '/tmp',
   uid: 1000,
-  bwrap: { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: null, bottle: null },
+  bwrap: bwrapBaseFacts('/home/me/.local/state/bottle/bwrap'),
   cluster: { context: null, namespace: null },
 }
 /** A valid scenario whose op is attach. */

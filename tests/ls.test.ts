@@ -105,7 +105,7 @@ describe('renderLsText', () => {
 
 describe('renderLsJson', () => {
   it('one object per bottle: the recorded spec with env names only, and the drift', () => {
-    const json = JSON.parse(renderLsJson([{ ...row(recorded), drift: { _tag: 'same' } }], now, 'bottle.yaml')) as unknown
+    const json = (JSON.parse(renderLsJson([{ ...row(recorded), drift: { _tag: 'same' } }], [], now, 'bottle.yaml')) as { bottles: unknown }).bottles
     expect(json).toMatchInlineSnapshot(`
       [
         {
@@ -138,5 +138,12 @@ describe('renderLsJson', () => {
         },
       ]
     `)
+  })
+})
+
+describe('renderLsJson: backends not listed', () => {
+  it('lists them under unreachable, each with its reason, beside the bottles of the others', () => {
+    const json = JSON.parse(renderLsJson([], [{ backend: 'docker', reason: 'Cannot connect to the Docker daemon' }], now, 'bottle.yaml')) as unknown
+    expect(json).toStrictEqual({ bottles: [], unreachable: [{ backend: 'docker', reason: 'Cannot connect to the Docker daemon' }] })
   })
 })

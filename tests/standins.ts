@@ -209,6 +209,7 @@ export const standins = () => {
 base=${JSON.stringify(dir)}/${bin}-${verb}
 [ -f "$base.out" ] && /bin/cat "$base.out"
 [ -f "$base.err" ] && /bin/cat "$base.err" >&2
+[ -f "$base.sleep" ] && /bin/sleep "$(/bin/cat "$base.sleep")"
 [ -f "$base.rc" ] && exit "$(/bin/cat "$base.rc")"
 exit 0
 `,
@@ -228,10 +229,14 @@ exit 0
       for (const b of bins) writeFileSync(join(only, b), readFileSync(join(dir, b)), { mode: 0o755 })
       return { PATH: only, XDG_STATE_HOME: join(dir, 'state') }
     },
-    reply: (bin: 'docker' | 'smolvm', verb: string, out: string, more: { err?: string; rc?: number } = {}) => {
+    /** What `bin verb` prints, its exit code, and how long it waits first (an engine that never answers). */
+    reply: (bin: 'docker' | 'smolvm', verb: string, out: string, more: { err?: string; rc?: number; sleepMs?: number } = {}) => {
       writeFileSync(join(dir, `${bin}-${verb}.out`), out)
       if (more.err !== undefined) writeFileSync(join(dir, `${bin}-${verb}.err`), more.err)
+      else rmSync(join(dir, `${bin}-${verb}.err`), { force: true })
       if (more.rc !== undefined) writeFileSync(join(dir, `${bin}-${verb}.rc`), String(more.rc))
+      if (more.sleepMs !== undefined) writeFileSync(join(dir, `${bin}-${verb}.sleep`), String(more.sleepMs / 1000))
+      else rmSync(join(dir, `${bin}-${verb}.sleep`), { force: true })
     },
     /** Every call so far: [bin, ...args]. */
     calls: (): string[][] => {

@@ -12,9 +12,12 @@ import type { Checked } from '../spec/validate.js'
 import type { BottleSpec } from '../spec/spec.js'
 import { recordOf, specHash } from '../spec/record.js'
 import { oneLine } from '../plan/errors.js'
-import type { BackendName, GuestIntent, OpName, ProcessEnv, Step } from '../plan/types.js'
+import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
+/** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
+export type PathKind = 'file' | 'dir' | 'other' | 'missing'
+
 export interface HostFacts {
   readonly cwd: string
   /** The invoking user's home ($HOME, else the passwd entry's): a workdir must not expose it. */
@@ -23,7 +26,7 @@ export interface HostFacts {
   readonly stateRoot: string
   readonly stdinIsTTY: boolean
   /** What each host path named by the input is (the cp source, the prompt file). */
-  readonly pathKinds: Readonly<Record<string, 'file' | 'dir' | 'missing'>>
+  readonly pathKinds: Readonly<Record<string, PathKind>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
   /** bottle's effective uid: podman is rootless, and maps ids differently, iff it is not 0. */
@@ -64,17 +67,47 @@ export interface BwrapFacts {
    * the guest's env, PATH included, so the plan must not depend on PATH to find bwrap itself.
    */
   readonly binary: string
-  /** The host's TERM, for a guest that shares our terminal; null when unset. */
+  /** The host's TERM, for a guest that has a terminal; null when unset. */
   readonly term: string | null
+  /**
+   * util-linux `script`'s absolute path on the host PATH, or `script`: an interactive guest gets
+   * a pseudo-terminal of its own from it, never the user's terminal (src/backends/bwrap.ts).
+   */
+  readonly script: string
+  /** bottle's state root (`$XDG_STATE_HOME/bottle`): never visible inside any bottle. */
+  readonly stateRoot: string
+  /** The invoking user's home on the host: never visible inside any bottle. */
+  readonly hostHome: string
+  /** The allow-listed system directories, as the root filesystem has them (missing ones left out). */
+  readonly system: readonly SystemEntry[]
+  /**
+   * Guest paths under the system directories that only root (or a group) may read: masked when
+   * bottle runs as root, whose guest is host root to the kernel. Empty when bottle is not root.
+   */
+  readonly rootOnly: { readonly files: readonly string[]; readonly dirs: readonly string[] }
+  /** Where the host's /etc/resolv.conf symlink leads when that is under /run (systemd-resolved); else null. */
+  readonly resolvConf: string | null
   /** About the bottle the operation names; null for `ls`, which names none. */
   readonly bottle: BwrapBottleFacts | null
 }
 
+/** A top-level entry of the root filesystem: a directory bound read-only, or a symlink made again. */
+export type SystemEntry =
+  | { readonly path: string; readonly kind: 'dir' }
+  | { readonly path: string; readonly kind: 'symlink'; readonly target: string }
+
 export interface BwrapBottleFacts {
   /** The bottle's state directory exists: it was launched and not taken down. */
   readonly launched: boolean
-  /** The state directory holds a prompt file (copied in at launch). */
+  /** The state directory holds a prompt file (copied in at launch): a regular file, not a symlink. */
   readonly promptInstalled: boolean
+  /**
+   * Why the state directory cannot be trusted (its `home` is a symlink or not ours, its prompt is
+   * a symlink or not a regular file), or null: a host step must never follow what was planted.
+   */
+  readonly unsafe: string | null
+  /** The users the op may run as (the spec's, exec's --user): each must be in the rootfs passwd. */
+  readonly users: readonly string[]
   /** uid/gid of the users the input names, from the root filesystem's /etc/passwd; absent if unlisted. */
   readonly accounts: Readonly<Record<string, Ids>>
 }
@@ -90,6 +123,8 @@ export interface CopyIn {
 export interface ExecFraming {
   readonly framing: readonly string[]
   readonly env: ProcessEnv
+  /** A host program the command runs under, given it as one shell string (bwrap's pty). */
+  readonly wrapper?: Wrapper
 }
 
 export interface Backend {
@@ -116,6 +151,17 @@ export interface Backend {
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
   readonly exec: (spec: BottleSpec, intent: GuestIntent, host: HostFacts) => ExecFraming
   /**
+   * The guest command goes on running when the backend client ends (the client forwards no
+   * signal and the command is not its child): agent, exec and resume then get a stop step for
+   * an interrupt (src/guest.ts). False for bwrap, whose sandbox dies with it (--die-with-parent).
+   */
+  readonly guestOutlivesClient?: boolean
+  /**
+   * How to tell the backend's own failure from the guest command's exit code, when the client
+   * uses the same codes for both (see Step.liveCheck); absent when its own codes are its own.
+   */
+  readonly liveCheck?: (spec: BottleSpec, host: HostFacts) => LiveCheck
+  /**
    * Every step that puts a host file or directory at `dest` in the bottle, owned by the bottle's
    * user, making parent directories as needed. `guest` builds a helper guest step run as root,
    * for backends whose copy lands as root (see `ownedByUser`).
@@ -130,6 +176,11 @@ export interface Backend {
    * label are skipped, whatever the command's own filter did), in the order printed.
    */
   readonly parseList: (stdout: string) => E.Either<ListingError, readonly BottleRow[]>
+  /**
+   * One line for each entry of the listing that parseList skipped because it cannot be read,
+   * for `ls` to print as a warning (bwrap, whose state root may hold anything); none if absent.
+   */
+  readonly listWarnings?: (stdout: string) => readonly string[]
   /**
    * Facts for people about an op on this backend, added to the plan's notes; spec is null for
    * ops that name no bottle (ls, down --all).
@@ -172,6 +223,15 @@ export const nameLabel = 'dev.bottle.name'
  * launch record on the host, not in a label: anyone who can inspect the bottle reads its labels.
  */
 export const specHashLabel = 'dev.bottle.spec-hash'
+/**
+ * The run of launch that created the bottle (a fresh id per run, filled in by the interpreter):
+ * an undo removes a bottle only if it carries this run's id, so an interrupted second launch of
+ * a name never removes the bottle a first launch made.
+ */
+export const launchIdLabel = 'dev.bottle.launch-id'
+
+/** How many times, a second apart, an undo looks for what an interrupted create may still be making. */
+export const undoTries = 10
 
 /** Every label launch puts on a bottle, in order; `defaultImage` is what the backend uses for no image. */
 export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly [string, string])[] => [

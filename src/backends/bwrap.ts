@@ -4,21 +4,24 @@
  *
  *   bwrap.exec(spec, intent, host).framing
  *   // ['/usr/bin/bwrap','--unshare-all','--unshare-user','--die-with-parent','--new-session',
- *   //  '--ro-bind','/','/','--dev','/dev','--proc','/proc','--tmpfs','/tmp','--tmpfs','/home',
- *   //  '--tmpfs','/root','--bind','/home/me/.local/state/bottle/bwrap/demo/home','/home/node',
- *   //  '--bind','/src/app','/src/app','--uid','1000','--gid','1000','--chdir','/src/app','--']
+ *   //  '--ro-bind','/usr','/usr','--symlink','usr/bin','/bin',…,'--ro-bind','/etc','/etc',
+ *   //  '--dev','/dev','--proc','/proc','--tmpfs','/tmp','--tmpfs','/run',…,
+ *   //  '--bind','/home/me/.local/state/bottle/bwrap/demo/home','/home/node',
+ *   //  '--bind','/src/app','/src/app','--remount-ro','/','--uid','1000','--gid','1000',
+ *   //  '--chdir','/src/app','--setenv','HOME','/home/node',…,'--']
  *
  * What a bottle is, on the host (`$XDG_STATE_HOME/bottle/bwrap/NAME`):
  *   home/               bound read-write at the user's HOME on every run
  *   system-prompt.md    the prompt file, bound read-only at /tmp/bottle/system-prompt.md
- * Everything else is the host's `/` (or the spec's rootfs directory), read-only, with fresh
- * /dev, /proc and /tmp, host homes hidden, and the workdir bound read-write at its own path.
+ * The root is an allow-list: the rootfs' system directories read-only (src/host.ts says which),
+ * fresh tmpfs for the rest, root-only files masked when bottle is root, the state root and the
+ * host home never shown, and the workdir bound read-write at its own path.
  *
- * The guest env is the bwrap process's env, which the plan lists exactly (inheritHost false):
- * bwrap hands its own environment to the command, so nothing reaches argv and nothing else leaks.
- * Traps (reference/cli-surfaces.md §4, §6): mounts apply in order, so `/` goes first and the
- * workdir last; a bind destination must be creatable, and over a read-only `/` only our tmpfs
- * mounts are; bwrap's own failures exit 1.
+ * The bwrap process's env holds a fixed PATH and the secrets' values only; everything plain goes
+ * in as --setenv. An interactive guest runs under util-linux `script`, on a pty of its own; any
+ * other in a new session: no TIOCSTI into the user's terminal either way.
+ * Traps (bwrap 0.8): mounts apply in order, so the masks follow what they mask and the workdir
+ * comes after the tmpfs mounts; bwrap's own failures exit 1.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
@@ -28,12 +31,14 @@ import {
   type OpName,
   type ProcessEnv,
   type Step,
+  type Wrapper,
+  guestArgv,
   inheritEnv,
   plain,
   secret,
   step,
 } from '../plan/types.js'
-import type { BottleSpec } from '../spec/spec.js'
+import { type BottleSpec, defaultUser } from '../spec/spec.js'
 import { type Checked, absolutePath, homeOf } from '../spec/validate.js'
 import {
   type Backend,
@@ -43,9 +48,7 @@ import {
   type CopyIn,
   type HostFacts,
   type Ids,
-  type ListingError,
   launchLabels,
-  listingError,
   managedLabel,
   specHashLabel,
 } from './backend.js'
@@ -63,9 +66,24 @@ const copySourcePath = '/tmp/bottle/copy-source'
 /** One path segment that cannot be `.`, `..` or read as a flag: the state directory's name. */
 const validName = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 
-/** The ids a name runs as: root is 0; otherwise the rootfs' passwd entry, else 1000:1000. */
+/**
+ * The ids a name runs as: root is 0; otherwise the rootfs' passwd entry; the default user `node`,
+ * when the rootfs has no such account (a plain Debian host), 1000:1000. Any other name must be
+ * listed (checkSpec refuses it otherwise). Own properties only: a user named `constructor` is a name.
+ */
 export const idsOf = (user: string, accounts: Readonly<Record<string, Ids>>): Ids =>
-  user === 'root' ? { uid: 0, gid: 0 } : (accounts[user] ?? { uid: 1000, gid: 1000 })
+  user === 'root' ? { uid: 0, gid: 0 } : Object.hasOwn(accounts, user) ? (accounts[user] as Ids) : { uid: 1000, gid: 1000 }
+
+/** A user the sandbox can run as: root, one the rootfs lists, or the default user. */
+const knownUser = (user: string, accounts: Readonly<Record<string, Ids>>): boolean =>
+  user === 'root' || user === defaultUser || Object.hasOwn(accounts, user)
+
+/**
+ * The bwrap process's own PATH. Fixed, and not the guest's (which names the guest's home): the
+ * process env carries nothing from the spec but secret values, and bwrap needs no PATH itself
+ * (the plan names it by absolute path); the guest's PATH goes in with --setenv.
+ */
+export const bwrapProcessPath = '/usr/sbin:/usr/bin:/sbin:/bin'
 
 /**
  * The guest PATH: fixed, not the host's, which names host-only places and would make runs differ
@@ -76,6 +94,15 @@ export const guestPath = (home: string): string =>
   `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
 
 const stateOf = (facts: BwrapFacts, spec: BottleSpec): string => `${facts.stateDir}/${spec.name}`
+
+/**
+ * Where the bottles are, without facts about one of them: all `down` needs, so `down --all`
+ * (which compiles from a listing, with no per-bottle facts) can remove bwrap bottles too.
+ */
+const stateRootOf = (host: HostFacts): BwrapFacts => {
+  if (host.bwrap === null) throw new Error('bug: bwrap compiled without bwrap host facts')
+  return host.bwrap
+}
 
 /** Equal to `ancestor`, or below it. */
 const within = (path: string, ancestor: string): boolean =>
@@ -116,8 +143,22 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
   for (const [what, path] of [['home', homeOf(spec.user)], ['prompt directory', bottleMounts]] as const)
     if (within(path, spec.workdir))
       return E.left(compileError(`workdir ${show(spec.workdir)} would cover the bottle's ${what} ${path}; choose a project directory`))
+  // Nothing to run programs from: a missing directory, or one that is not a root filesystem.
+  if (!facts.system.some((e) => e.path === '/usr' || e.path === '/bin'))
+    return E.left(compileError(`image ${show(image ?? bwrap.defaultImage)} has no /usr or /bin: not a root filesystem directory`))
   const state = stateOf(facts, spec)
-  const { launched, promptInstalled } = facts.bottle
+  const { launched, promptInstalled, unsafe, users, accounts } = facts.bottle
+  // A sandbox that would show the state root (every bottle's home, the records) or the host home.
+  for (const [what, path] of [['bottle\'s state directory', facts.stateRoot], ['home directory', facts.hostHome]] as const)
+    if (path !== '/' && within(path, spec.workdir))
+      return E.left(compileError(`workdir ${show(spec.workdir)} contains your ${what} ${show(path)}; choose a project directory`))
+  // Exit 2 before anything runs: unknown ids would otherwise run the guest as some other uid.
+  const rootfs = spec.image ?? bwrap.defaultImage
+  for (const user of users)
+    if (!knownUser(user, accounts))
+      return E.left(compileError(`user ${show(user)} is not in ${show(`${rootfs === '/' ? '' : rootfs}/etc/passwd`)}: bwrap runs a user by the ids listed there (root, and the default user ${defaultUser}, need none)`))
+  if (unsafe !== null && op !== 'down' && op !== 'ls')
+    return E.left(compileError(`bwrap bottle ${show(spec.name)} cannot be trusted: ${unsafe}; nothing was run (take it down: bottle run down ${spec.name})`))
   switch (op) {
     case 'launch':
       if (launched)
@@ -155,8 +196,52 @@ interface Sandbox {
   readonly binds: readonly string[]
 }
 
+/**
+ * Fresh, empty and writable in every sandbox: the host's homes (/home, /root), its runtime
+ * sockets (/run: the session bus, ssh and gpg agents, the docker socket), its variable data
+ * (/var: databases, caches, logs, other users' mail and spools), its scratch space (/tmp) and its
+ * mount points (/mnt, /media, /srv).
+ */
+const freshDirs = ['/tmp', '/run', '/var', '/home', '/root', '/mnt', '/media', '/srv'] as const
+
+/**
+ * The root the guest sees: bwrap starts from an empty tmpfs, and this is all that goes in it,
+ * read-only: the allow-listed system directories of the rootfs (`image`, else the host's `/`,
+ * src/host.ts says which and why), bind-mounted or, for merged-/usr symlinks, made again as
+ * symlinks; with bottle running as root, every file there that only root or a group may read
+ * masked by /dev/null and every such directory by an empty tmpfs (the guest is host root to the
+ * kernel, whatever --uid says). Then fresh /dev, /proc and the fresh directories.
+ */
+const rootMounts = (spec: BottleSpec, facts: BwrapFacts): string[] => {
+  const rootfs = spec.image ?? bwrap.defaultImage
+  const source = (path: string): string => (rootfs === '/' ? path : `${rootfs}${path}`)
+  return [
+    ...facts.system.flatMap((e) => (e.kind === 'dir' ? ['--ro-bind', source(e.path), e.path] : ['--symlink', e.target, e.path])),
+    ...facts.rootOnly.files.flatMap((f) => ['--ro-bind', '/dev/null', f]),
+    ...facts.rootOnly.dirs.flatMap((d) => ['--tmpfs', d]),
+    '--dev', '/dev',
+    '--proc', '/proc',
+    ...freshDirs.flatMap((d) => ['--tmpfs', d]),
+    // systemd-resolved's resolv.conf lives under /run: only a sandbox with a network needs it.
+    ...(spec.network === 'host' && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
+  ]
+}
+
+/**
+ * The state root and the host home are never visible: an empty tmpfs over either when a
+ * directory the sandbox shows (a system directory, the workdir) contains it. After the binds, so
+ * it covers them; the bottle's own home is bound from the state root before, at another path, and
+ * keeps its mount.
+ */
+const hiddenHostPaths = (spec: BottleSpec, facts: BwrapFacts): string[] => {
+  const shown = [...facts.system.filter((e) => e.kind === 'dir').map((e) => e.path), spec.workdir]
+  return [facts.stateRoot, facts.hostHome]
+    .filter((p) => p !== '/' && shown.some((dir) => within(p, dir) && p !== dir))
+    .flatMap((p) => ['--tmpfs', p])
+}
+
 /** `bwrap OPTIONS --`: everything before the command, one argv word per word. */
-const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox): string[] => {
+const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv: readonly string[]): string[] => {
   const { facts, bottle } = factsOf(host)
   const state = stateOf(facts, spec)
   const { uid, gid } = idsOf(box.user, bottle.accounts)
@@ -166,56 +251,81 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox): string
     '--unshare-all', '--unshare-user',
     ...(spec.network === 'host' ? ['--share-net'] : []),
     '--die-with-parent',
-    // setsid() blocks TIOCSTI injection into our terminal (CVE-2017-5226), but it also takes the
-    // controlling terminal away: only a guest with no terminal of ours gets a new session.
+    // setsid(): the guest loses the caller's terminal as its controlling terminal, so TIOCSTI
+    // cannot push keystrokes into the user's shell (CVE-2017-5226). A guest with a terminal gets
+    // one of its own instead (see ptyWrapper) and keeps it as its controlling terminal, so that
+    // Ctrl-C and window-size changes reach it.
     ...(box.tty ? [] : ['--new-session']),
-    '--ro-bind', spec.image ?? bwrap.defaultImage, '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
-    // Fresh scratch space, and the host's homes hidden: the bottle's home is its own.
-    '--tmpfs', '/tmp',
-    '--tmpfs', '/home',
-    '--tmpfs', '/root',
+    ...rootMounts(spec, facts),
     ...(bottle.promptInstalled ? ['--ro-bind', `${state}/system-prompt.md`, promptGuestPath] : []),
     '--bind', `${state}/home`, homeOf(box.user),
     // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
     // files its sessions by cwd finds them again on resume.
     '--bind', spec.workdir, spec.workdir,
+    ...hiddenHostPaths(spec, facts),
     ...box.binds,
+    // The empty root bwrap started from, read-only now that every mount point is made.
+    '--remount-ro', '/',
     '--uid', String(uid),
     '--gid', String(gid),
     '--chdir', box.cwd,
+    ...setenv,
     '--',
   ]
 }
 
 /**
- * Exactly the guest's env: HOME, USER, PATH, TERM when there is a terminal, the spec's env and
- * its secrets by name. An env or secret named PATH or TERM replaces bottle's default.
+ * A guest with a terminal gets a pseudo-terminal of its own: util-linux `script` on the host
+ * holds the master, relays the user's terminal to it (raw, so Ctrl-C arrives as a keystroke and
+ * the pty turns it into SIGINT for the guest), passes window-size changes on (SIGWINCH), and
+ * exits with the guest's code (-e; 128+n for a signal). The guest's TIOCSTI can reach only that
+ * pty; it has no descriptor of the user's terminal at all. `-q`: no start and done lines;
+ * /dev/null: no typescript file. script runs the command with `$SHELL -c`, and SHELL is not in
+ * its env (PATH and secrets only), so /bin/sh; `exec` leaves no shell in between.
  */
-const guestEnv = (intent: GuestIntent, facts: BwrapFacts): ProcessEnv => {
+const ptyWrapper = (facts: BwrapFacts): Wrapper => ({ before: [facts.script, '-q', '-e', '-c'], after: ['/dev/null'] })
+
+/**
+ * The guest's env, in two parts. The bwrap process (whose env the guest inherits) gets only a
+ * fixed PATH and the secrets' values: nothing from the spec, so no `LD_PRELOAD` or the like can
+ * reach a host process. Everything plain goes in as `--setenv K V`: HOME, USER, the guest PATH,
+ * TERM when there is a terminal, the spec's env. An env or secret named PATH or TERM replaces
+ * bottle's default.
+ */
+const guestEnv = (intent: GuestIntent, facts: BwrapFacts): { process: ProcessEnv; setenv: string[] } => {
   const given = new Set([...intent.env.map(([k]) => k), ...intent.secrets])
-  // TERM only with our terminal: without one it would have tools write escape codes into output.
+  // TERM only with a terminal: without one it would have tools write escape codes into output.
   const defaults: [string, string | null][] = [
     ['PATH', guestPath(intent.home)],
     ['TERM', intent.tty ? facts.term : null],
   ]
+  const plainVars: [string, string][] = [
+    ['HOME', intent.home],
+    ['USER', intent.user],
+    ...defaults.flatMap(([k, v]): [string, string][] => (v === null || given.has(k) ? [] : [[k, v]])),
+    ...intent.env.map(([k, v]): [string, string] => [k, v]),
+  ]
   const vars: EnvVar[] = [
-    plain('HOME', intent.home),
-    plain('USER', intent.user),
-    ...defaults.flatMap(([k, v]) => (v === null || given.has(k) ? [] : [plain(k, v)])),
-    ...intent.env.map(([k, v]) => plain(k, v)),
+    ...(intent.secrets.includes('PATH') ? [] : [plain('PATH', bwrapProcessPath)]),
     ...intent.secrets.map(secret),
   ]
-  return { inheritHost: false, vars }
+  return { process: { inheritHost: false, vars }, setenv: plainVars.flatMap(([k, v]) => ['--setenv', k, v]) }
+}
+
+/** The framing, env and wrapper that run `intent` in the bottle. */
+const execIn = (spec: BottleSpec, host: HostFacts, intent: GuestIntent, binds: readonly string[] = []) => {
+  const { facts } = factsOf(host)
+  const env = guestEnv(intent, facts)
+  const framing = sandboxFraming(spec, host, { user: intent.user, cwd: intent.cwd, tty: intent.tty, binds }, env.setenv)
+  return { framing, env: env.process, ...(intent.tty ? { wrapper: ptyWrapper(facts) } : {}) }
 }
 
 /** A step that runs a command in the bottle, with its intent recorded for people and the laws. */
 const inBottle = (spec: BottleSpec, host: HostFacts, title: string, intent: GuestIntent, binds: readonly string[] = []): Step => {
-  const framing = sandboxFraming(spec, host, { user: intent.user, cwd: intent.cwd, tty: intent.tty, binds })
-  return step(title, [...framing, ...intent.argv], {
-    env: guestEnv(intent, factsOf(host).facts),
-    guest: { framing, tail: intent.argv, intent },
+  const { framing, env, wrapper } = execIn(spec, host, intent, binds)
+  return step(title, guestArgv(framing, intent.argv, wrapper), {
+    env,
+    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
   })
 }
 
@@ -236,8 +346,33 @@ const plumbing = (spec: BottleSpec, cwd: string, argv: readonly string[]): Guest
 // -------------------------------------------------------------------------------------------------
 
 const removeState = (spec: BottleSpec, host: HostFacts): Step => {
-  const state = stateOf(factsOf(host).facts, spec)
+  const state = stateOf(stateRootOf(host), spec)
   return step(`remove the bottle's state directory ${state}`, ['rm', '-rf', '--', state])
+}
+
+/** The file in a bottle's state directory that holds the launch id of the run that made it. */
+export const launchIdFile = 'launch-id'
+
+/** `sh -c SCRIPT sh STATE ID`: a plain mkdir (fails if STATE exists), the id, then the home. */
+const claimScript = `mkdir -m 700 -- "$1" && printf '%s\\n' "$2" > "$1/${launchIdFile}" && mkdir -m 700 -- "$1/home"`
+
+/**
+ * `sh -c SCRIPT sh STATE ID`: remove STATE only if its launch id is this run's. Another run's
+ * bottle, or a directory whose id was never written, is left; a missing one is nothing to do.
+ */
+const removeOwnScript = [
+  `[ "$(cat -- "$1/${launchIdFile}" 2>/dev/null)" = "$2" ] || exit 0`,
+  // Read-only directories (Go's module cache, say) would stop rm for a user who is not root.
+  'chmod -R u+w -- "$1" 2>/dev/null',
+  'exec rm -rf -- "$1"',
+].join('\n')
+
+/** The create's undo: this run's state directory, by its launch id. */
+const removeOwnState = (spec: BottleSpec, host: HostFacts): Step => {
+  const state = stateOf(factsOf(host).facts, spec)
+  return step(`remove the bottle's state directory ${state} if this run created it`, ['sh', '-c', removeOwnScript, 'sh', state, ''], {
+    launchId: [5],
+  })
 }
 
 /** Messages that tolerated failures match are read in the C locale, whatever the user's LANG. */
@@ -248,10 +383,12 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
   const state = stateOf(facts, spec)
   return [
     step('make the directory that holds bwrap bottles', ['mkdir', '-p', '--', facts.stateDir]),
-    // No -p: if the bottle appeared meanwhile, this fails, and its undo (which would delete that
-    // bottle's home) is never armed. 700: the home may come to hold the agent's credentials.
-    step(`create the bottle's state directory, with its home`, ['mkdir', '-m', '700', '--', state, `${state}/home`], {
-      undo: [removeState(spec, host)],
+    // No -p: if the bottle appeared meanwhile (another launch of the name), this fails, and the
+    // id written next is never this run's, so the undo leaves that bottle alone. 700: the home
+    // may come to hold the agent's credentials.
+    step(`create the bottle's state directory, with this run's launch id and its home`, ['sh', '-c', claimScript, 'sh', state, ''], {
+      launchId: [5],
+      undo: [removeOwnState(spec, host)],
     }),
     // What the other backends keep as labels (ls reads it back to tell drift): KEY=VALUE lines,
     // on stdin, so the plan shows them and argv stays short. They hold no secret or env value.
@@ -264,22 +401,34 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
   ]
 }
 
+
 /** The labels file in a bottle's state directory, beside home/. */
 export const labelsFile = 'labels'
 
+/** The most of a labels file the listing reads: bottle writes a few hundred bytes there. */
+export const labelsReadLimit = 65536
+
 /**
- * One line per bottle directory: NAME, TAB, its mtime in Unix seconds, then its labels file with
- * each line ended by a TAB. Names are validName (no TAB, no newline), label values base64url or
- * hex, so the separators cannot occur inside a field.
+ * One line per entry of the state root: KIND (dir, link or other), TAB, the entry's name as hex;
+ * for a directory then TAB, its mtime in Unix seconds, TAB, the first labelsReadLimit bytes of its
+ * labels file as hex (empty when there is no regular file there). Hex because nothing in the
+ * state root can be trusted to be a well-formed name or text: a name may hold a TAB or a newline,
+ * a labels file any byte, and one such entry must not garble the lines of the others. A symlink
+ * is reported as one and never followed.
  */
 const listScript = [
   'cd -- "$1" || exit',
-  'for d in */; do',
-  '  n=${d%/}',
-  '  [ -d "$n" ] || continue',
+  'hex() { od -An -v -tx1 | tr -d \' \\n\'; }',
+  'for n in *; do',
+  // The unmatched pattern of an empty directory is the word `*` itself.
+  '  [ -e "$n" ] || [ -L "$n" ] || continue',
+  '  if [ -L "$n" ]; then k=link; elif [ -d "$n" ]; then k=dir; else k=other; fi',
   // printf and tr read these escapes themselves: the plan shows `\t`, not a raw TAB.
-  `  printf '%s\\t%s\\t' "$n" "$(stat -c %Y -- "$n")"`,
-  `  [ -f "$n/${labelsFile}" ] && tr '\\n' '\\t' < "$n/${labelsFile}"`,
+  `  printf '%s\\t%s' "$k" "$(printf %s "$n" | hex)"`,
+  '  if [ "$k" = dir ]; then',
+  `    printf '\\t%s\\t' "$(stat -c %Y -- "$n")"`,
+  `    if [ -f "$n/${labelsFile}" ] && [ ! -L "$n/${labelsFile}" ]; then head -c ${labelsReadLimit} -- "$n/${labelsFile}" | hex; fi`,
+  '  fi',
   `  printf '\\n'`,
   'done',
 ].join('\n')
@@ -287,6 +436,20 @@ const listScript = [
 /** KEY=VALUE entries, as the labels file holds them; anything else is skipped. */
 const labelsOf = (entries: readonly string[]): Map<string, string> =>
   new Map(entries.filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+
+/** What bottle writes into a labels file: `key=value` lines of printable ASCII. */
+const labelsLine = /^[A-Za-z0-9._/-]+=[\x20-\x7e]*$/
+
+/** The labels file's text, or null when it is not one bottle wrote (not UTF-8, not key=value lines). */
+const labelsText = (bytes: Buffer): string | null => {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return null
+  }
+  return text.split('\n').every((l) => l === '' || labelsLine.test(l)) ? text : null
+}
 
 /**
  * A launched bottle as its labels file describes it, for drift: what `ls` would list, read from
@@ -305,15 +468,56 @@ export const bottleFromLabels = (name: string, labelsText: string): BottleRow =>
   }
 }
 
-const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+/** What a listing of the state root holds: the bottles, and one line for each entry skipped. */
+export interface StateRootListing {
+  readonly rows: readonly BottleRow[]
+  readonly skipped: readonly string[]
+}
+
+const fromHex = (hex: string): Buffer | null => (/^(?:[0-9a-f]{2})*$/.test(hex) ? Buffer.from(hex, 'hex') : null)
+
+/**
+ * Reads listScript's lines. Each entry stands alone: one that is not a bottle directory (a
+ * symlink, a file, a name bottle would never give) is skipped with a line saying which and why,
+ * and the others are still listed. A labels file bottle did not write (random bytes, say) does
+ * not hide its bottle: the bottle is listed with no record, and a line says so.
+ */
+export const parseStateRoot = (stdout: string): StateRootListing => {
   const rows: BottleRow[] = []
+  const skipped: string[] = []
   for (const [i, line] of stdout.split('\n').entries()) {
     if (line === '') continue
-    const [name = '', mtime = '', ...pairs] = line.split('\t')
+    const [kind = '', hexName = '', mtime = '', hexLabels = '', ...rest] = line.split('\t')
+    const nameBytes = fromHex(hexName)
+    if (nameBytes === null || nameBytes.length === 0 || rest.length > 0) {
+      skipped.push(`bwrap state root, line ${i + 1}: not a line the listing prints: ${show(line.slice(0, 80))}`)
+      continue
+    }
+    // Shown with show(): JSON escapes, so a newline or a control character stays visible.
+    const name = nameBytes.toString('utf8')
+    const entry = `bwrap state root: skipped ${show(name)}`
+    if (kind === 'link') {
+      skipped.push(`${entry}: a symlink, not a bottle directory`)
+      continue
+    }
+    if (kind !== 'dir') {
+      skipped.push(`${entry}: not a directory`)
+      continue
+    }
+    if (!validName.test(name) || Buffer.compare(Buffer.from(name, 'utf8'), nameBytes) !== 0) {
+      skipped.push(`${entry}: not a name bottle gives a bottle (letters, digits, _, . and -, starting with a letter or digit, at most 128 characters)`)
+      continue
+    }
     const seconds = Number(mtime)
-    if (!validName.test(name) || mtime === '' || !Number.isFinite(seconds))
-      return E.left(listingError(`bwrap bottle listing, line ${i + 1}: not NAME<TAB>MTIME: ${show(line.slice(0, 80))}`))
-    const labels = labelsOf(pairs)
+    if (!/^\d+$/.test(mtime) || !Number.isSafeInteger(seconds)) {
+      skipped.push(`${entry}: its age cannot be read`)
+      continue
+    }
+    const bytes = fromHex(hexLabels)
+    const text = bytes === null ? null : labelsText(bytes)
+    if (text === null)
+      skipped.push(`bwrap state root: ${show(name)} is listed without a record: its ${labelsFile} file is not one bottle wrote`)
+    const labels = labelsOf((text ?? '').split('\n'))
     // Only bottle makes directories here; one without the managed label was made by an older
     // bottle (before the labels file) and is still listed, with no record to compare against.
     if (labels.size > 0 && labels.get(managedLabel) !== 'true') continue
@@ -323,14 +527,13 @@ const parseStateDirs = (stdout: string): E.Either<ListingError, readonly BottleR
       // There is no process to be running or stopped: the bottle is its directory, ready to run.
       state: 'ready',
       createdAt: seconds * 1000,
-      // The root the sandbox sees: recorded in the spec label (there is no image to ask about).
       // The root the sandbox sees is in the launch record, which the CLI reads (no label has it).
       image: null,
       specHash: labels.get(specHashLabel) || null,
       spec: null,
     })
   }
-  return E.right(rows)
+  return { rows, skipped }
 }
 
 /**
@@ -344,7 +547,9 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts): Checked<readon
   if (copy.dest === promptGuestPath)
     return copy.kind === 'dir'
       ? E.left(compileError(`${promptGuestPath} is the bottle's prompt file; copy a file there, not a directory`))
-      : E.right([step(`copy ${copy.source} to be the bottle's prompt file`, ['cp', '--', copy.source, `${state}/system-prompt.md`])])
+      // --remove-destination: whatever is at the destination (a planted symlink) is unlinked, never
+      // written through; the edge has also refused a state directory with one (stateProblem).
+      : E.right([step(`copy ${copy.source} to be the bottle's prompt file`, ['cp', '--remove-destination', '--', copy.source, `${state}/system-prompt.md`])])
   const home = homeOf(spec.user)
   if (!within(copy.dest, spec.workdir) && !within(copy.dest, home))
     return E.left(compileError(
@@ -364,7 +569,7 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts): Checked<readon
 }
 
 const down = (spec: BottleSpec, host: HostFacts): Step[] => {
-  const state = stateOf(factsOf(host).facts, spec)
+  const state = stateOf(stateRootOf(host), spec)
   return [
     // Read-only directories (Go's module cache, say) would stop rm for a user who is not root.
     step(`make everything in ${state} removable`, ['chmod', '-R', 'u+w', '--', state], {
@@ -377,8 +582,7 @@ const down = (spec: BottleSpec, host: HostFacts): Step[] => {
 }
 
 const list = (host: HostFacts): Step[] => {
-  const facts = host.bwrap
-  if (facts === null) throw new Error('bug: bwrap ls compiled without bwrap host facts')
+  const facts = stateRootOf(host)
   return [
     // Before the first launch the directory is not there; made here, ls lists nothing rather
     // than failing (a tolerated failure would still print ls's complaint on a passthrough step).
@@ -396,12 +600,10 @@ export const bwrap: Backend = {
   defaultImage: '/',
   promptPath: () => promptGuestPath,
   create,
-  exec: (spec, intent, host) => {
-    const framing = sandboxFraming(spec, host, { user: intent.user, cwd: intent.cwd, tty: intent.tty, binds: [] })
-    return { framing, env: guestEnv(intent, factsOf(host).facts) }
-  },
+  exec: (spec, intent, host) => execIn(spec, host, intent),
   copyIn,
   down,
   list,
-  parseList: parseStateDirs,
+  parseList: (stdout) => E.right(parseStateRoot(stdout).rows),
+  listWarnings: (stdout) => parseStateRoot(stdout).skipped,
 }

@@ -17,14 +17,31 @@ import type { BottleSpec } from '../spec/spec.js'
 import {
   type Backend,
   type BottleRow,
+  type GuestStep,
   type HostFacts,
   type ListingError,
+  launchIdLabel,
   launchLabels,
   listingError,
   managedLabel,
   ownedByUser,
   specHashLabel,
+  undoTries,
 } from './backend.js'
+
+/**
+ * `sh -c SCRIPT BIN NAME-FILTER TRIES ID-FILTER`: list the containers with this name and this
+ * launch id (`ps -aq` prints the engine's ids), remove those by id; none yet: look again.
+ */
+const removeOwnScript = [
+  'i=0',
+  'while :; do',
+  '  ids=$("$0" ps -aq --no-trunc --filter "$1" --filter "$3") || exit',
+  '  if [ -n "$ids" ]; then exec "$0" rm -f $ids; fi',
+  '  i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0',
+  '  sleep 1',
+  'done',
+].join('\n')
 
 /** What differs between container CLIs that share docker's grammar. */
 export interface ContainerCli {
@@ -40,7 +57,21 @@ export interface ContainerCli {
   readonly removeTolerates: readonly Tolerated[]
   /** A `ps --format` template expression for one label's value, "" when the container has none. */
   readonly labelOf: (key: string) => string
+  /**
+   * Exit codes of `exec` that are the client's own failure as well as a possible guest code:
+   * docker exits 1 for a missing container, a stopped one or an unreachable engine; podman 125.
+   */
+  readonly execOwnFailures: readonly number[]
+  /** The `ps --format` template expression for the container's state word (`running`, `exited`, …). */
+  readonly stateField: string
 }
+
+/**
+ * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
+ * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
+ */
+export const userCheckScript =
+  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
@@ -60,11 +91,14 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   // create, then start, not `run -d`: a container that is created but fails to start (a bad
   // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose
   // own undo never runs. Split, the failed start undoes the create.
-  const create = (spec: BottleSpec, host: HostFacts): Step[] => [
-    step(`create the container ${spec.name}`, [
+  const create = (spec: BottleSpec, host: HostFacts, guest: GuestStep): Step[] => {
+    const labels = launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`])
+    const argv = [
       bin, 'create',
       '--name', spec.name,
-      ...launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      ...labels,
+      // The launch id slot: the interpreter appends this run's id.
+      '--label', `${launchIdLabel}=`,
       ...cli.runFlags(host),
       ...networkFlags(spec),
       '--init',
@@ -74,15 +108,43 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       '--entrypoint', 'sleep',
       spec.image ?? backend.defaultImage,
       'infinity',
-    ], { undo: [removeStep(spec)] }),
-    step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
-  ]
+    ]
+    return [
+      step(`create the container ${spec.name}`, argv, { launchId: [argv.indexOf(`${launchIdLabel}=`)], undo: [removeOwnStep(spec)] }),
+      step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
+      // `-u USER` names a user of the image, and the engine looks it up only when a command runs
+      // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
+      guest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user]),
+    ]
+  }
 
+  /** down: the user's explicit op, by name, whichever run made the container. */
   const removeStep = (spec: BottleSpec): Step =>
     step(`remove the container ${spec.name}`, [bin, 'rm', '-f', spec.name], { tolerate: cli.removeTolerates })
 
+  /**
+   * The create's undo: the container named so whose launch id is this run's, removed by the
+   * engine's own id; a container of that name that another run made is left alone. An
+   * interrupted `create` may be finished by the engine after its client has exited (seen with
+   * docker: the client exits 130 within ~30 ms, the engine completes seconds later), so when
+   * nothing is found yet it looks again, once a second, `undoTries` times in all.
+   */
+  const removeOwnStep = (spec: BottleSpec): Step =>
+    step(`remove the container ${spec.name} if this run created it`, [
+      'sh', '-c', removeOwnScript, bin,
+      `name=^/?${spec.name.replace(/\./g, '\\.')}$`,
+      String(undoTries),
+      `label=${launchIdLabel}=`,
+    ], { launchId: [6] })
+
   const backend: Backend = {
     name: cli.name,
+    guestOutlivesClient: true,
+    liveCheck: (spec) => ({
+      codes: cli.execOwnFailures,
+      step: step(`check that the container ${spec.name} is running`, [bin, 'container', 'inspect', '--format', '{{.State.Running}}', spec.name]),
+      running: 'true',
+    }),
     binary: bin,
     install: cli.install,
     checkSpec,
@@ -136,19 +198,19 @@ export const containerBackend = (cli: ContainerCli): Backend => {
  * itself hold a comma. So the template asks for each label by name (`.Label "k"`, "" when absent)
  * and lets `json` quote every value: one line per container, each a flat object of strings.
  */
-const psFields = (labelOf: (key: string) => string) =>
+const psFields = (cli: Pick<ContainerCli, 'labelOf' | 'stateField'>) =>
   [
     // The container's name is the bottle's (create passes --name): it is also what `rm -f` takes.
     ['name', '.Names'],
-    ['state', '.State'],
+    ['state', cli.stateField],
     ['created', '.CreatedAt'],
     ['image', '.Image'],
-    ['managed', labelOf(managedLabel)],
-    ['specHash', labelOf(specHashLabel)],
+    ['managed', cli.labelOf(managedLabel)],
+    ['specHash', cli.labelOf(specHashLabel)],
   ] as const
 
 const psFormat = (cli: ContainerCli): string =>
-  `{${psFields(cli.labelOf).map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
+  `{${psFields(cli).map(([key, expr]) => `"${key}":{{json ${expr}}}`).join(',')}}`
 
 /**
  * `.CreatedAt` is Go's time.String() of a whole second in the client's zone:
@@ -180,7 +242,7 @@ const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, read
     if (typeof data !== 'object' || data === null || Array.isArray(data))
       return E.left(listingError(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`))
     const o = data as Record<string, unknown>
-    const missing = psFields(cli.labelOf).find(([key]) => typeof o[key] !== 'string')
+    const missing = psFields(cli).find(([key]) => typeof o[key] !== 'string')
     if (missing !== undefined) return E.left(listingError(`${where}, whose ${missing[0]} is missing or not a string`))
     const text = (key: ReturnType<typeof psFields>[number][0]): string => o[key] as string
     // The filter asked docker for these only; a stand-in or an old daemon may not filter.
@@ -210,4 +272,6 @@ export const docker = containerBackend({
   removeTolerates: [],
   // docker's ps template has .Label; its .Labels is one `k=v,k=v` string that cannot be indexed.
   labelOf: (key) => `(.Label "${key}")`,
+  execOwnFailures: [1],
+  stateField: '.State',
 })

@@ -188,6 +188,13 @@ const where = (scope: ClusterScope): string =>
 
 export const kubernetes: Backend = {
   name: 'kubernetes',
+  guestOutlivesClient: true,
+  // kubectl's own failures (NotFound, a completed Pod, no cluster) exit 1 (checkErr).
+  liveCheck: (spec) => ({
+    codes: [1],
+    step: step(`check that the Pod ${spec.name} is running`, kubectl(spec, 'get', 'pod', spec.name, '-o', 'jsonpath={.status.phase}')),
+    running: 'Running',
+  }),
   binary: 'kubectl',
   install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster',
   checkSpec,

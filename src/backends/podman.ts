@@ -16,7 +16,8 @@
  *   with --force); older podman exits 1 with that text, which down tolerates as well.
  * - exec, cp, `-e NAME` pass-through and the `label=KEY=VALUE` ps filter are docker's
  *   (podman-exec.1, podman-ps.1), so the exec framing is identical. The ps template reads labels
- *   with `index .Labels "k"`: `.Label "k"` fails before podman 5 (containers/podman#20957).
+ *   with `index .Labels "k"`: `.Label "k"` fails before podman 5 (containers/podman#20957); and
+ *   the state as `.ListContainer.State`, because podman 4's `.State` prints "Up 2 seconds ago".
  */
 import { containerBackend } from './docker.js'
 
@@ -31,4 +32,9 @@ export const podman = containerBackend({
   removeTolerates: [{ exitCode: 1, stderrIncludes: 'no such container' }],
   // podman's .Labels is a map; `.Label "k"` exists only since podman 5 (containers/podman#20957).
   labelOf: (key) => `(index .Labels "${key}")`,
+  // podman-exec(1): 125 is podman's own error (a missing container among them).
+  execOwnFailures: [125],
+  // podman 4's `.State` is the human status ("Up 2 seconds ago"), not the state word; the
+  // ListContainer it wraps holds the word itself (seen with podman 4.3 on Debian 12).
+  stateField: '.ListContainer.State',
 })

@@ -22,11 +22,13 @@ import {
   type GuestStep,
   type HostFacts,
   type ListingError,
+  launchIdLabel,
   launchLabels,
   listingError,
   managedLabel,
   ownedByUser,
   specHashLabel,
+  undoTries,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -40,6 +42,23 @@ const deniedShares = new Set(['/', '/etc', '/usr', '/proc', '/sys', '/dev', '/bo
 const vmNotFound = (name: string): Tolerated => ({ exitCode: 1, stderrIncludes: `vm not found: ${name}` })
 
 const machine = (...args: string[]): string[] => ['smolvm', 'machine', ...args]
+
+/**
+ * `sh -c SCRIPT smolvm NAME TRIES ID`: the create's undo. `machine ls` has no label filter, so
+ * the listing is searched for this run's launch id (64 random bits, on no machine but the one
+ * this run's create made, which is named NAME); found, NAME is deleted; not found, the machine
+ * of that name is another run's, or not made yet by an interrupted create: look again, once a
+ * second, TRIES times in all.
+ */
+const deleteOwnScript = [
+  'i=0',
+  'while :; do',
+  '  out=$("$0" machine ls --json) || exit',
+  '  case $out in *"$3"*) exec "$0" machine delete --name "$1" -f ;; esac',
+  '  i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0',
+  '  sleep 1',
+  'done',
+].join('\n')
 
 const checkSpec = (spec: BottleSpec) => {
   if (!validName(spec.name))
@@ -70,28 +89,39 @@ const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestS
 
 export const smolvm: Backend = {
   name: 'smolvm',
+  guestOutlivesClient: true,
+  // smolvm's own failures (vm not found, not running, a secret it cannot resolve) exit 1.
+  liveCheck: (spec) => ({
+    codes: [1],
+    step: step(`check that the machine ${spec.name} is running`, machine('status', '--name', spec.name)),
+    running: `Machine '${spec.name}': running`,
+  }),
   binary: 'smolvm',
   install: 'install smolvm (https://github.com/smol-machines/smolvm); it needs KVM on Linux or Hypervisor.framework on macOS',
   checkSpec,
   defaultImage: 'node:22',
   promptPath: () => '/opt/bottle/system-prompt.md',
   create: (spec) => {
-    const deleteStep = step(`delete the machine ${spec.name}`, machine('delete', '--name', spec.name, '-f'), {
+    const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {
+      launchId: [6],
       tolerate: [vmNotFound(spec.name)],
     })
     const stopStep = step(`stop the machine ${spec.name}`, machine('stop', '--name', spec.name), {
       tolerate: [vmNotFound(spec.name)],
     })
+    const createArgv = machine(
+      'create',
+      '--name', spec.name,
+      ...launchLabels(spec, smolvm.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      // The launch id slot, filled by the interpreter: see deleteOwnScript.
+      '--label', `${launchIdLabel}=`,
+      '--image', spec.image ?? smolvm.defaultImage,
+      ...(spec.network === 'host' ? ['--net'] : []),
+      '-v', `${spec.workdir}:${spec.workdir}`,
+      '-w', spec.workdir,
+    )
     return [
-      step(`create the machine ${spec.name}`, machine(
-        'create',
-        '--name', spec.name,
-        ...launchLabels(spec, smolvm.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-        '--image', spec.image ?? smolvm.defaultImage,
-        ...(spec.network === 'host' ? ['--net'] : []),
-        '-v', `${spec.workdir}:${spec.workdir}`,
-        '-w', spec.workdir,
-      ), { undo: [deleteStep] }),
+      step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),
       step(`start the machine ${spec.name}`, machine('start', '--name', spec.name), { undo: [stopStep] }),
     ]
   },

@@ -31,6 +31,12 @@ const reservedWords = new Set([
 
 const quoteCommandWord = (word: string): string => (reservedWords.has(word) ? `'${word}'` : quoteSh(word))
 
+/** Quotes a word that follows the command word. */
+export const quoteShArgument = (w: string): string => (bareArgument.test(w) ? w : quoteSh(w))
+
+/** Each word quoted as quoteShArgv would: the command word apart from its arguments. */
+export const quoteShWords = (words: readonly string[]): string[] =>
+  words.map((w, i) => (i === 0 ? quoteCommandWord(w) : quoteShArgument(w)))
+
 /** Quotes each word and joins them with spaces: one simple command for `sh -c`. */
-export const quoteShArgv = (words: readonly string[]): string =>
-  words.map((w, i) => (i === 0 ? quoteCommandWord(w) : bareArgument.test(w) ? w : quoteSh(w))).join(' ')
+export const quoteShArgv = (words: readonly string[]): string => quoteShWords(words).join(' ')

@@ -9,8 +9,17 @@
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
 import { type JsonPart, jsonParts } from './json.js'
-import { quoteSh, quoteShArgv } from './quote.js'
-import { type EnvVar, type Plan, type Stdin, type Step, secretSource } from './types.js'
+import { quoteSh, quoteShArgv, quoteShWords } from './quote.js'
+import {
+  type EnvVar,
+  type Plan,
+  type Stdin,
+  type Step,
+  launchIdShown,
+  secretSource,
+  usesLaunchId,
+  withLaunchId,
+} from './types.js'
 
 export const formats = ['text', 'json', 'sh'] as const
 export type Format = (typeof formats)[number]
@@ -20,9 +29,14 @@ export const render = (plan: Plan, format: Format): string =>
 
 export const renderJson = (plan: Plan): string => `${JSON.stringify(plan, null, 2)}\n`
 
-/** The progress line `bottle run` prints as a step starts: `[2/4] smolvm machine start --name demo`. */
-export const progressLine = (plan: Plan, index: number): string =>
-  `[${index + 1}/${plan.steps.length}] ${quoteShArgv(plan.steps[index]?.argv ?? [])}`
+/**
+ * The progress line `bottle run` prints as a step starts: `[2/4] smolvm machine start --name demo`,
+ * with the run's launch id in its slots (`bottle plan` has none: it shows `<launch id>`).
+ */
+export const progressLine = (plan: Plan, index: number, launchId = launchIdShown): string => {
+  const s = plan.steps[index]
+  return `[${index + 1}/${plan.steps.length}] ${quoteShArgv(s === undefined ? [] : withLaunchId(s, launchId))}`
+}
 
 const describeVar = (v: EnvVar): string =>
   v._tag === 'plain'
@@ -39,9 +53,12 @@ const jsonStdinLines = (stdin: Extract<Stdin, { _tag: 'json' }>, indent: string)
     .split('\n')
     .map((line) => `${indent}      ${line}`)
 
+/** `5 s`, `0.5 s`: a time limit for people. */
+const seconds = (ms: number): string => `${ms / 1000} s`
+
 /** `inherited`: what the step's process starts from (a pane starts from the tmux server's env). */
 const stepText = (s: Step, label: string, indent: string, inherited = 'host env'): string[] => {
-  const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(s.argv)}`]
+  const lines = [`${indent}${label} ${s.title}`, `${indent}    ${quoteShArgv(withLaunchId(s, launchIdShown))}`]
   const env = s.env.vars.map(describeVar)
   if (!s.env.inheritHost) lines.push(`${indent}    env: only ${env.length === 0 ? '(nothing)' : env.join(' ')}`)
   else if (env.length > 0) lines.push(`${indent}    env: ${inherited}, with ${env.join(' ')}`)
@@ -52,9 +69,11 @@ const stepText = (s: Step, label: string, indent: string, inherited = 'host env'
   if (s.stdin._tag === 'text') lines.push(`${indent}    stdin: ${s.stdin.text.length} characters, shown in --format json`)
   if (s.stdin._tag === 'json') lines.push(`${indent}    stdin:`, ...jsonStdinLines(s.stdin, indent))
   if (s.stdio === 'capture') lines.push(`${indent}    stdout: read by bottle, not shown`)
+  if (s.timeoutMs !== undefined) lines.push(`${indent}    time limit: ${seconds(s.timeoutMs)}; bottle run stops it (SIGTERM) after that`)
   for (const t of s.tolerate) lines.push(`${indent}    ok if it exits ${t.exitCode} with ${JSON.stringify(t.stderrIncludes)} on stderr`)
   if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
+  for (const h of s.onInterrupt ?? []) lines.push(...stepText(h, 'if interrupted:', `${indent}    `))
   return lines
 }
 
@@ -64,6 +83,8 @@ export const renderText = (plan: Plan): string => {
   if (plan.secrets.length > 0) lines.push(`secrets, by name, from the host env: ${plan.secrets.join(' ')}`)
   plan.steps.forEach((s, i) => lines.push(...stepText(s, `[${i + 1}/${plan.steps.length}]`, '')))
   if (plan.exitCodeFrom !== null) lines.push(`exit code: step ${plan.exitCodeFrom + 1}'s`)
+  if (usesLaunchId(plan))
+    lines.push(`${launchIdShown}: a fresh id for each run of this plan; an undo removes only what carries this run's`)
   for (const n of plan.notes) lines.push(`note: ${n}`)
   return `${lines.join('\n')}\n`
 }
@@ -109,9 +130,15 @@ const shFeed = (stdin: Stdin): string => {
   return `awk ${quoteSh(awkJsonProgram)} ${awkOperands(parts).map(quoteSh).join(' ')} </dev/null | `
 }
 
+/** The step's argv for sh: each launch id slot as its text followed by "$bottle_launch_id". */
+const shArgv = (s: Step): string =>
+  quoteShWords(s.argv)
+    .map((q, i) => (s.launchId?.includes(i) ? `${s.argv[i] === '' ? '' : q}"$bottle_launch_id"` : q))
+    .join(' ')
+
 /** A command line with its env: host env plus assignments, or (bwrap) only the listed vars. */
 const shCommand = (s: Step): string => {
-  const argv = quoteShArgv(s.argv)
+  const argv = shArgv(s)
   const redirect = s.stdio === 'terminal' ? '' : ' </dev/null'
   const feed = shFeed(s.stdin)
   if (s.env.inheritHost) {
@@ -140,34 +167,78 @@ const tolerateTest = (s: Step): string =>
     .map((t) => `{ [ "$bottle_rc" -eq ${t.exitCode} ] && grep -qF -e ${quoteSh(t.stderrIncludes)} "$bottle_err"; }`)
     .join(' || ')
 
+/**
+ * The script's interrupt handling, what `bottle run` does as far as POSIX sh can. A lifecycle
+ * step runs as an asynchronous list, which a non-interactive sh starts with SIGINT ignored (and
+ * it ignores the hangup itself), while the script waits for it with `wait`, which a trapped
+ * signal interrupts: so the first Ctrl-C, SIGTERM or SIGHUP is announced, the step finishes,
+ * then the undo runs with this run's launch id. A second one forces: the script stops and says
+ * what may be left.
+ */
+const shInterrupts = (plan: Plan): string[] => {
+  const left =
+    plan.op === 'launch'
+      ? `to remove it: bottle run down ${plan.bottle} -b ${plan.backend}`
+      : 'see bottle plan for its undo steps'
+  return [
+    `bottle_left() { echo "bottle: this run\${bottle_launch_id:+ (launch id $bottle_launch_id)} may have left what it created; ${left.replace(/["$`\\]/g, '\\$&')}" >&2; }`,
+    `bottle_force() { echo 'bottle: interrupted again: forcing: stopping now, nothing more is undone' >&2; [ -z "$bottle_pid" ] || kill "$bottle_pid" 2>/dev/null; bottle_left; rm -f "$bottle_err"; exit "\${bottle_sig:-130}"; }`,
+    `bottle_on() { bottle_trapped=1; [ -z "$bottle_sig" ] || bottle_force; bottle_sig=$1; echo 'bottle: interrupted: letting the step in flight finish, then undoing what this run created (again to force)' >&2; }`,
+    `bottle_fail() { bottle_status=$1; trap 'bottle_sig=\${bottle_sig:-130}; bottle_force' INT TERM HUP; bottle_bad=; eval "$bottle_undo"; bottle_undo=':'; [ -z "$bottle_bad" ] || bottle_left; rm -f "$bottle_err"; exit "$bottle_status"; }`,
+    `bottle_wait() { bottle_pid=$!; while :; do bottle_trapped=; wait "$bottle_pid"; bottle_w=$?; [ "$bottle_w" -gt 128 ] && [ -n "$bottle_trapped" ] || break; done; bottle_pid=; return "$bottle_w"; }`,
+    `trap 'bottle_on 130' INT`,
+    `trap 'bottle_on 143' TERM`,
+    `trap 'bottle_on 129' HUP`,
+  ]
+}
+
+/** 16 hex digits from /dev/urandom: POSIX od and tr, so every run of the script has its own id. */
+const shLaunchId = [
+  `bottle_launch_id=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')`,
+  `[ "\${#bottle_launch_id}" -eq 16 ] || { echo 'bottle: cannot make a launch id from /dev/urandom' >&2; exit 1; }`,
+]
+
 export const renderSh = (plan: Plan): string => {
   const out: string[] = [
     '#!/bin/sh',
     `# bottle: ${plan.op}${plan.bottle === '' ? '' : ` ${plan.bottle}`} on ${plan.backend}, from \`bottle plan --format sh\`.`,
     '# Run it with the same host environment `bottle run` would have; it does the same steps.',
     ...plan.secrets.map((n) => `: "\${${n}?bottle: secret ${n} is not set in the host environment}"`),
+    ...(usesLaunchId(plan) ? shLaunchId : []),
     `bottle_undo=':'`,
+    `bottle_sig=`,
+    `bottle_pid=`,
     `bottle_err=$(mktemp) || exit 1`,
-    `bottle_fail() { bottle_status=$1; trap - INT TERM; eval "$bottle_undo"; rm -f "$bottle_err"; exit "$bottle_status"; }`,
     `bottle_clear() { for bottle_v in $(awk 'BEGIN { for (k in ENVIRON) if (k ~ /^[A-Za-z_][A-Za-z0-9_]*$/) print k }' </dev/null); do unset "$bottle_v" 2>/dev/null; done; }`,
-    `trap 'bottle_fail 130' INT`,
-    `trap 'bottle_fail 143' TERM`,
+    ...shInterrupts(plan),
   ]
+  const undoLines = (s: Step): string[] =>
+    s.undo.map((u) => `bottle_undo=${quoteSh(`{ ${shCommand(u)} >/dev/null 2>&1 || bottle_bad=1; }; `)}"$bottle_undo"`)
   plan.steps.forEach((s, i) => {
     out.push('', `# [${i + 1}/${plan.steps.length}] ${s.title.replace(/\n/g, ' ')}`)
     if (s.stdio === 'capture') out.push('# bottle run reads this output (ls parses it); the script prints it as it comes')
+    // POSIX sh has no time limit for a command (timeout(1) is not POSIX): the script says so.
+    if (s.timeoutMs !== undefined) out.push(`# bottle run stops this step after ${seconds(s.timeoutMs)}; this script waits for it`)
     const isResult = plan.exitCodeFrom === i
     const capture = s.tolerate.length > 0 ? ` 2>"$bottle_err"` : ''
-    out.push(`bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`)
+    // The guest command, or a step that owns the terminal, runs in the foreground: the key is its.
+    const foreground = isResult || s.stdio === 'terminal'
+    out.push(
+      foreground
+        ? `bottle_rc=0; ${shCommand(s)}${capture} || bottle_rc=$?`
+        : `bottle_rc=0; ( trap '' HUP; ${shCommand(s)}${capture} ) & bottle_wait || bottle_rc=$?`,
+    )
     if (isResult) {
       out.push(`rm -f "$bottle_err"; exit "$bottle_rc"`)
       return
     }
+    // Interrupted: this step's undo too, however it ended (it removes only this run's).
+    if (s.undo.length > 0) out.push(`if [ -n "$bottle_sig" ]; then`, ...undoLines(s).map((l) => `  ${l}`), 'fi')
+    out.push(`[ -z "$bottle_sig" ] || bottle_fail "$bottle_sig"`)
     if (s.tolerate.length > 0)
       out.push(`if [ "$bottle_rc" -ne 0 ] && ! { ${tolerateTest(s)}; }; then cat "$bottle_err" >&2; bottle_fail "$bottle_rc"; fi`)
     else out.push(`[ "$bottle_rc" -eq 0 ] || bottle_fail "$bottle_rc"`)
-    for (const u of s.undo)
-      out.push(`bottle_undo=${quoteSh(`${shCommand(u)} >/dev/null 2>&1; `)}"$bottle_undo"`)
+    out.push(...undoLines(s))
   })
   // A plan whose exit code is a step's has exited at that step already.
   if (plan.exitCodeFrom === null) out.push('', 'rm -f "$bottle_err"', 'exit 0')

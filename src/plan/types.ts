@@ -8,6 +8,8 @@
  * Nothing here decides anything; `interpret` executes exactly these fields (the Terraform rule).
  */
 
+import { quoteShArgv } from './quote.js'
+
 // -------------------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------------------
@@ -94,12 +96,32 @@ export interface GuestIntent {
   readonly stdin: boolean
 }
 
-/** The guest part of a step: argv = [...framing, ...tail]; the tail is never found by search. */
+/**
+ * A host program that runs the guest command given as one `sh -c` string: argv is
+ * `[...before, 'exec FRAMING… TAIL…' (quoted), ...after]`. bwrap's interactive ops run under
+ * util-linux `script -q -e -c CMD /dev/null`, which gives the guest a pseudo-terminal of its own.
+ */
+export interface Wrapper {
+  readonly before: readonly string[]
+  readonly after: readonly string[]
+}
+
+/**
+ * The guest part of a step: argv = [...framing, ...tail], or that command inside `wrapper`; the
+ * tail is never found by search.
+ */
 export interface GuestCommand {
   readonly framing: readonly string[]
   readonly tail: readonly string[]
   readonly intent: GuestIntent
+  readonly wrapper?: Wrapper
 }
+
+/** The argv that runs a guest command: framing + tail, inside the wrapper if there is one. */
+export const guestArgv = (framing: readonly string[], tail: readonly string[], wrapper: Wrapper | undefined): string[] =>
+  wrapper === undefined
+    ? [...framing, ...tail]
+    : [...wrapper.before, quoteShArgv(['exec', ...framing, ...tail]), ...wrapper.after]
 
 export interface Step {
   /** One line for people: `[2/4] create the machine`. */
@@ -115,10 +137,46 @@ export interface Step {
   /** Steps that undo this one, run in order if a later step fails or the run is interrupted. */
   readonly undo: readonly Step[]
   /**
+   * For a guest step whose backend client exits with the same code for its own failures as the
+   * guest command may (docker exec: 1 for a missing container or an unreachable engine): after one
+   * of `codes`, `step` (read-only) is run; unless it exits 0 printing `running` (trimmed), the
+   * code was the backend's, and bottle exits 125 with one line saying so.
+   */
+  readonly liveCheck?: LiveCheck
+  /**
    * Present when the step opens a tmux pane: the step the pane runs, as `bottle run` would run
    * it. Its words are already in argv; this is what they mean, for people and for the laws.
    */
   readonly pane?: Step
+  /**
+   * The longest the step may run, in milliseconds: then the interpreter stops it (SIGTERM) and
+   * the run ends as timed out. Absent: no limit. Listing has one, so that an engine that accepts
+   * a connection and never answers cannot hang `ls`.
+   */
+  readonly timeoutMs?: number
+  /**
+   * The run's launch id goes here: the positions of the argv elements it is appended to when the
+   * step runs (`dev.bottle.launch-id=` becomes `dev.bottle.launch-id=3f09…`; an empty element
+   * becomes the id itself). Like a secret, the plan holds the slot, never a value: each run of a
+   * plan (a saved one, a `--format sh` script run twice) gets an id of its own, so an undo can tell
+   * what this run created from what another run did.
+   */
+  readonly launchId?: readonly number[]
+  /**
+   * Steps run, once, when the first interrupt arrives while this step is in flight (beside it:
+   * the step itself is not signalled unless it is the plan's result step). A hook for a step
+   * whose work lives somewhere a signal to its client does not reach (a guest command behind
+   * `docker exec`).
+   */
+  readonly onInterrupt?: readonly Step[]
+}
+
+/** See Step.liveCheck. */
+export interface LiveCheck {
+  readonly codes: readonly number[]
+  readonly step: Step
+  /** What `step` prints on stdout (trimmed) when the bottle is there and running. */
+  readonly running: string
 }
 
 export interface Plan {
@@ -166,6 +224,23 @@ export const step = (title: string, argv: readonly string[], more: Partial<Step>
   undo: [],
   ...more,
 })
+
+/** A launch id: 16 lower-case hex digits (what `od -An -N8 -tx1 /dev/urandom` gives in sh). */
+export const launchIdPattern = /^[0-9a-f]{16}$/
+
+/** How `bottle plan` shows the launch id slot: the value exists only when the plan runs. */
+export const launchIdShown = '<launch id>'
+
+/** The step's argv with the launch id in its slots: `id` is the value, or how a rendering shows it. */
+export const withLaunchId = (s: Step, id: string): readonly string[] =>
+  s.launchId === undefined || s.launchId.length === 0 ? s.argv : s.argv.map((a, i) => (s.launchId?.includes(i) ? `${a}${id}` : a))
+
+/** Every step and nested step (undo, on-interrupt, pane) of a plan, depth first. */
+export const allSteps = (steps: readonly Step[]): Step[] =>
+  steps.flatMap((s) => [s, ...allSteps(s.undo), ...allSteps(s.onInterrupt ?? []), ...(s.pane === undefined ? [] : allSteps([s.pane]))])
+
+/** The plan needs a launch id when it runs. */
+export const usesLaunchId = (plan: Plan): boolean => allSteps(plan.steps).some((s) => (s.launchId?.length ?? 0) > 0)
 
 /** Fails to compile when a union gains a member that a switch does not handle. */
 export const absurd = (x: never): never => {

@@ -8,12 +8,12 @@
  * `#{…}`, `~`, `$HOME`); a secret reaches the backend from bottle's env, and not through an argv,
  * the tmux server's environment, or a file left behind; each pane mode; a refused plan opens nothing.
  */
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tmuxCommandLimit } from '../../src/attach.js'
+import { handoffWaitSeconds, tmuxCommandLimit } from '../../src/attach.js'
 import type { Plan } from '../../src/plan/types.js'
 import { writeRecordOf } from '../records.js'
 
@@ -52,11 +52,26 @@ interface Recorded {
 
 /** Waits for the stand-in to have run in the pane. */
 const recorded = async (): Promise<Recorded> => {
-  for (let i = 0; i < 100 && !existsSync(record); i++) await new Promise((r) => setTimeout(r, 50))
-  const got = JSON.parse(readFileSync(record, 'utf8')) as Recorded
+  // The stand-in may be mid-write when the file appears: wait for whole JSON.
+  const whole = (): Recorded | null => {
+    try {
+      return JSON.parse(readFileSync(record, 'utf8')) as Recorded
+    } catch {
+      return null
+    }
+  }
+  let got = whole()
+  for (let i = 0; i < 200 && got === null; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    got = whole()
+  }
   rmSync(record)
+  if (got === null) throw new Error('the stand-in never ran in the pane')
   return got
 }
+
+/** One word for sh -c. */
+const quote = (w: string): string => `'${w.replaceAll("'", "'\\''")}'`
 
 const panes = (): string[] => tmux('list-panes', '-a', '-F', '#{pane_id}').stdout.trim().split('\n')
 
@@ -147,6 +162,64 @@ describe('bottle run attach, in real tmux', () => {
     expect(got.env['TOKEN']).toBe(secretValue)
     expect(got.env['TMUX_PANE']).toBe(pane)
     expect(readdirSync(scratch)).toStrictEqual([])
+  })
+
+  it('from a background window, no --target: respawn replaces bottle\'s own pane, never the active one', async () => {
+    // The user's program, in the window they are looking at.
+    const user = tmux('new-window', '-P', '-F', '#{pane_id} #{pane_pid}', '-t', 'main:', '--', 'sleep', '600').stdout.trim().split(' ')
+    const [userPane = '', userPid = ''] = user
+    expect(tmux('select-window', '-t', userPane).status).toBe(0)
+    // bottle, started in a window in the background (-d): that window's pane is not the active one.
+    const made = tmux(
+      'new-window', '-d', '-P', '-F', '#{pane_id}', '-t', 'main:', '-c', workdir, '-e', `TOKEN=${secretValue}`, '--',
+      process.execPath, bottle, 'run', 'attach', 'demo', '-b', 'docker', '--pane', 'respawn', '--secret', 'TOKEN',
+    )
+    const own = made.stdout.trim()
+    const got = await recorded()
+    expect(got.env['TMUX_PANE']).toBe(own)
+    expect(got.env['TOKEN']).toBe(secretValue)
+    // The user's pane still runs their program, the same process.
+    expect(tmux('display-message', '-p', '-t', userPane, '#{pane_pid} #{pane_current_command} #{pane_dead}').stdout.trim()).toBe(`${userPid} sleep 0`)
+    expect(tmux('display-message', '-p', '#{pane_id}').stdout.trim()).toBe(userPane)
+  })
+
+  it('from a background window, no --target: split opens beside bottle\'s own pane, in its window', async () => {
+    const user = tmux('new-window', '-P', '-F', '#{pane_id}', '-t', 'main:', '--', 'sleep', '600').stdout.trim()
+    expect(tmux('select-window', '-t', user).status).toBe(0)
+    const userWindow = tmux('display-message', '-p', '-t', user, '#{window_id}').stdout.trim()
+    const made = tmux(
+      'new-window', '-d', '-P', '-F', '#{pane_id} #{window_id}', '-t', 'main:', '-c', workdir, '--',
+      'sh', '-c', `${quote(process.execPath)} ${quote(bottle)} run attach demo -b docker; sleep 600`,
+    )
+    const [own = '', ownWindow = ''] = made.stdout.trim().split(' ')
+    const got = await recorded()
+    // The agent's pane is the other pane of bottle's window; the user's window still has one pane.
+    const ownPanes = tmux('list-panes', '-t', ownWindow, '-F', '#{pane_id}').stdout.trim().split('\n')
+    expect(ownPanes).toHaveLength(2)
+    expect(ownPanes).toContain(own)
+    expect(got.env['TMUX_PANE']).toBe(ownPanes.find((p) => p !== own))
+    expect(tmux('list-panes', '-t', userWindow, '-F', '#{pane_id}').stdout.trim().split('\n')).toStrictEqual([user])
+  })
+
+  it('10 concurrent attaches respawning one pane: no hand-off directory, and no secret, is left in TMPDIR', async () => {
+    // Each respawn kills the pane the one before opened, often before its /bin/sh read the files.
+    const target = tmux('split-window', '-t', 'main:0', '-P', '-F', '#{pane_id}', '--', 'sleep', '600').stdout.trim()
+    const args = ['run', 'attach', 'demo', '-b', 'docker', '--pane', 'respawn', '--target', target, '--secret', 'TOKEN']
+    const runs = Array.from({ length: 10 }, () =>
+      new Promise<number | null>((done) => {
+        const child = spawn(process.execPath, [bottle, ...args], { cwd: workdir, env: { ...baseEnv, TOKEN: secretValue }, stdio: 'ignore' })
+        child.on('exit', (code) => done(code))
+      }),
+    )
+    expect(await Promise.all(runs)).toStrictEqual(Array(10).fill(0))
+    // The watchers have handoffWaitSeconds; a loaded machine gets a few more.
+    const deadline = Date.now() + (handoffWaitSeconds + 10) * 1000
+    while (readdirSync(scratch).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect(readdirSync(scratch)).toStrictEqual([])
+    // The pane that survived runs the stand-in: let it record, so no later test reads its record.
+    expect((await recorded()).env['TOKEN']).toBe(secretValue)
+    await new Promise((r) => setTimeout(r, 500))
+    rmSync(record, { force: true })
   })
 
   it('a command at tmux\'s size limit opens; one byte more is a compile error', async () => {

@@ -2,6 +2,8 @@
  * docker's argv shapes, as examples: flags before the container name, `-e NAME` secrets, the
  * prompt flag right after the agent, guest env on every exec, and `-t` only with a terminal.
  */
+import { commandWrapper } from '../../src/guest.js'
+const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
@@ -63,7 +65,8 @@ describe('docker examples', () => {
 
   it('puts every flag before the container name, and the tail right after it', () => {
     const guest = guestOf(planOf({ _tag: 'agent', args: ['-u', 'root'], tty: null }))
-    expect(guest?.framing.at(-1)).toBe('demo')
+    // The container name ends docker's flags; bottle's command wrapper (src/guest.ts) follows.
+    expect(guest?.framing.slice(-6)).toStrictEqual(['demo', '/bin/sh', '-c', commandWrapper, 'sh', runIdMark])
     expect(guest?.tail.slice(-2)).toStrictEqual(['-u', 'root'])
   })
 })
@@ -89,6 +92,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -103,6 +111,7 @@ describe('docker argv snapshots', () => {
       [
         "docker",
         "exec",
+        "-i",
         "-u",
         "root",
         "-e",
@@ -116,6 +125,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "sh",
         "-c",
         "echo "$HOME"",
@@ -142,6 +156,11 @@ describe('docker argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "sh",
         "-c",
         "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
@@ -165,6 +184,8 @@ describe('docker argv snapshots', () => {
             "dev.bottle.name=demo",
             "--label",
             "dev.bottle.spec-hash=a0b7545b5857",
+            "--label",
+            "dev.bottle.launch-id=",
             "--init",
             "-v",
             "/src/app:/src/app",
@@ -186,6 +207,24 @@ describe('docker argv snapshots', () => {
             "umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"",
             "sh",
             "/home/me/.local/state/bottle/docker/demo",
+          ],
+          [
+            "docker",
+            "exec",
+            "-u",
+            "root",
+            "-e",
+            "HOME=/root",
+            "-e",
+            "USER=root",
+            "-w",
+            "/",
+            "demo",
+            "/bin/sh",
+            "-c",
+            "id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; }",
+            "sh",
+            "node",
           ],
           [
             "docker",
@@ -231,10 +270,19 @@ describe('docker argv snapshots', () => {
         ],
         "undo": [
           [
+            "sh",
+            "-c",
+            "i=0
+      while :; do
+        ids=$("$0" ps -aq --no-trunc --filter "$1" --filter "$3") || exit
+        if [ -n "$ids" ]; then exec "$0" rm -f $ids; fi
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
             "docker",
-            "rm",
-            "-f",
-            "demo",
+            "name=^/?demo$",
+            "10",
+            "label=dev.bottle.launch-id=",
           ],
         ],
       }

@@ -67,7 +67,7 @@ describe('kubernetes examples', () => {
     ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, ['-i']],
     ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, ['-i']],
     ['resume --tty without one', { _tag: 'resume', args: [], tty: true }, false, ['-i', '-t']],
-    ['exec: no stdin, never a TTY', { _tag: 'exec', script: 'ls', user: null }, true, []],
+    ['exec: stdin passed on, never a TTY', { _tag: 'exec', script: 'ls', user: null }, true, ['-i']],
   ] as const)('-i and -t, %s', (_label, op, stdinIsTTY, flags) => {
     const framing = guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing ?? []
     expect(framing.slice(framing.indexOf('exec') + 1, framing.indexOf('-c'))).toStrictEqual(flags)
@@ -316,6 +316,11 @@ describe('kubernetes argv snapshots', () => {
         "cd "$1" && shift && exec "$@"",
         "bottle",
         "/src/app",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",

@@ -72,8 +72,10 @@ describe('podman examples', () => {
     expect(backendSteps(plan).map((s) => [s.argv, s.tolerate])).toStrictEqual([
       [['podman', 'rm', '-f', 'demo'], [{ exitCode: 1, stderrIncludes: 'no such container' }]],
     ])
-    // The launch undo is the same step.
-    expect(runStep(host)?.undo).toStrictEqual(backendSteps(plan))
+    // The launch undo is not: it removes only the container carrying this run's launch id.
+    const undo = runStep(host)?.undo[0]
+    expect(undo?.argv.slice(3)).toStrictEqual(['podman', 'name=^/?demo$', '10', 'label=dev.bottle.launch-id='])
+    expect(undo?.launchId).toStrictEqual([6])
   })
 })
 
@@ -91,6 +93,8 @@ describe('podman argv snapshots', () => {
         "dev.bottle.name=demo",
         "--label",
         "dev.bottle.spec-hash=2ba4f18c1ecb",
+        "--label",
+        "dev.bottle.launch-id=",
         "--userns=keep-id",
         "--init",
         "-v",
@@ -125,6 +129,11 @@ describe('podman argv snapshots', () => {
         "-w",
         "/src/app",
         "demo",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -143,7 +152,7 @@ describe('podman argv snapshots', () => {
         "--filter",
         "label=dev.bottle.managed=true",
         "--format",
-        "{"name":{{json .Names}},"state":{{json .State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}}}",
+        "{"name":{{json .Names}},"state":{{json .ListContainer.State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}}}",
       ]
     `)
   })

@@ -2,6 +2,8 @@
  * smolvm's argv shapes, as examples: `runuser -u U --` before the agent, `--secret-env K=K`,
  * `delete -f` with "vm not found" tolerated, and cp of a directory or of a path with ':'.
  */
+import { commandWrapper } from '../../src/guest.js'
+const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { smolvm } from '../../src/backends/smolvm.js'
@@ -53,10 +55,10 @@ describe('smolvm examples', () => {
     ['node', 'node'],
     ['claude', 'claude'],
     ['root', 'root'],
-  ] as const)('runuser -u %s -- ends the framing, right before the agent', (_label, user) => {
+  ] as const)('runuser -u %s -- ends smolvm\'s framing; bottle\'s command wrapper, then the agent', (_label, user) => {
     // claude refuses root unless the spec allows it.
     const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user, allowRoot: true }))
-    expect(guest?.framing.slice(-4)).toStrictEqual(['runuser', '-u', user, '--'])
+    expect(guest?.framing.slice(-9)).toStrictEqual(['runuser', '-u', user, '--', '/bin/sh', '-c', commandWrapper, 'sh', runIdMark])
     expect(guest?.tail[0]).toBe('claude')
   })
 
@@ -109,6 +111,11 @@ describe('smolvm argv snapshots', () => {
         "-u",
         "node",
         "--",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "claude",
         "--append-system-prompt-file",
         "/opt/bottle/system-prompt.md",
@@ -142,6 +149,11 @@ describe('smolvm argv snapshots', () => {
         "-u",
         "node",
         "--",
+        "/bin/sh",
+        "-c",
+        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
+        "sh",
+        "",
         "sh",
         "-c",
         "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
@@ -166,6 +178,8 @@ describe('smolvm argv snapshots', () => {
             "dev.bottle.name=demo",
             "--label",
             "dev.bottle.spec-hash=a0b7545b5857",
+            "--label",
+            "dev.bottle.launch-id=",
             "--image",
             "node:22",
             "-v",
@@ -243,12 +257,19 @@ describe('smolvm argv snapshots', () => {
         "undo": [
           [
             [
+              "sh",
+              "-c",
+              "i=0
+      while :; do
+        out=$("$0" machine ls --json) || exit
+        case $out in *"$3"*) exec "$0" machine delete --name "$1" -f ;; esac
+        i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
+        sleep 1
+      done",
               "smolvm",
-              "machine",
-              "delete",
-              "--name",
               "demo",
-              "-f",
+              "10",
+              "",
             ],
           ],
           [

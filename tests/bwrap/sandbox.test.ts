@@ -57,7 +57,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
     const listed = bottle(['run', 'ls', '-b', 'bwrap', '-q', '--json'])
     expect(listed.status).toBe(0)
-    expect((JSON.parse(listed.stdout) as { name: string; backend: string; state: string }[]).map((b) => [b.name, b.backend, b.state])).toStrictEqual([
+    expect((JSON.parse(listed.stdout) as { bottles: { name: string; backend: string; state: string }[] }).bottles.map((b) => [b.name, b.backend, b.state])).toStrictEqual([
       ['demo', 'bwrap', 'ready'],
     ])
   })
@@ -82,10 +82,20 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     }
   })
 
-  it('a launch whose sandbox cannot start fails, and is undone', () => {
+  it('a launch from a directory that is no root filesystem is refused in one line, and creates nothing', () => {
     const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', join(root, 'no-such-rootfs'), '-q'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`bottle: image "${join(root, 'no-such-rootfs')}" has no /usr or /bin: not a root filesystem directory\n`)
+    expect(existsSync(stateOf('broken'))).toBe(false)
+  })
+
+  it('a launch whose sandbox cannot start fails, and is undone', () => {
+    // A root filesystem with /usr but no `true` in it: bwrap sets up, then cannot exec.
+    const rootfs = join(root, 'empty-rootfs')
+    mkdirSync(join(rootfs, 'usr'), { recursive: true })
+    const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', rootfs, '-q'])
     expect(r.status).toBe(1)
-    expect(r.stderr).toContain("bwrap: Can't find source path")
+    expect(r.stderr).toContain('bwrap: execvp true')
     expect(existsSync(stateOf('broken'))).toBe(false)
   })
 
@@ -111,7 +121,8 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       greeting: 'hello world',
       secret: secretValue,
       hostonly: 'unset',
-      names: 'BOTTLE_TEST_SECRET GREETING HOME PATH PWD USER ',
+      // BOTTLE_RUN_ID: bottle's command wrapper marks what this run started (src/guest.ts).
+      names: 'BOTTLE_RUN_ID BOTTLE_TEST_SECRET GREETING HOME PATH PWD USER ',
     })
     expect(nodeIds.uid).not.toBe(0)
     // The value reached the guest, and nothing else: not bottle's messages, not any plan rendering.
@@ -146,6 +157,17 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     ].join('\n')])
     expect(report(r.stdout)).toStrictEqual({ etc: 'read-only', interfaces: 'lo ' })
     expect(existsSync('/etc/bottle-test')).toBe(false)
+  })
+
+  it('exec --user with a user the rootfs passwd does not list: one line, exit 2, nothing run', () => {
+    const marker = join(ws, 'ran-as-unknown')
+    const r = bottle(['run', 'exec', 'demo', '-b', 'bwrap', '--user', 'nosuchuser', `touch ${marker}`])
+    expect(r).toStrictEqual({
+      status: 2,
+      stdout: '',
+      stderr: 'bottle: user "nosuchuser" is not in "/etc/passwd": bwrap runs a user by the ids listed there (root, and the default user node, need none)\n',
+    })
+    expect(existsSync(marker)).toBe(false)
   })
 
   it('down removes the bottle; down again is not an error', () => {

@@ -7,10 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
+import { launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import { main } from '../../src/cli.js'
+import { listTimeoutMs } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type Container, type Machine, renderMachines, renderPs, standins } from '../standins.js'
 import { listingHost } from '../arbitraries.js'
@@ -101,7 +102,10 @@ describe('bottle ls', () => {
     const b = await run(['run', 'ls', '-b', 'docker', '--json'])
     expect(a).toStrictEqual(b)
     expect(s.calls().map((c) => c[0])).toStrictEqual(['docker', 'docker'])
-    expect(JSON.parse(a.out)).toMatchObject([{ name: 'web', backend: 'docker', state: 'running', age: '5m', image: 'node:22', drift: { status: 'undeclared' } }])
+    expect(JSON.parse(a.out)).toMatchObject({
+      bottles: [{ name: 'web', backend: 'docker', state: 'running', age: '5m', image: 'node:22', drift: { status: 'undeclared' } }],
+      unreachable: [],
+    })
   })
 
   it('says which bottles have drifted from the manifest, and how, against a stand-in docker', async () => {
@@ -119,7 +123,7 @@ describe('bottle ls', () => {
       "
     `)
     const json = await run(['ls', '-f', manifestPath, '--json'])
-    expect(JSON.parse(json.out)[0].drift.differences.map((d: { field: string; key: string | null }) => [d.field, d.key])).toStrictEqual([
+    expect(JSON.parse(json.out).bottles[0].drift.differences.map((d: { field: string; key: string | null }) => [d.field, d.key])).toStrictEqual([
       ['image', null],
       ['env', 'FOO'],
     ])
@@ -142,21 +146,49 @@ describe('bottle ls', () => {
     expect(r.out).toContain(`demo (docker): cannot tell whether it has drifted from ${manifestPath}: it was launched without a recorded spec`)
   })
 
-  it('a daemon that is down: a bottle line, the other backend still listed, exit 1 (stand-in docker)', async () => {
-    s.reply('docker', 'ps', '', { rc: 1, err: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n' })
+  it('a daemon that is down: one line naming it and why, the other backend still listed, exit 0 (stand-in docker)', async () => {
+    const down = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?'
+    s.reply('docker', 'ps', '', { rc: 1, err: `${down}\n` })
     s.reply('smolvm', 'ls', renderMachines([{ name: 'vm1', state: 'running', createdSec: nowSec() - 30, image: null, labels: ours('vm1') }]))
     const r = await run(['ls'])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(0)
     expect(r.out).toContain('vm1   smolvm   running')
-    // docker's own complaint went to the process's stderr as it wrote it (not captured by io.err);
-    // bottle adds which step failed.
-    expect(r.err).toBe('bottle: step 1/1 failed with exit code 1: list the containers bottle created')
+    expect(r.err).toBe(`bottle: cannot list the docker bottles: ${down}`)
+    const json = await run(['ls', '--json'])
+    expect(json.code).toBe(0)
+    expect(JSON.parse(json.out)).toMatchObject({ bottles: [{ name: 'vm1' }], unreachable: [{ backend: 'docker', reason: down }] })
+    // Asked for by name, the one backend's failure is the exit code: 125, a backend failure.
+    const one = await run(['ls', '-b', 'docker', '--json'])
+    expect(one.code).toBe(125)
+    expect(JSON.parse(one.out)).toStrictEqual({ bottles: [], unreachable: [{ backend: 'docker', reason: down }] })
   })
 
-  it('output bottle cannot read is a one-line error and exit 1, against a stand-in docker', async () => {
+  it('output bottle cannot read is a one-line error and exit 125, against a stand-in docker', async () => {
     s.reply('docker', 'ps', 'CONTAINER ID   IMAGE     COMMAND\n')
     const r = await run(['ls', '-b', 'docker'])
-    expect([r.code, r.err]).toStrictEqual([1, 'bottle: docker ps printed line 1, which is not the JSON object bottle asked for: "CONTAINER ID   IMAGE     COMMAND"'])
+    expect([r.code, r.err]).toStrictEqual([125, 'bottle: cannot list the docker bottles: its listing cannot be read: docker ps printed line 1, which is not the JSON object bottle asked for: "CONTAINER ID   IMAGE     COMMAND"'])
+  })
+
+  it('a backend that never answers is stopped at the time limit, said in one line, and the others listed (stand-in docker)', async () => {
+    s.reply('docker', 'ps', '', { rc: 0, sleepMs: 60_000 })
+    s.reply('smolvm', 'ls', renderMachines([{ name: 'vm1', state: 'running', createdSec: nowSec() - 30, image: null, labels: ours('vm1') }]))
+    const started = Date.now()
+    const r = await run(['ls', '--json'])
+    const took = Date.now() - started
+    expect(took).toBeGreaterThanOrEqual(listTimeoutMs)
+    expect(took).toBeLessThan(listTimeoutMs + 5000)
+    expect(r.code).toBe(0)
+    expect(r.err).toBe(`bottle: cannot list the docker bottles: docker gave no answer within its time limit of ${listTimeoutMs / 1000} s, and was stopped`)
+    expect(JSON.parse(r.out)).toMatchObject({ bottles: [{ name: 'vm1' }], unreachable: [{ backend: 'docker' }] })
+  })
+
+  it('down --all: a backend that cannot be listed is one line, the others are cleaned up, and the exit code says so (stand-in docker)', async () => {
+    s.reply('docker', 'ps', '', { rc: 1, err: 'Cannot connect to the Docker daemon\n' })
+    s.reply('smolvm', 'ls', renderMachines([{ name: 'vm1', state: 'running', createdSec: nowSec() - 30, image: null, labels: ours('vm1') }]))
+    const r = await run(['run', 'down', '--all', '-q'])
+    expect(r.err).toBe('bottle: cannot list the docker bottles: Cannot connect to the Docker daemon')
+    expect(r.code).toBe(125)
+    expect(s.calls().filter((c) => c[0] === 'smolvm').map((c) => c.slice(1, 3))).toContainEqual(['machine', 'delete'])
   })
 
   it('with nothing on PATH: exit 2, nothing run', async () => {
@@ -168,7 +200,7 @@ describe('bottle ls', () => {
   it('with -b and the binary missing: exit 127 and how to install it', async () => {
     const r = await run(['ls', '-b', 'smolvm'], s.envWith(['docker']))
     expect(r.code).toBe(127)
-    expect(r.err).toContain('bottle: smolvm is not installed (not found on PATH): install smolvm')
+    expect(r.err).toContain('bottle: cannot list the smolvm bottles: smolvm is not installed (not found on PATH): install smolvm')
   })
 })
 
@@ -178,6 +210,8 @@ describe('bottle plan ls', () => {
     expect(text.out).toContain('ls on smolvm: 1 step')
     expect(text.out).toContain('ls on docker: 1 step')
     expect(text.out).toContain('    stdout: read by bottle, not shown')
+    // The listing's time limit is in the plan, which the interpreter honours.
+    expect(text.out).toContain(`    time limit: ${listTimeoutMs / 1000} s; bottle run stops it (SIGTERM) after that`)
     const all = JSON.parse((await run(['plan', 'ls', '--format', 'json'])).out) as Plan[]
     expect(all.map((p) => [p.backend, p.steps.map((st) => st.stdio)])).toStrictEqual([['smolvm', ['capture']], ['docker', ['capture']]])
     const one = JSON.parse((await run(['plan', 'ls', '-b', 'docker', '--format', 'json'])).out) as Plan
@@ -274,7 +308,7 @@ describe('down --all', () => {
 describe('launch records the spec', () => {
   it('the labels carry only the hash (no env value, no spec); the launch record on the host has the spec, secrets by name', async () => {
     const labels = await launchedLabels('docker')
-    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel])
+    expect(Object.keys(labels)).toStrictEqual([managedLabel, nameLabel, specHashLabel, launchIdLabel])
     expect(labels[specHashLabel]).toMatch(/^[0-9a-f]{12}$/)
     expect(JSON.stringify(labels)).not.toContain(fooValue)
     const record = JSON.parse(readFileSync(join(s.dir, 'state', 'bottle', 'docker', 'demo', 'record.json'), 'utf8'))

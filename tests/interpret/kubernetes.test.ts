@@ -198,7 +198,7 @@ describe('exec, down, ls', () => {
     await main(['plan', 'launch', ...demo, '--format', 'json'], { out: (t) => void (out += t), err: () => {}, env: { HOME: home } })
     writeRecordOf(JSON.parse(out) as Plan)
     writeFileSync(statePath, JSON.stringify({
-      'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } } },
+      'Pod/agents/demo': { kind: 'Pod', metadata: { name: 'demo', labels: { 'dev.bottle.managed': 'true' } }, status: { phase: 'Running' } },
       'Secret/agents/demo-secrets': { kind: 'Secret', metadata: { name: 'demo-secrets' } },
     }))
   }
@@ -213,11 +213,19 @@ describe('exec, down, ls', () => {
     expect(call?.stdin).toBe(null)
   })
 
-  it('exec on a launched bottle whose Pod is not there: kubectl\'s NotFound, exit 1', async () => {
+  it('exec on a bottle that is not there: kubectl\'s NotFound (its exit 1) is a backend failure, 125, said in one line', async () => {
     await seedPod()
     writeFileSync(statePath, '{}')
     const r = await bottle(['exec', ...demo, 'true'])
+    expect(r.code).toBe(125)
+    expect(r.err).toContain('bottle: kubernetes could not run the command in the bottle demo (its exit 1 was kubernetes\'s own, not the command\'s): Error from server (NotFound): pods "demo" not found')
+  })
+
+  it('exec whose command exits 1 in a running Pod: the command\'s own 1, passed through', async () => {
+    await seedPod()
+    const r = await bottle(['exec', ...demo, 'true'], { BOTTLE_KUBECTL_EXEC_EXIT: '1' })
     expect(r.code).toBe(1)
+    expect(r.err).not.toContain('could not run')
   })
 
   it('exec on a bottle with no launch record: exit 2, nothing run', async () => {
@@ -261,7 +269,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
     expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
     const r = await bottle(['ls', ...cluster, '--json'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
-    const [row, ...others] = JSON.parse(r.out) as Record<string, unknown>[]
+    const [row, ...others] = (JSON.parse(r.out) as { bottles: Record<string, unknown>[] }).bottles
     expect(others).toStrictEqual([])
     expect(row).toMatchObject({
       name: 'demo',

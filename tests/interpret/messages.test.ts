@@ -3,6 +3,7 @@
  * stand-in smolvm and docker executables (tests/standins; not the real tools): progress lines
  * for multi-step plans (none with -q), and one line with exit 127 when a program is missing.
  */
+import { quoteShArgv } from '../../src/plan/quote.js'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -18,12 +19,14 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--prompt', prompt], sb.env)
     expect(r.exitCode).toBe(0)
     const log = sb.log()
-    // Each argv word here is a bare word (no quoting needed), so the line is the words joined. The
-    // third step writes the launch record with the system's sh, which the stand-in log does not see.
+    // Quoted for sh where a word needs it (docker's user check is an `sh -c` script). One step
+    // writes the launch record with the system's sh, which the stand-in log does not see.
     const n = log.length + 1
     const shown = lines(r.stderr)
-    expect(shown[2]).toMatch(new RegExp(`^\\[3/${n}\\] /bin/sh -c `))
-    expect(shown.filter((_, i) => i !== 2)).toEqual(log.map((inv, i) => `[${i < 2 ? i + 1 : i + 2}/${n}] ${inv.tool} ${inv.argv.join(' ')}`))
+    const rec = shown.findIndex((l) => /^\[\d+\/\d+\] \/bin\/sh -c 'umask 077/.test(l))
+    expect(rec).toBeGreaterThan(0)
+    expect(shown[rec]).toMatch(new RegExp(`^\\[${rec + 1}/${n}\\] `))
+    expect(shown.filter((_, i) => i !== rec)).toEqual(log.map((inv, i) => `[${i < rec ? i + 1 : i + 2}/${n}] ${quoteShArgv([inv.tool, ...inv.argv])}`))
     if (backend === 'smolvm') expect(shown[1]).toBe(`[2/${n}] smolvm machine start --name demo`)
     expect(r.stdout).toBe('')
   })
@@ -33,7 +36,8 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-q'], sb.env)
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toBe('')
-    expect(sb.log().length).toBe(2)
+    // create and start; docker then checks that the image has the user.
+    expect(sb.log().length).toBe(backend === 'docker' ? 3 : 2)
     expect(sb.live(backend)).toEqual(['demo'])
   })
 
@@ -70,20 +74,27 @@ describe('a program that is not installed', () => {
 
   it('a host program missing mid-launch (smolvm staging a prompt path with ":" through cp): undoes the machine, exit 127', async () => {
     sb = sandbox()
-    // A PATH with the stand-in smolvm and node, and nothing else: no host `cp`.
+    // A PATH with the stand-in smolvm, node and sh (the create's undo is a script), and nothing
+    // else: no host `cp`.
     const bin = join(sb.root, 'bin')
     mkdirSync(bin)
     writeFileSync(join(bin, 'smolvm'), `#!/bin/sh\nexec '${join(standinsDir, 'smolvm')}' "$@"\n`, { mode: 0o755 })
     symlinkSync(process.execPath, join(bin, 'node'))
+    symlinkSync('/bin/sh', join(bin, 'sh'))
     const prompt = sb.hostFile('prompt:v2.md', 'x\n')
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--prompt', prompt], {
       ...sb.env,
       PATH: bin,
     })
     expect(r.exitCode).toBe(127)
-    expect(lines(r.stderr).filter((l) => l.startsWith('bottle: '))).toEqual(['bottle: cp is not installed (not found on PATH)'])
-    // create, start, mkdir ran; the staging `cp` could not start; then stop and delete, newest first.
-    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'delete'])
+    // What is left is said too: nothing, after the undo.
+    expect(lines(r.stderr).filter((l) => l.startsWith('bottle: '))).toEqual([
+      'bottle: undone: nothing this run created is left',
+      'bottle: cp is not installed (not found on PATH)',
+    ])
+    // create, start, mkdir ran; the staging `cp` could not start; then stop, and (this run's id
+    // found in the listing) delete, newest first.
+    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'ls', 'delete'])
     expect(sb.live('smolvm')).toEqual([])
   })
 })

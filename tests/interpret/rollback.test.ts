@@ -10,12 +10,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../src/plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { specHashLabel } from '../../src/backends/backend.js'
+import { userCheckScript } from '../../src/backends/docker.js'
 import { recordOf, specHash } from '../../src/spec/record.js'
 import { resolveSpec } from '../../src/spec/spec.js'
 import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../standins/harness.js'
 
 /**
- * The two drift labels: computed by src/spec/record.ts (tested on its own in tests/spec), the one
+ * The drift label: computed by src/spec/record.ts (tested on its own in tests/spec), the one
  * part of the create argv not spelled out by hand below.
  */
 const driftLabels = (workdir: string, prompt: string | null): string[] => {
@@ -30,30 +31,44 @@ const driftLabels = (workdir: string, prompt: string | null): string[] => {
  * hand from reference/cli-surfaces.md rather than read back from a plan: the test then says
  * what bottle must run, not merely that it ran what it planned.
  */
-const launchSteps = (backend: BackendName, workdir: string, prompt: string | null): { argv: string[]; undo: string[] | null }[] =>
+const launchSteps = (backend: BackendName, workdir: string, prompt: string | null, id: string): { argv: string[]; undo: string[][] | null }[] =>
   backend === 'smolvm'
     ? [
         {
-          argv: ['machine', 'create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--image', 'node:22', '-v', `${workdir}:${workdir}`, '-w', workdir],
-          undo: ['machine', 'delete', '--name', 'demo', '-f'],
+          argv: ['machine', 'create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--image', 'node:22', '-v', `${workdir}:${workdir}`, '-w', workdir],
+          // No label filter: the listing is searched for this run's id, then the machine deleted.
+          undo: [['machine', 'ls', '--json'], ['machine', 'delete', '--name', 'demo', '-f']],
         },
-        { argv: ['machine', 'start', '--name', 'demo'], undo: ['machine', 'stop', '--name', 'demo'] },
+        { argv: ['machine', 'start', '--name', 'demo'], undo: [['machine', 'stop', '--name', 'demo']] },
         { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
         { argv: ['machine', 'cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
         { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
       ]
     : [
         {
-          argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
-          undo: ['rm', '-f', 'demo'],
+          argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+          // Listed by name and this run's id, removed by the engine's own id.
+          undo: [
+            ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],
+            ['rm', '-f', expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string],
+          ],
         },
         { argv: ['start', 'demo'], undo: null },
+        // The image must have the user: the engine looks `-u USER` up only when a command runs.
+        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
         { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
         { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
       ]
 
 const argvs = (log: readonly Invocation[]): string[][] => log.map((i) => [i.tool, ...i.argv])
+
+/** The launch id the run's create carried (the interpreter made it): the label's value. */
+const launchIdIn = (log: readonly Invocation[]): string => {
+  const label = log[0]?.argv.find((a) => a.startsWith('dev.bottle.launch-id='))
+  if (label === undefined) throw new Error('the create carries no launch id label')
+  return label.slice('dev.bottle.launch-id='.length)
+}
 
 let sb: Sandbox
 afterEach(() => sb.dispose())
@@ -67,33 +82,37 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
 }
 
 describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
-  // The plan's steps: the stand-in's five, with the launch record written (by /bin/sh, which the
-  // stand-in log does not see) after the create and start.
-  const stepCount = 6
-  const planStep = (invocation: number): number => (invocation >= 3 ? invocation + 1 : invocation)
+  // The plan's steps: the stand-in's, with the launch record written (by /bin/sh, which the
+  // stand-in log does not see) after the create steps (docker's user check is one of them).
+  const invocations = backend === 'docker' ? 6 : 5
+  const stepCount = invocations + 1
+  const recordAfter = backend === 'docker' ? 3 : 2
+  const planStep = (invocation: number): number => (invocation > recordAfter ? invocation + 1 : invocation)
   const recordPath = (): string => join(sb.root, '.local', 'state', 'bottle', backend, 'demo', 'record.json')
 
   it('runs every step in order when none fails, and leaves one running bottle', async () => {
     sb = sandbox()
     const { prompt, run } = launchWithPrompt(backend)
     expect((await run).code).toBe(0)
-    expect(argvs(sb.log())).toEqual(launchSteps(backend, sb.workdir, prompt).map((s) => [backend, ...s.argv]))
+    const id = launchIdIn(sb.log())
+    expect(id).toMatch(/^[0-9a-f]{16}$/)
+    expect(argvs(sb.log())).toEqual(launchSteps(backend, sb.workdir, prompt, id).map((s) => [backend, ...s.argv]))
     expect(sb.live(backend)).toEqual(['demo'])
     expect(sb.guestFile(backend, 'demo', '/opt/bottle/system-prompt.md')).toBe('be careful\n')
     expect(statSync(recordPath()).mode & 0o777).toBe(0o600)
   })
 
-  it.each(Array.from({ length: stepCount - 1 }, (_, i) => i + 1))(
+  it.each(Array.from({ length: invocations }, (_, i) => i + 1))(
     'at stand-in invocation %i: undoes what steps before it created, newest first, and exits with the step\'s code',
     async (k) => {
       sb = sandbox()
       const { prompt, run } = launchWithPrompt(backend, { STANDIN_FAIL_AT: String(k), STANDIN_FAIL_CODE: '17' })
       const r = await run
-      const steps = launchSteps(backend, sb.workdir, prompt)
+      const steps = launchSteps(backend, sb.workdir, prompt, launchIdIn(sb.log()))
       const undo = steps
         .slice(0, k - 1)
-        .flatMap((s) => (s.undo === null ? [] : [[backend, ...s.undo]]))
         .reverse()
+        .flatMap((s) => (s.undo === null ? [] : s.undo.map((u) => [backend, ...u])))
       expect(r.code).toBe(17)
       // The steps up to the failing one, then the undo of what they created; nothing else.
       expect(argvs(sb.log())).toEqual([...steps.slice(0, k).map((s) => [backend, ...s.argv]), ...undo])
@@ -116,15 +135,18 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     if (backend === 'smolvm') {
       expect(tail).toEqual([
         ['smolvm', 'machine', 'stop', '--name', 'demo'],
+        ['smolvm', 'machine', 'ls', '--json'],
         ['smolvm', 'machine', 'delete', '--name', 'demo', '-f'],
       ])
       expect(r.stderr).toContain('bottle: undo step failed (exit 1): stop the machine demo')
       expect(sb.live(backend)).toEqual([])
     } else {
-      expect(tail).toEqual([['docker', 'rm', '-f', 'demo']])
-      expect(r.stderr).toContain('bottle: undo step failed (exit 1): remove the container demo')
-      // The failed rm left the container: bottle said so rather than pretending.
+      // The listing failed: nothing is removed without proof that it is this run's.
+      expect(tail.map((a) => a.slice(0, 2))).toEqual([['docker', 'ps']])
+      expect(r.stderr).toContain('bottle: undo step failed (exit 1): remove the container demo if this run created it')
+      // The container is left, and bottle says so, with the command that removes it.
       expect(sb.live(backend)).toEqual(['demo'])
+      expect(r.stderr).toContain('bottle: to remove it: bottle run down demo -b docker')
     }
   })
 
@@ -144,7 +166,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
     // The real tools' codes for "name taken": smolvm 1, docker create 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
-    const [create] = launchSteps(backend, sb.workdir, null)
+    const [create] = launchSteps(backend, sb.workdir, null, launchIdIn(sb.log()))
     expect(argvs(sb.log())).toEqual([[backend, ...(create?.argv ?? [])]])
     expect(sb.live(backend)).toEqual(['demo'])
   })
@@ -158,6 +180,6 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     const quiet = await launchWithPrompt(backend, { STANDIN_FAIL_AT: '3' }, ['-q']).run
     expect(quiet.stderr).not.toMatch(/^(undo: |\[\d+\/\d+\] )/m)
     // -q silences progress, not failures.
-    expect(quiet.stderr).toContain('bottle: step 4/')
+    expect(quiet.stderr).toContain(`bottle: step ${planStep(3)}/`)
   })
 })

@@ -84,6 +84,33 @@ const intentOf = (flags: ExecFlags, user: string | null, argv: readonly string[]
 }
 
 // -------------------------------------------------------------------------------------------------
+// the command wrapper (every backend, innermost): `/bin/sh -c WRAPPER sh RUN_ID COMMAND…`
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * The wrapper bottle puts around agent, exec and resume commands, restated: it exports its first
+ * argument as BOTTLE_RUN_ID, exits 127 if the second is not a command, and execs the rest.
+ */
+export const commandWrapperScript =
+  'BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; ' +
+  `command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; ` +
+  'exec "$@"'
+
+/** The word the run's id goes in (a launch id slot: empty in the plan). */
+export const runIdWord = ''
+
+/**
+ * The command a guest argv runs: through the wrapper if it has one (the run id only marks the
+ * process; it is no part of the intent), else as it is (plumbing).
+ */
+export const unwrapCommand = (argv: readonly string[]): readonly string[] => {
+  if (argv[0] !== '/bin/sh' || argv[1] !== '-c' || argv[2] !== commandWrapperScript) return argv
+  if (argv[3] !== 'sh' || argv[4] !== runIdWord) throw new Error(`the command wrapper takes $0 and the run id, not ${JSON.stringify(argv.slice(3, 5))}`)
+  if (argv.length < 6) throw new Error('the command wrapper has no command to run')
+  return argv.slice(5)
+}
+
+// -------------------------------------------------------------------------------------------------
 // docker: `docker exec [OPTIONS] CONTAINER COMMAND [ARG...]`, pflag with SetInterspersed(false)
 // -------------------------------------------------------------------------------------------------
 
@@ -146,7 +173,7 @@ const containerExec = (binary: 'docker' | 'podman'): ArgvDecoder => (argv) => {
   if (container === undefined) throw new Error('docker exec: a container name is required')
   const tail = argv.slice(i + 1)
   if (tail.length === 0) throw new Error('docker exec: a command is required')
-  return intentOf(flags, flags.user, tail)
+  return intentOf(flags, flags.user, unwrapCommand(tail))
 }
 
 export const decodeDockerExec: ArgvDecoder = containerExec('docker')
@@ -243,7 +270,7 @@ export const decodeSmolvmExec: ArgvDecoder = (argv) => {
   }
   if (flags.name === null) throw new Error('smolvm exec without --name runs in the machine "default"')
   const { user, command } = decodeRunuser(argv.slice(i))
-  return intentOf(flags, user, command)
+  return intentOf(flags, user, unwrapCommand(command))
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -422,7 +449,7 @@ export const decodeKubectlExec = (argv: readonly string[], launch: Plan): GuestI
   if (rest[0] !== '/bin/sh' || rest[1] !== '-c' || rest[2] !== cdWrapper || rest.length < 6)
     throw new Error(`expected the cd wrapper after env, got ${JSON.stringify(rest.slice(0, 3))}`)
   flags.cwd = rest[4] as string
-  return intentOf(flags, user, rest.slice(5))
+  return intentOf(flags, user, unwrapCommand(rest.slice(5)))
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -446,15 +473,75 @@ const bwrapArity: Record<string, number> = {
 const bottleGuestPath = (home: string): string =>
   `${home}/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
 
+/**
+ * POSIX sh words of one simple command, for the subset a generated command uses: bare characters,
+ * single quotes, backslash escapes outside quotes, blanks between words. Anything that would
+ * expand (`$`, backquote, globs, double quotes, operators) is refused rather than guessed at.
+ */
+const shWords = (text: string): string[] => {
+  const words: string[] = []
+  let word: string | null = null
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string
+    if (c === ' ' || c === '\t') {
+      if (word !== null) words.push(word)
+      word = null
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1)
+      if (end < 0) throw new Error('sh: unterminated quoted string')
+      word = (word ?? '') + text.slice(i + 1, end)
+      i = end
+    } else if (c === '\\') {
+      if (i + 1 >= text.length) throw new Error('sh: a trailing backslash')
+      word = (word ?? '') + (text[++i] as string)
+    } else if ('$`"*?[]|&;<>()\n#~'.includes(c) && !(c === '#' && word !== null) && !(c === '~' && word !== null)) {
+      throw new Error(`sh: ${JSON.stringify(c)} would be read as shell syntax here`)
+    } else word = (word ?? '') + c
+  }
+  if (word !== null) words.push(word)
+  return words
+}
+
+/**
+ * util-linux `script [options] [file]` (login-utils/script.c getopt_long "ac:eE:fho:qI:O:B:T:t::Vh"):
+ * -q quiet, -e return the child's exit code, -c COMMAND run by `$SHELL -c` (SHELL unset: /bin/sh),
+ * FILE the typescript. Returns the words of the command it runs, with a leading `exec` dropped.
+ */
+const decodeScript = (argv: readonly string[]): readonly string[] => {
+  let command: string | null = null
+  let returns = false
+  const files: string[] = []
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '-q' || a === '--quiet') continue
+    if (a === '-e' || a === '--return') returns = true
+    else if (a === '-c' || a === '--command') command = argv[++i] ?? null
+    else if (a.startsWith('-')) throw new Error(`script: option ${a} is not one bottle uses`)
+    else files.push(a)
+  }
+  if (!returns) throw new Error('script without -e exits 0 whatever the guest did')
+  if (JSON.stringify(files) !== '["/dev/null"]') throw new Error(`script would keep a typescript in ${JSON.stringify(files)}`)
+  if (command === null) throw new Error('script without -c runs an interactive shell')
+  const words = shWords(command)
+  return words[0] === 'exec' ? words.slice(1) : words
+}
+
+const isProgram = (word: string | undefined, name: string): boolean => word !== undefined && (word === name || word.endsWith(`/${name}`))
+
 export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: HostFacts): GuestIntent => {
-  const { argv } = step
-  if (argv[0] === undefined || !(argv[0] === 'bwrap' || argv[0].endsWith('/bwrap')))
-    throw new Error(`not a bwrap command: ${JSON.stringify(argv[0])}`)
+  // A pseudo-terminal of the guest's own, around bwrap: the terminal the guest gets.
+  const pty = isProgram(step.argv[0], 'script')
+  const argv = pty ? decodeScript(step.argv) : step.argv
+  if (!isProgram(argv[0], 'bwrap')) throw new Error(`not a bwrap command: ${JSON.stringify(argv[0])}`)
   if (step.env.inheritHost) throw new Error('the bwrap process inherits the host env, so the guest does too')
   // The environment bwrap starts with: the step's vars (a secret's value is the host's; here, a
-  // marker is enough, since the intent names secrets without values).
+  // marker is enough, since the intent names secrets without values). Nothing plain but a PATH
+  // may be there: the host process must hold nothing from the spec (invariant 10).
   const env = new Map<string, string | { secret: string }>()
-  for (const v of step.env.vars) env.set(v.name, v._tag === 'plain' ? v.value : { secret: v.name })
+  for (const v of step.env.vars) {
+    if (v._tag === 'plain' && v.name !== 'PATH') throw new Error(`the bwrap process env holds ${v.name}: a host process with a spec value`)
+    env.set(v.name, v._tag === 'plain' ? v.value : { secret: v.name })
+  }
   const opts = { uid: null as string | null, gid: null as string | null, cwd: null as string | null, newSession: false, userns: false }
   const writable = new Set<string>()
   let i = 1
@@ -474,7 +561,8 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
       case '--new-session': opts.newSession = true; break
       case '--unshare-user': opts.userns = true; break
       case '--bind': case '--bind-try': writable.add(args[1] as string); break
-      case '--setenv': env.set(args[0] as string, args[1] as string); break
+      // The value a name ends with, in the order the options set them (environ order means nothing).
+      case '--setenv': env.delete(args[0] as string); env.set(args[0] as string, args[1] as string); break
       case '--unsetenv': env.delete(args[0] as string); break
       case '--clearenv': env.clear(); break
     }
@@ -497,7 +585,10 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
     throw new Error(`USER=${user} but the command runs as ${opts.uid}:${opts.gid}`)
   if (!writable.has(home)) throw new Error(`HOME ${home} is not a writable bind: nothing there would last`)
   if (opts.cwd === null) throw new Error('no --chdir: bwrap would start in whatever directory exists')
-  const tty = !opts.newSession
+  // The guest has a terminal iff it has its own pty; without one, setsid() must cut it from ours
+  // (TIOCSTI). Both at once would leave the pty with no guest to signal; neither, the hole.
+  if (pty === opts.newSession) throw new Error(pty ? 'a pty whose guest is in a new session gets no Ctrl-C or SIGWINCH' : 'no pty of its own and no --new-session: the guest can push keystrokes into our terminal')
+  const tty = pty
   // bottle's own defaults are not part of the intent: PATH, and TERM with a terminal.
   const isDefault = (k: string, v: string): boolean =>
     (k === 'PATH' && v === bottleGuestPath(home)) || (k === 'TERM' && tty && v === host.bwrap?.term)
@@ -513,7 +604,7 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
     env: plainEnv,
     secrets,
     cwd: opts.cwd,
-    argv: command,
+    argv: unwrapCommand(command),
     tty,
     stdin: step.stdio === 'terminal',
   }

@@ -9,6 +9,7 @@ import { describe, expect } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
 import { type Operation, compile } from '../../src/compile.js'
+import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, type Step, secretSource } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/spec/agent.js'
@@ -16,7 +17,7 @@ import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { idsOf } from '../../src/backends/bwrap.js'
 import { type Scenario, attachScenarioArb, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
-import { decoders } from './decode.js'
+import { commandWrapperScript, decoders, runIdWord } from './decode.js'
 import { decodeAttach } from './tmux.js'
 import { backendSteps, isRecordStep } from '../records.js'
 
@@ -35,7 +36,19 @@ const launchOf = (backend: Backend, s: Scenario): Plan => compiled(backend, with
 
 /** Steps, the steps their panes run, and their undo steps, depth first. */
 const everyStep = (steps: readonly Step[]): Step[] =>
-  steps.flatMap((s) => [s, ...everyStep(s.pane === undefined ? [] : [s.pane]), ...everyStep(s.undo)])
+  steps.flatMap((s) => [
+    s,
+    ...everyStep(s.pane === undefined ? [] : [s.pane]),
+    ...everyStep(s.undo),
+  ])
+
+/** The steps bottle runs only when a step is interrupted, or after an ambiguous exit code. */
+const sideSteps = (steps: readonly Step[]): Step[] =>
+  everyStep(steps).flatMap((s) => [...(s.onInterrupt ?? []), ...(s.liveCheck === undefined ? [] : [s.liveCheck.step])])
+
+/** A framing without bottle's command wrapper (tests/laws/decode.ts restates it), if it ends with one. */
+const outerFraming = (framing: readonly string[]): readonly string[] =>
+  framing.length >= 5 && framing.at(-3) === commandWrapperScript ? framing.slice(0, -5) : framing
 
 /** The ops that run the agent as the spec's user. */
 const runsAgent = (op: Operation): boolean => op._tag === 'agent' || op._tag === 'resume' || op._tag === 'attach'
@@ -84,9 +97,10 @@ const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: 
   docker: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   podman: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
   smolvm: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-  // In the bwrap process's own env, which is all the guest gets; with a TTY, no new session.
+  // bwrap's `--setenv K V` (its process env holds only a fixed PATH and the secrets); with a
+  // TTY, no new session, since the guest runs on a pseudo-terminal of its own (the wrapper).
   bwrap: {
-    envCount: (st, _framing, k, v) => st.env.vars.filter((x) => x._tag === 'plain' && x.name === k && x.value === v).length,
+    envCount: (_st, framing, k, v) => framing.filter((w, i) => w === '--setenv' && framing[i + 1] === k && framing[i + 2] === v).length,
     ttyMarks: (framing) => (framing.includes('--new-session') ? 0 : 1),
   },
   // GNU env's `K=V` words in the guest command; kubectl's -t.
@@ -185,9 +199,12 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('4: argv is framing + tail, and the user switch is in the framing', (s) => {
     const plan = compiled(backend, s)
     for (const st of guestSteps(plan)) {
-      expect(st.argv).toStrictEqual([...st.guest.framing, ...st.guest.tail])
+      // Inside a wrapper (bwrap's pty), the same words as one `exec …` command for its sh -c.
+      const { wrapper } = st.guest
+      const words = [...st.guest.framing, ...st.guest.tail]
+      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, quoteShArgv(['exec', ...words]), ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
-      expect(userSwitchPrecedesTail[backend.name](st.guest.framing, st.guest.intent.user, s.spec.name, s.host)).toBe(true)
+      expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
     // agent, resume and attach always run one guest command as the spec's user, with the
     // profile's command first (directly, or in the resume script).
@@ -205,7 +222,8 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('5: each env entry is in the framing exactly once; -t iff tty', (s) => {
     const plan = compiled(backend, s)
     for (const st of guestSteps(plan)) {
-      const { framing, intent } = st.guest
+      const { intent } = st.guest
+      const framing = outerFraming(st.guest.framing)
       const carrier = carriers[backend.name]
       for (const [k, v] of intent.env) expect(carrier.envCount(st, framing, k, v)).toBe(1)
       expect(carrier.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
@@ -254,6 +272,35 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     }
   })
 
+  test.prop([scenarioArb], { numRuns: runs })('7: a command step carries the run id; its stop step reaches the same user and place', (s) => {
+    const plan = compiled(backend, s)
+    const launch = launchOf(backend, s)
+    for (const st of sideSteps(plan.steps))
+      if (st.guest !== undefined) expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
+    if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec') return
+    const cmd = plan.steps[plan.exitCodeFrom ?? -1]
+    if (cmd?.guest === undefined) throw new Error('a command plan runs a guest step')
+    // bwrap's pty wrapper holds the command as one sh string: no slot, and no stop step needed.
+    if (cmd.guest.wrapper !== undefined) return
+    // The wrapper holds the run id, right before the command: the id is the fifth word of it.
+    expect(cmd.launchId).toStrictEqual([cmd.guest.framing.length - 1])
+    expect(cmd.argv[cmd.guest.framing.length - 1]).toBe(runIdWord)
+    expect(cmd.guest.framing.at(-3)).toBe(commandWrapperScript)
+    const stops = cmd.onInterrupt ?? []
+    expect(stops.length).toBe(backend.guestOutlivesClient === true ? 1 : 0)
+    for (const stop of stops) {
+      const intent = decoders[backend.name](stop, { host: s.host, launch })
+      const { user, home, cwd } = decoders[backend.name](cmd, { host: s.host, launch })
+      const got = { user: intent.user, home: intent.home, cwd: intent.cwd, tty: intent.tty, stdin: intent.stdin, secrets: intent.secrets }
+      expect(got).toStrictEqual({ user, home, cwd, tty: false, stdin: false, secrets: [] })
+      // The same id: the argument of the stop script.
+      expect(intent.argv.slice(0, 2)).toStrictEqual(['/bin/sh', '-c'])
+      expect(stop.launchId).toStrictEqual([stop.argv.length - 1])
+      expect(stop.argv.at(-1)).toBe(runIdWord)
+      expect(stop.stdio).toBe('quiet')
+    }
+  })
+
   // ----------------------------------------------------------------------------------------------
   // 8. launch undoes in reverse; down is idempotent
   // ----------------------------------------------------------------------------------------------
@@ -263,10 +310,19 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const down = compiled(backend, withOp(s, { _tag: 'down' }))
     expect(launch.steps.filter((st) => createsSomething[backend.name](backend, st) && st.undo.length === 0)).toStrictEqual([])
     // The interpreter runs undo lists last-created first: the very last undo removes the bottle,
-    // exactly as `down`'s final step does.
+    // and only if it carries this run's launch id: the step that creates the bottle has a launch
+    // id slot, and so has its undo (a fresh id per run, so never another run's bottle).
     const undoRunOrder = launch.steps.flatMap((st) => st.undo).reverse()
     // (down then forgets the launch record, a step of its own: see tests/spec/launch-record.test.ts.)
-    expect(undoRunOrder.at(-1)?.argv).toStrictEqual(backendSteps(down).at(-1)?.argv)
+    const last = undoRunOrder.at(-1)
+    // kubernetes still undoes by name (its launch id, a label in the Pod JSON, is not done yet).
+    if (backend.name === 'kubernetes') expect(last?.argv).toStrictEqual(backendSteps(down).at(-1)?.argv)
+    else {
+      expect(last?.argv).not.toStrictEqual(backendSteps(down).at(-1)?.argv)
+      const creator = launch.steps.find((st) => st.undo.includes(last as Step))
+      expect(creator?.launchId?.length).toBeGreaterThan(0)
+      expect(last?.launchId?.length).toBeGreaterThan(0)
+    }
     // Host scratch files are removed by an undo naming the same path.
     for (const st of launch.steps) {
       const made = scratchMadeBy[backend.name](st)
@@ -305,7 +361,15 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const attach = compiled(backend, s)
     const tag = s.op.resume ? 'resume' : 'agent'
     const direct = compiled(backend, { ...s, op: { _tag: tag, args: s.op.args, tty: true } })
-    expect(attach.steps[0]?.pane).toStrictEqual(direct.steps[0])
+    // The same command, without the wrapper that only a run fills in (tmux signals the pane's own
+    // process, so no stop step is needed there).
+    const d = direct.steps[0]
+    if (d?.guest === undefined) throw new Error('an agent plan runs a guest step')
+    const { launchId: _r, onInterrupt: _o, liveCheck: _l, ...plainStep } = d
+    const outer = outerFraming(d.guest.framing)
+    expect(attach.steps[0]?.pane).toStrictEqual(
+      d.guest.wrapper !== undefined ? d : { ...plainStep, argv: [...outer, ...d.guest.tail], guest: { ...d.guest, framing: outer } },
+    )
     expect(attach.secrets).toStrictEqual(direct.secrets)
   })
 

@@ -107,7 +107,7 @@ describe('recorded spec', () => {
         canonicalJson(recordOf(spec, image)),
         drift._tag === 'drifted' ? describeDifferences(drift.differences) : '',
         renderLsText([{ ...row, drift }], 0, 'bottle.yaml'),
-        renderLsJson([{ ...row, drift }], 0, 'bottle.yaml'),
+        renderLsJson([{ ...row, drift }], [], 0, 'bottle.yaml'),
       ]
       expect(hidden.filter((v) => outputs.some((o) => o.includes(v)))).toStrictEqual([])
     },

@@ -108,6 +108,13 @@ switch (verb) {
     break
   }
   case 'get': {
+    // `get pod NAME -o jsonpath={.status.phase}`: the one field bottle reads of one Pod.
+    if (rest[0] === 'pod' && rest[1] !== undefined && !rest[1].startsWith('-')) {
+      const pod = state[key('Pod', rest[1])]
+      if (pod === undefined) finish(1, '', `Error from server (NotFound): pods "${rest[1]}" not found`)
+      if (rest.includes('jsonpath={.status.phase}')) finish(0, pod.status?.phase ?? '')
+      finish(1, '', 'kubectl stand-in: only -o jsonpath={.status.phase} is played for one Pod')
+    }
     const selector = rest[rest.indexOf('-l') + 1] ?? ''
     const [labelKey, labelValue] = selector.split('=')
     const items = Object.entries(state)

@@ -20,12 +20,14 @@
 //   STANDIN_SLEEP_AT=2      that invocation sleeps $STANDIN_SLEEP_SECONDS (default 30) before it
 //                           acts, or after (STANDIN_SLEEP_WHEN=after: the work is done, the
 //                           process has not exited yet); a signal with the default action ends it
+//   STANDIN_LATE_AT=1       that invocation, a docker create, exits 130 at once while a detached
+//                           "engine" makes the container $STANDIN_LATE_MS (default 1500) ms later
 //   STANDIN_IGNORE_SIGINT=1 SIGINT does not end it: it finishes what it was doing and exits with
 //                           its own status, as a CLI that handles the signal may
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
-  appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync,
+  appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync,
   writeFileSync,
 } from 'node:fs'
 import { constants } from 'node:os'
@@ -42,6 +44,9 @@ const clientEnv = { ...process.env }
 }
 
 const [tool, ...argv] = process.argv.slice(2)
+
+/** Programs of the stand-in image that differ from the host's (its passwd, for `id -u USER`). */
+const guestBin = join(dirname(new URL(import.meta.url).pathname), 'guest-bin')
 
 // -------------------------------------------------------------------------------------------------
 // plumbing
@@ -140,9 +145,14 @@ const store = {
   save: (name, record) => {
     // Every image has a /tmp.
     mkdirSync(join(store.fs(name), 'tmp'), { recursive: true })
-    writeFileSync(store.file(name), JSON.stringify(record))
+    // Whole or not at all: another invocation may be listing at the same moment.
+    writeFileSync(`${store.file(name)}.tmp${process.pid}`, JSON.stringify(record))
+    renameSync(`${store.file(name)}.tmp${process.pid}`, store.file(name))
   },
   remove: (name) => {
+    if (process.env.STANDIN_RUN_TAG !== undefined && existsSync(store.file(name)))
+      appendFileSync(join(stateDir, 'removed.jsonl'), `${JSON.stringify({ by: process.env.STANDIN_RUN_TAG, labels: store.load(name).labels ?? [] })}\n`)
+    rmSync(`${store.file(name)}.reserved`, { force: true })
     rmSync(store.file(name), { force: true })
     rmSync(store.fs(name), { recursive: true, force: true })
   },
@@ -182,10 +192,12 @@ const hostCwd = (name, record, cwd) => {
 const runGuest = (name, record, { argv: cmd, env, cwd, stdin }, notFound) => {
   const [file, ...args] = cmd
   const guestPath = (p) => inGuest(name, p)
-  if (file === 'sh' && args[0] === '-c') {
+  // sh on PATH, or by path (bottle's command wrapper and stop step name /bin/sh).
+  if ((file === 'sh' || file === '/bin/sh') && args[0] === '-c') {
     const r = spawnSync('/bin/sh', args, {
-      // The image's PATH, then the env the tool was told to give the command.
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...env },
+      // The image's PATH (with the stand-in image's own `id`, which knows its users), then the
+      // env the tool was told to give the command.
+      env: { PATH: `${guestBin}:/usr/local/bin:/usr/bin:/bin`, ...env },
       cwd: hostCwd(name, record, cwd),
       input: stdin,
       encoding: 'utf8',
@@ -437,10 +449,32 @@ const dockerSpecs = {
   },
   rm: { '-f': ['force', 'bool'], '--force': ['force', 'bool'], '-v': ['volumes', 'bool'], '--volumes': ['volumes', 'bool'] },
   cp: { '-a': ['archive', 'bool'], '-L': ['follow', 'bool'], '-q': ['quiet', 'bool'] },
-  ps: { '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'], '--format': ['format', 'value'], '-q': ['quiet', 'bool'] },
+  ps: {
+    '-a': ['all', 'bool'], '--all': ['all', 'bool'], '--filter': ['filter', 'value'], '-f': ['filter', 'value'],
+    '--format': ['format', 'value'], '-q': ['quiet', 'bool'], '--quiet': ['quiet', 'bool'], '--no-trunc': ['noTrunc', 'bool'],
+  },
 }
 
+/** This invocation is a create the engine finishes after its client has exited (STANDIN_LATE_AT). */
+let lateCreate = false
+
 const docker = (args, stdin) => {
+  // `docker container inspect --format '{{.State.Running}}' NAME`: the one template bottle uses.
+  if (args[0] === 'container' && args[1] === 'inspect') {
+    const p = parseFlags(args.slice(2), { '--format': ['format', 'value'], '-f': ['format', 'value'] }, { stopAtPositional: false })
+    if (p.error !== undefined) flagError('container inspect', p.error)
+    if (one(p.flags, 'format') !== '{{.State.Running}}') exit(1, 'stand-in: only --format {{.State.Running}} is played')
+    let code = 0
+    for (const name of p.positional) {
+      const c = store.load(name)
+      if (c === null) {
+        say('')
+        complain(noSuchContainer(name))
+        code = 1
+      } else say(String(c.state === 'running'))
+    }
+    return code
+  }
   const [sub, ...rest] = args
   const spec = dockerSpecs[sub]
   if (spec === undefined) exit(1, `docker: unknown command: docker ${sub}`)
@@ -453,14 +487,37 @@ const docker = (args, stdin) => {
       const [image, ...cmd] = p.rest
       if (image === undefined) exit(125, `"docker ${sub}" requires at least 1 argument.`)
       const name = one(p.flags, 'name') ?? `standin_${randomBytes(4).toString('hex')}`
-      const existing = store.load(name)
+      // The engine reserves the name at once, atomically (two creates racing for a name: one
+      // wins); the reservation is dropped when the container is removed.
+      mkdirSync(store.dir(), { recursive: true })
+      let reserved = true
+      try {
+        writeFileSync(`${store.file(name)}.reserved`, '', { flag: 'wx' })
+      } catch {
+        reserved = false
+      }
+      const existing = store.load(name) ?? (reserved ? null : { id: 'a container being created' })
+      // Interrupted: the client gives up at once; the engine refuses the name all the same.
+      if (existing !== null && lateCreate) exit(130, 'context canceled')
       if (existing !== null)
         exit(125, `docker: Error response from daemon: Conflict. The container name "/${name}" is already in use by container "${existing.id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker ${sub} --help' for more information`)
       const id = randomBytes(32).toString('hex')
-      store.save(name, {
+      const record = {
         name, id, state: sub === 'run' ? 'running' : 'created', labels: p.flags.label ?? [], image, cmd, entrypoint: one(p.flags, 'entrypoint') ?? null,
         mounts: mountsOf(p.flags.volume), env: envEntries(p.flags.env), workdir: one(p.flags, 'workdir') ?? '/',
-      })
+      }
+      if (lateCreate) {
+        // The engine finishes the create after the client has gone (seen with docker: the
+        // client exits 130 within ~30 ms of a SIGINT, the engine completes seconds later).
+        const engine = spawn(process.execPath, ['-e', `setTimeout(() => {
+          const fs = require('node:fs')
+          fs.mkdirSync(${JSON.stringify(join(store.fs(name), 'tmp'))}, { recursive: true })
+          fs.writeFileSync(${JSON.stringify(store.file(name))}, ${JSON.stringify(JSON.stringify(record))})
+        }, ${Number(process.env.STANDIN_LATE_MS ?? 1500)})`], { detached: true, stdio: 'ignore' })
+        engine.unref()
+        exit(130, 'context canceled')
+      }
+      store.save(name, record)
       say(id)
       return 0
     }
@@ -478,7 +535,10 @@ const docker = (args, stdin) => {
     case 'rm': {
       if (p.positional.length === 0) exit(1, '"docker rm" requires at least 1 argument.')
       let code = 0
-      for (const name of p.positional) {
+      for (const ref of p.positional) {
+        // A container is named by its name, its id or a unique prefix of its id (12+ here).
+        const byId = ref.length >= 12 && /^[0-9a-f]+$/.test(ref) ? store.all().filter((x) => x.id.startsWith(ref)) : []
+        const name = byId.length === 1 ? byId[0].name : ref
         const c = store.load(name)
         if (c === null) {
           complain(noSuchContainer(name))
@@ -492,7 +552,7 @@ const docker = (args, stdin) => {
           continue
         }
         store.remove(name)
-        say(name)
+        say(ref)
       }
       return code
     }
@@ -536,10 +596,18 @@ const docker = (args, stdin) => {
       return 0
     }
     case 'ps': {
-      const filters = (p.flags.filter ?? []).map((f) => f.replace(/^label=/, ''))
-      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && filters.every((f) => c.labels.includes(f)))
-      // stand-in output: names only, whatever --format asks for.
-      say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
+      // `label=K=V` must be one of the container's labels; `name=REGEX` is matched, as the engine
+      // does, against the name with and without its leading "/".
+      const matches = (c, f) =>
+        f.startsWith('name=')
+          ? [c.name, `/${c.name}`].some((n) => new RegExp(f.slice('name='.length)).test(n))
+          : c.labels.includes(f.replace(/^label=/, ''))
+      const shown = store.all().filter((c) => (p.flags.all === true || c.state === 'running') && (p.flags.filter ?? []).every((f) => matches(c, f)))
+      // -q: the engine's ids, one a line (--no-trunc: whole); else (stand-in output) names only,
+      // whatever --format asks for.
+      if (p.flags.quiet === true) {
+        if (shown.length > 0) say(shown.map((c) => (p.flags.noTrunc === true ? c.id : c.id.slice(0, 12))).join('\n'))
+      } else say(['NAMES', ...shown.map((c) => c.name)].join('\n'))
       return 0
     }
   }
@@ -575,6 +643,7 @@ const main = () => {
       ? `Error response from daemon: stand-in failure injected at invocation ${seq}`
       : `Error: stand-in failure injected at invocation ${seq}`)
   }
+  lateCreate = numbers(process.env.STANDIN_LATE_AT).includes(seq) || process.env.STANDIN_LATE_CREATE === '1'
   const code = settle(() =>
     tool === 'smolvm' ? smolvm(argv, stdin) : tool === 'docker' ? docker(argv, stdin) : exit(99, `unknown stand-in ${tool}`),
   )

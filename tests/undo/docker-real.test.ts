@@ -1,0 +1,68 @@
+/**
+ * Launch ids on a real docker engine: runs only where one is reachable (DOCKER_HOST set, or the
+ * default socket answering) with a test image (BOTTLE_TEST_IMAGE, default bottle-test:local, as
+ * the engines lane's CI builds it); otherwise skipped, saying why. An interrupted second launch
+ * of an existing bottle leaves it; an interrupted launch leaves nothing, the engine polled 10 s.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
+const image = process.env.BOTTLE_TEST_IMAGE ?? 'bottle-test:local'
+const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8' })
+
+const why = ((): string | null => {
+  const v = docker('version', '--format', '{{.Server.Version}}')
+  if (v.error !== undefined || v.status !== 0) return `no docker engine reachable (DOCKER_HOST=${process.env.DOCKER_HOST ?? 'unset'})`
+  if (docker('image', 'inspect', image).status !== 0) return `the test image ${image} is not loaded`
+  return null
+})()
+if (why !== null) console.warn(`skipping the real docker launch-id checks: ${why}`)
+
+const ws = mkdtempSync(join(tmpdir(), 'bottle-undo-docker-'))
+writeFileSync(join(ws, 'prompt.md'), 'hi\n')
+afterAll(() => rmSync(ws, { recursive: true, force: true }))
+const common = ['-b', 'docker', '--image', image, '--user', 'root', '--workdir', ws]
+const ids = (name: string): string[] => docker('ps', '-aq', '--no-trunc', '--filter', `name=^/?${name}$`).stdout.trim().split('\n').filter((l) => l !== '')
+
+/** `bottle run ARGS` in a process group of its own; Ctrl-C to the group once stderr shows `marker`. */
+const interrupted = (args: readonly string[], marker: string, delayMs: number) =>
+  new Promise<number | null>((resolve) => {
+    const c = spawn(process.execPath, [cli, ...args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    let sent = false
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+      if (!sent && err.includes(marker)) {
+        sent = true
+        setTimeout(() => process.kill(-(c.pid ?? 0), 'SIGINT'), delayMs)
+      }
+    })
+    c.on('close', (code) => resolve(code))
+  })
+
+describe.skipIf(why !== null)('launch ids on a real docker engine', () => {
+  it('an interrupted second launch of an existing bottle leaves it (3 trials)', async () => {
+    const name = `undo-dup-${process.pid}`
+    expect(spawnSync(process.execPath, [cli, 'run', 'launch', name, ...common, '-q']).status).toBe(0)
+    const [first] = ids(name)
+    for (const delay of [0, 20, 60]) {
+      expect(await interrupted(['run', 'launch', name, ...common], '[1/', delay)).not.toBe(0)
+      expect(ids(name)).toEqual([first])
+    }
+    spawnSync(process.execPath, [cli, 'run', 'down', name, '-b', 'docker', '-q'])
+  }, 180_000)
+
+  it('Ctrl-C during docker create: exit 130 and no container, polled for 10 s', async () => {
+    const name = `undo-int-${process.pid}`
+    expect(await interrupted(['run', 'launch', name, ...common], '[1/', 20)).toBe(130)
+    const end = Date.now() + 10_000
+    while (Date.now() < end) {
+      expect(ids(name)).toEqual([])
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }, 120_000)
+})
