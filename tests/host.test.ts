@@ -113,7 +113,9 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
       { path: '/etc', kind: 'dir' },
     ])
     expect(facts('x').stateRoot).toBe(join(state, 'bottle'))
-    expect(facts('x').bottle?.accounts).toStrictEqual({ alice: { uid: 1500, gid: 1500 } })
+    expect({ ...facts('x').bottle?.accounts }).toStrictEqual({ alice: { uid: 1500, gid: 1500 } })
+    // No prototype: a user named constructor finds no Object member.
+    expect(Object.getPrototypeOf(facts('x').bottle?.accounts)).toBe(null)
   })
 
   it.skipIf(process.geteuid?.() !== 0)('as root: every file others cannot read and every directory they cannot enter, as guest paths', () => {

@@ -202,13 +202,6 @@ describe('docker argv snapshots', () => {
             "demo",
           ],
           [
-            "/bin/sh",
-            "-c",
-            "umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"",
-            "sh",
-            "/home/me/.local/state/bottle/docker/demo",
-          ],
-          [
             "docker",
             "exec",
             "-u",
@@ -225,6 +218,13 @@ describe('docker argv snapshots', () => {
             "id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; }",
             "sh",
             "node",
+          ],
+          [
+            "/bin/sh",
+            "-c",
+            "umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"",
+            "sh",
+            "/home/me/.local/state/bottle/docker/demo",
           ],
           [
             "docker",
