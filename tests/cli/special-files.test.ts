@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { manifestLimit, promptLimit } from '../../src/host.js'
+import type { Plan } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 const work = mkdtempSync(join(tmpdir(), 'bottle-special-'))
@@ -30,6 +32,9 @@ const bottle = (args: readonly string[]) => {
 }
 
 describe('files that are not regular files, or too large', () => {
+  // cp plans on a launched bottle: its launch record, as launch would write it.
+  writeRecordOf(JSON.parse(bottle(['plan', 'launch', 'demo', '-b', 'docker', '--format', 'json']).stdout) as Plan)
+
   it.each([
     ['-f FIFO', ['plan', 'agent', 'demo', '-b', 'docker', '-f', 'fifo'], 'bottle: manifest "fifo" is a FIFO, not a regular file'],
     ['-f /dev/zero', ['plan', 'agent', 'demo', '-b', 'docker', '-f', '/dev/zero'], 'bottle: manifest "/dev/zero" is a device, not a regular file'],

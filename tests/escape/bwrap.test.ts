@@ -126,9 +126,20 @@ describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on 
     rmSync(marker)
     // The attack: env in the manifest (as an agent edits it), then an ordinary exec.
     writeFileSync(join(ws, 'preload.yaml'), `backend: bwrap\nbottles:\n  gamma:\n    env:\n      LD_PRELOAD: ${so}\n`)
+    // An exec plans from the launch record: the edit is a drift note, applied nowhere.
     const r = bottle(['run', 'exec', 'gamma', '-f', join(ws, 'preload.yaml'), 'echo "guest=$LD_PRELOAD"'])
-    expect(r.stdout).toContain(`guest=${so}`)
+    expect(r.stdout).toContain('guest=\n')
     expect(existsSync(marker)).toBe(false)
+    // A bottle launched with that env (the user ran launch): the guest has it, no host process loads it.
+    writeFileSync(join(ws, 'preload.yaml'), `backend: bwrap\nbottles:\n  preload:\n    env:\n      LD_PRELOAD: ${so}\n`)
+    expect(bottle(['run', 'launch', 'preload', '-q', '-f', join(ws, 'preload.yaml')]).status).toBe(0)
+    try {
+      const launched = bottle(['run', 'exec', 'preload', '-f', join(ws, 'preload.yaml'), 'echo "guest=$LD_PRELOAD"'])
+      expect(launched.stdout).toContain(`guest=${so}`)
+      expect(existsSync(marker)).toBe(false)
+    } finally {
+      bottle(['run', 'down', 'preload', '-q', '-f', join(ws, 'preload.yaml')])
+    }
   })
 
   // -----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Sandbox, bottleProcess, launch, sandbox, standinBackends, until } from '../standins/harness.js'
+import { type Sandbox, bottleProcess, launch, recordOnly, sandbox, standinBackends, until } from '../standins/harness.js'
 
 let sb: Sandbox
 afterEach(() => sb.dispose())
@@ -46,6 +46,8 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
 
   it('exec on a bottle that does not exist: the backend\'s own exit 1 becomes 125, with one line naming it', async () => {
     sb = sandbox()
+    // Launched (it has a record), then gone from the backend.
+    await recordOnly(sb, backend, 'nosuch')
     const r = await bottleProcess(['run', 'exec', 'nosuch', 'exit 0', '-b', backend, '--workdir', sb.workdir], sb.env)
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toContain(`bottle: ${backend} could not run the command in the bottle nosuch (its exit 1 was ${backend}'s own, not the command's)`)
@@ -91,6 +93,7 @@ describe('a launch whose user the image does not have, on a stand-in docker', ()
 describe('--tty with piped stdin, on a stand-in docker', () => {
   it('is refused before anything runs, exit 2, with one line (docker would refuse -t: "the input device is not a TTY")', async () => {
     sb = sandbox()
+    await recordOnly(sb, 'docker')
     const r = await bottleProcess(['run', 'agent', 'demo', '--tty', '-b', 'docker', '--workdir', sb.workdir], sb.env, { input: 'piped\n' })
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toBe('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal\n')

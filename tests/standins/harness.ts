@@ -17,7 +17,8 @@ import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli.js'
 import { withKnobs } from './knobs.js'
-import type { BackendName } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
+import type { BackendName, Plan } from '../../src/plan/types.js'
 
 /**
  * The backends whose stand-in is standin.mjs, which this harness drives (bwrap runs for real, in
@@ -167,4 +168,14 @@ export const launch = async (sb: Sandbox, backend: BackendName, name = 'demo'): 
   const r = await bottle(['run', 'launch', name, '-b', backend, '--workdir', sb.workdir, '-q'], sb.env)
   if (r.code !== 0) throw new Error(`launch ${name} on the stand-in ${backend} failed (${r.code}): ${r.stderr}`)
   sb.clearLog()
+}
+
+/**
+ * The launch record a launch of NAME would write, and no bottle: a bottle the backend has lost
+ * (removed behind bottle's back), which later ops still plan on.
+ */
+export const recordOnly = async (sb: Sandbox, backend: BackendName, name = 'demo'): Promise<void> => {
+  const r = await bottle(['plan', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--format', 'json'], sb.env)
+  if (r.code !== 0) throw new Error(`plan launch ${name} on ${backend} failed (${r.code}): ${r.stderr}`)
+  writeRecordOf(JSON.parse(r.stdout) as Plan)
 }
