@@ -101,6 +101,9 @@ export const readRegularFile = (path: string, limit: number): FileRead => {
 export const promptFileProblem = (path: string): string | null => {
   let st: Stats
   try {
+    // lstat: a prompt in the workdir is a file the agent can replace, and a link there could name
+    // any host file (~/.ssh/id_ed25519) that launch, running as you, would then copy in.
+    if (lstatSync(path).isSymbolicLink()) return 'is a symbolic link: name the file itself (a link in a directory the agent can write could point at any host file)'
     st = statSync(path)
   } catch {
     return null

@@ -74,6 +74,12 @@ const stepText = (s: Step, label: string, indent: string, inherited = 'host env'
   if (s.pane !== undefined) lines.push(...stepText(s.pane, 'in the pane:', `${indent}    `, "the tmux server's env"))
   for (const u of s.undo) lines.push(...stepText(u, 'undo:', `${indent}    `))
   for (const h of s.onInterrupt ?? []) lines.push(...stepText(h, 'if interrupted:', `${indent}    `))
+  if (s.liveCheck !== undefined)
+    lines.push(...stepText(
+      s.liveCheck.step,
+      `if it exits ${s.liveCheck.codes.join(' or ')}: unless this prints ${JSON.stringify(s.liveCheck.running)}, the code was ${s.argv[0] ?? 'the backend'}'s own and bottle exits 125:`,
+      `${indent}    `,
+    ))
   return lines
 }
 
@@ -198,6 +204,31 @@ const shLaunchId = [
   `[ "\${#bottle_launch_id}" -eq 16 ] || { echo 'bottle: cannot make a launch id from /dev/urandom' >&2; exit 1; }`,
 ]
 
+/**
+ * After the guest command, as `bottle run` does: interrupted, its stop steps and 130/143 (a
+ * client such as `docker exec` lets go of the command and exits 0); a code the client also uses
+ * for its own failures, the live check, and 125 with one line when the bottle is not running.
+ * sh runs a trap only once the foreground command has ended: Ctrl-C ends the client, then this
+ * stops what it left running; a `kill` of the script alone waits for the client to end.
+ */
+const shResultChecks = (plan: Plan, s: Step): string[] => {
+  const out: string[] = []
+  const stops = s.onInterrupt ?? []
+  if (stops.length > 0)
+    out.push(`if [ -n "$bottle_sig" ]; then ${stops.map((u) => `${shCommand(u)} >/dev/null 2>&1;`).join(' ')} rm -f "$bottle_err"; exit "$bottle_sig"; fi`)
+  const check = s.liveCheck
+  if (check !== undefined) {
+    const said = `bottle: ${plan.backend} could not run the command in the bottle ${plan.bottle} (its exit $bottle_rc was ${plan.backend}'s own, not the command's): `
+    out.push(
+      `case $bottle_rc in ${check.codes.join('|')})`,
+      `  bottle_live=$(${shCommand(check.step)} 2>&1) || true`,
+      `  [ "$bottle_live" = ${quoteSh(check.running)} ] || { printf '%s\\n' ${quoteSh(said).replace(/\$bottle_rc/g, `'"$bottle_rc"'`)}"$(printf '%s\\n' "$bottle_live" | head -n 1)" >&2; rm -f "$bottle_err"; exit 125; } ;;`,
+      'esac',
+    )
+  }
+  return out
+}
+
 export const renderSh = (plan: Plan): string => {
   const out: string[] = [
     '#!/bin/sh',
@@ -229,7 +260,7 @@ export const renderSh = (plan: Plan): string => {
         : `bottle_rc=0; ( trap '' HUP; ${shCommand(s)}${capture} ) & bottle_wait || bottle_rc=$?`,
     )
     if (isResult) {
-      out.push(`rm -f "$bottle_err"; exit "$bottle_rc"`)
+      out.push(...shResultChecks(plan, s), `rm -f "$bottle_err"; exit "$bottle_rc"`)
       return
     }
     // Interrupted: this step's undo too, however it ended (it removes only this run's).

@@ -6,7 +6,7 @@
  * stalling it.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -46,6 +46,17 @@ describe('files that are not regular files, or too large', () => {
   ])('%s: one line, exit 2, at once', (_, args, line) => {
     const r = bottle(args)
     expect({ status: r.status, stderr: r.stderr }).toStrictEqual({ status: 2, stderr: `${line}\n` })
+  })
+
+  it('a prompt that is a symbolic link (one the agent could plant in its workdir) is refused; its target is fine', () => {
+    const target = join(apart, 'host-secret.md')
+    writeFileSync(target, 'not for the bottle\n')
+    symlinkSync(target, join(work, 'linked-prompt.md'))
+    expect(bottle(['run', 'launch', 'demo', '-b', 'bwrap', '--prompt', 'linked-prompt.md'])).toMatchObject({
+      status: 2,
+      stderr: `bottle: prompt file ${JSON.stringify(join(work, 'linked-prompt.md'))} is a symbolic link: name the file itself (a link in a directory the agent can write could point at any host file)\n`,
+    })
+    expect(bottle(['plan', 'launch', 'demo', '-b', 'docker', '--prompt', target]).status).toBe(0)
   })
 
   it('a manifest one byte over the limit is refused; one at the limit is read', () => {

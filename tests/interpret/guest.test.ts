@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Sandbox, bottleProcess, launch, recordOnly, sandbox, standinBackends, until } from '../standins/harness.js'
 
@@ -51,6 +52,21 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
     const r = await bottleProcess(['run', 'exec', 'nosuch', 'exit 0', '-b', backend, '--workdir', sb.workdir], sb.env)
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toContain(`bottle: ${backend} could not run the command in the bottle nosuch (its exit 1 was ${backend}'s own, not the command's)`)
+  })
+
+  it('--format sh does as bottle run: a missing bottle is 125 with the same line; the command\'s own 1 stays 1', async () => {
+    sb = sandbox()
+    await launch(sb, backend)
+    const script = async (name: string, body: string) => {
+      const p = await bottleProcess(['plan', 'exec', name, body, '-b', backend, '--workdir', sb.workdir, '--format', 'sh'], sb.env)
+      expect(p.exitCode).toBe(0)
+      return execa('sh', ['-c', p.stdout], { env: sb.env, extendEnv: false, reject: false })
+    }
+    const missing = await script('nosuch', 'exit 0')
+    expect(missing.exitCode).toBe(125)
+    expect(missing.stderr).toContain(`bottle: ${backend} could not run the command in the bottle nosuch (its exit 1 was ${backend}'s own, not the command's)`)
+    const own = await script('demo', 'exit 1')
+    expect([own.exitCode, own.stderr]).toStrictEqual([1, ''])
   })
 
   it('exec whose script exits 1 in a running bottle: 1, the command\'s own, with no line of bottle\'s', async () => {

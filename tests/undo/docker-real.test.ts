@@ -1,26 +1,27 @@
 /**
- * Launch ids on a real docker engine: runs only where one is reachable (DOCKER_HOST set, or the
- * default socket answering) with a test image (BOTTLE_TEST_IMAGE, default bottle-test:local, as
- * the engines lane's CI builds it); otherwise skipped, saying why. An interrupted second launch
- * of an existing bottle leaves it; an interrupted launch leaves nothing, the engine polled 10 s.
+ * Launch ids on the real docker engine that scripts/test-engines.sh starts (tests/engines): an
+ * interrupted second launch of an existing bottle leaves it; an interrupted launch leaves
+ * nothing, the engine polled 10 s. Skipped, saying why, where no engine runs; `.ci/run` makes
+ * it required (BOTTLE_REQUIRE_ENGINES=1).
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { client, enginesRequired, findEngine } from '../engines/engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
-const image = process.env.BOTTLE_TEST_IMAGE ?? 'bottle-test:local'
-const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8' })
-
-const why = ((): string | null => {
-  const v = docker('version', '--format', '{{.Server.Version}}')
-  if (v.error !== undefined || v.status !== 0) return `no docker engine reachable (DOCKER_HOST=${process.env.DOCKER_HOST ?? 'unset'})`
-  if (docker('image', 'inspect', image).status !== 0) return `the test image ${image} is not loaded`
-  return null
-})()
+const found = findEngine('docker')
+const why = typeof found === 'string' ? found : null
 if (why !== null) console.warn(`skipping the real docker launch-id checks: ${why}`)
+const env = { ...process.env, ...(typeof found === 'string' ? {} : found.clientEnv) }
+const image = typeof found === 'string' ? '' : found.image
+const docker = (...args: string[]) => (typeof found === 'string' ? spawnSync('false', { encoding: 'utf8' }) : client(found, args))
+
+it.runIf(enginesRequired)('a docker engine is there for the launch-id checks (BOTTLE_REQUIRE_ENGINES=1)', () => {
+  expect(why).toBeNull()
+})
 
 const ws = mkdtempSync(join(tmpdir(), 'bottle-undo-docker-'))
 writeFileSync(join(ws, 'prompt.md'), 'hi\n')
@@ -31,7 +32,7 @@ const ids = (name: string): string[] => docker('ps', '-aq', '--no-trunc', '--fil
 /** `bottle run ARGS` in a process group of its own; Ctrl-C to the group once stderr shows `marker`. */
 const interrupted = (args: readonly string[], marker: string, delayMs: number) =>
   new Promise<number | null>((resolve) => {
-    const c = spawn(process.execPath, [cli, ...args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+    const c = spawn(process.execPath, [cli, ...args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env })
     let err = ''
     let sent = false
     c.stderr.on('data', (d: Buffer) => {
@@ -47,13 +48,13 @@ const interrupted = (args: readonly string[], marker: string, delayMs: number) =
 describe.skipIf(why !== null)('launch ids on a real docker engine', () => {
   it('an interrupted second launch of an existing bottle leaves it (3 trials)', async () => {
     const name = `undo-dup-${process.pid}`
-    expect(spawnSync(process.execPath, [cli, 'run', 'launch', name, ...common, '-q']).status).toBe(0)
+    expect(spawnSync(process.execPath, [cli, 'run', 'launch', name, ...common, '-q'], { env }).status).toBe(0)
     const [first] = ids(name)
     for (const delay of [0, 20, 60]) {
       expect(await interrupted(['run', 'launch', name, ...common], '[1/', delay)).not.toBe(0)
       expect(ids(name)).toEqual([first])
     }
-    spawnSync(process.execPath, [cli, 'run', 'down', name, '-b', 'docker', '-q'])
+    spawnSync(process.execPath, [cli, 'run', 'down', name, '-b', 'docker', '-q'], { env })
   }, 180_000)
 
   it('Ctrl-C during docker create: exit 130 and no container, polled for 10 s', async () => {
