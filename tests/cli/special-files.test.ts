@@ -33,7 +33,7 @@ const bottle = (args: readonly string[]) => {
 
 describe('files that are not regular files, or too large', () => {
   // cp plans on a launched bottle: its launch record, as launch would write it.
-  writeRecordOf(JSON.parse(bottle(['plan', 'launch', 'demo', '-b', 'docker', '--format', 'json']).stdout) as Plan)
+  writeRecordOf(JSON.parse(bottle(['plan', 'launch', 'copied', '-b', 'docker', '--format', 'json']).stdout) as Plan)
 
   it.each([
     ['-f FIFO', ['plan', 'agent', 'demo', '-b', 'docker', '-f', 'fifo'], 'bottle: manifest "fifo" is a FIFO, not a regular file'],
@@ -42,7 +42,7 @@ describe('files that are not regular files, or too large', () => {
     ['--prompt FIFO', ['plan', 'launch', 'demo', '-b', 'bwrap', '--prompt', 'fifo'], `bottle: prompt file ${JSON.stringify(fifo)} is a FIFO, not a regular file`],
     ['--prompt /dev/zero', ['plan', 'launch', 'demo', '-b', 'docker', '--prompt', '/dev/zero'], 'bottle: prompt file "/dev/zero" is a device, not a regular file'],
     ['--prompt /dev/null', ['run', 'launch', 'demo', '-b', 'bwrap', '--prompt', '/dev/null'], 'bottle: prompt file "/dev/null" is a device, not a regular file'],
-    ['cp from a FIFO', ['plan', 'cp', 'demo', 'fifo', '/tmp/x', '-b', 'docker'], `bottle: source ${JSON.stringify(fifo)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`],
+    ['cp from a FIFO', ['plan', 'cp', 'copied', 'fifo', '/tmp/x', '-b', 'docker'], `bottle: source ${JSON.stringify(fifo)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`],
   ])('%s: one line, exit 2, at once', (_, args, line) => {
     const r = bottle(args)
     expect({ status: r.status, stderr: r.stderr }).toStrictEqual({ status: 2, stderr: `${line}\n` })

@@ -57,6 +57,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
   it('--format sh does as bottle run: a missing bottle is 125 with the same line; the command\'s own 1 stays 1', async () => {
     sb = sandbox()
     await launch(sb, backend)
+    await recordOnly(sb, backend, 'nosuch')
     const script = async (name: string, body: string) => {
       const p = await bottleProcess(['plan', 'exec', name, body, '-b', backend, '--workdir', sb.workdir, '--format', 'sh'], sb.env)
       expect(p.exitCode).toBe(0)
