@@ -15,7 +15,10 @@ const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 const found = findEngine('docker')
 const why = typeof found === 'string' ? found : null
 if (why !== null) console.warn(`skipping the real docker launch-id checks: ${why}`)
-const env = { ...process.env, ...(typeof found === 'string' ? {} : found.clientEnv) }
+// A state root of its own: the launch records these runs write go away with it.
+const stateHome = mkdtempSync(join(tmpdir(), 'bottle-undo-docker-state-'))
+afterAll(() => rmSync(stateHome, { recursive: true, force: true }))
+const env = { ...process.env, ...(typeof found === 'string' ? {} : found.clientEnv), XDG_STATE_HOME: stateHome }
 const image = typeof found === 'string' ? '' : found.image
 const docker = (...args: string[]) => (typeof found === 'string' ? spawnSync('false', { encoding: 'utf8' }) : client(found, args))
 
@@ -51,6 +54,8 @@ describe.skipIf(why !== null)('launch ids on a real docker engine', () => {
     expect(spawnSync(process.execPath, [cli, 'run', 'launch', name, ...common, '-q'], { env }).status).toBe(0)
     const [first] = ids(name)
     for (const delay of [0, 20, 60]) {
+      // Without the first launch's record (an older bottle's), so that the second launch reaches docker.
+      rmSync(join(stateHome, 'bottle', 'docker', name, 'record.json'), { force: true })
       expect(await interrupted(['run', 'launch', name, ...common], '[1/', delay)).not.toBe(0)
       expect(ids(name)).toEqual([first])
     }
