@@ -116,7 +116,12 @@ const lifecycle = (engine: Engine): void => {
     const r = bottle(['ls', '-b', engine.name, '--json'])
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    return (JSON.parse(r.stdout) as { bottles: { name: string; state: string; image: string; drift: { status: string; differences: unknown[] } }[] }).bottles
+    const out = JSON.parse(r.stdout) as {
+      bottles: { name: string; state: string; image: string; drift: { status: string; differences: unknown[] } }[]
+      unreachable: unknown[]
+    }
+    expect(out.unreachable).toStrictEqual([])
+    return out.bottles
   }
   const images: string[] = []
   const exists = (container: string) => client(engine, ['container', 'inspect', container]).status === 0
