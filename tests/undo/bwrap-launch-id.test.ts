@@ -74,13 +74,15 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('launch ids on a real bwrap
       const loser = spawn('dash', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       let stderr = ''
       loser.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      // Listened for from the start: a loser that fails before the interrupt has closed already.
+      const closed = new Promise<number | null>((r) => loser.on('close', (c) => r(c)))
       await new Promise((r) => setTimeout(r, 5 + trial * 10))
       try {
         process.kill(-(loser.pid ?? 0), 'SIGINT')
       } catch {
         // It had finished already.
       }
-      const code = await new Promise<number | null>((r) => loser.on('close', (c) => r(c)))
+      const code = await closed
       expect(code).not.toBe(0)
       expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
       expect(idIn(stateOf('demo'))).toBe(winner)
