@@ -7,9 +7,10 @@
  * tests fail if later ops read the manifest again.
  *
  * LD_PRELOAD into host-side bwrap is tests/escape/bwrap.test.ts's; here it is tried on the docker
- * client. The docker engine of the tests runs with --bridge=none and a container's network and
- * binds are fixed when it is created, so on docker `network: host` and `workdir` are checked in
- * the container's inspect output, not by connecting.
+ * client. On docker a container's network and binds are fixed when it is created, and the test
+ * engine runs with --bridge=none, so `network: host` is checked in the container's inspect output,
+ * not by connecting; an edited `workdir` would only make `docker exec -w` fail (126), so it is
+ * tried apart from the secret and env, which `docker exec -e` would hand in.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -124,7 +125,7 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
       expect(r.stdout).toContain(`secret=${secret}\n`)
       expect(r.stdout).toContain(`injected=${injected}\n`)
     } finally {
-      expect(bottle(['run', 'down', 'control', '-q', '-f', join(root, 'control.yaml')]).status).toBe(0)
+      expect(bottle(['run', 'down', 'control', '-q', '-f', join(root, 'control.yaml')])).toMatchObject({ status: 0 })
     }
   })
 
@@ -153,7 +154,7 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
   })
 
   it('takes the victim down', () => {
-    expect(bottle(['run', 'down', 'victim', '-q']).status).toBe(0)
+    expect(bottle(['run', 'down', 'victim', '-q'])).toMatchObject({ status: 0 })
   })
 })
 
@@ -182,9 +183,11 @@ if (typeof engine === 'string') {
     const so = join(ws, 'evil.so')
     const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
     const bottle = (args: readonly string[]) => run(ws, env, args)
-    const edited = (name: string) =>
+    // With or without the workdir: docker exec -w into a directory the container does not have
+    // fails (126), which would hide whether the secret and env got in; so they are tried apart.
+    const edited = (name: string, workdir: boolean) =>
       [
-        'backend: docker', 'bottles:', `  ${name}:`, `    image: ${engine.image}`, `    workdir: ${target.dir}`, '    network: host',
+        'backend: docker', 'bottles:', `  ${name}:`, `    image: ${engine.image}`, ...(workdir ? [`    workdir: ${target.dir}`] : []), '    network: host',
         '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}, LD_PRELOAD: ${so}}`, '',
       ].join('\n')
     const inspect = (name: string) => {
@@ -204,9 +207,9 @@ if (typeof engine === 'string') {
       writeFileSync(join(root, 'evil.c'), `#include <stdio.h>\n__attribute__((constructor)) static void fire(void) { FILE *f = fopen("${preloaded}", "a"); if (f) { fputs("fired\\n", f); fclose(f); } }\n`)
       expect(spawnSync('gcc', ['-shared', '-fPIC', '-o', so, join(root, 'evil.c')]).status).toBe(0)
       expect(bottle(['run', 'launch', victim, '-q'])).toMatchObject({ status: 0, stderr: '' })
-      const r = bottle(['run', 'exec', victim, editManifest(edited(victim))])
+      const r = bottle(['run', 'exec', victim, editManifest(edited(victim, false))])
       expect(r).toMatchObject({ status: 0, stdout: 'edited\n' })
-      expect(readFileSync(join(ws, 'bottle.yaml'), 'utf8')).toBe(edited(victim))
+      expect(readFileSync(join(ws, 'bottle.yaml'), 'utf8')).toBe(edited(victim, false))
       after = bottle(['run', 'exec', victim, probe(target.dir, null)])
       expect(after.status).toBe(0)
       expect(after.stdout).toMatch(/done\n$/)
@@ -218,7 +221,7 @@ if (typeof engine === 'string') {
       spawnSync('/bin/true', { env: { ...process.env, LD_PRELOAD: so } })
       expect(existsSync(preloaded)).toBe(true)
       rmSync(preloaded)
-      writeFileSync(join(root, 'control.yaml'), edited(control))
+      writeFileSync(join(root, 'control.yaml'), edited(control, true))
       expect(bottle(['run', 'launch', control, '-q', '-f', join(root, 'control.yaml')])).toMatchObject({ status: 0, stderr: '' })
       const r = bottle(['run', 'exec', control, '-f', join(root, 'control.yaml'), probe(target.dir, null)])
       expect(r.stdout).toContain(`${target.token}\n`)
@@ -227,12 +230,17 @@ if (typeof engine === 'string') {
       const c = inspect(control)
       expect(c.HostConfig.NetworkMode).toBe('host')
       expect(c.Mounts.map((m) => m.Source)).toContain(target.dir)
-      expect(bottle(['run', 'down', control, '-q', '-f', join(root, 'control.yaml')]).status).toBe(0)
+      expect(bottle(['run', 'down', control, '-q', '-f', join(root, 'control.yaml')])).toMatchObject({ status: 0 })
     })
 
-    it('workdir and network: fixed at launch; the container binds only the launch workdir, on its own network', () => {
-      expect(after.stdout).toContain('marker=unreadable\n')
-      expect(after.stdout).not.toContain(target.token)
+    it('workdir and network: fixed at launch; the next exec runs in the launch workdir; the container binds only it, on its own network', () => {
+      expect(bottle(['run', 'exec', victim, editManifest(edited(victim, true))])).toMatchObject({ status: 0, stdout: 'edited\n' })
+      const r = bottle(['run', 'exec', victim, probe(target.dir, null)])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(new RegExp(`^bottle: drift: ${victim} `, 'm'))
+      expect(r.stdout).toContain(`pwd=${ws}\n`)
+      expect(r.stdout).toContain('marker=unreadable\n')
+      expect(r.stdout).not.toContain(target.token)
       const v = inspect(victim)
       expect(v.Mounts.map((m) => m.Source)).toStrictEqual([ws])
       expect(v.HostConfig.NetworkMode).not.toBe('host')
@@ -251,6 +259,6 @@ if (typeof engine === 'string') {
     })
 
     it('takes the victim down', () => {
-      expect(bottle(['run', 'down', victim, '-q']).status).toBe(0)
+      expect(bottle(['run', 'down', victim, '-q'])).toMatchObject({ status: 0 })
     })
   })
