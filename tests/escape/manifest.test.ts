@@ -78,11 +78,12 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
   const secret = `s3cret-${randomBytes(12).toString('base64url')}`
   const injected = `injected-${randomBytes(6).toString('hex')}`
   const greeting = `hello-from-the-host-${randomBytes(6).toString('hex')}`
-  const ws = workspace(root, 'backend: bwrap\nbottles:\n  victim: {}\n')
+  // The agent is sh: `bottle run agent victim -- -c SCRIPT` runs a probe as the agent would run.
+  const ws = workspace(root, 'backend: bwrap\nbottles:\n  victim:\n    agent: sh\n')
   const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
   const bottle = (args: readonly string[]) => run(ws, env, args)
   const edited = (name: string) =>
-    ['backend: bwrap', 'bottles:', `  ${name}:`, `    workdir: ${target.dir}`, '    network: host', '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}}`, ''].join('\n')
+    ['backend: bwrap', 'bottles:', `  ${name}:`, '    agent: sh', `    workdir: ${target.dir}`, '    network: host', '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}}`, ''].join('\n')
   let server: ChildProcess
   let port = 0
 
@@ -151,6 +152,14 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
 
   it('env: the added entry is absent from the guest env', () => {
     expect(after.stdout).toContain('injected=unset\n')
+  })
+
+  it('the agent op likewise: none of the edits reach the agent', () => {
+    const r = bottle(['run', 'agent', 'victim', '--no-tty', '--', '-c', probe(target.dir, port)])
+    expect(r.status).toBe(0)
+    expect(r.stderr).toMatch(/^bottle: drift: victim /m)
+    for (const line of [`pwd=${ws}`, 'marker=unreadable', 'listener=unreachable', 'secret=unset', 'injected=unset']) expect(r.stdout).toContain(`${line}\n`)
+    expect(r.stdout + r.stderr).not.toContain(secret)
   })
 
   it('takes the victim down', () => {
@@ -255,6 +264,17 @@ if (typeof engine === 'string') {
     it('env: neither INJECTED nor LD_PRELOAD reaches the guest, and no host process (the docker client) loads the preload', () => {
       expect(after.stdout).toContain('injected=unset\n')
       expect(after.stdout).toContain('preload=unset\n')
+      expect(existsSync(preloaded)).toBe(false)
+    })
+
+    it('the agent op likewise: the agent (a stand-in that prints its env) gets neither the secret nor the env', () => {
+      const r = bottle(['run', 'agent', victim, '--no-tty'])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(new RegExp(`^bottle: drift: ${victim} `, 'm'))
+      expect(r.stdout).toContain(`cwd=${ws}\n`)
+      expect(r.stdout).toContain('env:HOME=')
+      expect(r.stdout).not.toMatch(/^env:(SOME_SECRET|INJECTED|LD_PRELOAD)=/m)
+      expect(r.stdout + r.stderr).not.toContain(secret)
       expect(existsSync(preloaded)).toBe(false)
     })
 
