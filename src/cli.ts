@@ -297,7 +297,7 @@ const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: stri
   const differences = diffRecords(
     recordOf(recorded, backend.defaultImage),
     recordOf(declared.right, backend.defaultImage),
-    backend.name === 'bwrap' ? 'per-command sandbox' : 'container',
+    { secrets: backend.secretsAtLaunch === true },
   )
   return differences.length === 0
     ? []

@@ -230,6 +230,7 @@ export const kubernetes: Backend = {
     step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
   ],
   parseList: (stdout) => parsePods(stdout),
+  secretsAtLaunch: true,
   notes: (op, spec, host) => {
     const notes = [where(spec ?? host.cluster)]
     if (op === 'launch')
