@@ -14,7 +14,7 @@ import { type Operation, compile, compileDownAll, compileList } from './compile.
 import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
-import { bottleStateDir, decodeLaunchRecord, diffRecords, encodeRecord, recordFile, recordOf } from './spec/record.js'
+import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
@@ -531,7 +531,10 @@ const withRecord = (row: BottleRow, env: Io['env'], cwd: string): BottleRow => {
   const spec = resolveSpec({ name: row.name, fromManifest: recorded.right.layer, fromFlags: {}, cwd })
   if (E.isLeft(spec)) return row
   const r = recordOf(spec.right, backends[row.backend].defaultImage)
-  return { ...row, spec: encodeRecord(r), image: row.image ?? r.image }
+  // The labels keep the hash the bottle was launched with, and a container's labels cannot
+  // change; `update` rewrites the record, which is what the bottle runs with: its hash counts.
+  const { hash, encoded } = hashAndEncode(r)
+  return { ...row, specHash: hash, spec: encoded, image: row.image ?? r.image }
 }
 
 /**
