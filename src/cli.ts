@@ -671,7 +671,7 @@ const opDocs: readonly OpDoc[] = [
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
   { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (claude --continue, codex resume --last), or start a fresh one if that fails", example: 'bottle run resume demo' },
   { op: 'attach', args: '<name> [args...]', summary: 'open the agent (or, with --resume, the resume fallback) in a tmux pane', example: 'bottle run attach demo --pane split --target %3' },
-  { op: 'update', args: '<name>', summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes', example: 'bottle run update demo --yes' },
+  { op: 'update', args: '<name>', summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes', example: 'bottle run update demo' },
   { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
   { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
 ]
