@@ -11,7 +11,7 @@ import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
+import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
@@ -22,6 +22,7 @@ import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import { type Checked, bottleName, kubeContext, kubeNamespace } from './spec/validate.js'
+import { workdirRefusal } from './workdir.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -363,6 +364,12 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(resolved)) return resolved
   const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
+  // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
+  if (op._tag === 'launch' && backend.bindsWorkdir) {
+    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.env)
+    const refused = workdirRefusal(workdir, guard)
+    if (refused !== null) return fail(refused)
+  }
   // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
   const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
