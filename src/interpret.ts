@@ -15,6 +15,7 @@ import { fillJson, jsonParts } from './plan/json.js'
 import { quoteShArgv } from './plan/quote.js'
 import { progressLine } from './plan/render.js'
 import { type Plan, type Stdin, type Step, absurd, secretSource, withLaunchId } from './plan/types.js'
+import { envStringTooBig } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -40,6 +41,17 @@ export type Outcome =
   | { readonly _tag: 'exited'; readonly code: number; readonly captured?: readonly string[] }
   /** Secrets the plan needs are not in the host env; nothing ran. */
   | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
+  /**
+   * Secrets whose `NAME=VALUE` does not fit in one exec string (MAX_ARG_STRLEN): no backend could
+   * be handed them; nothing ran.
+   */
+  | { readonly _tag: 'oversizedSecrets'; readonly names: readonly string[] }
+  /**
+   * A step's program could not be started because its argv and environment together are over the
+   * kernel's limit (E2BIG); `secrets` names the secrets the step's environment held, never a
+   * value. What was created before it has been undone.
+   */
+  | { readonly _tag: 'tooBigForExec'; readonly binary: string; readonly secrets: readonly string[] }
   /**
    * A step's program could not be started: not installed (ENOENT), or found but not executable
    * (EACCES); what was created before it has been undone.
@@ -272,6 +284,8 @@ const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext
 export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome> => {
   const missing = plan.secrets.filter((n) => hostValue(given.hostEnv, n) === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
+  const oversized = plan.secrets.filter((n) => envStringTooBig(n, hostValue(given.hostEnv, n) ?? ''))
+  if (oversized.length > 0) return { _tag: 'oversizedSecrets', names: oversized }
   const launchId = given.launchId ?? newLaunchId()
   const ctx: RunContext = { ...given, launchId }
 
@@ -365,6 +379,10 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
       if (r.timedOut && s.timeoutMs !== undefined) {
         await rollback(undo)
         return { _tag: 'timedOut', step: s.title, binary: s.argv[0] ?? '', timeoutMs: s.timeoutMs }
+      }
+      if (r.code === null && r.spawnError === 'E2BIG') {
+        await rollback(undo)
+        return { _tag: 'tooBigForExec', binary: s.argv[0] ?? '', secrets: s.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : [])) }
       }
       if (r.code === null) {
         await rollback(undo)
