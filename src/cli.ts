@@ -714,7 +714,8 @@ const quietly = (c: Command, io: Io): Command =>
   c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+    // Commander quotes what was typed ("unknown option '--a\nb'"): made one line like every other.
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(oneLine(s.trimEnd().replace(/^error: /, 'bottle: '))) })
 
 const opList = opDocs.map((d) => d.op).join(', ')
 
@@ -830,7 +831,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
+    io.err(oneLine(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`))
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {
