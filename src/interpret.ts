@@ -125,15 +125,18 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
 /**
  * The ways a secret's value can appear in a backend's output: as it is; as a JSON string holds it
  * (how a `json` stdin sends it); as Go's encoding/json writes it, which also escapes `<`, `>`, `&`,
- * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back); and in base64, with and without
+ * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back), \b and \f as `\u0008`, `\u000c` before Go
+ * 1.22; and in base64, with and without
  * padding (a Secret's `data`, which kubectl prints).
  */
 export const secretForms = (value: string): string[] => {
   if (value === '') return []
   const json = JSON.stringify(value).slice(1, -1)
   const goJson = json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  // Go before 1.22 wrote \b and \f as \u0008 and \u000c (a kubectl built with it does too).
+  const oldGoJson = goJson.replace(/\\\\|\\b|\\f/g, (e) => (e === '\\b' ? '\\u0008' : e === '\\f' ? '\\u000c' : e))
   const base64 = Buffer.from(value, 'utf8').toString('base64')
-  return [...new Set([value, json, goJson, base64, base64.replace(/=+$/, '')])]
+  return [...new Set([value, json, goJson, oldGoJson, base64, base64.replace(/=+$/, '')])]
 }
 
 /**
