@@ -424,6 +424,10 @@ const missingBinaryMessage = (binary: string): string => {
   return `bottle: ${binary} is not installed (not found on PATH)${install === undefined ? '' : `: ${install}`}`
 }
 
+/** E2BIG in one line: which program, and the secrets its environment held, by name. */
+const tooBigMessage = (o: Extract<Outcome, { _tag: 'tooBigForExec' }>): string =>
+  `bottle: ${o.binary} cannot be started: its arguments and environment are too big for exec (E2BIG)${o.secrets.length === 0 ? '' : `; its environment holds the secret${o.secrets.length > 1 ? 's' : ''} ${o.secrets.join(', ')}`}`
+
 /** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
 const exitCodeOf = (outcome: Outcome, io: Io): number => {
   switch (outcome._tag) {
@@ -432,6 +436,12 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
     case 'missingSecrets':
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
+    case 'oversizedSecrets':
+      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} too big: NAME=VALUE must fit in 128 KiB (Linux's limit for one environment string); nothing was run`)
+      return exitInvalid
+    case 'tooBigForExec':
+      io.err(tooBigMessage(outcome))
+      return exitCannotExecute
     case 'missingBinary':
       if (outcome.error === 'EACCES') {
         io.err(`bottle: ${outcome.binary} cannot be run: permission denied (is it executable?)`)
@@ -483,6 +493,10 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
         : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
     case 'missingSecrets':
       return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+    case 'oversizedSecrets':
+      return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are too big for exec` }
+    case 'tooBigForExec':
+      return { code: exitCannotExecute, reason: tooBigMessage(outcome).replace(/^bottle: /, '') }
     case 'backendFailed':
       return { code: exitBackendFailed, reason: oneLine(outcome.detail) }
   }
@@ -748,7 +762,8 @@ const quietly = (c: Command, io: Io): Command =>
   c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+    // Commander quotes what was typed ("unknown option '--a\nb'"): made one line like every other.
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(oneLine(s.trimEnd().replace(/^error: /, 'bottle: '))) })
 
 const opList = opDocs.map((d) => d.op).join(', ')
 
@@ -895,7 +910,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
+    io.err(oneLine(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`))
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {
