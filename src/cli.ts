@@ -11,7 +11,7 @@ import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
+import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
@@ -22,6 +22,7 @@ import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import { type Checked, bottleName, kubeContext, kubeNamespace } from './spec/validate.js'
+import { workdirRefusal } from './workdir.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -363,6 +364,12 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(resolved)) return resolved
   const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
+  // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
+  if (op._tag === 'launch' && backend.bindsWorkdir) {
+    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.env)
+    const refused = workdirRefusal(workdir, guard)
+    if (refused !== null) return fail(refused)
+  }
   // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
   const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
@@ -417,6 +424,10 @@ const missingBinaryMessage = (binary: string): string => {
   return `bottle: ${binary} is not installed (not found on PATH)${install === undefined ? '' : `: ${install}`}`
 }
 
+/** E2BIG in one line: which program, and the secrets its environment held, by name. */
+const tooBigMessage = (o: Extract<Outcome, { _tag: 'tooBigForExec' }>): string =>
+  `bottle: ${o.binary} cannot be started: its arguments and environment are too big for exec (E2BIG)${o.secrets.length === 0 ? '' : `; its environment holds the secret${o.secrets.length > 1 ? 's' : ''} ${o.secrets.join(', ')}`}`
+
 /** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
 const exitCodeOf = (outcome: Outcome, io: Io): number => {
   switch (outcome._tag) {
@@ -425,6 +436,12 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
     case 'missingSecrets':
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
+    case 'oversizedSecrets':
+      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} too big: NAME=VALUE must fit in 128 KiB (Linux's limit for one environment string); nothing was run`)
+      return exitInvalid
+    case 'tooBigForExec':
+      io.err(tooBigMessage(outcome))
+      return exitCannotExecute
     case 'missingBinary':
       if (outcome.error === 'EACCES') {
         io.err(`bottle: ${outcome.binary} cannot be run: permission denied (is it executable?)`)
@@ -476,6 +493,10 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
         : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
     case 'missingSecrets':
       return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+    case 'oversizedSecrets':
+      return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are too big for exec` }
+    case 'tooBigForExec':
+      return { code: exitCannotExecute, reason: tooBigMessage(outcome).replace(/^bottle: /, '') }
     case 'backendFailed':
       return { code: exitBackendFailed, reason: oneLine(outcome.detail) }
   }
@@ -741,7 +762,8 @@ const quietly = (c: Command, io: Io): Command =>
   c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+    // Commander quotes what was typed ("unknown option '--a\nb'"): made one line like every other.
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(oneLine(s.trimEnd().replace(/^error: /, 'bottle: '))) })
 
 const opList = opDocs.map((d) => d.op).join(', ')
 
@@ -888,7 +910,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
+    io.err(oneLine(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`))
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {

@@ -15,6 +15,7 @@ import { fillJson, jsonParts } from './plan/json.js'
 import { quoteShArgv } from './plan/quote.js'
 import { progressLine } from './plan/render.js'
 import { type Plan, type Stdin, type Step, absurd, secretSource, withLaunchId } from './plan/types.js'
+import { envStringTooBig } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -40,6 +41,17 @@ export type Outcome =
   | { readonly _tag: 'exited'; readonly code: number; readonly captured?: readonly string[] }
   /** Secrets the plan needs are not in the host env; nothing ran. */
   | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
+  /**
+   * Secrets whose `NAME=VALUE` does not fit in one exec string (MAX_ARG_STRLEN): no backend could
+   * be handed them; nothing ran.
+   */
+  | { readonly _tag: 'oversizedSecrets'; readonly names: readonly string[] }
+  /**
+   * A step's program could not be started because its argv and environment together are over the
+   * kernel's limit (E2BIG); `secrets` names the secrets the step's environment held, never a
+   * value. What was created before it has been undone.
+   */
+  | { readonly _tag: 'tooBigForExec'; readonly binary: string; readonly secrets: readonly string[] }
   /**
    * A step's program could not be started: not installed (ENOENT), or found but not executable
    * (EACCES); what was created before it has been undone.
@@ -113,15 +125,18 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
 /**
  * The ways a secret's value can appear in a backend's output: as it is; as a JSON string holds it
  * (how a `json` stdin sends it); as Go's encoding/json writes it, which also escapes `<`, `>`, `&`,
- * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back); and in base64, with and without
+ * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back), \b and \f as `\u0008`, `\u000c` before Go
+ * 1.22; and in base64, with and without
  * padding (a Secret's `data`, which kubectl prints).
  */
 export const secretForms = (value: string): string[] => {
   if (value === '') return []
   const json = JSON.stringify(value).slice(1, -1)
   const goJson = json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  // Go before 1.22 wrote \b and \f as \u0008 and \u000c (a kubectl built with it does too).
+  const oldGoJson = goJson.replace(/\\\\|\\b|\\f/g, (e) => (e === '\\b' ? '\\u0008' : e === '\\f' ? '\\u000c' : e))
   const base64 = Buffer.from(value, 'utf8').toString('base64')
-  return [...new Set([value, json, goJson, base64, base64.replace(/=+$/, '')])]
+  return [...new Set([value, json, goJson, oldGoJson, base64, base64.replace(/=+$/, '')])]
 }
 
 /**
@@ -272,6 +287,8 @@ const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext
 export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome> => {
   const missing = plan.secrets.filter((n) => hostValue(given.hostEnv, n) === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
+  const oversized = plan.secrets.filter((n) => envStringTooBig(n, hostValue(given.hostEnv, n) ?? ''))
+  if (oversized.length > 0) return { _tag: 'oversizedSecrets', names: oversized }
   const launchId = given.launchId ?? newLaunchId()
   const ctx: RunContext = { ...given, launchId }
 
@@ -365,6 +382,10 @@ export const interpret = async (plan: Plan, given: RunContext): Promise<Outcome>
       if (r.timedOut && s.timeoutMs !== undefined) {
         await rollback(undo)
         return { _tag: 'timedOut', step: s.title, binary: s.argv[0] ?? '', timeoutMs: s.timeoutMs }
+      }
+      if (r.code === null && r.spawnError === 'E2BIG') {
+        await rollback(undo)
+        return { _tag: 'tooBigForExec', binary: s.argv[0] ?? '', secrets: s.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : [])) }
       }
       if (r.code === null) {
         await rollback(undo)

@@ -63,8 +63,8 @@ export const envKeyArb: fc.Arbitrary<string> = fc
   )
   .map((k) => (reservedKeys.has(k) ? `${k}_` : k))
 
-/** A secret's name: an env key, but not `_`, which shells overwrite (the spec rejects it). */
-export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k))
+/** A secret's name: an env key, but not `_`, which shells overwrite, nor `bottle_…`, a sh script's own (the spec rejects both). */
+export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k.startsWith('bottle_') ? `S${k}` : k))
 
 /** Env entries with nasty values, and secret names; no key is both (the spec forbids it). */
 export const envAndSecretsArb = fc

@@ -140,6 +140,11 @@ export interface Backend {
   readonly checkSpec: (spec: BottleSpec, op: OpName, host: HostFacts) => Checked<BottleSpec>
   /** The image used when the spec names none. */
   readonly defaultImage: string
+  /**
+   * The workdir is a host directory bound into the bottle, so launch refuses one that would expose
+   * the host (src/workdir.ts). False on kubernetes, where it is only a directory made in the Pod.
+   */
+  readonly bindsWorkdir: boolean
   /** Where the prompt file lives inside the bottle. */
   readonly promptPath: (spec: BottleSpec) => string
   /**

@@ -599,6 +599,7 @@ export const bwrap: Backend = {
   checkSpec,
   // The host's own root, read-only; a spec's image is a rootfs directory in its place.
   defaultImage: '/',
+  bindsWorkdir: true,
   promptPath: () => promptGuestPath,
   create,
   exec: (spec, intent, host) => execIn(spec, host, intent),

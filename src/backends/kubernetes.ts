@@ -199,6 +199,8 @@ export const kubernetes: Backend = {
   install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster',
   checkSpec,
   defaultImage: 'node:22',
+  // No host directory is bound: launch makes the workdir, empty, in the Pod.
+  bindsWorkdir: false,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create,
   exec: (spec, intent) => ({
