@@ -4,7 +4,10 @@
 // - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
 // - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
 //   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
-//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V -o json` lists them;
+//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V,… -o json|name`
+//   lists them, `delete KIND -l K=V,…` deletes them, each deletion logged in
+//   $BOTTLE_KUBECTL_REMOVED with the deleter's STANDIN_RUN_TAG;
+// - $BOTTLE_KUBECTL_SLOW_MS: create/apply takes that long before the "server" acts;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
 //   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -46,6 +49,23 @@ const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret' }
 const plural = { Pod: 'pods', Secret: 'secrets' }
 const key = (kind, name) => `${kind}/${namespace}/${name}`
 
+/** The objects of a kind in the namespace that a selector `k=v,k=v` matches: [key, object] pairs. */
+const matching = (kind, selector) => {
+  const wanted = selector.split(',').filter((p) => p !== '').map((p) => p.split('='))
+  return Object.entries(state).filter(
+    ([k, o]) => k.startsWith(`${kind}/${namespace}/`) && wanted.every(([lk, lv]) => o.metadata.labels?.[lk] === lv),
+  )
+}
+
+/**
+ * Each deletion, as one JSON line in $BOTTLE_KUBECTL_REMOVED: who deleted (the knob
+ * STANDIN_RUN_TAG, one per bottle process) what (kind, name, labels), for the undo properties.
+ */
+const removed = (o) => {
+  if (knobs.BOTTLE_KUBECTL_REMOVED !== undefined)
+    appendFileSync(knobs.BOTTLE_KUBECTL_REMOVED, `${JSON.stringify({ by: knobs.STANDIN_RUN_TAG ?? '', kind: o.kind, name: o.metadata.name, labels: o.metadata.labels ?? {} })}\n`)
+}
+
 switch (verb) {
   case 'create':
   case 'apply': {
@@ -55,6 +75,8 @@ switch (verb) {
     } catch {
       finish(1, '', 'error: error parsing STDIN: error converting YAML to JSON: yaml: did not find expected node content')
     }
+    // A slow API server: the request is in flight this long before the server decides.
+    if (knobs.BOTTLE_KUBECTL_SLOW_MS !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(knobs.BOTTLE_KUBECTL_SLOW_MS))
     if (verb === 'create' && knobs.BOTTLE_KUBECTL_FAIL === 'create-echo')
       finish(1, '', `error: error validating "STDIN": error validating data: ${stdin}`)
     const k = key(obj.kind, obj.metadata.name)
@@ -82,10 +104,20 @@ switch (verb) {
   case 'delete': {
     const [kindWord, name] = rest
     const kind = kinds[kindWord]
+    // `delete KIND -l SELECTOR`: every object the selector matches; none is no error.
+    if (name === '-l') {
+      const found = matching(kind, rest[2])
+      for (const [k, o] of found) {
+        removed(o)
+        delete state[k]
+      }
+      finish(0, found.length === 0 ? '' : found.map(([, o]) => `${kindWord} "${o.metadata.name}" deleted`).join('\n'), found.length === 0 ? 'No resources found' : '')
+    }
     if (state[key(kind, name)] === undefined) {
       if (rest.includes('--ignore-not-found')) finish(0)
       finish(1, '', `Error from server (NotFound): ${plural[kind]} "${name}" not found`)
     }
+    removed(state[key(kind, name)])
     delete state[key(kind, name)]
     finish(0, `${kindWord} "${name}" deleted`)
     break
@@ -115,12 +147,11 @@ switch (verb) {
       if (rest.includes('jsonpath={.status.phase}')) finish(0, pod.status?.phase ?? '')
       finish(1, '', 'kubectl stand-in: only -o jsonpath={.status.phase} is played for one Pod')
     }
-    const selector = rest[rest.indexOf('-l') + 1] ?? ''
-    const [labelKey, labelValue] = selector.split('=')
-    const items = Object.entries(state)
-      .filter(([k, o]) => k.startsWith(`Pod/${namespace}/`) && o.metadata.labels?.[labelKey] === labelValue)
-      .map(([, o]) => o)
-    finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 4))
+    const kind = kinds[rest[0]] ?? 'Pod'
+    const found = matching(kind, rest[rest.indexOf('-l') + 1] ?? '')
+    // `-o name`: kind/name lines, nothing at all when there is none.
+    if (rest.includes('name')) finish(0, found.map(([, o]) => `${kind.toLowerCase()}/${o.metadata.name}`).join('\n'))
+    finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: found.map(([, o]) => o) }, null, 4))
     break
   }
   default:
