@@ -8,9 +8,14 @@
 //   lists them, `delete KIND -l K=V,…` deletes them, each deletion logged in
 //   $BOTTLE_KUBECTL_REMOVED with the deleter's STANDIN_RUN_TAG;
 // - $BOTTLE_KUBECTL_SLOW_MS: create/apply takes that long before the "server" acts;
+// - $BOTTLE_KUBECTL_CREATE_DIES=1: create's client is killed (SIGKILL) once the server has acted
+//   (created, or refused with AlreadyExists); =late: it is killed at once, and the server creates
+//   the object ~800 ms later; $BOTTLE_KUBECTL_DIES_ON=KIND: only a create of that kind;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
 //   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
+import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 const argv = process.argv.slice(2)
 // bottle starts kubectl with an allow-list of host variables (src/plan/client-env.ts), so a
@@ -20,7 +25,19 @@ const env = process.env
 const knobFile = env.HOME === undefined ? null : `${env.HOME}/.bottle-standin-knobs.json`
 const knobs = { ...(knobFile !== null && existsSync(knobFile) ? JSON.parse(readFileSync(knobFile, 'utf8')) : {}), ...env }
 const statePath = knobs.BOTTLE_KUBECTL_STATE
-const state = statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {}
+const readState = () => (statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {})
+const state = readState()
+/** Takes in what other calls wrote meanwhile (a slow create). */
+const reload = () => {
+  for (const k of Object.keys(state)) delete state[k]
+  Object.assign(state, readState())
+}
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+/** Ends this client as a signal would: no message, no exit code of its own. */
+const killed = () => {
+  process.kill(process.pid, 'SIGKILL')
+  sleep(10_000)
+}
 
 const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-')
 const stdin = readsStdin ? readFileSync(0, 'utf8') : null
@@ -75,8 +92,27 @@ switch (verb) {
     } catch {
       finish(1, '', 'error: error parsing STDIN: error converting YAML to JSON: yaml: did not find expected node content')
     }
-    // A slow API server: the request is in flight this long before the server decides.
-    if (knobs.BOTTLE_KUBECTL_SLOW_MS !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(knobs.BOTTLE_KUBECTL_SLOW_MS))
+    const dies = verb === 'create' && [undefined, obj.kind].includes(knobs.BOTTLE_KUBECTL_DIES_ON) ? knobs.BOTTLE_KUBECTL_CREATE_DIES : undefined
+    if (dies === 'late' && env.BOTTLE_KUBECTL_LATE_SERVER === undefined) {
+      // The client dies at once; the "server" finishes the request later, in a process of its own.
+      const server = spawn(process.execPath, [fileURLToPath(import.meta.url), ...argv], {
+        detached: true,
+        stdio: ['pipe', 'ignore', 'ignore'],
+        env: { ...env, BOTTLE_KUBECTL_LATE_SERVER: '1' },
+      })
+      server.stdin.end(stdin)
+      server.unref()
+      killed()
+    }
+    // A slow API server: the request is in flight this long before the server decides; the state
+    // is read again after it, as the server would see it then.
+    const slowMs = env.BOTTLE_KUBECTL_LATE_SERVER === undefined ? knobs.BOTTLE_KUBECTL_SLOW_MS : '800'
+    if (slowMs !== undefined) {
+      sleep(Number(slowMs))
+      reload()
+    }
+    // The client is stopped by a signal after the server acted (created, or refused), before it says which.
+    if (dies === '1') process.on('exit', killed)
     if (verb === 'create' && knobs.BOTTLE_KUBECTL_FAIL === 'create-echo')
       finish(1, '', `error: error validating "STDIN": error validating data: ${stdin}`)
     const k = key(obj.kind, obj.metadata.name)
