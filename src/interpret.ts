@@ -14,7 +14,7 @@ import { clientEnv } from './plan/client-env.js'
 import { fillJson, jsonParts } from './plan/json.js'
 import { quoteShArgv } from './plan/quote.js'
 import { progressLine } from './plan/render.js'
-import { type Plan, type Stdin, type Step, absurd, secretSource, withLaunchId } from './plan/types.js'
+import { type Plan, type Stdin, type Step, absurd, secretSource, stepUsesLaunchId, withLaunchId } from './plan/types.js'
 import { envStringTooBig } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -103,20 +103,20 @@ export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<stri
   return env
 }
 
-/** What a step writes to the program's stdin: for a `json` stdin, secret values go in here. */
-const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null => {
+/** What a step writes to the program's stdin: for a `json` stdin, secret values and the launch id go in here. */
+const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv'], launchId: string | undefined): string | null => {
   switch (stdin._tag) {
     case 'none':
       return null
     case 'text':
       return stdin.text
     case 'json':
-      return fillJson(jsonParts(stdin.document, stdin.secrets), (name) => {
+      return fillJson(jsonParts(stdin.document, stdin.secrets, 0, stdin.launchId), (name) => {
         const value = hostValue(hostEnv, name)
         // interpret checks plan.secrets, which lists every slot's name, before the first step.
         if (value === undefined) throw new Error(`secret ${name} is not in the host env: a missing check`)
         return value
-      })
+      }, launchId)
     default:
       return absurd(stdin)
   }
@@ -179,11 +179,11 @@ export const runStep = async (
   ctx: RunContext,
   onSpawn: (child: ResultPromise) => void = () => {},
 ): Promise<StepResult> => {
-  if ((s.launchId?.length ?? 0) > 0 && ctx.launchId === undefined) throw new Error('a launch id slot with no launch id: interpret fills it')
+  if (stepUsesLaunchId(s) && ctx.launchId === undefined) throw new Error('a launch id slot with no launch id: interpret fills it')
   const [file, ...args] = withLaunchId(s, ctx.launchId ?? '')
   if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
   const captureErr = s.tolerate.length > 0
-  const input = s.stdio === 'terminal' ? null : stdinText(s.stdin, ctx.hostEnv)
+  const input = s.stdio === 'terminal' ? null : stdinText(s.stdin, ctx.hostEnv, ctx.launchId)
   // A step that owns the terminal stays in the foreground group, where a limit cannot apply. The
   // others have a process group of their own: the limit stops the whole group, since a grandchild
   // that keeps the output pipe open would otherwise keep us waiting.
