@@ -13,6 +13,7 @@ import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
 import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
+import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, encodeRecord, recordFile, recordOf } from './spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
@@ -386,6 +387,9 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
   switch (outcome._tag) {
     case 'exited':
       return outcome.code
+    case 'stepFailed':
+      for (const l of stepFailedLines(outcome)) io.err(l)
+      return outcome.code
     case 'missingSecrets':
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
@@ -403,6 +407,19 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       io.err(backendFailureMessage(outcome))
       return exitBackendFailed
   }
+}
+
+/** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
+const runAndSay = async (plan: Plan, req: Request, io: Io): Promise<number> => {
+  const { runPlan } = await import('./spawn.js')
+  const quiet = req.flags.quiet === true
+  const outcome = await runPlan(plan, {
+    hostEnv: io.env,
+    onEvent: (e) => {
+      for (const l of eventLines(e, quiet)) io.err(l)
+    },
+  })
+  return exitCodeOf(outcome, io)
 }
 
 /** One line: which backend, which bottle, what the check found; never the guest's own code. */
@@ -424,10 +441,12 @@ const reasonLimit = 300
  * Why a listing failed, in one clause: the last line the backend's tool wrote on stderr (docker:
  * "Cannot connect to the Docker daemon at …"), else its exit code.
  */
-const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: number; reason: string } => {
+const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
   switch (outcome._tag) {
-    case 'exited': {
-      const said = logged.filter((l) => !l.startsWith('bottle: step ')).flatMap((l) => l.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
+    case 'exited':
+      return { code: exitBackendFailed, reason: `the listing exited with code ${outcome.code}` }
+    case 'stepFailed': {
+      const said = [outcome.stdout, outcome.stderr].flatMap((t) => t.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
       const last = said.at(-1)
       const reason = last === undefined ? `the listing exited with code ${outcome.code}` : last.length > reasonLimit ? `${last.slice(0, reasonLimit)}…` : last
       return { code: exitBackendFailed, reason: oneLine(reason) }
@@ -450,14 +469,15 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
  * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
-  const { interpret } = await import('./interpret.js')
-  const logged: string[] = []
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), {
+  const { runPlan } = await import('./spawn.js')
+  // Quiet: what a failed listing said comes back in its outcome, and becomes one line.
+  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), {
     hostEnv: io.env,
-    quiet: true,
-    log: (l) => void logged.push(l),
+    onEvent: (e) => {
+      for (const l of eventLines(e, true)) io.err(l)
+    },
   })
-  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome, logged) }
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
   // Entries the backend could not read are skipped, each with a line, and the rest still listed.
@@ -570,8 +590,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     )
     if (req.mode === 'plan') plans.push(p)
     else {
-      const { interpret } = await import('./interpret.js')
-      code ||= exitCodeOf(await interpret(p, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+      code ||= await runAndSay(p, req, io)
     }
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
@@ -843,6 +862,5 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
   for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
-  const { interpret } = await import('./interpret.js')
-  return exitCodeOf(await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+  return runAndSay(plan, req, io)
 }
