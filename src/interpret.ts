@@ -430,7 +430,8 @@ export const interpret = async (plan: Plan, given: RunContext, spawn: Spawn): Pr
         return done(interruptedCode())
       }
       if (r.timedOut && s.timeoutMs !== undefined) {
-        await rollback(undo)
+        // Stopped by a signal at its limit: it may have created something before it hung.
+        await rollback([...undo, ...own])
         return { _tag: 'timedOut', step: s.title, binary: s.argv[0] ?? '', timeoutMs: s.timeoutMs }
       }
       if (r.code === null) {
