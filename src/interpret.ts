@@ -14,7 +14,8 @@
 import { constants } from 'node:os'
 import { clientEnv } from './plan/client-env.js'
 import { fillJson, jsonParts } from './plan/json.js'
-import { type BackendName, type OpName, type Plan, type Stdin, type Stdio, type Step, absurd, launchIdShown, secretSource, withLaunchId } from './plan/types.js'
+import { type BackendName, type OpName, type Plan, type Stdin, type Stdio, type Step, absurd, launchIdShown, secretSource, stepUsesLaunchId, withLaunchId } from './plan/types.js'
+import { envStringTooBig } from './spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -137,6 +138,17 @@ export type Outcome =
   /** Secrets the plan needs are not in the host env; nothing ran. */
   | { readonly _tag: 'missingSecrets'; readonly names: readonly string[] }
   /**
+   * Secrets whose `NAME=VALUE` does not fit in one exec string (MAX_ARG_STRLEN): no backend could
+   * be handed them; nothing ran.
+   */
+  | { readonly _tag: 'oversizedSecrets'; readonly names: readonly string[] }
+  /**
+   * A step's program could not be started because its argv and environment together are over the
+   * kernel's limit (E2BIG); `secrets` names the secrets the step's environment held, never a
+   * value. What was created before it has been undone.
+   */
+  | { readonly _tag: 'tooBigForExec'; readonly binary: string; readonly secrets: readonly string[] }
+  /**
    * A step's program could not be started: not installed (ENOENT), or found but not executable
    * (EACCES); what was created before it has been undone.
    */
@@ -187,20 +199,20 @@ export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<stri
   return env
 }
 
-/** What a step writes to the program's stdin: for a `json` stdin, secret values go in here. */
-const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null => {
+/** What a step writes to the program's stdin: for a `json` stdin, secret values and the launch id go in here. */
+const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv'], launchId: string | undefined): string | null => {
   switch (stdin._tag) {
     case 'none':
       return null
     case 'text':
       return stdin.text
     case 'json':
-      return fillJson(jsonParts(stdin.document, stdin.secrets), (name) => {
+      return fillJson(jsonParts(stdin.document, stdin.secrets, 0, stdin.launchId), (name) => {
         const value = hostValue(hostEnv, name)
         // interpret checks plan.secrets, which lists every slot's name, before the first step.
         if (value === undefined) throw new Error(`secret ${name} is not in the host env: a missing check`)
         return value
-      })
+      }, launchId)
     default:
       return absurd(stdin)
   }
@@ -209,15 +221,18 @@ const stdinText = (stdin: Stdin, hostEnv: RunContext['hostEnv']): string | null 
 /**
  * The ways a secret's value can appear in a backend's output: as it is; as a JSON string holds it
  * (how a `json` stdin sends it); as Go's encoding/json writes it, which also escapes `<`, `>`, `&`,
- * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back); and in base64, with and without
+ * U+2028 and U+2029 as `\u003c`… (kubectl quoting our Secret back), \b and \f as `\u0008`, `\u000c` before Go
+ * 1.22; and in base64, with and without
  * padding (a Secret's `data`, which kubectl prints).
  */
 export const secretForms = (value: string): string[] => {
   if (value === '') return []
   const json = JSON.stringify(value).slice(1, -1)
   const goJson = json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  // Go before 1.22 wrote \b and \f as \u0008 and \u000c (a kubectl built with it does too).
+  const oldGoJson = goJson.replace(/\\\\|\\b|\\f/g, (e) => (e === '\\b' ? '\\u0008' : e === '\\f' ? '\\u000c' : e))
   const base64 = Buffer.from(value, 'utf8').toString('base64')
-  return [...new Set([value, json, goJson, base64, base64.replace(/=+$/, '')])]
+  return [...new Set([value, json, goJson, oldGoJson, base64, base64.replace(/=+$/, '')])]
 }
 
 /**
@@ -244,7 +259,7 @@ const stopGroup = (child: Spawned): void => {
 
 /** What the primitive is asked to start for a step, its launch id slots filled with `launchId`. */
 export const spawnRequest = (s: Step, hostEnv: RunContext['hostEnv'], launchId: string | undefined): SpawnRequest => {
-  if ((s.launchId?.length ?? 0) > 0 && launchId === undefined) throw new Error('a launch id slot with no launch id: interpret fills it')
+  if (stepUsesLaunchId(s) && launchId === undefined) throw new Error('a launch id slot with no launch id: interpret fills it')
   const [file, ...args] = withLaunchId(s, launchId ?? '')
   if (file === undefined) throw new Error('a step with an empty argv is a compiler bug')
   return {
@@ -253,7 +268,7 @@ export const spawnRequest = (s: Step, hostEnv: RunContext['hostEnv'], launchId: 
     env: processEnv(s, hostEnv),
     stdio: s.stdio,
     keepStderr: s.tolerate.length > 0,
-    input: s.stdio === 'terminal' ? null : stdinText(s.stdin, hostEnv),
+    input: s.stdio === 'terminal' ? null : stdinText(s.stdin, hostEnv, launchId),
   }
 }
 
@@ -341,6 +356,8 @@ const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext
 export const interpret = async (plan: Plan, given: RunContext, spawn: Spawn): Promise<Outcome> => {
   const missing = plan.secrets.filter((n) => hostValue(given.hostEnv, n) === undefined)
   if (missing.length > 0) return { _tag: 'missingSecrets', names: missing }
+  const oversized = plan.secrets.filter((n) => envStringTooBig(n, hostValue(given.hostEnv, n) ?? ''))
+  if (oversized.length > 0) return { _tag: 'oversizedSecrets', names: oversized }
   const launchId = given.launchId ?? newLaunchId()
   const ctx: RunContext = { ...given, launchId }
   const emit = ctx.onEvent
@@ -433,6 +450,10 @@ export const interpret = async (plan: Plan, given: RunContext, spawn: Spawn): Pr
         // Stopped by a signal at its limit: it may have created something before it hung.
         await rollback([...undo, ...own])
         return { _tag: 'timedOut', step: s.title, binary: s.argv[0] ?? '', timeoutMs: s.timeoutMs }
+      }
+      if (r.code === null && r.spawnError === 'E2BIG') {
+        await rollback(undo)
+        return { _tag: 'tooBigForExec', binary: s.argv[0] ?? '', secrets: s.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : [])) }
       }
       if (r.code === null) {
         await rollback(undo)

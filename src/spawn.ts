@@ -50,5 +50,8 @@ export const spawnProcess: Spawn = (r) => {
   }
 }
 
+// For the CLI, which reads a host variable the way the interpreter does before a run it asks about.
+export { hostValue } from './interpret.js'
+
 /** Runs a plan with real processes. */
 export const runPlan = (plan: Parameters<typeof interpret>[0], ctx: RunContext): Promise<Outcome> => interpret(plan, ctx, spawnProcess)

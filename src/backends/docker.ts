@@ -149,6 +149,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     install: cli.install,
     checkSpec,
     defaultImage: cli.defaultImage,
+    bindsWorkdir: true,
     promptPath: () => '/opt/bottle/system-prompt.md',
     create,
     exec: (spec, intent) => ({
