@@ -527,13 +527,9 @@ const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
   const { runPlan } = await import('./spawn.js')
-  // Quiet: what a failed listing said comes back in its outcome, and becomes one line.
-  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), {
-    hostEnv: io.env,
-    onEvent: (e) => {
-      for (const l of eventLines(e, true)) io.err(l)
-    },
-  })
+  // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
+  // outcome, to become one line beside the other backends'.
+  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
