@@ -458,3 +458,30 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
 
 /** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
 export const stdinIsTerminal = (): boolean => process.stdin.isTTY === true
+
+/** Someone is there to answer a question: stdin to type on and stderr to read it on are terminals. */
+export const canAsk = (): boolean => process.stdin.isTTY === true && process.stderr.isTTY === true
+
+/**
+ * Asks a question on stderr and reads one line from the terminal: the answer, trimmed; '' at end
+ * of input; null on Ctrl-C (readline takes the terminal's ^C itself and would otherwise pause).
+ */
+export const askOnTerminal = async (question: string): Promise<string | null> => {
+  const { createInterface } = await import('node:readline')
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+  return new Promise((done) => {
+    let answered = false
+    const finish = (a: string | null): void => {
+      if (answered) return
+      answered = true
+      rl.close()
+      done(a)
+    }
+    rl.on('SIGINT', () => {
+      process.stderr.write('\n')
+      finish(null)
+    })
+    rl.on('close', () => finish(''))
+    rl.question(question, (a) => finish(a.trim()))
+  })
+}

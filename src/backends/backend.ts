@@ -191,6 +191,12 @@ export interface Backend {
    * ops that name no bottle (ls, down --all).
    */
   readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly string[]
+  /**
+   * The bottle's secrets are fixed when it is launched (kubernetes: the Pod's env, from the Secret
+   * made at launch), so `update` cannot change their names on a live bottle. Absent: they are
+   * handed to each command.
+   */
+  readonly secretsAtLaunch?: boolean
 }
 
 /** One bottle as its backend lists it. */

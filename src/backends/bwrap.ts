@@ -175,6 +175,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
       break
     case 'exec':
     case 'cp':
+    case 'update':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))
       break
     case 'down':

@@ -19,7 +19,10 @@
  *   `kubectl.kubernetes.io/last-applied-configuration` annotation, which `kubectl describe`
  *   prints (kubernetes/kubernetes#23564, #29923). `create` also refuses to take over a Secret
  *   of the same name that is not ours.
- * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the apply.
+ * - The Pod too is made with `kubectl create`: `apply` takes over an object of the same name. Both
+ *   carry the run's launch id as a label, and launch's undo deletes by it (`delete -l`), so the
+ *   loser of two same-name launches never deletes the winner's Pod or Secret.
+ * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the create.
  * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
  * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
  */
@@ -36,12 +39,14 @@ import {
   type GuestStep,
   type HostFacts,
   type ListingError,
+  launchIdLabel,
   launchLabels,
   listingError,
   managedLabel,
   nameLabel,
   ownedByUser,
   specHashLabel,
+  undoTries,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -67,14 +72,23 @@ const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
   ...args,
 ]
 
-/** What marks the Secret as bottle's: it is no bottle, so it records no spec. */
-const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name })
+/**
+ * What marks the Secret as bottle's: it is no bottle, so it records no spec. The launch id label
+ * is an empty slot here, filled with the run's id when the step runs (launchIdSlot).
+ */
+const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nameLabel]: spec.name, [launchIdLabel]: '' })
 
-/** What launch puts on the Pod: the name and the 12-digit spec hash fit a label's 63 characters. */
+/**
+ * What launch puts on the Pod: the name and the 12-digit spec hash fit a label's 63 characters,
+ * and so does the 16-digit launch id (an empty slot here, as on the Secret).
+ */
 const podMetadata = (spec: BottleSpec): Json => ({
   name: spec.name,
-  labels: Object.fromEntries(launchLabels(spec, kubernetes.defaultImage)),
+  labels: { ...Object.fromEntries(launchLabels(spec, kubernetes.defaultImage)), [launchIdLabel]: '' },
 })
+
+/** Where the run's launch id goes in the Pod's and the Secret's JSON. */
+const launchIdSlot = ['metadata', 'labels', launchIdLabel] as const
 
 const resourcesJson = (r: Resources): Json => ({
   ...(r.requests.length === 0 ? {} : { requests: Object.fromEntries(r.requests) }),
@@ -164,6 +178,37 @@ const deletePod = (spec: BottleSpec): Step =>
 const deleteSecret = (spec: BottleSpec): Step =>
   step(`delete the Secret ${secretName(spec)}`, kubectl(spec, 'delete', 'secret', secretName(spec), '--ignore-not-found'))
 
+/**
+ * `sh -c deleteOwnScript KUBECTL TRIES KIND SELECTOR [GLOBAL FLAGS…]`: delete the objects of KIND
+ * that the selector (this name and this run's launch id) finds; none yet: look again, once a
+ * second, TRIES times in all, since a create whose client was stopped may still be finished by the
+ * API server. The delete goes by the selector again, not by the names the look found: a name may
+ * have been taken over since by another run's object, which the selector does not match.
+ */
+const deleteOwnScript = [
+  'bin=$0 tries=$1 kind=$2 sel=$3; shift 3',
+  'i=0',
+  'while :; do',
+  '  found=$("$bin" "$@" get "$kind" -l "$sel" -o name) || exit',
+  '  if [ -n "$found" ]; then exec "$bin" "$@" delete "$kind" -l "$sel" --ignore-not-found; fi',
+  '  i=$((i + 1)); [ "$i" -lt "$tries" ] || exit 0',
+  '  sleep 1',
+  'done',
+].join('\n')
+
+/**
+ * The create's undo: the object of that name that carries this run's launch id; one of that name
+ * that another run made (the winner of two same-name launches) does not match and is left alone.
+ */
+const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret', what: string): Step => {
+  const global = kubectl(spec).slice(1)
+  return step(`delete ${what} if this run created it`, [
+    'sh', '-c', deleteOwnScript, 'kubectl', String(undoTries), kind,
+    `${nameLabel}=${spec.name},${launchIdLabel}=`,
+    ...global,
+  ], { launchId: [6] })
+}
+
 const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] => [
   // Always made, even empty, so that `down` and undo treat every bottle alike.
   step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
@@ -171,12 +216,15 @@ const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] 
       _tag: 'json',
       document: secretManifest(spec),
       secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
+      launchId: [launchIdSlot],
     },
-    undo: [deleteSecret(spec)],
+    undo: [deleteOwn(spec, 'secret', `the Secret ${secretName(spec)}`)],
   }),
-  step(`create the Pod ${spec.name}`, kubectl(spec, 'apply', '-f', '-'), {
-    stdin: { _tag: 'json', document: podManifest(spec), secrets: [] },
-    undo: [deletePod(spec)],
+  // `create`, not `apply`: apply would take over a Pod of that name that another run (or anyone)
+  // made, and this run's undo could then not tell it from its own. create fails (AlreadyExists).
+  step(`create the Pod ${spec.name}`, kubectl(spec, 'create', '-f', '-'), {
+    stdin: { _tag: 'json', document: podManifest(spec), secrets: [], launchId: [launchIdSlot] },
+    undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
   }),
   step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
   inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
@@ -232,6 +280,7 @@ export const kubernetes: Backend = {
     step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
   ],
   parseList: (stdout) => parsePods(stdout),
+  secretsAtLaunch: true,
   notes: (op, spec, host) => {
     const notes = [where(spec ?? host.cluster)]
     if (op === 'launch')

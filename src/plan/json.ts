@@ -9,18 +9,22 @@
  *
  * With `indent`, the layout is JSON.stringify(document, null, indent)'s.
  */
-import type { Json, SecretSlot } from './types.js'
+import type { Json, JsonPath, SecretSlot } from './types.js'
 
 export type JsonPart =
   | { readonly _tag: 'text'; readonly text: string }
   /** A JSON string holding the named host env var's value. */
   | { readonly _tag: 'secret'; readonly name: string }
+  /** A JSON string holding the run's launch id (src/plan/types.ts, Stdin). */
+  | { readonly _tag: 'launchId' }
 
-const samePath = (a: readonly (string | number)[], b: readonly (string | number)[]): boolean =>
-  a.length === b.length && a.every((k, i) => k === b[i])
+const samePath = (a: JsonPath, b: JsonPath): boolean => a.length === b.length && a.every((k, i) => k === b[i])
 
-/** Splits the document at its secret slots. A slot that names no place in it is a compiler bug. */
-export const jsonParts = (document: Json, slots: readonly SecretSlot[], indent = 0): JsonPart[] => {
+/**
+ * Splits the document at its secret slots and launch id slots. A slot that names no place in it
+ * is a compiler bug.
+ */
+export const jsonParts = (document: Json, slots: readonly SecretSlot[], indent = 0, launchIdSlots: readonly JsonPath[] = []): JsonPart[] => {
   const parts: JsonPart[] = []
   let text = ''
   let filled = 0
@@ -28,11 +32,17 @@ export const jsonParts = (document: Json, slots: readonly SecretSlot[], indent =
     if (text !== '') parts.push({ _tag: 'text', text })
     text = ''
   }
-  const write = (v: Json, path: readonly (string | number)[], depth: number): void => {
+  const write = (v: Json, path: JsonPath, depth: number): void => {
     const slot = slots.find((s) => samePath(s.path, path))
     if (slot !== undefined) {
       flush()
       parts.push({ _tag: 'secret', name: slot.secret })
+      filled++
+      return
+    }
+    if (launchIdSlots.some((p) => samePath(p, path))) {
+      flush()
+      parts.push({ _tag: 'launchId' })
       filled++
       return
     }
@@ -61,10 +71,20 @@ export const jsonParts = (document: Json, slots: readonly SecretSlot[], indent =
   }
   write(document, [], 0)
   flush()
-  if (filled !== slots.length) throw new Error('a secret slot names no place in its document: a compiler bug')
+  if (filled !== slots.length + launchIdSlots.length) throw new Error('a secret or launch id slot names no place in its document: a compiler bug')
   return parts
 }
 
-/** The document as it goes to stdin: each slot holds the value, JSON-escaped. */
-export const fillJson = (parts: readonly JsonPart[], valueOf: (name: string) => string): string =>
-  parts.map((p) => (p._tag === 'text' ? p.text : JSON.stringify(valueOf(p.name)))).join('')
+/**
+ * The document as it goes to stdin: each slot holds the value, JSON-escaped; each launch id slot
+ * `launchId`, which a document with such a slot must be given.
+ */
+export const fillJson = (parts: readonly JsonPart[], valueOf: (name: string) => string, launchId?: string): string =>
+  parts
+    .map((p) => {
+      if (p._tag === 'text') return p.text
+      if (p._tag === 'secret') return JSON.stringify(valueOf(p.name))
+      if (launchId === undefined) throw new Error('a launch id slot with no launch id: interpret fills it')
+      return JSON.stringify(launchId)
+    })
+    .join('')

@@ -47,8 +47,8 @@ const describeVar = (v: EnvVar): string =>
 
 /** A JSON stdin as indented lines, each secret as its name: `"TOKEN": <secret TOKEN, from the host env>`. */
 const jsonStdinLines = (stdin: Extract<Stdin, { _tag: 'json' }>, indent: string): string[] =>
-  jsonParts(stdin.document, stdin.secrets, 2)
-    .map((p) => (p._tag === 'text' ? p.text : `<secret ${p.name}, from the host env>`))
+  jsonParts(stdin.document, stdin.secrets, 2, stdin.launchId)
+    .map((p) => (p._tag === 'text' ? p.text : p._tag === 'secret' ? `<secret ${p.name}, from the host env>` : launchIdShown))
     .join('')
     .split('\n')
     .map((line) => `${indent}      ${line}`)
@@ -117,7 +117,7 @@ const awkJsonProgram = String.raw`BEGIN {
 }`
 
 /** awk's operands for a document's parts: text and name, alternating, starting with text. */
-const awkOperands = (parts: readonly JsonPart[]): string[] => {
+const awkOperands = (parts: readonly Exclude<JsonPart, { _tag: 'launchId' }>[]): string[] => {
   const ops: string[] = []
   for (const p of parts) {
     if (p._tag === 'secret') ops.push(...(ops.length % 2 === 0 ? ['', p.name] : [p.name]))
@@ -127,13 +127,29 @@ const awkOperands = (parts: readonly JsonPart[]): string[] => {
   return ops
 }
 
+/**
+ * Stands for a launch id slot in the text of a JSON stdin until it is quoted: JSON.stringify
+ * escapes every control character, so the text never holds one of its own.
+ */
+const launchIdMark = '\u0001'
+
+/**
+ * A quoted word with `launchIdMark` in it, each mark made into the script's launch id: the mark is
+ * inside single quotes (quoteSh quotes any word holding a control character), so it becomes
+ * `'"$bottle_launch_id"'`. The id is 16 hex digits: nothing in it needs a JSON escape.
+ */
+const withShLaunchId = (quoted: string): string => quoted.split(launchIdMark).join(`'"$bottle_launch_id"'`)
+
 /** The start of a pipeline that writes the step's stdin, or '' for none. */
 const shFeed = (stdin: Stdin): string => {
   if (stdin._tag === 'text') return `printf '%s' ${quoteSh(stdin.text)} | `
   if (stdin._tag !== 'json') return ''
-  const parts = jsonParts(stdin.document, stdin.secrets)
-  if (stdin.secrets.length === 0) return `printf '%s' ${quoteSh(parts.map((p) => (p._tag === 'text' ? p.text : '')).join(''))} | `
-  return `awk ${quoteSh(awkJsonProgram)} ${awkOperands(parts).map(quoteSh).join(' ')} </dev/null | `
+  // Each launch id slot becomes text: a JSON string around the mark.
+  const parts = jsonParts(stdin.document, stdin.secrets, 0, stdin.launchId).map((p) =>
+    p._tag === 'launchId' ? { _tag: 'text' as const, text: `"${launchIdMark}"` } : p,
+  )
+  if (stdin.secrets.length === 0) return `printf '%s' ${withShLaunchId(quoteSh(parts.map((p) => (p._tag === 'text' ? p.text : '')).join('')))} | `
+  return `awk ${quoteSh(awkJsonProgram)} ${awkOperands(parts).map((o) => withShLaunchId(quoteSh(o))).join(' ')} </dev/null | `
 }
 
 /** The step's argv for sh: each launch id slot as its text followed by "$bottle_launch_id". */

@@ -17,7 +17,7 @@ import { quoteShArgv } from './quote.js'
 export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap', 'kubernetes'] as const
 export type BackendName = (typeof backendNames)[number]
 
-export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'down', 'ls'] as const
+export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'update', 'down', 'ls'] as const
 export type OpName = (typeof opNames)[number]
 
 /** A variable of the spawned backend process's environment: a plain value, or a secret by name. */
@@ -52,9 +52,12 @@ export type Stdio = 'terminal' | 'passthrough' | 'quiet' | 'capture'
 /** Plain JSON data: what a `json` stdin holds (a Kubernetes manifest). */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json }
 
-/** Where a secret's value goes in a JSON document: a path of object keys and array indexes. */
+/** A place in a JSON document: a path of object keys and array indexes. */
+export type JsonPath = readonly (string | number)[]
+
+/** Where a secret's value goes in a JSON document. */
 export interface SecretSlot {
-  readonly path: readonly (string | number)[]
+  readonly path: JsonPath
   /** The host env var whose value is written there, as a JSON string, when the step runs. */
   readonly secret: string
 }
@@ -66,8 +69,15 @@ export type Stdin =
   /**
    * A JSON document, written compactly. Each slot's placeholder (an empty string in `document`)
    * is replaced by the value of a host env var at run time: the plan holds the names only.
+   * `launchId` lists the places (empty strings in `document`) that get the run's launch id, as a
+   * JSON string, when the step runs: like Step.launchId, the plan holds the slot, never a value.
    */
-  | { readonly _tag: 'json'; readonly document: Json; readonly secrets: readonly SecretSlot[] }
+  | {
+      readonly _tag: 'json'
+      readonly document: Json
+      readonly secrets: readonly SecretSlot[]
+      readonly launchId?: readonly JsonPath[]
+    }
 
 /** A non-zero exit that still counts as success, e.g. "vm not found" when deleting. */
 export interface Tolerated {
@@ -239,8 +249,12 @@ export const withLaunchId = (s: Step, id: string): readonly string[] =>
 export const allSteps = (steps: readonly Step[]): Step[] =>
   steps.flatMap((s) => [s, ...allSteps(s.undo), ...allSteps(s.onInterrupt ?? []), ...(s.pane === undefined ? [] : allSteps([s.pane]))])
 
+/** The step has a launch id slot: in its argv, or in the JSON it writes to its stdin. */
+export const stepUsesLaunchId = (s: Step): boolean =>
+  (s.launchId?.length ?? 0) > 0 || (s.stdin._tag === 'json' && (s.stdin.launchId?.length ?? 0) > 0)
+
 /** The plan needs a launch id when it runs. */
-export const usesLaunchId = (plan: Plan): boolean => allSteps(plan.steps).some((s) => (s.launchId?.length ?? 0) > 0)
+export const usesLaunchId = (plan: Plan): boolean => allSteps(plan.steps).some(stepUsesLaunchId)
 
 /** Fails to compile when a union gains a member that a switch does not handle. */
 export const absurd = (x: never): never => {

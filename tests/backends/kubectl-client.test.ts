@@ -8,7 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -105,9 +105,15 @@ const plans: [string, Plan][] = [
 const kubectlSteps = (steps: readonly Step[]): Step[] =>
   steps.flatMap((s) => [...(s.argv[0] === 'kubectl' ? [s] : []), ...kubectlSteps(s.undo)])
 
-/** What the step writes to stdin, with a stand-in value for each secret. */
+/** Steps that run kubectl from a `sh -c` script (launch's undo: look, then delete by launch id). */
+const scriptedKubectlSteps = (steps: readonly Step[]): Step[] =>
+  steps.flatMap((s) => [...(s.argv[0] === 'sh' && s.argv[3] === 'kubectl' ? [s] : []), ...scriptedKubectlSteps(s.undo)])
+
+const launchId = '0123456789abcdef'
+
+/** What the step writes to stdin, with a stand-in value for each secret and a launch id. */
 const stdinOf = (s: Step): string =>
-  s.stdin._tag === 'json' ? fillJson(jsonParts(s.stdin.document, s.stdin.secrets), (n) => `value of ${n}`) : ''
+  s.stdin._tag === 'json' ? fillJson(jsonParts(s.stdin.document, s.stdin.secrets, 0, s.stdin.launchId), (n) => `value of ${n}`, launchId) : ''
 
 const cases = plans.flatMap(([label, plan]) => kubectlSteps(plan.steps).map((s) => [`${label}: ${s.title}`, s] as const))
 
@@ -125,6 +131,48 @@ describe.skipIf(!hasKubectl)(`kubectl accepts every step's flags${skipped}`, () 
     // Got as far as the network: the flags, the verb, the context and the stdin all passed.
     expect(stderr).toMatch(/connection to the server 127\.0\.0\.1:1 was refused|dial tcp 127\.0\.0\.1:1: connect: connection refused/)
     expect(stderr).not.toMatch(/unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument|does not exist|error parsing|Usage:/)
+    expect(r.status).toBe(1)
+  })
+})
+
+/**
+ * The script runs kubectl twice: `get` (does this run's object exist yet?), then `delete`. A shim
+ * named kubectl first on PATH runs the real client, logs each call's stderr and code, and then
+ * says that `get` found something, so that the script goes on to its `delete`.
+ */
+const shimDir = join(dir, 'shim')
+mkdirSync(shimDir)
+const shimLog = join(dir, 'shim.log')
+const realKubectl = spawnSync('sh', ['-c', 'command -v kubectl']).stdout.toString().trim()
+writeFileSync(join(shimDir, 'kubectl'), [
+  '#!/bin/sh',
+  `err=$(${JSON.stringify(realKubectl)} "$@" 2>&1 >/dev/null); rc=$?`,
+  `printf '%s\t%s\t%s\n' "$1 $2 $3" "$rc" "$(printf '%s' "$err" | tr '\n' ' ')" >>${JSON.stringify(shimLog)}`,
+  'for a in "$@"; do [ "$a" = get ] && { echo pod/demo; exit 0; }; done',
+  'exit "$rc"',
+].join('\n'), { mode: 0o755 })
+
+const scriptedCases = plans.flatMap(([label, plan]) => scriptedKubectlSteps(plan.steps).map((s) => [`${label}: ${s.title}`, s] as const))
+
+describe.skipIf(!hasKubectl)(`kubectl accepts every call of the undo scripts${skipped}`, () => {
+  it('there are such steps: the Pod\'s and the Secret\'s undo', () => {
+    expect(scriptedCases.length).toBeGreaterThanOrEqual(4)
+  })
+
+  it.each(scriptedCases)('%s', (_label, s) => {
+    rmSync(shimLog, { force: true })
+    const argv = s.argv.map((a, i) => (s.launchId?.includes(i) ? `${a}${launchId}` : a))
+    const r = spawnSync(argv[0] as string, argv.slice(1), {
+      env: { PATH: `${shimDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig, HOME: dir },
+      timeout: 30_000,
+    })
+    const calls = readFileSync(shimLog, 'utf8').split('\n').filter((l) => l !== '')
+    // get, then delete: both got as far as the network.
+    expect(calls).toHaveLength(2)
+    for (const call of calls) {
+      expect(call).toMatch(/connection to the server 127\.0\.0\.1:1 was refused|dial tcp 127\.0\.0\.1:1: connect: connection refused/)
+      expect(call).not.toMatch(/unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument|does not exist|error parsing|Usage:|unable to parse/)
+    }
     expect(r.status).toBe(1)
   })
 })

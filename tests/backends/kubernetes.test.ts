@@ -5,10 +5,10 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import { type HostFacts, defaultCluster, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
+import { type HostFacts, defaultCluster, launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
 import { type Operation, compile, compileList } from '../../src/compile.js'
-import type { Plan, Step } from '../../src/plan/types.js'
+import { type Plan, type Step, withLaunchId } from '../../src/plan/types.js'
 import { recordOf, specHash } from '../../src/spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { backendSteps } from '../records.js'
@@ -107,7 +107,7 @@ describe('kubernetes examples', () => {
       document: {
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name: 'demo-secrets', labels: { 'dev.bottle.managed': 'true', 'dev.bottle.name': 'demo' } },
+        metadata: { name: 'demo-secrets', labels: { 'dev.bottle.managed': 'true', 'dev.bottle.name': 'demo', 'dev.bottle.launch-id': '' } },
         type: 'Opaque',
         stringData: { A: '', B: '' },
       },
@@ -115,6 +115,8 @@ describe('kubernetes examples', () => {
         { path: ['stringData', 'A'], secret: 'A' },
         { path: ['stringData', 'B'], secret: 'B' },
       ],
+      // The run's launch id goes in the Secret's labels when the step runs.
+      launchId: [['metadata', 'labels', 'dev.bottle.launch-id']],
     })
   })
 
@@ -125,6 +127,7 @@ describe('kubernetes examples', () => {
         "kind": "Pod",
         "metadata": {
           "labels": {
+            "dev.bottle.launch-id": "",
             "dev.bottle.managed": "true",
             "dev.bottle.name": "demo",
             "dev.bottle.spec-hash": "a0b7545b5857",
@@ -176,10 +179,12 @@ describe('kubernetes examples', () => {
       [managedLabel]: 'true',
       [nameLabel]: 'demo',
       [specHashLabel]: specHash(record),
+      // A slot: the interpreter writes the run's 16-digit launch id here.
+      [launchIdLabel]: '',
     })
     expect(pod.metadata.annotations).toBeUndefined()
-    // What the API server checks of a label value (IsValidLabelValue).
-    for (const v of Object.values(pod.metadata.labels)) expect(v).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
+    // What the API server checks of a label value (IsValidLabelValue); the launch id is 16 hex digits.
+    for (const v of Object.values({ ...pod.metadata.labels, [launchIdLabel]: '0123456789abcdef' })) expect(v).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
     for (const v of Object.values(pod.metadata.labels)) expect(v.length).toBeLessThanOrEqual(63)
   })
 
@@ -204,14 +209,17 @@ describe('kubernetes examples', () => {
     expect(backendSteps(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }))).toHaveLength(2)
   })
 
-  it('launch fails at wait → the interpreter undoes the Pod, then the Secret', () => {
+  it('launch fails at wait → the interpreter undoes the Pod, then the Secret, each only if it carries this run\'s launch id', () => {
     const launch = planOf({ _tag: 'launch' }, bare)
-    expect(backendSteps(launch).map((s) => s.undo.map((u) => u.argv.join(' ')))).toStrictEqual([
-      ['kubectl delete secret demo-secrets --ignore-not-found'],
-      ['kubectl delete pod demo --ignore-not-found'],
+    // The script's operands: kubectl, tries, kind, the selector (its launch id slot), cluster flags.
+    expect(backendSteps(launch).map((s) => s.undo.map((u) => [...withLaunchId(u, 'ID').slice(3)]))).toStrictEqual([
+      [['kubectl', '10', 'secret', 'dev.bottle.name=demo,dev.bottle.launch-id=ID']],
+      [['kubectl', '10', 'pod', 'dev.bottle.name=demo,dev.bottle.launch-id=ID']],
       [],
       [],
     ])
+    const scoped = planOf({ _tag: 'launch' })
+    expect(scoped.steps[1]?.undo[0]?.argv.slice(3)).toStrictEqual(['kubectl', '10', 'pod', 'dev.bottle.name=demo,dev.bottle.launch-id=', '--context=lab', '--namespace=agents'])
   })
 
   it('down deletes the Pod, then its Secret, each a success when already gone', () => {
@@ -334,7 +342,7 @@ describe('kubernetes argv snapshots', () => {
     expect(planOf({ _tag: 'launch' }).steps.map(where)).toMatchInlineSnapshot(`
       [
         "host: kubectl --context=lab --namespace=agents create -f -",
-        "host: kubectl --context=lab --namespace=agents apply -f -",
+        "host: kubectl --context=lab --namespace=agents create -f -",
         "host: kubectl --context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s",
         "bottle: sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node",
         "host: /bin/sh -c umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json" sh /home/me/.local/state/bottle/kubernetes/demo",

@@ -76,7 +76,7 @@ const bottle = async (args: readonly string[], env: Record<string, string> = {})
 const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', '/src/app', '-e', 'CI=1', '--secret', 'TOKEN']
 
 describe('launch', () => {
-  it('creates the Secret from stdin, applies the Pod, waits, makes the workdir', async () => {
+  it('creates the Secret from stdin, creates the Pod, waits, makes the workdir', async () => {
     const r = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
     expect(r).toStrictEqual({ code: 0, out: '', err: '' })
     const [secret, pod, ...others] = calls()
@@ -86,15 +86,24 @@ describe('launch', () => {
     ])
     expect(secret?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'create', '-f', '-'])
     expect(JSON.parse(secret?.stdin ?? '')).toMatchObject({ kind: 'Secret', metadata: { name: 'demo-secrets' }, stringData: { TOKEN: 'tok-123' } })
-    expect(pod?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'apply', '-f', '-'])
+    // create, not apply: apply would take over a Pod of that name that another run made.
+    expect(pod?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'create', '-f', '-'])
     expect(JSON.parse(pod?.stdin ?? '')).toMatchObject({ kind: 'Pod', metadata: { name: 'demo' } })
+    // Both carry this run's launch id, one and the same.
+    const idOf = (c: Call | undefined): unknown => (JSON.parse(c?.stdin ?? '{}') as { metadata?: { labels?: Record<string, string> } }).metadata?.labels?.['dev.bottle.launch-id']
+    expect(idOf(pod)).toMatch(/^[0-9a-f]{16}$/)
+    expect(idOf(secret)).toBe(idOf(pod))
     expect(Object.keys(JSON.parse(readFileSync(statePath, 'utf8')) as object)).toStrictEqual(['Secret/agents/demo-secrets', 'Pod/agents/demo'])
   })
 
   it('failing at wait undoes the Pod, then the Secret, and exits with kubectl\'s code', async () => {
     const r = await bottle(['launch', ...demo], { TOKEN: 'tok-123', BOTTLE_KUBECTL_FAIL: 'wait' })
     expect(r.code).toBe(1)
-    expect(calls().map(verbOf)).toStrictEqual(['create', 'apply', 'wait', 'delete pod', 'delete secret'])
+    // Each undo looks for what carries this run's launch id, then deletes by it.
+    expect(calls().map(verbOf)).toStrictEqual(['create', 'create', 'wait', 'get', 'delete pod', 'get', 'delete secret'])
+    const deletes = calls().filter((c) => verbOf(c).startsWith('delete'))
+    const id = (JSON.parse(calls()[1]?.stdin ?? '{}') as { metadata: { labels: Record<string, string> } }).metadata.labels['dev.bottle.launch-id']
+    for (const d of deletes) expect(d.argv).toContain(`dev.bottle.name=demo,dev.bottle.launch-id=${id ?? 'none'}`)
     expect(r.err).toContain('error: timed out waiting for the condition on pods/demo')
     expect(r.err).toContain('bottle: step 3/5 failed with exit code 1: wait until the Pod is ready (at most 300s)')
     expect(r.err.indexOf('undo: delete the Pod demo')).toBeLessThan(r.err.indexOf('undo: delete the Secret demo-secrets'))
@@ -175,8 +184,12 @@ describe('--format sh does what bottle run does', () => {
     })
     return r.status
   }
-  /** A call as compared: argv, and stdin parsed (awk escapes control characters differently). */
-  const seen = (cs: Call[]) => cs.map((c) => ({ argv: c.argv, stdin: c.stdin === null ? null : (JSON.parse(c.stdin) as unknown) }))
+  /**
+   * A call as compared: argv, and stdin parsed (awk escapes control characters differently); each
+   * run has a launch id of its own, so every id is shown as ID.
+   */
+  const anyId = (t: string): string => t.replace(/(dev\.bottle\.launch-id[=":]+)[0-9a-f]{16}/g, '$1ID')
+  const seen = (cs: Call[]) => cs.map((c) => ({ argv: c.argv.map(anyId), stdin: c.stdin === null ? null : (JSON.parse(anyId(c.stdin)) as unknown) }))
 
   it.each([
     ['succeeds', {}, 0],

@@ -11,7 +11,7 @@ import { backends } from '../../src/backends/index.js'
 import { type Operation, compile } from '../../src/compile.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
-import { type BackendName, type Plan, type Step, secretSource } from '../../src/plan/types.js'
+import { type BackendName, type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
 import { idsOf } from '../../src/backends/bwrap.js'
@@ -315,14 +315,13 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const undoRunOrder = launch.steps.flatMap((st) => st.undo).reverse()
     // (down then forgets the launch record, a step of its own: see tests/spec/launch-record.test.ts.)
     const last = undoRunOrder.at(-1)
-    // kubernetes still undoes by name (its launch id, a label in the Pod JSON, is not done yet).
-    if (backend.name === 'kubernetes') expect(last?.argv).toStrictEqual(backendSteps(down).at(-1)?.argv)
-    else {
-      expect(last?.argv).not.toStrictEqual(backendSteps(down).at(-1)?.argv)
-      const creator = launch.steps.find((st) => st.undo.includes(last as Step))
-      expect(creator?.launchId?.length).toBeGreaterThan(0)
-      expect(last?.launchId?.length).toBeGreaterThan(0)
-    }
+    // (kubernetes: the id is a label in the JSON the create step writes to kubectl's stdin.)
+    expect(last?.argv).not.toStrictEqual(backendSteps(down).at(-1)?.argv)
+    const creator = launch.steps.find((st) => st.undo.includes(last as Step))
+    expect(creator !== undefined && stepUsesLaunchId(creator)).toBe(true)
+    expect(last?.launchId?.length).toBeGreaterThan(0)
+    // Every undo of a step that carries the launch id goes by it too (kubernetes: Pod and Secret).
+    for (const st of launch.steps.filter(stepUsesLaunchId)) for (const u of st.undo) expect(u.launchId?.length).toBeGreaterThan(0)
     // Host scratch files are removed by an undo naming the same path.
     for (const st of launch.steps) {
       const made = scratchMadeBy[backend.name](st)

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { interpret } from '../../src/interpret.js'
+import { spawnProcess } from '../../src/spawn.js'
 import { fillJson, jsonParts } from '../../src/plan/json.js'
 import { renderSh, renderText } from '../../src/plan/render.js'
 import { type Json, type Plan, type SecretSlot, step } from '../../src/plan/types.js'
@@ -106,9 +107,8 @@ describe(`the sh rendering of a json stdin (awk here is ${awkName})`, () => {
       const viaInterpreter = join(scratch, `i-${runId}`)
       const result = await interpret(catPlan(document, slots, viaInterpreter), {
         hostEnv: { PATH: process.env.PATH, ...env },
-        quiet: true,
-        log: () => {},
-      })
+        onEvent: () => {},
+      }, spawnProcess)
       expect(result).toStrictEqual({ _tag: 'exited', code: 0 })
       expect(readFileSync(viaInterpreter, 'utf8')).toBe(JSON.stringify(filled))
       for (const shell of ['/usr/bin/dash', '/usr/bin/bash']) {
@@ -120,6 +120,72 @@ describe(`the sh rendering of a json stdin (awk here is ${awkName})`, () => {
         // awk writes \u00XX where JSON.stringify writes \n: the same document, other bytes.
         expect(JSON.parse(readFileSync(out, 'utf8'))).toStrictEqual(JSON.parse(JSON.stringify(filled)))
       }
+    },
+  )
+})
+
+// -------------------------------------------------------------------------------------------------
+// launch id slots: the run's id, never a value in the plan
+// -------------------------------------------------------------------------------------------------
+
+/** A slotted document with one more leaf, not a secret's, as a launch id slot (if there is one). */
+const withIdSlotArb = fc.tuple(slottedArb, fc.nat()).map(([x, pick]) => {
+  const free = leaves(x.document).filter((p) => !x.slots.some((s) => JSON.stringify(s.path) === JSON.stringify(p)))
+  const idPath = free.length === 0 ? null : (free[pick % free.length] as Path)
+  return { ...x, idPaths: idPath === null ? [] : [idPath] }
+})
+
+const fixedId = '0123456789abcdef'
+
+describe('launch id slots in a json stdin', () => {
+  test.prop([withIdSlotArb], { numRuns: runs })('filled, the document has the id at the slot, the secrets at theirs', ({ document, slots, env, filled, idPaths }) => {
+    const expected = idPaths.reduce<Json>((d, p) => setAt(d, p, fixedId), filled)
+    expect(fillJson(jsonParts(document, slots, 0, idPaths), (n) => env[n] ?? '', fixedId)).toBe(JSON.stringify(expected))
+  })
+
+  it('a slot with no id to fill it is a bug, not an empty label', () => {
+    expect(() => fillJson(jsonParts({ a: '' }, [], 0, [['a']]), () => '')).toThrow(/launch id slot with no launch id/)
+  })
+
+  it('the text rendering shows the slot, not a value', () => {
+    const plan: Plan = {
+      op: 'launch', backend: 'kubernetes', bottle: 'demo', secrets: [], notes: [], exitCodeFrom: null,
+      steps: [step('create', ['kubectl', 'create', '-f', '-'], { stdin: { _tag: 'json', document: { labels: { id: '' } }, secrets: [], launchId: [['labels', 'id']] } })],
+    }
+    const text = renderText(plan)
+    expect(text).toContain('"id": <launch id>')
+    expect(text).toContain('<launch id>: a fresh id for each run of this plan')
+  })
+
+  const idPlan = (document: Json, slots: readonly SecretSlot[], idPaths: readonly Path[], out: string): Plan => ({
+    ...catPlan(document, slots, out),
+    steps: [step('write stdin', ['sh', '-c', 'cat >"$1"', 'sh', out], { stdin: { _tag: 'json', document, secrets: slots, launchId: idPaths } })],
+  })
+
+  test.prop([withIdSlotArb], { numRuns: 15 })(
+    'the interpreter writes its launch id there; a --format sh script, a fresh one each run, under dash and bash',
+    async ({ document, slots, env, filled, idPaths }) => {
+      fc.pre(idPaths.length > 0)
+      const viaInterpreter = join(scratch, `i-${runId}`)
+      const result = await interpret(idPlan(document, slots, idPaths, viaInterpreter), {
+        hostEnv: { PATH: process.env.PATH, ...env },
+        onEvent: () => {},
+        launchId: fixedId,
+      }, spawnProcess)
+      expect(result).toStrictEqual({ _tag: 'exited', code: 0 })
+      expect(readFileSync(viaInterpreter, 'utf8')).toBe(JSON.stringify(idPaths.reduce<Json>((d, p) => setAt(d, p, fixedId), filled)))
+      const ids: unknown[] = []
+      for (const shell of ['/usr/bin/dash', '/usr/bin/bash']) {
+        const out = join(scratch, `s-${runId++}`)
+        const r = spawnSync(shell, ['-c', renderSh(idPlan(document, slots, idPaths, out))], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+        expect({ status: r.status, stderr: r.stderr.toString() }).toStrictEqual({ status: 0, stderr: '' })
+        const written = JSON.parse(readFileSync(out, 'utf8')) as Json
+        const id = idPaths[0]?.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], written)
+        expect(id).toMatch(/^[0-9a-f]{16}$/)
+        ids.push(id)
+        expect(written).toStrictEqual(JSON.parse(JSON.stringify(idPaths.reduce<Json>((d, p) => setAt(d, p, id as string), filled))))
+      }
+      expect(ids[0]).not.toBe(ids[1])
     },
   )
 })

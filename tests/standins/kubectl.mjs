@@ -4,10 +4,18 @@
 // - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
 // - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
 //   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
-//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V -o json` lists them;
+//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V,… -o json|name`
+//   lists them, `delete KIND -l K=V,…` deletes them, each deletion logged in
+//   $BOTTLE_KUBECTL_REMOVED with the deleter's STANDIN_RUN_TAG;
+// - $BOTTLE_KUBECTL_SLOW_MS: create/apply takes that long before the "server" acts;
+// - $BOTTLE_KUBECTL_CREATE_DIES=1: create's client is killed (SIGKILL) once the server has acted
+//   (created, or refused with AlreadyExists); =late: it is killed at once, and the server creates
+//   the object ~800 ms later; $BOTTLE_KUBECTL_DIES_ON=KIND: only a create of that kind;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
 //   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
+import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 const argv = process.argv.slice(2)
 // bottle starts kubectl with an allow-list of host variables (src/plan/client-env.ts), so a
@@ -17,7 +25,19 @@ const env = process.env
 const knobFile = env.HOME === undefined ? null : `${env.HOME}/.bottle-standin-knobs.json`
 const knobs = { ...(knobFile !== null && existsSync(knobFile) ? JSON.parse(readFileSync(knobFile, 'utf8')) : {}), ...env }
 const statePath = knobs.BOTTLE_KUBECTL_STATE
-const state = statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {}
+const readState = () => (statePath !== undefined && existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : {})
+const state = readState()
+/** Takes in what other calls wrote meanwhile (a slow create). */
+const reload = () => {
+  for (const k of Object.keys(state)) delete state[k]
+  Object.assign(state, readState())
+}
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+/** Ends this client as a signal would: no message, no exit code of its own. */
+const killed = () => {
+  process.kill(process.pid, 'SIGKILL')
+  sleep(10_000)
+}
 
 const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-')
 const stdin = readsStdin ? readFileSync(0, 'utf8') : null
@@ -46,6 +66,23 @@ const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret' }
 const plural = { Pod: 'pods', Secret: 'secrets' }
 const key = (kind, name) => `${kind}/${namespace}/${name}`
 
+/** The objects of a kind in the namespace that a selector `k=v,k=v` matches: [key, object] pairs. */
+const matching = (kind, selector) => {
+  const wanted = selector.split(',').filter((p) => p !== '').map((p) => p.split('='))
+  return Object.entries(state).filter(
+    ([k, o]) => k.startsWith(`${kind}/${namespace}/`) && wanted.every(([lk, lv]) => o.metadata.labels?.[lk] === lv),
+  )
+}
+
+/**
+ * Each deletion, as one JSON line in $BOTTLE_KUBECTL_REMOVED: who deleted (the knob
+ * STANDIN_RUN_TAG, one per bottle process) what (kind, name, labels), for the undo properties.
+ */
+const removed = (o) => {
+  if (knobs.BOTTLE_KUBECTL_REMOVED !== undefined)
+    appendFileSync(knobs.BOTTLE_KUBECTL_REMOVED, `${JSON.stringify({ by: knobs.STANDIN_RUN_TAG ?? '', kind: o.kind, name: o.metadata.name, labels: o.metadata.labels ?? {} })}\n`)
+}
+
 switch (verb) {
   case 'create':
   case 'apply': {
@@ -55,6 +92,27 @@ switch (verb) {
     } catch {
       finish(1, '', 'error: error parsing STDIN: error converting YAML to JSON: yaml: did not find expected node content')
     }
+    const dies = verb === 'create' && [undefined, obj.kind].includes(knobs.BOTTLE_KUBECTL_DIES_ON) ? knobs.BOTTLE_KUBECTL_CREATE_DIES : undefined
+    if (dies === 'late' && env.BOTTLE_KUBECTL_LATE_SERVER === undefined) {
+      // The client dies at once; the "server" finishes the request later, in a process of its own.
+      const server = spawn(process.execPath, [fileURLToPath(import.meta.url), ...argv], {
+        detached: true,
+        stdio: ['pipe', 'ignore', 'ignore'],
+        env: { ...env, BOTTLE_KUBECTL_LATE_SERVER: '1' },
+      })
+      server.stdin.end(stdin)
+      server.unref()
+      killed()
+    }
+    // A slow API server: the request is in flight this long before the server decides; the state
+    // is read again after it, as the server would see it then.
+    const slowMs = env.BOTTLE_KUBECTL_LATE_SERVER === undefined ? knobs.BOTTLE_KUBECTL_SLOW_MS : '800'
+    if (slowMs !== undefined) {
+      sleep(Number(slowMs))
+      reload()
+    }
+    // The client is stopped by a signal after the server acted (created, or refused), before it says which.
+    if (dies === '1') process.on('exit', killed)
     if (verb === 'create' && knobs.BOTTLE_KUBECTL_FAIL === 'create-echo')
       finish(1, '', `error: error validating "STDIN": error validating data: ${stdin}`)
     const k = key(obj.kind, obj.metadata.name)
@@ -82,10 +140,20 @@ switch (verb) {
   case 'delete': {
     const [kindWord, name] = rest
     const kind = kinds[kindWord]
+    // `delete KIND -l SELECTOR`: every object the selector matches; none is no error.
+    if (name === '-l') {
+      const found = matching(kind, rest[2])
+      for (const [k, o] of found) {
+        removed(o)
+        delete state[k]
+      }
+      finish(0, found.length === 0 ? '' : found.map(([, o]) => `${kindWord} "${o.metadata.name}" deleted`).join('\n'), found.length === 0 ? 'No resources found' : '')
+    }
     if (state[key(kind, name)] === undefined) {
       if (rest.includes('--ignore-not-found')) finish(0)
       finish(1, '', `Error from server (NotFound): ${plural[kind]} "${name}" not found`)
     }
+    removed(state[key(kind, name)])
     delete state[key(kind, name)]
     finish(0, `${kindWord} "${name}" deleted`)
     break
@@ -115,12 +183,11 @@ switch (verb) {
       if (rest.includes('jsonpath={.status.phase}')) finish(0, pod.status?.phase ?? '')
       finish(1, '', 'kubectl stand-in: only -o jsonpath={.status.phase} is played for one Pod')
     }
-    const selector = rest[rest.indexOf('-l') + 1] ?? ''
-    const [labelKey, labelValue] = selector.split('=')
-    const items = Object.entries(state)
-      .filter(([k, o]) => k.startsWith(`Pod/${namespace}/`) && o.metadata.labels?.[labelKey] === labelValue)
-      .map(([, o]) => o)
-    finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 4))
+    const kind = kinds[rest[0]] ?? 'Pod'
+    const found = matching(kind, rest[rest.indexOf('-l') + 1] ?? '')
+    // `-o name`: kind/name lines, nothing at all when there is none.
+    if (rest.includes('name')) finish(0, found.map(([, o]) => `${kind.toLowerCase()}/${o.metadata.name}`).join('\n'))
+    finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: found.map(([, o]) => o) }, null, 4))
     break
   }
   default:
