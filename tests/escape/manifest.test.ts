@@ -189,6 +189,7 @@ if (typeof engine === 'string') {
     const injected = `injected-${randomBytes(6).toString('hex')}`
     const ws = workspace(root, `backend: docker\nbottles:\n  ${victim}:\n    image: ${engine.image}\n`)
     const preloaded = join(root, 'preload-fired')
+    const withPreload = onPath('gcc') || process.env.CI !== undefined
     const so = join(ws, 'evil.so')
     const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
     const bottle = (args: readonly string[]) => run(ws, env, args)
@@ -214,7 +215,8 @@ if (typeof engine === 'string') {
     it('launches the victim, whose agent rewrites bottle.yaml in its workdir; the next exec warns of drift', () => {
       // What an agent could build with a compiler: a shared object that marks a host file when loaded.
       writeFileSync(join(root, 'evil.c'), `#include <stdio.h>\n__attribute__((constructor)) static void fire(void) { FILE *f = fopen("${preloaded}", "a"); if (f) { fputs("fired\\n", f); fclose(f); } }\n`)
-      expect(spawnSync('gcc', ['-shared', '-fPIC', '-o', so, join(root, 'evil.c')]).status).toBe(0)
+      // Without gcc (outside CI, which has it) the preload part checks nothing: there is no .so.
+      if (withPreload) expect(spawnSync('gcc', ['-shared', '-fPIC', '-o', so, join(root, 'evil.c')]).status).toBe(0)
       expect(bottle(['run', 'launch', victim, '-q'])).toMatchObject({ status: 0, stderr: '' })
       const r = bottle(['run', 'exec', victim, editManifest(edited(victim, false))])
       expect(r).toMatchObject({ status: 0, stdout: 'edited\n' })
@@ -227,9 +229,11 @@ if (typeof engine === 'string') {
     })
 
     it('CONTROL: a bottle launched from the edited manifest has the directory bound, the host network, the secret and the env; the preload fires in a plain host process', () => {
-      spawnSync('/bin/true', { env: { ...process.env, LD_PRELOAD: so } })
-      expect(existsSync(preloaded)).toBe(true)
-      rmSync(preloaded)
+      if (withPreload) {
+        spawnSync('/bin/true', { env: { ...process.env, LD_PRELOAD: so } })
+        expect(existsSync(preloaded)).toBe(true)
+        rmSync(preloaded)
+      }
       writeFileSync(join(root, 'control.yaml'), edited(control, true))
       expect(bottle(['run', 'launch', control, '-q', '-f', join(root, 'control.yaml')])).toMatchObject({ status: 0, stderr: '' })
       const r = bottle(['run', 'exec', control, '-f', join(root, 'control.yaml'), probe(target.dir, null)])
