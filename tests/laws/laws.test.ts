@@ -202,7 +202,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       // Inside a wrapper (bwrap's pty), the same words as one `exec …` command for its sh -c.
       const { wrapper } = st.guest
       const words = [...st.guest.framing, ...st.guest.tail]
-      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, quoteShArgv(['exec', ...words]), ...wrapper.after])
+      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, `${wrapper.prelude ?? ''}${quoteShArgv(['exec', ...words])}`, ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
       expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
@@ -267,7 +267,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
       // Secrets already in the bottle's env need not, and so must not, go to the backend process.
-      const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
+      const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [secretSource(v)] : []))
       expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
     }
   })
