@@ -13,6 +13,7 @@ import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
 import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
+import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
@@ -433,6 +434,9 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
   switch (outcome._tag) {
     case 'exited':
       return outcome.code
+    case 'stepFailed':
+      for (const l of stepFailedLines(outcome)) io.err(l)
+      return outcome.code
     case 'missingSecrets':
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
@@ -458,6 +462,19 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
   }
 }
 
+/** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
+const runAndSay = async (plan: Plan, req: Request, io: Io): Promise<number> => {
+  const { runPlan } = await import('./spawn.js')
+  const quiet = req.flags.quiet === true
+  const outcome = await runPlan(plan, {
+    hostEnv: io.env,
+    onEvent: (e) => {
+      for (const l of eventLines(e, quiet)) io.err(l)
+    },
+  })
+  return exitCodeOf(outcome, io)
+}
+
 /** One line: which backend, which bottle, what the check found; never the guest's own code. */
 export const backendFailureMessage = (o: Extract<Outcome, { _tag: 'backendFailed' }>): string =>
   `bottle: ${o.backend} could not run the command in the bottle ${o.bottle} (its exit ${o.code} was ${o.backend}'s own, not the command's): ${o.detail}`
@@ -477,10 +494,12 @@ const reasonLimit = 300
  * Why a listing failed, in one clause: the last line the backend's tool wrote on stderr (docker:
  * "Cannot connect to the Docker daemon at …"), else its exit code.
  */
-const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: number; reason: string } => {
+const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
   switch (outcome._tag) {
-    case 'exited': {
-      const said = logged.filter((l) => !l.startsWith('bottle: step ')).flatMap((l) => l.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
+    case 'exited':
+      return { code: exitBackendFailed, reason: `the listing exited with code ${outcome.code}` }
+    case 'stepFailed': {
+      const said = [outcome.stdout, outcome.stderr].flatMap((t) => t.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
       const last = said.at(-1)
       const reason = last === undefined ? `the listing exited with code ${outcome.code}` : last.length > reasonLimit ? `${last.slice(0, reasonLimit)}…` : last
       return { code: exitBackendFailed, reason: oneLine(reason) }
@@ -507,14 +526,11 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
  * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
-  const { interpret } = await import('./interpret.js')
-  const logged: string[] = []
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), {
-    hostEnv: io.env,
-    quiet: true,
-    log: (l) => void logged.push(l),
-  })
-  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome, logged) }
+  const { runPlan } = await import('./spawn.js')
+  // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
+  // outcome, to become one line beside the other backends'.
+  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
   // Entries the backend could not read are skipped, each with a line, and the rest still listed.
@@ -630,8 +646,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     )
     if (req.mode === 'plan') plans.push(p)
     else {
-      const { interpret } = await import('./interpret.js')
-      code ||= exitCodeOf(await interpret(p, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+      code ||= await runAndSay(p, req, io)
     }
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
@@ -854,7 +869,8 @@ const confirmUpdate = async (plan: Plan, req: Request, io: Io): Promise<number |
   const yes = req.flags.yes === true
   if (!(yes && req.flags.quiet === true)) for (const l of updateLines(plan)) io.err(`bottle: ${l}`)
   if (plan.steps.length === 0) return 0
-  const { hostValue } = await import('./interpret.js')
+  // From the interpreter's bundle, which the run that follows loads anyway.
+  const { hostValue } = await import('./spawn.js')
   const missing = plan.secrets.filter((n) => hostValue(io.env, n) === undefined)
   if (missing.length > 0) {
     io.err(`bottle: secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not set in the host environment; nothing was written`)
@@ -941,6 +957,5 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused
   }
-  const { interpret } = await import('./interpret.js')
-  return exitCodeOf(await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+  return runAndSay(plan, req, io)
 }
