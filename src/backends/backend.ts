@@ -261,3 +261,18 @@ export const ownedByUser = (
     inGuest(`give ${copy.dest} to ${spec.user}`, ['chown', '-R', '--', spec.user, copy.dest]),
   ]
 }
+
+/**
+ * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
+ * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
+ */
+export const userCheckScript =
+  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
+
+/**
+ * The launch step, run right after the bottle starts, that refuses a user the image does not
+ * have: otherwise the first command as that user fails later, with the client's own code and
+ * words (docker: 126; runuser: 1, "user X does not exist"), after the launch has done its work.
+ */
+export const userCheck = (spec: BottleSpec, inGuest: GuestStep): Step =>
+  inGuest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user])

@@ -27,6 +27,7 @@ import {
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 
 /**
@@ -66,12 +67,8 @@ export interface ContainerCli {
   readonly stateField: string
 }
 
-/**
- * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
- * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
- */
-export const userCheckScript =
-  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
+/** Where it was first written for docker; shared by every backend with an image (backend.ts). */
+export { userCheckScript } from './backend.js'
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
@@ -114,7 +111,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
       // `-u USER` names a user of the image, and the engine looks it up only when a command runs
       // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
-      guest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user]),
+      userCheck(spec, guest),
     ]
   }
 

@@ -47,6 +47,7 @@ import {
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -227,6 +228,8 @@ const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] 
     undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
   }),
   step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
+  // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
+  userCheck(spec, inGuest),
   inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
 ]
 

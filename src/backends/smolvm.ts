@@ -29,6 +29,7 @@ import {
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -101,7 +102,7 @@ export const smolvm: Backend = {
   checkSpec,
   defaultImage: 'node:22',
   promptPath: () => '/opt/bottle/system-prompt.md',
-  create: (spec) => {
+  create: (spec, _host, guest) => {
     const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {
       launchId: [6],
       tolerate: [vmNotFound(spec.name)],
@@ -123,6 +124,9 @@ export const smolvm: Backend = {
     return [
       step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),
       step(`start the machine ${spec.name}`, machine('start', '--name', spec.name), { undo: [stopStep] }),
+      // `runuser -u USER` fails only when a command runs as USER (exit 1, "user X does not
+      // exist", which looks like the command's own 1): refuse the user now, exit 2, and undo.
+      userCheck(spec, guest),
     ]
   },
   exec: (spec, intent) => ({
