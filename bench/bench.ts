@@ -1,19 +1,29 @@
 /**
- * `npm run bench`: figures, not assertions (these machines are shared and noisy).
+ * `npm run bench`: figures, not assertions (these machines are shared and noisy). Every row of
+ * the start-up table, each timed as whole processes, medians of interleaved runs:
  *
- * 1. Start-up: `bottle plan agent …` from the bundle, next to a bare `node -e 0`, interleaved in
- *    the same run; medians of each and their ratio.
- * 2. Throughput: agent and launch plans compiled per second, in-process.
+ * 1. `bottle plan agent demo -b docker`, no manifest, vs `node -e 0`.
+ * 2. The same with a small bottle.yaml beside it (the usual case), vs `node -e 0`.
+ * 3. `bottle run exec NAME true` on bwrap vs the raw backend argv of its plan plus `node -e 0`.
+ * 4. The same on docker (the engine in $BOTTLE_ENGINES_ENV, else /tmp/bottle-engines/env;
+ *    skipped, and said, when it does not answer).
+ * 5. Launch plans per second ÷ agent plans per second, per backend, compiled in-process.
+ *
+ * The bottles of rows 3 and 4 are launched for real under a state root of the bench's own, with
+ * names of their own, and taken down at the end.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { backends } from '../src/backends/index.js'
 import { type Operation, compile } from '../src/compile.js'
+import { clientEnv } from '../src/plan/client-env.js'
+import type { Plan } from '../src/plan/types.js'
 import { resolveSpec } from '../src/spec/spec.js'
 import { bwrapBaseFacts } from '../tests/arbitraries.js'
+import { writeRecordOf } from '../tests/records.js'
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -21,33 +31,108 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
-const timeOnce = (file: string, args: string[], cwd: string): number => {
+interface Cmd {
+  readonly label: string
+  readonly file: string
+  readonly args: readonly string[]
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+const timeOnce = (c: Cmd): number => {
   const t0 = process.hrtime.bigint()
-  execFileSync(file, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(c.file, c.args, { cwd: c.cwd, env: c.env, stdio: ['ignore', 'ignore', 'inherit'] })
   return Number(process.hrtime.bigint() - t0) / 1e6
 }
 
-const startup = (rounds: number): void => {
-  // An empty directory: no bottle.yaml, so the bench measures the CLI, not a manifest.
-  const cwd = mkdtempSync(join(tmpdir(), 'bottle-bench-'))
-  const bottle = join(process.cwd(), 'dist', 'bottle.js')
-  const bare: number[] = []
-  const plan: number[] = []
-  for (let i = 0; i < rounds + 2; i++) {
-    const b = timeOnce(process.execPath, ['-e', '0'], cwd)
-    const p = timeOnce(process.execPath, [bottle, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], cwd)
-    if (i >= 2) {
-      // the first two rounds warm the page cache
-      bare.push(b)
-      plan.push(p)
+/** Medians of `rounds` interleaved runs of each command (two warm-up rounds first). */
+const interleaved = (cmds: readonly Cmd[], rounds: number): number[] => {
+  const times = cmds.map((): number[] => [])
+  for (let i = 0; i < rounds + 2; i++)
+    for (const [k, c] of cmds.entries()) {
+      const t = timeOnce(c)
+      if (i >= 2) times[k]?.push(t)
     }
+  return times.map(median)
+}
+
+const ms = (x: number): string => `${x.toFixed(1)} ms`.padStart(10)
+const bottleJs = join(process.cwd(), 'dist', 'bottle.js')
+const root = mkdtempSync(join(tmpdir(), 'bottle-bench-'))
+const stateHome = join(root, 'state')
+const benchEnv = { ...process.env, XDG_STATE_HOME: stateHome }
+const node = (label: string, args: readonly string[], cwd: string, env = benchEnv): Cmd => ({ label, file: process.execPath, args, cwd, env })
+
+/** Plans with the built CLI and returns the plan (JSON). */
+const planOf = (args: readonly string[], cwd: string, env = benchEnv): Plan =>
+  JSON.parse(execFileSync(process.execPath, [bottleJs, 'plan', ...args, '--format', 'json'], { cwd, env, encoding: 'utf8' })) as Plan
+
+/** Rows 1 and 2: a launch record for docker's demo (written from its launch plan, nothing run). */
+const planStartup = (rounds: number): void => {
+  const bare = join(root, 'bare')
+  const withManifest = join(root, 'with-manifest')
+  for (const d of [bare, withManifest]) execFileSync('mkdir', ['-p', d])
+  writeFileSync(
+    join(withManifest, 'bottle.yaml'),
+    'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n      LANG: C.UTF-8\n    secrets: [CLAUDE_CODE_OAUTH_TOKEN]\n',
+  )
+  writeRecordOf(planOf(['launch', 'demo', '-b', 'docker'], withManifest))
+  const [b, p, m] = interleaved(
+    [
+      node('node -e 0', ['-e', '0'], bare),
+      node('plan agent, no manifest', [bottleJs, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], bare),
+      node('plan agent, bottle.yaml', [bottleJs, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], withManifest),
+    ],
+    rounds,
+  ) as [number, number, number]
+  console.log(`start-up, medians of ${rounds} interleaved runs:`)
+  console.log(`  node -e 0                                        ${ms(b)}`)
+  console.log(`  bottle plan agent demo -b docker (no manifest)   ${ms(p)}   ${(p / b).toFixed(2)}x node   (goal <= 1.15x)`)
+  console.log(`  the same with a small bottle.yaml                ${ms(m)}   ${(m / b).toFixed(2)}x node   (goal <= 1.25x)`)
+}
+
+/**
+ * Rows 3 and 4: `bottle run exec NAME true` against the exec plan's own argv and env run
+ * directly, plus `node -e 0` (what bottle's process costs at the least).
+ */
+const runExec = (backend: 'bwrap' | 'docker', extraEnv: Record<string, string>, launchArgs: readonly string[], rounds: number): void => {
+  const name = `bench-${backend}-${process.pid}`
+  const cwd = join(root, `ws-${backend}`)
+  execFileSync('mkdir', ['-p', cwd])
+  const env = { ...benchEnv, ...extraEnv }
+  const launched = spawnSync(process.execPath, [bottleJs, 'run', 'launch', name, '-b', backend, '-q', ...launchArgs], { cwd, env, encoding: 'utf8' })
+  if (launched.status !== 0) {
+    console.log(`  run exec on ${backend}: skipped, the launch failed: ${launched.stderr.trim().split('\n').at(-1) ?? ''}`)
+    return
   }
-  const mb = median(bare)
-  const mp = median(plan)
-  console.log(`start-up, median of ${rounds} interleaved runs:`)
-  console.log(`  node -e 0                          ${mb.toFixed(1)} ms`)
-  console.log(`  bottle plan agent demo -b docker   ${mp.toFixed(1)} ms`)
-  console.log(`  ratio                              ${(mp / mb).toFixed(2)}x`)
+  try {
+    const plan = planOf(['exec', name, 'true', '-b', backend], cwd, env)
+    const [s] = plan.steps
+    if (plan.steps.length !== 1 || s === undefined || s.env.vars.some((v) => v._tag === 'secret')) throw new Error(`exec on ${backend} is not one step without secrets`)
+    const [file, ...args] = s.argv as [string, ...string[]]
+    const rawEnv: Record<string, string> = s.env.inheritHost ? clientEnv(env) : {}
+    for (const v of s.env.vars) if (v._tag === 'plain') rawEnv[v.name] = v.value
+    const [b, raw, run] = interleaved(
+      [
+        node('node -e 0', ['-e', '0'], cwd),
+        { label: 'raw argv', file, args, cwd, env: rawEnv },
+        node('bottle run exec', [bottleJs, 'run', 'exec', name, 'true', '-b', backend, '-q'], cwd, env),
+      ],
+      rounds,
+    ) as [number, number, number]
+    console.log(`  ${backend.padEnd(6)} raw argv ${ms(raw)} + node -e 0 ${ms(b)}   bottle run exec ${ms(run)}   ${(run / (raw + b)).toFixed(2)}x   (goal <= 1.35x)`)
+  } finally {
+    spawnSync(process.execPath, [bottleJs, 'run', 'down', name, '-b', backend, '-q'], { cwd, env, stdio: 'inherit' })
+  }
+}
+
+const engineEnv = (): Record<string, string> | null => {
+  try {
+    const text = readFileSync(process.env.BOTTLE_ENGINES_ENV ?? '/tmp/bottle-engines/env', 'utf8')
+    return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  } catch {
+    return null
+  }
 }
 
 const throughput = (seconds: number): void => {
@@ -81,8 +166,9 @@ const throughput = (seconds: number): void => {
     ['agent', { _tag: 'agent', args: ['-p', 'explain this repo'], tty: null }],
     ['launch', { _tag: 'launch' }],
   ]
-  console.log(`plans compiled per second (each for ${seconds} s, median of 5 slices):`)
-  for (const backend of Object.values(backends))
+  console.log(`plans compiled per second, in-process (each for ${seconds} s, median of 5 slices):`)
+  for (const backend of Object.values(backends)) {
+    const rate: Record<string, number> = {}
     for (const [label, op] of ops) {
       // A Left is a fast path, not a plan: make sure the figure is for compiling one.
       const once = compile(backend, spec.right, op, hostFor(op))
@@ -98,10 +184,25 @@ const throughput = (seconds: number): void => {
         }
         rates.push(n / (seconds / 5))
       }
-      console.log(`  ${backend.name.padEnd(8)} ${label.padEnd(7)} ${Math.round(median(rates)).toLocaleString('en-US')} plans/s`)
+      rate[label] = median(rates)
     }
+    const fmt = (x: number | undefined): string => Math.round(x ?? 0).toLocaleString('en-US').padStart(9)
+    console.log(
+      `  ${backend.name.padEnd(10)} agent ${fmt(rate.agent)}/s  launch ${fmt(rate.launch)}/s  launch ÷ agent ${((rate.launch ?? 0) / (rate.agent ?? 1)).toFixed(2)}   (goal >= 0.5)`,
+    )
+  }
 }
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15)
-startup(rounds)
-throughput(Number(process.env.BENCH_SECONDS ?? 1))
+try {
+  planStartup(rounds)
+  console.log(`bottle run exec NAME true vs its plan's raw argv + node -e 0, medians of ${rounds} interleaved runs:`)
+  runExec('bwrap', {}, [], rounds)
+  const engines = engineEnv()
+  const image = engines?.BOTTLE_TEST_DOCKER_IMAGE
+  if (engines === null || image === undefined || engines.DOCKER_HOST === undefined) console.log('  docker: skipped, no engine env file (scripts/test-engines.sh start)')
+  else runExec('docker', { DOCKER_HOST: engines.DOCKER_HOST }, ['--image', image], rounds)
+  throughput(Number(process.env.BENCH_SECONDS ?? 1))
+} finally {
+  rmSync(root, { recursive: true, force: true })
+}

@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
 // not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs, and beside it
-// dist/interpret.js and dist/manifest.js, which it imports only when it runs a plan or reads a
-// manifest (they bring execa and yaml). Minified, so `bottle plan` starts fast: start-up is
+// dist/spawn.js (the interpreter with execa) and dist/manifest.js (yaml), which it imports only
+// when it runs a plan or reads a manifest. Minified, so `bottle plan` starts fast: start-up is
 // mostly the time node spends loading and parsing modules, and each extra module file costs too,
 // so the lazy parts are separate bundles rather than shared chunks.
 import { build } from 'esbuild'
@@ -56,7 +56,7 @@ const builtinsAsRequires = {
 const lazyBundles = {
   name: 'lazy-bundles',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(interpret|spec\/manifest)\.js$/ }, (args) =>
+    b.onResolve({ filter: /^\.\/(spawn|spec\/manifest)\.js$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: `./${args.path.split('/').at(-1)}`, external: true } : undefined,
     )
   },
@@ -84,7 +84,7 @@ await build({
 })
 await build({
   ...common,
-  entryPoints: { interpret: 'src/interpret.ts', manifest: 'src/spec/manifest.ts' },
+  entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/spec/manifest.ts' },
   outdir,
   plugins: [fpTsAsEsModules, builtinsAsRequires],
 })

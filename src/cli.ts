@@ -11,10 +11,11 @@ import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, stateRootOf, stdinIsTerminal, unusable } from './host.js'
+import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
+import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
-import { bottleStateDir, decodeLaunchRecord, diffRecords, encodeRecord, recordFile, recordOf } from './spec/record.js'
+import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
@@ -22,6 +23,7 @@ import { profileNamed } from './spec/agent.js'
 import type { Manifest } from './spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
 import { type Checked, bottleName, kubeContext, kubeNamespace } from './spec/validate.js'
+import { workdirRefusal } from './workdir.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -68,6 +70,8 @@ interface Flags {
   pane: string
   target?: string
   resume?: boolean
+  /** run update: apply without asking. */
+  yes?: boolean
 }
 
 interface Request {
@@ -216,6 +220,8 @@ const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | nul
       return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
     case 'down':
       return { _tag: 'down' }
+    // update is built from the record and the manifest (updateSpecs); ls names no bottle.
+    case 'update':
     case 'ls':
       return null
   }
@@ -234,7 +240,7 @@ const undeclared = (m: Manifest | null, name: string): CompileError =>
 /** What a bottle's launch record says, read at the edge: the layer it gives, or why there is none. */
 type Recorded =
   | { readonly _tag: 'absent'; readonly path: string }
-  | { readonly _tag: 'recorded'; readonly path: string; readonly layer: SpecLayer }
+  | { readonly _tag: 'recorded'; readonly path: string; readonly layer: SpecLayer; readonly text: string }
 
 const readRecorded = (env: Io['env'], backend: BackendName, name: string): Checked<Recorded> => {
   const valid = bottleName(name)
@@ -246,7 +252,7 @@ const readRecorded = (env: Io['env'], backend: BackendName, name: string): Check
   if (read._tag === 'absent') return E.right({ _tag: 'absent', path })
   if (read._tag === 'refused') return fail(`the launch record of ${name} is refused: ${read.reason}`)
   const layer = decodeLaunchRecord(read.text, backend, name)
-  return E.isLeft(layer) ? fail(`${path}: ${layer.left}`) : E.right({ _tag: 'recorded', path, layer: layer.right })
+  return E.isLeft(layer) ? fail(`${path}: ${layer.left}`) : E.right({ _tag: 'recorded', path, layer: layer.right, text: read.text })
 }
 
 /**
@@ -286,6 +292,35 @@ const specFor = (
 }
 
 /**
+ * update: the bottle's launch record, and what the manifest and flags give today. With no
+ * manifest, the flags alone change the record (`bottle run update demo -e CI=1`); a manifest must
+ * declare the bottle, as for launch.
+ */
+const updateSpecs = (
+  m: Manifest | null,
+  name: string,
+  backend: Backend,
+  flags: SpecLayer,
+  recorded: Recorded,
+  cwd: string,
+): Checked<{ spec: BottleSpec; notes: string[]; op: Operation }> => {
+  if (recorded._tag === 'absent')
+    return fail(`${name} has no launch record on ${backend.name} (${recorded.path}): nothing to update; launch it first (bottle run launch ${name})`)
+  const entry = m === null ? recorded.layer : entryOf(m, name)
+  if (entry === undefined) return E.left(undeclared(m, name))
+  const asRecorded = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: {}, cwd })
+  if (E.isLeft(asRecorded)) return fail(`${recorded.path}: ${asRecorded.left.message}`)
+  const declared = resolveSpec({ name, fromManifest: entry, fromFlags: flags, cwd })
+  if (E.isLeft(declared)) return declared
+  const source = m === null ? `the launch record and this command's flags (no manifest)` : `${m.file} and this command's flags`
+  return E.right({
+    spec: asRecorded.right,
+    notes: [`update compares the launch record ${recorded.path} with ${source}`],
+    op: { _tag: 'update', declared: declared.right, recordText: recorded.text },
+  })
+}
+
+/**
  * The warning for a manifest that no longer says what the bottle was launched with. Never
  * applied: `update` shows and records what can change on a live bottle.
  */
@@ -297,7 +332,7 @@ const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: stri
   const differences = diffRecords(
     recordOf(recorded, backend.defaultImage),
     recordOf(declared.right, backend.defaultImage),
-    backend.name === 'bwrap' ? 'per-command sandbox' : 'container',
+    { secrets: backend.secretsAtLaunch === true },
   )
   return differences.length === 0
     ? []
@@ -323,15 +358,24 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (E.isLeft(fits)) return fits
   const recorded = readRecorded(io.env, backend.name, name)
   if (E.isLeft(recorded)) return recorded
-  const resolved = specFor(req, m, name, backend, flags.right, recorded.right, cwd)
+  const resolved =
+    req.op === 'update'
+      ? updateSpecs(m, name, backend, flags.right, recorded.right, cwd)
+      : E.map((r: { spec: BottleSpec; notes: string[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
   if (E.isLeft(resolved)) return resolved
-  const spec = resolved.right.spec
-  const op = toOperation(req, cwd, io.env)
+  const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
-  // The prompt is copied in at launch: a FIFO would hang the copy, /dev/zero fill the bottle.
-  const promptProblem = op._tag === 'launch' && spec.prompt !== null ? promptFileProblem(spec.prompt) : null
-  if (promptProblem !== null) return fail(`prompt file ${show(spec.prompt ?? '')} ${promptProblem}`)
-  const named = [spec.prompt, op._tag === 'cp' ? op.source : null].filter((p): p is string => p !== null)
+  // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
+  if (op._tag === 'launch' && backend.bindsWorkdir) {
+    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.env)
+    const refused = workdirRefusal(workdir, guard)
+    if (refused !== null) return fail(refused)
+  }
+  // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
+  const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
+  const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
+  if (promptProblem !== null) return fail(`prompt file ${show(copiedPrompt ?? '')} ${promptProblem}`)
+  const named = [spec.prompt, op._tag === 'cp' ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
   const bwrap =
     backend.name === 'bwrap'
@@ -381,14 +425,27 @@ const missingBinaryMessage = (binary: string): string => {
   return `bottle: ${binary} is not installed (not found on PATH)${install === undefined ? '' : `: ${install}`}`
 }
 
+/** E2BIG in one line: which program, and the secrets its environment held, by name. */
+const tooBigMessage = (o: Extract<Outcome, { _tag: 'tooBigForExec' }>): string =>
+  `bottle: ${o.binary} cannot be started: its arguments and environment are too big for exec (E2BIG)${o.secrets.length === 0 ? '' : `; its environment holds the secret${o.secrets.length > 1 ? 's' : ''} ${o.secrets.join(', ')}`}`
+
 /** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
 const exitCodeOf = (outcome: Outcome, io: Io): number => {
   switch (outcome._tag) {
     case 'exited':
       return outcome.code
+    case 'stepFailed':
+      for (const l of stepFailedLines(outcome)) io.err(l)
+      return outcome.code
     case 'missingSecrets':
       io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} not set in the host environment; nothing was run`)
       return exitInvalid
+    case 'oversizedSecrets':
+      io.err(`bottle: secret${outcome.names.length > 1 ? 's' : ''} ${outcome.names.join(', ')} too big: NAME=VALUE must fit in 128 KiB (Linux's limit for one environment string); nothing was run`)
+      return exitInvalid
+    case 'tooBigForExec':
+      io.err(tooBigMessage(outcome))
+      return exitCannotExecute
     case 'missingBinary':
       if (outcome.error === 'EACCES') {
         io.err(`bottle: ${outcome.binary} cannot be run: permission denied (is it executable?)`)
@@ -403,6 +460,19 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
       io.err(backendFailureMessage(outcome))
       return exitBackendFailed
   }
+}
+
+/** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
+const runAndSay = async (plan: Plan, req: Request, io: Io): Promise<number> => {
+  const { runPlan } = await import('./spawn.js')
+  const quiet = req.flags.quiet === true
+  const outcome = await runPlan(plan, {
+    hostEnv: io.env,
+    onEvent: (e) => {
+      for (const l of eventLines(e, quiet)) io.err(l)
+    },
+  })
+  return exitCodeOf(outcome, io)
 }
 
 /** One line: which backend, which bottle, what the check found; never the guest's own code. */
@@ -424,10 +494,12 @@ const reasonLimit = 300
  * Why a listing failed, in one clause: the last line the backend's tool wrote on stderr (docker:
  * "Cannot connect to the Docker daemon at …"), else its exit code.
  */
-const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: number; reason: string } => {
+const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
   switch (outcome._tag) {
-    case 'exited': {
-      const said = logged.filter((l) => !l.startsWith('bottle: step ')).flatMap((l) => l.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
+    case 'exited':
+      return { code: exitBackendFailed, reason: `the listing exited with code ${outcome.code}` }
+    case 'stepFailed': {
+      const said = [outcome.stdout, outcome.stderr].flatMap((t) => t.split('\n')).map((l) => l.trim()).filter((l) => l !== '')
       const last = said.at(-1)
       const reason = last === undefined ? `the listing exited with code ${outcome.code}` : last.length > reasonLimit ? `${last.slice(0, reasonLimit)}…` : last
       return { code: exitBackendFailed, reason: oneLine(reason) }
@@ -440,6 +512,10 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
         : { code: exitMissingBinary, reason: missingBinaryMessage(outcome.binary).replace(/^bottle: /, '') }
     case 'missingSecrets':
       return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are not set` }
+    case 'oversizedSecrets':
+      return { code: exitInvalid, reason: `secrets ${outcome.names.join(', ')} are too big for exec` }
+    case 'tooBigForExec':
+      return { code: exitCannotExecute, reason: tooBigMessage(outcome).replace(/^bottle: /, '') }
     case 'backendFailed':
       return { code: exitBackendFailed, reason: oneLine(outcome.detail) }
   }
@@ -450,14 +526,11 @@ const listingFailure = (outcome: Outcome, logged: readonly string[]): { code: nu
  * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
 const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
-  const { interpret } = await import('./interpret.js')
-  const logged: string[] = []
-  const outcome = await interpret(compileList(backend, listingHost(backend, io.env, cluster)), {
-    hostEnv: io.env,
-    quiet: true,
-    log: (l) => void logged.push(l),
-  })
-  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome, logged) }
+  const { runPlan } = await import('./spawn.js')
+  // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
+  // outcome, to become one line beside the other backends'.
+  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
   // Entries the backend could not read are skipped, each with a line, and the rest still listed.
@@ -495,7 +568,10 @@ const withRecord = (row: BottleRow, env: Io['env'], cwd: string): BottleRow => {
   const spec = resolveSpec({ name: row.name, fromManifest: recorded.right.layer, fromFlags: {}, cwd })
   if (E.isLeft(spec)) return row
   const r = recordOf(spec.right, backends[row.backend].defaultImage)
-  return { ...row, spec: encodeRecord(r), image: row.image ?? r.image }
+  // The labels keep the hash the bottle was launched with, and a container's labels cannot
+  // change; `update` rewrites the record, which is what the bottle runs with: its hash counts.
+  const { hash, encoded } = hashAndEncode(r)
+  return { ...row, specHash: hash, spec: encoded, image: row.image ?? r.image }
 }
 
 /**
@@ -570,8 +646,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     )
     if (req.mode === 'plan') plans.push(p)
     else {
-      const { interpret } = await import('./interpret.js')
-      code ||= exitCodeOf(await interpret(p, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+      code ||= await runAndSay(p, req, io)
     }
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
@@ -632,6 +707,7 @@ const opDocs: readonly OpDoc[] = [
   { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
   { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (claude --continue, codex resume --last), or start a fresh one if that fails", example: 'bottle run resume demo' },
   { op: 'attach', args: '<name> [args...]', summary: 'open the agent (or, with --resume, the resume fallback) in a tmux pane', example: 'bottle run attach demo --pane split --target %3' },
+  { op: 'update', args: '<name>', summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes', example: 'bottle run update demo' },
   { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
   { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
 ]
@@ -668,6 +744,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
     cmd.option('--tty', 'allocate a TTY (stdin must be a terminal; the default when it is one)').option('--no-tty', 'never allocate a TTY')
   if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
     cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
+  if (doc.op === 'update' && mode === 'run') cmd.option('-y, --yes', 'apply without asking (needed when stdin or stderr is not a terminal)')
   if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
   if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as JSON: {bottles, unreachable}')
   if (doc.op === 'attach')
@@ -700,7 +777,8 @@ const quietly = (c: Command, io: Io): Command =>
   c
     .exitOverride()
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'bottle: ')) })
+    // Commander quotes what was typed ("unknown option '--a\nb'"): made one line like every other.
+    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(oneLine(s.trimEnd().replace(/^error: /, 'bottle: '))) })
 
 const opList = opDocs.map((d) => d.op).join(', ')
 
@@ -778,6 +856,38 @@ const buildProgram = (
 // main
 // -------------------------------------------------------------------------------------------------
 
+/** What update shows before it asks: each change, applied or not (the plan's notes that say so). */
+const updateLines = (plan: Plan): string[] =>
+  plan.notes.filter((n) => n.startsWith('update: ') || n.startsWith('not applied: ') || n.startsWith('nothing to update: '))
+
+/**
+ * `bottle run update`: show the difference, then apply only when the user says so: --yes, or
+ * "y" on a terminal. Null: go ahead; else the exit code, with nothing written. A secret the
+ * update adds is checked before asking, so a "y" is never answered with a refusal.
+ */
+const confirmUpdate = async (plan: Plan, req: Request, io: Io): Promise<number | null> => {
+  const yes = req.flags.yes === true
+  if (!(yes && req.flags.quiet === true)) for (const l of updateLines(plan)) io.err(`bottle: ${l}`)
+  if (plan.steps.length === 0) return 0
+  // From the interpreter's bundle, which the run that follows loads anyway.
+  const { hostValue } = await import('./spawn.js')
+  const missing = plan.secrets.filter((n) => hostValue(io.env, n) === undefined)
+  if (missing.length > 0) {
+    io.err(`bottle: secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not set in the host environment; nothing was written`)
+    return exitInvalid
+  }
+  if (yes) return null
+  if (!canAsk()) {
+    io.err('bottle: update asks before it writes, and stdin or stderr is not a terminal: pass --yes to apply it; nothing was written')
+    return exitInvalid
+  }
+  const answer = await askOnTerminal(`apply to ${plan.bottle}? [y/N] `)
+  if (answer === null) return 130
+  if (/^y(es)?$/i.test(answer)) return null
+  io.err('bottle: not applied; nothing was written')
+  return exitInvalid
+}
+
 /** Exit code of a bug in bottle (a throw that reached main): not one of the codes the CLI promises. */
 export const exitBug = 1
 
@@ -816,7 +926,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   const req = request as Request | null
   if (req === null) {
-    io.err(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`)
+    io.err(oneLine(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`))
     return exitInvalid
   }
   if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {
@@ -843,6 +953,9 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
   for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
-  const { interpret } = await import('./interpret.js')
-  return exitCodeOf(await interpret(plan, { hostEnv: io.env, quiet: req.flags.quiet === true, log: io.err }), io)
+  if (plan.op === 'update') {
+    const refused = await confirmUpdate(plan, req, io)
+    if (refused !== null) return refused
+  }
+  return runAndSay(plan, req, io)
 }

@@ -27,7 +27,9 @@ import {
   step,
 } from './plan/types.js'
 import { defaultAgent } from './spec/agent.js'
+import { sha256 } from './plan/hash.js'
 import { bottleStateDir, launchRecordJson, recordFile } from './spec/record.js'
+import { updateOf } from './spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './spec/spec.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
 
@@ -55,6 +57,12 @@ export type Operation =
       readonly resume: boolean
       readonly args: readonly string[]
     }
+  /**
+   * Record what can change on a live bottle (src/spec/update.ts). The spec compile gets is the
+   * launch record's; `declared` is what the manifest and flags give today, and `recordText` the
+   * record file as read, so the rewrite refuses a record that changed since.
+   */
+  | { readonly _tag: 'update'; readonly declared: BottleSpec; readonly recordText: string }
   | { readonly _tag: 'down' }
 
 // -------------------------------------------------------------------------------------------------
@@ -256,6 +264,80 @@ const forgetRecord = (backend: Backend, spec: BottleSpec, host: HostFacts): Step
   ], { env: systemTools })
 }
 
+/**
+ * Replaces the launch record with `text`, atomically: a temp file in the same directory (mktemp:
+ * O_EXCL, mode 600), then rename(2) over the record, so a reader sees the old file or the new one.
+ * A record or directory that is a symlink is refused, as is a record that is no longer the one the
+ * plan was made from ($2, its sha256; a saved plan or script run later, another update between).
+ * A record that already says `text` ($3) is left as it is, which makes the step its own undo's
+ * undo: each rewrite's undo is the same step with the old text.
+ */
+const rewriteRecordScript = [
+  'd=$1 r=$1/record.json',
+  'if [ -L "$d" ] || [ ! -d "$d" ]; then echo "bottle: $d is a symlink or not a directory: the record is not rewritten" >&2; exit 2; fi',
+  'if [ -L "$r" ] || [ ! -f "$r" ]; then echo "bottle: $r is a symlink or not a regular file: it is not rewritten" >&2; exit 2; fi',
+  'now=$(sha256sum < "$r") || exit 1',
+  'now=${now%% *}',
+  'if [ "$now" = "$3" ]; then cat > /dev/null; exit 0; fi',
+  'if [ "$now" != "$2" ]; then echo "bottle: $r changed since this plan was made: plan again" >&2; exit 2; fi',
+  'umask 077',
+  't=$(mktemp "$d/.record.json.XXXXXX") || exit 1',
+  'if cat > "$t" && mv -fT -- "$t" "$r"; then exit 0; fi',
+  'rm -f -- "$t"',
+  'exit 1',
+].join('\n')
+
+const rewriteRecord = (backend: Backend, name: string, host: HostFacts, from: string, to: string, title: string, undo: readonly Step[]): Step => {
+  const dir = bottleStateDir(host.stateRoot, backend.name, name)
+  return step(title, ['/bin/sh', '-c', rewriteRecordScript, 'sh', dir, sha256(from), sha256(to)], {
+    env: systemTools,
+    stdin: { _tag: 'text', text: to },
+    undo,
+  })
+}
+
+/**
+ * update: the record rewritten with the new live fields, then the new prompt file copied in (as
+ * launch does). The record goes first, with the old one as its undo: a copy that fails puts the
+ * old record back, and the bottle runs as before.
+ */
+const compileUpdate = (
+  backend: Backend,
+  spec: BottleSpec,
+  op: Extract<Operation, { _tag: 'update' }>,
+  host: HostFacts,
+): Checked<Plan> => {
+  const u = updateOf(spec, op.declared, backend)
+  if (E.isLeft(u)) return u
+  const { next, applied, fixed, addedSecrets, promptChanged } = u.right
+  const shown = [...applied.map((l) => `update: ${l}`), ...fixed.map((l) => `not applied: ${l}`)]
+  if (applied.length === 0)
+    return E.right(plan('update', backend, spec, host, [], null, [`nothing to update: ${spec.name} already runs with what can change on a live bottle (env, secrets, agent, prompt); nothing is written`, ...shown]))
+  const checkedNext = backend.checkSpec(next, 'update', host)
+  if (E.isLeft(checkedNext)) return checkedNext
+  const checked = checkAgent(checkedNext.right, { prompt: true, resume: false, runs: false })
+  if (E.isLeft(checked)) return checked
+  const dir = bottleStateDir(host.stateRoot, backend.name, spec.name)
+  const newText = launchRecordJson(backend.name, next)
+  const restore = rewriteRecord(backend, spec.name, host, newText, op.recordText, `put back the launch record ${dir}/${recordFile} as it was`, [])
+  const record = rewriteRecord(backend, spec.name, host, op.recordText, newText, `record the updated spec in ${dir}/${recordFile} (a temp file, then renamed over it)`, [restore])
+  let copy: readonly Step[] = []
+  if (promptChanged && next.prompt !== null) {
+    const kind = hostSource('prompt file', next.prompt, host)
+    if (E.isLeft(kind)) return kind
+    if (kind.right !== 'file') return E.left(compileError(`prompt file ${show(next.prompt)} is a directory`))
+    const steps = copyInSteps(backend, next, { source: next.prompt, kind: 'file', dest: backend.promptPath(next) }, host)
+    if (E.isLeft(steps)) return steps
+    copy = steps.right
+  }
+  const p = plan('update', backend, next, host, [record, ...copy], null, [
+    ...shown,
+    'agent, exec, cp, resume and attach compile from the updated record from the next command on',
+  ])
+  // Like launch: a secret the bottle is to get must be there now, not fail its next command.
+  return E.right({ ...p, secrets: [...new Set([...p.secrets, ...addedSecrets])] })
+}
+
 // -------------------------------------------------------------------------------------------------
 // compile
 // -------------------------------------------------------------------------------------------------
@@ -372,6 +454,8 @@ export const compile = (
       if (E.isLeft(copy)) return copy
       return E.right(plan('cp', backend, spec, host, copy.right, null))
     }
+    case 'update':
+      return compileUpdate(backend, spec, op, host)
     case 'down':
       return E.right(plan('down', backend, spec, host, [...backend.down(spec, host), forgetRecord(backend, spec, host)], null, [
         'a bottle that is already gone is not an error',

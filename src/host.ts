@@ -9,9 +9,10 @@
  */
 import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
-import { delimiter, isAbsolute, join } from 'node:path'
+import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SystemEntry } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
+import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -111,6 +112,37 @@ export const promptFileProblem = (path: string): string | null => {
   if (!st.isFile()) return `is ${kindWord(st)}, not a regular file`
   if (st.size > promptLimit) return `is ${st.size} bytes, more than the ${mib(promptLimit)} a prompt file may be`
   return null
+}
+
+/** realpath of `path`, or, when it does not exist (yet), its nearest existing ancestor's realpath with the rest appended. */
+const realpathOrNearest = (path: string): string => {
+  try {
+    return realpathSync(path)
+  } catch {
+    const parent = dirname(path)
+    return parent === path ? path : join(realpathOrNearest(parent), basename(path))
+  }
+}
+
+/**
+ * What launch needs to judge a workdir (src/workdir.ts): what is at it and where its symlinks
+ * lead, and the home and state root both as written and resolved, so that neither a symlink to
+ * the home nor a state root reached through one slips past the check.
+ */
+export const readWorkdirFacts = (workdir: string, env: Env = process.env): { workdir: WorkdirFacts; guard: WorkdirGuard } => {
+  const kind = kindOf(workdir)
+  let real: string | null = null
+  try {
+    real = realpathSync(workdir)
+  } catch {
+    // missing, or a dangling or looping symlink: refused as missing
+  }
+  const home = homeOf(env)
+  const stateRoot = stateRootOf(env)
+  return {
+    workdir: { path: workdir, kind, real },
+    guard: { home: [...new Set([home, realpathOrNearest(home)])], stateRoot: [...new Set([stateRoot, realpathOrNearest(stateRoot)])] },
+  }
 }
 
 /** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
@@ -426,3 +458,30 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
 
 /** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
 export const stdinIsTerminal = (): boolean => process.stdin.isTTY === true
+
+/** Someone is there to answer a question: stdin to type on and stderr to read it on are terminals. */
+export const canAsk = (): boolean => process.stdin.isTTY === true && process.stderr.isTTY === true
+
+/**
+ * Asks a question on stderr and reads one line from the terminal: the answer, trimmed; '' at end
+ * of input; null on Ctrl-C (readline takes the terminal's ^C itself and would otherwise pause).
+ */
+export const askOnTerminal = async (question: string): Promise<string | null> => {
+  const { createInterface } = await import('node:readline')
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+  return new Promise((done) => {
+    let answered = false
+    const finish = (a: string | null): void => {
+      if (answered) return
+      answered = true
+      rl.close()
+      done(a)
+    }
+    rl.on('SIGINT', () => {
+      process.stderr.write('\n')
+      finish(null)
+    })
+    rl.on('close', () => finish(''))
+    rl.question(question, (a) => finish(a.trim()))
+  })
+}

@@ -43,7 +43,7 @@ export const driftAgainst = (row: BottleRow, spec: BottleSpec): Drift =>
   driftOf(
     { hash: row.specHash, spec: row.spec },
     recordOf(spec, backends[row.backend].defaultImage),
-    row.backend === 'bwrap' ? 'per-command sandbox' : 'container',
+    { secrets: backends[row.backend].secretsAtLaunch === true },
   )
 
 export const driftFor = (row: BottleRow, manifest: Manifest | null, cwd: string): Drift => {

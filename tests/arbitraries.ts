@@ -63,8 +63,8 @@ export const envKeyArb: fc.Arbitrary<string> = fc
   )
   .map((k) => (reservedKeys.has(k) ? `${k}_` : k))
 
-/** A secret's name: an env key, but not `_`, which shells overwrite (the spec rejects it). */
-export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k))
+/** A secret's name: an env key, but not `_`, which shells overwrite, nor `bottle_…`, a sh script's own (the spec rejects both). */
+export const secretNameArb: fc.Arbitrary<string> = envKeyArb.map((k) => (k === '_' ? '_S' : k.startsWith('bottle_') ? `S${k}` : k))
 
 /** Env entries with nasty values, and secret names; no key is both (the spec forbids it). */
 export const envAndSecretsArb = fc
@@ -264,6 +264,9 @@ export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
   }),
   fc.record({ _tag: fc.constant('resume' as const), args: agentArgsArb, tty: ttyArb }),
   attachOpArb,
+  // What the manifest says today: any valid spec (update takes only its live fields), and the
+  // record file as read (its hash is all the plan keeps of it).
+  fc.record({ _tag: fc.constant('update' as const), declared: specArb, recordText: nastyStringArb }),
   fc.constant({ _tag: 'down' as const }),
 )
 
@@ -347,6 +350,7 @@ export const hostFor = (
   // The prompt wins a clash: a cp of the prompt's own path copies that file.
   pathKinds: {
     ...(op._tag === 'cp' ? { [op.source]: facts.sourceKind } : {}),
+    ...(op._tag === 'update' && op.declared.prompt !== null ? { [op.declared.prompt]: 'file' as const } : {}),
     ...(spec.prompt === null ? {} : { [spec.prompt]: 'file' as const }),
   },
   tmpdir: facts.tmpdir,
@@ -435,7 +439,15 @@ const fits: Record<BackendName, (s: Scenario) => Scenario> = {
         : s.host
     return { spec, op, host }
   },
-  kubernetes: (s) => (s.spec.network === 'none' ? { ...s, spec: { ...s.spec, network: 'default' } } : s),
+  kubernetes: (s) => {
+    const spec: BottleSpec = s.spec.network === 'none' ? { ...s.spec, network: 'default' } : s.spec
+    // A Pod's secrets stay as launched: a new plain env entry named like one is refused (an example).
+    const op =
+      s.op._tag === 'update'
+        ? { ...s.op, declared: { ...s.op.declared, env: s.op.declared.env.filter(([k]) => !spec.secrets.includes(k)) } }
+        : s.op
+    return { ...s, spec, op }
+  },
 }
 
 export const fitFor = (backend: BackendName, s: Scenario): Scenario => fits[backend](s)

@@ -140,6 +140,11 @@ export interface Backend {
   readonly checkSpec: (spec: BottleSpec, op: OpName, host: HostFacts) => Checked<BottleSpec>
   /** The image used when the spec names none. */
   readonly defaultImage: string
+  /**
+   * The workdir is a host directory bound into the bottle, so launch refuses one that would expose
+   * the host (src/workdir.ts). False on kubernetes, where it is only a directory made in the Pod.
+   */
+  readonly bindsWorkdir: boolean
   /** Where the prompt file lives inside the bottle. */
   readonly promptPath: (spec: BottleSpec) => string
   /**
@@ -186,6 +191,12 @@ export interface Backend {
    * ops that name no bottle (ls, down --all).
    */
   readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly string[]
+  /**
+   * The bottle's secrets are fixed when it is launched (kubernetes: the Pod's env, from the Secret
+   * made at launch), so `update` cannot change their names on a live bottle. Absent: they are
+   * handed to each command.
+   */
+  readonly secretsAtLaunch?: boolean
 }
 
 /** One bottle as its backend lists it. */

@@ -175,6 +175,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
       break
     case 'exec':
     case 'cp':
+    case 'update':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))
       break
     case 'down':
@@ -598,6 +599,7 @@ export const bwrap: Backend = {
   checkSpec,
   // The host's own root, read-only; a spec's image is a rootfs directory in its place.
   defaultImage: '/',
+  bindsWorkdir: true,
   promptPath: () => promptGuestPath,
   create,
   exec: (spec, intent, host) => execIn(spec, host, intent),

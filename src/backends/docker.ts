@@ -146,6 +146,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     install: cli.install,
     checkSpec,
     defaultImage: cli.defaultImage,
+    bindsWorkdir: true,
     promptPath: () => '/opt/bottle/system-prompt.md',
     create,
     exec: (spec, intent) => ({

@@ -250,6 +250,8 @@ export const kubernetes: Backend = {
   install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster',
   checkSpec,
   defaultImage: 'node:22',
+  // No host directory is bound: launch makes the workdir, empty, in the Pod.
+  bindsWorkdir: false,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create,
   exec: (spec, intent) => ({
@@ -281,6 +283,7 @@ export const kubernetes: Backend = {
     step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
   ],
   parseList: (stdout) => parsePods(stdout),
+  secretsAtLaunch: true,
   notes: (op, spec, host) => {
     const notes = [where(spec ?? host.cluster)]
     if (op === 'launch')

@@ -101,6 +101,7 @@ export const smolvm: Backend = {
   install: 'install smolvm (https://github.com/smol-machines/smolvm); it needs KVM on Linux or Hypervisor.framework on macOS',
   checkSpec,
   defaultImage: 'node:22',
+  bindsWorkdir: true,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create: (spec, _host, guest) => {
     const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {

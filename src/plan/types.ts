@@ -17,7 +17,7 @@ import { quoteShArgv } from './quote.js'
 export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap', 'kubernetes'] as const
 export type BackendName = (typeof backendNames)[number]
 
-export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'down', 'ls'] as const
+export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'update', 'down', 'ls'] as const
 export type OpName = (typeof opNames)[number]
 
 /** A variable of the spawned backend process's environment: a plain value, or a secret by name. */

@@ -50,9 +50,10 @@ export interface Difference {
   readonly from: string | null
   readonly to: string | null
   /**
-   * `launch`: baked into the bottle (its image, bind mount, network); it keeps the old value until
-   * it is launched again. `exec`: passed on every command, so `bottle run update` can record the
-   * new value for the next one. Neither is ever taken from the manifest by itself.
+   * `launch`: fixed at launch (image, workdir, network, user); the bottle keeps the old value until
+   * it is launched again. `exec`: handed to every command (env, secrets, agent) or copied in
+   * (prompt), so `bottle run update` can record the new value for the next one. Neither is ever
+   * taken from the manifest by itself.
    */
   readonly appliesAt: 'launch' | 'exec'
 }
@@ -157,27 +158,35 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = [
-  ['image', 'launch'],
-  ['workdir', 'launch'],
-  ['network', 'launch'],
-  ['prompt', 'launch'],
-  ['user', 'exec'],
-  ['agent', 'exec'],
-] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'prompt', 'agent'] as const
 
 /**
- * Which scalar fields a backend bakes in at launch. A container or VM keeps its image, bind and
- * network; a bwrap bottle is a fresh sandbox per command, built from the spec each time, so only
- * the prompt file (copied into its state directory at launch) waits for a relaunch.
+ * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
+ * it in, as launch does), env and secret names, all handed to each command. The rest is baked in
+ * at launch on every backend: a container's image, bind and network; on bwrap too, where a
+ * sandbox is built per command, because the workdir and network are what the agent could try to
+ * widen by editing the manifest, and a relaunch is the explicit way to change them.
  */
-export type LaunchBaked = 'container' | 'per-command sandbox'
+export const liveFields: ReadonlySet<Field> = new Set(['agent', 'prompt', 'env', 'secret'])
+
+/**
+ * Which of the live fields a backend cannot change on a live bottle: on kubernetes the secrets
+ * reach commands from the Pod's env, made at launch (kubectl exec has no `-e`).
+ */
+export interface LaunchBaked {
+  readonly secrets: boolean
+}
+
+export const nothingElseBaked: LaunchBaked = { secrets: false }
+
+const appliesAtOf = (field: Field, baked: LaunchBaked): Difference['appliesAt'] =>
+  liveFields.has(field) && !(field === 'secret' && baked.secrets) ? 'exec' : 'launch'
 
 /** Every way `now` differs from `recorded`, in a fixed order: launch-time fields first. */
-export const diffRecords = (recorded: SpecRecord, now: SpecRecord, baked: LaunchBaked = 'container'): Difference[] => {
+export const diffRecords = (recorded: SpecRecord, now: SpecRecord, baked: LaunchBaked = nothingElseBaked): Difference[] => {
   const out: Difference[] = []
-  for (const [field, usually] of scalarFields) {
-    const appliesAt = baked === 'per-command sandbox' && field !== 'prompt' ? 'exec' : usually
+  for (const field of scalarFields) {
+    const appliesAt = appliesAtOf(field, baked)
     const from = recorded[field]
     const to = now[field]
     if (from !== to)
@@ -189,7 +198,7 @@ export const diffRecords = (recorded: SpecRecord, now: SpecRecord, baked: Launch
       const a = before.get(key)
       const b = after.get(key)
       if (a === b) continue
-      out.push({ field, key, change: a === undefined ? 'added' : b === undefined ? 'removed' : 'changed', from: null, to: null, appliesAt: 'exec' })
+      out.push({ field, key, change: a === undefined ? 'added' : b === undefined ? 'removed' : 'changed', from: null, to: null, appliesAt: appliesAtOf(field, baked) })
     }
   }
   named('env', new Map(recorded.env), new Map(now.env))
@@ -201,7 +210,7 @@ export const diffRecords = (recorded: SpecRecord, now: SpecRecord, baked: Launch
 export const driftOf = (
   recorded: { readonly hash: string | null; readonly spec: string | null },
   now: SpecRecord,
-  baked: LaunchBaked = 'container',
+  baked: LaunchBaked = nothingElseBaked,
 ): Drift => {
   const nowHash = specHash(now)
   if (recorded.spec === null) {

@@ -125,6 +125,9 @@ export const envList = (
   return E.right(out)
 }
 
+/** The prefix of the names a `--format sh` script uses for itself (src/plan/render.ts). */
+export const reservedSecretPrefix = 'bottle_'
+
 export const secretList = (names: readonly string[]): Checked<readonly string[]> => {
   const out: string[] = []
   for (const n of names) {
@@ -134,6 +137,11 @@ export const secretList = (names: readonly string[]): Checked<readonly string[]>
     // Shells set `_` to the path of the command they run, in its env: the value bottle (and a
     // `--format sh` script) would read is that path, never the user's secret.
     if (n === '_') return E.left(compileError('secret name "_" cannot be used: shells set $_ to the path of the command they run'))
+    // A `--format sh` script keeps its own state in variables named bottle_… (bottle_err,
+    // bottle_undo, …); a secret reaches it as a variable of the same name, which the script
+    // would overwrite. The prefix is bottle's (sh names are case-sensitive: BOTTLE_ is free).
+    if (n.startsWith(reservedSecretPrefix))
+      return E.left(compileError(`secret name ${show(n)} is reserved: names starting with ${reservedSecretPrefix} are the --format sh script's own variables`))
     if (!out.includes(n)) out.push(n)
   }
   return E.right(out)

@@ -20,9 +20,26 @@ export const envKey = (key: string): Checked<string> =>
     ? E.right(key)
     : E.left(compileError(`env key ${show(key)} must match [A-Za-z_][A-Za-z0-9_]*`))
 
-/** Any string without NUL: the backends pass values as single argv words or env entries. */
-export const envValue = (key: string, value: string): Checked<string> =>
-  noNul(`the value of env ${key}`, value)
+/**
+ * Linux's limit on one argv or environment string, its terminating NUL included
+ * (MAX_ARG_STRLEN, 32 pages: 131072 bytes; execve(2), "Limits on size of arguments and
+ * environment"). A longer string makes exec fail with E2BIG.
+ */
+export const maxArgStrlen = 131072
+
+/** `KEY=VALUE` and its NUL do not fit in one exec string: the message names the key, never the value. */
+export const envStringTooBig = (key: string, value: string): boolean =>
+  Buffer.byteLength(`${key}=${value}`, 'utf8') + 1 > maxArgStrlen
+
+/**
+ * Any string without NUL that fits in one exec string: the backends pass values as single argv
+ * words (`-e K=V`, `--setenv K V`) or env entries (`K=V`), both under MAX_ARG_STRLEN.
+ */
+export const envValue = (key: string, value: string): Checked<string> => {
+  if (envStringTooBig(key, value))
+    return E.left(compileError(`the value of env ${key} is ${Buffer.byteLength(value, 'utf8')} bytes: ${key}=VALUE must fit in 128 KiB (Linux's limit for one argument or environment string)`))
+  return noNul(`the value of env ${key}`, value)
+}
 
 // Debian's adduser default NAME_REGEX, plus `_`; also what runuser and docker -u accept by name.
 const userRule = /^[a-z_][a-z0-9_-]{0,31}$/

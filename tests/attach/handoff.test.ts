@@ -18,6 +18,7 @@ import { attachStep, shellReserved } from '../../src/attach.js'
 import { docker } from '../../src/backends/docker.js'
 import { compile } from '../../src/compile.js'
 import { runStep } from '../../src/interpret.js'
+import { spawnProcess } from '../../src/spawn.js'
 import { type EnvVar, type Step, plain, secret, secretSource, step } from '../../src/plan/types.js'
 import { envKeyArb, nastyString, nastyStringArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
@@ -89,7 +90,7 @@ const runAttach = async (attach: Step, shell: Shell, hostEnv: Record<string, str
   // The pane's shell is the first `/bin/sh` word; the hand-off's temporary directory is its fifth word.
   const paneSh = attach.argv.indexOf('/bin/sh')
   const argv = attach.argv.map((w, i) => (i === paneSh ? shell.paneSh : i === 4 && attach.argv[0] === 'sh' ? tmp : w))
-  const result = await runStep({ ...attach, argv }, { hostEnv: { ...hostEnv, PATH: shell.path }, quiet: true, log: () => {} })
+  const result = await runStep({ ...attach, argv }, { hostEnv: { ...hostEnv, PATH: shell.path } }, spawnProcess)
   expect({ code: result.code, stderr: result.stderr }).toStrictEqual({ code: 0, stderr: '' })
   const got = JSON.parse(readFileSync(log, 'utf8')) as { argv: string[]; env: Record<string, string> }
   return { argv: got.argv, env: new Map(Object.entries(got.env)), left: readdirSync(tmp) }
@@ -162,14 +163,14 @@ describe('attach hand-off failures', () => {
     mkdirSync(tmp)
     const run = step('the agent', [recorder], { env: { inheritHost: true, vars: [secret('TOKEN')] } })
     const attach = made(attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', tmp))
-    const r = await runStep(attach, { hostEnv: { PATH: `${failing}:/usr/bin:/bin`, TOKEN: 's3cret' }, quiet: true, log: () => {} })
+    const r = await runStep(attach, { hostEnv: { PATH: `${failing}:/usr/bin:/bin`, TOKEN: 's3cret' } }, spawnProcess)
     expect({ code: r.code, stderr: r.stderr, left: readdirSync(tmp) }).toStrictEqual({ code: 1, stderr: 'no server running\n', left: [] })
   })
 
   it('fails before tmux when the temporary directory is unusable', async () => {
     const run = step('the agent', [recorder], { env: { inheritHost: true, vars: [secret('TOKEN')] } })
     const attach = made(attachStep(run, { pane: 'split', target: null, window: 'w' }, 'the agent', join(root, 'missing')))
-    const r = await runStep(attach, { hostEnv: { PATH: `${bin}:/usr/bin:/bin`, TOKEN: 's3cret' }, quiet: true, log: () => {} })
+    const r = await runStep(attach, { hostEnv: { PATH: `${bin}:/usr/bin:/bin`, TOKEN: 's3cret' } }, spawnProcess)
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/mktemp/)
   })

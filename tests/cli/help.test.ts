@@ -71,3 +71,19 @@ describe("each operation's example, as `bottle plan` (through sh, with the built
     expect(sb.log()).toEqual([])
   })
 })
+
+describe('update --help', () => {
+  it('run update offers --yes and says when it is needed; plan update, which never asks, has none', async () => {
+    const run = await bottle(['run', 'update', '--help'], sb.env)
+    expect(run.stdout).toContain('-y, --yes')
+    expect(run.stdout).toContain('apply without asking')
+    const plan = await bottle(['plan', 'update', '--help'], sb.env)
+    expect(plan.stdout).not.toContain('-y, --yes')
+    expect((await bottle(['plan', 'update', 'demo', '--yes'], sb.env)).code).toBe(2)
+  })
+
+  it('the op list names update', async () => {
+    const r = await bottle(['run', '--help'], sb.env)
+    expect(r.stdout).toMatch(/\n {2}update \[options\] <name> +show how the manifest and flags differ from the launch record/)
+  })
+})

@@ -5,6 +5,8 @@
  * in-process (which also lets NUL reach it, as no real argv can); a few run the built executable.
  */
 import { fc, test } from '@fast-check/vitest'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backendNames } from '../../src/plan/types.js'
 import type { Plan } from '../../src/plan/types.js'
@@ -101,11 +103,16 @@ describe('bottle rejects with exit 2, one stderr line, and nothing run', () => {
     [['--network', 'bridge'], '--network "bridge"'],
     [['--image', '-v'], 'image "-v"'],
     [['-e', 'S=1', '--secret', 'S'], 'both a plain env entry and a secret'],
-    [['--workdir', '/a:b'], 'contains ":"'],
     [['--prompt', '/no/such/prompt.md'], 'does not exist'],
     [['--bogus'], "unknown option '--bogus'"],
   ])('a bad flag: %j', async (flags, message) => {
     expect(await rejects(['run', 'launch', 'demo', '-b', 'docker', ...wd(), ...flags])).toContain(message)
+  })
+
+  it('a workdir with ":", which docker -v cannot bind (an existing one: a missing workdir is refused first)', async () => {
+    const colon = join(sb.workdir, 'a:b')
+    mkdirSync(colon, { recursive: true })
+    expect(await rejects(['run', 'launch', 'demo', '-b', 'docker', '--workdir', colon])).toContain('contains ":"')
   })
 
   it.each([

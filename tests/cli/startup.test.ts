@@ -5,7 +5,7 @@
  * built-ins from a preload, on exit.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
@@ -20,9 +20,12 @@ it('plan agent loads neither node:crypto nor node:child_process', () => {
   writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))\n")
   // demo is launched: plan agent reads its launch record (a file read) from this state root.
   const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state') }
-  const launch = spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: dir, env, encoding: 'utf8' })
+  // The workdir (the cwd) beside the state root: launch refuses one that holds it.
+  const ws = join(dir, 'ws')
+  mkdirSync(ws)
+  const launch = spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' })
   writeRecordOf(JSON.parse(launch.stdout) as Plan)
-  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: dir, env, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: ws, env, encoding: 'utf8' })
   expect(r.status).toBe(0)
   const loaded = JSON.parse(r.stderr) as string[]
   expect(loaded.filter((m) => /^NativeModule (crypto|child_process)$/.test(m))).toStrictEqual([])

@@ -201,7 +201,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on 
       cwd: hostDir, env: hostEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
     })
     expect(r.status).toBe(2)
-    expect(r.stderr).toMatch(/^bottle: workdir .* contains your bottle's state directory .*\n$/)
+    expect(r.stderr).toMatch(/^bottle: workdir .* holds bottle's state directory .*\n$/)
     expect(existsSync(stateOf('inside'))).toBe(false)
   })
 

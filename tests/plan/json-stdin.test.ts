@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { interpret } from '../../src/interpret.js'
+import { spawnProcess } from '../../src/spawn.js'
 import { fillJson, jsonParts } from '../../src/plan/json.js'
 import { renderSh, renderText } from '../../src/plan/render.js'
 import { type Json, type Plan, type SecretSlot, step } from '../../src/plan/types.js'
@@ -106,9 +107,8 @@ describe(`the sh rendering of a json stdin (awk here is ${awkName})`, () => {
       const viaInterpreter = join(scratch, `i-${runId}`)
       const result = await interpret(catPlan(document, slots, viaInterpreter), {
         hostEnv: { PATH: process.env.PATH, ...env },
-        quiet: true,
-        log: () => {},
-      })
+        onEvent: () => {},
+      }, spawnProcess)
       expect(result).toStrictEqual({ _tag: 'exited', code: 0 })
       expect(readFileSync(viaInterpreter, 'utf8')).toBe(JSON.stringify(filled))
       for (const shell of ['/usr/bin/dash', '/usr/bin/bash']) {
@@ -169,10 +169,9 @@ describe('launch id slots in a json stdin', () => {
       const viaInterpreter = join(scratch, `i-${runId}`)
       const result = await interpret(idPlan(document, slots, idPaths, viaInterpreter), {
         hostEnv: { PATH: process.env.PATH, ...env },
-        quiet: true,
-        log: () => {},
+        onEvent: () => {},
         launchId: fixedId,
-      })
+      }, spawnProcess)
       expect(result).toStrictEqual({ _tag: 'exited', code: 0 })
       expect(readFileSync(viaInterpreter, 'utf8')).toBe(JSON.stringify(idPaths.reduce<Json>((d, p) => setAt(d, p, fixedId), filled)))
       const ids: unknown[] = []

@@ -153,11 +153,14 @@ describe('what waits for a relaunch', () => {
   const after = recordOf({ ...base.right, network: 'host', image: '/srv/rootfs', prompt: '/src/app/p.md' }, '/')
   const appliesAt = (baked: LaunchBaked) => Object.fromEntries(diffRecords(before, after, baked).map((d) => [d.field, d.appliesAt]))
 
-  it('a container keeps its image, network and prompt until launched again', () => {
-    expect(appliesAt('container')).toStrictEqual({ image: 'launch', network: 'launch', prompt: 'launch' })
+  it('image and network wait for a relaunch on every backend, bwrap included; the prompt is copied in by update', () => {
+    expect(appliesAt({ secrets: false })).toStrictEqual({ image: 'launch', network: 'launch', prompt: 'exec' })
   })
 
-  it('a per-command sandbox (bwrap) takes the image and network on the next command; only the copied prompt waits', () => {
-    expect(appliesAt('per-command sandbox')).toStrictEqual({ image: 'exec', network: 'exec', prompt: 'launch' })
+  it('env and the agent are live everywhere; secrets are fixed at launch where the backend bakes them in (kubernetes)', () => {
+    const live = recordOf({ ...base.right, env: [['FOO', '1']], secrets: ['TOKEN'], user: 'root', agent: agentProfiles.codex }, '/')
+    const at = (baked: LaunchBaked) => Object.fromEntries(diffRecords(before, live, baked).map((d) => [d.field, d.appliesAt]))
+    expect(at({ secrets: false })).toStrictEqual({ user: 'launch', agent: 'exec', env: 'exec', secret: 'exec' })
+    expect(at({ secrets: true })).toStrictEqual({ user: 'launch', agent: 'exec', env: 'exec', secret: 'launch' })
   })
 })

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { onPath } from '../../src/host.js'
 import { runStep } from '../../src/interpret.js'
+import { spawnProcess } from '../../src/spawn.js'
 import { launchIdPattern } from '../../src/plan/types.js'
 import type { Plan } from '../../src/plan/types.js'
 
@@ -53,11 +54,11 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('launch ids on a real bwrap
     if (undo === undefined) throw new Error('launch has no undo')
     // The same undo, aimed at demo's state directory (what a loser of two same-name launches runs).
     const aimed = { ...undo, argv: undo.argv.map((a) => (a === stateOf('other') ? stateOf('demo') : a)) }
-    const ctx = { hostEnv: env, quiet: true, log: () => {} }
-    const other = await runStep(aimed, { ...ctx, launchId: '0123456789abcdef' })
+    const ctx = { hostEnv: env }
+    const other = await runStep(aimed, { ...ctx, launchId: '0123456789abcdef' }, spawnProcess)
     expect(other.code).toBe(0)
     expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
-    const own = await runStep(aimed, { ...ctx, launchId: idIn(stateOf('demo')) })
+    const own = await runStep(aimed, { ...ctx, launchId: idIn(stateOf('demo')) }, spawnProcess)
     expect(own.code).toBe(0)
     expect(existsSync(stateOf('demo'))).toBe(false)
   })
