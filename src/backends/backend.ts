@@ -253,6 +253,30 @@ export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly 
 
 export const listingError = (message: string): ListingError => ({ _tag: 'ListingError', message: oneLine(message) })
 
+/**
+ * What a listing parser makes of a client's output: the rows it read, and one line for each entry
+ * (a line, an object) it could not read and skipped. One bad entry never hides the others; only
+ * output that cannot be split into entries at all (not JSON, not a list) is a ListingError.
+ */
+export interface ParsedListing {
+  readonly rows: readonly BottleRow[]
+  readonly skipped: readonly string[]
+}
+
+/** A backend's parseList and listWarnings, from one parser that reads both. */
+export const listingReader = (
+  parse: (stdout: string) => E.Either<ListingError, ParsedListing>,
+): Pick<Backend, 'parseList' | 'listWarnings'> => ({
+  parseList: (stdout) => {
+    const p = parse(stdout)
+    return p._tag === 'Left' ? p : { _tag: 'Right', right: p.right.rows }
+  },
+  listWarnings: (stdout) => {
+    const p = parse(stdout)
+    return p._tag === 'Left' ? [] : p.right.skipped
+  },
+})
+
 const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))
 
 /**
