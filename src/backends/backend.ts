@@ -27,6 +27,12 @@ export interface HostFacts {
   readonly stdinIsTTY: boolean
   /** What each host path named by the input is (the cp source, the prompt file). */
   readonly pathKinds: Readonly<Record<string, PathKind>>
+  /**
+   * For a named path that is a directory: the first entry below it that is neither a regular
+   * file, a directory nor a symlink (a FIFO, a socket, a device), which a copy would recreate in
+   * the bottle as that special file. Absent: none found (or the path is no directory).
+   */
+  readonly specialEntries?: Readonly<Record<string, SpecialEntry>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
   /** bottle's effective uid: podman is rootless, and maps ids differently, iff it is not 0. */
@@ -39,6 +45,12 @@ export interface HostFacts {
    * namespace (the CLI puts the same here).
    */
   readonly cluster: ClusterScope
+}
+
+/** An entry below a directory that bottle will not copy: its path, and what it is. */
+export interface SpecialEntry {
+  readonly path: string
+  readonly what: 'a FIFO' | 'a socket' | 'a device'
 }
 
 /** A kubeconfig context and namespace; null: kubectl's current context, that context's namespace. */
