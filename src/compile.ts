@@ -228,8 +228,15 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
     // land in the bottle as a FIFO or a device node.
     case 'other':
       return E.left(compileError(`${what} ${show(path)} is not a regular file or a directory (a FIFO, a device or a socket): bottle copies only those`))
+    case 'dir': {
+      // cp -R, docker cp and tar would make it again in the bottle, as a FIFO or a device node
+      // the agent could then open; refused, not skipped, so what lands is what the user named.
+      const special = host.specialEntries?.[path]
+      if (special !== undefined)
+        return E.left(compileError(`${what} ${show(path)} holds ${special.what}, ${show(special.path)}: bottle copies only regular files, directories and symlinks; remove it, or copy a directory without one`))
+      return E.right(kind)
+    }
     case 'file':
-    case 'dir':
       return E.right(kind)
   }
 }

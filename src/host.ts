@@ -10,7 +10,7 @@
 import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SystemEntry } from './backends/backend.js'
+import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SpecialEntry, SystemEntry } from './backends/backend.js'
 import { type BackendName, absurd } from './plan/types.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
@@ -28,6 +28,40 @@ const kindOf = (path: string): PathKind => {
   } catch {
     return 'missing'
   }
+}
+
+/**
+ * The first FIFO, socket or device below `dir`, depth first, symlinks not followed (cp -R, docker
+ * cp and tar copy a symlink as a symlink). readdir's entry types need no stat of each file, and
+ * nothing is opened, so a FIFO cannot block the walk. An unreadable directory is passed over:
+ * the copy itself then fails on it, with the tool's own message.
+ */
+export const firstSpecialEntry = (dir: string): SpecialEntry | null => {
+  const pending = [dir]
+  for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
+    let entries
+    try {
+      entries = readdirSync(d, { withFileTypes: true })
+    } catch {
+      continue
+    }
+    for (const e of entries) {
+      const path = join(d, e.name)
+      let st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean } = e
+      // A file system that does not say the type (DT_UNKNOWN): lstat, which opens nothing.
+      if (![e.isFile(), e.isDirectory(), e.isSymbolicLink(), e.isFIFO(), e.isSocket(), e.isBlockDevice(), e.isCharacterDevice()].some(Boolean)) {
+        try {
+          st = lstatSync(path)
+        } catch {
+          continue
+        }
+      }
+      if (st.isDirectory()) pending.push(path)
+      else if (st.isFile() || st.isSymbolicLink()) continue
+      else return { path, what: st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device' }
+    }
+  }
+  return null
 }
 
 /** The most bottle reads of a manifest: hand-written YAML is a few KiB; this is 100 times more. */
@@ -152,6 +186,12 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
   stateRoot: stateRootOf(env),
   stdinIsTTY: process.stdin.isTTY === true,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
+  specialEntries: Object.fromEntries(
+    paths.flatMap((p) => {
+      const found = kindOf(p) === 'dir' ? firstSpecialEntry(p) : null
+      return found === null ? [] : [[p, found]]
+    }),
+  ),
   tmpdir: tmpdir(),
   // Windows has no uids; podman there runs in a VM as a rootless user.
   uid: process.geteuid?.() ?? 1000,

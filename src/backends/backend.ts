@@ -27,6 +27,12 @@ export interface HostFacts {
   readonly stdinIsTTY: boolean
   /** What each host path named by the input is (the cp source, the prompt file). */
   readonly pathKinds: Readonly<Record<string, PathKind>>
+  /**
+   * For a named path that is a directory: the first entry below it that is neither a regular
+   * file, a directory nor a symlink (a FIFO, a socket, a device), which a copy would recreate in
+   * the bottle as that special file. Absent: none found (or the path is no directory).
+   */
+  readonly specialEntries?: Readonly<Record<string, SpecialEntry>>
   /** Where host-side scratch files go (a tarball for a directory copy). */
   readonly tmpdir: string
   /** bottle's effective uid: podman is rootless, and maps ids differently, iff it is not 0. */
@@ -39,6 +45,12 @@ export interface HostFacts {
    * namespace (the CLI puts the same here).
    */
   readonly cluster: ClusterScope
+}
+
+/** An entry below a directory that bottle will not copy: its path, and what it is. */
+export interface SpecialEntry {
+  readonly path: string
+  readonly what: 'a FIFO' | 'a socket' | 'a device'
 }
 
 /** A kubeconfig context and namespace; null: kubectl's current context, that context's namespace. */
@@ -253,6 +265,30 @@ export const launchLabels = (spec: BottleSpec, defaultImage: string): (readonly 
 
 export const listingError = (message: string): ListingError => ({ _tag: 'ListingError', message: oneLine(message) })
 
+/**
+ * What a listing parser makes of a client's output: the rows it read, and one line for each entry
+ * (a line, an object) it could not read and skipped. One bad entry never hides the others; only
+ * output that cannot be split into entries at all (not JSON, not a list) is a ListingError.
+ */
+export interface ParsedListing {
+  readonly rows: readonly BottleRow[]
+  readonly skipped: readonly string[]
+}
+
+/** A backend's parseList and listWarnings, from one parser that reads both. */
+export const listingReader = (
+  parse: (stdout: string) => E.Either<ListingError, ParsedListing>,
+): Pick<Backend, 'parseList' | 'listWarnings'> => ({
+  parseList: (stdout) => {
+    const p = parse(stdout)
+    return p._tag === 'Left' ? p : { _tag: 'Right', right: p.right.rows }
+  },
+  listWarnings: (stdout) => {
+    const p = parse(stdout)
+    return p._tag === 'Left' ? [] : p.right.skipped
+  },
+})
+
 const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))
 
 /**
@@ -272,3 +308,18 @@ export const ownedByUser = (
     inGuest(`give ${copy.dest} to ${spec.user}`, ['chown', '-R', '--', spec.user, copy.dest]),
   ]
 }
+
+/**
+ * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
+ * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
+ */
+export const userCheckScript =
+  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
+
+/**
+ * The launch step, run right after the bottle starts, that refuses a user the image does not
+ * have: otherwise the first command as that user fails later, with the client's own code and
+ * words (docker: 126; runuser: 1, "user X does not exist"), after the launch has done its work.
+ */
+export const userCheck = (spec: BottleSpec, inGuest: GuestStep): Step =>
+  inGuest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user])

@@ -20,13 +20,15 @@ import {
   type GuestStep,
   type HostFacts,
   type ListingError,
+  type ParsedListing,
   launchIdLabel,
   launchLabels,
-  listingError,
+  listingReader,
   managedLabel,
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 
 /**
@@ -66,12 +68,8 @@ export interface ContainerCli {
   readonly stateField: string
 }
 
-/**
- * `sh -c userCheckScript sh USER`, as root: exit 2 with a line naming USER if the image has no
- * such user (2: bad input, the launch is undone). `id` is in coreutils and busybox alike.
- */
-export const userCheckScript =
-  'id -u "$1" >/dev/null 2>&1 || { printf \'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n\' "$1" >&2; exit 2; }'
+/** Where it was first written for docker; shared by every backend with an image (backend.ts). */
+export { userCheckScript } from './backend.js'
 
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
@@ -114,7 +112,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
       // `-u USER` names a user of the image, and the engine looks it up only when a command runs
       // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
-      guest(`check that the user ${spec.user} exists in the image`, ['/bin/sh', '-c', userCheckScript, 'sh', spec.user]),
+      userCheck(spec, guest),
     ]
   }
 
@@ -185,7 +183,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
         '--format', psFormat(cli),
       ], { stdio: 'capture' }),
     ],
-    parseList: (stdout) => parsePs(cli, stdout),
+    ...listingReader((stdout) => parsePs(cli, stdout)),
   }
   return backend
 }
@@ -227,39 +225,47 @@ export const parseGoTime = (text: string): number | null => {
   return Date.UTC(num(1), num(2) - 1, num(3), num(4), num(5), num(6)) - offsetMinutes * 60_000
 }
 
-const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+/** One line of `ps`: a row, null for a container that is not bottle's, or why it cannot be read. */
+const parsePsLine = (cli: ContainerCli, line: string, where: string): E.Either<string, BottleRow | null> => {
+  let data: unknown
+  try {
+    data = JSON.parse(line)
+  } catch {
+    return E.left(`${where}, which is not the JSON object bottle asked for: ${show(line.slice(0, 80))}`)
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    return E.left(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`)
+  const o = data as Record<string, unknown>
+  const named = typeof o.name === 'string' && o.name !== '' ? ` (${show(o.name.slice(0, 80))})` : ''
+  const missing = psFields(cli).find(([key]) => typeof o[key] !== 'string')
+  if (missing !== undefined) return E.left(`${where}${named}, whose ${missing[0]} is missing or not a string`)
+  const text = (key: ReturnType<typeof psFields>[number][0]): string => o[key] as string
+  // The filter asked docker for these only; a stand-in or an old daemon may not filter.
+  if (text('managed') !== 'true') return E.right(null)
+  if (text('name') === '') return E.left(`${where}, which names no container`)
+  return E.right({
+    name: text('name'),
+    backend: cli.name,
+    state: text('state'),
+    createdAt: parseGoTime(text('created')),
+    image: text('image') || null,
+    specHash: text('specHash') || null,
+    spec: null,
+  })
+}
+
+/** One JSON object per line: a line that cannot be read is skipped, with a line saying which. */
+const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, ParsedListing> => {
   const rows: BottleRow[] = []
-  const lines = stdout.split('\n')
-  for (const [i, raw] of lines.entries()) {
+  const skipped: string[] = []
+  for (const [i, raw] of stdout.split('\n').entries()) {
     const line = raw.trim()
     if (line === '') continue
-    const where = `${cli.binary} ps printed line ${i + 1}`
-    let data: unknown
-    try {
-      data = JSON.parse(line)
-    } catch {
-      return E.left(listingError(`${where}, which is not the JSON object bottle asked for: ${show(line.slice(0, 80))}`))
-    }
-    if (typeof data !== 'object' || data === null || Array.isArray(data))
-      return E.left(listingError(`${where}, which is not a JSON object: ${show(line.slice(0, 80))}`))
-    const o = data as Record<string, unknown>
-    const missing = psFields(cli).find(([key]) => typeof o[key] !== 'string')
-    if (missing !== undefined) return E.left(listingError(`${where}, whose ${missing[0]} is missing or not a string`))
-    const text = (key: ReturnType<typeof psFields>[number][0]): string => o[key] as string
-    // The filter asked docker for these only; a stand-in or an old daemon may not filter.
-    if (text('managed') !== 'true') continue
-    if (text('name') === '') return E.left(listingError(`${where}, which names no container`))
-    rows.push({
-      name: text('name'),
-      backend: cli.name,
-      state: text('state'),
-      createdAt: parseGoTime(text('created')),
-      image: text('image') || null,
-      specHash: text('specHash') || null,
-      spec: null,
-    })
+    const row = parsePsLine(cli, line, `${cli.binary} ps printed line ${i + 1}`)
+    if (E.isLeft(row)) skipped.push(`${row.left}; skipped it`)
+    else if (row.right !== null) rows.push(row.right)
   }
-  return E.right(rows)
+  return E.right({ rows, skipped })
 }
 
 export const docker = containerBackend({

@@ -39,14 +39,17 @@ import {
   type GuestStep,
   type HostFacts,
   type ListingError,
+  type ParsedListing,
   launchIdLabel,
   launchLabels,
   listingError,
+  listingReader,
   managedLabel,
   nameLabel,
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -227,6 +230,8 @@ const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] 
     undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
   }),
   step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
+  // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
+  userCheck(spec, inGuest),
   inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
 ]
 
@@ -279,7 +284,7 @@ export const kubernetes: Backend = {
   list: (host) => [
     step('list the Pods bottle created', kubectl(host.cluster, 'get', 'pods', '-l', `${managedLabel}=true`, '-o', 'json'), { stdio: 'capture' }),
   ],
-  parseList: (stdout) => parsePods(stdout),
+  ...listingReader((stdout) => parsePods(stdout)),
   secretsAtLaunch: true,
   notes: (op, spec, host) => {
     const notes = [where(spec ?? host.cluster)]
@@ -315,9 +320,9 @@ export const parseRfc3339 = (text: unknown): number | null => {
  * it), metadata.creationTimestamp, the `bottle` container's image, the spec hash from a label and
  * the spec record from an annotation (see podMetadata).
  */
-const parsePods = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+const parsePods = (stdout: string): E.Either<ListingError, ParsedListing> => {
   const text = stdout.trim()
-  if (text === '') return E.right([])
+  if (text === '') return E.right({ rows: [], skipped: [] })
   let data: unknown
   try {
     data = JSON.parse(text)
@@ -327,45 +332,55 @@ const parsePods = (stdout: string): E.Either<ListingError, readonly BottleRow[]>
   if (!isObject(data) || !Array.isArray(data.items))
     return E.left(listingError('kubectl get pods -o json printed JSON that is not a list of Pods (no items array)'))
   const rows: BottleRow[] = []
+  const skipped: string[] = []
   for (const [i, item] of (data.items as unknown[]).entries()) {
-    const at = `kubectl get pods -o json: item ${i + 1}`
-    if (!isObject(item)) return E.left(listingError(`${at} is not a JSON object`))
-    /** An object-valued field; absent or null reads as empty. `what` is the phrase for the error. */
-    const part = (o: JsonObject, key: string, what: string): E.Either<ListingError, JsonObject> => {
-      const v = Object.hasOwn(o, key) ? o[key] : undefined
-      return v === undefined || v === null ? E.right({}) : isObject(v) ? E.right(v) : E.left(listingError(`${at} has ${what} not an object`))
-    }
-    const metadata = part(item, 'metadata', 'metadata that is')
-    if (E.isLeft(metadata)) return metadata
-    const labels = part(metadata.right, 'labels', 'labels that are')
-    if (E.isLeft(labels)) return labels
-    const annotations = part(metadata.right, 'annotations', 'annotations that are')
-    if (E.isLeft(annotations)) return annotations
-    const status = part(item, 'status', 'a status that is')
-    if (E.isLeft(status)) return status
-    const podSpec = part(item, 'spec', 'a spec that is')
-    if (E.isLeft(podSpec)) return podSpec
-    const str = (o: JsonObject, key: string): string | null => {
-      const v = Object.hasOwn(o, key) ? o[key] : undefined
-      return typeof v === 'string' && v !== '' ? v : null
-    }
-    // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
-    if (str(labels.right, managedLabel) !== 'true') continue
-    const name = str(metadata.right, 'name')
-    if (name === null) return E.left(listingError(`${at} has no name`))
-    const phase = Object.hasOwn(status.right, 'phase') ? status.right.phase : undefined
-    if (phase !== undefined && typeof phase !== 'string') return E.left(listingError(`${at} (${name}) has a status.phase that is not a string`))
-    const containers = Array.isArray(podSpec.right.containers) ? podSpec.right.containers.filter(isObject) : []
-    const container = containers.find((c) => c.name === containerName) ?? containers[0]
-    rows.push({
-      name,
-      backend: 'kubernetes',
-      state: str(metadata.right, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
-      createdAt: parseRfc3339(metadata.right.creationTimestamp),
-      image: container === undefined ? null : str(container, 'image'),
-      specHash: str(labels.right, specHashLabel),
-      spec: null,
-    })
+    const row = parsePod(item, `kubectl get pods -o json: item ${i + 1}`)
+    if (E.isLeft(row)) skipped.push(`${row.left}; skipped it`)
+    else if (row.right !== null) rows.push(row.right)
   }
-  return E.right(rows)
+  return E.right({ rows, skipped })
+}
+
+/** One Pod of the List: a row, null for a Pod that is not bottle's, or why it cannot be read. */
+const parsePod = (item: unknown, where: string): E.Either<string, BottleRow | null> => {
+  if (!isObject(item)) return E.left(`${where} is not a JSON object`)
+  const str = (o: JsonObject, key: string): string | null => {
+    const v = Object.hasOwn(o, key) ? o[key] : undefined
+    return typeof v === 'string' && v !== '' ? v : null
+  }
+  const rawMeta = Object.hasOwn(item, 'metadata') ? item.metadata : undefined
+  const named = isObject(rawMeta) && str(rawMeta, 'name') !== null ? ` (${show((str(rawMeta, 'name') ?? '').slice(0, 80))})` : ''
+  const at = `${where}${named}`
+  /** An object-valued field; absent or null reads as empty. `what` is the phrase for the error. */
+  const part = (o: JsonObject, key: string, what: string): E.Either<string, JsonObject> => {
+    const v = Object.hasOwn(o, key) ? o[key] : undefined
+    return v === undefined || v === null ? E.right({}) : isObject(v) ? E.right(v) : E.left(`${at} has ${what} not an object`)
+  }
+  const metadata = part(item, 'metadata', 'metadata that is')
+  if (E.isLeft(metadata)) return metadata
+  const labels = part(metadata.right, 'labels', 'labels that are')
+  if (E.isLeft(labels)) return labels
+  const annotations = part(metadata.right, 'annotations', 'annotations that are')
+  if (E.isLeft(annotations)) return annotations
+  const status = part(item, 'status', 'a status that is')
+  if (E.isLeft(status)) return status
+  const podSpec = part(item, 'spec', 'a spec that is')
+  if (E.isLeft(podSpec)) return podSpec
+  // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
+  if (str(labels.right, managedLabel) !== 'true') return E.right(null)
+  const name = str(metadata.right, 'name')
+  if (name === null) return E.left(`${where} has no name`)
+  const phase = Object.hasOwn(status.right, 'phase') ? status.right.phase : undefined
+  if (phase !== undefined && typeof phase !== 'string') return E.left(`${at} has a status.phase that is not a string`)
+  const containers = Array.isArray(podSpec.right.containers) ? podSpec.right.containers.filter(isObject) : []
+  const container = containers.find((c) => c.name === containerName) ?? containers[0]
+  return E.right({
+    name,
+    backend: 'kubernetes',
+    state: str(metadata.right, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
+    createdAt: parseRfc3339(metadata.right.creationTimestamp),
+    image: container === undefined ? null : str(container, 'image'),
+    specHash: str(labels.right, specHashLabel),
+    spec: null,
+  })
 }

@@ -22,13 +22,16 @@ import {
   type GuestStep,
   type HostFacts,
   type ListingError,
+  type ParsedListing,
   launchIdLabel,
   launchLabels,
   listingError,
+  listingReader,
   managedLabel,
   ownedByUser,
   specHashLabel,
   undoTries,
+  userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 
@@ -102,7 +105,7 @@ export const smolvm: Backend = {
   defaultImage: 'node:22',
   bindsWorkdir: true,
   promptPath: () => '/opt/bottle/system-prompt.md',
-  create: (spec) => {
+  create: (spec, _host, guest) => {
     const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {
       launchId: [6],
       tolerate: [vmNotFound(spec.name)],
@@ -124,6 +127,9 @@ export const smolvm: Backend = {
     return [
       step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),
       step(`start the machine ${spec.name}`, machine('start', '--name', spec.name), { undo: [stopStep] }),
+      // `runuser -u USER` fails only when a command runs as USER (exit 1, "user X does not
+      // exist", which looks like the command's own 1): refuse the user now, exit 2, and undo.
+      userCheck(spec, guest),
     ]
   },
   exec: (spec, intent) => ({
@@ -151,7 +157,7 @@ export const smolvm: Backend = {
   ],
   // ls has no label filter: parseList keeps the machines with the managed label.
   list: () => [step('list the machines, to pick out the ones bottle created', machine('ls', '--json'), { stdio: 'capture' })],
-  parseList: (stdout) => parseMachines(stdout),
+  ...listingReader((stdout) => parseMachines(stdout)),
 }
 
 /**
@@ -162,9 +168,9 @@ export const smolvm: Backend = {
  * has no such key. If it is missing, every machine counts as not ours: ls under-reports, and
  * down --all never deletes a machine it cannot prove is bottle's.
  */
-const parseMachines = (stdout: string): E.Either<ListingError, readonly BottleRow[]> => {
+const parseMachines = (stdout: string): E.Either<ListingError, ParsedListing> => {
   const text = stdout.trim()
-  if (text === '') return E.right([])
+  if (text === '') return E.right({ rows: [], skipped: [] })
   let data: unknown
   try {
     data = JSON.parse(text)
@@ -173,29 +179,36 @@ const parseMachines = (stdout: string): E.Either<ListingError, readonly BottleRo
   }
   if (!Array.isArray(data)) return E.left(listingError('smolvm machine ls --json printed JSON that is not a list of machines'))
   const rows: BottleRow[] = []
+  const skipped: string[] = []
   for (const [i, m] of data.entries()) {
-    const where = `smolvm machine ls --json: machine ${i + 1}`
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) return E.left(listingError(`${where} is not a JSON object`))
-    const o = m as Record<string, unknown>
-    const labels = o.labels ?? {}
-    if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
-      return E.left(listingError(`${where} has labels that are not an object`))
-    const label = (k: string): string | null => {
-      const v = Object.hasOwn(labels, k) ? (labels as Record<string, unknown>)[k] : undefined
-      return typeof v === 'string' && v !== '' ? v : null
-    }
-    if (label(managedLabel) !== 'true') continue
-    if (typeof o.name !== 'string' || o.name === '') return E.left(listingError(`${where} has no name`))
-    if (typeof o.state !== 'string') return E.left(listingError(`${where} (${o.name}) has no state`))
-    rows.push({
-      name: o.name,
-      backend: 'smolvm',
-      state: o.state,
-      createdAt: typeof o.created_at === 'number' && Number.isFinite(o.created_at) ? o.created_at * 1000 : null,
-      image: typeof o.image === 'string' && o.image !== '' ? o.image : null,
-      specHash: label(specHashLabel),
-      spec: null,
-    })
+    const row = parseMachine(m, `smolvm machine ls --json: machine ${i + 1}`)
+    if (E.isLeft(row)) skipped.push(`${row.left}; skipped it`)
+    else if (row.right !== null) rows.push(row.right)
   }
-  return E.right(rows)
+  return E.right({ rows, skipped })
+}
+
+/** One machine of the list: a row, null for a machine that is not bottle's, or why it cannot be read. */
+const parseMachine = (m: unknown, where: string): E.Either<string, BottleRow | null> => {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return E.left(`${where} is not a JSON object`)
+  const o = m as Record<string, unknown>
+  const named = typeof o.name === 'string' && o.name !== '' ? ` (${show(o.name.slice(0, 80))})` : ''
+  const labels = o.labels ?? {}
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) return E.left(`${where}${named} has labels that are not an object`)
+  const label = (k: string): string | null => {
+    const v = Object.hasOwn(labels, k) ? (labels as Record<string, unknown>)[k] : undefined
+    return typeof v === 'string' && v !== '' ? v : null
+  }
+  if (label(managedLabel) !== 'true') return E.right(null)
+  if (typeof o.name !== 'string' || o.name === '') return E.left(`${where} has no name`)
+  if (typeof o.state !== 'string') return E.left(`${where}${named} has no state`)
+  return E.right({
+    name: o.name,
+    backend: 'smolvm',
+    state: o.state,
+    createdAt: typeof o.created_at === 'number' && Number.isFinite(o.created_at) ? o.created_at * 1000 : null,
+    image: typeof o.image === 'string' && o.image !== '' ? o.image : null,
+    specHash: label(specHashLabel),
+    spec: null,
+  })
 }

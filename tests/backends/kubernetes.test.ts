@@ -88,7 +88,8 @@ describe('kubernetes examples', () => {
     const launch = planOf({ _tag: 'launch' })
     const agent = planOf({ _tag: 'agent', args: [], tty: null })
     const plumbing = launch.steps.filter((s) => s.guest !== undefined)
-    expect(plumbing.length).toBe(3)
+    // The user check, the workdir, the prompt's parent.
+    expect(plumbing.length).toBe(4)
     for (const s of plumbing) expect(s.argv.join(' ')).toContain('env -u CLAUDE_CODE_OAUTH_TOKEN HOME=/root USER=root /bin/sh -c')
     expect(agent.steps[0]?.argv.filter((w) => w.includes('CLAUDE_CODE_OAUTH_TOKEN'))).toStrictEqual([])
   })
@@ -215,6 +216,7 @@ describe('kubernetes examples', () => {
     expect(backendSteps(launch).map((s) => s.undo.map((u) => [...withLaunchId(u, 'ID').slice(3)]))).toStrictEqual([
       [['kubectl', '10', 'secret', 'dev.bottle.name=demo,dev.bottle.launch-id=ID']],
       [['kubectl', '10', 'pod', 'dev.bottle.name=demo,dev.bottle.launch-id=ID']],
+      [],
       [],
       [],
     ])
@@ -344,6 +346,7 @@ describe('kubernetes argv snapshots', () => {
         "host: kubectl --context=lab --namespace=agents create -f -",
         "host: kubectl --context=lab --namespace=agents create -f -",
         "host: kubectl --context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s",
+        "bottle: /bin/sh -c id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; } sh node",
         "bottle: sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node",
         "host: /bin/sh -c umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json" sh /home/me/.local/state/bottle/kubernetes/demo",
         "bottle: mkdir -p -- /opt/bottle",

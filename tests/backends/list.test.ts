@@ -99,17 +99,20 @@ describe('docker ps, parsed', () => {
   })
 
   test.prop([containersArb, fc.nat(), nastyStringArb], { numRuns: runs })(
-    'a line that is not the object the template makes is a one-line Left naming its line',
-    ({ containers }, at, garbage) => {
+    'a line that is not the object the template makes is skipped, with one warning naming its line; the rest are listed',
+    ({ ls, containers }, at, garbage) => {
       fc.pre(garbage.trim() !== '' && !/[\n\r]/.test(garbage))
       const lines = renderPs(psFormat(), containers).split('\n').slice(0, -1)
       const k = at % (lines.length + 1)
-      const parsed = docker.parseList([...lines.slice(0, k), garbage, ...lines.slice(k)].join('\n'))
-      expect(E.isLeft(parsed)).toBe(true)
-      if (E.isLeft(parsed)) {
-        expect(parsed.left.message).toContain(`line ${k + 1}`)
-        expect(oneLine(parsed.left.message)).toBe(true)
+      const out = [...lines.slice(0, k), garbage, ...lines.slice(k)].join('\n')
+      const warnings = docker.listWarnings?.(out) ?? []
+      // A garbage line that happens to be a well-formed object not marked as ours is skipped silently.
+      if (warnings.length > 0) {
+        expect(warnings).toHaveLength(1)
+        expect(warnings[0]).toContain(`line ${k + 1}`)
+        expect(oneLine(warnings[0] ?? '')).toBe(true)
       }
+      expect(rowsOf(docker.parseList(out))).toStrictEqual(expected('docker', ls))
     },
   )
 
@@ -126,9 +129,12 @@ describe('docker ps, parsed', () => {
     ['a field of the wrong type', '{"name":"demo","state":1,"created":"","image":"","managed":"true","specHash":"","spec":""}', 'whose state is missing or not a string'],
     ['a field missing', '{"name":"demo","state":"running"}', 'is missing or not a string'],
     ['no name', '{"name":"","state":"running","created":"","image":"","managed":"true","specHash":"","spec":""}', 'which names no container'],
-  ] as const)('%s is a Left that says why', (_label, out, message) => {
-    const parsed = docker.parseList(out)
-    expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(message)
+  ] as const)('%s is skipped, with a warning that says why', (_label, out, message) => {
+    expect(rowsOf(docker.parseList(out))).toStrictEqual([])
+    // One warning per line it could not read (the table has two).
+    const warnings = docker.listWarnings?.(out) ?? []
+    expect(warnings).toHaveLength(out.trim().split('\n').length)
+    expect(warnings[0]).toContain(message)
   })
 
   it('a CreatedAt it cannot read leaves the age unknown rather than failing the listing', () => {
@@ -169,15 +175,20 @@ describe('smolvm machine ls --json, parsed', () => {
   })
 
   test.prop([machinesArb, fc.nat(), fc.jsonValue()], { numRuns: runs })(
-    'one of our machines with a name or state that is not a string is a Left, never a throw',
-    ({ machines }, at, bad) => {
+    'one of our machines with a name or state that is not a string is skipped with one warning naming it; the rest are listed',
+    ({ ls, machines }, at, bad) => {
       fc.pre(typeof bad !== 'string')
       const list = JSON.parse(renderMachines(machines)) as Record<string, unknown>[]
       const k = at % (list.length + 1)
       const field = at % 2 === 0 ? 'name' : 'state'
       list.splice(k, 0, { name: 'x1', state: 'running', created_at: 0, image: null, labels: { [managedLabel]: 'true' }, [field]: bad })
-      const parsed = smolvm.parseList(JSON.stringify(list))
-      expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(`machine ${k + 1}`)
+      const out = JSON.stringify(list)
+      expect(rowsOf(smolvm.parseList(out))).toStrictEqual(expected('smolvm', ls))
+      const warnings = smolvm.listWarnings?.(out) ?? []
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain(`machine ${k + 1}`)
+      if (field === 'state') expect(warnings[0]).toContain('"x1"')
+      expect(oneLine(warnings[0] ?? '')).toBe(true)
     },
   )
 
@@ -191,12 +202,18 @@ describe('smolvm machine ls --json, parsed', () => {
 
   it.each([
     ['an object, not a list', '{"name":"demo"}', 'not a list of machines'],
-    ['a list of numbers', '[1]', 'machine 1 is not a JSON object'],
-    ['labels that are a list', '[{"name":"demo","state":"running","labels":["a"]}]', 'labels that are not an object'],
     ['the table smolvm prints without --json', 'NAME  STATE\ndemo  running\n', 'not JSON'],
   ] as const)('%s is a Left that says why', (_label, out, message) => {
     const parsed = smolvm.parseList(out)
     expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(message)
+  })
+
+  it.each([
+    ['a list of numbers', '[1]', 'machine 1 is not a JSON object; skipped it'],
+    ['labels that are a list', '[{"name":"demo","state":"running","labels":["a"]}]', 'machine 1 ("demo") has labels that are not an object; skipped it'],
+  ] as const)('%s: that machine is skipped, with a warning that names it', (_label, out, message) => {
+    expect(rowsOf(smolvm.parseList(out))).toStrictEqual([])
+    expect(smolvm.listWarnings?.(out)).toStrictEqual([expect.stringContaining(message)])
   })
 
   it('a created_at that is not a number leaves the age unknown', () => {
@@ -251,8 +268,8 @@ describe('kubectl get pods -o json, parsed', () => {
   })
 
   test.prop([podsArb, fc.nat(), fc.jsonValue()], { numRuns: runs })(
-    'one of our pods with a name or phase that is not a string is a Left naming it, never a throw',
-    ({ pods }, at, bad) => {
+    'one of our pods with a name or phase that is not a string is skipped with one warning naming it; the rest are listed',
+    ({ ls, pods }, at, bad) => {
       fc.pre(typeof bad !== 'string' && bad !== null)
       const list = JSON.parse(renderPods(pods)) as { items: unknown[] }
       const k = at % (list.items.length + 1)
@@ -260,9 +277,13 @@ describe('kubectl get pods -o json, parsed', () => {
       if (at % 2 === 0) (pod.metadata as Record<string, unknown>).name = bad
       else (pod.status as Record<string, unknown>).phase = bad
       list.items.splice(k, 0, pod)
-      const parsed = kubernetes.parseList(JSON.stringify(list))
-      expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(`item ${k + 1}`)
-      if (E.isLeft(parsed)) expect(oneLine(parsed.left.message)).toBe(true)
+      const out = JSON.stringify(list)
+      expect(rowsOf(kubernetes.parseList(out))).toStrictEqual(expectedPods(ls, pods))
+      const warnings = kubernetes.listWarnings?.(out) ?? []
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain(`item ${k + 1}`)
+      if (at % 2 === 1) expect(warnings[0]).toContain('"x1"')
+      expect(oneLine(warnings[0] ?? '')).toBe(true)
     },
   )
 
@@ -288,14 +309,20 @@ describe('kubectl get pods -o json, parsed', () => {
   it.each([
     ['a List without items', '{"kind":"List"}', 'not a list of Pods'],
     ['a bare array', '[]', 'not a list of Pods'],
-    ['an item that is a number', '{"items":[1]}', 'item 1 is not a JSON object'],
-    ['labels that are a list', '{"items":[{"metadata":{"name":"demo","labels":["a"]}}]}', 'item 1 has labels that are not an object'],
-    ['annotations that are a string', '{"items":[{"metadata":{"name":"demo","annotations":"a"}}]}', 'item 1 has annotations that are not an object'],
-    ['our pod without a name', `{"items":[{"metadata":{"labels":{"${managedLabel}":"true"}}}]}`, 'item 1 has no name'],
     ['the table kubectl prints without -o json', 'NAME   READY   STATUS    RESTARTS   AGE\ndemo   1/1     Running   0          5m\n', 'not JSON'],
   ] as const)('%s is a Left that says why', (_label, out, message) => {
     const parsed = kubernetes.parseList(out)
     expect(E.isLeft(parsed) ? parsed.left.message : 'Right').toContain(message)
+  })
+
+  it.each([
+    ['an item that is a number', '{"items":[1]}', 'item 1 is not a JSON object; skipped it'],
+    ['labels that are a list', '{"items":[{"metadata":{"name":"demo","labels":["a"]}}]}', 'item 1 ("demo") has labels that are not an object; skipped it'],
+    ['annotations that are a string', '{"items":[{"metadata":{"name":"demo","annotations":"a"}}]}', 'item 1 ("demo") has annotations that are not an object'],
+    ['our pod without a name', `{"items":[{"metadata":{"labels":{"${managedLabel}":"true"}}}]}`, 'item 1 has no name'],
+  ] as const)('%s: that Pod is skipped, with a warning that names it', (_label, out, message) => {
+    expect(rowsOf(kubernetes.parseList(out))).toStrictEqual([])
+    expect(kubernetes.listWarnings?.(out)).toStrictEqual([expect.stringContaining(message)])
   })
 
   it('a pod with no status, timestamp or containers is listed with what is known', () => {

@@ -163,10 +163,18 @@ describe('bottle ls', () => {
     expect(JSON.parse(one.out)).toStrictEqual({ bottles: [], unreachable: [{ backend: 'docker', reason: down }] })
   })
 
-  it('output bottle cannot read is a one-line error and exit 125, against a stand-in docker', async () => {
-    s.reply('docker', 'ps', 'CONTAINER ID   IMAGE     COMMAND\n')
+  it('a line bottle cannot read is skipped with a one-line warning naming it, and the rest listed, exit 0 (stand-in docker)', async () => {
+    s.reply('docker', 'ps', `CONTAINER ID   IMAGE     COMMAND\n${renderPs(psFormat(), [container('demo', ours('demo'))])}`)
     const r = await run(['ls', '-b', 'docker'])
-    expect([r.code, r.err]).toStrictEqual([125, 'bottle: cannot list the docker bottles: its listing cannot be read: docker ps printed line 1, which is not the JSON object bottle asked for: "CONTAINER ID   IMAGE     COMMAND"'])
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('demo  docker   running')
+    expect(r.err).toBe('bottle: warning: docker ps printed line 1, which is not the JSON object bottle asked for: "CONTAINER ID   IMAGE     COMMAND"; skipped it')
+  })
+
+  it('a pretty list smolvm printed that is not JSON at all is one line and exit 125 (stand-in smolvm)', async () => {
+    s.reply('smolvm', 'ls', 'NAME  STATE\nvm1   running\n')
+    const r = await run(['ls', '-b', 'smolvm'])
+    expect([r.code, r.err]).toStrictEqual([125, 'bottle: cannot list the smolvm bottles: its listing cannot be read: smolvm machine ls --json printed something that is not JSON: "NAME  STATE\\nvm1   running"'])
   })
 
   it('a backend that never answers is stopped at the time limit, said in one line, and the others listed (stand-in docker)', async () => {

@@ -107,6 +107,25 @@ describe('a launch whose user the image does not have, on a stand-in docker', ()
   })
 })
 
+describe('a launch whose user the image does not have, on a stand-in smolvm', () => {
+  it('stops right after start with exit 2 and a line naming the user, and deletes the machine', async () => {
+    sb = sandbox()
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--user', 'nosuchuser'], sb.env)
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toContain('bottle: the image has no user nosuchuser: choose one it has (--user), or add it to the image')
+    // create, start, the check as root; then the undo: stop, and delete (this run's id found).
+    expect(sb.log().map((i) => i.argv.slice(1, 2)[0])).toStrictEqual(['create', 'start', 'exec', 'stop', 'ls', 'delete'])
+    expect(sb.live('smolvm')).toStrictEqual([])
+  })
+
+  it('a user the stand-in image has passes the check, and the launch goes on', async () => {
+    sb = sandbox()
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--user', 'claude', '-q'], sb.env)
+    expect([r.exitCode, r.stderr]).toStrictEqual([0, ''])
+    expect(sb.live('smolvm')).toStrictEqual(['demo'])
+  })
+})
+
 describe('--tty with piped stdin, on a stand-in docker', () => {
   it('is refused before anything runs, exit 2, with one line (docker would refuse -t: "the input device is not a TTY")', async () => {
     sb = sandbox()

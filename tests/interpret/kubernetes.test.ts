@@ -14,6 +14,7 @@ import { main } from '../../src/cli.js'
 import { nastyString } from '../arbitraries.js'
 import { standinPath, standinsDir } from '../standins/harness.js'
 import { withKnobs } from '../standins/knobs.js'
+import { userCheckScript } from '../../src/backends/backend.js'
 import type { Plan } from '../../src/plan/types.js'
 import { writeRecordOf } from '../records.js'
 
@@ -76,12 +77,13 @@ const bottle = async (args: readonly string[], env: Record<string, string> = {})
 const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', '/src/app', '-e', 'CI=1', '--secret', 'TOKEN']
 
 describe('launch', () => {
-  it('creates the Secret from stdin, creates the Pod, waits, makes the workdir', async () => {
+  it('creates the Secret from stdin, creates the Pod, waits, checks the user, makes the workdir', async () => {
     const r = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
     expect(r).toStrictEqual({ code: 0, out: '', err: '' })
     const [secret, pod, ...others] = calls()
     expect(others.map((c) => c.argv.join(' '))).toStrictEqual([
       '--context=lab --namespace=agents wait --for=condition=Ready pod/demo --timeout=300s',
+      `--context=lab --namespace=agents exec -c bottle demo -- runuser -u root -- env -u TOKEN HOME=/root USER=root /bin/sh -c cd "$1" && shift && exec "$@" bottle / /bin/sh -c ${userCheckScript} sh node`,
       `--context=lab --namespace=agents exec -c bottle demo -- runuser -u root -- env -u TOKEN HOME=/root USER=root /bin/sh -c cd "$1" && shift && exec "$@" bottle / sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node`,
     ])
     expect(secret?.argv).toStrictEqual(['--context=lab', '--namespace=agents', 'create', '-f', '-'])
@@ -105,7 +107,7 @@ describe('launch', () => {
     const id = (JSON.parse(calls()[1]?.stdin ?? '{}') as { metadata: { labels: Record<string, string> } }).metadata.labels['dev.bottle.launch-id']
     for (const d of deletes) expect(d.argv).toContain(`dev.bottle.name=demo,dev.bottle.launch-id=${id ?? 'none'}`)
     expect(r.err).toContain('error: timed out waiting for the condition on pods/demo')
-    expect(r.err).toContain('bottle: step 3/5 failed with exit code 1: wait until the Pod is ready (at most 300s)')
+    expect(r.err).toContain('bottle: step 3/6 failed with exit code 1: wait until the Pod is ready (at most 300s)')
     expect(r.err.indexOf('undo: delete the Pod demo')).toBeLessThan(r.err.indexOf('undo: delete the Secret demo-secrets'))
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
   })
@@ -114,7 +116,7 @@ describe('launch', () => {
     expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
     const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
     expect([again.code, again.err]).toStrictEqual([2, `bottle: demo is launched already on kubernetes (its launch record is ${home}/.local/state/bottle/kubernetes/demo/record.json); take it down first: bottle run down demo\n`])
-    expect(calls().map(verbOf).slice(4)).toStrictEqual([])
+    expect(calls().map(verbOf).slice(5)).toStrictEqual([])
   })
 
   it('a second launch with no record (an older bottle\'s) stops at the Secret that exists, and removes nothing', async () => {
@@ -123,8 +125,22 @@ describe('launch', () => {
     const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
     expect(again.code).toBe(1)
     expect(again.err).toContain('Error from server (AlreadyExists): error when creating "STDIN": secrets "demo-secrets" already exists')
-    expect(calls().map(verbOf).slice(4)).toStrictEqual(['create'])
+    expect(calls().map(verbOf).slice(5)).toStrictEqual(['create'])
     expect(Object.keys(JSON.parse(readFileSync(statePath, 'utf8')) as object)).toHaveLength(2)
+  })
+
+  it('a user the image does not have: exit 2 right after the Pod is ready, a line naming the user, the Pod and Secret undone', async () => {
+    const r = await bottle(['launch', ...demo, '--user', 'nosuchuser'], { TOKEN: 'tok-123' })
+    expect(r.code).toBe(2)
+    expect(r.err).toContain('bottle: the image has no user nosuchuser: choose one it has (--user), or add it to the image')
+    // Nothing after the check ran (the workdir is not made); the undo removed both objects.
+    expect(calls().map(verbOf)).toStrictEqual(['create', 'create', 'wait', 'exec', 'get', 'delete pod', 'get', 'delete secret'])
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+  })
+
+  it('a user the stand-in image has (STANDIN_GUEST_USERS): the check passes', async () => {
+    const r = await bottle(['launch', ...demo, '--user', 'agent', '-q'], { TOKEN: 'tok-123', STANDIN_GUEST_USERS: 'root agent' })
+    expect(r).toStrictEqual({ code: 0, out: '', err: '' })
   })
 
   it('a secret missing from the host env: exit 2, nothing run', async () => {

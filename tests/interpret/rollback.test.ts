@@ -40,6 +40,8 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
           undo: [['machine', 'ls', '--json'], ['machine', 'delete', '--name', 'demo', '-f']],
         },
         { argv: ['machine', 'start', '--name', 'demo'], undo: [['machine', 'stop', '--name', 'demo']] },
+        // The image must have the user: `runuser -u USER` looks it up only when a command runs.
+        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
         { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
         { argv: ['machine', 'cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
         { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
@@ -83,10 +85,10 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
 
 describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a stand-in %s', (backend) => {
   // The plan's steps: the stand-in's, with the launch record written (by /bin/sh, which the
-  // stand-in log does not see) after the create steps (docker's user check is one of them).
-  const invocations = backend === 'docker' ? 6 : 5
+  // stand-in log does not see) after the create steps (the user check is one of them).
+  const invocations = 6
   const stepCount = invocations + 1
-  const recordAfter = backend === 'docker' ? 3 : 2
+  const recordAfter = 3
   const planStep = (invocation: number): number => (invocation > recordAfter ? invocation + 1 : invocation)
   const recordPath = (): string => join(sb.root, '.local', 'state', 'bottle', backend, 'demo', 'record.json')
 

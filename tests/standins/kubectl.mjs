@@ -13,8 +13,9 @@
 //   the object ~800 ms later; $BOTTLE_KUBECTL_DIES_ON=KIND: only a create of that kind;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
 //   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const argv = process.argv.slice(2)
@@ -163,6 +164,18 @@ switch (verb) {
     const before = rest.slice(0, dash)
     const pod = before.filter((w, i) => !w.startsWith('-') && before[i - 1] !== '-c')[0]
     if (state[key('Pod', pod)] === undefined) finish(1, '', `Error from server (NotFound): pods "${pod}" not found`)
+    // bottle's user check (`/bin/sh -c 'id -u "$1" …' sh USER`, last in the guest argv) runs for
+    // real against the stand-in image's `id` (tests/standins/guest-bin: its users are
+    // $STANDIN_GUEST_USERS); no other guest command runs on this host.
+    const tail = rest.slice(-5)
+    if (tail[0] === '/bin/sh' && tail[1] === '-c' && tail[2]?.startsWith('id -u "$1"') && tail[3] === 'sh') {
+      const r = spawnSync('/bin/sh', tail.slice(1), {
+        env: { PATH: `${join(dirname(fileURLToPath(import.meta.url)), 'guest-bin')}:/usr/bin:/bin`, ...(knobs.STANDIN_GUEST_USERS === undefined ? {} : { STANDIN_GUEST_USERS: knobs.STANDIN_GUEST_USERS }) },
+        encoding: 'utf8',
+      })
+      process.stderr.write(r.stderr)
+      finish(r.status, '', r.status === 0 ? '' : `command terminated with exit code ${r.status}`)
+    }
     const code = Number(knobs.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
     finish(code, '', code === 0 ? '' : `command terminated with exit code ${code}`)
     break
