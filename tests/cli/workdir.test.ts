@@ -51,6 +51,15 @@ describe('launch refuses a workdir that would expose the host', () => {
     expect(await refused(['plan', 'launch', 'demo', '-b', backend, '--workdir', inside], { XDG_STATE_HOME: join(sb.root, 'outside-state') })).toContain('is inside bottle\'s state directory')
   })
 
+  it.each(binding)('%s: a state root reached through a symlink into the workdir, not created yet', async (backend) => {
+    // XDG_STATE_HOME names a path outside the workdir as written; resolved, it lands inside it.
+    mkdirSync(join(sb.workdir, 'inner'))
+    symlinkSync(join(sb.workdir, 'inner'), join(sb.root, 'state-link'))
+    expect(await refused(['plan', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], { XDG_STATE_HOME: join(sb.root, 'state-link', 'state') })).toContain(
+      `holds bottle's state directory ${JSON.stringify(join(sb.workdir, 'inner', 'state', 'bottle'))}`,
+    )
+  })
+
   it.each(binding)('%s: a path that does not exist is refused and not created; a file is refused', async (backend) => {
     const missing = join(sb.workdir, 'not-yet')
     expect(await refused(['plan', 'launch', 'demo', '-b', backend, '--workdir', missing])).toMatch(/^bottle: workdir ".*not-yet" does not exist/)
