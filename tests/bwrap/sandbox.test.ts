@@ -72,7 +72,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       expect(changed.status).toBe(0)
       const plan = JSON.parse(changed.stdout) as Plan
       expect(plan.notes).toContain(
-        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host, env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
+        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
       )
       // The same argv as with a manifest that asks for nothing (/dev/null is refused: not a regular file).
       writeFileSync(join(ws, 'plain.yaml'), 'bottles:\n  demo: {}\n')
