@@ -1,8 +1,9 @@
 /**
  * What `bottle plan agent` loads. Start-up is measured in `npm run bench`, not here; this test
  * keeps the two costly built-ins the bundle defers (src/plan/hash.ts, scripts/build.mjs) from
- * creeping back into every start by a static import. It reads node's own list of loaded
- * built-ins from a preload, on exit.
+ * creeping back into every start by a static import, nor a read of `process.stdin` (its getter
+ * builds a whole stream, where `tty.isatty(0)` answers the same question). It reads node's own
+ * list of loaded built-ins, and whether `process.stdin` was touched, from a preload, on exit.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -14,10 +15,19 @@ import { writeRecordOf } from '../records.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
-it('plan agent loads neither node:crypto nor node:child_process', () => {
+it('plan agent loads neither node:crypto nor node:child_process, and builds no stdin stream', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-startup-'))
   const preload = join(dir, 'loaded.cjs')
-  writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))\n")
+  writeFileSync(
+    preload,
+    [
+      "const real = Object.getOwnPropertyDescriptor(process, 'stdin')",
+      'let touched = false',
+      "Object.defineProperty(process, 'stdin', { ...real, get() { touched = true; return real.get.call(process) } })",
+      "process.on('exit', () => process.stderr.write(JSON.stringify({ loaded: process.moduleLoadList, touched })))",
+      '',
+    ].join('\n'),
+  )
   // demo is launched: plan agent reads its launch record (a file read) from this state root.
   const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state') }
   // The workdir (the cwd) beside the state root: launch refuses one that holds it.
@@ -27,8 +37,9 @@ it('plan agent loads neither node:crypto nor node:child_process', () => {
   writeRecordOf(JSON.parse(launch.stdout) as Plan)
   const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: ws, env, encoding: 'utf8' })
   expect(r.status).toBe(0)
-  const loaded = JSON.parse(r.stderr) as string[]
+  const { loaded, touched } = JSON.parse(r.stderr) as { loaded: string[]; touched: boolean }
   expect(loaded.filter((m) => /^NativeModule (crypto|child_process)$/.test(m))).toStrictEqual([])
   // The check itself can see a built-in when one is loaded.
   expect(loaded).toContain('NativeModule fs')
+  expect(touched).toBe(false)
 })
