@@ -52,6 +52,22 @@ const builtinsAsRequires = {
   },
 }
 
+// execa's verbose output (the `verbose` option, or NODE_DEBUG=execa) is a log bottle never asks
+// for: its printer (log.js: colours, figures) and its end-of-run line (complete.js: pretty-ms)
+// become no-ops in the interpreter bundle, a tenth of what that bundle loads. The rest of execa is
+// the real thing (tests/interpret, tests/undo and tests/engines run against it).
+const execaWithoutVerboseLog = {
+  name: 'execa-without-verbose-log',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/execa\/lib\/verbose\/(log|complete)\.js$/ }, (args) => ({
+      contents: args.path.endsWith('/log.js')
+        ? 'export const verboseLog = () => {}\nexport const serializeVerboseMessage = (message) => String(message)\n'
+        : 'export const logResult = () => {}\n',
+      loader: 'js',
+    }))
+  },
+}
+
 // cli.ts imports these two at run time; in the bundle they are the sibling files built below.
 const lazyBundles = {
   name: 'lazy-bundles',
@@ -86,6 +102,6 @@ await build({
   ...common,
   entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/spec/manifest.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, builtinsAsRequires],
+  plugins: [fpTsAsEsModules, builtinsAsRequires, execaWithoutVerboseLog],
 })
 chmodSync(join(outdir, 'bottle.js'), 0o755)

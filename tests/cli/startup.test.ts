@@ -6,7 +6,7 @@
  * list of loaded built-ins, and whether `process.stdin` was touched, from a preload, on exit.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
@@ -42,4 +42,14 @@ it('plan agent loads neither node:crypto nor node:child_process, and builds no s
   // The check itself can see a built-in when one is loaded.
   expect(loaded).toContain('NativeModule fs')
   expect(touched).toBe(false)
+})
+
+it("the interpreter bundle leaves out execa's verbose printer (scripts/build.mjs), which bottle never asks for", () => {
+  const bundle = readFileSync(join(import.meta.dirname, '..', '..', 'dist', 'spawn.js'), 'utf8')
+  const complete = readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', 'execa', 'lib', 'verbose', 'complete.js'), 'utf8')
+  // The end-of-run line execa prints when verbose (with pretty-ms): in execa's source, not in the bundle.
+  expect(complete).toContain('(done in ')
+  expect(bundle).not.toContain('(done in ')
+  // The bundle is the interpreter all the same.
+  expect(bundle).toContain('runPlan')
 })
