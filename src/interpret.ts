@@ -191,12 +191,14 @@ export const hostValue = (hostEnv: RunContext['hostEnv'], name: string): string 
 
 /** The environment of the spawned process: the client's host variables or nothing, then the step's vars. */
 export const processEnv = (s: Step, hostEnv: RunContext['hostEnv']): Record<string, string> => {
-  const env: Record<string, string> = s.env.inheritHost ? clientEnv(hostEnv) : {}
+  // A Map, then fromEntries (which defines own properties): `env[name] = value` on a plain object
+  // would set its prototype for a secret named __proto__, and the value would be lost.
+  const env = new Map<string, string>(s.env.inheritHost ? Object.entries(clientEnv(hostEnv)) : [])
   for (const v of s.env.vars) {
     const value = v._tag === 'plain' ? v.value : hostValue(hostEnv, secretSource(v))
-    if (value !== undefined) env[v.name] = value
+    if (value !== undefined) env.set(v.name, value)
   }
-  return env
+  return Object.fromEntries(env)
 }
 
 /** What a step writes to the program's stdin: for a `json` stdin, secret values and the launch id go in here. */

@@ -57,7 +57,7 @@ const reservedKeys = new Set(['HOME', 'USER'])
 
 export const envKeyArb: fc.Arbitrary<string> = fc
   .oneof(
-    fc.constantFrom('claude', 'CLAUDE', 'CLAUDE_CODE_OAUTH_TOKEN', '_', 'u', 'PATH'),
+    fc.constantFrom('claude', 'CLAUDE', 'CLAUDE_CODE_OAUTH_TOKEN', '_', 'u', 'PATH', 'SHELL'),
     fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/),
     fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{40,80}$/),
   )

@@ -12,7 +12,12 @@ import type { Plan } from '../src/plan/types.js'
 import { writeRecordOf } from './records.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-cli-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+// The state root beside the workdir (`dir`): launch refuses a workdir that holds it.
+const stateHome = mkdtempSync(join(tmpdir(), 'bottle-cli-state-'))
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  rmSync(stateHome, { recursive: true, force: true })
+})
 const prompt = join(dir, 'prompt.md')
 writeFileSync(prompt, 'be brief\n')
 
@@ -25,7 +30,7 @@ const manifest = (text: string): string => {
 const cli = async (...argv: string[]) => {
   const out: string[] = []
   const err: string[] = []
-  const code = await main(argv, { out: (t) => out.push(t), err: (l) => err.push(l), env: { PATH: '/nonexistent', XDG_STATE_HOME: join(dir, 'state') } })
+  const code = await main(argv, { out: (t) => out.push(t), err: (l) => err.push(l), env: { PATH: '/nonexistent', XDG_STATE_HOME: stateHome } })
   return { code, out: out.join(''), err: err.join('\n') }
 }
 
@@ -34,7 +39,7 @@ const cli = async (...argv: string[]) => {
  * `run launch` would. Ops on it then compile from the record, with their own flags on top.
  */
 const launched = async (...argv: string[]): Promise<void> => {
-  rmSync(join(dir, 'state'), { recursive: true, force: true })
+  rmSync(join(stateHome, 'bottle'), { recursive: true, force: true })
   const r = await cli('plan', 'launch', 'demo', '--workdir', dir, '--format', 'json', ...argv)
   expect({ code: r.code, err: r.err }).toStrictEqual({ code: 0, err: '' })
   writeRecordOf(JSON.parse(r.out) as Plan)

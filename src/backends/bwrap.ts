@@ -36,6 +36,7 @@ import {
   inheritEnv,
   plain,
   secret,
+  secretAs,
   step,
 } from '../plan/types.js'
 import { type BottleSpec, defaultUser } from '../spec/spec.js'
@@ -281,15 +282,34 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
  * the pty turns it into SIGINT for the guest), passes window-size changes on (SIGWINCH), and
  * exits with the guest's code (-e; 128+n for a signal). The guest's TIOCSTI can reach only that
  * pty; it has no descriptor of the user's terminal at all. `-q`: no start and done lines;
- * /dev/null: no typescript file. script runs the command with `$SHELL -c`, and SHELL is not in
- * its env (PATH and secrets only), so /bin/sh; `exec` leaves no shell in between.
+ * /dev/null: no typescript file. script runs the command with `$SHELL -c`: its env has
+ * SHELL=/bin/sh whatever the secrets (a secret named SHELL, the user's login shell say, would
+ * otherwise choose a shell on the host that may not read sh). That secret travels as
+ * shellSecretAlias, and the prelude puts it back under its name; `exec` leaves no shell in between.
  */
-const ptyWrapper = (facts: BwrapFacts): Wrapper => ({ before: [facts.script, '-q', '-e', '-c'], after: ['/dev/null'] })
+const ptyWrapper = (facts: BwrapFacts): Wrapper => ({
+  before: [facts.script, '-q', '-e', '-c'],
+  after: ['/dev/null'],
+  prelude: ptyPrelude,
+})
+
+/** The name a secret named SHELL has in script's env (bottle_…: no secret can be named so). */
+export const shellSecretAlias = 'bottle_secret_SHELL'
+
+/** The shell that script runs the command with, whatever the secrets. */
+export const ptyShell = '/bin/sh'
+
+/**
+ * sh text, the same for every spec (argv never depends on secret names): script's SHELL is not
+ * the guest's; the secret named SHELL, if any, goes back under its name. References, never values.
+ */
+const ptyPrelude =
+  `unset SHELL; [ -z "\${${shellSecretAlias}+x}" ] || { SHELL=$${shellSecretAlias}; export SHELL; unset ${shellSecretAlias}; }; `
 
 /**
  * The guest's env, in two parts. The bwrap process (whose env the guest inherits) gets only a
  * fixed PATH and the secrets' values: nothing from the spec, so no `LD_PRELOAD` or the like can
- * reach a host process. Everything plain goes in as `--setenv K V`: HOME, USER, the guest PATH,
+ * reach a host process (under a pty, script also gets SHELL=/bin/sh). Everything plain goes in as `--setenv K V`: HOME, USER, the guest PATH,
  * TERM when there is a terminal, the spec's env. An env or secret named PATH or TERM replaces
  * bottle's default.
  */
@@ -308,7 +328,8 @@ const guestEnv = (intent: GuestIntent, facts: BwrapFacts): { process: ProcessEnv
   ]
   const vars: EnvVar[] = [
     ...(intent.secrets.includes('PATH') ? [] : [plain('PATH', bwrapProcessPath)]),
-    ...intent.secrets.map(secret),
+    ...(intent.tty ? [plain('SHELL', ptyShell)] : []),
+    ...intent.secrets.map((n) => (intent.tty && n === 'SHELL' ? secretAs(shellSecretAlias, n) : secret(n))),
   ]
   return { process: { inheritHost: false, vars }, setenv: plainVars.flatMap(([k, v]) => ['--setenv', k, v]) }
 }

@@ -255,7 +255,8 @@ export const renderSh = (plan: Plan): string => {
     `bottle_undo=':'`,
     `bottle_sig=`,
     `bottle_pid=`,
-    `bottle_err=$(mktemp) || exit 1`,
+    // mktemp writes in $TMPDIR, which a secret of that name sets: one that is no directory falls back to /tmp.
+    `bottle_err=$(mktemp 2>/dev/null || TMPDIR=/tmp mktemp) || exit 1`,
     `bottle_clear() { for bottle_v in $(awk 'BEGIN { for (k in ENVIRON) if (k ~ /^[A-Za-z_][A-Za-z0-9_]*$/) print k }' </dev/null); do unset "$bottle_v" 2>/dev/null; done; }`,
     ...shInterrupts(plan),
   ]

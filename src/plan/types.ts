@@ -114,6 +114,11 @@ export interface GuestIntent {
 export interface Wrapper {
   readonly before: readonly string[]
   readonly after: readonly string[]
+  /**
+   * Shell text the `sh -c` string starts with, before `exec`: fixed text, never a value (see
+   * src/backends/bwrap.ts, which moves a secret named SHELL back under its name there).
+   */
+  readonly prelude?: string
 }
 
 /**
@@ -131,7 +136,7 @@ export interface GuestCommand {
 export const guestArgv = (framing: readonly string[], tail: readonly string[], wrapper: Wrapper | undefined): string[] =>
   wrapper === undefined
     ? [...framing, ...tail]
-    : [...wrapper.before, quoteShArgv(['exec', ...framing, ...tail]), ...wrapper.after]
+    : [...wrapper.before, `${wrapper.prelude ?? ''}${quoteShArgv(['exec', ...framing, ...tail])}`, ...wrapper.after]
 
 export interface Step {
   /** One line for people: `[2/4] create the machine`. */

@@ -91,12 +91,16 @@ describe('bwrap argv and env snapshots', () => {
     ]
     const tail = ['claude', '--append-system-prompt-file', promptGuestPath, '-p', 'hi']
     expect(s.guest?.framing).toStrictEqual(framing)
-    expect(s.argv).toStrictEqual(['/usr/bin/script', '-q', '-e', '-c', quoteShArgv(['exec', ...framing, ...tail]), '/dev/null'])
-    // The host process holds a fixed PATH and the secret, nothing from the spec.
+    // script runs its command with $SHELL: a fixed /bin/sh, which drops it (and would move a
+    // secret named SHELL back under its name) before exec.
+    const prelude = 'unset SHELL; [ -z "${bottle_secret_SHELL+x}" ] || { SHELL=$bottle_secret_SHELL; export SHELL; unset bottle_secret_SHELL; }; '
+    expect(s.argv).toStrictEqual(['/usr/bin/script', '-q', '-e', '-c', `${prelude}${quoteShArgv(['exec', ...framing, ...tail])}`, '/dev/null'])
+    // The host process holds a fixed PATH, script's fixed SHELL and the secret, nothing from the spec.
     expect(s.env).toStrictEqual({
       inheritHost: false,
       vars: [
         { _tag: 'plain', name: 'PATH', value: bwrapProcessPath },
+        { _tag: 'plain', name: 'SHELL', value: '/bin/sh' },
         { _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' },
       ],
     })
@@ -151,7 +155,19 @@ describe('bwrap argv and env snapshots', () => {
     const spec = { ...demo, env: [['TERM', 'dumb'], ['PATH', '/opt/bin']] as const, secrets: [] }
     const s = first(planOf(agent, spec))
     expect(setenvs(s.guest?.framing ?? [])).toStrictEqual(['HOME=/home/node', 'USER=node', 'TERM=dumb', 'PATH=/opt/bin'])
-    expect(s.env.vars).toStrictEqual([{ _tag: 'plain', name: 'PATH', value: bwrapProcessPath }])
+    expect(s.env.vars).toStrictEqual([{ _tag: 'plain', name: 'PATH', value: bwrapProcessPath }, { _tag: 'plain', name: 'SHELL', value: '/bin/sh' }])
+  })
+
+  it('a secret named SHELL under a pty: script gets SHELL=/bin/sh, the secret another name, moved back in sh', () => {
+    const s = first(planOf(agent, { ...demo, secrets: ['SHELL'] }))
+    expect(s.env.vars).toStrictEqual([
+      { _tag: 'plain', name: 'PATH', value: bwrapProcessPath },
+      { _tag: 'plain', name: 'SHELL', value: '/bin/sh' },
+      { _tag: 'secret', name: 'bottle_secret_SHELL', from: 'SHELL' },
+    ])
+    // Without a terminal there is no script: bwrap gets the secret under its own name.
+    const plainExec = first(planOf({ _tag: 'exec', script: 'true', user: null }, { ...demo, secrets: ['SHELL'] }))
+    expect(plainExec.env.vars).toStrictEqual([{ _tag: 'plain', name: 'PATH', value: bwrapProcessPath }, { _tag: 'secret', name: 'SHELL' }])
   })
 
   it('a secret named PATH is the bwrap process PATH, and no default PATH is set', () => {
@@ -216,11 +232,13 @@ describe('bwrap env policy, for any input', () => {
       const expected = new Set(['HOME', 'USER', ...defaults, ...intent.env.map(([k]) => k)])
       expect(new Set(names)).toStrictEqual(expected)
       expect(names).toHaveLength(expected.size)
-      // Invariant 10: the host bwrap process holds a fixed PATH and the secrets' values, nothing from the spec.
+      // Invariant 10: the host bwrap process holds a fixed PATH and the secrets' values, nothing from
+      // the spec; under a pty, script's fixed SHELL, and a secret named SHELL under another name.
       expect(st.env.inheritHost).toBe(false)
       expect(st.env.vars).toStrictEqual([
         ...(intent.secrets.includes('PATH') ? [] : [{ _tag: 'plain', name: 'PATH', value: bwrapProcessPath }]),
-        ...intent.secrets.map((name) => ({ _tag: 'secret', name })),
+        ...(intent.tty ? [{ _tag: 'plain', name: 'SHELL', value: '/bin/sh' }] : []),
+        ...intent.secrets.map((name) => (intent.tty && name === 'SHELL' ? { _tag: 'secret', name: 'bottle_secret_SHELL', from: 'SHELL' } : { _tag: 'secret', name })),
       ])
     }
   })

@@ -72,7 +72,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       expect(changed.status).toBe(0)
       const plan = JSON.parse(changed.stdout) as Plan
       expect(plan.notes).toContain(
-        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host, env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
+        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
       )
       // The same argv as with a manifest that asks for nothing (/dev/null is refused: not a regular file).
       writeFileSync(join(ws, 'plain.yaml'), 'bottles:\n  demo: {}\n')
@@ -214,6 +214,36 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       expect(bottle(['run', 'agent', 'tty', '--', 'plain'], agentWs, env).status).toBe(7)
       expect(agentReport()).toStrictEqual({ tty: 'no', args: 'plain', term: 'unset' })
       expect(bottle(['run', 'down', 'tty', '-q'], agentWs, env).status).toBe(0)
+    })
+
+    it('a secret named SHELL reaches the agent, and never chooses the shell the host-side script runs', () => {
+      // script(1) runs its command with `$SHELL -c`. A trap shell as the host's SHELL (and so the
+      // secret's value) marks that it ran; the control shows that script does run $SHELL.
+      const shellWs = join(root, 'shell-ws')
+      mkdirSync(shellWs)
+      const marker = join(shellWs, 'trap-shell-ran')
+      const trapShell = join(shellWs, 'trap-shell')
+      writeFileSync(trapShell, `#!/bin/sh\necho ran >>${quoteShArgv([marker])}\nexit 99\n`)
+      chmodSync(trapShell, 0o755)
+      const control = spawnSync('script', ['-qec', 'true', '/dev/null'], { env: { PATH: '/usr/bin:/bin', SHELL: trapShell }, stdio: 'ignore' })
+      expect({ status: control.status, ran: existsSync(marker) }).toStrictEqual({ status: 99, ran: true })
+      rmSync(marker)
+      const agent = join(shellWs, 'stand-in-agent')
+      writeFileSync(agent, '#!/bin/sh\nprintf "shell=%s\\n" "${SHELL-unset}" >"$PWD/agent-report"\nexit 7\n')
+      chmodSync(agent, 0o755)
+      writeFileSync(join(shellWs, 'bottle.yaml'), `backend: bwrap\nbottles:\n  sh:\n    agent: ${agent}\n    secrets: [SHELL]\n`)
+      const env = hostEnv({ TERM: 'xterm-256color', SHELL: trapShell })
+      expect(bottle(['run', 'launch', 'sh', '-q'], shellWs, env).status).toBe(0)
+      try {
+        // The outer script (the user's terminal here) runs /bin/sh; bottle gets SHELL=trapShell.
+        const inPty = spawnSync('script', ['-qec', quoteShArgv(['env', `SHELL=${trapShell}`, process.execPath, cli, 'run', 'agent', 'sh']), '/dev/null'], {
+          cwd: shellWs, env: { ...env, SHELL: '/bin/sh' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        expect({ status: inPty.status, trapShellRan: existsSync(marker) }).toStrictEqual({ status: 7, trapShellRan: false })
+        expect(report(readFileSync(join(shellWs, 'agent-report'), 'utf8'))).toStrictEqual({ shell: trapShell })
+      } finally {
+        expect(bottle(['run', 'down', 'sh', '-q'], shellWs, env).status).toBe(0)
+      }
     })
   })
 })

@@ -78,11 +78,12 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
   const secret = `s3cret-${randomBytes(12).toString('base64url')}`
   const injected = `injected-${randomBytes(6).toString('hex')}`
   const greeting = `hello-from-the-host-${randomBytes(6).toString('hex')}`
-  const ws = workspace(root, 'backend: bwrap\nbottles:\n  victim: {}\n')
+  // The agent is sh: `bottle run agent victim -- -c SCRIPT` runs a probe as the agent would run.
+  const ws = workspace(root, 'backend: bwrap\nbottles:\n  victim:\n    agent: sh\n')
   const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
   const bottle = (args: readonly string[]) => run(ws, env, args)
   const edited = (name: string) =>
-    ['backend: bwrap', 'bottles:', `  ${name}:`, `    workdir: ${target.dir}`, '    network: host', '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}}`, ''].join('\n')
+    ['backend: bwrap', 'bottles:', `  ${name}:`, '    agent: sh', `    workdir: ${target.dir}`, '    network: host', '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}}`, ''].join('\n')
   let server: ChildProcess
   let port = 0
 
@@ -153,6 +154,14 @@ describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yam
     expect(after.stdout).toContain('injected=unset\n')
   })
 
+  it('the agent op likewise: none of the edits reach the agent', () => {
+    const r = bottle(['run', 'agent', 'victim', '--no-tty', '--', '-c', probe(target.dir, port)])
+    expect(r.status).toBe(0)
+    expect(r.stderr).toMatch(/^bottle: drift: victim /m)
+    for (const line of [`pwd=${ws}`, 'marker=unreadable', 'listener=unreachable', 'secret=unset', 'injected=unset']) expect(r.stdout).toContain(`${line}\n`)
+    expect(r.stdout + r.stderr).not.toContain(secret)
+  })
+
   it('takes the victim down', () => {
     expect(bottle(['run', 'down', 'victim', '-q'])).toMatchObject({ status: 0 })
   })
@@ -180,6 +189,7 @@ if (typeof engine === 'string') {
     const injected = `injected-${randomBytes(6).toString('hex')}`
     const ws = workspace(root, `backend: docker\nbottles:\n  ${victim}:\n    image: ${engine.image}\n`)
     const preloaded = join(root, 'preload-fired')
+    const withPreload = onPath('gcc') || process.env.CI !== undefined
     const so = join(ws, 'evil.so')
     const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
     const bottle = (args: readonly string[]) => run(ws, env, args)
@@ -205,7 +215,8 @@ if (typeof engine === 'string') {
     it('launches the victim, whose agent rewrites bottle.yaml in its workdir; the next exec warns of drift', () => {
       // What an agent could build with a compiler: a shared object that marks a host file when loaded.
       writeFileSync(join(root, 'evil.c'), `#include <stdio.h>\n__attribute__((constructor)) static void fire(void) { FILE *f = fopen("${preloaded}", "a"); if (f) { fputs("fired\\n", f); fclose(f); } }\n`)
-      expect(spawnSync('gcc', ['-shared', '-fPIC', '-o', so, join(root, 'evil.c')]).status).toBe(0)
+      // Without gcc (outside CI, which has it) the preload part checks nothing: there is no .so.
+      if (withPreload) expect(spawnSync('gcc', ['-shared', '-fPIC', '-o', so, join(root, 'evil.c')]).status).toBe(0)
       expect(bottle(['run', 'launch', victim, '-q'])).toMatchObject({ status: 0, stderr: '' })
       const r = bottle(['run', 'exec', victim, editManifest(edited(victim, false))])
       expect(r).toMatchObject({ status: 0, stdout: 'edited\n' })
@@ -218,9 +229,11 @@ if (typeof engine === 'string') {
     })
 
     it('CONTROL: a bottle launched from the edited manifest has the directory bound, the host network, the secret and the env; the preload fires in a plain host process', () => {
-      spawnSync('/bin/true', { env: { ...process.env, LD_PRELOAD: so } })
-      expect(existsSync(preloaded)).toBe(true)
-      rmSync(preloaded)
+      if (withPreload) {
+        spawnSync('/bin/true', { env: { ...process.env, LD_PRELOAD: so } })
+        expect(existsSync(preloaded)).toBe(true)
+        rmSync(preloaded)
+      }
       writeFileSync(join(root, 'control.yaml'), edited(control, true))
       expect(bottle(['run', 'launch', control, '-q', '-f', join(root, 'control.yaml')])).toMatchObject({ status: 0, stderr: '' })
       const r = bottle(['run', 'exec', control, '-f', join(root, 'control.yaml'), probe(target.dir, null)])
@@ -255,6 +268,17 @@ if (typeof engine === 'string') {
     it('env: neither INJECTED nor LD_PRELOAD reaches the guest, and no host process (the docker client) loads the preload', () => {
       expect(after.stdout).toContain('injected=unset\n')
       expect(after.stdout).toContain('preload=unset\n')
+      expect(existsSync(preloaded)).toBe(false)
+    })
+
+    it('the agent op likewise: the agent (a stand-in that prints its env) gets neither the secret nor the env', () => {
+      const r = bottle(['run', 'agent', victim, '--no-tty'])
+      expect(r.status).toBe(0)
+      expect(r.stderr).toMatch(new RegExp(`^bottle: drift: ${victim} `, 'm'))
+      expect(r.stdout).toContain(`cwd=${ws}\n`)
+      expect(r.stdout).toContain('env:HOME=')
+      expect(r.stdout).not.toMatch(/^env:(SOME_SECRET|INJECTED|LD_PRELOAD)=/m)
+      expect(r.stdout + r.stderr).not.toContain(secret)
       expect(existsSync(preloaded)).toBe(false)
     })
 

@@ -80,6 +80,25 @@ describe('a failed step, as a value', () => {
   })
 })
 
+describe('a step stopped at its time limit', () => {
+  it('is undone too: it was stopped by a signal, and may have created what it was making', async () => {
+    const asked: string[] = []
+    const spawn: Spawn = (r) => {
+      asked.push([r.file, ...r.args].join(' '))
+      if (r.args[0] !== 'create') return { exit: Promise.resolve({ _tag: 'exited', code: 0, stdout: '', stderr: '' }), kill: () => {}, killGroup: () => {} }
+      // Creates, then never answers until its group is stopped.
+      let stop: (e: Exit) => void = () => {}
+      const exit = new Promise<Exit>((resolve) => {
+        stop = resolve
+      })
+      return { exit, kill: () => {}, killGroup: (sig) => stop({ _tag: 'signalled', signal: sig, stdout: '', stderr: '' }) }
+    }
+    const outcome = await interpret(planOf([{ ...create, timeoutMs: 20 }, start]), { hostEnv: { TOKEN: 't' }, launchId: '00000000000000bb', onEvent: () => {} }, spawn)
+    expect(outcome).toStrictEqual({ _tag: 'timedOut', step: 'create the container', binary: 'docker', timeoutMs: 20 })
+    expect(asked).toEqual(['docker create --label dev.bottle.launch-id=00000000000000bb', 'docker rm -f demo'])
+  })
+})
+
 describe('what a run says', () => {
   it('comes out as events, in order, and the interpreter writes nothing itself', async () => {
     const writes = vi.spyOn(process.stderr, 'write')

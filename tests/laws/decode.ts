@@ -13,7 +13,7 @@
  * A decoder throws on argv its CLI would reject or that an intent cannot describe.
  */
 import type { HostFacts } from '../../src/backends/backend.js'
-import type { BackendName, GuestIntent, Json, Plan, Step } from '../../src/plan/types.js'
+import { type BackendName, type GuestIntent, type Json, type Plan, type Step, secretSource } from '../../src/plan/types.js'
 
 /** Reads one CLI's exec argv back. */
 export type ArgvDecoder = (argv: readonly string[]) => GuestIntent
@@ -507,7 +507,7 @@ const shWords = (text: string): string[] => {
  * -q quiet, -e return the child's exit code, -c COMMAND run by `$SHELL -c` (SHELL unset: /bin/sh),
  * FILE the typescript. Returns the words of the command it runs, with a leading `exec` dropped.
  */
-const decodeScript = (argv: readonly string[]): readonly string[] => {
+const decodeScript = (argv: readonly string[]): { readonly words: readonly string[]; readonly shellMoved: boolean } => {
   let command: string | null = null
   let returns = false
   const files: string[] = []
@@ -522,16 +522,24 @@ const decodeScript = (argv: readonly string[]): readonly string[] => {
   if (!returns) throw new Error('script without -e exits 0 whatever the guest did')
   if (JSON.stringify(files) !== '["/dev/null"]') throw new Error(`script would keep a typescript in ${JSON.stringify(files)}`)
   if (command === null) throw new Error('script without -c runs an interactive shell')
-  const words = shWords(command)
-  return words[0] === 'exec' ? words.slice(1) : words
+  // The one sh text bottle puts before the command: script's SHELL dropped, and a secret named
+  // SHELL moved back under its name (script itself must run /bin/sh, not the secret's shell).
+  if (!command.startsWith(ptyPrelude)) throw new Error('script: the command does not start with the SHELL prelude')
+  const words = shWords(command.slice(ptyPrelude.length))
+  return { words: words[0] === 'exec' ? words.slice(1) : words, shellMoved: true }
 }
+
+/** Restated from src/backends/bwrap.ts: unset SHELL, then SHELL from the alias if it is set. */
+const shellAlias = 'bottle_secret_SHELL'
+const ptyPrelude = `unset SHELL; [ -z "\${${shellAlias}+x}" ] || { SHELL=$${shellAlias}; export SHELL; unset ${shellAlias}; }; `
 
 const isProgram = (word: string | undefined, name: string): boolean => word !== undefined && (word === name || word.endsWith(`/${name}`))
 
 export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: HostFacts): GuestIntent => {
   // A pseudo-terminal of the guest's own, around bwrap: the terminal the guest gets.
   const pty = isProgram(step.argv[0], 'script')
-  const argv = pty ? decodeScript(step.argv) : step.argv
+  const script = pty ? decodeScript(step.argv) : { words: step.argv, shellMoved: false }
+  const argv = script.words
   if (!isProgram(argv[0], 'bwrap')) throw new Error(`not a bwrap command: ${JSON.stringify(argv[0])}`)
   if (step.env.inheritHost) throw new Error('the bwrap process inherits the host env, so the guest does too')
   // The environment bwrap starts with: the step's vars (a secret's value is the host's; here, a
@@ -539,9 +547,21 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
   // may be there: the host process must hold nothing from the spec (invariant 10).
   const env = new Map<string, string | { secret: string }>()
   for (const v of step.env.vars) {
+    // script's own shell, fixed, while the secret named SHELL travels as the alias.
+    if (script.shellMoved && v._tag === 'plain' && v.name === 'SHELL') {
+      if (v.value !== '/bin/sh') throw new Error(`script would run ${v.value} as its shell`)
+      continue
+    }
     if (v._tag === 'plain' && v.name !== 'PATH') throw new Error(`the bwrap process env holds ${v.name}: a host process with a spec value`)
+    if (script.shellMoved && v.name === shellAlias) {
+      if (v._tag !== 'secret' || secretSource(v) !== 'SHELL') throw new Error(`${shellAlias} is not the secret SHELL`)
+      env.set('SHELL', { secret: 'SHELL' })
+      continue
+    }
     env.set(v.name, v._tag === 'plain' ? v.value : { secret: v.name })
   }
+  if (pty && !step.env.vars.some((v) => v._tag === 'plain' && v.name === 'SHELL'))
+    throw new Error('no SHELL=/bin/sh in the env of script: it would run whatever shell SHELL names')
   const opts = { uid: null as string | null, gid: null as string | null, cwd: null as string | null, newSession: false, userns: false }
   const writable = new Set<string>()
   let i = 1

@@ -1,5 +1,5 @@
 /**
- * The law suite: DESIGN.md's invariants 1, 2 and 4-8, checked the same way for every backend in
+ * The law suite: DESIGN.md's invariants 1, 2, 4-8 and 10, checked the same way for every backend in
  * src/backends/index.ts and every agent profile (tests/arbitraries.ts), plus what an attach step
  * must do with tmux (invariant 3, the `sh -c` round trip, is in shell-roundtrip.test.ts).
  */
@@ -14,7 +14,10 @@ import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
-import { idsOf } from '../../src/backends/bwrap.js'
+import { bwrapProcessPath, idsOf } from '../../src/backends/bwrap.js'
+import { handoffVar } from '../../src/attach.js'
+import { processEnv } from '../../src/interpret.js'
+import { isClientVar } from '../../src/plan/client-env.js'
 import { type Scenario, attachScenarioArb, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { commandWrapperScript, decoders, runIdWord } from './decode.js'
@@ -202,7 +205,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       // Inside a wrapper (bwrap's pty), the same words as one `exec …` command for its sh -c.
       const { wrapper } = st.guest
       const words = [...st.guest.framing, ...st.guest.tail]
-      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, quoteShArgv(['exec', ...words]), ...wrapper.after])
+      expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, `${wrapper.prelude ?? ''}${quoteShArgv(['exec', ...words])}`, ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
       expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
@@ -267,7 +270,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
       // Secrets already in the bottle's env need not, and so must not, go to the backend process.
-      const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [v.name] : []))
+      const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [secretSource(v)] : []))
       expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
     }
   })
@@ -298,6 +301,43 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       expect(stop.launchId).toStrictEqual([stop.argv.length - 1])
       expect(stop.argv.at(-1)).toBe(runIdWord)
       expect(stop.stdio).toBe('quiet')
+    }
+  })
+
+  // ----------------------------------------------------------------------------------------------
+  // 10. no host process's environment holds a spec-derived value other than a named secret
+  // ----------------------------------------------------------------------------------------------
+
+  test.prop([scenarioArb, fc.uuid()], { numRuns: runs })('10: every host process env holds host variables, named secrets and bottle\'s constants only', (s, mark) => {
+    const fit = fitFor(backend.name, s)
+    const plan = compiled(backend, s)
+    // The host env: client variables, what an attacker would want a host process to have, the
+    // spec's env keys with host values of their own, and each secret with a value of its own.
+    const hostEnv: Record<string, string> = {
+      PATH: '/usr/bin:/bin', HOME: '/home/me', DOCKER_HOST: 'unix:///run/d.sock', KUBECONFIG: '/home/me/.kube/config',
+      LD_PRELOAD: `/evil-${mark}.so`, BASH_ENV: `/evil-${mark}.sh`,
+      ...Object.fromEntries(fit.spec.env.map(([k], i) => [k, `host-${i}-${mark}`])),
+      ...Object.fromEntries(fit.spec.secrets.map((n, i) => [n, `secret-${i}-${mark}`])),
+    }
+    const secretValues = new Set(fit.spec.secrets.map((n) => hostEnv[n]))
+    // What bottle itself sets on the host side, the same for every spec: a system PATH (bwrap, the
+    // launch record's sh), script's shell, the C locale for messages bottle reads.
+    const constant = (k: string, v: string): boolean =>
+      (k === 'PATH' && v === bwrapProcessPath) || (k === 'SHELL' && v === '/bin/sh') || (k === 'LC_ALL' && v === 'C')
+    const steps = [...everyStep(plan.steps), ...sideSteps(plan.steps)]
+    for (const st of steps) {
+      // A secret is only ever one the spec names.
+      for (const v of st.env.vars) if (v._tag === 'secret') expect(fit.spec.secrets).toContain(secretSource(v))
+      // Every variable is the host's own (a client's allow-listed one), a named secret's value, or
+      // bottle's constant; the tmux hand-off carries a pane's under numbered names, judged by value.
+      const env = processEnv(st, hostEnv)
+      // The host's own variables reach a client only from the allow-list: never these.
+      expect([env.LD_PRELOAD, env.BASH_ENV]).toStrictEqual([undefined, undefined])
+      for (const [k, v] of Object.entries(env)) {
+        const hostOwn = st.env.inheritHost && isClientVar(k) && hostEnv[k] === v
+        const ok = hostOwn || secretValues.has(v) || constant(k, v) || (k.startsWith(handoffVar) && ['PATH', 'SHELL', 'LC_ALL'].some((c) => constant(c, v)))
+        if (!ok) expect.fail(`step "${st.title}": ${k}=${JSON.stringify(v)} in a host process's env`)
+      }
     }
   })
 
