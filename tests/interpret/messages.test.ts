@@ -36,8 +36,8 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
     const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-q'], sb.env)
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toBe('')
-    // create and start; docker then checks that the image has the user.
-    expect(sb.log().length).toBe(backend === 'docker' ? 3 : 2)
+    // create and start, then the check that the image has the user.
+    expect(sb.log().length).toBe(3)
     expect(sb.live(backend)).toEqual(['demo'])
   })
 
@@ -92,9 +92,9 @@ describe('a program that is not installed', () => {
       'bottle: undone: nothing this run created is left',
       'bottle: cp is not installed (not found on PATH)',
     ])
-    // create, start, mkdir ran; the staging `cp` could not start; then stop, and (this run's id
-    // found in the listing) delete, newest first.
-    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'stop', 'ls', 'delete'])
+    // create, start, the user check, mkdir ran; the staging `cp` could not start; then stop, and
+    // (this run's id found in the listing) delete, newest first.
+    expect(sb.log().map((i) => i.argv[1])).toEqual(['create', 'start', 'exec', 'exec', 'stop', 'ls', 'delete'])
     expect(sb.live('smolvm')).toEqual([])
   })
 })

@@ -67,7 +67,7 @@ describe('an interrupted launch against a stand-in smolvm', () => {
     expect(r.exitCode).toBe(130)
     expect(shortened()).toEqual([create, start, stop, ls, del])
     expect(sb.live('smolvm')).toEqual([])
-    expect(r.stderr).toContain('bottle: SIGINT: letting step 2/3 finish, then undoing what this run created')
+    expect(r.stderr).toContain('bottle: SIGINT: letting step 2/4 finish, then undoing what this run created')
     expect(r.stderr).toContain('bottle: undone: nothing this run created is left')
     expect(onlyProgress(r.stderr)).toBe(true)
   })
