@@ -1,6 +1,6 @@
 /**
  * attach: the step that opens a tmux pane running an agent step, exactly as `bottle run` would
- * run that step (reference/cli-surfaces.md §5).
+ * run that step (docs/backend-facts.md §5).
  *
  *   attachStep(agentStep, { pane: 'split', target: '%3', window: 'demo' }, '/tmp')
  *   // argv: ['tmux','split-window','-t','%3','--','docker','exec','-i','-t',…,'demo','claude']

@@ -8,7 +8,7 @@
  *   const s = standins(); s.reply('docker', 'ps', text); await main(['ls'], io(s.env)); s.calls()
  *
  * A stand-in is not the real tool: it plays the real output formats and exit codes described in
- * /work/shared/reference/cli-surfaces.md and upstream sources, nothing more.
+ * docs/backend-facts.md (from each tool's upstream source), nothing more.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -6,7 +6,7 @@
  *   //  'runuser','-u','node','--','env','HOME=/home/node','USER=node','CI=1',
  *   //  '/bin/sh','-c','cd "$1" && shift && exec "$@"','bottle','/src/app']
  *
- * Traps this file exists to handle (reference/cli-surfaces.md §3):
+ * Traps this file exists to handle (docs/backend-facts.md §3):
  * - `kubectl exec` has no user, env or workdir flag ("TODO support UID"), so the guest argv does
  *   it: `runuser -u U --` (no login shell), then `env` (after runuser, because `runuser -u` sets
  *   HOME, and USER for a non-root user, from passwd: seen with util-linux 2.38), then a `cd` in

@@ -1,5 +1,5 @@
 /**
- * podman: docker's plans, spelled for podman (reference/cli-surfaces.md §2.4).
+ * podman: docker's plans, spelled for podman (docs/backend-facts.md §2.4).
  *
  *   podman.create(spec, { ...host, uid: 1000 })[0].argv
  *   // ['podman','create','--name','demo',…,'--userns=keep-id','--init',…,'docker.io/library/node:22','infinity']

@@ -6,7 +6,7 @@
  *   //  '--secret-env','CLAUDE_CODE_OAUTH_TOKEN=CLAUDE_CODE_OAUTH_TOKEN','-w','/src/app','--',
  *   //  'runuser','-u','node','--']
  *
- * Traps this file exists to handle (reference/cli-surfaces.md §1): exec has `--name` only (no
+ * Traps this file exists to handle (docs/backend-facts.md §1): exec has `--name` only (no
  * `-n`) and no user flag, so the user switch is `runuser -u U --` in the guest; `delete` without
  * `-f` prompts and deletes nothing; `delete -f`/`stop` on a missing machine exit 1 ("vm not
  * found"); `cp` takes one file, and any `:` in SRC is read as `machine:path`.

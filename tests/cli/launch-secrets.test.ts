@@ -1,5 +1,5 @@
 /**
- * `launch` needs every secret the spec names in the host env (DESIGN "Secrets"; the README
+ * `launch` needs every secret the spec names in the host env (docs/security.md; the README
  * promises it): a missing one is exit 2, one line naming it, and nothing run, on every backend.
  * Through the built executable (node dist/bottle.js). "Nothing run" is seen two ways: every
  * backend client bottle could start (smolvm, docker, podman, bwrap, kubectl, and the programs a

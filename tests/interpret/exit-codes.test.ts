@@ -1,7 +1,7 @@
 /**
  * Exit-code passthrough, against stand-in smolvm and docker executables (tests/standins; not the
  * real tools). The stand-ins run the guest's `sh -c SCRIPT` and exit with its status, as the real
- * `docker exec` and `smolvm machine exec` do (reference/cli-surfaces.md §1.5, §2.2); what is
+ * `docker exec` and `smolvm machine exec` do (docs/backend-facts.md §1.5, §2.2); what is
  * checked is that bottle turns whatever its backend process ends with into its own exit code.
  */
 import { fc, test } from '@fast-check/vitest'

@@ -2,7 +2,7 @@
  * Rollback after a failed launch step, against stand-in smolvm and docker executables
  * (tests/standins; not the real tools). The stand-in fails invocation k on request
  * (STANDIN_FAIL_AT) before changing anything, so after a failure at step k exactly steps 1…k-1
- * have created something, and bottle must undo exactly those, newest first (DESIGN invariant 8).
+ * have created something, and bottle must undo exactly those, newest first (invariant 8 in docs/invariants.md).
  */
 import { existsSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -28,7 +28,7 @@ const driftLabels = (workdir: string, prompt: string | null): string[] => {
 
 /**
  * What each launch step (with a prompt file) runs, and the command that undoes it, written out by
- * hand from reference/cli-surfaces.md rather than read back from a plan: the test then says
+ * hand from docs/backend-facts.md and the tools' docs rather than read back from a plan: the test then says
  * what bottle must run, not merely that it ran what it planned.
  */
 const launchSteps = (backend: BackendName, workdir: string, prompt: string | null, id: string): { argv: string[]; undo: string[][] | null }[] =>

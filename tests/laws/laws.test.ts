@@ -1,5 +1,5 @@
 /**
- * The law suite: DESIGN.md's invariants 1, 2, 4-8 and 10, checked the same way for every backend in
+ * The law suite: the invariants 1, 2, 4-8 and 10 of docs/invariants.md, checked the same way for every backend in
  * src/backends/index.ts and every agent profile (tests/arbitraries.ts), plus what an attach step
  * must do with tmux (invariant 3, the `sh -c` round trip, is in shell-roundtrip.test.ts).
  */

@@ -106,7 +106,7 @@ describe('parseManifest', () => {
     const layer = (workdir: string, prompt: string) =>
       parsed(stringify({ bottles: { b: { workdir, prompt } } })).bottles['b']
     expect(layer('./app', 'prompt.md')).toEqual({ workdir: '/work/proj/app', prompt: '/work/proj/prompt.md' })
-    expect(layer('.', '../shared/p.md')).toEqual({ workdir: '/work/proj', prompt: '/work/shared/p.md' })
+    expect(layer('.', '../common/p.md')).toEqual({ workdir: '/work/proj', prompt: '/work/common/p.md' })
     expect(layer('/abs//dir/', '/etc/./p.md')).toEqual({ workdir: '/abs/dir', prompt: '/etc/p.md' })
   })
 

@@ -1,6 +1,6 @@
 // A stand-in for kubectl, for the interpreter tests: no cluster, only a state file. It is not
 // kubectl and a run against it is no test of a real cluster; it plays kubectl's messages and exit
-// codes for the verbs bottle uses (reference/cli-surfaces.md §3):
+// codes for the verbs bottle uses (docs/backend-facts.md §3):
 // - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
 // - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
 //   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running

@@ -7,7 +7,7 @@
 //   2. keeps a tiny state under $BOTTLE_STANDIN_STATE/<tool>/: NAME.json per machine/container,
 //      and NAME.fs/ as that bottle's guest file system (only cp, mkdir, chown, tar, rm touch it);
 //   3. answers with the exit codes and messages the real tools give, as recorded in
-//      /work/shared/reference/cli-surfaces.md §1.5 (smolvm) and §2.2 (docker). Messages the
+//      docs/backend-facts.md §1.5 (smolvm) and §2.2 (docker). Messages the
 //      reference does not record are marked "stand-in wording" below.
 //
 // A guest command `sh -c SCRIPT` really runs (on the host, via /bin/sh, with the guest env the
