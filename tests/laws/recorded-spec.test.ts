@@ -6,7 +6,8 @@
  * the plan's notes (drift) may differ.
  *
  * Runs the built CLI (`bottle plan … --format json`) on the backends that plan without an engine;
- * the launch record is written as the launch plan's record step would (tests/records.ts).
+ * the launch record is written as the launch plan's record step would (tests/records.ts); on bwrap
+ * (real, installed here) a real `bottle run launch` makes the record and the bottle's home.
  */
 import { fc, test } from '@fast-check/vitest'
 import { spawnSync } from 'node:child_process'
@@ -14,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect } from 'vitest'
+import { onPath } from '../../src/host.js'
 import type { Plan } from '../../src/plan/types.js'
 import { envKeyArb, nastyStringArb, secretNameArb, userArb } from '../arbitraries.js'
 import { writeRecordOf } from '../records.js'
@@ -53,7 +55,7 @@ const planOf = (args: Op, manifest: string, backend: string): Plan => {
 }
 
 /** What an agent in the bottle might write into its entry: only keys valid on the command line too. */
-const hostileEntryArb = fc.record(
+const entryArb = fc.record(
   {
     env: fc.dictionary(envKeyArb, nastyStringArb.filter((v) => !v.includes('\0')), { maxKeys: 4 }),
     secrets: fc.uniqueArray(secretNameArb, { maxLength: 3 }),
@@ -66,23 +68,25 @@ const hostileEntryArb = fc.record(
   },
   { requiredKeys: [] },
 )
+// A name both in env and in secrets makes the manifest invalid (every op refuses it, exit 2):
+// the law is about manifests bottle accepts.
+const hostileEntryArb = entryArb.map(({ secrets, ...rest }) =>
+  secrets === undefined ? rest : { ...rest, secrets: secrets.filter((k) => !Object.hasOwn(rest.env ?? {}, k)) },
+)
 
 const ops: readonly Op[] = [
   ['exec', NAME, 'id -u && env'],
   ['agent', NAME],
   ['resume', NAME],
-  ['cp', NAME, promptFile, '/tmp/in'],
+  // Into the workdir: bwrap keeps only the workdir and the home.
+  ['cp', NAME, promptFile, join(workdir, 'copied.md')],
   ['down', NAME],
 ]
 
 const stepsOf = (p: Plan) => p.steps.map((s) => ({ title: s.title, argv: s.argv, env: s.env, stdin: s.stdin }))
 
-describe.each(['docker', 'podman', 'smolvm', 'kubernetes'])('on %s, a later op compiles from the launch record, not the manifest', (backend) => {
-  // Launched as `bottle run launch` would leave it, with the manifest that only declares the bottle.
-  beforeAll(() => {
-    writeRecordOf(planOf(['launch', NAME, '--workdir', workdir], plain, backend))
-  })
-
+/** The law on one backend, its bottle launched already. */
+const editedManifestChangesNoStep = (backend: string) =>
   test.prop([hostileEntryArb, fc.constantFrom(...ops)], { numRuns: 15 })('the manifest the agent edits changes no step', (entry, op) => {
     writeFileSync(hostile, JSON.stringify({ bottles: { [NAME]: entry } }))
     const edited = planOf(op, hostile, backend)
@@ -90,4 +94,28 @@ describe.each(['docker', 'podman', 'smolvm', 'kubernetes'])('on %s, a later op c
     expect(stepsOf(edited)).toEqual(stepsOf(declared))
     expect({ ...edited, notes: [] }).toEqual({ ...declared, notes: [] })
   })
+
+describe.each(['docker', 'podman', 'smolvm', 'kubernetes'])('on %s, a later op compiles from the launch record, not the manifest', (backend) => {
+  // Launched as `bottle run launch` would leave it, with the manifest that only declares the bottle.
+  beforeAll(() => {
+    writeRecordOf(planOf(['launch', NAME, '--workdir', workdir], plain, backend))
+  })
+  editedManifestChangesNoStep(backend)
+})
+
+// bwrap plans from the bottle's state directory (its home, its launch id) as well as the record:
+// a real launch makes them.
+describe.skipIf(!onPath('bwrap') && !process.env.CI)('on bwrap, a later op compiles from the launch record, not the manifest', () => {
+  beforeAll(() => {
+    const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: stateHome }
+    const r = spawnSync(process.execPath, [cli, 'run', 'launch', NAME, '--workdir', workdir, '-f', plain, '-b', 'bwrap', '-q'], {
+      cwd: workdir,
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+  })
+  editedManifestChangesNoStep('bwrap')
 })
