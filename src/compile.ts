@@ -20,6 +20,7 @@ import {
   type Plan,
   type ProcessEnv,
   type Step,
+  type Wrapper,
   absurd,
   guestArgv,
   plain,
@@ -138,6 +139,14 @@ const userIntent = (
   }
 }
 
+/** The step for a guest command, given what the backend framed it with (framing + tail, kept apart). */
+const framedStep = (title: string, intent: GuestIntent, framing: readonly string[], env: Step['env'], wrapper: Wrapper | undefined, more: Partial<Step>): Step =>
+  step(title, guestArgv(framing, intent.argv, wrapper), {
+    env,
+    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
+    ...more,
+  })
+
 /** A step that runs a guest command: argv is framing + tail (in the backend's wrapper, if any), kept apart. */
 export const guestStep = (
   backend: Backend,
@@ -148,11 +157,7 @@ export const guestStep = (
   more: Partial<Step> = {},
 ): Step => {
   const { framing, env, wrapper } = backend.exec(spec, intent, host)
-  return step(title, guestArgv(framing, intent.argv, wrapper), {
-    env,
-    guest: { framing, tail: intent.argv, intent, ...(wrapper === undefined ? {} : { wrapper }) },
-    ...more,
-  })
+  return framedStep(title, intent, framing, env, wrapper, more)
 }
 
 /**
@@ -171,12 +176,9 @@ export const commandStep = (
   const { framing: outer, env, wrapper } = backend.exec(spec, intent, host)
   // A backend wrapper (bwrap's pty for a TTY) holds the command as one sh string, where no launch
   // id slot can go; such a backend's command dies with its client anyway.
-  if (wrapper !== undefined) return guestStep(backend, spec, host, title, intent, more)
-  const framing = [...outer, ...wrapCommand([])]
+  if (wrapper !== undefined) return framedStep(title, intent, outer, env, wrapper, more)
   const onInterrupt = backend.guestOutlivesClient === true ? [stopStep(backend, spec, host, intent)] : []
-  return step(title, [...framing, ...intent.argv], {
-    env,
-    guest: { framing, tail: intent.argv, intent },
+  return framedStep(title, intent, [...outer, ...wrapCommand([])], env, undefined, {
     launchId: [outer.length + wrapperRunIdIndex],
     ...(onInterrupt.length > 0 ? { onInterrupt } : {}),
     ...(backend.liveCheck === undefined ? {} : { liveCheck: backend.liveCheck(spec, host) }),
