@@ -380,10 +380,10 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const bwrap =
     backend.name === 'bwrap'
       ? readBwrapFacts(io.env, {
-          name,
-          image: spec.image,
-          users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
-        })
+        name,
+        image: spec.image,
+        users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
+      })
       : null
   const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.env))
   if (E.isLeft(compiled)) return compiled
@@ -732,7 +732,7 @@ const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r:
   if (doc.op !== 'ls')
     cmd
       .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')
-      .option('--user <user>', "the guest user (default: node); exec runs the script as this user")
+      .option('--user <user>', 'the guest user (default: node); exec runs the script as this user')
       .option('-e, --env <KEY=VALUE>', 'guest env entry (repeatable)', collect, [])
       .option('--secret <NAME>', 'host env var handed to the guest by name (repeatable)', collect, [])
       .option('--prompt <file>', 'system-prompt file for the agent')

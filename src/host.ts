@@ -495,12 +495,12 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
       query === null || state === null
         ? null
         : {
-            launched: kindOf(state) === 'dir',
-            promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
-            unsafe: stateProblem(state, uid),
-            users: query.users,
-            accounts: parsePasswd(passwd, query.users),
-          },
+          launched: kindOf(state) === 'dir',
+          promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
+          unsafe: stateProblem(state, uid),
+          users: query.users,
+          accounts: parsePasswd(passwd, query.users),
+        },
   }
 }
 

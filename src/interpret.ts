@@ -350,8 +350,8 @@ const backendFailure = async (s: Step, code: number, plan: Plan, ctx: RunContext
   if (r.code === 0 && printed === check.running) return null
   const detail =
     r.code === 0 ? `it is not running (${printed === '' ? 'no state' : printed})`
-      : r.code === null ? `${check.step.argv[0] ?? ''} could not be started (${r.spawnError ?? 'EUNKNOWN'})`
-        : (r.stderr.trim().split('\n')[0] ?? '') || `the check exited ${r.code}`
+    : r.code === null ? `${check.step.argv[0] ?? ''} could not be started (${r.spawnError ?? 'EUNKNOWN'})`
+    : (r.stderr.trim().split('\n')[0] ?? '') || `the check exited ${r.code}`
   return { _tag: 'backendFailed', backend: plan.backend, bottle: plan.bottle, code, detail: redact(detail, plan.secrets, ctx.hostEnv) }
 }
 

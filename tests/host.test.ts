@@ -122,7 +122,7 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
     expect(facts('x').rootOnly).toStrictEqual({ files: ['/etc/shadow', '/etc/ssh/ssh_host_ed25519_key'].sort(), dirs: ['/etc/ssl/private'] })
   })
 
-  it("a state directory whose home or prompt was replaced by a symlink is unsafe; a sound one is not", () => {
+  it('a state directory whose home or prompt was replaced by a symlink is unsafe; a sound one is not', () => {
     const sound = join(state, 'bottle', 'bwrap', 'sound')
     mkdirSync(join(sound, 'home'), { recursive: true })
     writeFileSync(join(sound, 'system-prompt.md'), 'prompt\n')

@@ -242,7 +242,7 @@ exit 0
     calls: (): string[][] => {
       const fields = readFileSync(log, 'utf8').split('\0').slice(0, -1)
       const out: string[][] = []
-      for (let i = 0; i < fields.length; ) {
+      for (let i = 0; i < fields.length;) {
         const n = Number(fields[i])
         out.push(fields.slice(i + 1, i + 1 + n))
         i += 1 + n

@@ -423,7 +423,6 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
   ]
 }
 
-
 /** The labels file in a bottle's state directory, beside home/. */
 export const labelsFile = 'labels'
 

@@ -112,11 +112,11 @@ const podManifest = (spec: BottleSpec): Json => ({
         ...(spec.secrets.length === 0
           ? {}
           : {
-              env: spec.secrets.map((k) => ({
-                name: k,
-                valueFrom: { secretKeyRef: { name: secretName(spec), key: k } },
-              })),
-            }),
+            env: spec.secrets.map((k) => ({
+              name: k,
+              valueFrom: { secretKeyRef: { name: secretName(spec), key: k } },
+            })),
+          }),
         ...(spec.resources.requests.length + spec.resources.limits.length === 0
           ? {}
           : { resources: resourcesJson(spec.resources) }),

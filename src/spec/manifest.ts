@@ -106,7 +106,6 @@ const yamlError = (file: string, lines: LineCounter, kind: string, e: YAMLError)
 // shapes
 // -------------------------------------------------------------------------------------------------
 
-
 /** The entries of a mapping whose keys are all in `known`, in document order. */
 const mapping = <K extends string>(
   ctx: Context,

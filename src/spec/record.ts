@@ -72,7 +72,6 @@ export type Drift =
 // recording
 // -------------------------------------------------------------------------------------------------
 
-
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** The record of a spec; `defaultImage` is the backend's, so "no image" and its default compare equal. */

@@ -17,7 +17,6 @@ import { listingHost, scenarioArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 import { backendSteps } from '../records.js'
 
-
 /** A rootless host: the usual way podman runs. */
 const host: HostFacts = {
   cwd: '/src/app',

@@ -240,7 +240,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('bottle run update on real bwrap'
       expect(bottle(['run', 'update', 'linked', '--yes'], dir).status).toBe(2)
     })
 
-    it("a bottle directory that became a symlink: exit 2, nothing written where it points", () => {
+    it('a bottle directory that became a symlink: exit 2, nothing written where it points', () => {
       const { dir, script } = pending('dirlink')
       const moved = join(hostDir, 'moved-dirlink')
       renameSync(stateOf('dirlink'), moved)

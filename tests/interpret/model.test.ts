@@ -50,6 +50,7 @@ class Launch implements Cmd {
     }
     agrees(model, real)
   }
+
   toString = () => `launch ${this.name}`
 }
 
@@ -58,6 +59,7 @@ class Exec implements Cmd {
     readonly name: string,
     readonly code: number,
   ) {}
+
   check = () => true
   async run(model: Model, real: Real) {
     const r = await run(real, ['exec', this.name, `exit ${this.code}`])
@@ -65,6 +67,7 @@ class Exec implements Cmd {
     else expect(r.code).not.toBe(0)
     agrees(model, real)
   }
+
   toString = () => `exec ${this.name} 'exit ${this.code}'`
 }
 
@@ -73,6 +76,7 @@ class Cp implements Cmd {
     readonly name: string,
     readonly content: string,
   ) {}
+
   check = () => true
   async run(model: Model, real: Real) {
     real.copies += 1
@@ -85,6 +89,7 @@ class Cp implements Cmd {
     } else expect(r.code).not.toBe(0)
     agrees(model, real)
   }
+
   toString = () => `cp ${this.name} ${JSON.stringify(this.content)}`
 }
 
@@ -97,6 +102,7 @@ class Down implements Cmd {
     model.live.delete(this.name)
     agrees(model, real)
   }
+
   toString = () => `down ${this.name}`
 }
 

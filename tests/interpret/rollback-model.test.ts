@@ -285,6 +285,7 @@ class Run implements Cmd {
     expectOutcomeFits(outcome, this.spec, events)
     model.objects = new Map(world.objects)
   }
+
   toString = () => `run ${JSON.stringify(this.spec)}`
 }
 
@@ -312,6 +313,7 @@ class Foreign implements Cmd {
     world.objects.set(this.name, `other-${this.name}`)
     model.objects = new Map(world.objects)
   }
+
   toString = () => `foreign ${this.name}`
 }
 
@@ -323,6 +325,7 @@ class Down implements Cmd {
     world.objects.delete(this.name)
     model.objects = new Map(world.objects)
   }
+
   toString = () => `down ${this.name}`
 }
 

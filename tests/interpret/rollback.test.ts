@@ -34,34 +34,34 @@ const driftLabels = (workdir: string, prompt: string | null): string[] => {
 const launchSteps = (backend: BackendName, workdir: string, prompt: string | null, id: string): { argv: string[]; undo: string[][] | null }[] =>
   backend === 'smolvm'
     ? [
-        {
-          argv: ['machine', 'create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--image', 'node:22', '-v', `${workdir}:${workdir}`, '-w', workdir],
-          // No label filter: the listing is searched for this run's id, then the machine deleted.
-          undo: [['machine', 'ls', '--json'], ['machine', 'delete', '--name', 'demo', '-f']],
-        },
-        { argv: ['machine', 'start', '--name', 'demo'], undo: [['machine', 'stop', '--name', 'demo']] },
-        // The image must have the user: `runuser -u USER` looks it up only when a command runs.
-        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
-        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
-        { argv: ['machine', 'cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
-        { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
-      ]
+      {
+        argv: ['machine', 'create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--image', 'node:22', '-v', `${workdir}:${workdir}`, '-w', workdir],
+        // No label filter: the listing is searched for this run's id, then the machine deleted.
+        undo: [['machine', 'ls', '--json'], ['machine', 'delete', '--name', 'demo', '-f']],
+      },
+      { argv: ['machine', 'start', '--name', 'demo'], undo: [['machine', 'stop', '--name', 'demo']] },
+      // The image must have the user: `runuser -u USER` looks it up only when a command runs.
+      { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
+      { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
+      { argv: ['machine', 'cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
+      { argv: ['machine', 'exec', '--name', 'demo', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', '--', 'runuser', '-u', 'root', '--', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
+    ]
     : [
-        {
-          argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
-          // Listed by name and this run's id, removed by the engine's own id.
-          undo: [
-            ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],
-            ['rm', '-f', expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string],
-          ],
-        },
-        { argv: ['start', 'demo'], undo: null },
-        // The image must have the user: the engine looks `-u USER` up only when a command runs.
-        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
-        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
-        { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
-        { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
-      ]
+      {
+        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+        // Listed by name and this run's id, removed by the engine's own id.
+        undo: [
+          ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],
+          ['rm', '-f', expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string],
+        ],
+      },
+      { argv: ['start', 'demo'], undo: null },
+      // The image must have the user: the engine looks `-u USER` up only when a command runs.
+      { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', '/bin/sh', '-c', userCheckScript, 'sh', 'node'], undo: null },
+      { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'mkdir', '-p', '--', '/opt/bottle'], undo: null },
+      { argv: ['cp', prompt ?? '', 'demo:/opt/bottle/system-prompt.md'], undo: null },
+      { argv: ['exec', '-u', 'root', '-e', 'HOME=/root', '-e', 'USER=root', '-w', '/', 'demo', 'chown', '-R', '--', 'node', '/opt/bottle/system-prompt.md'], undo: null },
+    ]
 
 const argvs = (log: readonly Invocation[]): string[][] => log.map((i) => [i.tool, ...i.argv])
 

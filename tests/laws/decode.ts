@@ -416,8 +416,7 @@ const decodeEnv = (argv: readonly string[], flags: ExecFlags): readonly string[]
   for (; i < argv.length; i++) {
     const a = argv[i] as string
     if (a === '--') { i++; break }
-    if (a === '-i' || a === '--ignore-environment') { flags.env = []; flags.forwarded = [] }
-    else if (a === '-u' || a === '--unset') unset(argv[++i] ?? '')
+    if (a === '-i' || a === '--ignore-environment') { flags.env = []; flags.forwarded = [] } else if (a === '-u' || a === '--unset') unset(argv[++i] ?? '')
     else if (a.startsWith('--unset=')) unset(a.slice('--unset='.length))
     else if (a.startsWith('-u')) unset(a.slice(2))
     else if (a.startsWith('-')) throw new Error(`env: unexpected option ${a}`)
@@ -629,7 +628,6 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
     stdin: step.stdio === 'terminal',
   }
 }
-
 
 /** One decoder per backend: a new backend fails to compile here until it has one. */
 export const decoders: Record<BackendName, StepDecoder> = {

@@ -48,7 +48,7 @@ exit 1
 const callsIn = (log: string): string[][] => {
   const fields = log.split('\0').slice(0, -1)
   const calls: string[][] = []
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const n = Number(fields[i])
     calls.push(fields.slice(i + 1, i + 1 + n))
     i += 1 + n

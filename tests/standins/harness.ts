@@ -76,9 +76,9 @@ export const sandbox = (): Sandbox => {
   const log = (): Invocation[] =>
     existsSync(logFile)
       ? readFileSync(logFile, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-          .map((l) => JSON.parse(l) as Invocation)
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Invocation)
       : []
   return {
     root,
@@ -89,9 +89,9 @@ export const sandbox = (): Sandbox => {
     live: (tool) =>
       existsSync(join(state, tool))
         ? readdirSync(join(state, tool))
-            .filter((f) => f.endsWith('.json'))
-            .map((f) => decodeURIComponent(f.slice(0, -'.json'.length)))
-            .sort()
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => decodeURIComponent(f.slice(0, -'.json'.length)))
+          .sort()
         : [],
     guestFile: (tool, bottle, path) => {
       const p = join(state, tool, `${encodeURIComponent(bottle)}.fs`, path)

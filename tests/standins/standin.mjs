@@ -159,8 +159,8 @@ const store = {
   all: () =>
     existsSync(store.dir())
       ? readdirSync(store.dir())
-          .filter((f) => f.endsWith('.json'))
-          .map((f) => JSON.parse(readFileSync(join(store.dir(), f), 'utf8')))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(store.dir(), f), 'utf8')))
       : [],
 }
 
@@ -339,7 +339,7 @@ const smolvm = (args, stdin) => {
     }
     case 'delete': {
       if (one(p.flags, 'name') === undefined)
-        exit(2, "error: the following required arguments were not provided:\n  --name <NAME>")
+        exit(2, 'error: the following required arguments were not provided:\n  --name <NAME>')
       if (store.load(name) === null) return vmNotFound(name)
       if (p.flags.force !== true) {
         // Without -f it asks; anything but `y` (EOF included) cancels, exit 0, nothing deleted.
@@ -426,12 +426,12 @@ const flagError = (sub, arg) => exit(125, `unknown flag: ${arg}\nSee 'docker ${s
 const noSuchContainer = (name) => `Error response from daemon: No such container: ${name}`
 
 const runFlags = {
-    '-d': ['detach', 'bool'], '--detach': ['detach', 'bool'], '--name': ['name', 'value'], '--label': ['label', 'value'],
-    '-l': ['label', 'value'], '--init': ['init', 'bool'], '-v': ['volume', 'value'], '--volume': ['volume', 'value'],
-    '-w': ['workdir', 'value'], '--workdir': ['workdir', 'value'], '-e': ['env', 'value'], '--env': ['env', 'value'],
-    '--network': ['network', 'value'], '--entrypoint': ['entrypoint', 'value'], '-u': ['user', 'value'],
-    '--user': ['user', 'value'], '--read-only': ['readOnly', 'bool'], '--tmpfs': ['tmpfs', 'value'],
-    '-i': ['interactive', 'bool'], '-t': ['tty', 'bool'], '--rm': ['rm', 'bool'], '--userns': ['userns', 'value'],
+  '-d': ['detach', 'bool'], '--detach': ['detach', 'bool'], '--name': ['name', 'value'], '--label': ['label', 'value'],
+  '-l': ['label', 'value'], '--init': ['init', 'bool'], '-v': ['volume', 'value'], '--volume': ['volume', 'value'],
+  '-w': ['workdir', 'value'], '--workdir': ['workdir', 'value'], '-e': ['env', 'value'], '--env': ['env', 'value'],
+  '--network': ['network', 'value'], '--entrypoint': ['entrypoint', 'value'], '-u': ['user', 'value'],
+  '--user': ['user', 'value'], '--read-only': ['readOnly', 'bool'], '--tmpfs': ['tmpfs', 'value'],
+  '-i': ['interactive', 'bool'], '-t': ['tty', 'bool'], '--rm': ['rm', 'bool'], '--userns': ['userns', 'value'],
 }
 
 // `create` takes run's flags but -d, -i and -t; `start` here only -a and -i (reference §2.1).
