@@ -21,7 +21,7 @@ import { backends } from '../src/backends/index.js'
 import { type Operation, compile } from '../src/compile.js'
 import { clientEnv } from '../src/plan/client-env.js'
 import type { Plan } from '../src/plan/types.js'
-import { resolveSpec } from '../src/spec/spec.js'
+import { resolveSpec } from '../src/bottle-spec/spec.js'
 import { bwrapBaseFacts } from '../tests/arbitraries.js'
 import { writeRecordOf } from '../tests/records.js'
 

@@ -100,7 +100,7 @@ await build({
 })
 await build({
   ...common,
-  entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/spec/manifest.ts' },
+  entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/bottle-spec/manifest.ts' },
   outdir,
   plugins: [fpTsAsEsModules, builtinsAsRequires, execaWithoutVerboseLog],
 })

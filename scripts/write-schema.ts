@@ -1,7 +1,7 @@
-// Writes schema/bottle.schema.json from src/spec/schema.ts; a test fails when the file is stale.
+// Writes schema/bottle.schema.json from src/bottle-spec/schema.ts; a test fails when the file is stale.
 //   npx tsx scripts/write-schema.ts
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { manifestSchema } from '../src/spec/schema.js'
+import { manifestSchema } from '../src/bottle-spec/schema.js'
 
 const target = new URL('../schema/bottle.schema.json', import.meta.url)
 mkdirSync(new URL('.', target), { recursive: true })

@@ -39,7 +39,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { compileError } from './plan/errors.js'
 import type { Step } from './plan/types.js'
 import { plain, secretAs, secretSource, step } from './plan/types.js'
-import type { Checked } from './spec/validate.js'
+import type { Checked } from './bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model

@@ -15,14 +15,14 @@ import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFilePr
 import type { Outcome } from './interpret.js'
 import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
-import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './spec/record.js'
+import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './bottle-spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import { type Format, formats, render } from './plan/render.js'
 import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
-import { profileNamed } from './spec/agent.js'
-import type { Manifest } from './spec/manifest.js'
-import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './spec/spec.js'
-import { type Checked, bottleName, kubeContext, kubeNamespace } from './spec/validate.js'
+import { profileNamed } from './bottle-spec/agent.js'
+import type { Manifest } from './bottle-spec/manifest.js'
+import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './bottle-spec/spec.js'
+import { type Checked, bottleName, kubeContext, kubeNamespace } from './bottle-spec/validate.js'
 import { workdirRefusal } from './workdir.js'
 
 export interface Io {
@@ -186,7 +186,7 @@ const loadManifest = async (file: string | undefined, cwd: string): Promise<Chec
     case 'refused':
       return fail(`manifest ${show(file ?? path)} ${read.reason}`)
     case 'text': {
-      const { parseManifest } = await import('./spec/manifest.js')
+      const { parseManifest } = await import('./bottle-spec/manifest.js')
       return parseManifest(file ?? 'bottle.yaml', read.text, dirname(path))
     }
   }

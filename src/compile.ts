@@ -27,12 +27,12 @@ import {
   secretSource,
   step,
 } from './plan/types.js'
-import { defaultAgent } from './spec/agent.js'
+import { defaultAgent } from './bottle-spec/agent.js'
 import { sha256 } from './plan/hash.js'
-import { bottleStateDir, launchRecordJson, recordFile } from './spec/record.js'
-import { updateOf } from './spec/update.js'
-import { type BottleSpec, defaultUser, noResources } from './spec/spec.js'
-import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './spec/validate.js'
+import { bottleStateDir, launchRecordJson, recordFile } from './bottle-spec/record.js'
+import { updateOf } from './bottle-spec/update.js'
+import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
+import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -59,7 +59,7 @@ export type Operation =
       readonly args: readonly string[]
     }
   /**
-   * Record what can change on a live bottle (src/spec/update.ts). The spec compile gets is the
+   * Record what can change on a live bottle (src/bottle-spec/update.ts). The spec compile gets is the
    * launch record's; `declared` is what the manifest and flags give today, and `recordText` the
    * record file as read, so the rewrite refuses a record that changed since.
    */
@@ -254,7 +254,7 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
 const systemTools: ProcessEnv = { inheritHost: false, vars: [plain('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')] }
 
 /**
- * Writes the launch record (src/spec/record.ts) after the bottle is created: mode 600 (umask), and
+ * Writes the launch record (src/bottle-spec/record.ts) after the bottle is created: mode 600 (umask), and
  * never over another file (`set -C`: the shell opens with O_EXCL, so neither an existing record
  * nor a symlink is followed or replaced). Its undo removes it, and the directory if that is empty.
  */

@@ -15,7 +15,7 @@ import { constants } from 'node:os'
 import { clientEnv } from './plan/client-env.js'
 import { fillJson, jsonParts } from './plan/json.js'
 import { type BackendName, type OpName, type Plan, type Stdin, type Stdio, type Step, absurd, launchIdShown, secretSource, stepUsesLaunchId, withLaunchId } from './plan/types.js'
-import { envStringTooBig } from './spec/validate.js'
+import { envStringTooBig } from './bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // model

@@ -12,9 +12,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { BottleRow } from './backends/backend.js'
 import { backends } from './backends/index.js'
 import { oneLine } from './plan/errors.js'
-import type { Manifest } from './spec/manifest.js'
-import { type Difference, type Drift, decodeRecord, describeDifferences, driftFields, driftOf, recordOf } from './spec/record.js'
-import { type BottleSpec, resolveSpec } from './spec/spec.js'
+import type { Manifest } from './bottle-spec/manifest.js'
+import { type Difference, type Drift, decodeRecord, describeDifferences, driftFields, driftOf, recordOf } from './bottle-spec/record.js'
+import { type BottleSpec, resolveSpec } from './bottle-spec/spec.js'
 
 /** A listed bottle, with how it compares to the manifest. */
 export interface ListedBottle extends BottleRow {

@@ -12,10 +12,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
 import type { Operation } from '../src/compile.js'
-import { type AgentProfile, agentProfiles, customProfile } from '../src/spec/agent.js'
+import { type AgentProfile, agentProfiles, customProfile } from '../src/bottle-spec/agent.js'
 import type { BackendName } from '../src/plan/types.js'
-import { type BottleSpec, networkModes, resolveSpec } from '../src/spec/spec.js'
-import { homeOf } from '../src/spec/validate.js'
+import { type BottleSpec, networkModes, resolveSpec } from '../src/bottle-spec/spec.js'
+import { homeOf } from '../src/bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // nasty strings

@@ -2,14 +2,14 @@
  * `bottle ls` output, from parsed rows: ages, the aligned table with its drift lines, the JSON,
  * and which manifest entry a listed bottle is compared with.
  */
-import { agentProfiles } from '../src/spec/agent.js'
+import { agentProfiles } from '../src/bottle-spec/agent.js'
 import { describe, expect, it } from 'vitest'
 import { launchLabels, specHashLabel } from '../src/backends/backend.js'
-import { encodeRecord, recordOf } from '../src/spec/record.js'
+import { encodeRecord, recordOf } from '../src/bottle-spec/record.js'
 import type { BottleRow } from '../src/backends/backend.js'
 import { type ListedBottle, ageText, driftFor, renderLsJson, renderLsText } from '../src/ls.js'
-import type { Manifest } from '../src/spec/manifest.js'
-import { type BottleSpec, noResources } from '../src/spec/spec.js'
+import type { Manifest } from '../src/bottle-spec/manifest.js'
+import { type BottleSpec, noResources } from '../src/bottle-spec/spec.js'
 
 const now = Date.UTC(2026, 10, 26, 12, 0, 0)
 const ago = (seconds: number): number => now - seconds * 1000

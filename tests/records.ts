@@ -24,7 +24,7 @@ export const writeRecordOf = (plan: Plan): string => {
   return `${dir}/record.json`
 }
 
-/** The steps bottle adds to every backend's launch and down for the launch record (tested in tests/spec/launch-record.test.ts). */
+/** The steps bottle adds to every backend's launch and down for the launch record (tested in tests/bottle-spec/launch-record.test.ts). */
 export const isRecordStep = (s: Step): boolean =>
   s.title.startsWith('record the spec the bottle is launched with') || s.title.startsWith('forget the launch record')
 

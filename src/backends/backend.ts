@@ -8,9 +8,9 @@
  * in compile.ts; a backend only knows how its own CLI spells things.
  */
 import type * as E from 'fp-ts/lib/Either.js'
-import type { Checked } from '../spec/validate.js'
-import type { BottleSpec } from '../spec/spec.js'
-import { recordOf, specHash } from '../spec/record.js'
+import type { Checked } from '../bottle-spec/validate.js'
+import type { BottleSpec } from '../bottle-spec/spec.js'
+import { recordOf, specHash } from '../bottle-spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
@@ -242,7 +242,7 @@ export type GuestStep = (title: string, argv: readonly string[]) => Step
 export const managedLabel = 'dev.bottle.managed'
 export const nameLabel = 'dev.bottle.name'
 /**
- * The hash of the spec that shaped the bottle (src/spec/record.ts). The spec itself is in the
+ * The hash of the spec that shaped the bottle (src/bottle-spec/record.ts). The spec itself is in the
  * launch record on the host, not in a label: anyone who can inspect the bottle reads its labels.
  */
 export const specHashLabel = 'dev.bottle.spec-hash'

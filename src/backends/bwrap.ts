@@ -39,8 +39,8 @@ import {
   secretAs,
   step,
 } from '../plan/types.js'
-import { type BottleSpec, defaultUser } from '../spec/spec.js'
-import { type Checked, absolutePath, homeOf } from '../spec/validate.js'
+import { type BottleSpec, defaultUser } from '../bottle-spec/spec.js'
+import { type Checked, absolutePath, homeOf } from '../bottle-spec/validate.js'
 import {
   type Backend,
   type BottleRow,

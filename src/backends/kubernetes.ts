@@ -29,8 +29,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
 import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
-import type { BottleSpec, Resources } from '../spec/spec.js'
-import { isDns1123Label } from '../spec/validate.js'
+import type { BottleSpec, Resources } from '../bottle-spec/spec.js'
+import { isDns1123Label } from '../bottle-spec/validate.js'
 import {
   type Backend,
   type BottleRow,

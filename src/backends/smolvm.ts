@@ -14,7 +14,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
 import { type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
-import type { BottleSpec } from '../spec/spec.js'
+import type { BottleSpec } from '../bottle-spec/spec.js'
 import {
   type Backend,
   type BottleRow,

@@ -11,8 +11,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
 import { sha256 } from '../plan/hash.js'
 import { type Step, step } from '../plan/types.js'
-import type { BottleSpec } from '../spec/spec.js'
-import type { Checked } from '../spec/validate.js'
+import type { BottleSpec } from '../bottle-spec/spec.js'
+import type { Checked } from '../bottle-spec/validate.js'
 import type { CopyIn, GuestStep, HostFacts } from './backend.js'
 
 export interface StagedCopy {

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { type Operation, compile } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 
 const resolved = resolveSpec({
   name: 'demo',

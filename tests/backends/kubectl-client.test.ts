@@ -18,8 +18,8 @@ import { type Operation, compile, compileList } from '../../src/compile.js'
 import { onPath } from '../../src/host.js'
 import { fillJson, jsonParts } from '../../src/plan/json.js'
 import type { Json, Plan, Step } from '../../src/plan/types.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
-import { quantityRule } from '../../src/spec/validate.js'
+import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
+import { quantityRule } from '../../src/bottle-spec/validate.js'
 
 const hasKubectl = onPath('kubectl')
 const skipped = hasKubectl ? '' : ' (skipped: no kubectl on PATH, so no real client to check against)'

@@ -16,7 +16,7 @@ import { type HostFacts, defaultCluster } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
 import { compile } from '../../src/compile.js'
 import { onPath } from '../../src/host.js'
-import { resolveSpec } from '../../src/spec/spec.js'
+import { resolveSpec } from '../../src/bottle-spec/spec.js'
 import { envAndSecretsArb, nastyString, nastyStringArb } from '../arbitraries.js'
 
 const canRun = process.getuid?.() === 0 && onPath('runuser') && spawnSync('id', ['nobody']).status === 0

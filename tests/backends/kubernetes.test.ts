@@ -9,8 +9,8 @@ import { type HostFacts, defaultCluster, launchIdLabel, managedLabel, nameLabel,
 import { kubernetes } from '../../src/backends/kubernetes.js'
 import { type Operation, compile, compileList } from '../../src/compile.js'
 import { type Plan, type Step, withLaunchId } from '../../src/plan/types.js'
-import { recordOf, specHash } from '../../src/spec/record.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { recordOf, specHash } from '../../src/bottle-spec/record.js'
+import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { backendSteps } from '../records.js'
 
 const resolved = resolveSpec({

@@ -9,7 +9,7 @@ import type { HostFacts } from '../../src/backends/backend.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import type { Operation } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
-import type { BottleSpec } from '../../src/spec/spec.js'
+import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { demo, planFor } from './fixtures.js'
 
 const noPrompt: BottleSpec = { ...demo, prompt: null }

@@ -11,12 +11,12 @@ import type { BackendName } from '../../src/plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { specHashLabel } from '../../src/backends/backend.js'
 import { userCheckScript } from '../../src/backends/docker.js'
-import { recordOf, specHash } from '../../src/spec/record.js'
-import { resolveSpec } from '../../src/spec/spec.js'
+import { recordOf, specHash } from '../../src/bottle-spec/record.js'
+import { resolveSpec } from '../../src/bottle-spec/spec.js'
 import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../standins/harness.js'
 
 /**
- * The drift label: computed by src/spec/record.ts (tested on its own in tests/spec), the one
+ * The drift label: computed by src/bottle-spec/record.ts (tested on its own in tests/bottle-spec), the one
  * part of the create argv not spelled out by hand below.
  */
 const driftLabels = (workdir: string, prompt: string | null): string[] => {

@@ -12,8 +12,8 @@ import { type Operation, compile } from '../../src/compile.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
-import { agentProfiles } from '../../src/spec/agent.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { agentProfiles } from '../../src/bottle-spec/agent.js'
+import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { bwrapProcessPath, idsOf } from '../../src/backends/bwrap.js'
 import { handoffVar } from '../../src/attach.js'
 import { processEnv } from '../../src/interpret.js'
@@ -353,7 +353,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     // and only if it carries this run's launch id: the step that creates the bottle has a launch
     // id slot, and so has its undo (a fresh id per run, so never another run's bottle).
     const undoRunOrder = launch.steps.flatMap((st) => st.undo).reverse()
-    // (down then forgets the launch record, a step of its own: see tests/spec/launch-record.test.ts.)
+    // (down then forgets the launch record, a step of its own: see tests/bottle-spec/launch-record.test.ts.)
     const last = undoRunOrder.at(-1)
     // (kubernetes: the id is a label in the JSON the create step writes to kubectl's stdin.)
     expect(last?.argv).not.toStrictEqual(backendSteps(down).at(-1)?.argv)

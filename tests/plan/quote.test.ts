@@ -45,7 +45,7 @@ describe.each(shells)('quoting under %s', (shell) => {
     },
   )
 
-  // Reserved words that pass the spec's agent rule (src/spec/validate.ts): as quoteShArgv's first
+  // Reserved words that pass the spec's agent rule (src/bottle-spec/validate.ts): as quoteShArgv's first
   // word they must stay a command name. With nothing on PATH, sh must say that command is missing.
   it('a first word that is a reserved word runs as a command', () => {
     const misread = ['time', 'if', 'case', 'while', 'select', 'function', 'done'].filter((word) => {

@@ -1,5 +1,5 @@
 /**
- * update (src/spec/update.ts, compile's update case): what a changed manifest may change on a live
+ * update (src/bottle-spec/update.ts, compile's update case): what a changed manifest may change on a live
  * bottle. The record update writes is read back as every later op reads it (decodeLaunchRecord,
  * resolveSpec): on every fixed field it is the launch record, whatever the manifest says.
  */
@@ -10,10 +10,10 @@ import { backends } from '../../src/backends/index.js'
 import { compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, backendNames } from '../../src/plan/types.js'
-import { agentProfiles } from '../../src/spec/agent.js'
-import { decodeLaunchRecord, launchRecordJson } from '../../src/spec/record.js'
-import { type BottleSpec, noResources, resolveSpec } from '../../src/spec/spec.js'
-import { updateOf } from '../../src/spec/update.js'
+import { agentProfiles } from '../../src/bottle-spec/agent.js'
+import { decodeLaunchRecord, launchRecordJson } from '../../src/bottle-spec/record.js'
+import { type BottleSpec, noResources, resolveSpec } from '../../src/bottle-spec/spec.js'
+import { updateOf } from '../../src/bottle-spec/update.js'
 import { fitFor, fixedHost, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 

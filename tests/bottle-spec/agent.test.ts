@@ -10,8 +10,8 @@ import { docker } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
 import { type Operation, compile } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
-import { type AgentProfile, agentProfiles, customProfile, profileNamed } from '../../src/spec/agent.js'
-import { type BottleSpec, resolveSpec } from '../../src/spec/spec.js'
+import { type AgentProfile, agentProfiles, customProfile, profileNamed } from '../../src/bottle-spec/agent.js'
+import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 
 const resolved = resolveSpec({ name: 'demo', fromManifest: { prompt: '/src/app/prompt.md' }, fromFlags: {}, cwd: '/src/app' })
 if (E.isLeft(resolved)) throw new Error(resolved.left.message)

@@ -5,7 +5,7 @@
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { expect } from 'vitest'
-import { absolutePath } from '../../src/spec/validate.js'
+import { absolutePath } from '../../src/bottle-spec/validate.js'
 import { runs } from '../runs.js'
 
 const segment = fc.stringMatching(/^[a-z0-9_-]{1,6}$/)

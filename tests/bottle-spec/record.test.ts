@@ -2,7 +2,7 @@
  * The recorded spec and drift, as properties: no change ↔ no drift; each changed field is named,
  * and nothing else; env values and secret values never reach a label, a drift line or ls output.
  */
-import { agentProfiles } from '../../src/spec/agent.js'
+import { agentProfiles } from '../../src/bottle-spec/agent.js'
 import { fc, test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
@@ -19,8 +19,8 @@ import {
   encodeRecord,
   recordOf,
   specHash,
-} from '../../src/spec/record.js'
-import { type BottleSpec, noResources, resolveSpec } from '../../src/spec/spec.js'
+} from '../../src/bottle-spec/record.js'
+import { type BottleSpec, noResources, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { nastyString, nastyStringArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
