@@ -2,8 +2,9 @@
  * attach: the step that opens a tmux pane running an agent step, exactly as `bottle run` would
  * run that step (docs/backend-facts.md §5).
  *
- *   attachStep(agentStep, { pane: 'split', target: '%3', window: 'demo' }, '/tmp')
- *   // argv: ['tmux','split-window','-t','%3','--','docker','exec','-i','-t',…,'demo','claude']
+ *   attachStep(agentStep, { pane: 'split', target: '%3', window: 'demo' }, 'the agent', '/tmp')
+ *   // right(step: 'open the agent in a new tmux pane beside %3',
+ *   //   argv ['tmux','split-window','-t','%3','--','docker','exec','-i','-t',…,'demo','claude'])
  *
  * Two tmux facts shape the argv (both checked on tmux 3.3a):
  * - With two or more words after the flags, tmux execvp's them: no shell, so the user's

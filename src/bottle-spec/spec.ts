@@ -2,8 +2,9 @@
  * BottleSpec: one bottle, validated, with every default filled in. Built from the manifest entry
  * (if any) with CLI flags on top; the compilers take nothing else about the bottle.
  *
- *   resolveSpec({ name: 'demo', manifest: null, overrides: noOverrides, cwd: '/src/app' })
- *   // right({ name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', … })
+ *   resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: {}, cwd: '/src/app' })
+ *   // right({ name: 'demo', image: null, user: 'node', workdir: '/src/app', agent: claude, … })
+ *   // (image null: the backend's default image)
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
