@@ -24,6 +24,7 @@ import {
   absurd,
   guestArgv,
   plain,
+  planVersion,
   secretSource,
   step,
 } from './plan/types.js'
@@ -360,6 +361,7 @@ const plan = (
   exitCodeFrom: number | null,
   notes: readonly string[] = [],
 ): Plan => ({
+  version: planVersion,
   op,
   backend: backend.name,
   bottle: spec?.name ?? '',

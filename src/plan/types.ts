@@ -194,7 +194,11 @@ export interface LiveCheck {
   readonly running: string
 }
 
+/** The plan format's version: a saved plan of another version is refused, not guessed at. */
+export const planVersion = 1
+
 export interface Plan {
+  readonly version: typeof planVersion
   readonly op: OpName
   readonly backend: BackendName
   /** The bottle's name; empty for `ls`. */

@@ -18,7 +18,7 @@ const playing = (answer: (r: SpawnRequest) => Exit) => {
 }
 
 const planOf = (steps: Step[]): Plan => ({
-  op: 'launch', backend: 'docker', bottle: 'demo', steps, secrets: ['TOKEN'], notes: [], exitCodeFrom: null,
+  version: 1, op: 'launch', backend: 'docker', bottle: 'demo', steps, secrets: ['TOKEN'], notes: [], exitCodeFrom: null,
 })
 
 const create = step('create the container', ['docker', 'create', '--label', 'dev.bottle.launch-id='], {

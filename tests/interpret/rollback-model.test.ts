@@ -94,6 +94,7 @@ const planOf = (r: RunSpec): Plan => {
     ...(r.guest === null ? [] : [guestStep(r.guest)]),
   ]
   return {
+    version: 1,
     op: r.guest === null ? 'launch' : 'exec',
     backend: 'docker',
     bottle: 'demo',

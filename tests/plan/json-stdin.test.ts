@@ -76,7 +76,7 @@ describe('jsonParts and fillJson', () => {
 
   it('the text rendering shows each slot by name', () => {
     const plan: Plan = {
-      op: 'launch', backend: 'kubernetes', bottle: 'demo', secrets: ['TOKEN'], notes: [], exitCodeFrom: null,
+      version: 1, op: 'launch', backend: 'kubernetes', bottle: 'demo', secrets: ['TOKEN'], notes: [], exitCodeFrom: null,
       steps: [step('create', ['kubectl', 'create', '-f', '-'], { stdin: { _tag: 'json', document: { stringData: { TOKEN: '' } }, secrets: [{ path: ['stringData', 'TOKEN'], secret: 'TOKEN' }] } })],
     }
     expect(renderText(plan)).toContain('"TOKEN": <secret TOKEN, from the host env>')
@@ -93,7 +93,7 @@ let runId = 0
 
 /** A plan whose one step writes its stdin to a file: what `kubectl create -f -` would read. */
 const catPlan = (document: Json, slots: readonly SecretSlot[], out: string): Plan => ({
-  op: 'launch', backend: 'kubernetes', bottle: 'demo', notes: [], exitCodeFrom: null,
+  version: 1, op: 'launch', backend: 'kubernetes', bottle: 'demo', notes: [], exitCodeFrom: null,
   secrets: slots.map((s) => s.secret),
   steps: [step('write stdin', ['sh', '-c', 'cat >"$1"', 'sh', out], { stdin: { _tag: 'json', document, secrets: slots } })],
 })
@@ -149,7 +149,7 @@ describe('launch id slots in a json stdin', () => {
 
   it('the text rendering shows the slot, not a value', () => {
     const plan: Plan = {
-      op: 'launch', backend: 'kubernetes', bottle: 'demo', secrets: [], notes: [], exitCodeFrom: null,
+      version: 1, op: 'launch', backend: 'kubernetes', bottle: 'demo', secrets: [], notes: [], exitCodeFrom: null,
       steps: [step('create', ['kubectl', 'create', '-f', '-'], { stdin: { _tag: 'json', document: { labels: { id: '' } }, secrets: [], launchId: [['labels', 'id']] } })],
     }
     const text = renderText(plan)
