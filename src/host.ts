@@ -2,7 +2,7 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'], null, defaultCluster)
+ *   readHostFacts(['/src/app/notes.md'], {}, defaultCluster)
  *   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null, cluster: { context: null, namespace: null } }
  *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
@@ -11,8 +11,7 @@ import { type Dirent, type Stats, accessSync, closeSync, constants, fstatSync, l
 import { homedir, tmpdir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import { isatty } from 'node:tty'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SpecialEntry, SystemEntry } from './backends/backend.js'
-import { type BackendName, absurd } from './plan/types.js'
+import type { Backend, BackendFacts, BottleQuery, BwrapFacts, ClusterScope, HostFacts, HostProbe, Ids, PathKind, SpecialEntry, SystemEntry } from './backends/backend.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -180,8 +179,8 @@ export const readWorkdirFacts = (workdir: string, env: Env = process.env): { wor
   }
 }
 
-/** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope, env: Env = process.env): HostFacts => ({
+/** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
+export const readHostFacts = (paths: readonly string[], own: Partial<BackendFacts>, cluster: ClusterScope, env: Env = process.env): HostFacts => ({
   cwd: process.cwd(),
   home: homeOf(env),
   stateRoot: stateRootOf(env),
@@ -197,7 +196,7 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
   tmpdir: tmpdir(),
   // Windows has no uids; podman there runs in a VM as a rootless user.
   uid: process.geteuid?.() ?? 1000,
-  bwrap,
+  bwrap: own.bwrap ?? null,
   cluster,
 })
 
@@ -244,40 +243,18 @@ const isSocket = (path: string): boolean => {
 /** The user's home: $HOME when it is an absolute path, else the passwd entry's. */
 const homeOf = (env: Env): string => (env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : homedir())
 
-/**
- * Null when the backend looks usable, else one clause saying why not. A binary on PATH is not
- * enough: the docker client is often installed where no engine runs, and smolvm needs KVM.
- */
-export const unusable = (name: BackendName, env: Env): string | null => {
-  switch (name) {
-    case 'smolvm':
-      if (!onPath('smolvm', env.PATH)) return 'smolvm is not on PATH'
-      if (process.platform === 'linux' && kindOf('/dev/kvm') === 'missing') return 'smolvm is on PATH but /dev/kvm does not exist'
-      return null
-    case 'docker': {
-      if (!onPath('docker', env.PATH)) return 'docker is not on PATH'
-      // A remote engine or a named context: only docker itself can tell, so trust it.
-      if (env.DOCKER_HOST !== undefined || env.DOCKER_CONTEXT !== undefined) return null
-      const sockets = [
-        '/var/run/docker.sock',
-        ...(env.XDG_RUNTIME_DIR === undefined ? [] : [`${env.XDG_RUNTIME_DIR}/docker.sock`]),
-        `${homeOf(env)}/.docker/run/docker.sock`,
-        `${homeOf(env)}/.docker/desktop/docker.sock`,
-      ]
-      return sockets.some(isSocket) ? null : `docker is on PATH but no engine socket was found (${sockets[0]}; DOCKER_HOST is unset)`
-    }
-    case 'podman':
-      // Rootless podman needs no daemon: installed is usable.
-      return onPath('podman', env.PATH) ? null : 'podman is not on PATH'
-    case 'bwrap':
-      return onPath('bwrap', env.PATH) ? null : 'bwrap is not on PATH'
-    // Never auto-detected (src/backends/index.ts); only a cluster could tell whether it is usable.
-    case 'kubernetes':
-      return onPath('kubectl', env.PATH) ? null : 'kubectl is not on PATH'
-    default:
-      return absurd(name)
-  }
-}
+/** What detection may read of the host (a backend's `unusable` reads nothing itself). */
+export const hostProbe = (env: Env): HostProbe => ({
+  env,
+  platform: process.platform,
+  home: homeOf(env),
+  onPath: (binary) => onPath(binary, env.PATH),
+  isSocket,
+  exists: (path) => kindOf(path) !== 'missing',
+})
+
+/** Null when the backend looks usable here, else one clause saying why not (its own rule). */
+export const unusable = (backend: Backend, env: Env): string | null => backend.unusable(hostProbe(env))
 
 // -------------------------------------------------------------------------------------------------
 // bwrap
@@ -347,15 +324,6 @@ const readText = (path: string): string => {
   } catch {
     return ''
   }
-}
-
-/** The bottle an op names, as far as bwrap's facts go; null for `ls`. */
-export interface BwrapBottleQuery {
-  readonly name: string
-  /** The spec's image: a rootfs directory, or null for the host's `/`. */
-  readonly image: string | null
-  /** The users the op may run as: the spec's, and exec's --user. */
-  readonly users: readonly string[]
 }
 
 const lstatOf = (path: string): Stats | null => {
@@ -456,7 +424,7 @@ const stateProblem = (state: string, uid: number): string | null => {
   return null
 }
 
-export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapFacts => {
+export const readBwrapFacts = (env: Env, query: BottleQuery | null): BwrapFacts => {
   const stateRoot = stateRootOf(env)
   const stateDir = `${stateRoot}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
