@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { parsePasswd, readBwrapFacts } from '../src/host.js'
+import { parsePasswd, readBwrapFacts } from '../src/backends/bwrap-host.js'
 import { backends } from '../src/backends/index.js'
 import { ownTmuxPane, stateHome, unusable, which } from '../src/host.js'
 

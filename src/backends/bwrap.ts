@@ -24,7 +24,7 @@
  * comes after the tmpfs mounts; bwrap's own failures exit 1.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { readBwrapFacts } from '../host.js'
+import { readBwrapFacts } from './bwrap-host.js'
 import { compileError, show } from '../plan/errors.js'
 import {
   type EnvVar,
