@@ -18,7 +18,7 @@ import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson,
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './bottle-spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
 import type { BottleOperation } from './plan/operation.js'
-import { type Format, formats, noteText, render } from './plan/render.js'
+import { type Format, formats, render, runWarnings, updateLines } from './plan/render.js'
 import { type BackendName, type Note, type OpName, type Plan, backendNames, info } from './plan/types.js'
 import { profileNamed } from './bottle-spec/agent.js'
 import type { Manifest } from './bottle-spec/manifest.js'
@@ -866,10 +866,6 @@ const buildProgram = (
 // main
 // -------------------------------------------------------------------------------------------------
 
-/** What update shows before it asks: each change, applied or not (the plan's notes that say so). */
-const updateLines = (plan: Plan): string[] =>
-  plan.notes.filter((n) => n._tag === 'update' || n._tag === 'notApplied' || n._tag === 'nothingToUpdate').map(noteText)
-
 /**
  * `bottle run update`: show the difference, then apply only when the user says so: --yes, or
  * "y" on a terminal. Null: go ahead; else the exit code, with nothing written. A secret the
@@ -962,7 +958,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
-  for (const n of plan.notes) if (n._tag === 'drift') io.err(`bottle: ${noteText(n)}`)
+  for (const line of runWarnings(plan)) io.err(line)
   if (plan.op === 'update') {
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused

@@ -351,7 +351,7 @@ const plan = (
   // Launch hands no secret to most backends (they go in on each exec), yet a bottle launched
   // without one would fail later: every spec secret must be there before anything is created.
   secrets: op === 'launch' && spec !== null ? [...new Set([...secretsOf(steps), ...spec.secrets])] : secretsOf(steps),
-  notes: [...notes, ...(backend.notes?.(op, spec, host) ?? []).map(info)],
+  notes: [...notes, ...(backend.notes?.(op, spec, host) ?? [])],
   exitCodeFrom,
 })
 

@@ -66,6 +66,16 @@ const noteSentence = (n: Note): string => {
   }
 }
 
+/**
+ * What `bottle run` says on stderr before it runs: each drift note, as a warning (the op still
+ * runs, on the bottle as it is). Chosen by tag: a note's words are never read back.
+ */
+export const runWarnings = (plan: Plan): string[] => plan.notes.filter((n) => n._tag === 'drift').map((n) => `bottle: ${noteText(n)}`)
+
+/** What `bottle run update` shows before it asks: each change, applied or not, or that there is none. */
+export const updateLines = (plan: Plan): string[] =>
+  plan.notes.filter((n) => n._tag === 'update' || n._tag === 'notApplied' || n._tag === 'nothingToUpdate').map(noteText)
+
 const describeVar = (v: EnvVar): string =>
   v._tag === 'plain'
     ? `${v.name}=${quoteSh(v.value)}`
