@@ -11,7 +11,8 @@ import { compile } from '../../src/compile.js'
 import { decodeNote } from '../../src/plan/note-json.js'
 import { noteText, renderJson, renderText, runWarnings, updateLines } from '../../src/plan/render.js'
 import { type Note, type Plan, backendNames, info, planVersion } from '../../src/plan/types.js'
-import { fitFor, listingHost, nastyStringArb, scenarioArb } from '../arbitraries.js'
+import { listingHost, nastyStringArb, scenarioArb } from '../arbitraries.js'
+import { fitFor } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
 /** A note's words: hostile, or dressed as another tag's note (`drift: …`), which must not make it one. */
