@@ -18,6 +18,7 @@ import { specHash } from '../bottle-spec/record.js'
 import { networkModes } from '../bottle-spec/spec.js'
 import type { PlanBasis } from './basis.js'
 import { oneLine, show } from './errors.js'
+import { decodeNote } from './note-json.js'
 import { envNamePattern, noNulPattern, specHashPattern } from './schema.js'
 import {
   type EnvVar, type GuestCommand, type Json, type JsonPath, type LiveCheck, type Plan, type ProcessEnv, type SecretSlot, type Stdin, type Step,
@@ -247,7 +248,10 @@ export const decodeShape = (data: unknown): E.Either<ShapeError, Plan> => {
       bottle: word(o.bottle, '/bottle'),
       steps: array(o.steps, '/steps', step),
       secrets: array(o.secrets, '/secrets', envName),
-      notes: strings(o.notes, '/notes'),
+      notes: array(o.notes, '/notes', (n, at) => {
+        const note = decodeNote(n)
+        return E.isRight(note) ? note.right : refuse(at, note.left)
+      }),
       exitCodeFrom: o.exitCodeFrom === null ? null : count(o.exitCodeFrom, '/exitCodeFrom'),
       ...(Object.hasOwn(o, 'basis') ? { basis: basis(o.basis, '/basis') } : {}),
     }

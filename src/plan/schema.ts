@@ -53,7 +53,7 @@ export const planSchema = {
       bottle: { ...word, description: "The bottle's name; empty for ls." },
       steps: { type: 'array', items: stepRef },
       secrets: { type: 'array', items: envName, description: 'Every host env var a step needs; checked before the first step runs.' },
-      notes: { type: 'array', items: string },
+      notes: { type: 'array', items: { $ref: '#/$defs/note' }, description: 'Facts for people, as typed values; `bottle plan` renders them as text.' },
       exitCodeFrom: { oneOf: [count, { type: 'null' }], description: "The step whose exit code becomes the run's; null: 0 when every step succeeded." },
       basis: { $ref: '#/$defs/basis' },
     },
@@ -114,6 +114,16 @@ export const planSchema = {
       }),
       wrapper: object(['before', 'after'], { before: words, after: words, prelude: string }),
     }),
+    note: {
+      oneOf: [
+        tagged('backend', { backend: { enum: backendNames }, why: string }),
+        tagged('drift', { against: { enum: ['manifest', 'live'] }, text: string }),
+        tagged('update', { change: string }),
+        tagged('notApplied', { change: string }),
+        tagged('nothingToUpdate', { bottle: string }),
+        tagged('info', { text: string }),
+      ],
+    },
     basis: {
       description: "The bottle's launch record the plan was made against: a saved plan is refused once the bottle no longer matches it.",
       oneOf: [

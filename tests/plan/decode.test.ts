@@ -16,7 +16,8 @@ import { checkPlan, decodePlan, decodeShape } from '../../src/plan/decode.js'
 import { renderJson } from '../../src/plan/render.js'
 import { planSchema } from '../../src/plan/schema.js'
 import { type BackendName, type Plan, backendNames, step } from '../../src/plan/types.js'
-import { fitFor, scenarioArb } from '../arbitraries.js'
+import { scenarioArb } from '../arbitraries.js'
+import { fitFor } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
@@ -64,7 +65,7 @@ const placeOf = (doc: JsonValue, kind: number, which: number): (string | number)
 const deleted = Symbol('deleted')
 type Corruption = (v: JsonValue) => JsonValue | typeof deleted
 
-const junkArb = fc.constantFrom<JsonValue>(null, true, 0, -1, 1.5, 2, '', 'x', 'a\u0000b', 'a=b', 'abcdef012345', [], [''], {}, { _tag: 'none' }, { _tag: 'plain' }, 'terminal', 'docker', 'launch', 'recorded')
+const junkArb = fc.constantFrom<JsonValue>(null, true, 0, -1, 1.5, 2, '', 'x', 'a\u0000b', 'a=b', 'abcdef012345', [], [''], {}, { _tag: 'none' }, { _tag: 'plain' }, { _tag: 'info', text: '' }, { _tag: 'drift', against: 'live' }, 'terminal', 'docker', 'launch', 'recorded')
 const keyArb = fc.constantFrom('extra', '_tag', 'from', 'launchId', 'pane', '__proto__', 'timeoutMs', 'basis', 'guest', 'wrapper', 'prelude')
 const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
   junkArb.map((junk): Corruption => () => junk),
