@@ -26,7 +26,6 @@ import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkMode
 import { type Checked, bottleName, kubeContext, kubeNamespace } from './bottle-spec/validate.js'
 import { workdirRefusal } from './workdir.js'
 import { basisOfLayer, unlaunched } from './plan/basis.js'
-import { isSavedPlanRun, runSavedPlan } from './saved-plan.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -388,10 +387,12 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
   const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
-  // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts).
+  const notes = [...p.notes, chosenNote, ...resolved.right.notes, ...checked]
+  // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts):
+  // only in the JSON a plan is saved as, since its spec hash loads node:crypto.
+  if (!(req.mode === 'plan' && req.flags.format === 'json')) return E.right({ ...p, notes })
   const basis = recorded.right._tag === 'absent' ? E.right(unlaunched) : basisOfLayer(recorded.right.layer, name, backend.defaultImage, cwd)
-  if (E.isLeft(basis)) return basis
-  return E.right({ ...p, notes: [...p.notes, chosenNote, ...resolved.right.notes, ...checked], basis: basis.right })
+  return E.isLeft(basis) ? basis : E.right({ ...p, notes, basis: basis.right })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -907,7 +908,11 @@ export const bugReport = (e: unknown, debug: boolean): string[] => {
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
   // `bottle run --plan FILE`: a saved plan, run as it is (src/saved-plan.ts).
-  if (isSavedPlanRun(argv)) return runSavedPlan(argv.slice(1), io, process.cwd(), (plan, quiet) => runAndSay(plan, quiet, io))
+  // Loaded only then: its decoder is no part of any other command's start-up.
+  if (argv[0] === 'run' && argv[1]?.startsWith('--plan') === true) {
+    const saved = await import('./saved-plan.js')
+    if (saved.isSavedPlanRun(argv)) return saved.runSavedPlan(argv.slice(1), io, process.cwd(), (plan, quiet) => runAndSay(plan, quiet, io))
+  }
   let request: Request | null = null
   let noOp: string | null = null
   const program = buildProgram(

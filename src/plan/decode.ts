@@ -19,11 +19,17 @@ import { networkModes } from '../bottle-spec/spec.js'
 import type { PlanBasis } from './basis.js'
 import { oneLine, show } from './errors.js'
 import { decodeNote } from './note-json.js'
-import { envNamePattern, noNulPattern, specHashPattern } from './schema.js'
 import {
   type EnvVar, type GuestCommand, type Json, type JsonPath, type LiveCheck, type Plan, type ProcessEnv, type SecretSlot, type Stdin, type Step,
   type Tolerated, backendNames, opNames, planVersion, secretSource,
 } from './types.js'
+
+/** No NUL: the kernel ends an argv word or an environment string at the first one. */
+export const noNulPattern = '^[^\\u0000]*$'
+/** An environment variable's name as a process gets it: not empty, no `=` (it ends the name), no NUL. */
+export const envNamePattern = '^[^\\u0000=]+$'
+/** A spec hash (src/bottle-spec/record.ts): 12 hex digits of a SHA-256. */
+export const specHashPattern = '^[0-9a-f]{12}$'
 
 // -------------------------------------------------------------------------------------------------
 // the shape: what the schema says

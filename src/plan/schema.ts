@@ -9,14 +9,8 @@
  *   $ npx ajv-cli validate --spec=draft2020 -s schema/plan.schema.json -d plan.json
  */
 import { networkModes } from '../bottle-spec/spec.js'
+import { envNamePattern, noNulPattern, specHashPattern } from './decode.js'
 import { backendNames, opNames, planVersion } from './types.js'
-
-/** No NUL: the kernel ends an argv word or an environment string at the first one. */
-export const noNulPattern = '^[^\\u0000]*$'
-/** An environment variable's name as a process gets it: not empty, no `=` (it ends the name), no NUL. */
-export const envNamePattern = '^[^\\u0000=]+$'
-/** A spec hash (src/bottle-spec/record.ts): 12 hex digits of a SHA-256. */
-export const specHashPattern = '^[0-9a-f]{12}$'
 
 const string = { type: 'string' } as const
 const word = { type: 'string', pattern: noNulPattern } as const
