@@ -10,10 +10,10 @@
 import { posix } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { type Document, LineCounter, type YAMLError, isScalar, parseDocument } from 'yaml'
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, absurd, backendNames } from '../plan/types.js'
 import { type AgentProfile, customProfile, profileNamed } from './agent.js'
+import { type YamlDoc, parseYaml } from './manifest-yaml.js'
 import { type Resources, type SpecLayer, envEntry, networkModes, resourceList, secretList, within } from './spec.js'
 import {
   type Checked,
@@ -56,8 +56,8 @@ type KeyPath = readonly (string | number)[]
 interface Context {
   readonly file: string
   readonly baseDir: string
-  /** Kept to read a number's source text: `1.10` stays "1.10", not "1.1". */
-  readonly doc: Document
+  /** A number's source text: `1.10` stays "1.10", not "1.1". */
+  readonly numberText: YamlDoc['numberText']
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -93,14 +93,7 @@ const kindOf = (v: unknown): string =>
       ? 'a list'
       : isMapping(v)
         ? 'a mapping'
-        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-          ? `a ${typeof v}`
-          : 'an unsupported YAML value (binary, a set, …)'
-
-const yamlError = (file: string, lines: LineCounter, kind: string, e: YAMLError): Checked<never> => {
-  const { line, col } = lines.linePos(e.pos[0])
-  return E.left(compileError(`${file}:${line}:${col}: ${kind}: ${e.message}`))
-}
+        : `a ${typeof v}`
 
 // -------------------------------------------------------------------------------------------------
 // shapes
@@ -143,13 +136,10 @@ const hostPath = (ctx: Context, path: KeyPath, what: string, v: unknown): Checke
 // -------------------------------------------------------------------------------------------------
 
 /** Env values may be any scalar; a number keeps the text it was written as. */
-const envValueText = (ctx: Context, path: KeyPath, v: unknown): Checked<string> => {
+const envValueText = (ctx: Context, path: KeyPath, container: object, key: string, v: unknown): Checked<string> => {
   if (typeof v === 'string') return E.right(v)
   if (typeof v === 'boolean') return E.right(String(v))
-  if (typeof v === 'number') {
-    const node = ctx.doc.getIn(path, true)
-    return E.right(isScalar(node) && typeof node.source === 'string' ? node.source : String(v))
-  }
+  if (typeof v === 'number') return E.right(ctx.numberText(container, key) ?? String(v))
   return fail(ctx, path, `must be a string, number or boolean, not ${kindOf(v)}`)
 }
 
@@ -158,7 +148,7 @@ const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']>
   const out: (readonly [string, string])[] = []
   for (const [key, value] of Object.entries(v)) {
     const entry = pipe(
-      envValueText(ctx, [...path, key], value),
+      envValueText(ctx, [...path, key], v, key, value),
       E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
     )
     if (E.isLeft(entry)) return entry
@@ -329,23 +319,12 @@ const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
 
 /** Parses and checks a manifest; `baseDir` (absolute) is where its relative paths start. */
 export const parseManifest = (file: string, text: string, baseDir: string): Checked<Manifest> => {
-  const lines = new LineCounter()
-  // uniqueKeys (the default) makes a repeated key an error; logLevel keeps yaml off stderr.
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines, logLevel: 'error' })
-  const [syntax] = doc.errors
-  if (syntax !== undefined) return yamlError(file, lines, 'YAML syntax error', syntax)
-  // A warning (an unknown tag, say) means the value is not what it looks like.
-  const [warning] = doc.warnings
-  if (warning !== undefined) return yamlError(file, lines, 'YAML error', warning)
-  let data: unknown
-  try {
-    data = doc.toJS({ maxAliasCount: 100 })
-  } catch (e) {
-    return E.left(compileError(`${file}: YAML error: ${(e as Error).message}`))
-  }
-  if (data === null || data === undefined) return E.right({ file, bottles: {} })
+  const doc = parseYaml(text)
+  if (E.isLeft(doc)) return E.left(compileError(`${file}:${doc.left.line}:${doc.left.col}: YAML: ${doc.left.message}`))
+  const data = doc.right.value
+  if (data === null) return E.right({ file, bottles: {} })
 
-  const ctx: Context = { file, baseDir, doc }
+  const ctx: Context = { file, baseDir, numberText: doc.right.numberText }
   const top = mapping(ctx, [], data, manifestKeys)
   if (E.isLeft(top)) return top
   let backend: BackendName | undefined
