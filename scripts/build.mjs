@@ -1,9 +1,9 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
-// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs, and beside it
-// dist/spawn.js (the interpreter with execa) and dist/manifest.js (yaml), which it imports only
-// when it runs a plan or reads a manifest. Minified, so `bottle plan` starts fast: start-up is
-// mostly the time node spends loading and parsing modules, and each extra module file costs too,
-// so the lazy parts are separate bundles rather than shared chunks.
+// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs (the manifest
+// reader included: its YAML parser is a few KiB of our own), and beside it dist/spawn.js (the
+// interpreter with execa), which it imports only when it runs a plan. Minified, so `bottle plan`
+// starts fast: start-up is mostly the time node spends loading and parsing modules, and each extra
+// module file costs too, so the lazy part is a separate bundle rather than shared chunks.
 import { build } from 'esbuild'
 import { chmodSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -68,12 +68,13 @@ const execaWithoutVerboseLog = {
   },
 }
 
-// cli.ts imports these two at run time; in the bundle they are the sibling files built below.
-const lazyBundles = {
-  name: 'lazy-bundles',
+// The CLI imports the interpreter at run time (`import('./spawn.js')`, from src/ or src/cli/); in
+// the bundle it is the sibling file built below. Any other dynamic import is bundled in.
+const lazySpawn = {
+  name: 'lazy-spawn',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(spawn|spec\/manifest)\.js$/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: `./${args.path.split('/').at(-1)}`, external: true } : undefined,
+    b.onResolve({ filter: /^(\.\.?\/)+spawn\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: './spawn.js', external: true } : undefined,
     )
   },
 }
@@ -96,11 +97,11 @@ await build({
   ...common,
   entryPoints: { bottle: 'src/main.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires, lazyBundles],
+  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires, lazySpawn],
 })
 await build({
   ...common,
-  entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/bottle-spec/manifest.ts' },
+  entryPoints: { spawn: 'src/spawn.ts' },
   outdir,
   plugins: [fpTsAsEsModules, builtinsAsRequires, execaWithoutVerboseLog],
 })
