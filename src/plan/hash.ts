@@ -26,23 +26,29 @@ export const initialHash = Uint32Array.from(primes.slice(0, 8), (p) => fraction3
 
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
 
-// One message schedule for every call (the module is single-threaded and sha256 does not re-enter).
+// One message schedule and one hash state for every call (the module is single-threaded and
+// sha256 does not re-enter): a short text then allocates nothing but its bytes.
 const w = new Uint32Array(64)
+const h = new Uint32Array(8)
+
+/** Reads 4 bytes big-endian; past the message: the 0x80 after it, zeros, and its length in bits. */
+const wordAt = (bytes: Uint8Array, length: number, blocksEnd: number, at: number): number => {
+  if (at + 4 <= length) return ((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)
+  if (at === blocksEnd - 8) return Math.floor((length * 8) / 2 ** 32)
+  if (at === blocksEnd - 4) return (length * 8) >>> 0
+  let word = 0
+  for (let i = 0; i < 4; i++) word = (word << 8) | (at + i < length ? (bytes[at + i] as number) : at + i === length ? 0x80 : 0)
+  return word
+}
 
 export const sha256 = (text: string): string => {
   const bytes = Buffer.from(text, 'utf8')
+  const length = bytes.length
   // The message, a 1 bit, zeros, and its length in bits as 64 bits: a whole number of 64-byte blocks.
-  const padded = new Uint8Array(Math.ceil((bytes.length + 9) / 64) * 64)
-  padded.set(bytes)
-  padded[bytes.length] = 0x80
-  const view = new DataView(padded.buffer)
-  const bits = bytes.length * 8
-  view.setUint32(padded.length - 8, Math.floor(bits / 2 ** 32))
-  view.setUint32(padded.length - 4, bits >>> 0)
-
-  const h = Uint32Array.from(initialHash)
-  for (let block = 0; block < padded.length; block += 64) {
-    for (let t = 0; t < 16; t++) w[t] = view.getUint32(block + 4 * t)
+  const blocksEnd = Math.ceil((length + 9) / 64) * 64
+  h.set(initialHash)
+  for (let block = 0; block < blocksEnd; block += 64) {
+    for (let t = 0; t < 16; t++) w[t] = wordAt(bytes, length, blocksEnd, block + 4 * t)
     for (let t = 16; t < 64; t++) {
       const x = w[t - 15] as number
       const y = w[t - 2] as number
@@ -50,7 +56,14 @@ export const sha256 = (text: string): string => {
       const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)
       w[t] = (w[t - 16] as number) + s0 + (w[t - 7] as number) + s1
     }
-    let [a, b, c, d, e, f, g, k] = h as unknown as [number, number, number, number, number, number, number, number]
+    let a = h[0] as number
+    let b = h[1] as number
+    let c = h[2] as number
+    let d = h[3] as number
+    let e = h[4] as number
+    let f = h[5] as number
+    let g = h[6] as number
+    let k = h[7] as number
     for (let t = 0; t < 64; t++) {
       const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + (roundConstants[t] as number) + (w[t] as number)) | 0
       const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0
@@ -74,6 +87,6 @@ export const sha256 = (text: string): string => {
     h[7] = (h[7] as number) + k
   }
   let hex = ''
-  for (const x of h) hex += x.toString(16).padStart(8, '0')
+  for (let i = 0; i < 8; i++) hex += (h[i] as number).toString(16).padStart(8, '0')
   return hex
 }
