@@ -52,6 +52,41 @@ const execaWithoutVerboseLog = {
   },
 }
 
+// Further parts of execa bottle never uses: IPC with a node subprocess (sendMessage, ipcInput, a
+// graceful cancelSignal), subprocess.pipe(), and subprocess.readable()/writable()/duplex()/
+// iterable(). Each entry point into them becomes what the real one does when the feature is not
+// asked for, and a clear error if it ever is; node:v8 (IPC's serializer) is no longer loaded.
+// Together a quarter of the interpreter bundle, which node compiles on every `bottle run`.
+const unused = (what) => `throw new Error('bottle built execa without ${what} (scripts/build.mjs)')`
+const execaStubs = {
+  'ipc/buffer-messages.js': [
+    `export const waitForIpcOutput = async ({ ipc, ipcOutput }) => { if (ipc) ${unused('IPC')}; return ipcOutput }`,
+    'export const getBufferedIpcOutput = async (promise, ipcOutput) => { await Promise.allSettled([promise]); return ipcOutput }',
+  ],
+  'ipc/ipc-input.js': [
+    `export const validateIpcInputOption = ({ ipcInput }) => { if (ipcInput !== undefined) ${unused('ipcInput')} }`,
+    `export const sendIpcInput = async (subprocess, ipcInput) => { if (ipcInput !== undefined) ${unused('ipcInput')} }`,
+  ],
+  'ipc/graceful.js': [`export const sendAbort = () => { ${unused('gracefulCancel')} }`],
+  'ipc/methods.js': [
+    `export const addIpcMethods = (subprocess, { ipc }) => { if (ipc) ${unused('IPC')} }`,
+    // execa's own exports for a subprocess that is itself run by execa with IPC.
+    `const none = () => { ${unused('IPC')} }`,
+    'export const getIpcExport = () => ({ sendMessage: none, getOneMessage: none, getEachMessage: none, getCancelSignal: none })',
+  ],
+  'pipe/setup.js': [`export const pipeToSubprocess = () => { ${unused('subprocess.pipe()')} }`],
+  'convert/add.js': ['export const addConvertedStreams = () => {}'],
+}
+const execaWithoutUnusedParts = {
+  name: 'execa-without-unused-parts',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/execa\/lib\/(ipc|pipe|convert)\/[a-z-]+\.js$/ }, (args) => {
+      const stub = execaStubs[args.path.split('/execa/lib/')[1]]
+      return stub === undefined ? undefined : { contents: stub.join('\n') + '\n', loader: 'js' }
+    })
+  },
+}
+
 // The CLI imports the interpreter at run time (`import('./spawn.js')`, from src/ or src/cli/). In
 // the bundle that becomes a `require` of the sibling file built below, run the first time the
 // import is reached: an import() would start node's ES module loader for that one file.
@@ -108,7 +143,7 @@ await build({
   ...common,
   entryPoints: { spawn: 'src/spawn.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, execaWithoutVerboseLog, builtinImportsAsRequires],
+  plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
 chmodSync(join(outdir, 'bottle.js'), 0o755)
