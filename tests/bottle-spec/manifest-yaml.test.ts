@@ -90,13 +90,12 @@ describe('parseYaml', () => {
     }
   })
 
-  it('reads a large manifest in linear time', () => {
-    // 1 MiB (the most bottle reads) of a shape that would be quadratic if each line were rescanned.
+  it('reads a manifest of the most bottle reads (1 MiB) of one long list', () => {
+    // Its time is a bench figure, not a test's; this checks it reads at all (no recursion per line).
     const line = '  - "' + 'x'.repeat(60) + '"\n'
-    const text = 'k:\n' + line.repeat(Math.floor((1024 * 1024) / line.length))
-    const t0 = performance.now()
-    expect(E.isRight(parseYaml(text))).toBe(true)
-    expect(performance.now() - t0).toBeLessThan(2000)
+    const count = Math.floor((1024 * 1024) / line.length)
+    const v = valueOf('k:\n' + line.repeat(count)) as { k: string[] }
+    expect(v.k).toHaveLength(count)
   })
 })
 
