@@ -143,31 +143,32 @@ const envValueText = (ctx: Context, path: KeyPath, container: object, key: strin
   return fail(ctx, path, `must be a string, number or boolean, not ${kindOf(v)}`)
 }
 
-const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']> => {
-  if (!isMapping(v)) return fail(ctx, path, `must be a mapping of names to values, not ${kindOf(v)}`)
-  const out: (readonly [string, string])[] = []
-  for (const [key, value] of Object.entries(v)) {
-    const entry = pipe(
-      envValueText(ctx, [...path, key], v, key, value),
-      E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
+const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']> =>
+  isMapping(v)
+    ? pipe(
+      Object.entries(v),
+      E.traverseArray(([key, value]) =>
+        pipe(
+          envValueText(ctx, [...path, key], v, key, value),
+          E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
+        ),
+      ),
     )
-    if (E.isLeft(entry)) return entry
-    out.push(entry.right)
-  }
-  return E.right(out)
-}
+    : fail(ctx, path, `must be a mapping of names to values, not ${kindOf(v)}`)
 
-const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['secrets']> => {
-  if (!Array.isArray(v)) return fail(ctx, path, `must be a list of names, not ${kindOf(v)}`)
-  for (const [i, name] of v.entries()) {
-    const checked = pipe(
-      string(ctx, [...path, i], name),
-      E.chain((n) => within(where(ctx, [...path, i]))(secretList([n]))),
+const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['secrets']> =>
+  Array.isArray(v)
+    ? pipe(
+      v as unknown[],
+      E.traverseArrayWithIndex((i, name) =>
+        pipe(
+          string(ctx, [...path, i], name),
+          E.chainFirst((n) => within(where(ctx, [...path, i]))(secretList([n]))),
+        ),
+      ),
+      E.chain(secretList),
     )
-    if (E.isLeft(checked)) return checked
-  }
-  return secretList(v as string[])
-}
+    : fail(ctx, path, `must be a list of names, not ${kindOf(v)}`)
 
 const boolean = (ctx: Context, path: KeyPath, v: unknown): Checked<boolean> =>
   typeof v === 'boolean' ? E.right(v) : fail(ctx, path, `must be true or false, not ${typeof v === 'string' ? show(v) : kindOf(v)}`)
@@ -205,11 +206,12 @@ const agent = (ctx: Context, path: KeyPath, v: unknown): Checked<AgentProfile> =
       }
       case 'continueArgs': {
         if (!Array.isArray(value)) return fail(ctx, at, `must be a list of words, not ${kindOf(value)}`)
-        for (const [i, word] of value.entries()) {
-          const w = pipe(string(ctx, [...at, i], word), E.chain((s) => within(where(ctx, [...at, i]))(agentArg(s))))
-          if (E.isLeft(w)) return w
-        }
-        continueArgs = value as string[]
+        const words = pipe(
+          value as unknown[],
+          E.traverseArrayWithIndex((i, word) => pipe(string(ctx, [...at, i], word), E.chain((s) => within(where(ctx, [...at, i]))(agentArg(s))))),
+        )
+        if (E.isLeft(words)) return words
+        continueArgs = [...words.right]
         break
       }
       case 'refusesRoot': {
@@ -296,21 +298,17 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
 
 const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
   const path = ['bottles', name]
-  const checkedName = within(where(ctx, path))(bottleName(name))
-  if (E.isLeft(checkedName)) return checkedName
-  const entries = mapping(ctx, path, v, bottleKeys)
-  if (E.isLeft(entries)) return entries
-  let layer: SpecLayer = {}
-  for (const [key, value] of entries.right) {
-    const part = field(ctx, path, key, value)
-    if (E.isLeft(part)) return part
-    layer = { ...layer, ...part.right }
-  }
-  // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
-  const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
-  if (clash >= 0)
-    return fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
-  return E.right(layer)
+  return pipe(
+    within(where(ctx, path))(bottleName(name)),
+    E.chain(() => mapping(ctx, path, v, bottleKeys)),
+    E.chain(E.traverseArray(([key, value]) => field(ctx, path, key, value))),
+    E.map((parts): SpecLayer => Object.assign({}, ...parts)),
+    // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
+    E.chain((layer) => {
+      const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
+      return clash < 0 ? E.right(layer) : fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
+    }),
+  )
 }
 
 // -------------------------------------------------------------------------------------------------
