@@ -9,16 +9,17 @@ import * as E from 'fp-ts/lib/Either.js'
 import { dirname, resolve } from 'node:path'
 import { type PaneMode, paneModes } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
-import { backends, detectionOrder } from './backends/index.js'
-import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
+import { backends, detectionOrder, fallbackBackend } from './backends/index.js'
+import { compile } from './compile.js'
+import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './bottle-spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
-import { type Format, formats, render } from './plan/render.js'
-import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
+import type { BottleOperation } from './plan/operation.js'
+import { type Format, formats, render, runWarnings, updateLines } from './plan/render.js'
+import { type BackendName, type Note, type OpName, type Plan, backendNames, info } from './plan/types.js'
 import { profileNamed } from './bottle-spec/agent.js'
 import type { Manifest } from './bottle-spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './bottle-spec/spec.js'
@@ -141,7 +142,7 @@ const scopeFlags = (f: Flags): Checked<ClusterScope> => {
  */
 const clusterFlagsFit = (f: Flags, backend: Backend | null): Checked<null> => {
   const given = [f.context === undefined ? [] : ['--context'], f.namespace === undefined ? [] : ['--namespace']].flat()
-  if (given.length === 0 || backend?.name === 'kubernetes') return E.right(null)
+  if (given.length === 0 || backend?.clusterScoped === true) return E.right(null)
   const applies = `${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend`
   return backend === null
     ? fail(`${applies}, which is listed only when named: pass -b kubernetes`)
@@ -167,12 +168,12 @@ const chooseBackend = (
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
   const skipped: string[] = []
   for (const name of detectionOrder) {
-    const why = unusable(name, env)
+    const why = unusable(backends[name], env)
     if (why === null)
       return E.right({ backend: backends[name], why: `auto-detected: ${[...skipped, `${name} is usable`].join('; ')}` })
     skipped.push(why)
   }
-  return fail(`no usable backend: ${skipped.join('; ')}; ${backends.bwrap.install}, or pass -b`)
+  return fail(`no usable backend: ${skipped.join('; ')}; ${fallbackBackend.install}, or pass -b`)
 }
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
@@ -192,7 +193,7 @@ const loadManifest = async (file: string | undefined, cwd: string): Promise<Chec
   }
 }
 
-const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | null => {
+const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOperation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
   const tty = req.flags.tty ?? null
@@ -270,9 +271,9 @@ const specFor = (
   flags: SpecLayer,
   recorded: Recorded,
   cwd: string,
-): Checked<{ spec: BottleSpec; notes: string[] }> => {
+): Checked<{ spec: BottleSpec; notes: Note[] }> => {
   const entry = entryOf(m, name)
-  const fromManifest = (notes: string[]) => {
+  const fromManifest = (notes: Note[]) => {
     if (entry === undefined) return E.left(undeclared(m, name))
     const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags, cwd })
     return E.isLeft(spec) ? spec : E.right({ spec: spec.right, notes })
@@ -282,7 +283,7 @@ const specFor = (
   if (req.op === 'launch') return fromManifest([])
   if (recorded._tag === 'absent')
     return req.op === 'down'
-      ? fromManifest([`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`])
+      ? fromManifest([info(`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`)])
       : fail(`${name} has no launch record on ${backend.name} (${recorded.path}): launch it first (bottle run launch ${name}); a bottle launched by an older bottle: bottle run down ${name}, then launch it again`)
   const asRecorded = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: {}, cwd })
   if (E.isLeft(asRecorded)) return fail(`${recorded.path}: ${asRecorded.left.message}`)
@@ -303,7 +304,7 @@ const updateSpecs = (
   flags: SpecLayer,
   recorded: Recorded,
   cwd: string,
-): Checked<{ spec: BottleSpec; notes: string[]; op: Operation }> => {
+): Checked<{ spec: BottleSpec; notes: Note[]; op: BottleOperation }> => {
   if (recorded._tag === 'absent')
     return fail(`${name} has no launch record on ${backend.name} (${recorded.path}): nothing to update; launch it first (bottle run launch ${name})`)
   const entry = m === null ? recorded.layer : entryOf(m, name)
@@ -315,7 +316,7 @@ const updateSpecs = (
   const source = m === null ? `the launch record and this command's flags (no manifest)` : `${m.file} and this command's flags`
   return E.right({
     spec: asRecorded.right,
-    notes: [`update compares the launch record ${recorded.path} with ${source}`],
+    notes: [info(`update compares the launch record ${recorded.path} with ${source}`)],
     op: { _tag: 'update', declared: declared.right, recordText: recorded.text },
   })
 }
@@ -324,11 +325,11 @@ const updateSpecs = (
  * The warning for a manifest that no longer says what the bottle was launched with. Never
  * applied: `update` shows and records what can change on a live bottle.
  */
-const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: string, backend: Backend, recorded: BottleSpec, cwd: string): string[] => {
+const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: string, backend: Backend, recorded: BottleSpec, cwd: string): Note[] => {
   if (m === null || entry === undefined) return []
   const declared = resolveSpec({ name, fromManifest: entry, fromFlags: {}, cwd })
   const source = m.file
-  if (E.isLeft(declared)) return [`drift: ${name} (${backend.name}): ${source} no longer resolves (${declared.left.message}); the bottle runs with its launch record`]
+  if (E.isLeft(declared)) return [{ _tag: 'drift', against: 'manifest', text: `${name} (${backend.name}): ${source} no longer resolves (${declared.left.message}); the bottle runs with its launch record` }]
   const differences = diffRecords(
     recordOf(recorded, backend.defaultImage),
     recordOf(declared.right, backend.defaultImage),
@@ -336,7 +337,7 @@ const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: stri
   )
   return differences.length === 0
     ? []
-    : [`drift: ${driftSentence(name, backend.name, source, { _tag: 'drifted', differences })}; not applied: the bottle runs with its launch record`]
+    : [{ _tag: 'drift', against: 'manifest', text: `${driftSentence(name, backend.name, source, { _tag: 'drifted', differences })}; not applied: the bottle runs with its launch record` }]
 }
 
 /** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
@@ -361,7 +362,7 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const resolved =
     req.op === 'update'
       ? updateSpecs(m, name, backend, flags.right, recorded.right, cwd)
-      : E.map((r: { spec: BottleSpec; notes: string[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
+      : E.map((r: { spec: BottleSpec; notes: Note[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
   if (E.isLeft(resolved)) return resolved
   const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
@@ -376,22 +377,16 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
   if (promptProblem !== null) return fail(`prompt file ${show(copiedPrompt ?? '')} ${promptProblem}`)
   const named = [spec.prompt, op._tag === 'cp' ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
-  // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
-  const bwrap =
-    backend.name === 'bwrap'
-      ? readBwrapFacts(io.env, {
-        name,
-        image: spec.image,
-        users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
-      })
-      : null
-  const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.env))
+  // A backend that keeps its bottles on the host (bwrap) reads what it needs of it; others read nothing.
+  const own = backend.hostFacts?.({ name, image: spec.image, users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])] }, io.env)
+  const compiled = compile(backend, spec, op, readHostFacts(named, own ?? {}, clusterOf(spec), io.env))
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
-  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...resolved.right.notes, ...checked] })
+  const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
+  return E.right({ ...p, notes: [...p.notes, chosenNote, ...resolved.right.notes, ...checked] })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -413,11 +408,11 @@ const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ bac
 const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, namespace: spec.namespace })
 
 /**
- * What listing needs to know about the host: bwrap, whose bottles are host directories, where
- * they are; kubernetes, which cluster and namespace to look in.
+ * What listing needs to know about the host: the backend's own facts (bwrap: where its bottles,
+ * host directories, are); kubernetes, which cluster and namespace to look in.
  */
 const listingHost = (backend: Backend, env: Io['env'], cluster: ClusterScope): HostFacts =>
-  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster, env)
+  readHostFacts([], backend.hostFacts?.(null, env) ?? {}, cluster, env)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
@@ -529,7 +524,7 @@ const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<
   const { runPlan } = await import('./spawn.js')
   // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
   // outcome, to become one line beside the other backends'.
-  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
+  const outcome = await runPlan(listPlan(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
@@ -548,14 +543,15 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
  * spec this op runs with (its launch record, and this command's flags). `plan` runs nothing
  * unless asked; this is the asking.
  */
-const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
+const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<Note> => {
   const how = `(${seeListing(backend)})`
+  const live = (text: string): Note => ({ _tag: 'drift', against: 'live', text })
   const listed = await listOn(backend, io, clusterOf(spec))
-  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`
+  if (listed._tag === 'failed') return live(`not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`)
   const found = listed.rows.find((r) => r.name === spec.name)
-  if (found === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  if (found === undefined) return live(`${spec.name} was not found on ${backend.name} ${how}`)
   const row = withRecord(found, io.env, process.cwd())
-  return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
+  return live(`${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`)
 }
 
 /**
@@ -586,7 +582,14 @@ const renderPlans = (plans: readonly Plan[], format: Format, single: boolean): s
       ? `${JSON.stringify(plans, null, 2)}\n`
       : plans.map((p) => render(p, format)).join('\n')
 
-const withNote = (p: Plan, note: string): Plan => ({ ...p, notes: [...p.notes, note] })
+const withNote = (p: Plan, note: Note): Plan => ({ ...p, notes: [...p.notes, note] })
+
+/** The plan of ls on a backend: it names no bottle, so it has no spec, and it cannot be refused. */
+const listPlan = (backend: Backend, host: HostFacts): Plan => {
+  const p = compile(backend, null, { _tag: 'ls' }, host)
+  if (E.isLeft(p)) throw new Error(`ls on ${backend.name} was refused: ${p.left.message}`)
+  return p.right
+}
 
 /** `ls` and `down --all`: everything that lists before it plans. */
 const listOrReap = async (req: Request, io: Io): Promise<number> => {
@@ -617,7 +620,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   }
   if (!reap) {
     if (req.mode === 'plan') {
-      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
+      io.out(renderPlans(targets.map((b) => withNote(listPlan(b, listingHost(b, io.env, cluster.right)), { _tag: 'backend', backend: b.name, why })), format, single))
       return 0
     }
     return listBottles(req, io, targets, cluster.right)
@@ -634,15 +637,15 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env, cluster.right))
+    const planned = compile(b, null, { _tag: 'down', all: listed.rows.map((r) => r.name) }, listingHost(b, io.env, cluster.right))
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
       continue
     }
     const p = withNote(
-      withNote(planned.right, `backend ${b.name}: ${why}`),
-      `the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
+      withNote(planned.right, { _tag: 'backend', backend: b.name, why }),
+      info(`the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`),
     )
     if (req.mode === 'plan') plans.push(p)
     else {
@@ -856,10 +859,6 @@ const buildProgram = (
 // main
 // -------------------------------------------------------------------------------------------------
 
-/** What update shows before it asks: each change, applied or not (the plan's notes that say so). */
-const updateLines = (plan: Plan): string[] =>
-  plan.notes.filter((n) => n.startsWith('update: ') || n.startsWith('not applied: ') || n.startsWith('nothing to update: '))
-
 /**
  * `bottle run update`: show the difference, then apply only when the user says so: --yes, or
  * "y" on a terminal. Null: go ahead; else the exit code, with nothing written. A secret the
@@ -952,7 +951,7 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
-  for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
+  for (const line of runWarnings(plan)) io.err(line)
   if (plan.op === 'update') {
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused

@@ -7,11 +7,15 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { type HostFacts, defaultCluster, launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
-import { type Operation, compile, compileList } from '../../src/compile.js'
+import { compile } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
+import { listPlanFor } from './fixtures.js'
+import { noteText } from '../../src/plan/render.js'
 import { type Plan, type Step, withLaunchId } from '../../src/plan/types.js'
 import { recordOf, specHash } from '../../src/bottle-spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { backendSteps } from '../records.js'
+import { argvLine, backendExamples } from './examples.js'
 
 const resolved = resolveSpec({
   name: 'demo',
@@ -44,46 +48,37 @@ const host: HostFacts = {
   cluster: { context: 'lab', namespace: 'agents' },
 }
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
+const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
   const plan = compile(kubernetes, spec, op, facts)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   return plan.right
 }
 
-const errorOf = (op: Operation, spec: BottleSpec, facts: HostFacts = host): string => {
+const errorOf = (op: BottleOperation, spec: BottleSpec, facts: HostFacts = host): string => {
   const plan = compile(kubernetes, spec, op, facts)
   if (E.isRight(plan)) throw new Error('expected a CompileError')
   return plan.left.message
 }
 
-const guestOf = (plan: Plan) => plan.steps[0]?.guest
 /** A step as one line: `host: ARGV`, or `bottle: TAIL` for a guest command. */
 const where = (s: Step): string => (s.guest === undefined ? `host: ${s.argv.join(' ')}` : `bottle: ${s.guest.tail.join(' ')}`)
 const stdinDocument = (s: Step | undefined) => (s?.stdin._tag === 'json' ? s.stdin.document : null)
 
+backendExamples(kubernetes, host, {
+  ttyWords: (f) => f.slice(f.indexOf('exec') + 1, f.indexOf('-c')),
+  // exec passes stdin on always; -t only for a terminal.
+  withTty: ['-i', '-t'],
+  withoutTty: ['-i'],
+  // runuser, then HOME and USER set after it (runuser resets them from passwd).
+  userSwitch: (f) => f.slice(f.indexOf('--') + 1, f.indexOf('--') + 8),
+  userSwitchFor: (user, home) => ['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`],
+  // The secret is in the Pod's env since launch (secretKeyRef): no word, and nothing from the host.
+  envWords: [['CI=1']],
+  processEnv: [],
+  promptPath: '/opt/bottle/system-prompt.md',
+}, demo)
+
 describe('kubernetes examples', () => {
-  it.each([
-    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, ['-i', '-t']],
-    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, ['-i']],
-    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, ['-i']],
-    ['resume --tty without one', { _tag: 'resume', args: [], tty: true }, false, ['-i', '-t']],
-    ['exec: stdin passed on, never a TTY', { _tag: 'exec', script: 'ls', user: null }, true, ['-i']],
-  ] as const)('-i and -t, %s', (_label, op, stdinIsTTY, flags) => {
-    const framing = guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing ?? []
-    expect(framing.slice(framing.indexOf('exec') + 1, framing.indexOf('-c'))).toStrictEqual(flags)
-  })
-
-  it.each([
-    ['node', '/home/node'],
-    ['claude', '/home/claude'],
-    ['root', '/root'],
-  ] as const)('runs as %s: runuser, then HOME and USER set after it (runuser resets them from passwd)', (user, home) => {
-    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user, allowRoot: user === 'root' }))
-    const inPod = guest?.framing.slice(guest.framing.indexOf('--') + 1)
-    expect(inPod?.slice(0, 7)).toStrictEqual(['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`])
-    expect(guest?.tail).toStrictEqual(['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '--', '-u', 'claude'])
-  })
-
   it('the user command keeps the Pod env secrets; plumbing drops them with env -u', () => {
     const launch = planOf({ _tag: 'launch' })
     const agent = planOf({ _tag: 'agent', args: [], tty: null })
@@ -232,11 +227,11 @@ describe('kubernetes examples', () => {
   })
 
   it('ls: get pods by label, as JSON, where --context and -n say', () => {
-    const ls = compileList(kubernetes, host)
+    const ls = listPlanFor(kubernetes, host)
     expect(ls.steps.map((s) => [s.argv, s.stdio])).toStrictEqual([
       [['kubectl', '--context=lab', '--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json'], 'capture'],
     ])
-    expect(compileList(kubernetes, { ...host, cluster: defaultCluster }).notes.at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
+    expect(listPlanFor(kubernetes, { ...host, cluster: defaultCluster }).notes.map(noteText).at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
   })
 
   it('a context with spaces, "=" or a leading "-" stays one word', () => {
@@ -245,7 +240,7 @@ describe('kubernetes examples', () => {
   })
 
   it('notes say which cluster, and what is fixed at launch', () => {
-    expect(planOf({ _tag: 'agent', args: [], tty: null }).notes).toStrictEqual([
+    expect(planOf({ _tag: 'agent', args: [], tty: null }).notes.map(noteText)).toStrictEqual([
       'cluster: context "lab", namespace agents',
       "secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again",
     ])
@@ -261,7 +256,7 @@ describe('kubernetes copies', () => {
       'bottle: chown -R -- node /home/node/p.md',
     ])
     expect(plan.steps[1]?.title).toBe('copy /src/app/prompt.md to /home/node/p.md in the bottle (kubectl cp needs tar in the container image)')
-    expect(plan.notes).toContain('kubectl cp needs tar in the container image')
+    expect(plan.notes.map(noteText)).toContain('kubectl cp needs tar in the container image')
   })
 
   it('a file with ":" in its path is staged first (kubectl cp would read it as pod:path)', () => {
@@ -301,43 +296,7 @@ describe('kubernetes copies', () => {
 
 describe('kubernetes argv snapshots', () => {
   it('agent', () => {
-    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "kubectl",
-        "--context=lab",
-        "--namespace=agents",
-        "exec",
-        "-i",
-        "-t",
-        "-c",
-        "bottle",
-        "demo",
-        "--",
-        "runuser",
-        "-u",
-        "node",
-        "--",
-        "env",
-        "HOME=/home/node",
-        "USER=node",
-        "CI=1",
-        "/bin/sh",
-        "-c",
-        "cd "$1" && shift && exec "$@"",
-        "bottle",
-        "/src/app",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "claude",
-        "--append-system-prompt-file",
-        "/opt/bottle/system-prompt.md",
-        "-p",
-        "hi there",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"kubectl --context=lab --namespace=agents exec -i -t -c bottle demo -- runuser -u node -- env HOME=/home/node USER=node CI=1 /bin/sh -c 'cd "$1" && shift && exec "$@"' bottle /src/app /bin/sh -c <command wrapper> sh '' claude --append-system-prompt-file /opt/bottle/system-prompt.md -p 'hi there'"`)
   })
 
   it('launch: Secret, Pod, wait, workdir, then the prompt', () => {
