@@ -25,6 +25,7 @@ import type { Manifest } from './bottle-spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './bottle-spec/spec.js'
 import { type Checked, bottleName, kubeContext, kubeNamespace } from './bottle-spec/validate.js'
 import { workdirRefusal } from './workdir.js'
+import { basisOfLayer, unlaunched } from './plan/basis.js'
 
 export interface Io {
   readonly out: (text: string) => void
@@ -386,7 +387,12 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
   const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
-  return E.right({ ...p, notes: [...p.notes, chosenNote, ...resolved.right.notes, ...checked] })
+  const notes = [...p.notes, chosenNote, ...resolved.right.notes, ...checked]
+  // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts):
+  // only in the JSON a plan is saved as, since its spec hash loads node:crypto.
+  if (!(req.mode === 'plan' && req.flags.format === 'json')) return E.right({ ...p, notes })
+  const basis = recorded.right._tag === 'absent' ? E.right(unlaunched) : basisOfLayer(recorded.right.layer, name, backend.defaultImage, cwd)
+  return E.isLeft(basis) ? basis : E.right({ ...p, notes, basis: basis.right })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -458,9 +464,8 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
 }
 
 /** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
-const runAndSay = async (plan: Plan, req: Request, io: Io): Promise<number> => {
+const runAndSay = async (plan: Plan, quiet: boolean, io: Io): Promise<number> => {
   const { runPlan } = await import('./spawn.js')
-  const quiet = req.flags.quiet === true
   const outcome = await runPlan(plan, {
     hostEnv: io.env,
     onEvent: (e) => {
@@ -649,7 +654,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
     )
     if (req.mode === 'plan') plans.push(p)
     else {
-      code ||= await runAndSay(p, req, io)
+      code ||= await runAndSay(p, req.flags.quiet === true, io)
     }
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
@@ -829,7 +834,7 @@ const buildProgram = (
     'Run coding agents in sandboxes, and show every command before it runs.',
   )
   const plan = program.command('plan').description('print the plan for an operation; run nothing')
-  const run = program.command('run').description('run the plan for an operation')
+  const run = program.command('run').description('run the plan for an operation; bottle run --plan FILE [-q] runs a plan saved with bottle plan OP … --format json > FILE')
   for (const [mode, parent] of [['plan', plan], ['run', run]] as const) {
     quietly(parent, io)
     for (const doc of opDocs) {
@@ -902,6 +907,12 @@ export const bugReport = (e: unknown, debug: boolean): string[] => {
 }
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
+  // `bottle run --plan FILE`: a saved plan, run as it is (src/saved-plan.ts).
+  // Loaded only then: its decoder is no part of any other command's start-up.
+  if (argv[0] === 'run' && argv[1]?.startsWith('--plan') === true) {
+    const saved = await import('./saved-plan.js')
+    if (saved.isSavedPlanRun(argv)) return saved.runSavedPlan(argv.slice(1), io, process.cwd(), (plan, quiet) => runAndSay(plan, quiet, io))
+  }
   let request: Request | null = null
   let noOp: string | null = null
   const program = buildProgram(
@@ -956,5 +967,5 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused
   }
-  return runAndSay(plan, req, io)
+  return runAndSay(plan, req.flags.quiet === true, io)
 }

@@ -7,7 +7,7 @@ const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
-import type { BottleOperation } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
 import type { Plan } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { argvLine, argvLines, backendExamples } from './examples.js'
