@@ -241,8 +241,9 @@ export interface Plan {
   readonly exitCodeFrom: number | null
   /**
    * The bottle's launch record the plan was compiled against (src/plan/basis.ts), set by the CLI
-   * for an op on one bottle: a saved plan is refused once the bottle no longer matches it.
-   * Absent for ls and down --all, which name no one bottle.
+   * in the JSON of an op on one bottle (the form a plan is saved in): a saved plan is refused once
+   * the bottle no longer matches it. Absent elsewhere, and for ls and down --all, which name no
+   * one bottle.
    */
   readonly basis?: PlanBasis
 }

@@ -48,7 +48,7 @@ const seen = (log: readonly Invocation[]): string[] =>
   log.map(({ tool, argv, env, stdin }) => JSON.stringify({ tool, argv, env, stdin }).replace(/[0-9a-f]{16}/g, '<launch id>'))
 
 describe.each(standinBackends)('run --plan (plan --format json X) is run X, on %s, against a stand-in', (backend) => {
-  test.prop([launchArb, fc.array(opArb, { minLength: 1, maxLength: 2 })], { numRuns: process.env.CI ? 10 : 2 })(
+  test.prop([launchArb, fc.array(opArb, { minLength: 1, maxLength: 2 })], { numRuns: process.env.CI ? 10 : 2, endOnFailure: true })(
     'the same argv, env and stdin sequence, and the same exit codes',
     async (launch, ops) => {
       const sb = sandbox()

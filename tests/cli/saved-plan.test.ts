@@ -83,6 +83,15 @@ describe.each(standinBackends)('bottle run --plan on %s, against a stand-in', (b
     expect(await refused(x)).toMatch(new RegExp(`is stale: the launch record of demo on ${backend} has changed since the plan was made \\(spec hash [0-9a-f]{12} → [0-9a-f]{12}: env NEW added\\)`))
   })
 
+  it('applies a saved update without asking again (the review was the asking); the same file is stale after it', async () => {
+    await launch('-e', 'A=1')
+    const u = await save('update.json', ['update', 'demo', '-b', backend, '--workdir', sb.workdir, '-e', 'A=1', '-e', 'NEW=2'])
+    expect((await bottle(['run', '--plan', u, '-q'], sb.env)).code).toBe(0)
+    const record = JSON.parse(readFileSync(join(sb.root, '.local', 'state', 'bottle', backend, 'demo', 'record.json'), 'utf8'))
+    expect(record.spec.env).toEqual([['A', '1'], ['NEW', '2']])
+    expect(await refused(u)).toContain('is stale: the launch record of demo')
+  })
+
   it('refuses a plan whose bottle was taken down since', async () => {
     await launch()
     const x = await save('exec.json', ['exec', 'demo', 'true', '-b', backend])
