@@ -12,7 +12,8 @@
  * The bottles of rows 3 and 4 are launched for real under a state root of the bench's own, with
  * names of their own, and taken down at the end. Each process row also gives the median CPU time
  * (user + system, from GNU time), steadier than wall time when other work shares the machine.
- * BENCH_ROUNDS (15), BENCH_SECONDS (1) and BENCH_ROWS (startup,run,throughput) tune a run.
+ * BENCH_ROUNDS (15), BENCH_SECONDS (1) and BENCH_ROWS (startup,run,throughput) tune a run;
+ * BENCH_BOTTLE=path/to/bottle.js measures another build.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -73,7 +74,8 @@ const interleaved = (cmds: readonly Cmd[], rounds: number): Timing[] => {
 }
 
 const ms = (x: number): string => `${x.toFixed(1)} ms`.padStart(10)
-const bottleJs = join(process.cwd(), 'dist', 'bottle.js')
+// BENCH_BOTTLE: another build to measure (a before/after comparison), else this tree's dist/.
+const bottleJs = process.env.BENCH_BOTTLE ?? join(process.cwd(), 'dist', 'bottle.js')
 const root = mkdtempSync(join(tmpdir(), 'bottle-bench-'))
 const stateHome = join(root, 'state')
 const benchEnv = { ...process.env, XDG_STATE_HOME: stateHome }
