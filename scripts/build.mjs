@@ -20,22 +20,6 @@ const fpTsAsEsModules = {
   },
 }
 
-// commander requires node:child_process when it loads, for executable subcommands, which bottle
-// never uses; loading it (and node:net behind it) is a tenth of start-up. Inside commander only,
-// it becomes a stand-in that loads the real module the first time a property is read.
-const lazyChildProcessForCommander = {
-  name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes('/node_modules/commander/') ? { path: 'lazy-child-process', namespace: 'lazy' } : undefined,
-    )
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
-      contents: "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] })",
-      loader: 'js',
-    }))
-  },
-}
-
 // `import { statSync } from 'node:fs'` in an ES module makes node build an ES facade of node:fs,
 // which reads every export, streams included; `require` does not. Our own modules' imports of
 // node built-ins therefore become requires (the banner defines `require`).
@@ -96,7 +80,7 @@ await build({
   ...common,
   entryPoints: { bottle: 'src/main.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, builtinsAsRequires, lazyBundles],
+  plugins: [fpTsAsEsModules, builtinsAsRequires, lazyBundles],
 })
 await build({
   ...common,

@@ -4,10 +4,9 @@
  *
  *   await main(['plan', 'agent', 'demo', '-b', 'docker', '--', '-p', 'hi'], io)   // prints the plan, returns 0
  */
-import { Command, CommanderError, Option } from 'commander'
 import * as E from 'fp-ts/lib/Either.js'
 import { dirname, resolve } from 'node:path'
-import { type PaneMode, paneModes } from './attach.js'
+import type { PaneMode } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
@@ -17,8 +16,10 @@ import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './bottle-spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
-import { type Format, formats, render } from './plan/render.js'
-import { type BackendName, type OpName, type Plan, backendNames } from './plan/types.js'
+import { type Format, render } from './plan/render.js'
+import { type BackendName, type Plan, backendNames } from './plan/types.js'
+import { helpText, version } from './cli/help.js'
+import { type Flags, type Request, parseRequest } from './cli/request.js'
 import { profileNamed } from './bottle-spec/agent.js'
 import type { Manifest } from './bottle-spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from './bottle-spec/spec.js'
@@ -42,44 +43,6 @@ export const exitBackendFailed = 125
 
 /** How to get the programs a plan runs that are not backends. */
 const otherInstalls: Readonly<Record<string, string>> = { tmux: 'install tmux (3.0 or newer), e.g. apt-get install tmux' }
-
-interface Flags {
-  backend?: string
-  file?: string
-  image?: string
-  user?: string
-  env: string[]
-  secret: string[]
-  prompt?: string
-  workdir?: string
-  network?: string
-  agent?: string
-  allowRoot?: boolean
-  format: string
-  quiet?: boolean
-  tty?: boolean
-  /** kubernetes: the kubeconfig context and namespace. */
-  context?: string
-  namespace?: string
-  /** ls: print the bottles as JSON. */
-  json?: boolean
-  /** down: every bottle bottle created, found by listing. */
-  all?: boolean
-  /** Ops on an existing bottle: list (read-only) and say whether it has drifted from this spec. */
-  checkDrift?: boolean
-  pane: string
-  target?: string
-  resume?: boolean
-  /** run update: apply without asking. */
-  yes?: boolean
-}
-
-interface Request {
-  readonly mode: 'plan' | 'run'
-  readonly op: OpName
-  readonly positional: readonly string[]
-  readonly flags: Flags
-}
 
 // -------------------------------------------------------------------------------------------------
 // from flags to a plan
@@ -690,169 +653,6 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cl
 }
 
 // -------------------------------------------------------------------------------------------------
-// commander
-// -------------------------------------------------------------------------------------------------
-
-interface OpDoc {
-  readonly op: OpName
-  readonly args: string
-  readonly summary: string
-  readonly example: string
-}
-
-const opDocs: readonly OpDoc[] = [
-  { op: 'launch', args: '<name>', summary: 'create and start the bottle; copy the prompt file in; undo it all on failure', example: 'bottle run launch demo -b docker' },
-  { op: 'agent', args: '<name> [args...]', summary: "run the agent as the bottle's user; a TTY iff stdin is a terminal; exits with the agent's code", example: 'bottle run agent demo -- -p "explain this repo"' },
-  { op: 'exec', args: '<name> <script>', summary: 'run a POSIX sh script in the bottle, as --user or the bottle\'s user', example: "bottle run exec demo 'npm test' --user node" },
-  { op: 'cp', args: '<name> <host-path> <guest-path>', summary: 'copy a host file or directory into the bottle, owned by its user', example: 'bottle run cp demo ./fixtures /home/node/fixtures' },
-  { op: 'resume', args: '<name> [args...]', summary: "resume the agent's last session (claude --continue, codex resume --last), or start a fresh one if that fails", example: 'bottle run resume demo' },
-  { op: 'attach', args: '<name> [args...]', summary: 'open the agent (or, with --resume, the resume fallback) in a tmux pane', example: 'bottle run attach demo --pane split --target %3' },
-  { op: 'update', args: '<name>', summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes', example: 'bottle run update demo' },
-  { op: 'down', args: '[name]', summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error', example: 'bottle run down demo' },
-  { op: 'ls', args: '', summary: "list this tool's bottles (on -b, or on every backend on PATH), and whether each has drifted from the manifest", example: 'bottle run ls -b docker' },
-]
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value]
-
-// ls and down --all look at every backend on PATH; the other ops pick one.
-const backendDefault = {
-  ls: 'every backend on PATH',
-  down: "the manifest's, else the first usable, bwrap last; with --all, every backend on PATH",
-  other: "the manifest's, else the first usable, bwrap last",
-} as const
-
-const addOp = (parent: Command, mode: 'plan' | 'run', doc: OpDoc, onRequest: (r: Request) => void): void => {
-  const cmd = parent
-    .command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`)
-    .description(doc.summary)
-    .addOption(new Option('-b, --backend <backend>', `${backendNames.join(' | ')} (default: ${backendDefault[doc.op === 'ls' || doc.op === 'down' ? doc.op : 'other']})`))
-    .option('-f, --file <file>', 'manifest (default: ./bottle.yaml if present)')
-    .option('--context <context>', "kubernetes: the kubeconfig context (default: the manifest's, else kubectl's current context)")
-    .option('-n, --namespace <namespace>', "kubernetes: the namespace (default: the manifest's, else the context's)")
-  if (doc.op !== 'ls')
-    cmd
-      .option('--image <image>', 'image to create the bottle from (bwrap: a root filesystem directory; default /)')
-      .option('--user <user>', 'the guest user (default: node); exec runs the script as this user')
-      .option('-e, --env <KEY=VALUE>', 'guest env entry (repeatable)', collect, [])
-      .option('--secret <NAME>', 'host env var handed to the guest by name (repeatable)', collect, [])
-      .option('--prompt <file>', 'system-prompt file for the agent')
-      .option('--workdir <dir>', 'host directory bound at the same path and used as the cwd (default: .)')
-      .option('--network <mode>', 'none | host | default')
-      .option('--agent <agent>', 'claude | codex | COMMAND (a command: no prompt flag, no resume)')
-      .option('--allow-root', 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)')
-  if (doc.op === 'agent' || doc.op === 'resume')
-    cmd.option('--tty', 'allocate a TTY (stdin must be a terminal; the default when it is one)').option('--no-tty', 'never allocate a TTY')
-  if (doc.op === 'agent' || doc.op === 'resume' || doc.op === 'exec' || doc.op === 'cp')
-    cmd.option('--check-drift', 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec')
-  if (doc.op === 'update' && mode === 'run') cmd.option('-y, --yes', 'apply without asking (needed when stdin or stderr is not a terminal)')
-  if (doc.op === 'down') cmd.option('--all', 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)')
-  if (doc.op === 'ls' && mode === 'run') cmd.option('--json', 'print the bottles as JSON: {bottles, unreachable}')
-  if (doc.op === 'attach')
-    cmd
-      .addOption(new Option('--pane <mode>', 'split: split-window; respawn: respawn-pane -k; window: new-window').choices(paneModes).default('split'))
-      .option('--target <target>', "tmux's -t: the pane (split, respawn) or window (window); default: the pane bottle runs in ($TMUX_PANE), or tmux's current one outside tmux")
-      .option('--resume', "resume the agent's last session, or start a fresh one")
-  if (mode === 'plan')
-    cmd.addOption(new Option('--format <format>', 'text | json | sh').default('text'))
-  else cmd.option('-q, --quiet', 'no progress lines')
-  cmd.addHelpText('after', `\nExample:\n  ${mode === 'plan' ? doc.example.replace('bottle run', 'bottle plan') : doc.example}\n`)
-  cmd.action((...params: unknown[]) => {
-    const c = params[params.length - 1] as Command
-    const opts = c.opts() as Partial<Flags>
-    const positional = c.args
-    onRequest({
-      mode,
-      op: doc.op,
-      positional,
-      flags: { env: [], secret: [], format: 'text', pane: 'split', ...opts },
-    })
-  })
-}
-
-/**
- * Commander's own errors ("error: unknown option '-x'") get bottle's prefix, so every invalid-input
- * line reads the same; help is written as is.
- */
-const quietly = (c: Command, io: Io): Command =>
-  c
-    .exitOverride()
-    .showSuggestionAfterError(false)
-    // Commander quotes what was typed ("unknown option '--a\nb'"): made one line like every other.
-    .configureOutput({ writeOut: io.out, writeErr: (s) => io.err(oneLine(s.trimEnd().replace(/^error: /, 'bottle: '))) })
-
-const opList = opDocs.map((d) => d.op).join(', ')
-
-/**
- * `bottle`, `bottle plan` and `bottle run` with no operation, or one that does not exist, are
- * invalid input: one line, not commander's help page on stderr.
- */
-const missingOp = (mode: 'plan' | 'run' | null, args: readonly string[]): string => {
-  const [first] = args
-  if (mode === null)
-    return first !== undefined && (opDocs as readonly OpDoc[]).some((d) => d.op === first)
-      ? `say plan or run before ${show(first)}: bottle plan ${first} …, bottle run ${first} … (bottle --help)`
-      : first === undefined
-        ? 'say plan or run, then an operation (bottle --help)'
-        : `unknown command ${show(first)}: say plan or run, then an operation (bottle --help)`
-  return first === undefined
-    ? `say which operation to ${mode}: ${opList} (bottle ${mode} --help)`
-    : `unknown operation ${show(first)}: choose one of ${opList} (bottle ${mode} --help)`
-}
-
-/**
- * Which operations get their options built. Building every option of every operation is most of
- * the start-up time bottle spends in its own code, and one invocation parses one operation; the
- * others only need their names for help and for "unknown operation". A request for help builds
- * them all, so `bottle plan help agent` lists agent's options.
- */
-const optionsWanted = (argv: readonly string[]) => {
-  const help = argv.some((a) => a === 'help' || a === '--help' || a === '-h')
-  return (mode: 'plan' | 'run' | 'ls', op: OpName): boolean =>
-    help || (mode === 'ls' ? argv[0] === 'ls' : argv[0] === mode && argv[1] === op)
-}
-
-/** An operation's name and summary only: enough for help listings (see optionsWanted). */
-const addOpName = (parent: Command, doc: OpDoc): void => {
-  parent.command(`${doc.op}${doc.args === '' ? '' : ` ${doc.args}`}`).description(doc.summary)
-}
-
-const buildProgram = (
-  io: Io,
-  onRequest: (r: Request) => void,
-  onMissingOp: (message: string) => void,
-  wanted: (mode: 'plan' | 'run' | 'ls', op: OpName) => boolean,
-): Command => {
-  const program = quietly(new Command('bottle'), io).description(
-    'Run coding agents in sandboxes, and show every command before it runs.',
-  )
-  const plan = program.command('plan').description('print the plan for an operation; run nothing')
-  const run = program.command('run').description('run the plan for an operation')
-  for (const [mode, parent] of [['plan', plan], ['run', run]] as const) {
-    quietly(parent, io)
-    for (const doc of opDocs) {
-      if (wanted(mode, doc.op)) addOp(parent, mode, doc, onRequest)
-      else addOpName(parent, doc)
-    }
-    for (const c of parent.commands) quietly(c, io)
-  }
-  // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
-  const ls = opDocs.find((d) => d.op === 'ls')
-  if (ls !== undefined && wanted('ls', 'ls')) addOp(program, 'run', { ...ls, example: 'bottle ls --json' }, onRequest)
-  else if (ls !== undefined) addOpName(program, ls)
-  const lsCommand = program.commands.at(-1)
-  if (lsCommand !== undefined) quietly(lsCommand, io)
-  // Set last: a subcommand copies these from its parent when it is created, and an operation must
-  // keep rejecting extra arguments, and must not take `help` as a subcommand (it may be a name).
-  for (const [mode, c] of [[null, program], ['plan', plan], ['run', run]] as const)
-    c.helpCommand(true)
-      .allowExcessArguments()
-      .action((...params: unknown[]) => {
-        onMissingOp(missingOp(mode, (params[params.length - 1] as Command).args))
-      })
-  return program
-}
-
-// -------------------------------------------------------------------------------------------------
 // main
 // -------------------------------------------------------------------------------------------------
 
@@ -903,36 +703,23 @@ export const bugReport = (e: unknown, debug: boolean): string[] => {
 }
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {
-  let request: Request | null = null
-  let noOp: string | null = null
-  const program = buildProgram(
-    io,
-    (r) => {
-      request = r
-    },
-    (message) => {
-      noOp = message
-    },
-    optionsWanted(argv),
-  )
-  try {
-    await program.parseAsync([...argv], { from: 'user' })
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // --help and --version exit 0; every parse error is invalid input.
-      return e.exitCode === 0 ? 0 : exitInvalid
-    }
-    throw e
+  const parsed = parseRequest(argv)
+  switch (parsed._tag) {
+    case 'invalid':
+      io.err(`bottle: ${parsed.message}`)
+      return exitInvalid
+    case 'help':
+      io.out(helpText(parsed.topic))
+      return 0
+    case 'version':
+      io.out(`${version}\n`)
+      return 0
+    case 'request':
+      return answer(parsed.request, io)
   }
-  const req = request as Request | null
-  if (req === null) {
-    io.err(oneLine(`bottle: ${noOp ?? 'say plan or run, then an operation (bottle --help)'}`))
-    return exitInvalid
-  }
-  if (req.mode === 'plan' && !(formats as readonly string[]).includes(req.flags.format)) {
-    io.err(`bottle: --format ${show(req.flags.format)} must be one of ${formats.join(', ')}`)
-    return exitInvalid
-  }
+}
+
+const answer = async (req: Request, io: Io): Promise<number> => {
   if (req.op === 'ls' || (req.op === 'down' && req.flags.all === true)) return listOrReap(req, io)
   const planned = await planFor(req, io)
   if (E.isLeft(planned)) {
