@@ -53,3 +53,12 @@ it("the interpreter bundle leaves out execa's verbose printer (scripts/build.mjs
   // The bundle is the interpreter all the same.
   expect(bundle).toContain('runPlan')
 })
+
+it('the manifest parser (yaml) is not in bottle.js: it is loaded from manifest.js when a manifest is read (scripts/build.mjs)', () => {
+  const dist = join(import.meta.dirname, '..', '..', 'dist')
+  // A class name of yaml's: in the manifest bundle, not in the one every start loads.
+  expect(readFileSync(join(dist, 'manifest.js'), 'utf8')).toContain('YAMLParseError')
+  const bundle = readFileSync(join(dist, 'bottle.js'), 'utf8')
+  expect(bundle).not.toContain('YAMLParseError')
+  expect(bundle).toContain('import("./manifest.js")')
+})
