@@ -10,7 +10,7 @@ import type { PaneMode } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
 import { type Operation, compile, compileDownAll, compileList } from './compile.js'
-import { askOnTerminal, canAsk, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readWorkdirFacts, stateRootOf, stdinIsTerminal, unusable } from './host.js'
+import { type Surroundings, askOnTerminal, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readSurroundings, readWorkdirFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
@@ -30,6 +30,11 @@ export interface Io {
   readonly out: (text: string) => void
   readonly err: (line: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
+}
+
+/** What the CLI works with below main: where it writes, and the host as main read it, once. */
+interface Cli extends Io {
+  readonly host: Surroundings
 }
 
 /** Invalid input, an unknown op or flag: always this exit code, with nothing run. */
@@ -205,13 +210,13 @@ type Recorded =
   | { readonly _tag: 'absent'; readonly path: string }
   | { readonly _tag: 'recorded'; readonly path: string; readonly layer: SpecLayer; readonly text: string }
 
-const readRecorded = (env: Io['env'], backend: BackendName, name: string): Checked<Recorded> => {
+const readRecorded = (host: Surroundings, backend: BackendName, name: string): Checked<Recorded> => {
   const valid = bottleName(name)
   if (E.isLeft(valid)) return valid
   if (!stateSegment.test(name))
     return fail(`bottle name ${show(name)} cannot name a state directory: letters, digits, _, . and -, starting with a letter or digit`)
-  const path = `${bottleStateDir(stateRootOf(env), backend, name)}/${recordFile}`
-  const read = readRecordFile(path)
+  const path = `${bottleStateDir(host.stateRoot, backend, name)}/${recordFile}`
+  const read = readRecordFile(path, host)
   if (read._tag === 'absent') return E.right({ _tag: 'absent', path })
   if (read._tag === 'refused') return fail(`the launch record of ${name} is refused: ${read.reason}`)
   const layer = decodeLaunchRecord(read.text, backend, name)
@@ -303,8 +308,8 @@ const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: stri
 }
 
 /** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
-export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
-  const cwd = process.cwd()
+export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => {
+  const cwd = io.host.cwd
   const manifest = await loadManifest(req.flags.file, cwd)
   if (E.isLeft(manifest)) return manifest
   const m = manifest.right
@@ -319,7 +324,7 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   const backend = chosen.right.backend
   const fits = clusterFlagsFit(req.flags, backend)
   if (E.isLeft(fits)) return fits
-  const recorded = readRecorded(io.env, backend.name, name)
+  const recorded = readRecorded(io.host, backend.name, name)
   if (E.isLeft(recorded)) return recorded
   const resolved =
     req.op === 'update'
@@ -330,7 +335,7 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   if (op === null) return fail('internal: ls has no bottle')
   // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
   if (op._tag === 'launch' && backend.bindsWorkdir) {
-    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.env)
+    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.host)
     const refused = workdirRefusal(workdir, guard)
     if (refused !== null) return fail(refused)
   }
@@ -342,13 +347,13 @@ export const planFor = async (req: Request, io: Io): Promise<Checked<Plan>> => {
   // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
   const bwrap =
     backend.name === 'bwrap'
-      ? readBwrapFacts(io.env, {
+      ? readBwrapFacts(io.host, {
         name,
         image: spec.image,
         users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
       })
       : null
-  const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.env))
+  const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.host))
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
@@ -379,8 +384,8 @@ const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, 
  * What listing needs to know about the host: bwrap, whose bottles are host directories, where
  * they are; kubernetes, which cluster and namespace to look in.
  */
-const listingHost = (backend: Backend, env: Io['env'], cluster: ClusterScope): HostFacts =>
-  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(env, null) : null, cluster, env)
+const listingHost = (backend: Backend, host: Surroundings, cluster: ClusterScope): HostFacts =>
+  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(host, null) : null, cluster, host)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)
@@ -393,7 +398,7 @@ const tooBigMessage = (o: Extract<Outcome, { _tag: 'tooBigForExec' }>): string =
   `bottle: ${o.binary} cannot be started: its arguments and environment are too big for exec (E2BIG)${o.secrets.length === 0 ? '' : `; its environment holds the secret${o.secrets.length > 1 ? 's' : ''} ${o.secrets.join(', ')}`}`
 
 /** `bottle run`'s exit code for an outcome, saying why on stderr when it is bottle's own. */
-const exitCodeOf = (outcome: Outcome, io: Io): number => {
+const exitCodeOf = (outcome: Outcome, io: Cli): number => {
   switch (outcome._tag) {
     case 'exited':
       return outcome.code
@@ -426,7 +431,7 @@ const exitCodeOf = (outcome: Outcome, io: Io): number => {
 }
 
 /** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
-const runAndSay = async (plan: Plan, req: Request, io: Io): Promise<number> => {
+const runAndSay = async (plan: Plan, req: Request, io: Cli): Promise<number> => {
   const { runPlan } = await import('./spawn.js')
   const quiet = req.flags.quiet === true
   const outcome = await runPlan(plan, {
@@ -488,11 +493,11 @@ const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
  * Runs the backend's list plan (read-only, each step with its time limit) and parses what it
  * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
-const listOn = async (backend: Backend, io: Io, cluster: ClusterScope): Promise<Listing> => {
+const listOn = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise<Listing> => {
   const { runPlan } = await import('./spawn.js')
   // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
   // outcome, to become one line beside the other backends'.
-  const outcome = await runPlan(compileList(backend, listingHost(backend, io.env, cluster)), { hostEnv: io.env, onEvent: () => {} })
+  const outcome = await runPlan(compileList(backend, listingHost(backend, io.host, cluster)), { hostEnv: io.env, onEvent: () => {} })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
@@ -511,13 +516,13 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
  * spec this op runs with (its launch record, and this command's flags). `plan` runs nothing
  * unless asked; this is the asking.
  */
-const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<string> => {
+const checkDrift = async (backend: Backend, spec: BottleSpec, io: Cli): Promise<string> => {
   const how = `(${seeListing(backend)})`
   const listed = await listOn(backend, io, clusterOf(spec))
   if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`
   const found = listed.rows.find((r) => r.name === spec.name)
   if (found === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
-  const row = withRecord(found, io.env, process.cwd())
+  const row = withRecord(found, io.host)
   return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
 }
 
@@ -525,8 +530,9 @@ const checkDrift = async (backend: Backend, spec: BottleSpec, io: Io): Promise<s
  * A listed bottle with its launch record read (a file read): the recorded spec in the form
  * drift compares, and the image when the backend does not report one (bwrap).
  */
-const withRecord = (row: BottleRow, env: Io['env'], cwd: string): BottleRow => {
-  const recorded = readRecorded(env, row.backend, row.name)
+const withRecord = (row: BottleRow, host: Surroundings): BottleRow => {
+  const cwd = host.cwd
+  const recorded = readRecorded(host, row.backend, row.name)
   if (E.isLeft(recorded) || recorded.right._tag === 'absent') return row
   const spec = resolveSpec({ name: row.name, fromManifest: recorded.right.layer, fromFlags: {}, cwd })
   if (E.isLeft(spec)) return row
@@ -552,7 +558,7 @@ const renderPlans = (plans: readonly Plan[], format: Format, single: boolean): s
 const withNote = (p: Plan, note: string): Plan => ({ ...p, notes: [...p.notes, note] })
 
 /** `ls` and `down --all`: everything that lists before it plans. */
-const listOrReap = async (req: Request, io: Io): Promise<number> => {
+const listOrReap = async (req: Request, io: Cli): Promise<number> => {
   const reap = req.op === 'down'
   if (reap && req.positional.length > 0) {
     io.err('bottle: down --all takes no bottle name')
@@ -580,7 +586,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
   }
   if (!reap) {
     if (req.mode === 'plan') {
-      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.env, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
+      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.host, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
       return 0
     }
     return listBottles(req, io, targets, cluster.right)
@@ -597,7 +603,7 @@ const listOrReap = async (req: Request, io: Io): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.env, cluster.right))
+    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.host, cluster.right))
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
@@ -625,15 +631,15 @@ const notListedLine = (b: Backend, reason: string): string => `bottle: cannot li
  * others are listed. The exit code is that backend's failure when it was the only one asked for
  * (-b), or when no backend could be listed at all; otherwise 0.
  */
-const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
-  const cwd = process.cwd()
+const listBottles = async (req: Request, io: Cli, targets: readonly Backend[], cluster: ClusterScope): Promise<number> => {
+  const cwd = io.host.cwd
   const manifest = await loadManifest(req.flags.file, cwd)
   if (E.isLeft(manifest)) {
     io.err(`bottle: ${manifest.left.message}`)
     return exitInvalid
   }
-  // The clock is read here, at the edge; everything below gets `now`.
-  const now = Date.now()
+  // The clock was read once, by main; everything below gets `now`.
+  const now = io.host.now
   const failures: { backend: BackendName; reason: string; code: number }[] = []
   const listed: ListedBottle[] = []
   // All at once: each backend's time limit then bounds the whole listing, not their sum.
@@ -644,7 +650,7 @@ const listBottles = async (req: Request, io: Io, targets: readonly Backend[], cl
       io.err(notListedLine(b, l.reason))
       failures.push({ backend: b.name, reason: l.reason, code: l.code })
     } else
-      listed.push(...l.rows.map((r) => withRecord(r, io.env, cwd)).map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
+      listed.push(...l.rows.map((r) => withRecord(r, io.host)).map((row) => ({ ...row, drift: driftFor(row, manifest.right, cwd) })))
   }
   const source = manifest.right?.file ?? 'the manifest'
   const unreachable = failures.map(({ backend, reason }) => ({ backend, reason }))
@@ -665,7 +671,7 @@ const updateLines = (plan: Plan): string[] =>
  * "y" on a terminal. Null: go ahead; else the exit code, with nothing written. A secret the
  * update adds is checked before asking, so a "y" is never answered with a refusal.
  */
-const confirmUpdate = async (plan: Plan, req: Request, io: Io): Promise<number | null> => {
+const confirmUpdate = async (plan: Plan, req: Request, io: Cli): Promise<number | null> => {
   const yes = req.flags.yes === true
   if (!(yes && req.flags.quiet === true)) for (const l of updateLines(plan)) io.err(`bottle: ${l}`)
   if (plan.steps.length === 0) return 0
@@ -677,7 +683,7 @@ const confirmUpdate = async (plan: Plan, req: Request, io: Io): Promise<number |
     return exitInvalid
   }
   if (yes) return null
-  if (!canAsk()) {
+  if (!(io.host.stdinIsTTY && io.host.stderrIsTTY)) {
     io.err('bottle: update asks before it writes, and stdin or stderr is not a terminal: pass --yes to apply it; nothing was written')
     return exitInvalid
   }
@@ -702,7 +708,11 @@ export const bugReport = (e: unknown, debug: boolean): string[] => {
   return debug && e instanceof Error && e.stack !== undefined ? [line, ...e.stack.split('\n')] : [line]
 }
 
-export const main = async (argv: readonly string[], io: Io): Promise<number> => {
+/**
+ * `host` is read here unless given: main is the edge, and nothing below it reads the cwd, the
+ * clock, isTTY or the environment itself.
+ */
+export const main = async (argv: readonly string[], io: Io, host: Surroundings = readSurroundings(io.env)): Promise<number> => {
   const parsed = parseRequest(argv)
   switch (parsed._tag) {
     case 'invalid':
@@ -715,11 +725,11 @@ export const main = async (argv: readonly string[], io: Io): Promise<number> => 
       io.out(`${version}\n`)
       return 0
     case 'request':
-      return answer(parsed.request, io)
+      return answer(parsed.request, { ...io, host })
   }
 }
 
-const answer = async (req: Request, io: Io): Promise<number> => {
+const answer = async (req: Request, io: Cli): Promise<number> => {
   if (req.op === 'ls' || (req.op === 'down' && req.flags.all === true)) return listOrReap(req, io)
   const planned = await planFor(req, io)
   if (E.isLeft(planned)) {
@@ -734,7 +744,7 @@ const answer = async (req: Request, io: Io): Promise<number> => {
   // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
   // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
   // said before anything runs.
-  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !stdinIsTerminal()) {
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !io.host.stdinIsTTY) {
     io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
     return exitInvalid
   }

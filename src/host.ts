@@ -2,9 +2,10 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'], null, defaultCluster)
+ *   const host = readSurroundings(process.env)   // in main, once: env, cwd, clock, isTTY, uid, home, state root
+ *   readHostFacts(['/src/app/notes.md'], null, defaultCluster, host)
  *   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null, cluster: { context: null, namespace: null } }
- *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
+ *   readBwrapFacts(host, { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
 import { type Dirent, type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
@@ -16,6 +17,44 @@ import { type BackendName, absurd } from './plan/types.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
 type Env = Readonly<Record<string, string | undefined>>
+
+/**
+ * What bottle reads about the host before it looks at the request: read once, by main (the
+ * edge), and handed down as this one value. Reads that depend on the request (the manifest, a
+ * launch record, bwrap's facts about one bottle, a path's kind) take it as a parameter.
+ */
+export interface Surroundings {
+  readonly env: Env
+  readonly cwd: string
+  /** The clock, once (ms since the epoch): ls's ages are relative to it. */
+  readonly now: number
+  readonly stdinIsTTY: boolean
+  readonly stderrIsTTY: boolean
+  /** The effective uid; null where there are no uids (Windows). */
+  readonly uid: number | null
+  /** $HOME when absolute, else the passwd entry's. */
+  readonly home: string
+  /** bottle's state root: `$XDG_STATE_HOME/bottle`, else `~/.local/state/bottle`. */
+  readonly stateRoot: string
+  readonly tmpdir: string
+}
+
+/** The one read of the host's surroundings; `env` is the whole host environment (process.env). */
+export const readSurroundings = (env: Env): Surroundings => ({
+  env,
+  cwd: process.cwd(),
+  now: Date.now(),
+  // isatty(0), not process.stdin.isTTY: that getter builds a whole stdin stream (14 ms of a plan's start-up).
+  stdinIsTTY: isatty(0),
+  stderrIsTTY: isatty(2),
+  uid: process.geteuid?.() ?? null,
+  home: homeOf(env),
+  stateRoot: stateRootOf(env),
+  tmpdir: tmpdir(),
+})
+
+/** Windows has no uids; podman there runs in a VM as a rootless user. */
+const uidOf = (host: Surroundings): number => host.uid ?? 1000
 
 /**
  * What is at a path, following symlinks: a regular file, a directory, something else (a FIFO, a
@@ -164,7 +203,7 @@ const realpathOrNearest = (path: string): string => {
  * lead, and the home and state root both as written and resolved, so that neither a symlink to
  * the home nor a state root reached through one slips past the check.
  */
-export const readWorkdirFacts = (workdir: string, env: Env = process.env): { workdir: WorkdirFacts; guard: WorkdirGuard } => {
+export const readWorkdirFacts = (workdir: string, host: Surroundings): { workdir: WorkdirFacts; guard: WorkdirGuard } => {
   const kind = kindOf(workdir)
   let real: string | null = null
   try {
@@ -172,8 +211,7 @@ export const readWorkdirFacts = (workdir: string, env: Env = process.env): { wor
   } catch {
     // missing, or a dangling or looping symlink: refused as missing
   }
-  const home = homeOf(env)
-  const stateRoot = stateRootOf(env)
+  const { home, stateRoot } = host
   return {
     workdir: { path: workdir, kind, real },
     guard: { home: [...new Set([home, realpathOrNearest(home)])], stateRoot: [...new Set([stateRoot, realpathOrNearest(stateRoot)])] },
@@ -181,12 +219,11 @@ export const readWorkdirFacts = (workdir: string, env: Env = process.env): { wor
 }
 
 /** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope, env: Env = process.env): HostFacts => ({
-  cwd: process.cwd(),
-  home: homeOf(env),
-  stateRoot: stateRootOf(env),
-  // isatty(0), not process.stdin.isTTY: that getter builds a whole stdin stream (14 ms of a plan's start-up).
-  stdinIsTTY: isatty(0),
+export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope, host: Surroundings): HostFacts => ({
+  cwd: host.cwd,
+  home: host.home,
+  stateRoot: host.stateRoot,
+  stdinIsTTY: host.stdinIsTTY,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
   specialEntries: Object.fromEntries(
     paths.flatMap((p) => {
@@ -194,9 +231,8 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
       return found === null ? [] : [[p, found]]
     }),
   ),
-  tmpdir: tmpdir(),
-  // Windows has no uids; podman there runs in a VM as a rootless user.
-  uid: process.geteuid?.() ?? 1000,
+  tmpdir: host.tmpdir,
+  uid: uidOf(host),
   bwrap,
   cluster,
 })
@@ -218,7 +254,7 @@ export const which = (binary: string, pathVar: string | undefined): string | nul
 }
 
 /** Whether an executable of this name is on PATH. */
-export const onPath = (binary: string, pathVar: string | undefined = process.env.PATH): boolean =>
+export const onPath = (binary: string, pathVar: string | undefined): boolean =>
   which(binary, pathVar) !== null
 
 /**
@@ -304,7 +340,7 @@ export type RecordRead =
  * FIFO or device (O_NONBLOCK, then fstat: a regular file only), a file another user owns or
  * others may write. A plain read: `bottle plan` still runs no process.
  */
-export const readRecordFile = (path: string): RecordRead => {
+export const readRecordFile = (path: string, host: Surroundings): RecordRead => {
   let fd: number
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -317,8 +353,8 @@ export const readRecordFile = (path: string): RecordRead => {
   try {
     const st = fstatSync(fd)
     if (!st.isFile()) return { _tag: 'refused', reason: `${path} is not a regular file` }
-    const uid = process.geteuid?.()
-    if (uid !== undefined && st.uid !== uid) return { _tag: 'refused', reason: `${path} is owned by uid ${st.uid}, not by this user` }
+    const uid = host.uid
+    if (uid !== null && st.uid !== uid) return { _tag: 'refused', reason: `${path} is owned by uid ${st.uid}, not by this user` }
     if ((st.mode & 0o022) !== 0) return { _tag: 'refused', reason: `${path} is writable by others (mode ${(st.mode & 0o777).toString(8)})` }
     return { _tag: 'read', text: readFileSync(fd, 'utf8') }
   } catch (e) {
@@ -456,15 +492,15 @@ const stateProblem = (state: string, uid: number): string | null => {
   return null
 }
 
-export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapFacts => {
-  const stateRoot = stateRootOf(env)
+export const readBwrapFacts = (host: Surroundings, query: BwrapBottleQuery | null): BwrapFacts => {
+  const { env, stateRoot } = host
   const stateDir = `${stateRoot}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
   // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
   const rootfs = query?.image ?? '/'
   const readable = isAbsolute(rootfs)
   const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
-  const uid = process.geteuid?.() ?? 1000
+  const uid = uidOf(host)
   // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
   const scanned = readable && uid === 0 && query !== null
   const system = readable ? systemEntries(rootfs) : []
@@ -486,7 +522,7 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
     term: env.TERM ?? null,
     script: which('script', env.PATH) ?? 'script',
     stateRoot,
-    hostHome: homeOf(env),
+    hostHome: host.home,
     // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
     system: system.filter((e) => !tooBig.has(e.path)),
     rootOnly,
@@ -503,12 +539,6 @@ export const readBwrapFacts = (env: Env, query: BwrapBottleQuery | null): BwrapF
         },
   }
 }
-
-/** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
-export const stdinIsTerminal = (): boolean => isatty(0)
-
-/** Someone is there to answer a question: stdin to type on and stderr to read it on are terminals. */
-export const canAsk = (): boolean => isatty(0) && isatty(2)
 
 /**
  * Asks a question on stderr and reads one line from the terminal: the answer, trimmed; '' at end

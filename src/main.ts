@@ -1,7 +1,9 @@
 /**
- * The `bottle` executable: wires the real process to the CLI and sets the exit code.
+ * The `bottle` executable: wires the real process to the CLI (its argv, stdout, stderr, and the
+ * host's surroundings, read once here) and sets the exit code.
  */
 import { bugReport, exitBug, main } from './cli.js'
+import { readSurroundings } from './host.js'
 
 // `bottle plan … | head` closes the pipe early: that reader has what it wanted, so stop quietly
 // instead of crashing on EPIPE with a stack trace.
@@ -19,7 +21,7 @@ try {
     out: (text) => process.stdout.write(text),
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
-  })
+  }, readSurroundings(process.env))
 } catch (e) {
   // A throw is a bug in bottle. Uncaught, node would print the bundled source line around it
   // (kilobytes of minified code) and a stack: one line instead, the stack only when asked.
