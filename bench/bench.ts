@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { backends } from '../src/backends/index.js'
-import { type Operation, compile } from '../src/compile.js'
+import { type BottleOperation, compile } from '../src/compile.js'
 import { clientEnv } from '../src/plan/client-env.js'
 import type { Plan } from '../src/plan/types.js'
 import { resolveSpec } from '../src/bottle-spec/spec.js'
@@ -145,7 +145,7 @@ const throughput = (seconds: number): void => {
   if (E.isLeft(spec)) throw new Error(spec.left.message)
   // bwrap's facts: the bottle exists (with its prompt) for every op but launch; the other
   // backends ignore them. A launch over an existing bottle would be a quick Left, not a plan.
-  const hostFor = (op: Operation) => {
+  const hostFor = (op: BottleOperation) => {
     const launched = op._tag !== 'launch'
     return {
       cwd: '/src/app',
@@ -162,7 +162,7 @@ const throughput = (seconds: number): void => {
       cluster: { context: null, namespace: null },
     }
   }
-  const ops: [string, Operation][] = [
+  const ops: [string, BottleOperation][] = [
     ['agent', { _tag: 'agent', args: ['-p', 'explain this repo'], tty: null }],
     ['launch', { _tag: 'launch' }],
   ]

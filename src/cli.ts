@@ -9,15 +9,16 @@ import { dirname, resolve } from 'node:path'
 import type { PaneMode } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
-import { type Operation, compile, compileDownAll, compileList } from './compile.js'
+import { compile } from './compile.js'
 import { type Surroundings, askOnTerminal, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readSurroundings, readWorkdirFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
 import { bottleStateDir, decodeLaunchRecord, diffRecords, hashAndEncode, recordFile, recordOf } from './bottle-spec/record.js'
 import { type CompileError, compileError, oneLine, show } from './plan/errors.js'
-import { type Format, render } from './plan/render.js'
-import { type BackendName, type Plan, backendNames } from './plan/types.js'
+import type { BottleOperation } from './plan/operation.js'
+import { type Format, render, runWarnings, updateLines } from './plan/render.js'
+import { type BackendName, type Note, type Plan, backendNames, info } from './plan/types.js'
 import { helpText, version } from './cli/help.js'
 import { type Flags, type Request, parseRequest } from './cli/request.js'
 import { profileNamed } from './bottle-spec/agent.js'
@@ -160,7 +161,7 @@ const loadManifest = async (file: string | undefined, cwd: string): Promise<Chec
   }
 }
 
-const toOperation = (req: Request, cwd: string, env: Io['env']): Operation | null => {
+const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOperation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
   const tty = req.flags.tty ?? null
@@ -238,9 +239,9 @@ const specFor = (
   flags: SpecLayer,
   recorded: Recorded,
   cwd: string,
-): Checked<{ spec: BottleSpec; notes: string[] }> => {
+): Checked<{ spec: BottleSpec; notes: Note[] }> => {
   const entry = entryOf(m, name)
-  const fromManifest = (notes: string[]) => {
+  const fromManifest = (notes: Note[]) => {
     if (entry === undefined) return E.left(undeclared(m, name))
     const spec = resolveSpec({ name, fromManifest: entry, fromFlags: flags, cwd })
     return E.isLeft(spec) ? spec : E.right({ spec: spec.right, notes })
@@ -250,7 +251,7 @@ const specFor = (
   if (req.op === 'launch') return fromManifest([])
   if (recorded._tag === 'absent')
     return req.op === 'down'
-      ? fromManifest([`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`])
+      ? fromManifest([info(`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`)])
       : fail(`${name} has no launch record on ${backend.name} (${recorded.path}): launch it first (bottle run launch ${name}); a bottle launched by an older bottle: bottle run down ${name}, then launch it again`)
   const asRecorded = resolveSpec({ name, fromManifest: recorded.layer, fromFlags: {}, cwd })
   if (E.isLeft(asRecorded)) return fail(`${recorded.path}: ${asRecorded.left.message}`)
@@ -271,7 +272,7 @@ const updateSpecs = (
   flags: SpecLayer,
   recorded: Recorded,
   cwd: string,
-): Checked<{ spec: BottleSpec; notes: string[]; op: Operation }> => {
+): Checked<{ spec: BottleSpec; notes: Note[]; op: BottleOperation }> => {
   if (recorded._tag === 'absent')
     return fail(`${name} has no launch record on ${backend.name} (${recorded.path}): nothing to update; launch it first (bottle run launch ${name})`)
   const entry = m === null ? recorded.layer : entryOf(m, name)
@@ -283,7 +284,7 @@ const updateSpecs = (
   const source = m === null ? `the launch record and this command's flags (no manifest)` : `${m.file} and this command's flags`
   return E.right({
     spec: asRecorded.right,
-    notes: [`update compares the launch record ${recorded.path} with ${source}`],
+    notes: [info(`update compares the launch record ${recorded.path} with ${source}`)],
     op: { _tag: 'update', declared: declared.right, recordText: recorded.text },
   })
 }
@@ -292,11 +293,11 @@ const updateSpecs = (
  * The warning for a manifest that no longer says what the bottle was launched with. Never
  * applied: `update` shows and records what can change on a live bottle.
  */
-const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: string, backend: Backend, recorded: BottleSpec, cwd: string): string[] => {
+const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: string, backend: Backend, recorded: BottleSpec, cwd: string): Note[] => {
   if (m === null || entry === undefined) return []
   const declared = resolveSpec({ name, fromManifest: entry, fromFlags: {}, cwd })
   const source = m.file
-  if (E.isLeft(declared)) return [`drift: ${name} (${backend.name}): ${source} no longer resolves (${declared.left.message}); the bottle runs with its launch record`]
+  if (E.isLeft(declared)) return [{ _tag: 'drift', against: 'manifest', text: `${name} (${backend.name}): ${source} no longer resolves (${declared.left.message}); the bottle runs with its launch record` }]
   const differences = diffRecords(
     recordOf(recorded, backend.defaultImage),
     recordOf(declared.right, backend.defaultImage),
@@ -304,7 +305,7 @@ const driftNotes = (m: Manifest | null, entry: SpecLayer | undefined, name: stri
   )
   return differences.length === 0
     ? []
-    : [`drift: ${driftSentence(name, backend.name, source, { _tag: 'drifted', differences })}; not applied: the bottle runs with its launch record`]
+    : [{ _tag: 'drift', against: 'manifest', text: `${driftSentence(name, backend.name, source, { _tag: 'drifted', differences })}; not applied: the bottle runs with its launch record` }]
 }
 
 /** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
@@ -329,7 +330,7 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const resolved =
     req.op === 'update'
       ? updateSpecs(m, name, backend, flags.right, recorded.right, cwd)
-      : E.map((r: { spec: BottleSpec; notes: string[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
+      : E.map((r: { spec: BottleSpec; notes: Note[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
   if (E.isLeft(resolved)) return resolved
   const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
@@ -359,7 +360,8 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
-  return E.right({ ...p, notes: [...p.notes, `backend ${p.backend}: ${chosen.right.why}`, ...resolved.right.notes, ...checked] })
+  const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
+  return E.right({ ...p, notes: [...p.notes, chosenNote, ...resolved.right.notes, ...checked] })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -497,7 +499,7 @@ const listOn = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise
   const { runPlan } = await import('./spawn.js')
   // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
   // outcome, to become one line beside the other backends'.
-  const outcome = await runPlan(compileList(backend, listingHost(backend, io.host, cluster)), { hostEnv: io.env, onEvent: () => {} })
+  const outcome = await runPlan(listPlan(backend, listingHost(backend, io.host, cluster)), { hostEnv: io.env, onEvent: () => {} })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
   const stdout = outcome.captured?.at(-1) ?? ''
   const parsed = backend.parseList(stdout)
@@ -516,14 +518,15 @@ const seeListing = (backend: Backend): string => `read-only; \`bottle plan ls -b
  * spec this op runs with (its launch record, and this command's flags). `plan` runs nothing
  * unless asked; this is the asking.
  */
-const checkDrift = async (backend: Backend, spec: BottleSpec, io: Cli): Promise<string> => {
+const checkDrift = async (backend: Backend, spec: BottleSpec, io: Cli): Promise<Note> => {
   const how = `(${seeListing(backend)})`
+  const live = (text: string): Note => ({ _tag: 'drift', against: 'live', text })
   const listed = await listOn(backend, io, clusterOf(spec))
-  if (listed._tag === 'failed') return `drift: not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`
+  if (listed._tag === 'failed') return live(`not checked: listing the bottles on ${backend.name} failed: ${listed.reason} ${how}`)
   const found = listed.rows.find((r) => r.name === spec.name)
-  if (found === undefined) return `drift: ${spec.name} was not found on ${backend.name} ${how}`
+  if (found === undefined) return live(`${spec.name} was not found on ${backend.name} ${how}`)
   const row = withRecord(found, io.host)
-  return `drift: ${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`
+  return live(`${driftSentence(spec.name, backend.name, 'this spec', driftAgainst(row, spec))} ${how}`)
 }
 
 /**
@@ -555,7 +558,14 @@ const renderPlans = (plans: readonly Plan[], format: Format, single: boolean): s
       ? `${JSON.stringify(plans, null, 2)}\n`
       : plans.map((p) => render(p, format)).join('\n')
 
-const withNote = (p: Plan, note: string): Plan => ({ ...p, notes: [...p.notes, note] })
+const withNote = (p: Plan, note: Note): Plan => ({ ...p, notes: [...p.notes, note] })
+
+/** The plan of ls on a backend: it names no bottle, so it has no spec, and it cannot be refused. */
+const listPlan = (backend: Backend, host: HostFacts): Plan => {
+  const p = compile(backend, null, { _tag: 'ls' }, host)
+  if (E.isLeft(p)) throw new Error(`ls on ${backend.name} was refused: ${p.left.message}`)
+  return p.right
+}
 
 /** `ls` and `down --all`: everything that lists before it plans. */
 const listOrReap = async (req: Request, io: Cli): Promise<number> => {
@@ -586,7 +596,7 @@ const listOrReap = async (req: Request, io: Cli): Promise<number> => {
   }
   if (!reap) {
     if (req.mode === 'plan') {
-      io.out(renderPlans(targets.map((b) => withNote(compileList(b, listingHost(b, io.host, cluster.right)), `backend ${b.name}: ${why}`)), format, single))
+      io.out(renderPlans(targets.map((b) => withNote(listPlan(b, listingHost(b, io.host, cluster.right)), { _tag: 'backend', backend: b.name, why })), format, single))
       return 0
     }
     return listBottles(req, io, targets, cluster.right)
@@ -603,15 +613,15 @@ const listOrReap = async (req: Request, io: Cli): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compileDownAll(b, listed.rows.map((r) => r.name), listingHost(b, io.host, cluster.right))
+    const planned = compile(b, null, { _tag: 'down', all: listed.rows.map((r) => r.name) }, listingHost(b, io.host, cluster.right))
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
       continue
     }
     const p = withNote(
-      withNote(planned.right, `backend ${b.name}: ${why}`),
-      `the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`,
+      withNote(planned.right, { _tag: 'backend', backend: b.name, why }),
+      info(`the bottles to remove were found by listing just now (${seeListing(b)}); bottle run down --all lists again and removes what it finds then`),
     )
     if (req.mode === 'plan') plans.push(p)
     else {
@@ -661,10 +671,6 @@ const listBottles = async (req: Request, io: Cli, targets: readonly Backend[], c
 // -------------------------------------------------------------------------------------------------
 // main
 // -------------------------------------------------------------------------------------------------
-
-/** What update shows before it asks: each change, applied or not (the plan's notes that say so). */
-const updateLines = (plan: Plan): string[] =>
-  plan.notes.filter((n) => n.startsWith('update: ') || n.startsWith('not applied: ') || n.startsWith('nothing to update: '))
 
 /**
  * `bottle run update`: show the difference, then apply only when the user says so: --yes, or
@@ -749,7 +755,7 @@ const answer = async (req: Request, io: Cli): Promise<number> => {
     return exitInvalid
   }
   // --check-drift's finding is a warning: the op still runs, on the bottle as it is.
-  for (const n of plan.notes) if (n.startsWith('drift: ')) io.err(`bottle: ${n}`)
+  for (const line of runWarnings(plan)) io.err(line)
   if (plan.op === 'update') {
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused

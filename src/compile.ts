@@ -3,19 +3,22 @@
  *
  *   compile(docker, spec, { _tag: 'agent', args: ['-p', 'hi'], tty: null }, host)
  *   // right({ op: 'agent', steps: [{ argv: ['docker','exec','-i','-u','node',…,'claude','-p','hi'] }] })
+ *   compile(docker, null, { _tag: 'ls' }, host)   // ls and down --all name no bottle: no spec
  *
  * What is the same on every backend lives here: which command an op runs in the guest, what the
  * agent profile asks for (prompt flag, resume, root), the resume fallback, the copy-in plumbing,
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { type PaneMode, attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
+import { attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
 import { compileError, show } from './plan/errors.js'
 import { quoteShArgv } from './plan/quote.js'
+import { type BackendOperation, type BottleOperation, type Operation, isBackendOperation } from './plan/operation.js'
 import {
   type GuestIntent,
+  type Note,
   type OpName,
   type Plan,
   type ProcessEnv,
@@ -23,6 +26,7 @@ import {
   type Wrapper,
   absurd,
   guestArgv,
+  info,
   plain,
   planVersion,
   secretSource,
@@ -39,33 +43,8 @@ import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userN
 // model
 // -------------------------------------------------------------------------------------------------
 
-export type Operation =
-  | { readonly _tag: 'launch' }
-  /** tty null: decide from the host (a TTY iff stdin is a terminal). */
-  | { readonly _tag: 'agent'; readonly args: readonly string[]; readonly tty: boolean | null }
-  | { readonly _tag: 'exec'; readonly script: string; readonly user: string | null }
-  | { readonly _tag: 'cp'; readonly source: string; readonly dest: string }
-  | { readonly _tag: 'resume'; readonly args: readonly string[]; readonly tty: boolean | null }
-  /** The agent (or, with resume, the resume fallback) in a tmux pane; the pane is its terminal. */
-  | {
-      readonly _tag: 'attach'
-      readonly pane: PaneMode
-      readonly target: string | null
-      /**
-       * 'own-pane': no --target was given, and target is the pane bottle runs in ($TMUX_PANE),
-       * not tmux's active pane, which may be in another window.
-       */
-      readonly targetFrom?: 'flag' | 'own-pane'
-      readonly resume: boolean
-      readonly args: readonly string[]
-    }
-  /**
-   * Record what can change on a live bottle (src/bottle-spec/update.ts). The spec compile gets is the
-   * launch record's; `declared` is what the manifest and flags give today, and `recordText` the
-   * record file as read, so the rewrite refuses a record that changed since.
-   */
-  | { readonly _tag: 'update'; readonly declared: BottleSpec; readonly recordText: string }
-  | { readonly _tag: 'down' }
+/** Operations live in the plan model; compile.ts still exports the type for its callers. */
+export type { BackendOperation, BottleOperation, Operation } from './plan/operation.js'
 
 // -------------------------------------------------------------------------------------------------
 // guest commands shared by every backend
@@ -314,15 +293,18 @@ const rewriteRecord = (backend: Backend, name: string, host: HostFacts, from: st
 const compileUpdate = (
   backend: Backend,
   spec: BottleSpec,
-  op: Extract<Operation, { _tag: 'update' }>,
+  op: Extract<BottleOperation, { _tag: 'update' }>,
   host: HostFacts,
 ): Checked<Plan> => {
   const u = updateOf(spec, op.declared, backend)
   if (E.isLeft(u)) return u
   const { next, applied, fixed, addedSecrets, promptChanged } = u.right
-  const shown = [...applied.map((l) => `update: ${l}`), ...fixed.map((l) => `not applied: ${l}`)]
+  const shown: Note[] = [
+    ...applied.map((change): Note => ({ _tag: 'update', change })),
+    ...fixed.map((change): Note => ({ _tag: 'notApplied', change })),
+  ]
   if (applied.length === 0)
-    return E.right(plan('update', backend, spec, host, [], null, [`nothing to update: ${spec.name} already runs with what can change on a live bottle (env, secrets, agent, prompt); nothing is written`, ...shown]))
+    return E.right(plan('update', backend, spec, host, [], null, [{ _tag: 'nothingToUpdate', bottle: spec.name }, ...shown]))
   const checkedNext = backend.checkSpec(next, 'update', host)
   if (E.isLeft(checkedNext)) return checkedNext
   const checked = checkAgent(checkedNext.right, { prompt: true, resume: false, runs: false })
@@ -342,7 +324,7 @@ const compileUpdate = (
   }
   const p = plan('update', backend, next, host, [record, ...copy], null, [
     ...shown,
-    'agent, exec, cp, resume and attach compile from the updated record from the next command on',
+    info('agent, exec, cp, resume and attach compile from the updated record from the next command on'),
   ])
   // Like launch: a secret the bottle is to get must be there now, not fail its next command.
   return E.right({ ...p, secrets: [...new Set([...p.secrets, ...addedSecrets])] })
@@ -359,7 +341,7 @@ const plan = (
   host: HostFacts,
   steps: readonly Step[],
   exitCodeFrom: number | null,
-  notes: readonly string[] = [],
+  notes: readonly Note[] = [],
 ): Plan => ({
   version: planVersion,
   op,
@@ -398,11 +380,27 @@ const allChecked = <A>(xs: readonly string[], check: (x: string) => Checked<A>):
   return E.right(out)
 }
 
-/** Compiles an operation on one bottle into its plan. Pure and total. */
-export const compile = (
+/**
+ * Compiles an operation into its plan. Pure and total. An op on one bottle takes that bottle's
+ * spec; ls and down --all take none (null): they act on what the backend lists, and on
+ * kubernetes `host.cluster` says where.
+ */
+export interface Compile {
+  (backend: Backend, spec: BottleSpec, op: BottleOperation, host: HostFacts): Checked<Plan>
+  (backend: Backend, spec: null, op: BackendOperation, host: HostFacts): Checked<Plan>
+}
+
+export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
+  if (isBackendOperation(op)) return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+  // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
+  if (spec === null) throw new Error(`compile: ${op._tag} needs the bottle's spec`)
+  return compileOnBottle(backend, spec, op, host)
+}
+
+const compileOnBottle = (
   backend: Backend,
   rawSpec: BottleSpec,
-  op: Operation,
+  op: BottleOperation,
   host: HostFacts,
 ): Checked<Plan> => {
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
@@ -413,7 +411,7 @@ export const compile = (
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
       const create = [...backend.create(spec, host, rootStep(backend, spec, host)), writeRecord(backend, spec, host)]
-      const recorded = [`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`]
+      const recorded = [info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`)]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, create, null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
@@ -469,7 +467,7 @@ export const compile = (
       return compileUpdate(backend, spec, op, host)
     case 'down':
       return E.right(plan('down', backend, spec, host, [...backend.down(spec, host), forgetRecord(backend, spec, host)], null, [
-        'a bottle that is already gone is not an error',
+        info('a bottle that is already gone is not an error'),
       ]))
     default:
       return absurd(op)
@@ -480,7 +478,7 @@ export const compile = (
 const compileAttach = (
   backend: Backend,
   spec: BottleSpec,
-  op: Extract<Operation, { _tag: 'attach' }>,
+  op: Extract<BottleOperation, { _tag: 'attach' }>,
   run: Step,
   host: HostFacts,
 ): Checked<Plan> => {
@@ -507,7 +505,7 @@ const compileAttach = (
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened
-  return E.right(plan('attach', backend, spec, host, [opened.right], null, notes))
+  return E.right(plan('attach', backend, spec, host, [opened.right], null, notes.map(info)))
 }
 
 /** tmux's -t: any word but empty or NUL (tmux itself says whether it names a pane). */
@@ -525,10 +523,10 @@ export const listTimeoutMs = 5000
  * `ls` names no bottle, so it has no spec; on kubernetes, `host.cluster` says where to look. Every
  * step has the listing's time limit: the interpreter enforces it, as it does everything in a plan.
  */
-export const compileList = (backend: Backend, host: HostFacts): Plan =>
+const compileList = (backend: Backend, host: HostFacts): Plan =>
   plan('ls', backend, null, host, backend.list(host).map((s) => ({ ...s, timeoutMs: listTimeoutMs })), null, [
-    'bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an object: bottles and unreachable)',
-    `a listing step that runs longer than ${listTimeoutMs / 1000} s is stopped, and the backend is reported as not listed; the other backends are still listed`,
+    info('bottle reads the listing and prints NAME BACKEND STATE AGE IMAGE DRIFT (or, with --json, an object: bottles and unreachable)'),
+    info(`a listing step that runs longer than ${listTimeoutMs / 1000} s is stopped, and the backend is reported as not listed; the other backends are still listed`),
   ])
 
 /**
@@ -538,7 +536,7 @@ export const compileList = (backend: Backend, host: HostFacts): Plan =>
  * so the rest of the spec is the defaults with a placeholder workdir: the reaper must work from
  * any directory, including ones no backend would bind.
  */
-export const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
+const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
   const steps: Step[] = []
   for (const n of names) {
     const name = bottleName(n)
@@ -551,9 +549,9 @@ export const compileDownAll = (backend: Backend, names: readonly string[], host:
     steps.push(...backend.down(spec, host), forgetRecord(backend, spec, host))
   }
   return E.right(plan('down', backend, null, host, steps, null, [
-    names.length === 0
+    info(names.length === 0
       ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
-      : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`,
-    'a bottle that is already gone is not an error',
+      : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`),
+    info('a bottle that is already gone is not an error'),
   ]))
 }

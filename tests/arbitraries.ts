@@ -2,7 +2,7 @@
  * Generators for the property suites: hostile strings, and valid inputs built from them.
  *
  *   fc.sample(nastyStringArb, 3)   // [`$(id)'"😀`, '-u', 'claude\n--é']
- *   fc.sample(scenarioArb, 1)      // [{ spec: BottleSpec, op: Operation, host: HostFacts }]
+ *   fc.sample(scenarioArb, 1)      // [{ spec: BottleSpec, op: BottleOperation, host: HostFacts }]
  *
  * fc.string() is printable ASCII and almost never yields a quote, so everything user-controlled
  * here is built from fragments that break naive quoting, argv searching and flag parsing.
@@ -11,7 +11,7 @@ import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
-import type { Operation } from '../src/compile.js'
+import type { BottleOperation } from '../src/compile.js'
 import { type AgentProfile, agentProfiles, customProfile } from '../src/bottle-spec/agent.js'
 import type { BackendName } from '../src/plan/types.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/bottle-spec/spec.js'
@@ -253,7 +253,7 @@ export const attachOpArb = fc.record({
 })
 
 /** Every operation on one bottle (`ls` names none and has its own compiler). */
-export const operationArb: fc.Arbitrary<Operation> = fc.oneof(
+export const operationArb: fc.Arbitrary<BottleOperation> = fc.oneof(
   fc.constant({ _tag: 'launch' as const }),
   fc.record({ _tag: fc.constant('agent' as const), args: agentArgsArb, tty: ttyArb }),
   fc.record({ _tag: fc.constant('exec' as const), script: nastyStringArb, user: fc.option(userArb, { nil: null }) }),
@@ -320,7 +320,7 @@ export const bwrapBaseFacts = (stateDir: string, more: Partial<BwrapFacts> = {})
  * Every user the op names is in the rootfs passwd (with the drawn ids), except the default user
  * `node` when no ids are drawn, which bwrap runs as 1000:1000.
  */
-export const bwrapFactsFor = (spec: BottleSpec, op: Operation, draw: BwrapFactsDraw): BwrapFacts => {
+export const bwrapFactsFor = (spec: BottleSpec, op: BottleOperation, draw: BwrapFactsDraw): BwrapFacts => {
   const launched = op._tag !== 'launch'
   const users = [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])]
   const ids = draw.ids
@@ -340,7 +340,7 @@ export const bwrapFactsFor = (spec: BottleSpec, op: Operation, draw: BwrapFactsD
 /** The host facts an input needs: the prompt is a file, the cp source a file or a directory. */
 export const hostFor = (
   spec: BottleSpec,
-  op: Operation,
+  op: BottleOperation,
   facts: { stdinIsTTY: boolean; tmpdir: string; sourceKind: 'file' | 'dir'; uid: number; bwrap: BwrapFactsDraw },
 ): HostFacts => ({
   cwd: spec.workdir,
@@ -371,12 +371,12 @@ const hostFactsArb = fc.record({
 })
 
 /** HostFacts for a given spec and operation. */
-export const hostArb = (spec: BottleSpec, op: Operation): fc.Arbitrary<HostFacts> =>
+export const hostArb = (spec: BottleSpec, op: BottleOperation): fc.Arbitrary<HostFacts> =>
   hostFactsArb.map((facts) => hostFor(spec, op, facts))
 
 export interface Scenario {
   readonly spec: BottleSpec
-  readonly op: Operation
+  readonly op: BottleOperation
   readonly host: HostFacts
 }
 
@@ -386,7 +386,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
   .map(({ spec, op, facts }) => ({ spec, op, host: hostFor(spec, op, facts) }))
 
 /** The same scenario with another operation: bwrap's bottle exists for every op but launch. */
-export const withOp = (s: Scenario, op: Operation): Scenario => {
+export const withOp = (s: Scenario, op: BottleOperation): Scenario => {
   const facts = s.host.bwrap
   const bottle = facts?.bottle
   if (facts === null || bottle === null || bottle === undefined) return { ...s, op }
@@ -399,7 +399,7 @@ export const withOp = (s: Scenario, op: Operation): Scenario => {
 }
 
 /** Facts for tests that need a fixed host: no TTY, /tmp, a launched bwrap bottle with its prompt. */
-export const fixedHost = (spec: BottleSpec, op: Operation, stdinIsTTY = false): HostFacts =>
+export const fixedHost = (spec: BottleSpec, op: BottleOperation, stdinIsTTY = false): HostFacts =>
   hostFor(spec, op, {
     stdinIsTTY,
     tmpdir: '/tmp',

@@ -12,7 +12,7 @@ import type { Checked } from '../bottle-spec/validate.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
 import { recordOf, specHash } from '../bottle-spec/record.js'
 import { oneLine } from '../plan/errors.js'
-import type { BackendName, GuestIntent, LiveCheck, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
+import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -202,7 +202,7 @@ export interface Backend {
    * Facts for people about an op on this backend, added to the plan's notes; spec is null for
    * ops that name no bottle (ls, down --all).
    */
-  readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly string[]
+  readonly notes?: (op: OpName, spec: BottleSpec | null, host: HostFacts) => readonly Note[]
   /**
    * The bottle's secrets are fixed when it is launched (kubernetes: the Pod's env, from the Secret
    * made at launch), so `update` cannot change their names on a live bottle. Absent: they are

@@ -28,7 +28,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type Json, type Step, inheritEnv, step } from '../plan/types.js'
+import { type Json, type Step, info, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../bottle-spec/spec.js'
 import { isDns1123Label } from '../bottle-spec/validate.js'
 import {
@@ -287,12 +287,12 @@ export const kubernetes: Backend = {
   ...listingReader((stdout) => parsePods(stdout)),
   secretsAtLaunch: true,
   notes: (op, spec, host) => {
-    const notes = [where(spec ?? host.cluster)]
+    const notes = [info(where(spec ?? host.cluster))]
     if (op === 'launch')
-      notes.push('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`')
+      notes.push(info('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`'))
     if ((op === 'agent' || op === 'exec' || op === 'resume') && spec !== null && spec.secrets.length > 0)
-      notes.push("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again")
-    if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push('kubectl cp needs tar in the container image')
+      notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
+    if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))
     return notes
   },
 }

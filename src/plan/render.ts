@@ -8,13 +8,16 @@
  *
  * A plan holds secret names only, so nothing here can print a secret's value.
  */
+import { oneLine } from './errors.js'
 import { type JsonPart, jsonParts } from './json.js'
 import { quoteSh, quoteShArgv, quoteShWords } from './quote.js'
 import {
   type EnvVar,
+  type Note,
   type Plan,
   type Stdin,
   type Step,
+  absurd,
   launchIdShown,
   secretSource,
   usesLaunchId,
@@ -37,6 +40,41 @@ export const progressLine = (plan: Plan, index: number, launchId = launchIdShown
   const s = plan.steps[index]
   return `[${index + 1}/${plan.steps.length}] ${quoteShArgv(s === undefined ? [] : withLaunchId(s, launchId))}`
 }
+
+/**
+ * A note as the one line people read after `note: ` (and `bottle run` after `bottle: `). Control
+ * characters are shown as escapes: a note can quote a name or a path, and must stay one line.
+ */
+export const noteText = (n: Note): string => oneLine(noteSentence(n))
+
+const noteSentence = (n: Note): string => {
+  switch (n._tag) {
+    case 'backend':
+      return `backend ${n.backend}: ${n.why}`
+    case 'drift':
+      return `drift: ${n.text}`
+    case 'update':
+      return `update: ${n.change}`
+    case 'notApplied':
+      return `not applied: ${n.change}`
+    case 'nothingToUpdate':
+      return `nothing to update: ${n.bottle} already runs with what can change on a live bottle (env, secrets, agent, prompt); nothing is written`
+    case 'info':
+      return n.text
+    default:
+      return absurd(n)
+  }
+}
+
+/**
+ * What `bottle run` says on stderr before it runs: each drift note, as a warning (the op still
+ * runs, on the bottle as it is). Chosen by tag: a note's words are never read back.
+ */
+export const runWarnings = (plan: Plan): string[] => plan.notes.filter((n) => n._tag === 'drift').map((n) => `bottle: ${noteText(n)}`)
+
+/** What `bottle run update` shows before it asks: each change, applied or not, or that there is none. */
+export const updateLines = (plan: Plan): string[] =>
+  plan.notes.filter((n) => n._tag === 'update' || n._tag === 'notApplied' || n._tag === 'nothingToUpdate').map(noteText)
 
 const describeVar = (v: EnvVar): string =>
   v._tag === 'plain'
@@ -91,7 +129,7 @@ export const renderText = (plan: Plan): string => {
   if (plan.exitCodeFrom !== null) lines.push(`exit code: step ${plan.exitCodeFrom + 1}'s`)
   if (usesLaunchId(plan))
     lines.push(`${launchIdShown}: a fresh id for each run of this plan; an undo removes only what carries this run's`)
-  for (const n of plan.notes) lines.push(`note: ${n}`)
+  for (const n of plan.notes) lines.push(`note: ${noteText(n)}`)
   return `${lines.join('\n')}\n`
 }
 

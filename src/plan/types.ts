@@ -8,6 +8,7 @@
  * Nothing here decides anything; `interpret` executes exactly these fields (the Terraform rule).
  */
 
+import type { OpName } from './operation.js'
 import { quoteShArgv } from './quote.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -17,8 +18,7 @@ import { quoteShArgv } from './quote.js'
 export const backendNames = ['smolvm', 'docker', 'podman', 'bwrap', 'kubernetes'] as const
 export type BackendName = (typeof backendNames)[number]
 
-export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'update', 'down', 'ls'] as const
-export type OpName = (typeof opNames)[number]
+export { type OpName, opNames } from './operation.js'
 
 /** A variable of the spawned backend process's environment: a plain value, or a secret by name. */
 export type EnvVar =
@@ -194,6 +194,28 @@ export interface LiveCheck {
   readonly running: string
 }
 
+/**
+ * A fact for people in a plan. `render` prints each as one `note: …` line; `--format json` keeps
+ * the value, so a program reads the tag and fields, not the sentence.
+ */
+export type Note =
+  /** Why this backend: `backend docker: given with -b`. */
+  | { readonly _tag: 'backend'; readonly backend: BackendName; readonly why: string }
+  /**
+   * The bottle differs, or may differ, from what it was launched with: `against` the manifest
+   * (the record and the manifest compared, no listing) or the live bottle (--check-drift listed
+   * it). `bottle run` prints these on stderr as warnings; the op still runs.
+   */
+  | { readonly _tag: 'drift'; readonly against: 'manifest' | 'live'; readonly text: string }
+  /** update: a change to the record that is applied (`update: env CI: 1 → 2`). */
+  | { readonly _tag: 'update'; readonly change: string }
+  /** update: a change that cannot be made to a live bottle (`not applied: network … (relaunch to apply)`). */
+  | { readonly _tag: 'notApplied'; readonly change: string }
+  /** update: the record already says what the manifest and flags say; nothing is written. */
+  | { readonly _tag: 'nothingToUpdate'; readonly bottle: string }
+  /** Any other fact: the sentence itself. */
+  | { readonly _tag: 'info'; readonly text: string }
+
 /** The plan format's version: a saved plan of another version is refused, not guessed at. */
 export const planVersion = 1
 
@@ -206,8 +228,11 @@ export interface Plan {
   readonly steps: readonly Step[]
   /** Every secret any step needs from the host env: checked before the first step runs. */
   readonly secrets: readonly string[]
-  /** Facts for people: why this backend, what a tolerated failure means, and so on. */
-  readonly notes: readonly string[]
+  /**
+   * Facts for people: why this backend, what a tolerated failure means, and so on. Typed values:
+   * src/plan/render.ts alone makes them text, and code acts on a note by its tag, never its words.
+   */
+  readonly notes: readonly Note[]
   /**
    * Which step's exit code becomes `bottle run`'s: the guest command's for agent/exec/resume.
    * Null: 0 when every step succeeded.
@@ -226,6 +251,8 @@ export const secretAs = (name: string, from: string): EnvVar =>
   name === from ? secret(name) : { _tag: 'secret', name, from }
 /** The host env var a secret's value comes from. */
 export const secretSource = (v: EnvVar & { _tag: 'secret' }): string => v.from ?? v.name
+
+export const info = (text: string): Note => ({ _tag: 'info', text })
 
 /** The client's host variables (src/plan/client-env.ts): what backend CLIs need to find their daemon or state. */
 export const inheritEnv: ProcessEnv = { inheritHost: true, vars: [] }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { BwrapBottleFacts, HostFacts } from '../../src/backends/backend.js'
 import { bwrap, bwrapProcessPath, guestPath, parseStateRoot, promptGuestPath } from '../../src/backends/bwrap.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
-import { type Operation, compile } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import type { Plan, Step } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
@@ -36,15 +36,15 @@ const host = (stdinIsTTY: boolean, facts: Partial<BwrapBottleFacts> = {}): HostF
   cluster: { context: null, namespace: null },
 })
 
-const compiled = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host(true)) => compile(bwrap, spec, op, facts)
+const compiled = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host(true)) => compile(bwrap, spec, op, facts)
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host(true)): Plan => {
+const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host(true)): Plan => {
   const plan = compiled(op, spec, facts)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   return plan.right
 }
 
-const errorOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host(true)): string => {
+const errorOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host(true)): string => {
   const plan = compiled(op, spec, facts)
   if (E.isRight(plan)) throw new Error('expected a CompileError')
   return plan.left.message
@@ -56,8 +56,8 @@ const first = (plan: Plan): Step => {
   return s
 }
 
-const agent: Operation = { _tag: 'agent', args: ['-p', 'hi'], tty: null }
-const exec: Operation = { _tag: 'exec', script: 'npm test', user: null }
+const agent: BottleOperation = { _tag: 'agent', args: ['-p', 'hi'], tty: null }
+const exec: BottleOperation = { _tag: 'exec', script: 'npm test', user: null }
 
 /** The root every sandbox gets on a Debian host (tests/arbitraries' debianSystem): system dirs read-only, the rest fresh. */
 const rootWords = [

@@ -7,7 +7,7 @@ const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
-import type { Operation } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { demo, planFor } from './fixtures.js'
@@ -26,7 +26,7 @@ const host: HostFacts = {
   cluster: { context: null, namespace: null },
 }
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => planFor(docker, op, spec, facts)
+const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => planFor(docker, op, spec, facts)
 
 const argvs = (plan: Plan): (readonly string[])[] => plan.steps.map((s) => s.argv)
 const guestOf = (plan: Plan) => plan.steps[0]?.guest

@@ -4,7 +4,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
-import { type Operation, compile } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 
@@ -19,8 +19,15 @@ if (E.isLeft(resolved)) throw new Error(resolved.left.message)
 export const demo: BottleSpec = resolved.right
 
 /** The plan, for input the example knows is valid: a Left is the test's failure, with its message. */
-export const planFor = (backend: Backend, op: Operation, spec: BottleSpec, host: HostFacts): Plan => {
+export const planFor = (backend: Backend, op: BottleOperation, spec: BottleSpec, host: HostFacts): Plan => {
   const plan = compile(backend, spec, op, host)
+  if (E.isLeft(plan)) throw new Error(plan.left.message)
+  return plan.right
+}
+
+/** The ls plan of a backend: ls names no bottle, so it compiles with no spec, and is never refused. */
+export const listPlanFor = (backend: Backend, host: HostFacts): Plan => {
+  const plan = compile(backend, null, { _tag: 'ls' }, host)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   return plan.right
 }

@@ -14,7 +14,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
-import { type Operation, compile, compileList } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
+import { listPlanFor } from './fixtures.js'
 import { onPath } from '../../src/host.js'
 import { fillJson, jsonParts } from '../../src/plan/json.js'
 import type { Json, Plan, Step } from '../../src/plan/types.js'
@@ -92,14 +93,14 @@ const plans: [string, Plan][] = [
     ['cp a file with ":"', { _tag: 'cp', source: files.colon, dest: '/home/node/a:b.txt' }],
     ['cp a directory', { _tag: 'cp', source: files.notes, dest: '/home/node/notes' }],
     ['down', { _tag: 'down' }],
-  ] as [string, Operation][]).flatMap(([label, op]): [string, Plan][] =>
+  ] as [string, BottleOperation][]).flatMap(([label, op]): [string, Plan][] =>
     [full, plain].map((s) => {
       const p = compile(kubernetes, s, op, host)
       if (E.isLeft(p)) throw new Error(p.left.message)
       return [`${label} (context ${JSON.stringify(s.context)})`, p.right]
     }),
   ),
-  ['ls', compileList(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } })],
+  ['ls', listPlanFor(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } })],
 ]
 
 const kubectlSteps = (steps: readonly Step[]): Step[] =>

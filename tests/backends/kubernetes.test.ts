@@ -7,7 +7,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { type HostFacts, defaultCluster, launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
-import { type Operation, compile, compileList } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
+import { listPlanFor } from './fixtures.js'
+import { noteText } from '../../src/plan/render.js'
 import { type Plan, type Step, withLaunchId } from '../../src/plan/types.js'
 import { recordOf, specHash } from '../../src/bottle-spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
@@ -44,13 +46,13 @@ const host: HostFacts = {
   cluster: { context: 'lab', namespace: 'agents' },
 }
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
+const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => {
   const plan = compile(kubernetes, spec, op, facts)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   return plan.right
 }
 
-const errorOf = (op: Operation, spec: BottleSpec, facts: HostFacts = host): string => {
+const errorOf = (op: BottleOperation, spec: BottleSpec, facts: HostFacts = host): string => {
   const plan = compile(kubernetes, spec, op, facts)
   if (E.isRight(plan)) throw new Error('expected a CompileError')
   return plan.left.message
@@ -232,11 +234,11 @@ describe('kubernetes examples', () => {
   })
 
   it('ls: get pods by label, as JSON, where --context and -n say', () => {
-    const ls = compileList(kubernetes, host)
+    const ls = listPlanFor(kubernetes, host)
     expect(ls.steps.map((s) => [s.argv, s.stdio])).toStrictEqual([
       [['kubectl', '--context=lab', '--namespace=agents', 'get', 'pods', '-l', 'dev.bottle.managed=true', '-o', 'json'], 'capture'],
     ])
-    expect(compileList(kubernetes, { ...host, cluster: defaultCluster }).notes.at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
+    expect(listPlanFor(kubernetes, { ...host, cluster: defaultCluster }).notes.map(noteText).at(-1)).toBe("cluster: kubectl's current context, the context's default namespace")
   })
 
   it('a context with spaces, "=" or a leading "-" stays one word', () => {
@@ -245,7 +247,7 @@ describe('kubernetes examples', () => {
   })
 
   it('notes say which cluster, and what is fixed at launch', () => {
-    expect(planOf({ _tag: 'agent', args: [], tty: null }).notes).toStrictEqual([
+    expect(planOf({ _tag: 'agent', args: [], tty: null }).notes.map(noteText)).toStrictEqual([
       'cluster: context "lab", namespace agents',
       "secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again",
     ])
@@ -261,7 +263,7 @@ describe('kubernetes copies', () => {
       'bottle: chown -R -- node /home/node/p.md',
     ])
     expect(plan.steps[1]?.title).toBe('copy /src/app/prompt.md to /home/node/p.md in the bottle (kubectl cp needs tar in the container image)')
-    expect(plan.notes).toContain('kubectl cp needs tar in the container image')
+    expect(plan.notes.map(noteText)).toContain('kubectl cp needs tar in the container image')
   })
 
   it('a file with ":" in its path is staged first (kubectl cp would read it as pod:path)', () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { podman } from '../../src/backends/podman.js'
-import { type Operation, compile } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
 import type { Plan, Step } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { demo } from './fixtures.js'
@@ -30,7 +30,7 @@ const host: HostFacts = {
   cluster: { context: null, namespace: null },
 }
 
-const planOf = (op: Operation, spec: BottleSpec = demo, facts: HostFacts = host, backend: Backend = podman): Plan => {
+const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host, backend: Backend = podman): Plan => {
   const plan = compile(backend, spec, op, facts)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
   return plan.right

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { smolvm } from '../../src/backends/smolvm.js'
-import { type Operation, compile } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type AgentProfile, agentProfiles, customProfile, profileNamed } from '../../src/bottle-spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
@@ -20,20 +20,20 @@ const demo: BottleSpec = resolved.right
 
 const host: HostFacts = { cwd: '/src/app', home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: { '/src/app/prompt.md': 'file' }, tmpdir: '/tmp', uid: 1000, bwrap: null, cluster: { context: null, namespace: null } }
 
-const agent: Operation = { _tag: 'agent', args: ['-x'], tty: null }
-const resume: Operation = { _tag: 'resume', args: ['-x'], tty: null }
-const attach: Operation = { _tag: 'attach', pane: 'split', target: null, resume: false, args: [] }
+const agent: BottleOperation = { _tag: 'agent', args: ['-x'], tty: null }
+const resume: BottleOperation = { _tag: 'resume', args: ['-x'], tty: null }
+const attach: BottleOperation = { _tag: 'attach', pane: 'split', target: null, resume: false, args: [] }
 
-const compiled = (spec: Partial<BottleSpec>, op: Operation): E.Either<string, Plan> =>
+const compiled = (spec: Partial<BottleSpec>, op: BottleOperation): E.Either<string, Plan> =>
   E.mapLeft((e: { message: string }) => e.message)(compile(docker, { ...demo, ...spec }, op, host))
 
-const tailOf = (spec: Partial<BottleSpec>, op: Operation): readonly string[] => {
+const tailOf = (spec: Partial<BottleSpec>, op: BottleOperation): readonly string[] => {
   const plan = compiled(spec, op)
   if (E.isLeft(plan)) throw new Error(plan.left)
   return plan.right.steps[0]?.guest?.tail ?? []
 }
 
-const errorOf = (spec: Partial<BottleSpec>, op: Operation): string => {
+const errorOf = (spec: Partial<BottleSpec>, op: BottleOperation): string => {
   const plan = compiled(spec, op)
   if (E.isRight(plan)) throw new Error('expected a compile error')
   return plan.left
@@ -110,7 +110,7 @@ describe('compile errors a profile causes', () => {
 })
 
 describe('allow_root', () => {
-  const intentOf = (spec: Partial<BottleSpec>, op: Operation = agent) => {
+  const intentOf = (spec: Partial<BottleSpec>, op: BottleOperation = agent) => {
     const plan = compiled(spec, op)
     if (E.isLeft(plan)) throw new Error(plan.left)
     return plan.right.steps[0]?.guest?.intent

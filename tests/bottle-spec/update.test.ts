@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { backends } from '../../src/backends/index.js'
 import { compile } from '../../src/compile.js'
-import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
+import { noteText, renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, backendNames } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/bottle-spec/agent.js'
 import { decodeLaunchRecord, launchRecordJson } from '../../src/bottle-spec/record.js'
@@ -108,7 +108,7 @@ describe('update, examples', () => {
     const plan = compile(backends.docker, base, { _tag: 'update', declared: { ...base, image: 'node:24' }, recordText: launchRecordJson('docker', base) }, fixedHost(base, { _tag: 'down' }))
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     expect(plan.right.steps).toStrictEqual([])
-    expect(plan.right.notes.slice(0, 2)).toStrictEqual([
+    expect(plan.right.notes.slice(0, 2).map(noteText)).toStrictEqual([
       'nothing to update: demo already runs with what can change on a live bottle (env, secrets, agent, prompt); nothing is written',
       'not applied: image node:22 → node:24 (relaunch to apply)',
     ])
@@ -127,7 +127,7 @@ describe('update, examples', () => {
     expect(p.steps[0]?.title).toBe(`record the updated spec in /home/me/.local/state/bottle/${backend}/demo/record.json (a temp file, then renamed over it)`)
     // The new prompt is copied in after the record, as launch copies it.
     expect(p.steps.length).toBeGreaterThan(1)
-    expect(p.notes).toContain('not applied: network default → host (relaunch to apply)')
+    expect(p.notes.map(noteText)).toContain('not applied: network default → host (relaunch to apply)')
     const json = JSON.parse(renderJson(p)) as { steps: { argv: string[] }[] }
     expect(json.steps[0]?.argv.slice(0, 2)).toStrictEqual(['/bin/sh', '-c'])
     expect(renderText(p)).toContain('note: update: env FOO changed')

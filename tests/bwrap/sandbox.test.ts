@@ -71,9 +71,12 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       const changed = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '--format', 'json'])
       expect(changed.status).toBe(0)
       const plan = JSON.parse(changed.stdout) as Plan
-      expect(plan.notes).toContain(
-        `drift: demo (bwrap) has drifted from bottle.yaml: network default → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
-      )
+      // The JSON plan carries the note as a typed value: a program reads its tag, not its words.
+      expect(plan.notes).toContainEqual({
+        _tag: 'drift',
+        against: 'manifest',
+        text: `demo (bwrap) has drifted from bottle.yaml: network default → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
+      })
       // The same argv as with a manifest that asks for nothing (/dev/null is refused: not a regular file).
       writeFileSync(join(ws, 'plain.yaml'), 'bottles:\n  demo: {}\n')
       expect(plan.steps[0]?.argv).toStrictEqual(JSON.parse(bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap', '-f', 'plain.yaml', '--format', 'json']).stdout).steps[0].argv)

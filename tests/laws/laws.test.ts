@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
-import { type Operation, compile } from '../../src/compile.js'
+import { type BottleOperation, compile } from '../../src/compile.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
 import { type BackendName, type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
@@ -54,7 +54,7 @@ const outerFraming = (framing: readonly string[]): readonly string[] =>
   framing.length >= 5 && framing.at(-3) === commandWrapperScript ? framing.slice(0, -5) : framing
 
 /** The ops that run the agent as the spec's user. */
-const runsAgent = (op: Operation): boolean => op._tag === 'agent' || op._tag === 'resume' || op._tag === 'attach'
+const runsAgent = (op: BottleOperation): boolean => op._tag === 'agent' || op._tag === 'resume' || op._tag === 'attach'
 
 /** The agent's guest env: the spec's, and the profile's root env once root is allowed. */
 const agentEnvOf = (spec: BottleSpec): BottleSpec['env'] =>
@@ -428,7 +428,7 @@ describe('laws across backends', () => {
   test.prop([specArb, fc.array(nastyStringArb, { maxLength: 5 }), fc.option(fc.boolean(), { nil: null }), fc.boolean(), fc.constantFrom('agent' as const, 'resume' as const)], { numRuns: runs })(
     '7: an agent or resume op has the same intent on every backend',
     (spec, args, tty, stdinIsTTY, tag) => {
-      const op: Operation = { _tag: tag, args, tty }
+      const op: BottleOperation = { _tag: tag, args, tty }
       const s: Scenario = { spec, op, host: fixedHost(spec, op, stdinIsTTY) }
       // Decoded from each backend's argv (and bwrap's process env), not read from the plan:
       // compile.ts builds the recorded intent in shared code, so only those can differ.
@@ -450,7 +450,7 @@ describe('laws across backends', () => {
 // NUL-bearing inputs, each reaching a different validator
 // ------------------------------------------------------------------------------------------------
 
-const hostFacts = (spec: BottleSpec, op: Operation): HostFacts => {
+const hostFacts = (spec: BottleSpec, op: BottleOperation): HostFacts => {
   const host = fixedHost(spec, op)
   return { ...host, pathKinds: { ...host.pathKinds, '/src/x': 'file' } }
 }
@@ -462,14 +462,14 @@ const withNul = (s: string, at: number): string => {
 
 /** resolveSpec then compile, as the CLI does: a Left from either is the rejection. */
 const throughSpec =
-  (layer: Parameters<typeof resolveSpec>[0]['fromFlags'], op: Operation = { _tag: 'agent', args: [], tty: null }) =>
+  (layer: Parameters<typeof resolveSpec>[0]['fromFlags'], op: BottleOperation = { _tag: 'agent', args: [], tty: null }) =>
   (backend: Backend) => {
     const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: layer, cwd: '/src/app' })
     return E.isLeft(spec) ? spec : compile(backend, spec.right, op, hostFacts(spec.right, op))
   }
 
 /** Input valid for the backend but for the NUL, so the NUL is what is rejected. */
-const throughOp = (raw: BottleSpec, rawOp: Operation) => (backend: Backend) => {
+const throughOp = (raw: BottleSpec, rawOp: BottleOperation) => (backend: Backend) => {
   const { spec, op } = fitFor(backend.name, { spec: raw, op: rawOp, host: hostFacts(raw, rawOp) })
   return compile(backend, spec, op, hostFacts(spec, op))
 }

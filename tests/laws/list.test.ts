@@ -7,7 +7,7 @@ import { test } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect } from 'vitest'
 import { backends } from '../../src/backends/index.js'
-import { compileList } from '../../src/compile.js'
+import { listPlanFor as compileList } from '../backends/fixtures.js'
 import { listingHost, nastyStringArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 

@@ -1,0 +1,81 @@
+/**
+ * What bottle is asked to do: one `Operation`, the input `compile` turns into a plan.
+ *
+ *   const op: Operation = { _tag: 'exec', script: 'npm test', user: null }     // on one bottle
+ *   const reap: Operation = { _tag: 'down', all: ['demo', 'web'] }           // on a backend's bottles
+ *   isBackendOperation(reap)   // true: compiled with no spec
+ *
+ * Most ops act on one bottle and compile from its spec. `ls` and `down --all` act on what a
+ * backend lists and name no bottle, so they have no spec: the two kinds are told apart by type,
+ * and compile's signature takes a spec exactly when the op needs one.
+ */
+
+import type { PaneMode } from '../attach.js'
+import type { BottleSpec } from '../bottle-spec/spec.js'
+
+// -------------------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------------------
+
+/** An op on one bottle: compiled from that bottle's spec. */
+export type BottleOperation =
+  | { readonly _tag: 'launch' }
+  /** tty null: decide from the host (a TTY iff stdin is a terminal). */
+  | { readonly _tag: 'agent'; readonly args: readonly string[]; readonly tty: boolean | null }
+  | { readonly _tag: 'exec'; readonly script: string; readonly user: string | null }
+  | { readonly _tag: 'cp'; readonly source: string; readonly dest: string }
+  | { readonly _tag: 'resume'; readonly args: readonly string[]; readonly tty: boolean | null }
+  /** The agent (or, with resume, the resume fallback) in a tmux pane; the pane is its terminal. */
+  | {
+      readonly _tag: 'attach'
+      readonly pane: PaneMode
+      readonly target: string | null
+      /**
+       * 'own-pane': no --target was given, and target is the pane bottle runs in ($TMUX_PANE),
+       * not tmux's active pane, which may be in another window.
+       */
+      readonly targetFrom?: 'flag' | 'own-pane'
+      readonly resume: boolean
+      readonly args: readonly string[]
+    }
+  /**
+   * Record what can change on a live bottle (src/bottle-spec/update.ts). The spec compile gets is the
+   * launch record's; `declared` is what the manifest and flags give today, and `recordText` the
+   * record file as read, so the rewrite refuses a record that changed since.
+   */
+  | { readonly _tag: 'update'; readonly declared: BottleSpec; readonly recordText: string }
+  /** down of the bottle the spec names (`all` is never set: see BackendOperation). */
+  | { readonly _tag: 'down'; readonly all?: undefined }
+
+/**
+ * An op on the bottles a backend lists: no spec. down --all is `down` with the names a listing
+ * found just now (not an op of its own: its plan is a down plan, and `down` is what the user
+ * typed); the names come from the backend's listing, so compile checks them like any input.
+ */
+export type BackendOperation =
+  | { readonly _tag: 'ls' }
+  | { readonly _tag: 'down'; readonly all: readonly string[] }
+
+export type Operation = BottleOperation | BackendOperation
+
+/** The name of an op, as the CLI spells it and a plan records it. */
+export type OpName = Operation['_tag']
+
+/**
+ * Every op name, in the order help lists them: the argv parser needs the list as a value.
+ * `satisfies` keeps out a name that is no op; `OpNamesComplete` fails to compile when an op is
+ * missing from it.
+ */
+export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'update', 'down', 'ls'] as const satisfies readonly OpName[]
+
+type IsTrue<T extends true> = T
+/** Compiles only while opNames lists every member of Operation. */
+export type OpNamesComplete = IsTrue<[Exclude<OpName, (typeof opNames)[number]>] extends [never] ? true : false>
+
+// -------------------------------------------------------------------------------------------------
+// guards
+// -------------------------------------------------------------------------------------------------
+
+/** The op names no bottle: it is compiled from what the backend lists, with no spec. */
+export const isBackendOperation = (op: Operation): op is BackendOperation =>
+  op._tag === 'ls' || (op._tag === 'down' && op.all !== undefined)
