@@ -8,9 +8,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import { dirname, resolve } from 'node:path'
 import type { PaneMode } from './attach.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from './backends/backend.js'
-import { backends, detectionOrder } from './backends/index.js'
+import { backends, detectionOrder, fallbackBackend } from './backends/index.js'
 import { compile } from './compile.js'
-import { type Surroundings, askOnTerminal, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readBwrapFacts, readHostFacts, readRecordFile, readRegularFile, readSurroundings, readWorkdirFacts, unusable } from './host.js'
+import { type Surroundings, askOnTerminal, manifestLimit, onPath, ownTmuxPane, promptFileProblem, readHostFacts, readRecordFile, readRegularFile, readSurroundings, readWorkdirFacts, unusable } from './host.js'
 import type { Outcome } from './interpret.js'
 import { eventLines, stepFailedLines } from './run-events.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from './ls.js'
@@ -110,7 +110,7 @@ const scopeFlags = (f: Flags): Checked<ClusterScope> => {
  */
 const clusterFlagsFit = (f: Flags, backend: Backend | null): Checked<null> => {
   const given = [f.context === undefined ? [] : ['--context'], f.namespace === undefined ? [] : ['--namespace']].flat()
-  if (given.length === 0 || backend?.name === 'kubernetes') return E.right(null)
+  if (given.length === 0 || backend?.clusterScoped === true) return E.right(null)
   const applies = `${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} only to the kubernetes backend`
   return backend === null
     ? fail(`${applies}, which is listed only when named: pass -b kubernetes`)
@@ -136,12 +136,12 @@ const chooseBackend = (
   if (fromManifest !== undefined) return E.right({ backend: backends[fromManifest], why: 'named in the manifest' })
   const skipped: string[] = []
   for (const name of detectionOrder) {
-    const why = unusable(name, env)
+    const why = unusable(backends[name], env)
     if (why === null)
       return E.right({ backend: backends[name], why: `auto-detected: ${[...skipped, `${name} is usable`].join('; ')}` })
     skipped.push(why)
   }
-  return fail(`no usable backend: ${skipped.join('; ')}; ${backends.bwrap.install}, or pass -b`)
+  return fail(`no usable backend: ${skipped.join('; ')}; ${fallbackBackend.install}, or pass -b`)
 }
 
 const loadManifest = async (file: string | undefined, cwd: string): Promise<Checked<Manifest | null>> => {
@@ -345,16 +345,9 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
   if (promptProblem !== null) return fail(`prompt file ${show(copiedPrompt ?? '')} ${promptProblem}`)
   const named = [spec.prompt, op._tag === 'cp' ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
-  // bwrap keeps its bottles on the host: read what it needs only when it is the backend.
-  const bwrap =
-    backend.name === 'bwrap'
-      ? readBwrapFacts(io.host, {
-        name,
-        image: spec.image,
-        users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])],
-      })
-      : null
-  const compiled = compile(backend, spec, op, readHostFacts(named, bwrap, clusterOf(spec), io.host))
+  // A backend that keeps its bottles on the host (bwrap) reads what it needs of it; others read nothing.
+  const own = backend.hostFacts?.({ name, image: spec.image, users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])] }, io.host)
+  const compiled = compile(backend, spec, op, readHostFacts(named, own ?? {}, clusterOf(spec), io.host))
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
@@ -383,11 +376,11 @@ const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ bac
 const clusterOf = (spec: BottleSpec): ClusterScope => ({ context: spec.context, namespace: spec.namespace })
 
 /**
- * What listing needs to know about the host: bwrap, whose bottles are host directories, where
- * they are; kubernetes, which cluster and namespace to look in.
+ * What listing needs to know about the host: the backend's own facts (bwrap: where its bottles,
+ * host directories, are); kubernetes, which cluster and namespace to look in.
  */
 const listingHost = (backend: Backend, host: Surroundings, cluster: ClusterScope): HostFacts =>
-  readHostFacts([], backend.name === 'bwrap' ? readBwrapFacts(host, null) : null, cluster, host)
+  readHostFacts([], backend.hostFacts?.(null, host) ?? {}, cluster, host)
 
 const missingBinaryMessage = (binary: string): string => {
   const b = Object.values(backends).find((x) => x.binary === binary)

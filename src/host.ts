@@ -3,25 +3,23 @@
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
  *   const host = readSurroundings(process.env)   // in main, once: env, cwd, clock, isTTY, uid, home, state root
- *   readHostFacts(['/src/app/notes.md'], null, defaultCluster, host)
+ *   readHostFacts(['/src/app/notes.md'], {}, defaultCluster, host)
  *   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null, cluster: { context: null, namespace: null } }
- *   readBwrapFacts(host, { name: 'demo', image: null, users: ['node'] })
- *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
+ *   unusable(backends.docker, process.env)   // 'docker is not on PATH', or null
  */
-import { type Dirent, type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs'
+import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import { isatty } from 'node:tty'
-import type { BwrapFacts, ClusterScope, HostFacts, Ids, PathKind, SpecialEntry, SystemEntry } from './backends/backend.js'
-import { type BackendName, absurd } from './plan/types.js'
+import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKind, SpecialEntry } from './backends/backend.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
-type Env = Readonly<Record<string, string | undefined>>
+export type Env = Readonly<Record<string, string | undefined>>
 
 /**
  * What bottle reads about the host before it looks at the request: read once, by main (the
  * edge), and handed down as this one value. Reads that depend on the request (the manifest, a
- * launch record, bwrap's facts about one bottle, a path's kind) take it as a parameter.
+ * launch record, a backend's facts about one bottle, a path's kind) take it as a parameter.
  */
 export interface Surroundings {
   readonly env: Env
@@ -54,14 +52,14 @@ export const readSurroundings = (env: Env): Surroundings => ({
 })
 
 /** Windows has no uids; podman there runs in a VM as a rootless user. */
-const uidOf = (host: Surroundings): number => host.uid ?? 1000
+export const uidOf = (host: Surroundings): number => host.uid ?? 1000
 
 /**
  * What is at a path, following symlinks: a regular file, a directory, something else (a FIFO, a
  * device, a socket: nothing bottle copies), or nothing. stat never opens the path, so a FIFO
  * does not block it.
  */
-const kindOf = (path: string): PathKind => {
+export const kindOf = (path: string): PathKind => {
   try {
     const st = statSync(path)
     return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
@@ -218,8 +216,8 @@ export const readWorkdirFacts = (workdir: string, host: Surroundings): { workdir
   }
 }
 
-/** `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null, cluster: ClusterScope, host: Surroundings): HostFacts => ({
+/** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
+export const readHostFacts = (paths: readonly string[], own: Partial<BackendFacts>, cluster: ClusterScope, host: Surroundings): HostFacts => ({
   cwd: host.cwd,
   home: host.home,
   stateRoot: host.stateRoot,
@@ -233,7 +231,7 @@ export const readHostFacts = (paths: readonly string[], bwrap: BwrapFacts | null
   ),
   tmpdir: host.tmpdir,
   uid: uidOf(host),
-  bwrap,
+  bwrap: own.bwrap ?? null,
   cluster,
 })
 
@@ -278,45 +276,23 @@ const isSocket = (path: string): boolean => {
 }
 
 /** The user's home: $HOME when it is an absolute path, else the passwd entry's. */
-const homeOf = (env: Env): string => (env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : homedir())
+export const homeOf = (env: Env): string => (env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : homedir())
 
-/**
- * Null when the backend looks usable, else one clause saying why not. A binary on PATH is not
- * enough: the docker client is often installed where no engine runs, and smolvm needs KVM.
- */
-export const unusable = (name: BackendName, env: Env): string | null => {
-  switch (name) {
-    case 'smolvm':
-      if (!onPath('smolvm', env.PATH)) return 'smolvm is not on PATH'
-      if (process.platform === 'linux' && kindOf('/dev/kvm') === 'missing') return 'smolvm is on PATH but /dev/kvm does not exist'
-      return null
-    case 'docker': {
-      if (!onPath('docker', env.PATH)) return 'docker is not on PATH'
-      // A remote engine or a named context: only docker itself can tell, so trust it.
-      if (env.DOCKER_HOST !== undefined || env.DOCKER_CONTEXT !== undefined) return null
-      const sockets = [
-        '/var/run/docker.sock',
-        ...(env.XDG_RUNTIME_DIR === undefined ? [] : [`${env.XDG_RUNTIME_DIR}/docker.sock`]),
-        `${homeOf(env)}/.docker/run/docker.sock`,
-        `${homeOf(env)}/.docker/desktop/docker.sock`,
-      ]
-      return sockets.some(isSocket) ? null : `docker is on PATH but no engine socket was found (${sockets[0]}; DOCKER_HOST is unset)`
-    }
-    case 'podman':
-      // Rootless podman needs no daemon: installed is usable.
-      return onPath('podman', env.PATH) ? null : 'podman is not on PATH'
-    case 'bwrap':
-      return onPath('bwrap', env.PATH) ? null : 'bwrap is not on PATH'
-    // Never auto-detected (src/backends/index.ts); only a cluster could tell whether it is usable.
-    case 'kubernetes':
-      return onPath('kubectl', env.PATH) ? null : 'kubectl is not on PATH'
-    default:
-      return absurd(name)
-  }
-}
+/** What detection may read of the host (a backend's `unusable` reads nothing itself). */
+export const hostProbe = (env: Env): HostProbe => ({
+  env,
+  platform: process.platform,
+  home: homeOf(env),
+  onPath: (binary) => onPath(binary, env.PATH),
+  isSocket,
+  exists: (path) => kindOf(path) !== 'missing',
+})
+
+/** Null when the backend looks usable here, else one clause saying why not (its own rule). */
+export const unusable = (backend: Backend, env: Env): string | null => backend.unusable(hostProbe(env))
 
 // -------------------------------------------------------------------------------------------------
-// bwrap
+// bottle's state root and launch records
 // -------------------------------------------------------------------------------------------------
 
 /** `$XDG_STATE_HOME`, else `~/.local/state`; the XDG spec says to ignore a relative value. */
@@ -361,182 +337,6 @@ export const readRecordFile = (path: string, host: Surroundings): RecordRead => 
     return { _tag: 'refused', reason: `${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }
   } finally {
     closeSync(fd)
-  }
-}
-
-/** uid and gid of the named users in /etc/passwd text (`name:pw:uid:gid:…`); others are left out. */
-export const parsePasswd = (text: string, users: readonly string[]): Record<string, Ids> => {
-  // No prototype: a user named `constructor` or `toString` must not find Object's members.
-  const out: Record<string, Ids> = Object.create(null) as Record<string, Ids>
-  for (const line of text.split('\n')) {
-    const [name, , uid, gid] = line.split(':')
-    if (name === undefined || !users.includes(name) || Object.hasOwn(out, name)) continue
-    if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) continue
-    out[name] = { uid: Number(uid), gid: Number(gid) }
-  }
-  return out
-}
-
-const readText = (path: string): string => {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return ''
-  }
-}
-
-/** The bottle an op names, as far as bwrap's facts go; null for `ls`. */
-export interface BwrapBottleQuery {
-  readonly name: string
-  /** The spec's image: a rootfs directory, or null for the host's `/`. */
-  readonly image: string | null
-  /** The users the op may run as: the spec's, and exec's --user. */
-  readonly users: readonly string[]
-}
-
-const lstatOf = (path: string): Stats | null => {
-  try {
-    return lstatSync(path)
-  } catch {
-    return null
-  }
-}
-
-/**
- * The system directories a bottle sees, read-only, in this order: what programs need to run
- * (/usr, and /bin, /sbin, /lib* — symlinks into /usr on a merged-/usr system, made again as
- * symlinks), the configuration they read (/etc: passwd, resolv.conf, ssl certificates, ld.so
- * config), and locally installed software (/opt). Everything else at the top is left out: /home,
- * /root, /run, /var, /tmp, /mnt, /media and /srv are fresh tmpfs in the sandbox (src/backends/bwrap.ts).
- */
-export const systemDirs = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'] as const
-
-/** How each allow-listed directory appears in the root filesystem `rootfs`. */
-const systemEntries = (rootfs: string): SystemEntry[] =>
-  systemDirs.flatMap((path): SystemEntry[] => {
-    const st = lstatOf(join(rootfs, path))
-    if (st === null) return []
-    if (st.isSymbolicLink()) return [{ path, kind: 'symlink', target: readlinkSync(join(rootfs, path)) }]
-    return st.isDirectory() ? [{ path, kind: 'dir' }] : []
-  })
-
-/** More entries than this under one directory and it is not scanned, so not bound (see rootOnlyUnder). */
-const scanBudget = 20_000
-
-/**
- * What under `dir` (a guest path, read in `rootfs`) only root or a group may read: files with no
- * read bit for others, directories others cannot list or enter (not descended into). Symlinks
- * are skipped: what they lead to is checked where it lives. Null when there are too many entries.
- * /usr is not scanned (100k+ entries, seconds cold): distributions keep it world-readable.
- * Exported for its test over generated trees.
- *
- * readdir's entry types say which entries are symlinks without an lstat each (a fifth of /etc;
- * node itself lstats an entry whose type the filesystem does not report). Every other entry is
- * lstat'ed for its mode, and skipped again if that says symlink (it was swapped in meanwhile).
- */
-export const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: string[] } | null => {
-  const files: string[] = []
-  const dirs: string[] = []
-  let seen = 0
-  const walk = (guest: string): boolean => {
-    let entries: Dirent[]
-    try {
-      entries = readdirSync(join(rootfs, guest), { withFileTypes: true })
-    } catch {
-      dirs.push(guest)
-      return true
-    }
-    for (const entry of entries) {
-      if (++seen > scanBudget) return false
-      if (entry.isSymbolicLink()) continue
-      const path = `${guest}/${entry.name}`
-      const st = lstatOf(join(rootfs, path))
-      if (st === null || st.isSymbolicLink()) continue
-      if (st.isDirectory()) {
-        if ((st.mode & 0o005) !== 0o005) dirs.push(path)
-        else if (!walk(path)) return false
-      } else if ((st.mode & 0o004) === 0) files.push(path)
-    }
-    return true
-  }
-  // Sorted: the same host gives the same plan, whatever order readdir returns.
-  return walk(dir) ? { files: files.sort(), dirs: dirs.sort() } : null
-}
-
-/** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
-const resolvConfTarget = (rootfs: string): string | null => {
-  if (rootfs !== '/' || lstatOf('/etc/resolv.conf')?.isSymbolicLink() !== true) return null
-  try {
-    const target = realpathSync('/etc/resolv.conf')
-    return target.startsWith('/run/') ? target : null
-  } catch {
-    return null
-  }
-}
-
-/**
- * Whether a launched bottle's state directory is still what launch made: a real directory, its
- * `home` a real directory owned by us, its prompt (if any) a regular file. A symlink there was
- * planted: following it would bind or overwrite a host path. Null when all is well.
- */
-const stateProblem = (state: string, uid: number): string | null => {
-  const dir = lstatOf(state)
-  if (dir === null) return null
-  if (!dir.isDirectory()) return `${state} is not a directory (a symlink or a file was put in its place)`
-  const home = lstatOf(`${state}/home`)
-  if (home === null) return `${state}/home is missing`
-  if (home.isSymbolicLink() || !home.isDirectory()) return `${state}/home is not a directory (a symlink or a file was put in its place)`
-  if (home.uid !== uid) return `${state}/home is owned by uid ${home.uid}, not by bottle's user (${uid})`
-  const prompt = lstatOf(`${state}/system-prompt.md`)
-  if (prompt !== null && !prompt.isFile()) return `${state}/system-prompt.md is not a regular file (a symlink or something else was put in its place)`
-  return null
-}
-
-export const readBwrapFacts = (host: Surroundings, query: BwrapBottleQuery | null): BwrapFacts => {
-  const { env, stateRoot } = host
-  const stateDir = `${stateRoot}/bwrap`
-  const state = query === null ? null : `${stateDir}/${query.name}`
-  // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
-  const rootfs = query?.image ?? '/'
-  const readable = isAbsolute(rootfs)
-  const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
-  const uid = uidOf(host)
-  // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
-  const scanned = readable && uid === 0 && query !== null
-  const system = readable ? systemEntries(rootfs) : []
-  const rootOnly = { files: [] as string[], dirs: [] as string[] }
-  const tooBig = new Set<string>()
-  if (scanned)
-    for (const e of system)
-      if (e.kind === 'dir' && e.path !== '/usr') {
-        const found = rootOnlyUnder(rootfs, e.path)
-        if (found === null) tooBig.add(e.path)
-        else {
-          rootOnly.files.push(...found.files)
-          rootOnly.dirs.push(...found.dirs)
-        }
-      }
-  return {
-    stateDir,
-    binary: which('bwrap', env.PATH) ?? 'bwrap',
-    term: env.TERM ?? null,
-    script: which('script', env.PATH) ?? 'script',
-    stateRoot,
-    hostHome: host.home,
-    // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
-    system: system.filter((e) => !tooBig.has(e.path)),
-    rootOnly,
-    resolvConf: resolvConfTarget(rootfs),
-    bottle:
-      query === null || state === null
-        ? null
-        : {
-          launched: kindOf(state) === 'dir',
-          promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
-          unsafe: stateProblem(state, uid),
-          users: query.users,
-          accounts: parsePasswd(passwd, query.users),
-        },
   }
 }
 

@@ -13,9 +13,7 @@ import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
 import type { BottleOperation } from '../src/compile.js'
 import { type AgentProfile, agentProfiles, customProfile } from '../src/bottle-spec/agent.js'
-import type { BackendName } from '../src/plan/types.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/bottle-spec/spec.js'
-import { homeOf } from '../src/bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
 // nasty strings
@@ -410,47 +408,6 @@ export const fixedHost = (spec: BottleSpec, op: BottleOperation, stdinIsTTY = fa
 
 /** Where a rootfs directory stands in for the image references the generators make. */
 export const rootfsForBwrap = '/srv/rootfs'
-
-const within = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`)
-
-/**
- * What a backend refuses by design, replaced by the nearest input it takes, so that the laws can
- * run every backend on the same generated scenarios (separate examples check each refusal). The
- * generators make input valid for docker and smolvm; bwrap wants an image that is a rootfs
- * directory, not a reference, and a cp destination in the workdir or the home (the only places a
- * bwrap bottle keeps); kubernetes has no network "none". Each backend has an entry, so a new one
- * must decide.
- */
-const fits: Record<BackendName, (s: Scenario) => Scenario> = {
-  smolvm: (s) => s,
-  docker: (s) => s,
-  podman: (s) => s,
-  bwrap: (s) => {
-    const spec = s.spec.image === null || s.spec.image.startsWith('/') ? s.spec : { ...s.spec, image: rootfsForBwrap }
-    const op =
-      s.op._tag === 'cp' && !within(s.op.dest, spec.workdir) && !within(s.op.dest, homeOf(spec.user))
-        ? { ...s.op, dest: `${spec.workdir}${s.op.dest}` }
-        : s.op
-    // A workdir that holds bottle's state root is refused; keep the state where users keep it.
-    const facts = s.host.bwrap
-    const host =
-      facts !== null && within(facts.stateRoot, spec.workdir)
-        ? { ...s.host, bwrap: { ...facts, stateDir: '/home/me/.local/state/bottle/bwrap', stateRoot: '/home/me/.local/state/bottle' } }
-        : s.host
-    return { spec, op, host }
-  },
-  kubernetes: (s) => {
-    const spec: BottleSpec = s.spec.network === 'none' ? { ...s.spec, network: 'default' } : s.spec
-    // A Pod's secrets stay as launched: a new plain env entry named like one is refused (an example).
-    const op =
-      s.op._tag === 'update'
-        ? { ...s.op, declared: { ...s.op.declared, env: s.op.declared.env.filter(([k]) => !spec.secrets.includes(k)) } }
-        : s.op
-    return { ...s, spec, op }
-  },
-}
-
-export const fitFor = (backend: BackendName, s: Scenario): Scenario => fits[backend](s)
 
 /** Facts for listing (ls and down --all name no bottle): bwrap's state directory; kubectl's current context. */
 export const listingHost: HostFacts = {

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli.js'
-import { ownTmuxPane, parsePasswd, readBwrapFacts, readSurroundings, stateHome, unusable, which } from '../src/host.js'
+import { parsePasswd, readBwrapFacts } from '../src/backends/bwrap-host.js'
+import { backends } from '../src/backends/index.js'
+import { ownTmuxPane, readSurroundings, stateHome, unusable, which } from '../src/host.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-host-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -56,12 +58,12 @@ describe('which and unusable', () => {
   })
 
   it('a backend whose binary is missing is unusable, and says so', () => {
-    expect(unusable('smolvm', { PATH: bin })).toBe('smolvm is not on PATH')
-    expect(unusable('bwrap', { PATH: bin })).toBeNull()
+    expect(unusable(backends.smolvm, { PATH: bin })).toBe('smolvm is not on PATH')
+    expect(unusable(backends.bwrap, { PATH: bin })).toBeNull()
   })
 
   it('docker with DOCKER_HOST set is trusted to reach its engine', () => {
-    expect(unusable('docker', { PATH: bin, DOCKER_HOST: 'tcp://10.0.0.1:2375' })).toBeNull()
+    expect(unusable(backends.docker, { PATH: bin, DOCKER_HOST: 'tcp://10.0.0.1:2375' })).toBeNull()
   })
 })
 

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect } from 'vitest'
-import { rootOnlyUnder } from '../src/host.js'
+import { rootOnlyUnder } from '../src/backends/bwrap-host.js'
 
 type Entry =
   | { readonly kind: 'file'; readonly name: string; readonly mode: number }

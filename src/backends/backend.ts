@@ -13,6 +13,7 @@ import type { BottleSpec } from '../bottle-spec/spec.js'
 import { recordOf, specHash } from '../bottle-spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
+import type { Surroundings } from '../host.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -139,12 +140,62 @@ export interface ExecFraming {
   readonly wrapper?: Wrapper
 }
 
+/**
+ * The host reads a backend's detection may make, handed in by src/host.ts: a backend file reads
+ * nothing itself, so detection is a pure function of these (and testable with made-up ones).
+ */
+export interface HostProbe {
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** `process.platform`: smolvm needs KVM only on Linux. */
+  readonly platform: string
+  /** The invoking user's home ($HOME, else the passwd entry's). */
+  readonly home: string
+  readonly onPath: (binary: string) => boolean
+  readonly isSocket: (path: string) => boolean
+  readonly exists: (path: string) => boolean
+}
+
+/** The bottle an op names, as a backend that reads the host for it needs to know it. */
+export interface BottleQuery {
+  readonly name: string
+  /** The spec's image (bwrap: a rootfs directory, or null for the host's `/`). */
+  readonly image: string | null
+  /** The users the op may run as: the spec's, and exec's --user. */
+  readonly users: readonly string[]
+}
+
+/**
+ * The host facts that belong to one backend: a backend that keeps its bottles on the host (bwrap)
+ * fills its field with its `hostFacts` reader; every other backend leaves it null.
+ */
+export type BackendFacts = Pick<HostFacts, 'bwrap'>
+
 export interface Backend {
   readonly name: BackendName
   /** The executable every step of this backend spawns first. */
   readonly binary: string
   /** One line: how to get the binary. */
   readonly install: string
+  /**
+   * Null when the backend looks usable here, else one clause saying why not. A binary on PATH is
+   * not always enough: the docker client is often installed where no engine runs.
+   */
+  readonly unusable: (probe: HostProbe) => string | null
+  /**
+   * Whether a bottle without -b or `backend:` may land here (src/backends/index.ts tries those in
+   * order), and whether `ls` without -b lists it.
+   */
+  readonly autoDetected: boolean
+  /**
+   * The --context and --namespace flags choose where its bottles are (kubernetes); any other
+   * backend refuses them rather than ignore them.
+   */
+  readonly clusterScoped?: boolean
+  /**
+   * Reads the host facts this backend needs beyond the common ones, at the CLI edge; `query` is
+   * the bottle the op names, null for ops that name none (ls, down --all). Absent: it needs none.
+   */
+  readonly hostFacts?: (query: BottleQuery | null, host: Surroundings) => BackendFacts
   /**
    * The backend's own rules on top of the spec's (name syntax, paths its CLI cannot take), and,
    * for a backend that keeps its bottles on the host, whether `op` fits the bottle's state.

@@ -24,6 +24,7 @@
  * comes after the tmpfs mounts; bwrap's own failures exit 1.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { readBwrapFacts } from './bwrap-host.js'
 import { compileError, show } from '../plan/errors.js'
 import {
   type EnvVar,
@@ -616,6 +617,11 @@ export const bwrap: Backend = {
   name: 'bwrap',
   binary: 'bwrap',
   install: 'install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap)',
+  unusable: ({ onPath }) => (onPath('bwrap') ? null : 'bwrap is not on PATH'),
+  // Last in the detection order (src/backends/index.ts): it needs nothing running.
+  autoDetected: true,
+  // Its bottles are host directories: whether one exists, and what its rootfs holds, are host facts.
+  hostFacts: (query, host) => ({ bwrap: readBwrapFacts(host, query) }),
   checkSpec,
   // The host's own root, read-only; a spec's image is a rootfs directory in its place.
   defaultImage: '/',

@@ -19,6 +19,7 @@ import {
   type BottleRow,
   type GuestStep,
   type HostFacts,
+  type HostProbe,
   type ListingError,
   type ParsedListing,
   launchIdLabel,
@@ -50,6 +51,8 @@ export interface ContainerCli {
   readonly name: BackendName
   readonly binary: string
   readonly install: string
+  /** Why the CLI cannot be used here, or null (Backend.unusable). */
+  readonly unusable: Backend['unusable']
   /** The engine's own container-name rule. */
   readonly nameRule: RegExp
   readonly defaultImage: string
@@ -145,6 +148,8 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     }),
     binary: bin,
     install: cli.install,
+    unusable: cli.unusable,
+    autoDetected: true,
     checkSpec,
     defaultImage: cli.defaultImage,
     bindsWorkdir: true,
@@ -268,10 +273,28 @@ const parsePs = (cli: ContainerCli, stdout: string): E.Either<ListingError, Pars
   return E.right({ rows, skipped })
 }
 
+/**
+ * The docker client is often installed where no engine runs: usable when an engine socket is in
+ * one of the places docker and Docker Desktop put it, or DOCKER_HOST or DOCKER_CONTEXT names one
+ * elsewhere (a remote engine, a named context: only docker itself can tell, so trust it).
+ */
+const dockerUnusable = ({ env, home, onPath, isSocket }: HostProbe): string | null => {
+  if (!onPath('docker')) return 'docker is not on PATH'
+  if (env.DOCKER_HOST !== undefined || env.DOCKER_CONTEXT !== undefined) return null
+  const sockets = [
+    '/var/run/docker.sock',
+    ...(env.XDG_RUNTIME_DIR === undefined ? [] : [`${env.XDG_RUNTIME_DIR}/docker.sock`]),
+    `${home}/.docker/run/docker.sock`,
+    `${home}/.docker/desktop/docker.sock`,
+  ]
+  return sockets.some(isSocket) ? null : `docker is on PATH but no engine socket was found (${sockets[0]}; DOCKER_HOST is unset)`
+}
+
 export const docker = containerBackend({
   name: 'docker',
   binary: 'docker',
   install: 'install Docker Engine (https://docs.docker.com/engine/install/) and start its daemon',
+  unusable: dockerUnusable,
   // moby's RestrictedNamePattern: at least two characters.
   nameRule: /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/,
   defaultImage: 'node:22',

@@ -250,6 +250,13 @@ export const kubernetes: Backend = {
   }),
   binary: 'kubectl',
   install: 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and give it a kubeconfig context for your cluster',
+  // Only a cluster could tell whether it is usable; kubectl on PATH is what can be seen.
+  unusable: ({ onPath }) => (onPath('kubectl') ? null : 'kubectl is not on PATH'),
+  // Never auto-detected, and `ls` without -b does not list it either: kubectl is on many laptops
+  // with a production cluster as its current context, and a bottle must not land there, nor
+  // bottle talk to it, because nothing else was installed. It is chosen with -b or `backend:` only.
+  autoDetected: false,
+  clusterScoped: true,
   checkSpec,
   defaultImage: 'node:22',
   // No host directory is bound: launch makes the workdir, empty, in the Pod.

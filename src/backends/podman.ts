@@ -25,6 +25,8 @@ export const podman = containerBackend({
   name: 'podman',
   binary: 'podman',
   install: 'install podman (https://podman.io/docs/installation) and catatonit, which --init runs',
+  // Rootless podman needs no daemon: installed is usable.
+  unusable: ({ onPath }) => (onPath('podman') ? null : 'podman is not on PATH'),
   // libpod/define NameRegex.
   nameRule: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
   defaultImage: 'docker.io/library/node:22',

@@ -101,6 +101,14 @@ export const smolvm: Backend = {
   }),
   binary: 'smolvm',
   install: 'install smolvm (https://github.com/smol-machines/smolvm); it needs KVM on Linux or Hypervisor.framework on macOS',
+  // A microVM needs KVM on Linux: on PATH is not enough where /dev/kvm is missing (a VM without nesting).
+  unusable: ({ onPath, platform, exists }) =>
+    !onPath('smolvm')
+      ? 'smolvm is not on PATH'
+      : platform === 'linux' && !exists('/dev/kvm')
+        ? 'smolvm is on PATH but /dev/kvm does not exist'
+        : null,
+  autoDetected: true,
   checkSpec,
   defaultImage: 'node:22',
   bindsWorkdir: true,

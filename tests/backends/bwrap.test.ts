@@ -15,7 +15,8 @@ import type { Plan, Step } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { backendSteps, isRecordStep } from '../records.js'
 import { demo } from './fixtures.js'
-import { bwrapBaseFacts, envAndSecretsArb, fitFor, scenarioArb } from '../arbitraries.js'
+import { bwrapBaseFacts, envAndSecretsArb, scenarioArb } from '../arbitraries.js'
+import { fitFor } from './kits.js'
 import { runs } from '../runs.js'
 
 // Bytes no labels file bottle writes could hold: a NUL, a bare 0xff, a TAB.

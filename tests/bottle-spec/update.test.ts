@@ -14,7 +14,8 @@ import { agentProfiles } from '../../src/bottle-spec/agent.js'
 import { decodeLaunchRecord, launchRecordJson } from '../../src/bottle-spec/record.js'
 import { type BottleSpec, noResources, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { updateOf } from '../../src/bottle-spec/update.js'
-import { fitFor, fixedHost, scenarioArb, specArb } from '../arbitraries.js'
+import { fixedHost, scenarioArb, specArb } from '../arbitraries.js'
+import { fitFor } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
 /** The fields fixed at launch: update never takes them from the manifest. */

@@ -11,7 +11,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { onPath, parsePasswd } from '../../src/host.js'
+import { parsePasswd } from '../../src/backends/bwrap-host.js'
+import { onPath } from '../../src/host.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import type { Plan } from '../../src/plan/types.js'
 

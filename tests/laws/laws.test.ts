@@ -11,16 +11,17 @@ import { backends } from '../../src/backends/index.js'
 import { type BottleOperation, compile } from '../../src/compile.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
-import { type BackendName, type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
+import { type Plan, type Step, secretSource, stepUsesLaunchId } from '../../src/plan/types.js'
 import { agentProfiles } from '../../src/bottle-spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
-import { bwrapProcessPath, idsOf } from '../../src/backends/bwrap.js'
+import { bwrapProcessPath } from '../../src/backends/bwrap.js'
 import { handoffVar } from '../../src/attach.js'
 import { processEnv } from '../../src/interpret.js'
 import { isClientVar } from '../../src/plan/client-env.js'
-import { type Scenario, attachScenarioArb, fitFor, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
+import { type Scenario, attachScenarioArb, fixedHost, withOp, nastyString, nastyStringArb, scenarioArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
-import { commandWrapperScript, decoders, runIdWord } from './decode.js'
+import { commandWrapperScript, runIdWord } from './decode.js'
+import { allKits, fitFor, kits } from '../backends/kits.js'
 import { decodeAttach } from './tmux.js'
 import { backendSteps, isRecordStep } from '../records.js'
 
@@ -63,110 +64,8 @@ const agentEnvOf = (spec: BottleSpec): BottleSpec['env'] =>
 const guestSteps = (plan: Plan): (Step & { guest: NonNullable<Step['guest']> })[] =>
   everyStep(plan.steps).flatMap((s) => (s.guest === undefined ? [] : [{ ...s, guest: s.guest }]))
 
-const count = <A>(xs: readonly A[], x: A): number => xs.filter((y) => y === x).length
-
-type Framing = readonly string[]
-
-// Flags stop at the container name, so `-u USER` must be a flag pair before it, and the name last.
-const containerUserSwitch = (framing: Framing, user: string, bottle: string): boolean =>
-  framing.at(-1) === bottle && framing.slice(0, -1).some((w, i) => w === '-u' && framing[i + 1] === user && i + 1 < framing.length - 1)
-
-/** Where each backend puts the user switch: it must come before the tail, whatever the tail says. */
-const userSwitchPrecedesTail: Record<BackendName, (framing: Framing, user: string, bottle: string, host: HostFacts) => boolean> = {
-  docker: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
-  podman: (framing, user, bottle) => containerUserSwitch(framing, user, bottle),
-  smolvm: (framing, user) => JSON.stringify(framing.slice(-4)) === JSON.stringify(['runuser', '-u', user, '--']),
-  // The guest command (after kubectl's `--`) opens with the user switch; after it come only env's
-  // words (`-u NAME`, `K=V`) and the cd wrapper, which runs what follows it.
-  kubernetes: (framing, user) => {
-    const guest = framing.slice(framing.indexOf('--') + 1)
-    const envWords = guest.slice(5, -5)
-    return (
-      JSON.stringify(guest.slice(0, 5)) === JSON.stringify(['runuser', '-u', user, '--', 'env']) &&
-      JSON.stringify(guest.slice(-5, -1)) === JSON.stringify(['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'bottle']) &&
-      envWords.every((w, i) => w.includes('=') || w === '-u' || envWords[i - 1] === '-u')
-    )
-  },
-  // Numeric, before the `--` that ends bwrap's options: root is 0, else the rootfs passwd's ids, else 1000.
-  bwrap: (framing, user, _bottle, host) => {
-    const { uid, gid } = idsOf(user, host.bwrap?.bottle?.accounts ?? {})
-    const pair = (flag: string, value: number) => framing.some((w, i) => w === flag && framing[i + 1] === String(value))
-    return framing.at(-1) === '--' && pair('--uid', uid) && pair('--gid', gid)
-  },
-}
-
-/** Where each backend carries one guest env entry, and how it asks for a TTY. */
-const carriers: Record<BackendName, { envCount: (st: Step, framing: Framing, k: string, v: string) => number; ttyMarks: (framing: Framing) => number }> = {
-  docker: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-  podman: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-  smolvm: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-  // bwrap's `--setenv K V` (its process env holds only a fixed PATH and the secrets); with a
-  // TTY, no new session, since the guest runs on a pseudo-terminal of its own (the wrapper).
-  bwrap: {
-    envCount: (_st, framing, k, v) => framing.filter((w, i) => w === '--setenv' && framing[i + 1] === k && framing[i + 2] === v).length,
-    ttyMarks: (framing) => (framing.includes('--new-session') ? 0 : 1),
-  },
-  // GNU env's `K=V` words in the guest command; kubectl's -t.
-  kubernetes: { envCount: (_st, framing, k, v) => count(framing, `${k}=${v}`), ttyMarks: (framing) => count(framing, '-t') },
-}
-
-/**
- * How a guest command gets the host's secrets: forwarded by name from the backend process's env
- * on every exec, or already in the bottle's own env (kubernetes: the Pod's, by secretKeyRef).
- */
-const secretsReachGuestVia: Record<BackendName, 'process env' | 'bottle env'> = {
-  smolvm: 'process env',
-  docker: 'process env',
-  podman: 'process env',
-  bwrap: 'process env',
-  kubernetes: 'bottle env',
-}
-
-/** The words after kubectl and its cluster flags: `apply -f`, `delete pod`. */
-const kubectlVerb = (argv: readonly string[]): readonly string[] => {
-  const rest = argv.slice(1)
-  while (rest[0]?.startsWith('--context=') || rest[0]?.startsWith('--namespace=')) rest.shift()
-  return rest.slice(0, 2)
-}
-
-/** Whether a launch step creates something that outlives it: the bottle, or a scratch file on the host. */
-const createsSomething: Record<BackendName, (backend: Backend, s: Step) => boolean> = {
-  smolvm: (backend, s) =>
-    s.guest === undefined &&
-    (s.argv[0] === backend.binary ? ['create', 'start'].some((verb) => s.argv.slice(1, 3).includes(verb)) : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
-  docker: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'create',
-  podman: (backend, s) => s.guest === undefined && s.argv[0] === backend.binary && s.argv[1] === 'create',
-  // The state directory (mkdir without -p); the prompt copied into it goes when it goes.
-  bwrap: (_backend, s) => s.argv[0] === 'mkdir' && !s.argv.includes('-p'),
-  // The Secret and the Pod; staged copies of the prompt on the host.
-  kubernetes: (backend, s) =>
-    s.guest === undefined &&
-    (s.argv[0] === backend.binary ? ['create', 'apply'].includes(kubectlVerb(s.argv)[0] ?? '') : s.argv[0] === 'cp' || s.argv[0] === 'tar'),
-}
-
-/** The host scratch path a staging step makes (a copy of a file, or a tarball of a directory). */
-const stagedOnHost = (s: Step): string | undefined =>
-  s.argv[0] === 'cp' ? s.argv.at(-1) : s.argv[0] === 'tar' ? s.argv[s.argv.indexOf('-cf') + 1] : undefined
-
-/** Host scratch files a launch step leaves behind (smolvm and kubernetes stage copies); bwrap and docker make none. */
-const scratchMadeBy: Record<BackendName, (s: Step) => string | undefined> = {
-  smolvm: stagedOnHost,
-  docker: () => undefined,
-  podman: () => undefined,
-  bwrap: () => undefined,
-  kubernetes: stagedOnHost,
-}
-
-/** Down steps that need no tolerated failure: already idempotent as they stand. */
-const idempotentAsIs: Record<BackendName, (s: Step) => boolean> = {
-  smolvm: () => false,
-  docker: (s) => s.argv[0] === 'docker' && s.argv[1] === 'rm' && s.argv.includes('-f'),
-  podman: (s) => s.argv[0] === 'podman' && s.argv[1] === 'rm' && s.argv.includes('-f'),
-  bwrap: (s) => s.argv[0] === 'rm' && s.argv[1] === '-rf',
-  kubernetes: (s) => s.argv[0] === 'kubectl' && kubectlVerb(s.argv)[0] === 'delete' && s.argv.includes('--ignore-not-found'),
-}
-
-describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_name, backend) => {
+describe.each(allKits.map((k) => [k.backend.name, k] as const))('laws for %s', (_name, kit) => {
+  const backend = kit.backend
   // ----------------------------------------------------------------------------------------------
   // 1. determinism and plain data
   // ----------------------------------------------------------------------------------------------
@@ -207,7 +106,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
       const words = [...st.guest.framing, ...st.guest.tail]
       expect(st.argv).toStrictEqual(wrapper === undefined ? words : [...wrapper.before, `${wrapper.prelude ?? ''}${quoteShArgv(['exec', ...words])}`, ...wrapper.after])
       expect(st.guest.tail).toStrictEqual(st.guest.intent.argv)
-      expect(userSwitchPrecedesTail[backend.name](outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
+      expect(kit.userSwitchPrecedesTail(outerFraming(st.guest.framing), st.guest.intent.user, s.spec.name, s.host)).toBe(true)
     }
     // agent, resume and attach always run one guest command as the spec's user, with the
     // profile's command first (directly, or in the resume script).
@@ -227,9 +126,8 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     for (const st of guestSteps(plan)) {
       const { intent } = st.guest
       const framing = outerFraming(st.guest.framing)
-      const carrier = carriers[backend.name]
-      for (const [k, v] of intent.env) expect(carrier.envCount(st, framing, k, v)).toBe(1)
-      expect(carrier.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
+      for (const [k, v] of intent.env) expect(kit.envCount(framing, k, v)).toBe(1)
+      expect(kit.ttyMarks(framing)).toBe(intent.tty ? 1 : 0)
     }
     // agent, resume, attach and exec run one guest command, with the spec's env (on every exec,
     // not only at create); the agent also gets its profile's root env once root is allowed. A pane
@@ -267,11 +165,11 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('7: decoding each guest step gives back its intent', (s) => {
     const launch = launchOf(backend, s)
     for (const st of guestSteps(compiled(backend, s))) {
-      expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
+      expect(kit.decode(st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
       // Forwarded secrets are read from the backend process's env: the step must put them there.
       // Secrets already in the bottle's env need not, and so must not, go to the backend process.
       const secretVars = st.env.vars.flatMap((v) => (v._tag === 'secret' ? [secretSource(v)] : []))
-      expect(secretVars).toStrictEqual(secretsReachGuestVia[backend.name] === 'process env' ? [...st.guest.intent.secrets] : [])
+      expect(secretVars).toStrictEqual(kit.secretsReachGuestVia === 'process env' ? [...st.guest.intent.secrets] : [])
     }
   })
 
@@ -279,7 +177,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const plan = compiled(backend, s)
     const launch = launchOf(backend, s)
     for (const st of sideSteps(plan.steps))
-      if (st.guest !== undefined) expect(decoders[backend.name](st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
+      if (st.guest !== undefined) expect(kit.decode(st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
     if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec') return
     const cmd = plan.steps[plan.exitCodeFrom ?? -1]
     if (cmd?.guest === undefined) throw new Error('a command plan runs a guest step')
@@ -292,8 +190,8 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     const stops = cmd.onInterrupt ?? []
     expect(stops.length).toBe(backend.guestOutlivesClient === true ? 1 : 0)
     for (const stop of stops) {
-      const intent = decoders[backend.name](stop, { host: s.host, launch })
-      const { user, home, cwd } = decoders[backend.name](cmd, { host: s.host, launch })
+      const intent = kit.decode(stop, { host: s.host, launch })
+      const { user, home, cwd } = kit.decode(cmd, { host: s.host, launch })
       const got = { user: intent.user, home: intent.home, cwd: intent.cwd, tty: intent.tty, stdin: intent.stdin, secrets: intent.secrets }
       expect(got).toStrictEqual({ user, home, cwd, tty: false, stdin: false, secrets: [] })
       // The same id: the argument of the stop script.
@@ -348,7 +246,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('8: launch undo deletes, in reverse, what it created', (s) => {
     const launch = compiled(backend, withOp(s, { _tag: 'launch' }))
     const down = compiled(backend, withOp(s, { _tag: 'down' }))
-    expect(launch.steps.filter((st) => createsSomething[backend.name](backend, st) && st.undo.length === 0)).toStrictEqual([])
+    expect(launch.steps.filter((st) => kit.createsSomething(st) && st.undo.length === 0)).toStrictEqual([])
     // The interpreter runs undo lists last-created first: the very last undo removes the bottle,
     // and only if it carries this run's launch id: the step that creates the bottle has a launch
     // id slot, and so has its undo (a fresh id per run, so never another run's bottle).
@@ -364,7 +262,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
     for (const st of launch.steps.filter(stepUsesLaunchId)) for (const u of st.undo) expect(u.launchId?.length).toBeGreaterThan(0)
     // Host scratch files are removed by an undo naming the same path.
     for (const st of launch.steps) {
-      const made = scratchMadeBy[backend.name](st)
+      const made = kit.scratchMadeBy(st)
       if (made !== undefined) expect(st.undo.map((u) => u.argv)).toContainEqual(['rm', '-f', '--', made])
     }
   })
@@ -415,7 +313,7 @@ describe.each(allBackends.map((b) => [b.name, b] as const))('laws for %s', (_nam
   test.prop([scenarioArb], { numRuns: runs })('8: down tolerates a missing bottle at every step', (s) => {
     const down = compiled(backend, withOp(s, { _tag: 'down' }))
     // Forgetting the launch record is `rm -f` and a quiet rmdir: idempotent as it stands.
-    expect(down.steps.filter((st) => st.tolerate.length === 0 && !idempotentAsIs[backend.name](st) && !isRecordStep(st))).toStrictEqual([])
+    expect(down.steps.filter((st) => st.tolerate.length === 0 && !kit.idempotentAsIs(st) && !isRecordStep(st))).toStrictEqual([])
     expect(down.steps.length).toBeGreaterThan(0)
   })
 })
@@ -436,7 +334,7 @@ describe('laws across backends', () => {
       // over a read-only root), so it reads as <prompt> here, inside sh -c scripts too.
       const decoded = allBackends.map((b) =>
         guestSteps(compiled(b, s)).map((st) => {
-          const intent = decoders[b.name](st, { host: s.host, launch: launchOf(b, s) })
+          const intent = kits[b.name].decode(st, { host: s.host, launch: launchOf(b, s) })
           return { ...intent, argv: intent.argv.map((w) => w.split(b.promptPath(spec)).join('<prompt>')) }
         }),
       )

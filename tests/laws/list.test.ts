@@ -9,6 +9,7 @@ import { describe, expect } from 'vitest'
 import { backends } from '../../src/backends/index.js'
 import { listPlanFor as compileList } from '../backends/fixtures.js'
 import { listingHost, nastyStringArb } from '../arbitraries.js'
+import { kits } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
 describe.each(Object.values(backends).map((b) => [b.name, b] as const))('listing laws for %s', (_name, backend) => {
@@ -17,8 +18,7 @@ describe.each(Object.values(backends).map((b) => [b.name, b] as const))('listing
     expect(plan.steps.at(-1)?.stdio).toBe('capture')
     expect(plan.steps.flatMap((s) => [...s.undo, ...(s.guest === undefined ? [] : [s])])).toStrictEqual([])
     expect(plan.secrets).toStrictEqual([])
-    // bwrap's bottles are host directories: its listing is host tools, not bwrap.
-    if (backend.name !== 'bwrap') expect(plan.steps.every((s) => s.argv[0] === backend.binary)).toBe(true)
+    if (kits[backend.name].listsWithItsBinary) expect(plan.steps.every((s) => s.argv[0] === backend.binary)).toBe(true)
   })
 
   test('empty output is no bottles', () => {

@@ -19,7 +19,8 @@ import { backends } from '../../src/backends/index.js'
 import { compile } from '../../src/compile.js'
 import { agentProfiles } from '../../src/bottle-spec/agent.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
-import { customProfileArb, fitFor, fixedHost, nastyStringArb, specArb } from '../arbitraries.js'
+import { customProfileArb, fixedHost, nastyStringArb, specArb } from '../arbitraries.js'
+import { fitFor } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
 const stubDir = mkdtempSync(join(tmpdir(), 'bottle-shell-roundtrip-'))
