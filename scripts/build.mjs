@@ -56,7 +56,7 @@ const execaWithoutVerboseLog = {
 const lazyBundles = {
   name: 'lazy-bundles',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(spawn|bottle-spec\/manifest)\.js$/ }, (args) =>
+    b.onResolve({ filter: /^\.\.?\/(spawn|bottle-spec\/manifest)\.js$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: `./${args.path.split('/').at(-1)}`, external: true } : undefined,
     )
   },
