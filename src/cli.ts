@@ -1,6 +1,7 @@
 /**
- * The CLI: parse flags, read the host once, compile, then print the plan or hand it to the
- * interpreter. Invalid input of any kind is one line on stderr and exit 2, with nothing run.
+ * The CLI's entry: argv → a Request (cli/request.ts), help or the version; then the plan printed,
+ * or run (cli/run.ts), or a listing (cli/listing.ts). Invalid input of any kind is one line on
+ * stderr and exit 2, with nothing run.
  *
  *   await main(['plan', 'agent', 'demo', '-b', 'docker', '--', '-p', 'hi'], io)   // prints the plan, returns 0
  */

@@ -1,3 +1,10 @@
+/**
+ * bottle's exit codes, and the one line that says why for each way a run can end that is not
+ * the guest's own exit (a missing binary, E2BIG, a time limit, a backend failure, a bug).
+ *
+ *   exitCodeOf({ _tag: 'missingBinary', binary: 'docker', error: 'ENOENT' }, io)   // 127, after "bottle: docker is not installed …"
+ *   bugReport(new Error('boom'), false)   // ['bottle: internal error (a bug in bottle, please report it): boom (BOTTLE_DEBUG=1 shows where)']
+ */
 import { backends } from '../backends/index.js'
 import type { Outcome } from '../interpret.js'
 import { stepFailedLines } from '../run-events.js'

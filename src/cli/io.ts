@@ -1,3 +1,9 @@
+/**
+ * Where the CLI writes, and the host as main read it: the one value every CLI module takes.
+ *
+ *   const io: Io = { out: (t) => process.stdout.write(t), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
+ *   const cli: Cli = { ...io, host: readSurroundings(io.env) }   // main builds it, once
+ */
 import type { Surroundings } from '../host.js'
 
 export interface Io {

@@ -1,3 +1,10 @@
+/**
+ * Everything that lists before it plans: `ls`, `down --all` (the plan must name what it will
+ * remove) and `--check-drift`. Each runs the backend's read-only list plan and reads its output;
+ * a backend that cannot be listed is one line, and the others are still listed.
+ *
+ *   await listOrReap(request, cli)   // `bottle ls`'s exit code, the table or JSON on stdout
+ */
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from '../backends/backend.js'
 import { backends, detectionOrder } from '../backends/index.js'

@@ -1,3 +1,9 @@
+/**
+ * A Request for one bottle → its Plan: reads the manifest and the launch record, picks the
+ * backend, checks the workdir and prompt, reads the backend's host facts, and compiles.
+ *
+ *   await planFor(request, cli)   // Right(plan), or Left(one-line CompileError): exit 2, nothing run
+ */
 import * as E from 'fp-ts/lib/Either.js'
 import { compile } from '../compile.js'
 import { promptFileProblem, readHostFacts, readWorkdirFacts } from '../host.js'

@@ -1,3 +1,11 @@
+/**
+ * The host reads that depend on the request: the manifest (a regular file of bounded size, its
+ * parser loaded only when there is one) and a bottle's launch record (refused unless bottle
+ * could have written it).
+ *
+ *   await loadManifest(undefined, '/src/app')      // Right(null) when ./bottle.yaml is absent
+ *   readRecorded(host, 'docker', 'demo')           // Right({ _tag: 'recorded', path, layer, text }) or { _tag: 'absent', path }
+ */
 import * as E from 'fp-ts/lib/Either.js'
 import { dirname, resolve } from 'node:path'
 import { type Surroundings, manifestLimit, readRecordFile, readRegularFile } from '../host.js'

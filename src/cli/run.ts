@@ -1,3 +1,9 @@
+/**
+ * `bottle run`: hands a plan to the interpreter (loaded only now: execa is most of its cost),
+ * prints its events as they come, and turns its outcome into the exit code; update asks first.
+ *
+ *   await runAndSay(plan, request, cli)   // the guest's exit code, or bottle's own (exit.ts)
+ */
 import { askOnTerminal } from '../host.js'
 import { eventLines } from '../run-events.js'
 import { updateLines } from '../plan/render.js'

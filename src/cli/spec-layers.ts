@@ -1,3 +1,11 @@
+/**
+ * From a Request to what compile takes: the flags as a spec layer, the backend (-b, the
+ * manifest's, else the first usable), the Operation, and the spec an op runs with (launch: the
+ * manifest and flags; later ops: the launch record, flags on top, the manifest only for drift).
+ *
+ *   flagLayer(req.flags, '/src/app')   // Right({ env: [['CI', '1']], secrets: [], workdir: '/src/app/sub', … })
+ *   toOperation(req, cwd, env)         // { _tag: 'exec', script: 'npm test', user: null }
+ */
 import * as E from 'fp-ts/lib/Either.js'
 import { resolve } from 'node:path'
 import type { PaneMode } from '../attach.js'
