@@ -43,9 +43,6 @@ import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userN
 // model
 // -------------------------------------------------------------------------------------------------
 
-/** Operations live in the plan model; compile.ts still exports the type for its callers. */
-export type { BackendOperation, BottleOperation, Operation } from './plan/operation.js'
-
 // -------------------------------------------------------------------------------------------------
 // guest commands shared by every backend
 // -------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { fc } from '@fast-check/vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
-import type { BottleOperation } from '../src/compile.js'
+import type { BottleOperation } from '../src/plan/operation.js'
 import { type AgentProfile, agentProfiles, customProfile } from '../src/bottle-spec/agent.js'
 import { type BottleSpec, networkModes, resolveSpec } from '../src/bottle-spec/spec.js'
 

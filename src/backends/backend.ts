@@ -7,7 +7,7 @@
  * The generic parts (which guest command an op runs, the prompt flag, the resume fallback) live
  * in compile.ts; a backend only knows how its own CLI spells things.
  */
-import type * as E from 'fp-ts/lib/Either.js'
+import * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from '../bottle-spec/validate.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
 import { recordOf, specHash } from '../bottle-spec/record.js'
@@ -330,14 +330,9 @@ export interface ParsedListing {
 export const listingReader = (
   parse: (stdout: string) => E.Either<ListingError, ParsedListing>,
 ): Pick<Backend, 'parseList' | 'listWarnings'> => ({
-  parseList: (stdout) => {
-    const p = parse(stdout)
-    return p._tag === 'Left' ? p : { _tag: 'Right', right: p.right.rows }
-  },
-  listWarnings: (stdout) => {
-    const p = parse(stdout)
-    return p._tag === 'Left' ? [] : p.right.skipped
-  },
+  parseList: (stdout) => E.map((p: ParsedListing) => p.rows)(parse(stdout)),
+  // Output that cannot be read at all is parseList's error, not a warning.
+  listWarnings: (stdout) => E.match(() => [], (p: ParsedListing) => p.skipped)(parse(stdout)),
 })
 
 const parentDir = (p: string): string => p.slice(0, Math.max(1, p.lastIndexOf('/')))

@@ -26,7 +26,9 @@
  * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
  * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
  */
+import { sequenceS } from 'fp-ts/lib/Apply.js'
 import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import { compileError, show } from '../plan/errors.js'
 import { type Json, type Step, info, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../bottle-spec/spec.js'
@@ -170,10 +172,8 @@ const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: Gues
   })
 
 /** kubectl cp unpacks as the container's user (root here): the parent made first, the copy chowned after. */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
-  const steps = copyOnly(spec, copy, host, inGuest)
-  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
-}
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) =>
+  E.map((steps: readonly Step[]) => ownedByUser(spec, copy, inGuest, steps))(copyOnly(spec, copy, host, inGuest))
 
 const deletePod = (spec: BottleSpec): Step =>
   step(`delete the Pod ${spec.name}`, kubectl(spec, 'delete', 'pod', spec.name, '--ignore-not-found'))
@@ -363,31 +363,35 @@ const parsePod = (item: unknown, where: string): E.Either<string, BottleRow | nu
     const v = Object.hasOwn(o, key) ? o[key] : undefined
     return v === undefined || v === null ? E.right({}) : isObject(v) ? E.right(v) : E.left(`${at} has ${what} not an object`)
   }
-  const metadata = part(item, 'metadata', 'metadata that is')
-  if (E.isLeft(metadata)) return metadata
-  const labels = part(metadata.right, 'labels', 'labels that are')
-  if (E.isLeft(labels)) return labels
-  const annotations = part(metadata.right, 'annotations', 'annotations that are')
-  if (E.isLeft(annotations)) return annotations
-  const status = part(item, 'status', 'a status that is')
-  if (E.isLeft(status)) return status
-  const podSpec = part(item, 'spec', 'a spec that is')
-  if (E.isLeft(podSpec)) return podSpec
-  // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
-  if (str(labels.right, managedLabel) !== 'true') return E.right(null)
-  const name = str(metadata.right, 'name')
-  if (name === null) return E.left(`${where} has no name`)
-  const phase = Object.hasOwn(status.right, 'phase') ? status.right.phase : undefined
-  if (phase !== undefined && typeof phase !== 'string') return E.left(`${at} has a status.phase that is not a string`)
-  const containers = Array.isArray(podSpec.right.containers) ? podSpec.right.containers.filter(isObject) : []
-  const container = containers.find((c) => c.name === containerName) ?? containers[0]
-  return E.right({
-    name,
-    backend: 'kubernetes',
-    state: str(metadata.right, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
-    createdAt: parseRfc3339(metadata.right.creationTimestamp),
-    image: container === undefined ? null : str(container, 'image'),
-    specHash: str(labels.right, specHashLabel),
-    spec: null,
-  })
+  // Each part is an object (or absent); the first that is not is the error, in this order.
+  const parts = pipe(
+    part(item, 'metadata', 'metadata that is'),
+    E.flatMap((metadata) =>
+      sequenceS(E.Apply)({
+        metadata: E.right(metadata),
+        labels: part(metadata, 'labels', 'labels that are'),
+        annotations: part(metadata, 'annotations', 'annotations that are'),
+        status: part(item, 'status', 'a status that is'),
+        podSpec: part(item, 'spec', 'a spec that is'),
+      })),
+  )
+  return pipe(parts, E.flatMap(({ metadata, labels, status, podSpec }): E.Either<string, BottleRow | null> => {
+    // The selector asked kubectl for these only; a stand-in or a proxy may not filter.
+    if (str(labels, managedLabel) !== 'true') return E.right(null)
+    const name = str(metadata, 'name')
+    if (name === null) return E.left(`${where} has no name`)
+    const phase = Object.hasOwn(status, 'phase') ? status.phase : undefined
+    if (phase !== undefined && typeof phase !== 'string') return E.left(`${at} has a status.phase that is not a string`)
+    const containers = Array.isArray(podSpec.containers) ? podSpec.containers.filter(isObject) : []
+    const container = containers.find((c) => c.name === containerName) ?? containers[0]
+    return E.right({
+      name,
+      backend: 'kubernetes',
+      state: str(metadata, 'deletionTimestamp') !== null ? 'terminating' : (phase || 'Unknown').toLowerCase(),
+      createdAt: parseRfc3339(metadata.creationTimestamp),
+      image: container === undefined ? null : str(container, 'image'),
+      specHash: str(labels, specHashLabel),
+      spec: null,
+    })
+  }))
 }

@@ -13,7 +13,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
+import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
 import {
   type Backend,
@@ -85,10 +85,8 @@ const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: Gues
   })
 
 /** The copy, with the parent made first and ownership handed to the bottle's user after. */
-const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) => {
-  const steps = copyOnly(spec, copy, host, inGuest)
-  return E.isLeft(steps) ? steps : E.right(ownedByUser(spec, copy, inGuest, steps.right))
-}
+const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) =>
+  E.map((steps: readonly Step[]) => ownedByUser(spec, copy, inGuest, steps))(copyOnly(spec, copy, host, inGuest))
 
 export const smolvm: Backend = {
   name: 'smolvm',

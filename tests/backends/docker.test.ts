@@ -7,12 +7,11 @@ const runIdMark = '' // the launch id slot the wrapper's id word is
 import { describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
-import type { BottleOperation } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
 import type { Plan } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
+import { argvLine, argvLines, backendExamples } from './examples.js'
 import { demo, planFor } from './fixtures.js'
-
-const noPrompt: BottleSpec = { ...demo, prompt: null }
 
 const host: HostFacts = {
   cwd: '/src/app',
@@ -28,41 +27,23 @@ const host: HostFacts = {
 
 const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts = host): Plan => planFor(docker, op, spec, facts)
 
-const argvs = (plan: Plan): (readonly string[])[] => plan.steps.map((s) => s.argv)
+/** Each step's argv as one line. */
+const argvs = argvLines
 const guestOf = (plan: Plan) => plan.steps[0]?.guest
 
+backendExamples(docker, host, {
+  ttyWords: (f) => f.slice(f.indexOf('exec') + 1, f.indexOf('-u')),
+  withTty: ['-i', '-t'],
+  withoutTty: ['-i'],
+  userSwitch: (f) => f.slice(f.indexOf('-u'), f.indexOf('-u') + 6),
+  userSwitchFor: (user, home) => ['-u', user, '-e', `HOME=${home}`, '-e', `USER=${user}`],
+  envWords: [['-e', 'CI=1'], ['-e', 'CLAUDE_CODE_OAUTH_TOKEN']],
+  // `-e NAME` takes the value from docker's own env: the step puts the secret there, by name.
+  processEnv: [{ _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' }],
+  promptPath: '/opt/bottle/system-prompt.md',
+})
+
 describe('docker examples', () => {
-  it.each([
-    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, true],
-    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, false],
-    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, false],
-    ['agent --tty without one', { _tag: 'agent', args: [], tty: true }, false, true],
-    ['resume: a terminal on stdin', { _tag: 'resume', args: [], tty: null }, true, true],
-    ['exec never has a TTY', { _tag: 'exec', script: 'ls', user: null }, true, false],
-  ] as const)('TTY toggle, %s', (_label, op, stdinIsTTY, hasTty) => {
-    expect(guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing.includes('-t')).toBe(hasTty)
-  })
-
-  it.each([
-    ['with a prompt', demo, ['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '-p', 'hi']],
-    ['without a prompt', noPrompt, ['claude', '-p', 'hi']],
-  ] as const)('the prompt flag sits directly after the agent binary, %s', (_label, spec, tail) => {
-    expect(guestOf(planOf({ _tag: 'agent', args: ['-p', 'hi'], tty: null }, spec))?.tail).toStrictEqual(tail)
-  })
-
-  it.each([
-    ['agent', { _tag: 'agent', args: [], tty: null }],
-    ['resume', { _tag: 'resume', args: [], tty: null }],
-    ['exec', { _tag: 'exec', script: 'ls', user: 'root' }],
-  ] as const)('guest env and secrets go with every exec: %s', (_label, op) => {
-    const step = planOf(op).steps[0]
-    const framing = step?.guest?.framing ?? []
-    const pair = (flag: string, value: string) => framing.some((w, i) => w === flag && framing[i + 1] === value)
-    expect([pair('-e', 'CI=1'), pair('-e', 'CLAUDE_CODE_OAUTH_TOKEN')]).toStrictEqual([true, true])
-    // `-e NAME` takes the value from docker's own env: the step puts the secret there, by name.
-    expect(step?.env.vars).toStrictEqual([{ _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' }])
-  })
-
   it('puts every flag before the container name, and the tail right after it', () => {
     const guest = guestOf(planOf({ _tag: 'agent', args: ['-u', 'root'], tty: null }))
     // The container name ends docker's flags; bottle's command wrapper (src/guest.ts) follows.
@@ -73,217 +54,38 @@ describe('docker examples', () => {
 
 describe('docker argv snapshots', () => {
   it('agent', () => {
-    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "docker",
-        "exec",
-        "-i",
-        "-t",
-        "-u",
-        "node",
-        "-e",
-        "HOME=/home/node",
-        "-e",
-        "USER=node",
-        "-e",
-        "CI=1",
-        "-e",
-        "CLAUDE_CODE_OAUTH_TOKEN",
-        "-w",
-        "/src/app",
-        "demo",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "claude",
-        "--append-system-prompt-file",
-        "/opt/bottle/system-prompt.md",
-        "-p",
-        "hi there",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"docker exec -i -t -u node -e HOME=/home/node -e USER=node -e CI=1 -e CLAUDE_CODE_OAUTH_TOKEN -w /src/app demo /bin/sh -c <command wrapper> sh '' claude --append-system-prompt-file /opt/bottle/system-prompt.md -p 'hi there'"`)
   })
 
   it('exec as another user, no TTY', () => {
-    expect(planOf({ _tag: 'exec', script: 'echo "$HOME"', user: 'root' }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "docker",
-        "exec",
-        "-i",
-        "-u",
-        "root",
-        "-e",
-        "HOME=/root",
-        "-e",
-        "USER=root",
-        "-e",
-        "CI=1",
-        "-e",
-        "CLAUDE_CODE_OAUTH_TOKEN",
-        "-w",
-        "/src/app",
-        "demo",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "sh",
-        "-c",
-        "echo "$HOME"",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'exec', script: 'echo "$HOME"', user: 'root' }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"docker exec -i -u root -e HOME=/root -e USER=root -e CI=1 -e CLAUDE_CODE_OAUTH_TOKEN -w /src/app demo /bin/sh -c <command wrapper> sh '' sh -c 'echo "$HOME"'"`)
   })
 
   it('resume', () => {
-    expect(planOf({ _tag: 'resume', args: ['x y'], tty: false }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "docker",
-        "exec",
-        "-i",
-        "-u",
-        "node",
-        "-e",
-        "HOME=/home/node",
-        "-e",
-        "USER=node",
-        "-e",
-        "CI=1",
-        "-e",
-        "CLAUDE_CODE_OAUTH_TOKEN",
-        "-w",
-        "/src/app",
-        "demo",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "sh",
-        "-c",
-        "(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue 'x y') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md 'x y'",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'resume', args: ['x y'], tty: false }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"docker exec -i -u node -e HOME=/home/node -e USER=node -e CI=1 -e CLAUDE_CODE_OAUTH_TOKEN -w /src/app demo /bin/sh -c <command wrapper> sh '' sh -c '(exec claude --append-system-prompt-file /opt/bottle/system-prompt.md --continue '\\''x y'\\'') || exec claude --append-system-prompt-file /opt/bottle/system-prompt.md '\\''x y'\\'''"`)
   })
 
   it('launch: create with its undo, start, then copy the prompt in', () => {
     const plan = planOf({ _tag: 'launch' })
-    expect({ steps: argvs(plan), undo: plan.steps[0]?.undo.map((u) => u.argv) }).toMatchInlineSnapshot(`
+    expect({ steps: argvs(plan), undo: plan.steps[0]?.undo.map((u) => argvLine(u.argv)) }).toMatchInlineSnapshot(`
       {
         "steps": [
-          [
-            "docker",
-            "create",
-            "--name",
-            "demo",
-            "--label",
-            "dev.bottle.managed=true",
-            "--label",
-            "dev.bottle.name=demo",
-            "--label",
-            "dev.bottle.spec-hash=a0b7545b5857",
-            "--label",
-            "dev.bottle.launch-id=",
-            "--init",
-            "-v",
-            "/src/app:/src/app",
-            "-w",
-            "/src/app",
-            "--entrypoint",
-            "sleep",
-            "node:22",
-            "infinity",
-          ],
-          [
-            "docker",
-            "start",
-            "demo",
-          ],
-          [
-            "docker",
-            "exec",
-            "-u",
-            "root",
-            "-e",
-            "HOME=/root",
-            "-e",
-            "USER=root",
-            "-w",
-            "/",
-            "demo",
-            "/bin/sh",
-            "-c",
-            "id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; }",
-            "sh",
-            "node",
-          ],
-          [
-            "/bin/sh",
-            "-c",
-            "umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"",
-            "sh",
-            "/home/me/.local/state/bottle/docker/demo",
-          ],
-          [
-            "docker",
-            "exec",
-            "-u",
-            "root",
-            "-e",
-            "HOME=/root",
-            "-e",
-            "USER=root",
-            "-w",
-            "/",
-            "demo",
-            "mkdir",
-            "-p",
-            "--",
-            "/opt/bottle",
-          ],
-          [
-            "docker",
-            "cp",
-            "/src/app/prompt.md",
-            "demo:/opt/bottle/system-prompt.md",
-          ],
-          [
-            "docker",
-            "exec",
-            "-u",
-            "root",
-            "-e",
-            "HOME=/root",
-            "-e",
-            "USER=root",
-            "-w",
-            "/",
-            "demo",
-            "chown",
-            "-R",
-            "--",
-            "node",
-            "/opt/bottle/system-prompt.md",
-          ],
+          "docker create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=a0b7545b5857 --label dev.bottle.launch-id= --init -v /src/app:/src/app -w /src/app --entrypoint sleep node:22 infinity",
+          "docker start demo",
+          "docker exec -u root -e HOME=/root -e USER=root -w / demo /bin/sh -c 'id -u "$1" >/dev/null 2>&1 || { printf '\\''bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n'\\'' "$1" >&2; exit 2; }' sh node",
+          "/bin/sh -c 'umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"' sh /home/me/.local/state/bottle/docker/demo",
+          "docker exec -u root -e HOME=/root -e USER=root -w / demo mkdir -p -- /opt/bottle",
+          "docker cp /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
+          "docker exec -u root -e HOME=/root -e USER=root -w / demo chown -R -- node /opt/bottle/system-prompt.md",
         ],
         "undo": [
-          [
-            "sh",
-            "-c",
-            "i=0
+          "sh -c 'i=0
       while :; do
         ids=$("$0" ps -aq --no-trunc --filter "$1" --filter "$3") || exit
         if [ -n "$ids" ]; then exec "$0" rm -f $ids; fi
         i=$((i + 1)); [ "$i" -lt "$2" ] || exit 0
         sleep 1
-      done",
-            "docker",
-            "name=^/?demo$",
-            "10",
-            "label=dev.bottle.launch-id=",
-          ],
+      done' docker 'name=^/?demo$' 10 label=dev.bottle.launch-id=",
         ],
       }
     `)
@@ -292,47 +94,9 @@ describe('docker argv snapshots', () => {
   it('cp of a directory copies its contents', () => {
     expect(argvs(planOf({ _tag: 'cp', source: '/src/app/notes', dest: '/home/node/notes' }))).toMatchInlineSnapshot(`
       [
-        [
-          "docker",
-          "exec",
-          "-u",
-          "root",
-          "-e",
-          "HOME=/root",
-          "-e",
-          "USER=root",
-          "-w",
-          "/",
-          "demo",
-          "mkdir",
-          "-p",
-          "--",
-          "/home/node/notes",
-        ],
-        [
-          "docker",
-          "cp",
-          "/src/app/notes/.",
-          "demo:/home/node/notes",
-        ],
-        [
-          "docker",
-          "exec",
-          "-u",
-          "root",
-          "-e",
-          "HOME=/root",
-          "-e",
-          "USER=root",
-          "-w",
-          "/",
-          "demo",
-          "chown",
-          "-R",
-          "--",
-          "node",
-          "/home/node/notes",
-        ],
+        "docker exec -u root -e HOME=/root -e USER=root -w / demo mkdir -p -- /home/node/notes",
+        "docker cp /src/app/notes/. demo:/home/node/notes",
+        "docker exec -u root -e HOME=/root -e USER=root -w / demo chown -R -- node /home/node/notes",
       ]
     `)
   })
@@ -342,19 +106,8 @@ describe('docker argv snapshots', () => {
     expect({ steps: argvs(plan), tolerate: plan.steps.map((s) => s.tolerate) }).toMatchInlineSnapshot(`
       {
         "steps": [
-          [
-            "docker",
-            "rm",
-            "-f",
-            "demo",
-          ],
-          [
-            "/bin/sh",
-            "-c",
-            "rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }",
-            "sh",
-            "/home/me/.local/state/bottle/docker/demo",
-          ],
+          "docker rm -f demo",
+          "/bin/sh -c 'rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }' sh /home/me/.local/state/bottle/docker/demo",
         ],
         "tolerate": [
           [],

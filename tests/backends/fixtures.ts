@@ -4,7 +4,8 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
-import { type BottleOperation, compile } from '../../src/compile.js'
+import { compile } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
 import type { Plan } from '../../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 

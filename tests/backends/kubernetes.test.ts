@@ -7,13 +7,15 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { type HostFacts, defaultCluster, launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
-import { type BottleOperation, compile } from '../../src/compile.js'
+import { compile } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
 import { listPlanFor } from './fixtures.js'
 import { noteText } from '../../src/plan/render.js'
 import { type Plan, type Step, withLaunchId } from '../../src/plan/types.js'
 import { recordOf, specHash } from '../../src/bottle-spec/record.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { backendSteps } from '../records.js'
+import { argvLine, backendExamples } from './examples.js'
 
 const resolved = resolveSpec({
   name: 'demo',
@@ -58,34 +60,25 @@ const errorOf = (op: BottleOperation, spec: BottleSpec, facts: HostFacts = host)
   return plan.left.message
 }
 
-const guestOf = (plan: Plan) => plan.steps[0]?.guest
 /** A step as one line: `host: ARGV`, or `bottle: TAIL` for a guest command. */
 const where = (s: Step): string => (s.guest === undefined ? `host: ${s.argv.join(' ')}` : `bottle: ${s.guest.tail.join(' ')}`)
 const stdinDocument = (s: Step | undefined) => (s?.stdin._tag === 'json' ? s.stdin.document : null)
 
+backendExamples(kubernetes, host, {
+  ttyWords: (f) => f.slice(f.indexOf('exec') + 1, f.indexOf('-c')),
+  // exec passes stdin on always; -t only for a terminal.
+  withTty: ['-i', '-t'],
+  withoutTty: ['-i'],
+  // runuser, then HOME and USER set after it (runuser resets them from passwd).
+  userSwitch: (f) => f.slice(f.indexOf('--') + 1, f.indexOf('--') + 8),
+  userSwitchFor: (user, home) => ['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`],
+  // The secret is in the Pod's env since launch (secretKeyRef): no word, and nothing from the host.
+  envWords: [['CI=1']],
+  processEnv: [],
+  promptPath: '/opt/bottle/system-prompt.md',
+}, demo)
+
 describe('kubernetes examples', () => {
-  it.each([
-    ['agent: a terminal on stdin', { _tag: 'agent', args: [], tty: null }, true, ['-i', '-t']],
-    ['agent: no terminal', { _tag: 'agent', args: [], tty: null }, false, ['-i']],
-    ['agent --no-tty with a terminal', { _tag: 'agent', args: [], tty: false }, true, ['-i']],
-    ['resume --tty without one', { _tag: 'resume', args: [], tty: true }, false, ['-i', '-t']],
-    ['exec: stdin passed on, never a TTY', { _tag: 'exec', script: 'ls', user: null }, true, ['-i']],
-  ] as const)('-i and -t, %s', (_label, op, stdinIsTTY, flags) => {
-    const framing = guestOf(planOf(op, demo, { ...host, stdinIsTTY }))?.framing ?? []
-    expect(framing.slice(framing.indexOf('exec') + 1, framing.indexOf('-c'))).toStrictEqual(flags)
-  })
-
-  it.each([
-    ['node', '/home/node'],
-    ['claude', '/home/claude'],
-    ['root', '/root'],
-  ] as const)('runs as %s: runuser, then HOME and USER set after it (runuser resets them from passwd)', (user, home) => {
-    const guest = guestOf(planOf({ _tag: 'agent', args: ['--', '-u', 'claude'], tty: null }, { ...demo, user, allowRoot: user === 'root' }))
-    const inPod = guest?.framing.slice(guest.framing.indexOf('--') + 1)
-    expect(inPod?.slice(0, 7)).toStrictEqual(['runuser', '-u', user, '--', 'env', `HOME=${home}`, `USER=${user}`])
-    expect(guest?.tail).toStrictEqual(['claude', '--append-system-prompt-file', '/opt/bottle/system-prompt.md', '--', '-u', 'claude'])
-  })
-
   it('the user command keeps the Pod env secrets; plumbing drops them with env -u', () => {
     const launch = planOf({ _tag: 'launch' })
     const agent = planOf({ _tag: 'agent', args: [], tty: null })
@@ -303,43 +296,7 @@ describe('kubernetes copies', () => {
 
 describe('kubernetes argv snapshots', () => {
   it('agent', () => {
-    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "kubectl",
-        "--context=lab",
-        "--namespace=agents",
-        "exec",
-        "-i",
-        "-t",
-        "-c",
-        "bottle",
-        "demo",
-        "--",
-        "runuser",
-        "-u",
-        "node",
-        "--",
-        "env",
-        "HOME=/home/node",
-        "USER=node",
-        "CI=1",
-        "/bin/sh",
-        "-c",
-        "cd "$1" && shift && exec "$@"",
-        "bottle",
-        "/src/app",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "claude",
-        "--append-system-prompt-file",
-        "/opt/bottle/system-prompt.md",
-        "-p",
-        "hi there",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"kubectl --context=lab --namespace=agents exec -i -t -c bottle demo -- runuser -u node -- env HOME=/home/node USER=node CI=1 /bin/sh -c 'cd "$1" && shift && exec "$@"' bottle /src/app /bin/sh -c <command wrapper> sh '' claude --append-system-prompt-file /opt/bottle/system-prompt.md -p 'hi there'"`)
   })
 
   it('launch: Secret, Pod, wait, workdir, then the prompt', () => {

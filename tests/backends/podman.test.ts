@@ -9,9 +9,11 @@ import { describe, expect, it } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
 import { podman } from '../../src/backends/podman.js'
-import { type BottleOperation, compile } from '../../src/compile.js'
+import { compile } from '../../src/compile.js'
+import type { BottleOperation } from '../../src/plan/operation.js'
 import type { Plan, Step } from '../../src/plan/types.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
+import { argvLine, backendExamples } from './examples.js'
 import { demo } from './fixtures.js'
 import { listingHost, scenarioArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
@@ -37,6 +39,18 @@ const planOf = (op: BottleOperation, spec: BottleSpec = demo, facts: HostFacts =
 }
 
 const runStep = (facts: HostFacts): Step | undefined => planOf({ _tag: 'launch' }, demo, facts).steps[0]
+
+// podman's exec is docker's, binary renamed (src/backends/podman.ts).
+backendExamples(podman, host, {
+  ttyWords: (f) => f.slice(f.indexOf('exec') + 1, f.indexOf('-u')),
+  withTty: ['-i', '-t'],
+  withoutTty: ['-i'],
+  userSwitch: (f) => f.slice(f.indexOf('-u'), f.indexOf('-u') + 6),
+  userSwitchFor: (user, home) => ['-u', user, '-e', `HOME=${home}`, '-e', `USER=${user}`],
+  envWords: [['-e', 'CI=1'], ['-e', 'CLAUDE_CODE_OAUTH_TOKEN']],
+  processEnv: [{ _tag: 'secret', name: 'CLAUDE_CODE_OAUTH_TOKEN' }],
+  promptPath: '/opt/bottle/system-prompt.md',
+})
 
 describe('podman examples', () => {
   it.each([
@@ -80,80 +94,15 @@ describe('podman examples', () => {
 
 describe('podman argv snapshots', () => {
   it('launch, rootless', () => {
-    expect(runStep(host)?.argv).toMatchInlineSnapshot(`
-      [
-        "podman",
-        "create",
-        "--name",
-        "demo",
-        "--label",
-        "dev.bottle.managed=true",
-        "--label",
-        "dev.bottle.name=demo",
-        "--label",
-        "dev.bottle.spec-hash=2ba4f18c1ecb",
-        "--label",
-        "dev.bottle.launch-id=",
-        "--userns=keep-id",
-        "--init",
-        "-v",
-        "/src/app:/src/app",
-        "-w",
-        "/src/app",
-        "--entrypoint",
-        "sleep",
-        "docker.io/library/node:22",
-        "infinity",
-      ]
-    `)
+    expect(argvLine(runStep(host)?.argv ?? [])).toMatchInlineSnapshot(`"podman create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=2ba4f18c1ecb --label dev.bottle.launch-id= --userns=keep-id --init -v /src/app:/src/app -w /src/app --entrypoint sleep docker.io/library/node:22 infinity"`)
   })
 
   it('agent', () => {
-    expect(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "podman",
-        "exec",
-        "-i",
-        "-t",
-        "-u",
-        "node",
-        "-e",
-        "HOME=/home/node",
-        "-e",
-        "USER=node",
-        "-e",
-        "CI=1",
-        "-e",
-        "CLAUDE_CODE_OAUTH_TOKEN",
-        "-w",
-        "/src/app",
-        "demo",
-        "/bin/sh",
-        "-c",
-        "BOTTLE_RUN_ID=$1; export BOTTLE_RUN_ID; shift; command -v -- "$1" >/dev/null 2>&1 || { printf 'bottle: %s: command not found in the bottle\\n' "$1" >&2; exit 127; }; exec "$@"",
-        "sh",
-        "",
-        "claude",
-        "--append-system-prompt-file",
-        "/opt/bottle/system-prompt.md",
-        "-p",
-        "hi there",
-      ]
-    `)
+    expect(argvLine(planOf({ _tag: 'agent', args: ['-p', 'hi there'], tty: null }).steps[0]?.argv ?? [])).toMatchInlineSnapshot(`"podman exec -i -t -u node -e HOME=/home/node -e USER=node -e CI=1 -e CLAUDE_CODE_OAUTH_TOKEN -w /src/app demo /bin/sh -c <command wrapper> sh '' claude --append-system-prompt-file /opt/bottle/system-prompt.md -p 'hi there'"`)
   })
 
   it('ls', () => {
-    expect(podman.list(listingHost)[0]?.argv).toMatchInlineSnapshot(`
-      [
-        "podman",
-        "ps",
-        "-a",
-        "--filter",
-        "label=dev.bottle.managed=true",
-        "--format",
-        "{"name":{{json .Names}},"state":{{json .ListContainer.State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}}}",
-      ]
-    `)
+    expect(argvLine(podman.list(listingHost)[0]?.argv ?? [])).toMatchInlineSnapshot(`"podman ps -a --filter label=dev.bottle.managed=true --format '{"name":{{json .Names}},"state":{{json .ListContainer.State}},"created":{{json .CreatedAt}},"image":{{json .Image}},"managed":{{json (index .Labels "dev.bottle.managed")}},"specHash":{{json (index .Labels "dev.bottle.spec-hash")}}}'"`)
   })
 })
 
