@@ -10,10 +10,12 @@
  * 5. Launch plans per second ÷ agent plans per second, per backend, compiled in-process.
  *
  * The bottles of rows 3 and 4 are launched for real under a state root of the bench's own, with
- * names of their own, and taken down at the end.
+ * names of their own, and taken down at the end. Each process row also gives the median CPU time
+ * (user + system, from GNU time), steadier than wall time when other work shares the machine.
+ * BENCH_ROUNDS (15), BENCH_SECONDS (1) and BENCH_ROWS (startup,run,throughput) tune a run.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
@@ -40,21 +42,34 @@ interface Cmd {
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
-const timeOnce = (c: Cmd): number => {
+/** Wall time and, on a shared machine the steadier figure, CPU time (user + system) of one run. */
+interface Timing {
+  readonly wall: number
+  readonly cpu: number
+}
+
+// GNU time reports a child's CPU time; node cannot. Without it, CPU columns read 0.
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : null
+const cpuFile = join(tmpdir(), `bottle-bench-cpu-${process.pid}`)
+
+const timeOnce = (c: Cmd): Timing => {
+  const [file, args] = gnuTime === null ? [c.file, c.args] : [gnuTime, ['-f', '%U %S', '-o', cpuFile, c.file, ...c.args]]
   const t0 = process.hrtime.bigint()
-  execFileSync(c.file, c.args, { cwd: c.cwd, env: c.env, stdio: ['ignore', 'ignore', 'inherit'] })
-  return Number(process.hrtime.bigint() - t0) / 1e6
+  execFileSync(file, args, { cwd: c.cwd, env: c.env, stdio: ['ignore', 'ignore', 'inherit'] })
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6
+  const cpu = gnuTime === null ? 0 : readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).reduce((a, x) => a + Number(x) * 1000, 0)
+  return { wall, cpu }
 }
 
 /** Medians of `rounds` interleaved runs of each command (two warm-up rounds first). */
-const interleaved = (cmds: readonly Cmd[], rounds: number): number[] => {
-  const times = cmds.map((): number[] => [])
+const interleaved = (cmds: readonly Cmd[], rounds: number): Timing[] => {
+  const times = cmds.map((): Timing[] => [])
   for (let i = 0; i < rounds + 2; i++)
     for (const [k, c] of cmds.entries()) {
       const t = timeOnce(c)
       if (i >= 2) times[k]?.push(t)
     }
-  return times.map(median)
+  return times.map((ts) => ({ wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) }))
 }
 
 const ms = (x: number): string => `${x.toFixed(1)} ms`.padStart(10)
@@ -85,11 +100,13 @@ const planStartup = (rounds: number): void => {
       node('plan agent, bottle.yaml', [bottleJs, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], withManifest),
     ],
     rounds,
-  ) as [number, number, number]
-  console.log(`start-up, medians of ${rounds} interleaved runs:`)
-  console.log(`  node -e 0                                        ${ms(b)}`)
-  console.log(`  bottle plan agent demo -b docker (no manifest)   ${ms(p)}   ${(p / b).toFixed(2)}x node   (goal <= 1.15x)`)
-  console.log(`  the same with a small bottle.yaml                ${ms(m)}   ${(m / b).toFixed(2)}x node   (goal <= 1.25x)`)
+  ) as [Timing, Timing, Timing]
+  const row = (t: Timing, goal: string): string =>
+    `${ms(t.wall)}   ${(t.wall / b.wall).toFixed(2)}x node   (goal <= ${goal})   cpu ${ms(t.cpu)} ${(t.cpu / b.cpu).toFixed(2)}x`
+  console.log(`start-up, medians of ${rounds} interleaved runs (wall; cpu = user + system):`)
+  console.log(`  node -e 0                                        ${ms(b.wall)}                              cpu ${ms(b.cpu)}`)
+  console.log(`  bottle plan agent demo -b docker (no manifest)   ${row(p, '1.15x')}`)
+  console.log(`  the same with a small bottle.yaml                ${row(m, '1.25x')}`)
 }
 
 /**
@@ -120,8 +137,11 @@ const runExec = (backend: 'bwrap' | 'docker', extraEnv: Record<string, string>, 
         node('bottle run exec', [bottleJs, 'run', 'exec', name, 'true', '-b', backend, '-q'], cwd, env),
       ],
       rounds,
-    ) as [number, number, number]
-    console.log(`  ${backend.padEnd(6)} raw argv ${ms(raw)} + node -e 0 ${ms(b)}   bottle run exec ${ms(run)}   ${(run / (raw + b)).toFixed(2)}x   (goal <= 1.35x)`)
+    ) as [Timing, Timing, Timing]
+    console.log(
+      `  ${backend.padEnd(6)} raw argv ${ms(raw.wall)} + node -e 0 ${ms(b.wall)}   bottle run exec ${ms(run.wall)}   ${(run.wall / (raw.wall + b.wall)).toFixed(2)}x   (goal <= 1.35x)` +
+        `   cpu ${(run.cpu / (raw.cpu + b.cpu)).toFixed(2)}x (${run.cpu.toFixed(0)} vs ${raw.cpu.toFixed(0)}+${b.cpu.toFixed(0)} ms)`,
+    )
   } finally {
     spawnSync(process.execPath, [bottleJs, 'run', 'down', name, '-b', backend, '-q'], { cwd, env, stdio: 'inherit' })
   }
@@ -195,15 +215,20 @@ const throughput = (seconds: number): void => {
 }
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15)
+// BENCH_ROWS=startup,run,throughput (any of them; all by default) picks the rows to measure.
+const rows = new Set((process.env.BENCH_ROWS ?? 'startup,run,throughput').split(','))
 try {
-  planStartup(rounds)
-  console.log(`bottle run exec NAME true vs its plan's raw argv + node -e 0, medians of ${rounds} interleaved runs:`)
-  runExec('bwrap', {}, [], rounds)
-  const engines = engineEnv()
-  const image = engines?.BOTTLE_TEST_DOCKER_IMAGE
-  if (engines === null || image === undefined || engines.DOCKER_HOST === undefined) console.log('  docker: skipped, no engine env file (scripts/test-engines.sh start)')
-  else runExec('docker', { DOCKER_HOST: engines.DOCKER_HOST }, ['--image', image], rounds)
-  throughput(Number(process.env.BENCH_SECONDS ?? 1))
+  if (rows.has('startup')) planStartup(rounds)
+  if (rows.has('run')) {
+    console.log(`bottle run exec NAME true vs its plan's raw argv + node -e 0, medians of ${rounds} interleaved runs:`)
+    runExec('bwrap', {}, [], rounds)
+    const engines = engineEnv()
+    const image = engines?.BOTTLE_TEST_DOCKER_IMAGE
+    if (engines === null || image === undefined || engines.DOCKER_HOST === undefined) console.log('  docker: skipped, no engine env file (scripts/test-engines.sh start)')
+    else runExec('docker', { DOCKER_HOST: engines.DOCKER_HOST }, ['--image', image], rounds)
+  }
+  if (rows.has('throughput')) throughput(Number(process.env.BENCH_SECONDS ?? 1))
 } finally {
   rmSync(root, { recursive: true, force: true })
+  rmSync(cpuFile, { force: true })
 }

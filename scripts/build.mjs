@@ -1,11 +1,11 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
-// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs, and beside it
-// dist/spawn.js (the interpreter with execa) and dist/manifest.js (yaml), which it imports only
-// when it runs a plan or reads a manifest. Minified, so `bottle plan` starts fast: start-up is
-// mostly the time node spends loading and parsing modules, and each extra module file costs too,
-// so the lazy parts are separate bundles rather than shared chunks.
+// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs (the manifest
+// reader included: its YAML parser is a few KiB of our own), and beside it dist/spawn.js (the
+// interpreter with execa), which it imports only when it runs a plan. Minified, so `bottle plan`
+// starts fast: start-up is mostly the time node spends loading and parsing modules, and each extra
+// module file costs too, so the lazy part is a separate bundle rather than shared chunks.
 import { build } from 'esbuild'
-import { chmodSync, rmSync } from 'node:fs'
+import { chmodSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 // fp-ts's default `lib/` build is CommonJS, which esbuild cannot tree-shake; its `es6/` build has
@@ -17,22 +17,6 @@ const fpTsAsEsModules = {
     b.onResolve({ filter: /^fp-ts\/lib\// }, (args) =>
       b.resolve(args.path.replace('fp-ts/lib/', 'fp-ts/es6/'), { kind: args.kind, resolveDir: args.resolveDir }),
     )
-  },
-}
-
-// `import { statSync } from 'node:fs'` in an ES module makes node build an ES facade of node:fs,
-// which reads every export, streams included; `require` does not. Our own modules' imports of
-// node built-ins therefore become requires (the banner defines `require`).
-const builtinsAsRequires = {
-  name: 'builtins-as-requires',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) =>
-      args.importer.includes('/src/') ? { path: args.path, namespace: 'builtin-require' } : undefined,
-    )
-    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)})`,
-      loader: 'js',
-    }))
   },
 }
 
@@ -52,40 +36,98 @@ const execaWithoutVerboseLog = {
   },
 }
 
-// cli.ts imports these two at run time; in the bundle they are the sibling files built below.
-const lazyBundles = {
-  name: 'lazy-bundles',
+// Further parts of execa bottle never uses: IPC with a node subprocess (sendMessage, ipcInput, a
+// graceful cancelSignal), subprocess.pipe(), and subprocess.readable()/writable()/duplex()/
+// iterable(). Each entry point into them becomes what the real one does when the feature is not
+// asked for, and a clear error if it ever is; node:v8 (IPC's serializer) is no longer loaded.
+// Together a quarter of the interpreter bundle, which node compiles on every `bottle run`.
+const unused = (what) => `throw new Error('bottle built execa without ${what} (scripts/build.mjs)')`
+const execaStubs = {
+  'ipc/buffer-messages.js': [
+    `export const waitForIpcOutput = async ({ ipc, ipcOutput }) => { if (ipc) ${unused('IPC')}; return ipcOutput }`,
+    'export const getBufferedIpcOutput = async (promise, ipcOutput) => { await Promise.allSettled([promise]); return ipcOutput }',
+  ],
+  'ipc/ipc-input.js': [
+    `export const validateIpcInputOption = ({ ipcInput }) => { if (ipcInput !== undefined) ${unused('ipcInput')} }`,
+    `export const sendIpcInput = async (subprocess, ipcInput) => { if (ipcInput !== undefined) ${unused('ipcInput')} }`,
+  ],
+  'ipc/graceful.js': [`export const sendAbort = () => { ${unused('gracefulCancel')} }`],
+  'ipc/methods.js': [
+    `export const addIpcMethods = (subprocess, { ipc }) => { if (ipc) ${unused('IPC')} }`,
+    // execa's own exports for a subprocess that is itself run by execa with IPC.
+    `const none = () => { ${unused('IPC')} }`,
+    'export const getIpcExport = () => ({ sendMessage: none, getOneMessage: none, getEachMessage: none, getCancelSignal: none })',
+  ],
+  'pipe/setup.js': [`export const pipeToSubprocess = () => { ${unused('subprocess.pipe()')} }`],
+  'convert/add.js': ['export const addConvertedStreams = () => {}'],
+}
+const execaWithoutUnusedParts = {
+  name: 'execa-without-unused-parts',
   setup(b) {
-    b.onResolve({ filter: /^\.\.?\/(spawn|bottle-spec\/manifest)\.js$/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: `./${args.path.split('/').at(-1)}`, external: true } : undefined,
+    b.onLoad({ filter: /\/node_modules\/execa\/lib\/(ipc|pipe|convert)\/[a-z-]+\.js$/ }, (args) => {
+      const stub = execaStubs[args.path.split('/execa/lib/')[1]]
+      return stub === undefined ? undefined : { contents: stub.join('\n') + '\n', loader: 'js' }
+    })
+  },
+}
+
+// The CLI imports the interpreter at run time (`import('./spawn.js')`, from src/ or src/cli/). In
+// the bundle that becomes a `require` of the sibling file built below, run the first time the
+// import is reached: an import() would start node's ES module loader for that one file.
+const lazySpawn = {
+  name: 'lazy-spawn',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\.?\/)+spawn\.js$/ }, (args) =>
+      args.kind === 'dynamic-import'
+        ? { path: 'spawn', namespace: 'lazy-spawn' }
+        : args.namespace === 'lazy-spawn'
+          ? { path: './spawn.js', external: true }
+          : undefined,
     )
+    b.onLoad({ filter: /.*/, namespace: 'lazy-spawn' }, () => ({ contents: "module.exports = require('./spawn.js')", loader: 'js' }))
+  },
+}
+
+// `await import('node:readline')` (a built-in loaded only when needed) stays lazy as a `require`
+// run when the import is reached, without starting the ES module loader.
+const builtinImportsAsRequires = {
+  name: 'builtin-imports-as-requires',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-require' } : undefined))
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: 'js' }))
   },
 }
 
 const outdir = process.argv[2] ?? 'dist'
 rmSync(outdir, { recursive: true, force: true })
+// CommonJS, not ES modules: an ES module entry starts node's ES module loader (URL resolution, a
+// module map, fs/promises), about a sixth of `bottle plan`'s start-up; a CommonJS file does not.
+// Sources stay ES modules (tsc, vitest and tsx read them as such); dist/package.json makes the
+// bundles' .js files CommonJS. The one use of import.meta (a createRequire base) gets the file's URL.
 const common = {
   bundle: true,
   minify: true,
   // A crash's stack trace reads through the source map: `node --enable-source-maps dist/bottle.js …`.
   // (esbuild's keepNames would keep names in the bundle itself, at about 1 ms of start-up.)
   sourcemap: 'linked',
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  banner: { js: '#!/usr/bin/env node\nimport { createRequire as __bottleRequire } from "node:module"; const require = __bottleRequire(import.meta.url);' },
+  define: { 'import.meta.url': '__bottleModuleUrl' },
+  banner: { js: '#!/usr/bin/env node\nconst __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 }
 await build({
   ...common,
   entryPoints: { bottle: 'src/main.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, builtinsAsRequires, lazyBundles],
+  plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
 })
 await build({
   ...common,
-  entryPoints: { spawn: 'src/spawn.ts', manifest: 'src/bottle-spec/manifest.ts' },
+  entryPoints: { spawn: 'src/spawn.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, builtinsAsRequires, execaWithoutVerboseLog],
+  plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
+writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
 chmodSync(join(outdir, 'bottle.js'), 0o755)

@@ -32,6 +32,13 @@ export const main = async (argv: readonly string[], io: Io, host: Surroundings =
     case 'version':
       io.out(`${version}\n`)
       return 0
+    case 'savedPlan': {
+      // Loaded only here: the plan decoder is no part of any other command's start-up.
+      const saved = await import('./saved-plan.js')
+      const cli = { ...io, host }
+      const args = ['--plan', parsed.file, ...(parsed.quiet ? ['-q'] : [])]
+      return saved.runSavedPlan(args, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
+    }
     case 'request':
       return answer(parsed.request, { ...io, host })
   }
@@ -62,7 +69,7 @@ export const answer = async (req: Request, io: Cli): Promise<number> => {
     const refused = await confirmUpdate(plan, req, io)
     if (refused !== null) return refused
   }
-  return runAndSay(plan, req, io)
+  return runAndSay(plan, req.flags.quiet === true, io)
 }
 export { bugReport, exitBug } from './cli/exit.js'
 export type { Io } from './cli/io.js'

@@ -1,6 +1,5 @@
 /**
- * The `bottle` executable: wires the real process to the CLI (its argv, stdout, stderr, and the
- * host's surroundings, read once here) and sets the exit code.
+ * The `bottle` executable: wires the real process to the CLI and sets the exit code.
  */
 import { bugReport, exitBug, main } from './cli.js'
 import { readSurroundings } from './host.js'
@@ -16,15 +15,19 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // undo that follows an interrupt, so such an error is dropped rather than thrown.
 process.stderr.on('error', () => {})
 
-try {
-  process.exitCode = await main(process.argv.slice(2), {
-    out: (text) => process.stdout.write(text),
-    err: (line) => process.stderr.write(`${line}\n`),
-    env: process.env,
-  }, readSurroundings(process.env))
-} catch (e) {
-  // A throw is a bug in bottle. Uncaught, node would print the bundled source line around it
-  // (kilobytes of minified code) and a stack: one line instead, the stack only when asked.
-  for (const line of bugReport(e, process.env.BOTTLE_DEBUG === '1')) process.stderr.write(`${line}\n`)
-  process.exitCode = exitBug
-}
+// No top-level await: the bundle is CommonJS (scripts/build.mjs says why).
+main(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+}, readSurroundings(process.env)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e: unknown) => {
+    // A throw is a bug in bottle. Uncaught, node would print the bundled source line around it
+    // (kilobytes of minified code) and a stack: one line instead, the stack only when asked.
+    for (const line of bugReport(e, process.env.BOTTLE_DEBUG === '1')) process.stderr.write(`${line}\n`)
+    process.exitCode = exitBug
+  },
+)

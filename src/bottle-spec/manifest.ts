@@ -10,10 +10,10 @@
 import { posix } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { type Document, LineCounter, type YAMLError, isScalar, parseDocument } from 'yaml'
 import { compileError, show } from '../plan/errors.js'
 import { type BackendName, absurd, backendNames } from '../plan/types.js'
 import { type AgentProfile, customProfile, profileNamed } from './agent.js'
+import { type YamlDoc, parseYaml } from './manifest-yaml.js'
 import { type Resources, type SpecLayer, envEntry, networkModes, resourceList, secretList, within } from './spec.js'
 import {
   type Checked,
@@ -56,8 +56,8 @@ type KeyPath = readonly (string | number)[]
 interface Context {
   readonly file: string
   readonly baseDir: string
-  /** Kept to read a number's source text: `1.10` stays "1.10", not "1.1". */
-  readonly doc: Document
+  /** A number's source text: `1.10` stays "1.10", not "1.1". */
+  readonly numberText: YamlDoc['numberText']
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -93,14 +93,7 @@ const kindOf = (v: unknown): string =>
       ? 'a list'
       : isMapping(v)
         ? 'a mapping'
-        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-          ? `a ${typeof v}`
-          : 'an unsupported YAML value (binary, a set, …)'
-
-const yamlError = (file: string, lines: LineCounter, kind: string, e: YAMLError): Checked<never> => {
-  const { line, col } = lines.linePos(e.pos[0])
-  return E.left(compileError(`${file}:${line}:${col}: ${kind}: ${e.message}`))
-}
+        : `a ${typeof v}`
 
 // -------------------------------------------------------------------------------------------------
 // shapes
@@ -143,41 +136,39 @@ const hostPath = (ctx: Context, path: KeyPath, what: string, v: unknown): Checke
 // -------------------------------------------------------------------------------------------------
 
 /** Env values may be any scalar; a number keeps the text it was written as. */
-const envValueText = (ctx: Context, path: KeyPath, v: unknown): Checked<string> => {
+const envValueText = (ctx: Context, path: KeyPath, container: object, key: string, v: unknown): Checked<string> => {
   if (typeof v === 'string') return E.right(v)
   if (typeof v === 'boolean') return E.right(String(v))
-  if (typeof v === 'number') {
-    const node = ctx.doc.getIn(path, true)
-    return E.right(isScalar(node) && typeof node.source === 'string' ? node.source : String(v))
-  }
+  if (typeof v === 'number') return E.right(ctx.numberText(container, key) ?? String(v))
   return fail(ctx, path, `must be a string, number or boolean, not ${kindOf(v)}`)
 }
 
-const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']> => {
-  if (!isMapping(v)) return fail(ctx, path, `must be a mapping of names to values, not ${kindOf(v)}`)
-  const out: (readonly [string, string])[] = []
-  for (const [key, value] of Object.entries(v)) {
-    const entry = pipe(
-      envValueText(ctx, [...path, key], value),
-      E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
+const env = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['env']> =>
+  isMapping(v)
+    ? pipe(
+      Object.entries(v),
+      E.traverseArray(([key, value]) =>
+        pipe(
+          envValueText(ctx, [...path, key], v, key, value),
+          E.chain((text) => within(where(ctx, [...path, key]))(envEntry(key, text))),
+        ),
+      ),
     )
-    if (E.isLeft(entry)) return entry
-    out.push(entry.right)
-  }
-  return E.right(out)
-}
+    : fail(ctx, path, `must be a mapping of names to values, not ${kindOf(v)}`)
 
-const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['secrets']> => {
-  if (!Array.isArray(v)) return fail(ctx, path, `must be a list of names, not ${kindOf(v)}`)
-  for (const [i, name] of v.entries()) {
-    const checked = pipe(
-      string(ctx, [...path, i], name),
-      E.chain((n) => within(where(ctx, [...path, i]))(secretList([n]))),
+const secrets = (ctx: Context, path: KeyPath, v: unknown): Checked<SpecLayer['secrets']> =>
+  Array.isArray(v)
+    ? pipe(
+      v as unknown[],
+      E.traverseArrayWithIndex((i, name) =>
+        pipe(
+          string(ctx, [...path, i], name),
+          E.chainFirst((n) => within(where(ctx, [...path, i]))(secretList([n]))),
+        ),
+      ),
+      E.chain(secretList),
     )
-    if (E.isLeft(checked)) return checked
-  }
-  return secretList(v as string[])
-}
+    : fail(ctx, path, `must be a list of names, not ${kindOf(v)}`)
 
 const boolean = (ctx: Context, path: KeyPath, v: unknown): Checked<boolean> =>
   typeof v === 'boolean' ? E.right(v) : fail(ctx, path, `must be true or false, not ${typeof v === 'string' ? show(v) : kindOf(v)}`)
@@ -215,11 +206,12 @@ const agent = (ctx: Context, path: KeyPath, v: unknown): Checked<AgentProfile> =
       }
       case 'continueArgs': {
         if (!Array.isArray(value)) return fail(ctx, at, `must be a list of words, not ${kindOf(value)}`)
-        for (const [i, word] of value.entries()) {
-          const w = pipe(string(ctx, [...at, i], word), E.chain((s) => within(where(ctx, [...at, i]))(agentArg(s))))
-          if (E.isLeft(w)) return w
-        }
-        continueArgs = value as string[]
+        const words = pipe(
+          value as unknown[],
+          E.traverseArrayWithIndex((i, word) => pipe(string(ctx, [...at, i], word), E.chain((s) => within(where(ctx, [...at, i]))(agentArg(s))))),
+        )
+        if (E.isLeft(words)) return words
+        continueArgs = [...words.right]
         break
       }
       case 'refusesRoot': {
@@ -306,21 +298,17 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
 
 const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
   const path = ['bottles', name]
-  const checkedName = within(where(ctx, path))(bottleName(name))
-  if (E.isLeft(checkedName)) return checkedName
-  const entries = mapping(ctx, path, v, bottleKeys)
-  if (E.isLeft(entries)) return entries
-  let layer: SpecLayer = {}
-  for (const [key, value] of entries.right) {
-    const part = field(ctx, path, key, value)
-    if (E.isLeft(part)) return part
-    layer = { ...layer, ...part.right }
-  }
-  // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
-  const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
-  if (clash >= 0)
-    return fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
-  return E.right(layer)
+  return pipe(
+    within(where(ctx, path))(bottleName(name)),
+    E.chain(() => mapping(ctx, path, v, bottleKeys)),
+    E.chain(E.traverseArray(([key, value]) => field(ctx, path, key, value))),
+    E.map((parts): SpecLayer => Object.assign({}, ...parts)),
+    // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
+    E.chain((layer) => {
+      const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
+      return clash < 0 ? E.right(layer) : fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
+    }),
+  )
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -329,23 +317,12 @@ const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
 
 /** Parses and checks a manifest; `baseDir` (absolute) is where its relative paths start. */
 export const parseManifest = (file: string, text: string, baseDir: string): Checked<Manifest> => {
-  const lines = new LineCounter()
-  // uniqueKeys (the default) makes a repeated key an error; logLevel keeps yaml off stderr.
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines, logLevel: 'error' })
-  const [syntax] = doc.errors
-  if (syntax !== undefined) return yamlError(file, lines, 'YAML syntax error', syntax)
-  // A warning (an unknown tag, say) means the value is not what it looks like.
-  const [warning] = doc.warnings
-  if (warning !== undefined) return yamlError(file, lines, 'YAML error', warning)
-  let data: unknown
-  try {
-    data = doc.toJS({ maxAliasCount: 100 })
-  } catch (e) {
-    return E.left(compileError(`${file}: YAML error: ${(e as Error).message}`))
-  }
-  if (data === null || data === undefined) return E.right({ file, bottles: {} })
+  const doc = parseYaml(text)
+  if (E.isLeft(doc)) return E.left(compileError(`${file}:${doc.left.line}:${doc.left.col}: YAML: ${doc.left.message}`))
+  const data = doc.right.value
+  if (data === null) return E.right({ file, bottles: {} })
 
-  const ctx: Context = { file, baseDir, doc }
+  const ctx: Context = { file, baseDir, numberText: doc.right.numberText }
   const top = mapping(ctx, [], data, manifestKeys)
   if (E.isLeft(top)) return top
   let backend: BackendName | undefined

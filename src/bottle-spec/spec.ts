@@ -110,20 +110,19 @@ export const envEntry = (key: string, value: string): Checked<readonly [string, 
     E.chain((k) => pipe(envValue(k, value), E.map((v) => [k, v] as const))),
   )
 
-/** Checks a whole env list: each entry, and no key twice. */
+/** Right(key) the first time a key is seen (and now it is), else the message. */
+const firstTime = (seen: Set<string>, key: string, message: string): Checked<string> =>
+  seen.has(key) ? E.left(compileError(message)) : (seen.add(key), E.right(key))
+
+/** Checks a whole env list: each entry, and no key twice (the first problem, in list order). */
 export const envList = (
   entries: readonly (readonly [string, string])[],
 ): Checked<readonly (readonly [string, string])[]> => {
   const seen = new Set<string>()
-  const out: (readonly [string, string])[] = []
-  for (const [k, v] of entries) {
-    const checked = envEntry(k, v)
-    if (E.isLeft(checked)) return checked
-    if (seen.has(k)) return E.left(compileError(`env ${k} is given twice`))
-    seen.add(k)
-    out.push(checked.right)
-  }
-  return E.right(out)
+  return pipe(
+    entries,
+    E.traverseArray(([k, v]) => pipe(envEntry(k, v), E.chainFirst(() => firstTime(seen, k, `env ${k} is given twice`)))),
+  )
 }
 
 /** The prefix of the names a `--format sh` script uses for itself (src/plan/render.ts). */
@@ -154,16 +153,17 @@ export const resourceList = (
   entries: readonly (readonly [string, string])[],
 ): Checked<readonly (readonly [string, string])[]> => {
   const seen = new Set<string>()
-  for (const [name, value] of entries) {
-    const checked = pipe(
-      resourceName(name),
-      E.chain((n) => quantity(`${kind} ${n}`, value)),
-    )
-    if (E.isLeft(checked)) return checked
-    if (seen.has(name)) return E.left(compileError(`${kind} ${name} is given twice`))
-    seen.add(name)
-  }
-  return E.right(entries)
+  return pipe(
+    entries,
+    E.traverseArray(([name, value]) =>
+      pipe(
+        resourceName(name),
+        E.chain((n) => quantity(`${kind} ${n}`, value)),
+        E.chain(() => firstTime(seen, name, `${kind} ${name} is given twice`)),
+      ),
+    ),
+    E.map(() => entries),
+  )
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -201,47 +201,41 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
     return E.left(compileError(`${clash[0]} is both a plain env entry and a secret`))
   const image = f.image ?? m.image ?? null
   const prompt = f.prompt ?? m.prompt ?? null
-  const name = bottleName(input.name)
-  if (E.isLeft(name)) return name
-  const checkedImage = image === null ? E.right(null) : imageRef(image)
-  if (E.isLeft(checkedImage)) return checkedImage
-  const user = userName(f.user ?? m.user ?? defaultUser)
-  if (E.isLeft(user)) return user
-  const workdir = absolutePath('workdir', f.workdir ?? m.workdir ?? input.cwd)
-  if (E.isLeft(workdir)) return workdir
-  const checkedEnv = envList(env)
-  if (E.isLeft(checkedEnv)) return checkedEnv
-  const checkedSecrets = secretList(secrets)
-  if (E.isLeft(checkedSecrets)) return checkedSecrets
-  const checkedPrompt = prompt === null ? E.right(null) : absolutePath('prompt file', prompt)
-  if (E.isLeft(checkedPrompt)) return checkedPrompt
-  const agent = checkProfile(f.agent ?? m.agent ?? defaultAgent)
-  if (E.isLeft(agent)) return agent
   const context = f.context ?? m.context
-  const checkedContext = context === undefined ? E.right(null) : kubeContext(context)
-  if (E.isLeft(checkedContext)) return checkedContext
   const namespace = f.namespace ?? m.namespace
-  const checkedNamespace = namespace === undefined ? E.right(null) : kubeNamespace(namespace)
-  if (E.isLeft(checkedNamespace)) return checkedNamespace
   const resources = f.resources ?? m.resources ?? noResources
-  const requests = resourceList('requests', resources.requests)
-  if (E.isLeft(requests)) return requests
-  const limits = resourceList('limits', resources.limits)
-  if (E.isLeft(limits)) return limits
-  return E.right({
-    name: name.right,
-    image: checkedImage.right,
-    user: user.right,
-    workdir: workdir.right,
-    env: checkedEnv.right,
-    secrets: checkedSecrets.right,
-    prompt: checkedPrompt.right,
+  const orNull = <A>(v: A | null | undefined, check: (v: A) => Checked<A>): Checked<A | null> =>
+    v === null || v === undefined ? E.right(null) : check(v)
+  // Checked in this order; the first failure is the one reported.
+  return pipe(
+    E.Do,
+    E.bind('name', () => bottleName(input.name)),
+    E.bind('image', () => orNull(image, imageRef)),
+    E.bind('user', () => userName(f.user ?? m.user ?? defaultUser)),
+    E.bind('workdir', () => absolutePath('workdir', f.workdir ?? m.workdir ?? input.cwd)),
+    E.bind('env', () => envList(env)),
+    E.bind('secrets', () => secretList(secrets)),
+    E.bind('prompt', () => orNull(prompt, (p) => absolutePath('prompt file', p))),
     // A profile is one unit: the flag's replaces the manifest's whole, never field by field.
-    agent: agent.right,
-    allowRoot: f.allowRoot ?? m.allowRoot ?? false,
-    network: f.network ?? m.network ?? 'default',
-    context: checkedContext.right,
-    namespace: checkedNamespace.right,
-    resources: { requests: requests.right, limits: limits.right },
-  })
+    E.bind('agent', () => checkProfile(f.agent ?? m.agent ?? defaultAgent)),
+    E.bind('context', () => orNull(context, kubeContext)),
+    E.bind('namespace', () => orNull(namespace, kubeNamespace)),
+    E.bind('requests', () => resourceList('requests', resources.requests)),
+    E.bind('limits', () => resourceList('limits', resources.limits)),
+    E.map((c) => ({
+      name: c.name,
+      image: c.image,
+      user: c.user,
+      workdir: c.workdir,
+      env: c.env,
+      secrets: c.secrets,
+      prompt: c.prompt,
+      agent: c.agent,
+      allowRoot: f.allowRoot ?? m.allowRoot ?? false,
+      network: f.network ?? m.network ?? 'default',
+      context: c.context,
+      namespace: c.namespace,
+      resources: { requests: c.requests, limits: c.limits },
+    })),
+  )
 }

@@ -67,6 +67,7 @@ const modeHelp = (mode: Mode): string =>
     '',
     'Operations:',
     ...columns(opList.map((op) => [opUsage(op), ops[op].summary])),
+    ...(mode === 'run' ? ['', `A saved plan: bottle run --plan <file> [-q]   ${flagDocs.plan.description}`] : []),
     '',
     'Example:',
     `  ${exampleFor(mode, 'agent', false)}`,

@@ -216,7 +216,7 @@ export const listOrReap = async (req: Request, io: Cli): Promise<number> => {
     )
     if (req.mode === 'plan') plans.push(p)
     else {
-      code ||= await runAndSay(p, req, io)
+      code ||= await runAndSay(p, req.flags.quiet === true, io)
     }
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))

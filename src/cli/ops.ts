@@ -82,6 +82,8 @@ export const flagDocs = {
   resume: { description: "resume the agent's last session, or start a fresh one" },
   format: { value: '<format>', choices: formats, description: `${formats.join(' | ')} (default: text)` },
   quiet: { short: 'q', description: 'no progress lines' },
+  /** `bottle run --plan FILE`: no operation takes it; it stands where the operation would. */
+  plan: { value: '<file>', description: 'run the plan saved in FILE (bottle plan OP … --format json > FILE), and nothing else' },
 } as const satisfies Record<string, FlagDoc>
 
 export type FlagName = keyof typeof flagDocs

@@ -5,6 +5,7 @@
  *   await planFor(request, cli)   // Right(plan), or Left(one-line CompileError): exit 2, nothing run
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile } from '../compile.js'
 import { promptFileProblem, readHostFacts, readWorkdirFacts } from '../host.js'
 import { show } from '../plan/errors.js'
@@ -64,5 +65,10 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
   const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
-  return E.right({ ...p, notes: [...p.notes, chosenNote, ...resolved.right.notes, ...checked] })
+  const notes = [...p.notes, chosenNote, ...resolved.right.notes, ...checked]
+  // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts):
+  // only in the JSON a plan is saved as, since its spec hash loads node:crypto.
+  if (!(req.mode === 'plan' && req.flags.format === 'json')) return E.right({ ...p, notes })
+  const basis = recorded.right._tag === 'absent' ? E.right(unlaunched) : basisOfLayer(recorded.right.layer, name, backend.defaultImage, cwd)
+  return E.isLeft(basis) ? basis : E.right({ ...p, notes, basis: basis.right })
 }

@@ -53,6 +53,8 @@ export type Parsed =
   | { readonly _tag: 'request'; readonly request: Request }
   | { readonly _tag: 'help'; readonly topic: HelpTopic }
   | { readonly _tag: 'version' }
+  /** `bottle run --plan FILE [-q]`: a saved plan, run as it is (src/saved-plan.ts). */
+  | { readonly _tag: 'savedPlan'; readonly file: string; readonly quiet: boolean }
   /** One line, without the `bottle: ` prefix; exit 2, nothing run. */
   | { readonly _tag: 'invalid'; readonly message: string }
 
@@ -107,6 +109,7 @@ const parseMode = (mode: Mode, words: readonly string[]): Parsed => {
     return about === undefined ? help({ _tag: 'mode', mode }) : isOpName(about) ? help({ _tag: 'op', mode, op: about }) : unknownOp(mode, about)
   }
   if (isOpName(op)) return parseOp(mode, op, rest, false)
+  if (mode === 'run' && (op === '--plan' || op.startsWith('--plan='))) return parseSavedPlan(words)
   if (op.startsWith('-')) return invalid(`unknown option ${typed(op)}: say which operation to ${mode} first (bottle ${mode} --help)`)
   return unknownOp(mode, op)
 }
@@ -134,16 +137,17 @@ const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string)
 
 const isFlagName = (s: string): s is FlagName => Object.hasOwn(flagDocs, s)
 
+/** What the words after the operation (or after `run`, for --plan) say: flag values and positionals. */
+type Words = { readonly _tag: 'words'; readonly values: Record<string, string | boolean | string[]>; readonly positional: string[] }
+
 /**
- * The words after `bottle MODE OP`. Not strict: parseArgs would throw its own multi-line
- * messages; here every token is checked against what this operation takes, in order.
+ * Not strict: parseArgs would throw its own multi-line messages; here every token is checked
+ * against the flags `taken`, in order. `where` names the command in messages (`run exec`).
  */
-const parseOp = (mode: Mode, op: OpName, words: readonly string[], ls: boolean): Parsed => {
+const readWords = (words: readonly string[], taken: ReadonlySet<string>, where: string, onHelp: () => Parsed): Words | Parsed => {
   const { tokens } = parseArgs({ args: [...words], options: parseArgsOptions, strict: false, allowPositionals: true, tokens: true })
   // Help wins over every other word before `--`, as `git` and commander have it.
-  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return help({ _tag: 'op', mode, op, ...(ls ? { ls: true as const } : {}) })
-  const taken = new Set<string>(flagsOf(mode, op))
-  const where = ls ? 'ls' : `${mode} ${op}`
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return onHelp()
   const values: Record<string, string | boolean | string[]> = {}
   const positional: string[] = []
   for (const t of tokens) {
@@ -169,6 +173,15 @@ const parseOp = (mode: Mode, op: OpName, words: readonly string[], ls: boolean):
     const before = values[field]
     values[field] = doc.multiple === true ? [...(Array.isArray(before) ? before : []), t.value] : t.value
   }
+  return { _tag: 'words', values, positional }
+}
+
+/** The words after `bottle MODE OP`. */
+const parseOp = (mode: Mode, op: OpName, words: readonly string[], ls: boolean): Parsed => {
+  const where = ls ? 'ls' : `${mode} ${op}`
+  const read = readWords(words, new Set<string>(flagsOf(mode, op)), where, () => help({ _tag: 'op', mode, op, ...(ls ? { ls: true as const } : {}) }))
+  if (read._tag !== 'words') return read
+  const { values, positional } = read
   const args = ops[op].args
   const required = args.filter((a) => a.required)
   const missing = required[positional.length]
@@ -179,4 +192,16 @@ const parseOp = (mode: Mode, op: OpName, words: readonly string[], ls: boolean):
     _tag: 'request',
     request: { mode, op, positional, flags: { env: [], secret: [], format: 'text', pane: 'split', ...values } },
   }
+}
+
+/** `bottle run --plan FILE [-q]`: the plan says everything else, so nothing else is taken. */
+const parseSavedPlan = (words: readonly string[]): Parsed => {
+  const only = (detail: string): Parsed => invalid(`bottle run --plan FILE takes only -q besides (the plan says the rest): ${detail}; nothing was run`)
+  const read = readWords(words, new Set(['plan', 'quiet']), 'run --plan', () => help({ _tag: 'mode', mode: 'run' }))
+  if (read._tag === 'invalid') return only(read.message)
+  if (read._tag !== 'words') return read
+  if (read.positional.length > 0) return only(`not ${show(read.positional[0] ?? '')}`)
+  const file = read.values.plan
+  if (typeof file !== 'string' || file === '') return invalid('--plan needs a file: bottle run --plan FILE [-q]; nothing was run')
+  return { _tag: 'savedPlan', file, quiet: read.values.quiet === true }
 }

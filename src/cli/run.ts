@@ -2,7 +2,7 @@
  * `bottle run`: hands a plan to the interpreter (loaded only now: execa is most of its cost),
  * prints its events as they come, and turns its outcome into the exit code; update asks first.
  *
- *   await runAndSay(plan, request, cli)   // the guest's exit code, or bottle's own (exit.ts)
+ *   await runAndSay(plan, request.flags.quiet === true, cli)   // the guest's exit code, or bottle's own (exit.ts)
  */
 import { askOnTerminal } from '../host.js'
 import { eventLines } from '../run-events.js'
@@ -13,9 +13,8 @@ import type { Cli } from './io.js'
 import { exitInvalid, exitCodeOf } from './exit.js'
 
 /** Runs a plan with real processes, its events on stderr as they come: `bottle run`'s exit code. */
-export const runAndSay = async (plan: Plan, req: Request, io: Cli): Promise<number> => {
+export const runAndSay = async (plan: Plan, quiet: boolean, io: Cli): Promise<number> => {
   const { runPlan } = await import('../spawn.js')
-  const quiet = req.flags.quiet === true
   const outcome = await runPlan(plan, {
     hostEnv: io.env,
     onEvent: (e) => {

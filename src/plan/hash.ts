@@ -1,26 +1,92 @@
 /**
- * SHA-256 of a text, as hex. A pure function; node:crypto is loaded on the first call, because
- * loading it costs about as much as the rest of `bottle plan agent`'s own work, and only launch,
- * ls and smolvm's cp need a hash.
+ * SHA-256 of a text (its UTF-8 bytes), as hex. A pure function, written out from FIPS 180-4
+ * (section 6.2) rather than taken from node:crypto: loading node:crypto pulls in a score of
+ * internal modules, which cost `bottle plan agent` with a manifest (its env entries are hashed to
+ * compare with the launch record) more than all of its own work. The texts bottle hashes are short
+ * (an env entry, a spec record), where this is as fast as node's; tests/plan/hash.test.ts holds it
+ * to node:crypto on any text.
  *
  *   sha256('abc')   // 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
  */
-import { createRequire } from 'node:module'
 
-type Crypto = typeof import('node:crypto')
+const firstPrimes = (n: number): number[] => {
+  const out: number[] = []
+  for (let c = 2; out.length < n; c++) if (out.every((p) => c % p !== 0)) out.push(c)
+  return out
+}
 
-let oneShot: ((text: string) => string) | undefined
+/** The first 32 bits of the fractional part of x. */
+const fraction32 = (x: number): number => ((x - Math.floor(x)) * 2 ** 32) >>> 0
 
-const load = (): ((text: string) => string) => {
-  const crypto = createRequire(import.meta.url)('node:crypto') as Crypto
-  // crypto.hash (Node 20.12+) hashes a short text in a third of createHash's time; launch hashes
-  // every env entry, so it shows in plans per second.
-  return typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex')
+// FIPS 180-4, 4.2.2 and 5.3.3: the round constants are the cube roots of the first 64 primes,
+// the initial hash the square roots of the first 8 (the published tables; the test checks both).
+const primes = firstPrimes(64)
+export const roundConstants = Uint32Array.from(primes, (p) => fraction32(Math.cbrt(p)))
+export const initialHash = Uint32Array.from(primes.slice(0, 8), (p) => fraction32(Math.sqrt(p)))
+
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n))
+
+// One message schedule and one hash state for every call (the module is single-threaded and
+// sha256 does not re-enter): a short text then allocates nothing but its bytes.
+const w = new Uint32Array(64)
+const h = new Uint32Array(8)
+
+/** Reads 4 bytes big-endian; past the message: the 0x80 after it, zeros, and its length in bits. */
+const wordAt = (bytes: Uint8Array, length: number, blocksEnd: number, at: number): number => {
+  if (at + 4 <= length) return ((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)
+  if (at === blocksEnd - 8) return Math.floor((length * 8) / 2 ** 32)
+  if (at === blocksEnd - 4) return (length * 8) >>> 0
+  let word = 0
+  for (let i = 0; i < 4; i++) word = (word << 8) | (at + i < length ? (bytes[at + i] as number) : at + i === length ? 0x80 : 0)
+  return word
 }
 
 export const sha256 = (text: string): string => {
-  oneShot ??= load()
-  return oneShot(text)
+  const bytes = Buffer.from(text, 'utf8')
+  const length = bytes.length
+  // The message, a 1 bit, zeros, and its length in bits as 64 bits: a whole number of 64-byte blocks.
+  const blocksEnd = Math.ceil((length + 9) / 64) * 64
+  h.set(initialHash)
+  for (let block = 0; block < blocksEnd; block += 64) {
+    for (let t = 0; t < 16; t++) w[t] = wordAt(bytes, length, blocksEnd, block + 4 * t)
+    for (let t = 16; t < 64; t++) {
+      const x = w[t - 15] as number
+      const y = w[t - 2] as number
+      const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)
+      const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)
+      w[t] = (w[t - 16] as number) + s0 + (w[t - 7] as number) + s1
+    }
+    let a = h[0] as number
+    let b = h[1] as number
+    let c = h[2] as number
+    let d = h[3] as number
+    let e = h[4] as number
+    let f = h[5] as number
+    let g = h[6] as number
+    let k = h[7] as number
+    for (let t = 0; t < 64; t++) {
+      const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + (roundConstants[t] as number) + (w[t] as number)) | 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0
+      k = g
+      g = f
+      f = e
+      e = (d + t1) | 0
+      d = c
+      c = b
+      b = a
+      a = (t1 + t2) | 0
+    }
+    // A Uint32Array keeps each sum modulo 2^32.
+    h[0] = (h[0] as number) + a
+    h[1] = (h[1] as number) + b
+    h[2] = (h[2] as number) + c
+    h[3] = (h[3] as number) + d
+    h[4] = (h[4] as number) + e
+    h[5] = (h[5] as number) + f
+    h[6] = (h[6] as number) + g
+    h[7] = (h[7] as number) + k
+  }
+  let hex = ''
+  for (let i = 0; i < 8; i++) hex += (h[i] as number).toString(16).padStart(8, '0')
+  return hex
 }

@@ -8,6 +8,7 @@
  * Nothing here decides anything; `interpret` executes exactly these fields (the Terraform rule).
  */
 
+import type { PlanBasis } from './basis.js'
 import type { OpName } from './operation.js'
 import { quoteShArgv } from './quote.js'
 
@@ -238,6 +239,12 @@ export interface Plan {
    * Null: 0 when every step succeeded.
    */
   readonly exitCodeFrom: number | null
+  /**
+   * The bottle's launch record the plan was compiled against (src/plan/basis.ts), set by the CLI
+   * for an op on one bottle: a saved plan is refused once the bottle no longer matches it.
+   * Absent for ls and down --all, which name no one bottle.
+   */
+  readonly basis?: PlanBasis
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
-import type { BottleOperation as Operation } from '../../src/compile.js'
+import type { BottleOperation as Operation } from '../../src/plan/operation.js'
 import { commandWrapper } from '../../src/guest.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import type { EnvVar, Plan } from '../../src/plan/types.js'

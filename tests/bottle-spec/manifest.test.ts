@@ -133,7 +133,6 @@ describe('parseManifest', () => {
     ['bottles: { demo: { env: { A: [1] } } }', 'bottle.yaml: bottles.demo.env.A: must be a string, number or boolean, not a list'],
     ['bottles: { demo: { secrets: TOKEN } }', 'bottle.yaml: bottles.demo.secrets: must be a list of names, not a string'],
     ['bottles: { demo: { secrets: [A, 1] } }', 'bottle.yaml: bottles.demo.secrets[1]: must be a string, not a number'],
-    ['bottles: { demo: { image: !!binary aGk= } }', 'bottle.yaml: bottles.demo.image: must be a string, not an unsupported YAML value (binary, a set, …)'],
     // values, checked by the shared smart constructors
     ['bottles: { demo: { env: { 1X: a } } }', 'bottle.yaml: bottles.demo.env.1X: env key "1X" must match [A-Za-z_][A-Za-z0-9_]*'],
     ['bottles: { demo: { env: { HOME: /h } } }', 'bottle.yaml: bottles.demo.env.HOME: env HOME is set by bottle from the user (set user instead)'],
@@ -176,10 +175,19 @@ describe('parseManifest', () => {
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
     ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources)'],
     // YAML itself
-    ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'],
-    ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML syntax error: Map keys must be unique'],
-    ['a: 1\n---\nb: 2\n', 'bottle.yaml:2:1: YAML syntax error: Source contains multiple documents; please use YAML.parseAllDocuments()'],
-    ['bottles: !custom {}\n', 'bottle.yaml:1:10: YAML error: Unresolved tag: !custom'],
+    ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML: expected "," or "]", not "}"'],
+    ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML: duplicate key "demo"'],
+    ['a: 1\n---\nb: 2\n', 'bottle.yaml:2:1: YAML: several documents in one file are not supported'],
+    ['bottles: !custom {}\n', 'bottle.yaml:1:10: YAML: tags (!) are not supported'],
+    ['bottles: { demo: { image: !!binary aGk= } }', 'bottle.yaml:1:27: YAML: tags (!) are not supported'],
+    ['bottles:\n  a: &x { image: x }\n  b: *x\n', 'bottle.yaml:2:6: YAML: anchors (&) are not supported'],
+    ['bottles:\n\tdemo: {}\n', 'bottle.yaml:2:1: YAML: a tab in indentation (indent with spaces)'],
+    ['bottles:\n  demo:\n    user: a\n   image: x\n', 'bottle.yaml:4:4: YAML: bad indentation: this line is indented more than the mapping it follows'],
+    ['bottles:\n  demo: { user: "node }\n', 'bottle.yaml:2:17: YAML: an unterminated double-quoted string'],
+    ['%YAML 1.2\n---\nbottles: {}\n', 'bottle.yaml:1:1: YAML: YAML directives (%) are not supported'],
+    ['bottles:\n  ? demo\n  : {}\n', 'bottle.yaml:2:3: YAML: complex keys (?) are not supported'],
+    ['bottles:\n' + '- '.repeat(100) + 'x\n', 'bottle.yaml:2:129: YAML: nested more than 64 levels deep'],
+    [`bottles: ${'['.repeat(100)}`, 'bottle.yaml:1:74: YAML: nested more than 64 levels deep'],
   ]
 
   it.each(errors)('rejects %j with one line naming the file and key', (text, message) => {

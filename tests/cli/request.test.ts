@@ -199,3 +199,17 @@ describe('help and version', () => {
     expect(parseRequest([flag])).toStrictEqual({ _tag: 'version' })
   })
 })
+
+describe('bottle run --plan FILE [-q]: a saved plan, and no operation', () => {
+  it.each([
+    [['run', '--plan', 'p.json'], { _tag: 'savedPlan', file: 'p.json', quiet: false }],
+    [['run', '--plan=p.json', '-q'], { _tag: 'savedPlan', file: 'p.json', quiet: true }],
+    [['run', '--plan', 'p.json', 'exec'], { _tag: 'invalid', message: 'bottle run --plan FILE takes only -q besides (the plan says the rest): not "exec"; nothing was run' }],
+    [['run', '--plan', 'p.json', '-b', 'docker'], { _tag: 'invalid', message: "bottle run --plan FILE takes only -q besides (the plan says the rest): unknown option '-b': run --plan does not take it (bottle run --plan --help); nothing was run" }],
+    [['run', '--plan='], { _tag: 'invalid', message: '--plan needs a file: bottle run --plan FILE [-q]; nothing was run' }],
+    [['run', 'exec', 'demo', 'true', '--plan', 'p.json'], { _tag: 'invalid', message: "unknown option '--plan': run exec does not take it (bottle run exec --help)" }],
+    [['plan', '--plan', 'p.json'], { _tag: 'invalid', message: "unknown option '--plan': say which operation to plan first (bottle plan --help)" }],
+  ])('%j', (argv, parsed) => {
+    expect(parseRequest(argv)).toStrictEqual(parsed)
+  })
+})

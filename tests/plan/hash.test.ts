@@ -2,13 +2,24 @@
 import { fc, test } from '@fast-check/vitest'
 import { createHash } from 'node:crypto'
 import { expect, it } from 'vitest'
-import { sha256 } from '../../src/plan/hash.js'
+import { initialHash, roundConstants, sha256 } from '../../src/plan/hash.js'
 import { runs } from '../runs.js'
 
 it('matches the FIPS 180-2 vector for "abc"', () => {
   expect(sha256('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
 })
 
-test.prop([fc.string({ unit: 'binary' })], { numRuns: runs })('equals createHash over UTF-8, for any text', (text) => {
+it('derives the constants FIPS 180-4 publishes (first, last, and the initial hash)', () => {
+  expect([roundConstants[0], roundConstants[1], roundConstants[62], roundConstants[63]]).toEqual([0x428a2f98, 0x71374491, 0xbef9a3f7, 0xc67178f2])
+  expect([...initialHash]).toEqual([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
+})
+
+// Padding changes at 55/56 bytes (the length no longer fits in the block) and at block edges.
+it.each([0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 70_000])('equals createHash on %i bytes', (n) => {
+  const text = 'a'.repeat(n)
+  expect(sha256(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'))
+})
+
+test.prop([fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme', minLength: 50, maxLength: 300 }))], { numRuns: runs })('equals createHash over UTF-8, for any text', (text) => {
   expect(sha256(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'))
 })
