@@ -20,22 +20,6 @@ const fpTsAsEsModules = {
   },
 }
 
-// commander requires node:child_process when it loads, for executable subcommands, which bottle
-// never uses; loading it (and node:net behind it) is a tenth of start-up. Inside commander only,
-// it becomes a stand-in that loads the real module the first time a property is read.
-const lazyChildProcessForCommander = {
-  name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes('/node_modules/commander/') ? { path: 'lazy-child-process', namespace: 'lazy' } : undefined,
-    )
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
-      contents: "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] })",
-      loader: 'js',
-    }))
-  },
-}
-
 // execa's verbose output (the `verbose` option, or NODE_DEBUG=execa) is a log bottle never asks
 // for: its printer (log.js: colours, figures) and its end-of-run line (complete.js: pretty-ms)
 // become no-ops in the interpreter bundle, a tenth of what that bundle loads. The rest of execa is
@@ -137,7 +121,7 @@ await build({
   ...common,
   entryPoints: { bottle: 'src/main.ts' },
   outdir,
-  plugins: [fpTsAsEsModules, lazyChildProcessForCommander, lazySpawn, builtinImportsAsRequires],
+  plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
 })
 await build({
   ...common,

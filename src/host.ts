@@ -2,7 +2,8 @@
  * The edge: everything bottle reads about the host, read once per invocation. Nothing to the
  * right of the CLI reads process.env, the filesystem, the clock or isTTY.
  *
- *   readHostFacts(['/src/app/notes.md'], {}, defaultCluster)
+ *   const host = readSurroundings(process.env)   // in main, once: env, cwd, clock, isTTY, uid, home, state root
+ *   readHostFacts(['/src/app/notes.md'], {}, defaultCluster, host)
  *   // { cwd, stdinIsTTY, pathKinds: { '/src/app/notes.md': 'file' }, tmpdir, uid, bwrap: null, cluster: { context: null, namespace: null } }
  *   unusable(backends.docker, process.env)   // 'docker is not on PATH', or null
  */
@@ -14,6 +15,44 @@ import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKin
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
+
+/**
+ * What bottle reads about the host before it looks at the request: read once, by main (the
+ * edge), and handed down as this one value. Reads that depend on the request (the manifest, a
+ * launch record, a backend's facts about one bottle, a path's kind) take it as a parameter.
+ */
+export interface Surroundings {
+  readonly env: Env
+  readonly cwd: string
+  /** The clock, once (ms since the epoch): ls's ages are relative to it. */
+  readonly now: number
+  readonly stdinIsTTY: boolean
+  readonly stderrIsTTY: boolean
+  /** The effective uid; null where there are no uids (Windows). */
+  readonly uid: number | null
+  /** $HOME when absolute, else the passwd entry's. */
+  readonly home: string
+  /** bottle's state root: `$XDG_STATE_HOME/bottle`, else `~/.local/state/bottle`. */
+  readonly stateRoot: string
+  readonly tmpdir: string
+}
+
+/** The one read of the host's surroundings; `env` is the whole host environment (process.env). */
+export const readSurroundings = (env: Env): Surroundings => ({
+  env,
+  cwd: process.cwd(),
+  now: Date.now(),
+  // isatty(0), not process.stdin.isTTY: that getter builds a whole stdin stream (14 ms of a plan's start-up).
+  stdinIsTTY: isatty(0),
+  stderrIsTTY: isatty(2),
+  uid: process.geteuid?.() ?? null,
+  home: homeOf(env),
+  stateRoot: stateRootOf(env),
+  tmpdir: tmpdir(),
+})
+
+/** Windows has no uids; podman there runs in a VM as a rootless user. */
+export const uidOf = (host: Surroundings): number => host.uid ?? 1000
 
 /**
  * What is at a path, following symlinks: a regular file, a directory, something else (a FIFO, a
@@ -162,7 +201,7 @@ const realpathOrNearest = (path: string): string => {
  * lead, and the home and state root both as written and resolved, so that neither a symlink to
  * the home nor a state root reached through one slips past the check.
  */
-export const readWorkdirFacts = (workdir: string, env: Env = process.env): { workdir: WorkdirFacts; guard: WorkdirGuard } => {
+export const readWorkdirFacts = (workdir: string, host: Surroundings): { workdir: WorkdirFacts; guard: WorkdirGuard } => {
   const kind = kindOf(workdir)
   let real: string | null = null
   try {
@@ -170,8 +209,7 @@ export const readWorkdirFacts = (workdir: string, env: Env = process.env): { wor
   } catch {
     // missing, or a dangling or looping symlink: refused as missing
   }
-  const home = homeOf(env)
-  const stateRoot = stateRootOf(env)
+  const { home, stateRoot } = host
   return {
     workdir: { path: workdir, kind, real },
     guard: { home: [...new Set([home, realpathOrNearest(home)])], stateRoot: [...new Set([stateRoot, realpathOrNearest(stateRoot)])] },
@@ -179,12 +217,11 @@ export const readWorkdirFacts = (workdir: string, env: Env = process.env): { wor
 }
 
 /** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], own: Partial<BackendFacts>, cluster: ClusterScope, env: Env = process.env): HostFacts => ({
-  cwd: process.cwd(),
-  home: homeOf(env),
-  stateRoot: stateRootOf(env),
-  // isatty(0), not process.stdin.isTTY: that getter builds a whole stdin stream (14 ms of a plan's start-up).
-  stdinIsTTY: isatty(0),
+export const readHostFacts = (paths: readonly string[], own: Partial<BackendFacts>, cluster: ClusterScope, host: Surroundings): HostFacts => ({
+  cwd: host.cwd,
+  home: host.home,
+  stateRoot: host.stateRoot,
+  stdinIsTTY: host.stdinIsTTY,
   pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
   specialEntries: Object.fromEntries(
     paths.flatMap((p) => {
@@ -192,9 +229,8 @@ export const readHostFacts = (paths: readonly string[], own: Partial<BackendFact
       return found === null ? [] : [[p, found]]
     }),
   ),
-  tmpdir: tmpdir(),
-  // Windows has no uids; podman there runs in a VM as a rootless user.
-  uid: process.geteuid?.() ?? 1000,
+  tmpdir: host.tmpdir,
+  uid: uidOf(host),
   bwrap: own.bwrap ?? null,
   cluster,
 })
@@ -216,7 +252,7 @@ export const which = (binary: string, pathVar: string | undefined): string | nul
 }
 
 /** Whether an executable of this name is on PATH. */
-export const onPath = (binary: string, pathVar: string | undefined = process.env.PATH): boolean =>
+export const onPath = (binary: string, pathVar: string | undefined): boolean =>
   which(binary, pathVar) !== null
 
 /**
@@ -280,7 +316,7 @@ export type RecordRead =
  * FIFO or device (O_NONBLOCK, then fstat: a regular file only), a file another user owns or
  * others may write. A plain read: `bottle plan` still runs no process.
  */
-export const readRecordFile = (path: string): RecordRead => {
+export const readRecordFile = (path: string, host: Surroundings): RecordRead => {
   let fd: number
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -293,8 +329,8 @@ export const readRecordFile = (path: string): RecordRead => {
   try {
     const st = fstatSync(fd)
     if (!st.isFile()) return { _tag: 'refused', reason: `${path} is not a regular file` }
-    const uid = process.geteuid?.()
-    if (uid !== undefined && st.uid !== uid) return { _tag: 'refused', reason: `${path} is owned by uid ${st.uid}, not by this user` }
+    const uid = host.uid
+    if (uid !== null && st.uid !== uid) return { _tag: 'refused', reason: `${path} is owned by uid ${st.uid}, not by this user` }
     if ((st.mode & 0o022) !== 0) return { _tag: 'refused', reason: `${path} is writable by others (mode ${(st.mode & 0o777).toString(8)})` }
     return { _tag: 'read', text: readFileSync(fd, 'utf8') }
   } catch (e) {
@@ -303,12 +339,6 @@ export const readRecordFile = (path: string): RecordRead => {
     closeSync(fd)
   }
 }
-
-/** bottle's stdin is a terminal: what `run agent --tty` needs (docker refuses -t without one). */
-export const stdinIsTerminal = (): boolean => isatty(0)
-
-/** Someone is there to answer a question: stdin to type on and stderr to read it on are terminals. */
-export const canAsk = (): boolean => isatty(0) && isatty(2)
 
 /**
  * Asks a question on stderr and reads one line from the terminal: the answer, trimmed; '' at end

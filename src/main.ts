@@ -2,6 +2,7 @@
  * The `bottle` executable: wires the real process to the CLI and sets the exit code.
  */
 import { bugReport, exitBug, main } from './cli.js'
+import { readSurroundings } from './host.js'
 
 // `bottle plan … | head` closes the pipe early: that reader has what it wanted, so stop quietly
 // instead of crashing on EPIPE with a stack trace.
@@ -19,7 +20,7 @@ main(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
-}).then(
+}, readSurroundings(process.env)).then(
   (code) => {
     process.exitCode = code
   },

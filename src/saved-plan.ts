@@ -11,7 +11,7 @@
  *   changed, from the record in the plan and the one on disk: a file read, no listing);
  * - a secret the plan names that the host env does not have.
  *
- *   await runSavedPlan(['--plan', 'plan.json'], io, cwd, (plan, quiet) => runAndSay(plan, quiet, io))
+ *   await runSavedPlan(['--plan', 'plan.json'], io, host, (plan, quiet) => runAndSay(plan, quiet, io))
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { realpathSync } from 'node:fs'
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { backends } from './backends/index.js'
 import { bottleStateDir, decodeLaunchRecord, recordFile } from './bottle-spec/record.js'
 import { bottleName } from './bottle-spec/validate.js'
-import { readRecordFile, readRegularFile, stateRootOf } from './host.js'
+import { type Surroundings, readRecordFile, readRegularFile } from './host.js'
 import { type PlanBasis, basisOfLayer, staleness, unlaunched } from './plan/basis.js'
 import { decodePlan } from './plan/decode.js'
 import { oneLine, show } from './plan/errors.js'
@@ -66,17 +66,17 @@ const parseRequest = (args: readonly string[]): E.Either<string, { file: string;
 const stateSegment = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/
 
 /** What the bottle's launch record says now: the basis a plan made now would have. Left: why it cannot be told. */
-const liveBasis = (plan: Plan, env: SavedPlanIo['env'], cwd: string): E.Either<string, { basis: PlanBasis; workdir: string | null }> => {
+const liveBasis = (plan: Plan, host: Surroundings): E.Either<string, { basis: PlanBasis; workdir: string | null }> => {
   const name = bottleName(plan.bottle)
   if (E.isLeft(name)) return E.left(name.left.message)
   if (!stateSegment.test(plan.bottle)) return E.left(`bottle name ${show(plan.bottle)} cannot name a state directory`)
-  const path = `${bottleStateDir(stateRootOf(env), plan.backend, plan.bottle)}/${recordFile}`
-  const read = readRecordFile(path)
+  const path = `${bottleStateDir(host.stateRoot, plan.backend, plan.bottle)}/${recordFile}`
+  const read = readRecordFile(path, host)
   if (read._tag === 'absent') return E.right({ basis: unlaunched, workdir: null })
   if (read._tag === 'refused') return E.left(`the launch record of ${plan.bottle} is refused: ${read.reason}`)
   const layer = decodeLaunchRecord(read.text, plan.backend, plan.bottle)
   if (E.isLeft(layer)) return E.left(`${path}: ${layer.left}`)
-  const basis = basisOfLayer(layer.right, plan.bottle, backends[plan.backend].defaultImage, cwd)
+  const basis = basisOfLayer(layer.right, plan.bottle, backends[plan.backend].defaultImage, host.cwd)
   return E.isLeft(basis) ? E.left(`${path}: ${basis.left.message}`) : E.right({ basis: basis.right, workdir: layer.right.workdir ?? null })
 }
 
@@ -92,13 +92,14 @@ const real = (path: string): string => {
 const inside = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`)
 
 /** Why the plan may not run now, in one clause; null: it may. Reads files only. */
-const refusal = (plan: Plan, file: string, env: SavedPlanIo['env'], cwd: string): string | null => {
+const refusal = (plan: Plan, file: string, host: Surroundings): string | null => {
+  const env = host.env
   if (plan.op === 'ls') return 'is a listing plan: bottle ls lists (a listing changes nothing, so there is no plan to review)'
   // down --all names no one bottle: its steps remove what its listing found, each tolerating a
   // bottle that is gone already.
   if (plan.bottle !== '') {
     if (plan.basis === undefined) return `does not say which launch of ${plan.bottle} it was made for (no /basis): make it again with bottle plan`
-    const live = liveBasis(plan, env, cwd)
+    const live = liveBasis(plan, host)
     if (E.isLeft(live)) return `cannot be checked against ${plan.bottle}: ${live.left}`
     // The bottle's workdir is bound into it: a plan file there may have been rewritten by the agent.
     const workdir = live.right.workdir ?? (plan.basis._tag === 'recorded' ? plan.basis.record.workdir : null)
@@ -120,7 +121,7 @@ const refusal = (plan: Plan, file: string, env: SavedPlanIo['env'], cwd: string)
 export const runSavedPlan = async (
   args: readonly string[],
   io: SavedPlanIo,
-  cwd: string,
+  host: Surroundings,
   run: (plan: Plan, quiet: boolean) => Promise<number>,
 ): Promise<number> => {
   const refuse = (message: string): number => {
@@ -130,13 +131,13 @@ export const runSavedPlan = async (
   const request = parseRequest(args)
   if (E.isLeft(request)) return refuse(request.left)
   const { file, quiet } = request.right
-  const path = resolve(cwd, file)
+  const path = resolve(host.cwd, file)
   const read = readRegularFile(path, planFileLimit)
   if (read._tag === 'missing') return refuse(`plan file ${show(file)} does not exist`)
   if (read._tag === 'refused') return refuse(`plan file ${show(file)} ${read.reason}`)
   const plan = decodePlan(read.text)
   if (E.isLeft(plan)) return refuse(`plan file ${show(file)} ${plan.left}`)
-  const refused = refusal(plan.right, path, io.env, cwd)
+  const refused = refusal(plan.right, path, host)
   if (refused !== null) return refuse(`plan file ${show(file)} ${refused}`)
   return run(plan.right, quiet)
 }

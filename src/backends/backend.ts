@@ -13,6 +13,7 @@ import type { BottleSpec } from '../bottle-spec/spec.js'
 import { recordOf, specHash } from '../bottle-spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
+import type { Surroundings } from '../host.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -194,7 +195,7 @@ export interface Backend {
    * Reads the host facts this backend needs beyond the common ones, at the CLI edge; `query` is
    * the bottle the op names, null for ops that name none (ls, down --all). Absent: it needs none.
    */
-  readonly hostFacts?: (query: BottleQuery | null, env: Readonly<Record<string, string | undefined>>) => BackendFacts
+  readonly hostFacts?: (query: BottleQuery | null, host: Surroundings) => BackendFacts
   /**
    * The backend's own rules on top of the spec's (name syntax, paths its CLI cannot take), and,
    * for a backend that keeps its bottles on the host, whether `op` fits the bottle's state.

@@ -3,12 +3,12 @@
  * no daemon that remembers it, so its state directory, and the root filesystem it binds, are host
  * facts like the current directory. src/backends/bwrap.ts compiles from what this returns.
  *
- *   readBwrapFacts(process.env, { name: 'demo', image: null, users: ['node'] })
+ *   readBwrapFacts(readSurroundings(process.env), { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
 import { type Dirent, type Stats, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { type Env, homeOf, kindOf, stateRootOf, which } from '../host.js'
+import { type Surroundings, kindOf, uidOf, which } from '../host.js'
 import type { BottleQuery, BwrapFacts, Ids, SystemEntry } from './backend.js'
 
 /** uid and gid of the named users in /etc/passwd text (`name:pw:uid:gid:…`); others are left out. */
@@ -130,15 +130,15 @@ const stateProblem = (state: string, uid: number): string | null => {
   return null
 }
 
-export const readBwrapFacts = (env: Env, query: BottleQuery | null): BwrapFacts => {
-  const stateRoot = stateRootOf(env)
+export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): BwrapFacts => {
+  const { env, stateRoot } = host
   const stateDir = `${stateRoot}/bwrap`
   const state = query === null ? null : `${stateDir}/${query.name}`
   // A relative image is not a rootfs (the compiler says so); do not read files next to the cwd.
   const rootfs = query?.image ?? '/'
   const readable = isAbsolute(rootfs)
   const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
-  const uid = process.geteuid?.() ?? 1000
+  const uid = uidOf(host)
   // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
   const scanned = readable && uid === 0 && query !== null
   const system = readable ? systemEntries(rootfs) : []
@@ -160,7 +160,7 @@ export const readBwrapFacts = (env: Env, query: BottleQuery | null): BwrapFacts 
     term: env.TERM ?? null,
     script: which('script', env.PATH) ?? 'script',
     stateRoot,
-    hostHome: homeOf(env),
+    hostHome: host.home,
     // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
     system: system.filter((e) => !tooBig.has(e.path)),
     rootOnly,

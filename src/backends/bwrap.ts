@@ -621,7 +621,7 @@ export const bwrap: Backend = {
   // Last in the detection order (src/backends/index.ts): it needs nothing running.
   autoDetected: true,
   // Its bottles are host directories: whether one exists, and what its rootfs holds, are host facts.
-  hostFacts: (query, env) => ({ bwrap: readBwrapFacts(env, query) }),
+  hostFacts: (query, host) => ({ bwrap: readBwrapFacts(host, query) }),
   checkSpec,
   // The host's own root, read-only; a spec's image is a rootfs directory in its place.
   defaultImage: '/',

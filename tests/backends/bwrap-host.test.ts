@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parsePasswd, readBwrapFacts } from '../../src/backends/bwrap-host.js'
+import { readSurroundings } from '../../src/host.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-bwrap-host-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -40,7 +41,7 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
   writeFileSync(join(rootfs, 'etc', 'ssl', 'private', 'server.key'), 'key\n', { mode: 0o600 })
   const state = join(dir, 'xdg')
   const env = { XDG_STATE_HOME: state, HOME: '/home/me', PATH: process.env.PATH }
-  const facts = (name: string) => readBwrapFacts(env, { name, image: rootfs, users: ['alice'] })
+  const facts = (name: string) => readBwrapFacts(readSurroundings(env), { name, image: rootfs, users: ['alice'] })
 
   it('lists the allow-listed directories the rootfs has, symlinks as symlinks', () => {
     expect(facts('x').system).toStrictEqual([

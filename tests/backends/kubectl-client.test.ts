@@ -23,7 +23,7 @@ import type { Json, Plan, Step } from '../../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { quantityRule } from '../../src/bottle-spec/validate.js'
 
-const hasKubectl = onPath('kubectl')
+const hasKubectl = onPath('kubectl', process.env.PATH)
 const skipped = hasKubectl ? '' : ' (skipped: no kubectl on PATH, so no real client to check against)'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-kubectl-client-'))

@@ -19,7 +19,7 @@ import { onPath } from '../../src/host.js'
 import { resolveSpec } from '../../src/bottle-spec/spec.js'
 import { envAndSecretsArb, nastyString, nastyStringArb } from '../arbitraries.js'
 
-const canRun = process.getuid?.() === 0 && onPath('runuser') && spawnSync('id', ['nobody']).status === 0
+const canRun = process.getuid?.() === 0 && onPath('runuser', process.env.PATH) && spawnSync('id', ['nobody']).status === 0
 const skipped = canRun ? '' : ' (skipped: needs root, runuser and a user "nobody")'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-k8s-guest-'))

@@ -28,7 +28,7 @@ const bottlesIn = (state: string): string => join(state, 'bottle', 'bwrap')
 let fresh = 0
 const freshState = (): string => join(root, `state-${fresh++}`)
 
-const haveBwrap = onPath('bwrap')
+const haveBwrap = onPath('bwrap', process.env.PATH)
 if (!haveBwrap && process.env.CI) throw new Error('bwrap is required in CI (.ci/run installs it)')
 if (!haveBwrap) console.warn('skipping the bwrap listing tests: bwrap is not on PATH')
 

@@ -49,7 +49,7 @@ const report = (stdout: string): Record<string, string> =>
 // The default user is node: its ids come from the host's passwd (the rootfs), else 1000.
 const nodeIds = parsePasswd(readFileSync('/etc/passwd', 'utf8'), ['node']).node ?? { uid: 1000, gid: 1000 }
 
-const haveBwrap = onPath('bwrap')
+const haveBwrap = onPath('bwrap', process.env.PATH)
 
 describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () => {
   it('launch creates the state directory with a home, and checks that the sandbox starts', () => {
@@ -189,7 +189,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     expect(existsSync(stateOf('ghost'))).toBe(false)
   })
 
-  describe.skipIf(!onPath('script'))('agent under a real pseudo-terminal', () => {
+  describe.skipIf(!onPath('script', process.env.PATH))('agent under a real pseudo-terminal', () => {
     const agentWs = join(root, 'agent-ws')
     mkdirSync(agentWs)
     // The stand-in agent reports whether stdin and stdout are terminals, its args and TERM.

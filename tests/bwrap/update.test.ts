@@ -48,8 +48,8 @@ const manifestOf = (name: string, body: readonly string[]): string =>
 /** Interfaces in the sandbox's network namespace: `lo` alone without a network. */
 const interfaces = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '"
 
-const haveBwrap = onPath('bwrap')
-const haveScript = onPath('script')
+const haveBwrap = onPath('bwrap', process.env.PATH)
+const haveScript = onPath('script', process.env.PATH)
 
 describe.skipIf(!haveBwrap && !process.env.CI)('bottle run update on real bwrap', () => {
   it('a manifest the agent edits (a secret, another workdir, the host network) reaches no op; update applies the secret name only', () => {

@@ -4,12 +4,13 @@
  * executables are on PATH (tests/standins; not the real tools) so that "nothing ran" can be seen.
  */
 import { execa } from 'execa'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { flagsOf } from '../../src/cli/ops.js'
 import { type Plan, backendNames, opNames } from '../../src/plan/types.js'
 import { writeRecordOf } from '../records.js'
-import { type Sandbox, bottle, bottleJs, sandbox } from '../standins/harness.js'
+import { type Sandbox, bottle, bottleJs, bottleProcess, sandbox } from '../standins/harness.js'
 
 let sb: Sandbox
 beforeAll(() => {
@@ -85,5 +86,29 @@ describe('update --help', () => {
   it('the op list names update', async () => {
     const r = await bottle(['run', '--help'], sb.env)
     expect(r.stdout).toMatch(/\n {2}update \[options\] <name> +show how the manifest and flags differ from the launch record/)
+  })
+})
+
+describe("each operation's help lists exactly the flags it takes (src/cli/ops.ts)", () => {
+  it.each(modes.flatMap((mode) => opNames.map((op) => [mode, op] as const)))('%s %s', async (mode, op) => {
+    const help = (await bottle([mode, op, '--help'], sb.env)).stdout
+    const listed = [...help.matchAll(/^ {2}(?:-\w, | {4})--([a-z-]+)/gm)].map((m) => m[1]).filter((f) => f !== 'help')
+    expect(listed).toStrictEqual([...flagsOf(mode, op)])
+  })
+})
+
+describe('--version, through the built executable', () => {
+  it.each([['--version'], ['-V']])("%s prints package.json's version on stdout, exit 0, nothing run", async (flag) => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+    const r = await bottleProcess([flag], sb.env)
+    expect({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toStrictEqual({ code: 0, stdout: `${version}\n`, stderr: '' })
+    expect(sb.log()).toEqual([])
+  })
+})
+
+describe('top-level help: every operation, each with an example', () => {
+  it.each(opNames)('%s', async (op) => {
+    const r = await bottle(['--help'], sb.env)
+    expect(r.stdout).toMatch(new RegExp(`\\n {2}${op} .*\\n.*\\n {6}e\\.g\\. bottle run ${op}\\b`))
   })
 })

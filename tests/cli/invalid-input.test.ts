@@ -218,6 +218,11 @@ describe('the built executable (node dist/bottle.js)', () => {
     [['plan', 'launch', 'demo', '-b', 'docker', '--format', 'bogus']],
     [['run']],
     [[]],
+    [['run', 'launch', 'demo', '-b', 'docker', '--bogus']],
+    [['run', 'ls', '-b', 'docker', '--workdir', '.']],
+    [['run', 'exec', 'demo', 'true', '-b', 'docker', '--all']],
+    [['run', 'exec', 'demo', 'true', '-b', 'docker', '--check-drift=yes']],
+    [['run', 'exec', 'demo', 'true', '--backend']],
   ])('%j exits 2 with one stderr line and runs nothing', async (args) => {
     const r = await bottleProcess(args, sb.env)
     expect(r.exitCode).toBe(2)

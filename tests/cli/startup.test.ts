@@ -53,3 +53,10 @@ it("the interpreter bundle leaves out execa's verbose printer (scripts/build.mjs
   // The bundle is the interpreter all the same.
   expect(bundle).toContain('runPlan')
 })
+
+it('the yaml library is in no bundle: bottle reads manifests with its own reader (scripts/build.mjs)', () => {
+  const dist = join(import.meta.dirname, '..', '..', 'dist')
+  // A class name of yaml's.
+  expect(readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', 'yaml', 'dist', 'errors.js'), 'utf8')).toContain('YAMLParseError')
+  for (const bundle of ['bottle.js', 'spawn.js']) expect(readFileSync(join(dist, bundle), 'utf8')).not.toContain('YAMLParseError')
+})

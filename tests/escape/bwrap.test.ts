@@ -53,7 +53,7 @@ writeFileSync(join(ws, 'bottle.yaml'), [
   '',
 ].join('\n'))
 
-const haveBwrap = onPath('bwrap')
+const haveBwrap = onPath('bwrap', process.env.PATH)
 
 describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on real bwrap', () => {
   it('launches the bottles the attacks run in', () => {
@@ -111,7 +111,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on 
   // the manifest's env reaches a host process (LD_PRELOAD)
   // -----------------------------------------------------------------------------------------------
 
-  const haveGcc = onPath('gcc')
+  const haveGcc = onPath('gcc', process.env.PATH)
   it.skipIf(!haveGcc && !process.env.CI)("the manifest's LD_PRELOAD never loads into a host process", () => {
     const marker = join(hostDir, 'preload-fired')
     const source = join(ws, 'evil.c')
@@ -209,7 +209,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on 
   // keystrokes into the user's terminal (TIOCSTI), under a real terminal: a private tmux server
   // -----------------------------------------------------------------------------------------------
 
-  const haveTmux = onPath('tmux')
+  const haveTmux = onPath('tmux', process.env.PATH)
   describe.skipIf(!haveTmux && !process.env.CI)('under a real terminal (tmux)', () => {
     const socket = `bottle-escape-${tag}`
     const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })

@@ -71,7 +71,7 @@ const run = (cwd: string, env: Record<string, string>, args: readonly string[]) 
 // bwrap
 // -------------------------------------------------------------------------------------------------
 
-describe.skipIf(!onPath('bwrap') && !process.env.CI)('the agent edits bottle.yaml, on real bwrap', () => {
+describe.skipIf(!onPath('bwrap', process.env.PATH) && !process.env.CI)('the agent edits bottle.yaml, on real bwrap', () => {
   // Under /var/tmp: every sandbox has a fresh tmpfs there, so only a bind could show it.
   const root = mkdtempSync('/var/tmp/bottle-manifest-')
   const target = hostTarget(root)
@@ -189,7 +189,7 @@ if (typeof engine === 'string') {
     const injected = `injected-${randomBytes(6).toString('hex')}`
     const ws = workspace(root, `backend: docker\nbottles:\n  ${victim}:\n    image: ${engine.image}\n`)
     const preloaded = join(root, 'preload-fired')
-    const withPreload = onPath('gcc') || process.env.CI !== undefined
+    const withPreload = onPath('gcc', process.env.PATH) || process.env.CI !== undefined
     const so = join(ws, 'evil.so')
     const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state'), SOME_SECRET: secret }
     const bottle = (args: readonly string[]) => run(ws, env, args)

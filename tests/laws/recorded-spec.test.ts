@@ -105,7 +105,7 @@ describe.each(['docker', 'podman', 'smolvm', 'kubernetes'])('on %s, a later op c
 
 // bwrap plans from the bottle's state directory (its home, its launch id) as well as the record:
 // a real launch makes them.
-describe.skipIf(!onPath('bwrap') && !process.env.CI)('on bwrap, a later op compiles from the launch record, not the manifest', () => {
+describe.skipIf(!onPath('bwrap', process.env.PATH) && !process.env.CI)('on bwrap, a later op compiles from the launch record, not the manifest', () => {
   beforeAll(() => {
     const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: stateHome }
     const r = spawnSync(process.execPath, [cli, 'run', 'launch', NAME, '--workdir', workdir, '-f', plain, '-b', 'bwrap', '-q'], {

@@ -1,0 +1,74 @@
+/**
+ * A Request for one bottle → its Plan: reads the manifest and the launch record, picks the
+ * backend, checks the workdir and prompt, reads the backend's host facts, and compiles.
+ *
+ *   await planFor(request, cli)   // Right(plan), or Left(one-line CompileError): exit 2, nothing run
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import { basisOfLayer, unlaunched } from '../plan/basis.js'
+import { compile } from '../compile.js'
+import { promptFileProblem, readHostFacts, readWorkdirFacts } from '../host.js'
+import { show } from '../plan/errors.js'
+import type { Note, Plan } from '../plan/types.js'
+import type { Request } from './request.js'
+import type { BottleSpec } from '../bottle-spec/spec.js'
+import type { Checked } from '../bottle-spec/validate.js'
+import { workdirRefusal } from '../workdir.js'
+import type { Cli } from './io.js'
+import { fail, flagLayer, clusterFlagsFit, chooseBackend, toOperation, entryOf, specFor, updateSpecs, clusterOf } from './spec-layers.js'
+import { loadManifest, readRecorded } from './reads.js'
+import { checkDrift } from './listing.js'
+
+/** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
+export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => {
+  const cwd = io.host.cwd
+  const manifest = await loadManifest(req.flags.file, cwd)
+  if (E.isLeft(manifest)) return manifest
+  const m = manifest.right
+  const name = req.positional[0]
+  // ls and down --all list first (listOrReap); every other op names one bottle.
+  if (name === undefined) return fail(req.op === 'down' ? 'down needs a bottle name, or --all' : `${req.op} needs a bottle name`)
+  const flags = flagLayer(req.flags, cwd)
+  if (E.isLeft(flags)) return flags
+  const entry = entryOf(m, name)
+  const chosen = chooseBackend(req.flags.backend, entry?.backend ?? m?.backend, io.env)
+  if (E.isLeft(chosen)) return chosen
+  const backend = chosen.right.backend
+  const fits = clusterFlagsFit(req.flags, backend)
+  if (E.isLeft(fits)) return fits
+  const recorded = readRecorded(io.host, backend.name, name)
+  if (E.isLeft(recorded)) return recorded
+  const resolved =
+    req.op === 'update'
+      ? updateSpecs(m, name, backend, flags.right, recorded.right, cwd)
+      : E.map((r: { spec: BottleSpec; notes: Note[] }) => ({ ...r, op: toOperation(req, cwd, io.env) }))(specFor(req, m, name, backend, flags.right, recorded.right, cwd))
+  if (E.isLeft(resolved)) return resolved
+  const { spec, op } = resolved.right
+  if (op === null) return fail('internal: ls has no bottle')
+  // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
+  if (op._tag === 'launch' && backend.bindsWorkdir) {
+    const { workdir, guard } = readWorkdirFacts(spec.workdir, io.host)
+    const refused = workdirRefusal(workdir, guard)
+    if (refused !== null) return fail(refused)
+  }
+  // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
+  const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
+  const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
+  if (promptProblem !== null) return fail(`prompt file ${show(copiedPrompt ?? '')} ${promptProblem}`)
+  const named = [spec.prompt, op._tag === 'cp' ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
+  // A backend that keeps its bottles on the host (bwrap) reads what it needs of it; others read nothing.
+  const own = backend.hostFacts?.({ name, image: spec.image, users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])] }, io.host)
+  const compiled = compile(backend, spec, op, readHostFacts(named, own ?? {}, clusterOf(spec), io.host))
+  if (E.isLeft(compiled)) return compiled
+  if (op._tag === 'launch' && recorded.right._tag === 'recorded')
+    return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
+  const p = compiled.right
+  const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
+  const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
+  const notes = [...p.notes, chosenNote, ...resolved.right.notes, ...checked]
+  // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts):
+  // only in the JSON a plan is saved as, since its spec hash loads node:crypto.
+  if (!(req.mode === 'plan' && req.flags.format === 'json')) return E.right({ ...p, notes })
+  const basis = recorded.right._tag === 'absent' ? E.right(unlaunched) : basisOfLayer(recorded.right.layer, name, backend.defaultImage, cwd)
+  return E.isLeft(basis) ? basis : E.right({ ...p, notes, basis: basis.right })
+}
