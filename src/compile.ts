@@ -10,6 +10,7 @@
  * the tmux pane. The backend spells it for its CLI.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
 import { attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
@@ -367,16 +368,6 @@ const secretsOf = (steps: readonly Step[]): string[] => {
   return names
 }
 
-const allChecked = <A>(xs: readonly string[], check: (x: string) => Checked<A>): Checked<A[]> => {
-  const out: A[] = []
-  for (const x of xs) {
-    const c = check(x)
-    if (E.isLeft(c)) return c
-    out.push(c.right)
-  }
-  return E.right(out)
-}
-
 /**
  * Compiles an operation into its plan. Pure and total. An op on one bottle takes that bottle's
  * spec; ls and down --all take none (null): they act on what the backend lists, and on
@@ -424,7 +415,7 @@ const compileOnBottle = (
       const resume = op._tag === 'resume' || (op._tag === 'attach' && op.resume)
       const checked = checkAgent(spec, { prompt: true, resume, runs: true })
       if (E.isLeft(checked)) return checked
-      const args = allChecked(op.args, agentArg)
+      const args = pipe(op.args, E.traverseArray(agentArg))
       if (E.isLeft(args)) return args
       // A pane is a terminal: the agent in it gets a TTY, whatever bottle's own stdin is.
       const tty = op._tag === 'attach' ? true : (op.tty ?? host.stdinIsTTY)
@@ -448,17 +439,16 @@ const compileOnBottle = (
       return E.right(plan('exec', backend, spec, host, [run], 0))
     }
     case 'cp': {
-      const source = absolutePath('source', op.source)
-      if (E.isLeft(source)) return source
-      const dest = absolutePath('guest path', op.dest)
-      if (E.isLeft(dest)) return dest
-      // The copy is chowned to the bottle's user afterwards; over `/` that would re-own the system.
-      if (dest.right === '/') return E.left(compileError('guest path "/" is refused: name the directory to copy into'))
-      const kind = hostSource('source', source.right, host)
-      if (E.isLeft(kind)) return kind
-      const copy = copyInSteps(backend, spec, { source: source.right, kind: kind.right, dest: dest.right }, host)
-      if (E.isLeft(copy)) return copy
-      return E.right(plan('cp', backend, spec, host, copy.right, null))
+      return pipe(
+        E.Do,
+        E.bind('source', () => absolutePath('source', op.source)),
+        E.bind('dest', () => absolutePath('guest path', op.dest)),
+        // The copy is chowned to the bottle's user afterwards; over `/` that would re-own the system.
+        E.filterOrElse(({ dest }) => dest !== '/', () => compileError('guest path "/" is refused: name the directory to copy into')),
+        E.bind('kind', ({ source }) => hostSource('source', source, host)),
+        E.flatMap(({ source, kind, dest }) => copyInSteps(backend, spec, { source, kind, dest }, host)),
+        E.map((copy) => plan('cp', backend, spec, host, copy, null)),
+      )
     }
     case 'update':
       return compileUpdate(backend, spec, op, host)
@@ -534,17 +524,17 @@ const compileList = (backend: Backend, host: HostFacts): Plan =>
  * any directory, including ones no backend would bind.
  */
 const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
-  const steps: Step[] = []
-  for (const n of names) {
-    const name = bottleName(n)
-    if (E.isLeft(name)) return name
+  // The first name the shared rules refuse refuses the whole plan.
+  const checked = pipe(names, E.traverseArray(bottleName))
+  if (E.isLeft(checked)) return checked
+  const steps = checked.right.flatMap((name) => {
     const spec: BottleSpec = {
-      name: name.right, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
+      name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
       context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
     }
-    steps.push(...backend.down(spec, host), forgetRecord(backend, spec, host))
-  }
+    return [...backend.down(spec, host), forgetRecord(backend, spec, host)]
+  })
   return E.right(plan('down', backend, null, host, steps, null, [
     info(names.length === 0
       ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
