@@ -9,7 +9,7 @@ import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile } from '../compile.js'
 import { promptFileProblem, readHostFacts, readWorkdirFacts } from '../host.js'
 import { show } from '../plan/errors.js'
-import type { Note, Plan } from '../plan/types.js'
+import { type BackendName, type Note, type Plan, backendNames } from '../plan/types.js'
 import type { Request } from './request.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
 import type { Checked } from '../bottle-spec/validate.js'
@@ -22,16 +22,20 @@ import { checkDrift } from './listing.js'
 /** Everything up to the plan; reads the host (cwd, manifest, launch record, stat of named paths) once. */
 export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => {
   const cwd = io.host.cwd
-  const manifest = await loadManifest(req.flags.file, cwd)
-  if (E.isLeft(manifest)) return manifest
-  const m = manifest.right
   const name = req.positional[0]
+  const manifest = await loadManifest(req.flags.file, cwd)
+  // A launched bottle runs with its launch record. A manifest that no longer reads (the agent in
+  // the bottle can write ./bottle.yaml) must not lock the user out of their bottle, down included:
+  // it becomes a warning. launch and update read the manifest, so for them it stays an error.
+  const unreadable = E.isLeft(manifest) && name !== undefined ? launchedDespite(manifest.left.message, req, name, io) : null
+  if (E.isLeft(manifest) && unreadable === null) return manifest
+  const m = E.isLeft(manifest) ? null : manifest.right
   // ls and down --all list first (listOrReap); every other op names one bottle.
   if (name === undefined) return fail(req.op === 'down' ? 'down needs a bottle name, or --all' : `${req.op} needs a bottle name`)
   const flags = flagLayer(req.flags, cwd)
   if (E.isLeft(flags)) return flags
   const entry = entryOf(m, name)
-  const chosen = chooseBackend(req.flags.backend, entry?.backend ?? m?.backend, io.env)
+  const chosen = chooseBackend(req.flags.backend ?? unreadable?.backend, entry?.backend ?? m?.backend, io.env)
   if (E.isLeft(chosen)) return chosen
   const backend = chosen.right.backend
   const fits = clusterFlagsFit(req.flags, backend)
@@ -64,11 +68,30 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)
   const p = compiled.right
   const checked = req.flags.checkDrift === true ? [await checkDrift(backend, spec, io)] : []
-  const chosenNote: Note = { _tag: 'backend', backend: p.backend, why: chosen.right.why }
-  const notes = [...p.notes, chosenNote, ...resolved.right.notes, ...checked]
+  const why = unreadable !== null && req.flags.backend === undefined ? `the one backend with a launch record of ${name}` : chosen.right.why
+  const chosenNote: Note = { _tag: 'backend', backend: p.backend, why }
+  const notes = [...p.notes, chosenNote, ...(unreadable === null ? [] : [unreadable.note]), ...resolved.right.notes, ...checked]
   // What a saved copy of this plan checks the bottle against before it runs (src/saved-plan.ts):
   // only in the JSON a plan is saved as, since its spec hash loads node:crypto.
   if (!(req.mode === 'plan' && req.flags.format === 'json')) return E.right({ ...p, notes })
   const basis = recorded.right._tag === 'absent' ? E.right(unlaunched) : basisOfLayer(recorded.right.layer, name, backend.defaultImage, cwd)
   return E.isLeft(basis) ? basis : E.right({ ...p, notes, basis: basis.right })
+}
+
+/**
+ * When the manifest does not read: the backend of the one launch record this bottle has (the one
+ * -b names, else the only backend that has a record of that name), and the warning the plan
+ * carries; null when the op needs the manifest or no single launched bottle answers to the name.
+ */
+const launchedDespite = (problem: string, req: Request, name: string, io: Cli): { backend: BackendName; note: Note } | null => {
+  if (req.op === 'launch' || req.op === 'update') return null
+  const candidates = req.flags.backend === undefined ? backendNames : backendNames.filter((b) => b === req.flags.backend)
+  const launched = candidates.filter((b) => {
+    const r = readRecorded(io.host, b, name)
+    return E.isRight(r) && r.right._tag === 'recorded'
+  })
+  const [backend] = launched
+  if (backend === undefined || launched.length > 1) return null
+  const text = `${problem}; ${name} runs with its launch record, and the manifest is not read`
+  return { backend, note: { _tag: 'drift', against: 'manifest', text } }
 }
