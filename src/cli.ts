@@ -58,7 +58,7 @@ export const answer = async (req: Request, io: Cli): Promise<number> => {
   // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
   // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
   // said before anything runs.
-  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !io.host.stdinIsTTY) {
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume' || req.op === 'shell') && !io.host.stdinIsTTY) {
     io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
     return exitInvalid
   }
