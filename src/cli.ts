@@ -36,8 +36,7 @@ export const main = async (argv: readonly string[], io: Io, host: Surroundings =
       // Loaded only here: the plan decoder is no part of any other command's start-up.
       const saved = await import('./saved-plan.js')
       const cli = { ...io, host }
-      const args = ['--plan', parsed.file, ...(parsed.quiet ? ['-q'] : [])]
-      return saved.runSavedPlan(args, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
+      return saved.runSavedPlan(parsed, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
     }
     case 'request':
       return answer(parsed.request, { ...io, host })

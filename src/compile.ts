@@ -38,6 +38,7 @@ import { sha256 } from './plan/hash.js'
 import { bottleStateDir, launchRecordJson, recordFile } from './bottle-spec/record.js'
 import { updateOf } from './bottle-spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
+import { noLimits } from './bottle-spec/limits.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
     }
     return [...backend.down(spec, host), forgetRecord(backend, spec, host)]
   })
