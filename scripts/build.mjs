@@ -1,12 +1,16 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
-// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs (the manifest
+// not race over dist/): dist/cli.js, one file with all that `bottle plan` needs (the manifest
 // reader included: its YAML parser is a few KiB of our own), and beside it dist/spawn.js (the
 // interpreter with execa), which it imports only when it runs a plan. Minified, so `bottle plan`
 // starts fast: start-up is mostly the time node spends loading and parsing modules, and each extra
 // module file costs too, so the lazy part is a separate bundle rather than shared chunks.
+// dist/bottle.js, the executable, is scripts/bottle-loader.cjs: it runs dist/cli.js with V8's code
+// cache for it, dist/cli.js.cache, which the end of this script makes by a run of the bundle.
 import { build } from 'esbuild'
-import { chmodSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 
 // fp-ts's default `lib/` build is CommonJS, which esbuild cannot tree-shake; its `es6/` build has
 // the same modules as ES modules. Sources import `fp-ts/lib/…` (the only path Node and tsc resolve
@@ -114,12 +118,12 @@ const common = {
   platform: 'node',
   target: 'node20',
   define: { 'import.meta.url': '__bottleModuleUrl' },
-  banner: { js: '#!/usr/bin/env node\nconst __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: 'const __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 }
 await build({
   ...common,
-  entryPoints: { bottle: 'src/main.ts' },
+  entryPoints: { cli: 'src/main.ts' },
   outdir,
   plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
 })
@@ -130,4 +134,47 @@ await build({
   plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
+copyFileSync('scripts/bottle-loader.cjs', join(outdir, 'bottle.js'))
 chmodSync(join(outdir, 'bottle.js'), 0o755)
+
+/**
+ * V8's code cache for dist/cli.js, made from a run of it: the cache then holds the functions a
+ * plan compiles, not only the top level (a run-made cache saves twice what a compile-only one
+ * does). The training run plans `agent` and `exec` on a launched docker bottle (its launch record
+ * written from a `plan launch`, as the launch would) from a small bottle.yaml, in a scratch
+ * directory of its own; nothing runs, and stdout goes nowhere. A failed training leaves no cache,
+ * and dist/bottle.js then compiles the bundle as plain `require` would.
+ */
+const trainCodeCache = (dist) => {
+  const scratch = mkdtempSync(join(tmpdir(), 'bottle-build-'))
+  try {
+    const ws = join(scratch, 'ws')
+    mkdirSync(ws)
+    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n    secrets: [CLAUDE_CODE_OAUTH_TOKEN]\n')
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
+    const bottle = join(dist, 'bottle.js')
+    const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', 'demo', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))
+    // The launch plan's record step is `sh -c SCRIPT sh DIR`, the record on its stdin.
+    const record = launch.steps.find((s) => s.title.startsWith('record the spec the bottle is launched with'))
+    const dir = record?.argv[4]
+    if (dir === undefined || record.stdin._tag !== 'text') throw new Error('no launch record step in the launch plan')
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    writeFileSync(join(dir, 'record.json'), record.stdin.text, { mode: 0o600 })
+    const train = `
+      const { compileBundle, run } = require(${JSON.stringify(bottle)})
+      const compiled = compileBundle('cli')
+      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true']]) {
+        process.argv = [process.execPath, ${JSON.stringify(bottle)}, ...args]
+        run(compiled)
+      }
+      process.on('exit', (code) => { if (code === 0) require('node:fs').writeFileSync(${JSON.stringify(join(dist, 'cli.js.cache'))}, compiled.script.createCachedData()) })
+    `
+    execFileSync(process.execPath, ['-e', train], { cwd: ws, env, stdio: ['ignore', 'ignore', 'inherit'] })
+  } catch (e) {
+    console.warn(`build: no code cache for ${dist}/cli.js (bottle starts without it): ${e.message.split('\n')[0]}`)
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+  if (!existsSync(join(dist, 'cli.js.cache'))) console.warn(`build: no code cache for ${dist}/cli.js`)
+}
+trainCodeCache(resolve(outdir))

@@ -63,5 +63,5 @@ it('the yaml library is in no bundle: bottle reads manifests with its own reader
   const dist = join(import.meta.dirname, '..', '..', 'dist')
   // A class name of yaml's.
   expect(readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', 'yaml', 'dist', 'errors.js'), 'utf8')).toContain('YAMLParseError')
-  for (const bundle of ['bottle.js', 'spawn.js']) expect(readFileSync(join(dist, bundle), 'utf8')).not.toContain('YAMLParseError')
+  for (const bundle of ['cli.js', 'spawn.js']) expect(readFileSync(join(dist, bundle), 'utf8')).not.toContain('YAMLParseError')
 })
