@@ -138,20 +138,21 @@ copyFileSync('scripts/bottle-loader.cjs', join(outdir, 'bottle.js'))
 chmodSync(join(outdir, 'bottle.js'), 0o755)
 
 /**
- * V8's code cache for dist/cli.js, made from a run of it: the cache then holds the functions a
- * plan compiles, not only the top level (a run-made cache saves twice what a compile-only one
- * does). The training run plans `agent` and `exec` on a launched docker bottle (its launch record
- * written from a `plan launch`, as the launch would) from a small bottle.yaml, in a scratch
- * directory of its own; nothing runs, and stdout goes nowhere. A failed training leaves no cache,
- * and dist/bottle.js then compiles the bundle as plain `require` would.
+ * V8's code caches for dist/cli.js and dist/spawn.js, made from a run of them: a cache then holds
+ * the functions a plan compiles, not only the top level (a run-made cache saves twice what a
+ * compile-only one does). The training run plans `agent` and `exec` on a launched docker bottle
+ * (its launch record written from a `plan launch`, as the launch would) from a small bottle.yaml,
+ * in a scratch directory of its own, and runs the exec against a stand-in docker that exits 0;
+ * stdout goes nowhere. A failed training leaves no cache, and dist/bottle.js then compiles the
+ * bundles as plain `require` would.
  */
 const trainCodeCache = (dist) => {
   const scratch = mkdtempSync(join(tmpdir(), 'bottle-build-'))
   try {
     const ws = join(scratch, 'ws')
     mkdirSync(ws)
-    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n    secrets: [CLAUDE_CODE_OAUTH_TOKEN]\n')
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
+    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n')
+    const env = { PATH: `${join(scratch, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
     const bottle = join(dist, 'bottle.js')
     const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', 'demo', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))
     // The launch plan's record step is `sh -c SCRIPT sh DIR`, the record on its stdin.
@@ -160,14 +161,23 @@ const trainCodeCache = (dist) => {
     if (dir === undefined || record.stdin._tag !== 'text') throw new Error('no launch record step in the launch plan')
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     writeFileSync(join(dir, 'record.json'), record.stdin.text, { mode: 0o600 })
+    // A stand-in docker that answers every call with exit 0, for one `run exec` through the
+    // interpreter's bundle (execa), which gets its own cache.
+    const bin = join(scratch, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'docker'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
     const train = `
-      const { compileBundle, run } = require(${JSON.stringify(bottle)})
-      const compiled = compileBundle('cli')
-      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true']]) {
+      const { compileBundle, run, compiled } = require(${JSON.stringify(bottle)})
+      compiled.cli = compileBundle('cli')
+      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true'], ['run', 'exec', 'demo', 'true', '-q']]) {
         process.argv = [process.execPath, ${JSON.stringify(bottle)}, ...args]
-        run(compiled)
+        run(compiled.cli)
       }
-      process.on('exit', (code) => { if (code === 0) require('node:fs').writeFileSync(${JSON.stringify(join(dist, 'cli.js.cache'))}, compiled.script.createCachedData()) })
+      process.on('exit', (code) => {
+        if (code !== 0) return
+        for (const name of ['cli', 'spawn'])
+          require('node:fs').writeFileSync(require('node:path').join(${JSON.stringify(dist)}, name + '.js.cache'), compiled[name].script.createCachedData())
+      })
     `
     execFileSync(process.execPath, ['-e', train], { cwd: ws, env, stdio: ['ignore', 'ignore', 'inherit'] })
   } catch (e) {
@@ -175,6 +185,6 @@ const trainCodeCache = (dist) => {
   } finally {
     rmSync(scratch, { recursive: true, force: true })
   }
-  if (!existsSync(join(dist, 'cli.js.cache'))) console.warn(`build: no code cache for ${dist}/cli.js`)
+  for (const name of ['cli', 'spawn']) if (!existsSync(join(dist, `${name}.js.cache`))) console.warn(`build: no code cache for ${dist}/${name}.js`)
 }
 trainCodeCache(resolve(outdir))
