@@ -17,6 +17,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { oneLine } from '../plan/errors.js'
 import { sha256 } from '../plan/hash.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, networkModes } from './spec.js'
+import { type LimitsLayer, cpusLimit, limitsText, memoryLimit, pidsLimit } from './limits.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -36,9 +37,14 @@ export interface SpecRecord {
   readonly prompt: string | null
   readonly network: NetworkMode
   readonly agent: string
+  /**
+   * `cpus=2 memory=512m pids=100`; null: none. Left out of the canonical JSON when null, so a
+   * bottle without limits keeps the hash it had before limits existed.
+   */
+  readonly limits: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -86,6 +92,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   network: spec.network,
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
+  limits: limitsText(spec.limits),
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -100,6 +107,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     prompt: r.prompt,
     network: r.network,
     agent: r.agent,
+    ...(r.limits === null ? {} : { limits: r.limits }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -142,7 +150,9 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   const o = data as Record<string, unknown>
   if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
+  const limits = Object.hasOwn(o, 'limits') ? o.limits : null
   if (
+    !(limits === null || isString(limits)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
     !(isString(network) && (networkModes as readonly string[]).includes(network)) ||
@@ -150,14 +160,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network: network as NetworkMode, agent })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network: network as NetworkMode, agent, limits })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -294,6 +304,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       context: spec.context,
       namespace: spec.namespace,
       resources: spec.resources,
+      limits: spec.limits,
     },
   })}\n`
 
@@ -329,6 +340,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   ).map((k) => own(a, k))
   const requests = own(r, 'requests')
   const limits = own(r, 'limits')
+  // A record written before limits existed has none: no limits.
+  const bottleLimits = recordedLimits(own(s, 'limits'))
+  if (E.isLeft(bottleLimits)) return bottleLimits
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -353,7 +367,32 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(context === null ? {} : { context }),
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
+    limits: bottleLimits.right,
   })
+}
+
+/** The `limits` of a launch record, each checked again as the manifest's would be. */
+const recordedLimits = (v: unknown): E.Either<string, LimitsLayer> => {
+  if (v === undefined) return E.right({})
+  if (!isObject(v)) return E.left('the launch record\'s limits are not an object')
+  const out: LimitsLayer = {}
+  const cpus = own(v, 'cpus')
+  const memory = own(v, 'memory')
+  const pids = own(v, 'pids')
+  const bad = E.left('the launch record has a limit of the wrong type')
+  if (cpus !== null && cpus !== undefined) {
+    if (!isString(cpus) || E.isLeft(cpusLimit(cpus))) return bad
+    out.cpus = cpus
+  }
+  if (memory !== null && memory !== undefined) {
+    if (typeof memory !== 'number' || !Number.isSafeInteger(memory) || E.isLeft(memoryLimit(String(memory)))) return bad
+    out.memory = memory
+  }
+  if (pids !== null && pids !== undefined) {
+    if (typeof pids !== 'number' || E.isLeft(pidsLimit(String(pids)))) return bad
+    out.pids = pids
+  }
+  return E.right(out)
 }
 
 /** A bottle's directory under the state root: its launch record, and bwrap's home beside it. */

@@ -70,6 +70,9 @@ export const flagDocs = {
   prompt: { value: '<file>', description: 'system-prompt file for the agent' },
   workdir: { value: '<dir>', description: 'host directory bound at the same path and used as the cwd (default: .)' },
   network: { value: '<mode>', description: 'none | host | default' },
+  cpus: { value: '<n>', description: 'limit: CPUs, a positive decimal (1.5)' },
+  memory: { value: '<size>', description: 'limit: memory, bytes or with b, k, m, g, t in powers of 1024 (512m, 4g)' },
+  pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
@@ -99,6 +102,8 @@ const guestArgs = arg('args', false, true)
 const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
 const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'agent', 'allow-root']
+/** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
+const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
 
 export const ops: { readonly [K in OpName]: OpDoc } = {
@@ -106,7 +111,7 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     args: [arg('name')],
     summary: 'create and start the bottle; copy the prompt file in; undo it all on failure',
     example: 'bottle run launch demo -b docker',
-    flags: [...where, ...what],
+    flags: [...where, ...what, ...limitFlags],
     planFlags: ['format'],
     runFlags: ['quiet'],
     backendDefault: oneBottle,
@@ -169,7 +174,7 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     args: [arg('name')],
     summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes',
     example: 'bottle run update demo',
-    flags: [...where, ...what],
+    flags: [...where, ...what, ...limitFlags],
     planFlags: ['format'],
     runFlags: ['yes', 'quiet'],
     backendDefault: oneBottle,

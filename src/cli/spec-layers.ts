@@ -23,6 +23,7 @@ import type { Manifest } from '../bottle-spec/manifest.js'
 import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from '../bottle-spec/spec.js'
 import { type Checked, kubeContext, kubeNamespace } from '../bottle-spec/validate.js'
 import type { Io } from './io.js'
+import { type LimitsLayer, cpusLimit, memoryLimit, pidsLimit } from '../bottle-spec/limits.js'
 import type { Recorded } from './reads.js'
 
 export const fail = (message: string): E.Either<CompileError, never> => E.left(compileError(message))
@@ -50,7 +51,10 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(agent)) return agent
   const scope = scopeFlags(f)
   if (E.isLeft(scope)) return scope
+  const limits = limitFlags(f)
+  if (E.isLeft(limits)) return limits
   return E.right({
+    ...(Object.keys(limits.right).length === 0 ? {} : { limits: limits.right }),
     ...(agent.right === undefined ? {} : { agent: agent.right }),
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
     ...(scope.right.context === null ? {} : { context: scope.right.context }),
@@ -63,6 +67,27 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     env: env.right,
     secrets: secrets.right,
   })
+}
+
+/** --cpus, --memory, --pids, checked; only the ones given. */
+const limitFlags = (f: Flags): Checked<LimitsLayer> => {
+  const out: LimitsLayer = {}
+  if (f.cpus !== undefined) {
+    const c = within('--cpus')(cpusLimit(f.cpus))
+    if (E.isLeft(c)) return c
+    out.cpus = c.right
+  }
+  if (f.memory !== undefined) {
+    const m = within('--memory')(memoryLimit(f.memory))
+    if (E.isLeft(m)) return m
+    out.memory = m.right
+  }
+  if (f.pids !== undefined) {
+    const p = within('--pids')(pidsLimit(f.pids))
+    if (E.isLeft(p)) return p
+    out.pids = p.right
+  }
+  return E.right(out)
 }
 
 /** --context and --namespace, checked; null where not given. */
