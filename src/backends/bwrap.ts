@@ -197,6 +197,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
         ))
       break
     case 'exec':
+    case 'shell':
     case 'cp':
     case 'update':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))

@@ -317,7 +317,7 @@ export const kubernetes: Backend = {
     const notes = [info(where(spec ?? host.cluster))]
     if (op === 'launch')
       notes.push(info('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`'))
-    if ((op === 'agent' || op === 'exec' || op === 'resume') && spec !== null && spec.secrets.length > 0)
+    if ((op === 'agent' || op === 'exec' || op === 'shell' || op === 'resume') && spec !== null && spec.secrets.length > 0)
       notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))
     return notes

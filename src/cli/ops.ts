@@ -134,6 +134,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     runFlags: ['quiet'],
     backendDefault: oneBottle,
   },
+  shell: {
+    args: [arg('name')],
+    summary: "an interactive shell as the bottle's user (its login shell from the guest's /etc/passwd, else /bin/sh); a TTY iff stdin is a terminal",
+    example: 'bottle run shell demo',
+    flags: [...where, ...what, 'tty', 'check-drift'],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
+  },
   cp: {
     args: [arg('name'), arg('host-path'), arg('guest-path')],
     summary: 'copy a host file or directory into the bottle, owned by its user',

@@ -164,6 +164,8 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
     }
     case 'exec':
       return { _tag: 'exec', script: a ?? '', user: null }
+    case 'shell':
+      return { _tag: 'shell', tty }
     case 'cp':
       return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
     case 'down':
