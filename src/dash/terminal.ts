@@ -36,11 +36,14 @@ const home = '\x1b[H'
 const clearLine = '\x1b[K'
 const clearBelow = '\x1b[J'
 
-/** `tmux list-panes -a`, once per tick for every pane: which panes are there, and which have exited. */
-const panesPlan = (): Plan => ({
+/**
+ * `tmux list-panes -a`, once per tick for every pane: which panes are there, and which have exited.
+ * A plan names a backend; this one touches none, and carries the first one listed.
+ */
+const panesPlan = (backend: Backend): Plan => ({
   version: planVersion,
   op: 'ls',
-  backend: 'bwrap',
+  backend: backend.name,
   bottle: '',
   steps: [step('list the tmux panes', ['tmux', 'list-panes', '-a', '-F', '#{pane_id} #{pane_dead}'], { stdio: 'capture', timeoutMs: 5000 })],
   secrets: [],
@@ -138,8 +141,11 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
   }
 
   const listPanes = async (): Promise<void> => {
+    const first = setup.backends[0]
+    // No backend listed: no bottle, so no pane of one to find.
+    if (first === undefined) return
     const { runPlan } = await import('../spawn.js')
-    const outcome = await runPlan(panesPlan(), { hostEnv: cli.env, onEvent: () => {} })
+    const outcome = await runPlan(panesPlan(first), { hostEnv: cli.env, onEvent: () => {} })
     if (outcome._tag !== 'exited' || outcome.code !== 0) return
     const panes: Pane[] = (outcome.captured?.at(-1) ?? '').split('\n').flatMap((l) => {
       const [id, dead] = l.trim().split(' ')
