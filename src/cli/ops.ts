@@ -69,7 +69,8 @@ export const flagDocs = {
   secret: { value: '<NAME>', multiple: true, description: 'host env var handed to the guest by name (repeatable)' },
   prompt: { value: '<file>', description: 'system-prompt file for the agent' },
   workdir: { value: '<dir>', description: 'host directory bound at the same path and used as the cwd (default: .)' },
-  network: { value: '<mode>', description: 'none | host | default' },
+  network: { value: '<mode>', description: "open | none | host (default: only the agent's hosts and --allow, through the bottle's proxy; default is the old name of open)" },
+  allow: { value: '<HOST[:PORT]>', multiple: true, description: 'also let the agent reach HOST (NAME, *.DOMAIN, IP, [IPv6]; port 443 unless given; /private: may resolve to a private address); repeatable' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
@@ -98,7 +99,7 @@ const guestArgs = arg('args', false, true)
 /** Which bottle, on which backend: every operation takes these. */
 const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
-const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'agent', 'allow-root']
+const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'allow-root']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
 
 export const ops: { readonly [K in OpName]: OpDoc } = {
