@@ -129,5 +129,7 @@ await build({
   outdir,
   plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
+// The egress proxy (src/egress/proxy-main.ts): its own program, run by plan steps, never loaded by bottle.js.
+await build({ ...common, entryPoints: { 'egress-proxy': 'src/egress/proxy-main.ts' }, outdir, plugins: [fpTsAsEsModules] })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
 chmodSync(join(outdir, 'bottle.js'), 0o755)
