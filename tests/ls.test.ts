@@ -131,6 +131,7 @@ describe('renderLsJson', () => {
               "CI",
             ],
             "image": "node:22",
+            "limits": null,
             "network": "allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443",
             "prompt": null,
             "secrets": [
@@ -139,7 +140,7 @@ describe('renderLsJson', () => {
             "user": "node",
             "workdir": "/src/app",
           },
-          "specHash": "2492a6dc01b5",
+          "specHash": "a7d129f7a259",
           "state": "running",
         },
       ]
