@@ -81,14 +81,15 @@ const execaWithoutUnusedParts = {
 const lazySpawn = {
   name: 'lazy-spawn',
   setup(b) {
-    b.onResolve({ filter: /^(\.\.?\/)+spawn\.js$/ }, (args) =>
+    // (dash.js, the dashboard's bundle, is loaded the same way by `bottle dash`.)
+    b.onResolve({ filter: /^(\.\.?\/)+(spawn|dash)\.js$/ }, (args) =>
       args.kind === 'dynamic-import'
-        ? { path: 'spawn', namespace: 'lazy-spawn' }
+        ? { path: args.path.replace(/^.*\//, ''), namespace: 'lazy-spawn' }
         : args.namespace === 'lazy-spawn'
-          ? { path: './spawn.js', external: true }
+          ? { path: args.path, external: true }
           : undefined,
     )
-    b.onLoad({ filter: /.*/, namespace: 'lazy-spawn' }, () => ({ contents: "module.exports = require('./spawn.js')", loader: 'js' }))
+    b.onLoad({ filter: /.*/, namespace: 'lazy-spawn' }, (args) => ({ contents: `module.exports = require('./${args.path}')`, loader: 'js' }))
   },
 }
 
@@ -134,6 +135,14 @@ await build({
   outdir,
   plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
+await build({
+  ...common,
+  entryPoints: { dash: 'src/dash.ts' },
+  outdir,
+  plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
+})
+// The egress proxy (src/egress/proxy-main.ts): its own program, run by plan steps, never loaded by bottle.js.
+await build({ ...common, entryPoints: { 'egress-proxy': 'src/egress/proxy-main.ts' }, outdir, plugins: [fpTsAsEsModules] })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
 copyFileSync('scripts/bottle-loader.cjs', join(outdir, 'bottle.js'))
 chmodSync(join(outdir, 'bottle.js'), 0o755)

@@ -38,6 +38,11 @@ export const main = async (argv: readonly string[], io: Io, host: Surroundings =
       const cli = { ...io, host }
       return saved.runSavedPlan(parsed, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
     }
+    case 'dash': {
+      // Its own bundle (dist/dash.js), loaded only here: bottle plan's start-up does not carry it.
+      const { runDash } = await import('./dash.js')
+      return runDash(parsed.words, { ...io, host })
+    }
     case 'request':
       return answer(parsed.request, { ...io, host })
   }

@@ -553,7 +553,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
   const steps = checked.right.flatMap((name) => {
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
-      prompt: null, agent: defaultAgent, allowRoot: false, network: 'default',
+      prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
       context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
     }
     return [...backend.down(spec, host), forgetRecord(backend, spec, host)]

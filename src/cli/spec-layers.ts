@@ -20,7 +20,8 @@ import { type BackendName, type Note, backendNames, info } from '../plan/types.j
 import type { Flags, Request } from './request.js'
 import { profileNamed } from '../bottle-spec/agent.js'
 import type { Manifest } from '../bottle-spec/manifest.js'
-import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from '../bottle-spec/spec.js'
+import { type BottleSpec, type SpecLayer, envList, resolveSpec, secretList, within } from '../bottle-spec/spec.js'
+import { type AllowEntry, isNetworkWord, networkWords, openNetworkNote, parseEntry, settingOfWord } from '../egress/policy.js'
 import { type Checked, kubeContext, kubeNamespace } from '../bottle-spec/validate.js'
 import type { Io } from './io.js'
 import { type LimitsLayer, cpusLimit, memoryLimit, pidsLimit } from '../bottle-spec/limits.js'
@@ -45,8 +46,14 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(env)) return env
   const secrets = within('--secret')(secretList(f.secret))
   if (E.isLeft(secrets)) return secrets
-  if (f.network !== undefined && !(networkModes as readonly string[]).includes(f.network))
-    return fail(`--network ${show(f.network)} must be one of ${networkModes.join(', ')}`)
+  if (f.network !== undefined && !isNetworkWord(f.network))
+    return fail(`--network ${show(f.network)} must be one of ${networkWords.join(', ')}`)
+  const allow: AllowEntry[] = []
+  for (const text of f.allow ?? []) {
+    const entry = parseEntry(text)
+    if (E.isLeft(entry)) return fail(`--allow: ${entry.left}`)
+    allow.push(entry.right)
+  }
   const agent = f.agent === undefined ? E.right(undefined) : within('--agent')(profileNamed(f.agent))
   if (E.isLeft(agent)) return agent
   const scope = scopeFlags(f)
@@ -63,7 +70,8 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     ...(f.user === undefined ? {} : { user: f.user }),
     ...(f.workdir === undefined ? {} : { workdir: resolve(cwd, f.workdir) }),
     ...(f.prompt === undefined ? {} : { prompt: resolve(cwd, f.prompt) }),
-    ...(f.network === undefined ? {} : { network: f.network as NetworkMode }),
+    ...(f.network === undefined || !isNetworkWord(f.network) ? {} : { network: settingOfWord(f.network) }),
+    ...(allow.length === 0 ? {} : { allow }),
     env: env.right,
     secrets: secrets.right,
   })
@@ -208,7 +216,12 @@ export const specFor = (
   }
   // A launch over an existing record is refused after compiling (planFor), so that bad input is
   // still reported as such.
-  if (req.op === 'launch') return fromManifest([])
+  if (req.op === 'launch') {
+    const launched = fromManifest([])
+    return E.isRight(launched) && launched.right.spec.network.mode === 'open'
+      ? E.right({ ...launched.right, notes: [...launched.right.notes, info(openNetworkNote)] })
+      : launched
+  }
   if (recorded._tag === 'absent')
     return req.op === 'down'
       ? fromManifest([info(`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`)])

@@ -376,7 +376,8 @@ export const update = (s: State, e: Event): Step => {
         message: `${e.action} ${e.row.replace(/^[^/]*\//, '')}: exit code ${e.code}`,
         quietTicks: 0,
       }
-      return [next, []]
+      // The plans of the row were forgotten (what ran may have changed its record): the pane's again.
+      return [next, panePlanEffects(next)]
     }
     case 'resize':
       return [s, []]

@@ -115,6 +115,7 @@ const paneTitle = (action: Action, row: Row): string => `plan: bottle run ${acti
 
 /** The plan pane's lines: the text rendering of the plan (or the refusal) of `paneAction` on the selection. */
 const planLines = (s: State): string[] => {
+  if (s.mode === 'confirm' && s.confirm !== null) return ['plan: the down this asks about', ...renderText(s.confirm.plan).replace(/\n$/, '').split('\n')]
   const row = selectedRow(s)
   if (row === null) return ['plan: no bottle selected']
   const action = paneActionFor(s, row)
@@ -145,8 +146,10 @@ export const view = (s: State, size: Size, style: Style): string[] => {
   const header = fit(' '.repeat(marker) + line(cols.map((k) => k.col.title), widths), width)
 
   const footer: string[] = []
-  if (s.mode === 'confirm' && s.confirm !== null) footer.push(sgr(style, '1', cut(`down ${s.confirm.plan.bottle} on ${s.confirm.plan.backend}: ${s.confirm.plan.steps.length} steps (p shows them). Press y to take it down, any other key to keep it`)))
-  else if (s.mode === 'filter') footer.push(cut(`/${s.filter}`))
+  if (s.mode === 'confirm' && s.confirm !== null) {
+    const n = s.confirm.plan.steps.length
+    footer.push(sgr(style, '1', cut(`take ${s.confirm.plan.bottle} down on ${s.confirm.plan.backend}? y: yes (the ${n} step${n === 1 ? '' : 's'} above); any other key: no`)))
+  } else if (s.mode === 'filter') footer.push(cut(`/${s.filter}`))
   else footer.push(cut(s.message ?? keysLine))
 
   const pane = s.planPane || s.mode === 'confirm' ? planLines(s).map(cut) : []
