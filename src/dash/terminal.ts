@@ -79,9 +79,13 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
   let away = false
   let done: ((code: number) => void) | null = null
   let tickTimer: NodeJS.Timeout | null = null
+  /** The dashboard has the terminal: its screen is up and the tty is raw. */
+  let onScreen = false
 
   const draw = (): void => {
-    if (away) return
+    // Off the screen (a plan runs on the terminal, or the dashboard has ended while a listing
+    // was still out): nothing is drawn over what is there.
+    if (!onScreen) return
     const size = { columns: stdout.columns || 80, rows: stdout.rows || 24 }
     stdout.write(home + view(state, size, { color }).map((l) => l + clearLine).join('\r\n') + clearBelow)
   }
@@ -90,18 +94,32 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     if (stdin.isTTY) stdin.setRawMode(true)
     stdin.resume()
     stdout.write(enterScreen)
+    onScreen = true
   }
   const giveBackTerminal = (): void => {
+    if (!onScreen) return
+    onScreen = false
     stdout.write(leaveScreen)
     if (stdin.isTTY) stdin.setRawMode(false)
     stdin.pause()
   }
 
+  /** A bug in the dashboard ends it, with the terminal put back first and then the error said. */
+  let failure: unknown = null
+  const fail = (e: unknown): void => {
+    failure ??= e
+    done?.(1)
+  }
+
   const dispatch = (e: Event): void => {
-    const [next, effects] = update(state, e)
-    state = next
-    draw()
-    for (const effect of effects) void perform(effect)
+    try {
+      const [next, effects] = update(state, e)
+      state = next
+      draw()
+      for (const effect of effects) perform(effect).catch(fail)
+    } catch (err) {
+      fail(err)
+    }
   }
 
   const listBackend = async (backend: Backend): Promise<void> => {
@@ -143,6 +161,11 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
       code = 1
     }
     away = false
+    // SIGTERM or SIGHUP while the plan ran: it has ended (the interpreter saw to that); now the dashboard does.
+    if (endAfterRun !== null) {
+      done?.(endAfterRun)
+      return
+    }
     takeTerminal()
     dispatch({ _tag: 'finished', action: e.action, row: e.row, code })
   }
@@ -191,7 +214,13 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     else if (k !== null) dispatch({ _tag: 'key', key: k })
   }
   const onResize = (): void => dispatch({ _tag: 'resize' })
-  const onSignal = (code: number) => () => done?.(code)
+  // While a plan runs on the terminal, Ctrl-C is the program's (the interpreter passes it on and
+  // the dashboard comes back after); SIGTERM and SIGHUP end the dashboard once the run has ended.
+  let endAfterRun: number | null = null
+  const onSignal = (code: number) => () => {
+    if (!away) done?.(code)
+    else if (code !== 130) endAfterRun = code
+  }
   const onInt = onSignal(130)
   const onTerm = onSignal(143)
   const onHup = onSignal(129)
@@ -210,6 +239,9 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
       tick()
     })
     return code
+  } catch (err) {
+    failure ??= err
+    return 1
   } finally {
     if (tickTimer !== null) clearTimeout(tickTimer)
     stdin.off('keypress', onKeypress)
@@ -218,6 +250,7 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     process.off('SIGTERM', onTerm)
     process.off('SIGHUP', onHup)
     giveBackTerminal()
+    if (failure !== null) cli.err(`bottle: dash: ${failure instanceof Error ? failure.message : String(failure)}`)
   }
 }
 
