@@ -118,8 +118,9 @@ const common = {
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  define: { 'import.meta.url': '__bottleModuleUrl' },
-  banner: { js: 'const __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.url (a createRequire base, rarely reached) is worked out when read, not at each start.
+  define: { 'import.meta.url': '__bottleModule.url' },
+  banner: { js: 'const __bottleModule = { get url() { return require("node:url").pathToFileURL(__filename).href } };' },
   logLevel: 'warning',
 }
 await build({
@@ -140,6 +141,8 @@ await build({
   outdir,
   plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
 })
+// The egress proxy (src/egress/proxy-main.ts): its own program, run by plan steps, never loaded by bottle.js.
+await build({ ...common, entryPoints: { 'egress-proxy': 'src/egress/proxy-main.ts' }, outdir, plugins: [fpTsAsEsModules] })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
 copyFileSync('scripts/bottle-loader.cjs', join(outdir, 'bottle.js'))
 chmodSync(join(outdir, 'bottle.js'), 0o755)

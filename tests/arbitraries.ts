@@ -13,7 +13,8 @@ import type { BwrapFacts, HostFacts, Ids } from '../src/backends/backend.js'
 import { paneModes } from '../src/attach.js'
 import type { BottleOperation } from '../src/plan/operation.js'
 import { type AgentProfile, agentProfiles, customProfile } from '../src/bottle-spec/agent.js'
-import { type BottleSpec, networkModes, resolveSpec } from '../src/bottle-spec/spec.js'
+import { type BottleSpec, resolveSpec } from '../src/bottle-spec/spec.js'
+import type { NetworkSetting } from '../src/egress/policy.js'
 
 // -------------------------------------------------------------------------------------------------
 // nasty strings
@@ -212,7 +213,16 @@ export const specArb: fc.Arbitrary<BottleSpec> = fc
     prompt: fc.option(absolutePathArb({ colons: true }), { nil: undefined }),
     agent: fc.option(agentProfileArb, { nil: undefined }),
     allowRoot: fc.option(fc.boolean(), { nil: undefined }),
-    network: fc.option(fc.constantFrom(...networkModes), { nil: undefined }),
+    network: fc.option(
+      fc.constantFrom<NetworkSetting>(
+        { mode: 'open' },
+        { mode: 'none' },
+        { mode: 'host' },
+        { mode: 'egress', allow: [] },
+        { mode: 'egress', allow: [{ host: 'registry.npmjs.org', port: 443, private: false }, { host: '10.1.2.3', port: 5432, private: true }] },
+      ),
+      { nil: undefined },
+    ),
     context: fc.option(kubeContextArb, { nil: undefined }),
     namespace: fc.option(kubeNamespaceArb, { nil: undefined }),
     resources: fc.option(resourcesArb, { nil: undefined }),

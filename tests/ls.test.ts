@@ -2,7 +2,7 @@
  * `bottle ls` output, from parsed rows: ages, the aligned table with its drift lines, the JSON,
  * and which manifest entry a listed bottle is compared with.
  */
-import { agentProfiles } from '../src/bottle-spec/agent.js'
+import { agentHosts, agentProfiles } from '../src/bottle-spec/agent.js'
 import { describe, expect, it } from 'vitest'
 import { launchLabels, specHashLabel } from '../src/backends/backend.js'
 import { encodeRecord, recordOf } from '../src/bottle-spec/record.js'
@@ -35,7 +35,9 @@ describe('ageText', () => {
 
 const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
-  prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources, limits: noLimits,
+  prompt: null, agent: agentProfiles.claude, allowRoot: false,
+  // No network key: egress with the agent's hosts.
+  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits,
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, 'node:22')) }
@@ -53,6 +55,9 @@ describe('driftFor', () => {
     ['the manifest default backend is another', manifest({ demo: declared }, 'smolvm'), 'undeclared'],
     ['declared as launched', manifest({ demo: declared }), 'same'],
     ['declared, since changed', manifest({ demo: { ...declared, image: 'node:24' } }), 'drifted'],
+    // The allow-list is in the spec hash: one host more is drift.
+    ['declared, a host allowed since', manifest({ demo: { ...declared, network: { mode: 'egress', allow: [{ host: 'github.com', port: 443, private: false }] } } }), 'drifted'],
+    ['declared as network: open since', manifest({ demo: { ...declared, network: { mode: 'open' } } }), 'drifted'],
   ] as const)('%s', (_label, m, tag) => {
     expect(driftFor(row(recorded), m, '/elsewhere')._tag).toBe(tag)
   })
@@ -126,7 +131,8 @@ describe('renderLsJson', () => {
               "CI",
             ],
             "image": "node:22",
-            "network": "default",
+            "limits": null,
+            "network": "allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443",
             "prompt": null,
             "secrets": [
               "TOKEN",
@@ -134,7 +140,7 @@ describe('renderLsJson', () => {
             "user": "node",
             "workdir": "/src/app",
           },
-          "specHash": "2492a6dc01b5",
+          "specHash": "a7d129f7a259",
           "state": "running",
         },
       ]

@@ -248,7 +248,7 @@ const rootMounts = (spec: BottleSpec, facts: BwrapFacts): string[] => {
     '--proc', '/proc',
     ...freshDirs.flatMap((d) => ['--tmpfs', d]),
     // systemd-resolved's resolv.conf lives under /run: only a sandbox with a network needs it.
-    ...(spec.network === 'host' && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
+    ...(spec.network.mode === 'host' && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
   ]
 }
 
@@ -274,7 +274,7 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     facts.binary,
     // Every namespace, the user namespace required: --uid/--gid need it, and -try would not.
     '--unshare-all', '--unshare-user',
-    ...(spec.network === 'host' ? ['--share-net'] : []),
+    ...(spec.network.mode === 'host' ? ['--share-net'] : []),
     '--die-with-parent',
     // setsid(): the guest loses the caller's terminal as its controlling terminal, so TIOCSTI
     // cannot push keystrokes into the user's shell (CVE-2017-5226). A guest with a terminal gets

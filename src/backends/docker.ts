@@ -103,8 +103,10 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     return E.right(spec)
   }
 
+  // egress: no network until the door's steps (proxy, socket, relay) are added by the egress
+  // plan; failing closed meanwhile, never open.
   const networkFlags = (spec: BottleSpec): string[] =>
-    spec.network === 'default' ? [] : ['--network', spec.network]
+    spec.network.mode === 'open' ? [] : ['--network', spec.network.mode === 'egress' ? 'none' : spec.network.mode]
 
   // create, then start, not `run -d`: a container that is created but fails to start (a bad
   // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose

@@ -149,7 +149,7 @@ const podManifest = (spec: BottleSpec): Json => ({
     // --init), and sleep, no longer PID 1, dies on SIGTERM instead of holding `delete` for the
     // whole grace period.
     shareProcessNamespace: true,
-    ...(spec.network === 'host' ? { hostNetwork: true } : {}),
+    ...(spec.network.mode === 'host' ? { hostNetwork: true } : {}),
   },
 })
 
@@ -173,7 +173,7 @@ const checkSpec = (spec: BottleSpec, op: OpName) => {
     ))
   // A Pod always has a network; only a NetworkPolicy (enforced by some network plugins, not
   // all) takes it away. Saying "none" and getting a network would be worse than refusing.
-  if (spec.network === 'none')
+  if (spec.network.mode === 'none')
     return E.left(compileError('network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'))
   return E.right(spec)
 }

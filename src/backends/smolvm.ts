@@ -156,7 +156,7 @@ export const smolvm: Backend = {
       // The launch id slot, filled by the interpreter: see deleteOwnScript.
       '--label', `${launchIdLabel}=`,
       '--image', spec.image ?? smolvm.defaultImage,
-      ...(spec.network === 'host' ? ['--net'] : []),
+      ...(spec.network.mode === 'host' ? ['--net'] : []),
       ...limitFlags(spec),
       '-v', `${spec.workdir}:${spec.workdir}`,
       '-w', spec.workdir,

@@ -9,6 +9,7 @@
  * `command [promptFlag PROMPT_PATH] ARGS…`, and resuming puts `continueArgs` before ARGS.
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { type AllowEntry, defaultPort } from '../egress/policy.js'
 import { compileError, show } from '../plan/errors.js'
 import { type Checked, agentArg, agentCommand } from './validate.js'
 
@@ -64,6 +65,24 @@ export const agentProfiles: Readonly<Record<BuiltinAgent, AgentProfile>> = {
 }
 
 export const defaultAgent: AgentProfile = agentProfiles.claude
+
+const https = (host: string): AllowEntry => ({ host, port: defaultPort, private: false })
+
+/**
+ * The hosts each agent needs, let through by a bottle's egress proxy unless the spec says
+ * otherwise (so the agent works out of the box and nothing else is reachable). Kept beside the
+ * profiles, not in them: a profile is compared as a whole, and the hosts are the policy's.
+ */
+const builtinHosts: Readonly<Record<BuiltinAgent, readonly AllowEntry[]>> = {
+  // Claude Code's "Network access requirements" (https://code.claude.com/docs/en/network-config):
+  // the API, and claude.ai and platform.claude.com for signing in with an account.
+  claude: [https('api.anthropic.com'), https('claude.ai'), https('platform.claude.com')],
+  // Codex CLI talks to the OpenAI API (https://developers.openai.com/codex/cli).
+  codex: [https('api.openai.com')],
+}
+
+/** A built-in profile's hosts; none for a custom one (its manifest says what it needs). */
+export const agentHosts = (p: AgentProfile): readonly AllowEntry[] => (p.name === 'custom' ? [] : builtinHosts[p.name])
 
 export const isBuiltinAgent = (s: string): s is BuiltinAgent => (builtinAgents as readonly string[]).includes(s)
 

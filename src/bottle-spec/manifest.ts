@@ -14,7 +14,8 @@ import { compileError, show } from '../plan/errors.js'
 import { type BackendName, absurd, backendNames } from '../plan/types.js'
 import { type AgentProfile, customProfile, profileNamed } from './agent.js'
 import { type YamlDoc, parseYaml } from './manifest-yaml.js'
-import { type Resources, type SpecLayer, envEntry, limitClash, networkModes, resourceList, secretList, within } from './spec.js'
+import { type AllowEntry, type NetworkSetting, mergeEntries, networkWords, parseEntry, settingOfWord } from '../egress/policy.js'
+import { type Resources, type SpecLayer, envEntry, limitClash, resourceList, secretList, within } from './spec.js'
 import { type LimitsLayer, cpusLimit, limitNames, memoryLimit, pidsLimit } from './limits.js'
 import {
   type Checked,
@@ -238,6 +239,26 @@ const quantityText = (ctx: Context, path: KeyPath, v: unknown): Checked<string> 
 }
 
 /** `resources: { requests: { cpu: 500m }, limits: { memory: 4Gi } }`, as in a Pod's container. */
+/** `open | none | host | default`, or `{allow: [ENTRY, …]}` (entry syntax: src/egress/policy.ts). */
+const network = (ctx: Context, path: KeyPath, v: unknown): Checked<NetworkSetting> => {
+  if (typeof v === 'string') return pipe(oneOf(ctx, path, v, networkWords), E.map(settingOfWord))
+  if (!isMapping(v)) return fail(ctx, path, `must be one of ${networkWords.join(', ')} or a mapping with allow, not ${kindOf(v)}`)
+  const keys = mapping(ctx, path, v, ['allow'] as const)
+  if (E.isLeft(keys)) return keys
+  const list = v.allow ?? []
+  const at = [...path, 'allow']
+  if (!Array.isArray(list)) return fail(ctx, at, `must be a list of hosts, not ${kindOf(list)}`)
+  const entries: AllowEntry[] = []
+  for (const [i, item] of (list as unknown[]).entries()) {
+    // A bare number in YAML (a port alone, an address like 10) is no host: say so on its own path.
+    if (typeof item !== 'string') return fail(ctx, [...at, i], `must be a host name or address (a string), not ${kindOf(item)}`)
+    const entry = parseEntry(item)
+    if (E.isLeft(entry)) return fail(ctx, [...at, i], entry.left)
+    entries.push(entry.right)
+  }
+  return E.right({ mode: 'egress', allow: mergeEntries([entries]) })
+}
+
 const resources = (ctx: Context, path: KeyPath, v: unknown): Checked<Resources> => {
   const kinds = mapping(ctx, path, v, resourceKinds)
   if (E.isLeft(kinds)) return kinds
@@ -327,7 +348,7 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
     case 'allow_root':
       return pipe(boolean(ctx, at, v), E.map((allowRoot) => ({ allowRoot })))
     case 'network':
-      return pipe(oneOf(ctx, at, v, networkModes), E.map((network) => ({ network })))
+      return pipe(network(ctx, at, v), E.map((network) => ({ network })))
     case 'backend':
       return pipe(oneOf(ctx, at, v, backendNames), E.map((backend) => ({ backend })))
     case 'context':

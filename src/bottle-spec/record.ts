@@ -4,7 +4,7 @@
  *
  *   const r = recordOf(spec, 'node:22')
  *   // { v: 1, image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '5d1b…']],
- *   //   secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: null, network: 'default', agent: 'claude' }
+ *   //   secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: null, network: 'allow api.anthropic.com:443 …', agent: 'claude' }
  *   specHash(r)                                   // 'c0ffee123456': sha256 of the canonical JSON, 12 hex digits
  *   diffRecords(r, { ...r, image: 'node:24' })    // [{ field: 'image', from: 'node:22', to: 'node:24', … }]
  *
@@ -16,7 +16,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { oneLine } from '../plan/errors.js'
 import { sha256 } from '../plan/hash.js'
-import { type BottleSpec, type NetworkMode, type SpecLayer, networkModes } from './spec.js'
+import { type AllowEntry, type NetworkSetting, formatEntry, networkText, networkTextRule, parseEntry } from '../egress/policy.js'
+import type { BottleSpec, SpecLayer } from './spec.js'
 import { type LimitsLayer, cpusLimit, limitsText, memoryLimit, pidsLimit } from './limits.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -35,7 +36,8 @@ export interface SpecRecord {
   /** Names, sorted: the order secrets are given in does not shape anything. */
   readonly secrets: readonly string[]
   readonly prompt: string | null
-  readonly network: NetworkMode
+  /** networkText: `open`, `none`, `host`, or `allow` and the sorted entries (so the list is in the hash). */
+  readonly network: string
   readonly agent: string
   /**
    * `cpus=2 memory=512m pids=100`; null: none. Left out of the canonical JSON when null, so a
@@ -89,7 +91,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   env: spec.env.map(([k, v]) => [k, sha256(`${k}=${v}`).slice(0, 16)] as const).sort(([a], [b]) => byCodeUnit(a, b)),
   secrets: [...spec.secrets].sort(byCodeUnit),
   prompt: spec.prompt,
-  network: spec.network,
+  network: networkText(spec.network),
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
   limits: limitsText(spec.limits),
@@ -155,12 +157,12 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(limits === null || isString(limits)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
-    !(isString(network) && (networkModes as readonly string[]).includes(network)) ||
+    !(isString(network) && networkTextRule.test(network)) ||
     !(Array.isArray(env) && env.every(isStringPair)) ||
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network: network as NetworkMode, agent, limits })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits })
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -349,11 +351,13 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     !(aName === 'claude' || aName === 'codex' || aName === 'custom') || !isString(command) ||
     !(promptFlag === null || isString(promptFlag)) || !isStringList(continueArgs) ||
     typeof refusesRoot !== 'boolean' || !isPairList(rootEnv) || typeof allowRoot !== 'boolean' ||
-    !(isString(network) && (networkModes as readonly string[]).includes(network)) ||
+    !(isString(network) || isObject(network)) ||
     !(context === null || isString(context)) || !(namespace === null || isString(namespace)) ||
     !isPairList(requests) || !isPairList(limits)
   )
     return E.left('the launch record is missing a field or has one of the wrong type')
+  const net = recordedNetwork(network)
+  if (E.isLeft(net)) return net
   return E.right({
     ...(image === null ? {} : { image }),
     user,
@@ -363,12 +367,41 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(prompt === null ? {} : { prompt }),
     agent: { name: aName, command, promptFlag, continueArgs, refusesRoot, rootEnv },
     allowRoot,
-    network: network as NetworkMode,
+    network: net.right,
+    networkFromRecord: true,
     ...(context === null ? {} : { context }),
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
     limits: bottleLimits.right,
   })
+}
+
+/**
+ * The recorded network: `{mode}` or `{mode: 'egress', allow: [{host, port, private}]}`; each
+ * entry must read back through parseEntry unchanged. The mode words of the record's first
+ * format (`default`, `none`, `host`) are read as the modes they meant.
+ */
+const recordedNetwork = (n: unknown): E.Either<string, NetworkSetting> => {
+  const bad = E.left('the launch record has a network that is not one bottle writes')
+  if (n === 'default' || n === 'open') return E.right({ mode: 'open' })
+  if (n === 'none' || n === 'host') return E.right({ mode: n })
+  if (!isObject(n)) return bad
+  const mode = own(n, 'mode')
+  if (mode === 'open' || mode === 'none' || mode === 'host') return Object.keys(n).length === 1 ? E.right({ mode }) : bad
+  const allow = own(n, 'allow')
+  if (mode !== 'egress' || !Array.isArray(allow)) return bad
+  const entries: AllowEntry[] = []
+  for (const e of allow as unknown[]) {
+    if (!isObject(e)) return bad
+    const [host, port, priv] = [own(e, 'host'), own(e, 'port'), own(e, 'private')]
+    if (!isString(host) || typeof port !== 'number' || typeof priv !== 'boolean') return bad
+    const entry: AllowEntry = { host, port, private: priv }
+    const again = parseEntry(formatEntry(entry))
+    if (E.isLeft(again) || JSON.stringify(again.right) !== JSON.stringify(entry))
+      return E.left(`the launch record's allow-list has an entry bottle does not write: ${oneLine(formatEntry(entry))}`)
+    entries.push(entry)
+  }
+  return E.right({ mode: 'egress', allow: entries })
 }
 
 /** The `limits` of a launch record, each checked again as the manifest's would be. */

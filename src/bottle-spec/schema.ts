@@ -7,7 +7,7 @@
  *   bottles: { demo: { image: node:22, secrets: [CLAUDE_CODE_OAUTH_TOKEN] } }
  */
 import { backendNames } from '../plan/types.js'
-import { networkModes } from './spec.js'
+import { networkWords } from '../egress/policy.js'
 import { quantityRule } from './validate.js'
 import { maxPids } from './limits.js'
 
@@ -20,6 +20,8 @@ const agentPattern = '^[^\\u0000-][^\\u0000]*$'
 const noNulPattern = '^[^\\u0000]*$'
 const bottleNamePattern = '^[^\\u0000-][^\\u0000]*$'
 const contextPattern = '^[^\\u0000-\\u001f\\u007f]+$'
+// An allow-list entry's shape only; its full rules (public suffixes, ports) are parseEntry's.
+const allowEntryPattern = '^[^\\s]+$'
 const dns1123LabelPattern = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
 const resourceNamePattern = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
 
@@ -139,8 +141,22 @@ export const manifestSchema = {
           type: 'boolean',
         },
         network: {
-          description: 'none: no network; host: the host\'s; default: the backend\'s own default.',
-          enum: [...networkModes],
+          description:
+            'Leave out: only the agent\'s hosts, through the bottle\'s proxy. {allow: [...]}: those and these hosts. open: the backend\'s own network (default is its old name); none: no network; host: the host\'s.',
+          oneOf: [
+            { enum: [...networkWords] },
+            {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                allow: {
+                  description: 'Hosts the agent may reach besides its own: NAME, *.DOMAIN (subdomains only), an IPv4 address or [IPv6], each with an optional :PORT (default 443); /private lets a name resolve to a private address.',
+                  type: 'array',
+                  items: { type: 'string', pattern: allowEntryPattern },
+                },
+              },
+            },
+          ],
         },
         backend: {
           description: 'The backend for this bottle (`-b` overrides it).',

@@ -10,7 +10,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { compileError, show } from '../plan/errors.js'
 import type { BackendName } from '../plan/types.js'
-import { type AgentProfile, checkProfile, defaultAgent } from './agent.js'
+import { type AllowEntry, type NetworkSetting, mergeEntries } from '../egress/policy.js'
+import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './agent.js'
 import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
 import {
   type Checked,
@@ -30,9 +31,12 @@ import {
 // model
 // -------------------------------------------------------------------------------------------------
 
-export const networkModes = ['default', 'none', 'host'] as const
-/** `default` is the backend's own default (docker: a bridge; smolvm and bwrap: no network). */
-export type NetworkMode = (typeof networkModes)[number]
+/**
+ * The network (src/egress/policy.ts): `open` is the backend's own (docker: a bridge; smolvm and
+ * bwrap: none), `none`, `host`, or `egress`: no route out but the bottle's proxy, which lets
+ * through the hosts in `allow`.
+ */
+export type { NetworkSetting } from '../egress/policy.js'
 
 export interface BottleSpec {
   readonly name: string
@@ -48,7 +52,8 @@ export interface BottleSpec {
   readonly agent: AgentProfile
   /** Root may run an agent that refuses it (the sandbox is the boundary); claude then gets IS_SANDBOX=1. */
   readonly allowRoot: boolean
-  readonly network: NetworkMode
+  /** Absent from every layer: egress with the agent profile's hosts. `egress.allow` is the effective list. */
+  readonly network: NetworkSetting
   /** kubernetes only: the kubeconfig context; null: kubectl's current context. */
   readonly context: string | null
   /** kubernetes only: null: the context's namespace. */
@@ -77,7 +82,12 @@ export interface SpecLayer {
   readonly prompt?: string
   readonly agent?: AgentProfile
   readonly allowRoot?: boolean
-  readonly network?: NetworkMode
+  /** An egress layer's `allow` is added to the agent profile's hosts (unless networkFromRecord). */
+  readonly network?: NetworkSetting
+  /** `--allow`: added to the egress allow-list of the layers below. */
+  readonly allow?: readonly AllowEntry[]
+  /** The network is a launch record's: its list is already the effective one; no profile hosts are added. */
+  readonly networkFromRecord?: boolean
   readonly backend?: BackendName
   readonly context?: string
   readonly namespace?: string
@@ -197,6 +207,35 @@ const mergeEnv = (
   return merged
 }
 
+/** Env names a client takes as its proxy: with an allow-list, the bottle's proxy is the only way out. */
+const proxyEnv = /^(https?|all)_proxy$/i
+
+/**
+ * The network a bottle gets: the top layer's mode; for egress (also when no layer says), the
+ * agent profile's hosts, then the manifest's `allow`, then `--allow`. `--allow` with another mode
+ * is refused rather than ignored, and so is a proxy variable in the env with an allow-list.
+ */
+const resolveNetwork = (
+  m: SpecLayer,
+  f: SpecLayer,
+  agent: AgentProfile,
+  envKeys: readonly string[],
+): Checked<NetworkSetting> => {
+  const chosen = f.network ?? m.network
+  const extra = [...(m.allow ?? []), ...(f.allow ?? [])]
+  if (chosen !== undefined && chosen.mode !== 'egress') {
+    if (extra.length > 0)
+      return E.left(compileError(`--allow needs the egress allow-list, but the network is ${chosen.mode} (leave out network, or give network: {allow: […]})`))
+    return E.right(chosen)
+  }
+  const fromRecord = chosen !== undefined && (f.network === undefined ? m.networkFromRecord : f.networkFromRecord) === true
+  const allow = mergeEntries([fromRecord ? [] : agentHosts(agent), chosen?.allow ?? [], extra])
+  const proxy = envKeys.find((k) => proxyEnv.test(k))
+  if (proxy !== undefined)
+    return E.left(compileError(`env ${proxy} cannot be set in a bottle with an egress allow-list: the bottle's proxy is its only way out (network: open keeps your own proxy)`))
+  return E.right({ mode: 'egress', allow })
+}
+
 export interface ResolveInput {
   readonly name: string
   /** The manifest's entry for this bottle, already checked with key paths; {} if none. */
@@ -237,6 +276,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
     E.bind('prompt', () => orNull(prompt, (p) => absolutePath('prompt file', p))),
     // A profile is one unit: the flag's replaces the manifest's whole, never field by field.
     E.bind('agent', () => checkProfile(f.agent ?? m.agent ?? defaultAgent)),
+    E.bind('network', ({ agent, env, secrets }) => resolveNetwork(m, f, agent, [...env.map(([k]) => k), ...secrets])),
     E.bind('context', () => orNull(context, kubeContext)),
     E.bind('namespace', () => orNull(namespace, kubeNamespace)),
     E.bind('requests', () => resourceList('requests', resources.requests)),
@@ -251,7 +291,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       prompt: c.prompt,
       agent: c.agent,
       allowRoot: f.allowRoot ?? m.allowRoot ?? false,
-      network: f.network ?? m.network ?? 'default',
+      network: c.network,
       context: c.context,
       namespace: c.namespace,
       resources: { requests: c.requests, limits: c.limits },

@@ -69,7 +69,8 @@ export const flagDocs = {
   secret: { value: '<NAME>', multiple: true, description: 'host env var handed to the guest by name (repeatable)' },
   prompt: { value: '<file>', description: 'system-prompt file for the agent' },
   workdir: { value: '<dir>', description: 'host directory bound at the same path and used as the cwd (default: .)' },
-  network: { value: '<mode>', description: 'none | host | default' },
+  network: { value: '<mode>', description: "open | none | host (default: only the agent's hosts and --allow, through the bottle's proxy; default is the old name of open)" },
+  allow: { value: '<HOST[:PORT]>', multiple: true, description: 'also let the agent reach HOST (NAME, *.DOMAIN, IP, [IPv6]; port 443 unless given; /private: may resolve to a private address); repeatable' },
   cpus: { value: '<n>', description: 'limit: CPUs, a positive decimal (1.5)' },
   memory: { value: '<size>', description: 'limit: memory, bytes or with b, k, m, g, t in powers of 1024 (512m, 4g)' },
   pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
@@ -101,7 +102,7 @@ const guestArgs = arg('args', false, true)
 /** Which bottle, on which backend: every operation takes these. */
 const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
-const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'agent', 'allow-root']
+const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'allow-root']
 /** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
 const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
@@ -144,9 +145,9 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     backendDefault: oneBottle,
   },
   cp: {
-    args: [arg('name'), arg('host-path'), arg('guest-path')],
-    summary: 'copy a host file or directory into the bottle, owned by its user',
-    example: 'bottle run cp demo ./fixtures /home/node/fixtures',
+    args: [arg('name'), arg('from'), arg('to')],
+    summary: "copy a file or directory in or out: the path written with a leading : is the bottle's (./in :/home/node/in, :/home/node/out ./out); with no :, host to bottle. Out: symlinks, devices and FIFOs are left out, nothing is written over",
+    example: 'bottle run cp demo :/home/node/out ./out',
     flags: [...where, ...what, 'check-drift'],
     planFlags: ['format'],
     runFlags: ['quiet'],

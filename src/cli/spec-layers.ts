@@ -20,7 +20,8 @@ import { type BackendName, type Note, backendNames, info } from '../plan/types.j
 import type { Flags, Request } from './request.js'
 import { profileNamed } from '../bottle-spec/agent.js'
 import type { Manifest } from '../bottle-spec/manifest.js'
-import { type BottleSpec, type NetworkMode, type SpecLayer, envList, networkModes, resolveSpec, secretList, within } from '../bottle-spec/spec.js'
+import { type BottleSpec, type SpecLayer, envList, resolveSpec, secretList, within } from '../bottle-spec/spec.js'
+import { type AllowEntry, isNetworkWord, networkWords, openNetworkNote, parseEntry, settingOfWord } from '../egress/policy.js'
 import { type Checked, kubeContext, kubeNamespace } from '../bottle-spec/validate.js'
 import type { Io } from './io.js'
 import { type LimitsLayer, cpusLimit, memoryLimit, pidsLimit } from '../bottle-spec/limits.js'
@@ -45,8 +46,14 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(env)) return env
   const secrets = within('--secret')(secretList(f.secret))
   if (E.isLeft(secrets)) return secrets
-  if (f.network !== undefined && !(networkModes as readonly string[]).includes(f.network))
-    return fail(`--network ${show(f.network)} must be one of ${networkModes.join(', ')}`)
+  if (f.network !== undefined && !isNetworkWord(f.network))
+    return fail(`--network ${show(f.network)} must be one of ${networkWords.join(', ')}`)
+  const allow: AllowEntry[] = []
+  for (const text of f.allow ?? []) {
+    const entry = parseEntry(text)
+    if (E.isLeft(entry)) return fail(`--allow: ${entry.left}`)
+    allow.push(entry.right)
+  }
   const agent = f.agent === undefined ? E.right(undefined) : within('--agent')(profileNamed(f.agent))
   if (E.isLeft(agent)) return agent
   const scope = scopeFlags(f)
@@ -63,7 +70,8 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     ...(f.user === undefined ? {} : { user: f.user }),
     ...(f.workdir === undefined ? {} : { workdir: resolve(cwd, f.workdir) }),
     ...(f.prompt === undefined ? {} : { prompt: resolve(cwd, f.prompt) }),
-    ...(f.network === undefined ? {} : { network: f.network as NetworkMode }),
+    ...(f.network === undefined || !isNetworkWord(f.network) ? {} : { network: settingOfWord(f.network) }),
+    ...(allow.length === 0 ? {} : { allow }),
     env: env.right,
     secrets: secrets.right,
   })
@@ -140,6 +148,24 @@ export const chooseBackend = (
   return fail(`no usable backend: ${skipped.join('; ')}; ${fallbackBackend.install}, or pass -b`)
 }
 
+/**
+ * Which side of `cp FROM TO` is in the bottle: the one written with a leading `:`
+ * (`:/home/node/out ./out` copies out, `./in :/home/node/in` copies in). Neither: today's form,
+ * host to bottle. A host path that starts with `:` is written `./:name`.
+ */
+export const cpSides = (from: string, to: string, cwd: string): Checked<Extract<BottleOperation, { _tag: 'cp' }>> => {
+  const fromGuest = from.startsWith(':')
+  const toGuest = to.startsWith(':')
+  if (fromGuest && toGuest)
+    return fail(`cp ${show(from)} ${show(to)}: both paths start with ":" (in the bottle); one side must be on the host (write a host path that starts with ":" as ./:name)`)
+  if (fromGuest) {
+    if (to === '') return fail('cp: the host destination is empty')
+    return E.right({ _tag: 'cp', source: from.slice(1), dest: resolve(cwd, to), out: true })
+  }
+  if (from === '') return fail('cp: the host source is empty')
+  return E.right({ _tag: 'cp', source: resolve(cwd, from), dest: toGuest ? to.slice(1) : to })
+}
+
 export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOperation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
@@ -166,8 +192,11 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'shell':
       return { _tag: 'shell', tty }
-    case 'cp':
-      return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
+    case 'cp': {
+      // plan-for refuses what cpSides refuses before this is called.
+      const sides = cpSides(a ?? '', b ?? '', cwd)
+      return E.isLeft(sides) ? { _tag: 'cp', source: '', dest: '' } : sides.right
+    }
     case 'down':
       return { _tag: 'down' }
     // update is built from the record and the manifest (updateSpecs); ls names no bottle.
@@ -208,7 +237,12 @@ export const specFor = (
   }
   // A launch over an existing record is refused after compiling (planFor), so that bad input is
   // still reported as such.
-  if (req.op === 'launch') return fromManifest([])
+  if (req.op === 'launch') {
+    const launched = fromManifest([])
+    return E.isRight(launched) && launched.right.spec.network.mode === 'open'
+      ? E.right({ ...launched.right, notes: [...launched.right.notes, info(openNetworkNote)] })
+      : launched
+  }
   if (recorded._tag === 'absent')
     return req.op === 'down'
       ? fromManifest([info(`${name} has no launch record (${recorded.path}): down uses the manifest and flags for its name and location`)])

@@ -15,7 +15,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { specHash } from '../bottle-spec/record.js'
-import { networkModes } from '../bottle-spec/spec.js'
+import { networkTextRule } from '../egress/policy.js'
 import type { PlanBasis } from './basis.js'
 import { oneLine, show } from './errors.js'
 import { decodeNote } from './note-json.js'
@@ -227,7 +227,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
       env: array(r.env, child(ra, 'env'), pair),
       secrets: strings(r.secrets, child(ra, 'secrets')),
       prompt: r.prompt === null ? null : string(r.prompt, child(ra, 'prompt')),
-      network: oneOf(networkModes)(r.network, child(ra, 'network')),
+      network: networkTextRule.test(string(r.network, child(ra, 'network'))) ? (r.network as string) : refuse(child(ra, 'network'), 'must be a network mode or `allow` and entries'),
       agent: string(r.agent, child(ra, 'agent')),
       // Plans saved before limits existed have none.
       limits: r.limits === undefined || r.limits === null ? null : string(r.limits, child(ra, 'limits')),

@@ -8,7 +8,7 @@
  *   $ bottle plan exec demo 'npm test' -b docker --format json > plan.json
  *   $ npx ajv-cli validate --spec=draft2020 -s schema/plan.schema.json -d plan.json
  */
-import { networkModes } from '../bottle-spec/spec.js'
+import { networkTextRule } from '../egress/policy.js'
 import { envNamePattern, noNulPattern, specHashPattern } from './decode.js'
 import { backendNames, opNames, planVersion } from './types.js'
 
@@ -132,7 +132,7 @@ export const planSchema = {
             env: { type: 'array', items: pair, description: '[KEY, digest of KEY=VALUE]: never a value.' },
             secrets: { type: 'array', items: string },
             prompt: { type: ['string', 'null'] },
-            network: { enum: networkModes },
+            network: { type: 'string', pattern: networkTextRule.source, description: 'open, none, host, or `allow` and the allow-list entries, sorted.' },
             agent: string,
             limits: { type: ['string', 'null'], description: 'cpus=N memory=SIZE pids=N, the set ones; absent or null: none.' },
           }),

@@ -120,10 +120,12 @@ describe('bwrap argv and env snapshots', () => {
   })
 
   it.each([
-    ['default', false],
+    ['open', false],
     ['none', false],
     ['host', true],
-  ] as const)('network %s: --share-net is %s', (network, shared) => {
+    ['egress', false],
+  ] as const)('network %s: --share-net is %s', (mode, shared) => {
+    const network = mode === 'egress' ? { mode, allow: [] } : { mode }
     expect(first(planOf(exec, { ...demo, network })).argv.includes('--share-net')).toBe(shared)
   })
 

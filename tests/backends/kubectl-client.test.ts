@@ -66,7 +66,7 @@ const full = spec({
   prompt: files.prompt,
   context: '-n x=y z',
   namespace: 'agents',
-  network: 'host',
+  network: { mode: 'host' },
   // Canonical forms: kubectl writes quantities back canonically (0.5 → 500m).
   resources: { requests: [['cpu', '500m'], ['memory', '1Gi']], limits: [['memory', '4Gi'], ['nvidia.com/gpu', '1']] },
 })

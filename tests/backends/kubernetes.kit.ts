@@ -201,7 +201,7 @@ export const kit: BackendKit = {
   decode: (step, { launch }) => decodeKubectlExec(step.argv, launch),
   fit: (s) => {
     // A Pod has no network "none".
-    const spec: BottleSpec = s.spec.network === 'none' ? { ...s.spec, network: 'default' } : s.spec
+    const spec: BottleSpec = s.spec.network.mode === 'none' ? { ...s.spec, network: { mode: 'open' } } : s.spec
     // A Pod's secrets stay as launched: a new plain env entry named like one is refused (an example).
     const op =
       s.op._tag === 'update'

@@ -126,7 +126,7 @@ describe('kubernetes examples', () => {
             "dev.bottle.launch-id": "",
             "dev.bottle.managed": "true",
             "dev.bottle.name": "demo",
-            "dev.bottle.spec-hash": "a0b7545b5857",
+            "dev.bottle.spec-hash": "12e1e9543540",
           },
           "name": "demo",
         },
@@ -185,10 +185,10 @@ describe('kubernetes examples', () => {
   })
 
   it.each([
-    ['default', undefined],
+    ['open', undefined],
     ['host', true],
-  ] as const)('network %s: hostNetwork %s', (network, hostNetwork) => {
-    const pod = stdinDocument(planOf({ _tag: 'launch' }, { ...bare, network }).steps[1]) as { spec: { hostNetwork?: boolean } }
+  ] as const)('network %s: hostNetwork %s', (mode, hostNetwork) => {
+    const pod = stdinDocument(planOf({ _tag: 'launch' }, { ...bare, network: { mode } }).steps[1]) as { spec: { hostNetwork?: boolean } }
     expect(pod.spec.hostNetwork).toBe(hostNetwork)
   })
 
@@ -196,7 +196,7 @@ describe('kubernetes examples', () => {
     ['a name with "_"', { ...bare, name: 'my_bottle' }, 'bottle name "my_bottle" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
     ['an upper-case name', { ...bare, name: 'Demo' }, 'bottle name "Demo" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters'],
     ['a name of 64 characters', { ...bare, name: 'a'.repeat(64) }, `bottle name "${'a'.repeat(64)}" is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`],
-    ['network none', { ...bare, network: 'none' as const }, 'network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'],
+    ['network none', { ...bare, network: { mode: 'none' as const } }, 'network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'],
   ])('refuses %s in one line', (_label, spec, message) => {
     expect(errorOf({ _tag: 'launch' }, spec)).toBe(message)
   })

@@ -122,7 +122,7 @@ describe('reading labels that were not written by this version', () => {
   })
 
   it('a hash that does not match its record makes the drift unknown', () => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
     const other = labelsOf({ ...spec, user: 'root' })
     expect(driftOf({ hash: other.hash, spec: labelsOf(spec).spec }, recordOf(spec, image))._tag).toBe('unknown')
   })
@@ -134,14 +134,14 @@ describe('reading labels that were not written by this version', () => {
     ['a record of a later format', { hash: null, spec: Buffer.from('{"v":2}').toString('base64url') }, 'unknown'],
     ['not base64url', { hash: null, spec: '{"v":1}' }, 'unknown'],
   ] as const)('%s', (_label, labels, tag) => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
     const now = recordOf(spec, image)
     const hash = labels.hash === 'HASH' ? specHash(now) : labels.hash
     expect(driftOf({ hash, spec: labels.spec }, now)._tag).toBe(tag)
   })
 
   it('says what changed, and which changes need a relaunch', () => {
-    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
+    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
     const now = { ...base, image: 'node:24', env: [['FOO', 'b'], ['BAR', 'c']], secrets: [] } satisfies BottleSpec
     expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (relaunch to apply); env BAR added, env FOO changed, secret TOKEN removed (bottle run update applies it)"`)
   })
@@ -151,7 +151,7 @@ describe('what waits for a relaunch', () => {
   const base = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: {}, cwd: '/src/app' })
   if (E.isLeft(base)) throw new Error(base.left.message)
   const before = recordOf(base.right, '/')
-  const after = recordOf({ ...base.right, network: 'host', image: '/srv/rootfs', prompt: '/src/app/p.md' }, '/')
+  const after = recordOf({ ...base.right, network: { mode: 'host' }, image: '/srv/rootfs', prompt: '/src/app/p.md' }, '/')
   const appliesAt = (baked: LaunchBaked) => Object.fromEntries(diffRecords(before, after, baked).map((d) => [d.field, d.appliesAt]))
 
   it('image and network wait for a relaunch on every backend, bwrap included; the prompt is copied in by update', () => {

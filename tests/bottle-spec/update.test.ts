@@ -74,17 +74,17 @@ describe('update, on every backend', () => {
 })
 
 describe('update, examples', () => {
-  const base = { name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: 'default', context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
+  const base = { name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits } satisfies BottleSpec
 
   it('applies env, secrets, agent and prompt; says relaunch for the rest', () => {
-    const now: BottleSpec = { ...base, image: 'node:24', workdir: '/', network: 'host', user: 'root', allowRoot: true, env: [['FOO', 'b'], ['BAR', 'c']], secrets: ['TOKEN', 'AWS_SECRET_ACCESS_KEY'], agent: agentProfiles.codex, resources: { requests: [], limits: [['memory', '2Gi']] } }
+    const now: BottleSpec = { ...base, image: 'node:24', workdir: '/', network: { mode: 'host' }, user: 'root', allowRoot: true, env: [['FOO', 'b'], ['BAR', 'c']], secrets: ['TOKEN', 'AWS_SECRET_ACCESS_KEY'], agent: agentProfiles.codex, resources: { requests: [], limits: [['memory', '2Gi']] } }
     const u = updateOf(base, now, backends.docker)
     if (E.isLeft(u)) throw new Error(u.left.message)
     expect(u.right.applied).toStrictEqual(['agent claude → codex', 'env BAR added', 'env FOO changed', 'secret AWS_SECRET_ACCESS_KEY added'])
     expect(u.right.fixed).toStrictEqual([
       'image node:22 → node:24 (relaunch to apply)',
       'workdir /src/app → / (relaunch to apply)',
-      'network default → host (relaunch to apply)',
+      'network open → host (relaunch to apply)',
       'user node → root (relaunch to apply)',
       'allow_root false → true (relaunch to apply)',
       'limits (none) → memory=2Gi (relaunch to apply)',
@@ -118,7 +118,7 @@ describe('update, examples', () => {
 
   it.each(backendNames)('%s: the plan as text, json and sh', (backend) => {
     const recorded: BottleSpec = backend === 'bwrap' ? { ...base, image: '/srv/rootfs' } : base
-    const now: BottleSpec = { ...recorded, env: [['FOO', 'b']], secrets: ['TOKEN', 'NEW_TOKEN'], prompt: '/src/app/prompt.md', network: 'host' }
+    const now: BottleSpec = { ...recorded, env: [['FOO', 'b']], secrets: ['TOKEN', 'NEW_TOKEN'], prompt: '/src/app/prompt.md', network: { mode: 'host' } }
     const op = { _tag: 'update', declared: now, recordText: launchRecordJson(backend, recorded) } as const
     const host = fitFor(backend, { spec: recorded, op, host: fixedHost(recorded, op) }).host
     const plan = compile(backends[backend], recorded, op, host)
@@ -129,7 +129,7 @@ describe('update, examples', () => {
     expect(p.steps[0]?.title).toBe(`record the updated spec in /home/me/.local/state/bottle/${backend}/demo/record.json (a temp file, then renamed over it)`)
     // The new prompt is copied in after the record, as launch copies it.
     expect(p.steps.length).toBeGreaterThan(1)
-    expect(p.notes.map(noteText)).toContain('not applied: network default → host (relaunch to apply)')
+    expect(p.notes.map(noteText)).toContain('not applied: network open → host (relaunch to apply)')
     const json = JSON.parse(renderJson(p)) as { steps: { argv: string[] }[] }
     expect(json.steps[0]?.argv.slice(0, 2)).toStrictEqual(['/bin/sh', '-c'])
     expect(renderText(p)).toContain('note: update: env FOO changed')
