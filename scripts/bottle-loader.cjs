@@ -2,8 +2,9 @@
 // dist/bottle.js, the `bottle` executable (copied there by scripts/build.mjs): runs the CLI
 // bundle, dist/cli.js, with V8's code cache for it, dist/cli.js.cache, made at build time by a
 // run of the bundle; and the bundles the CLI requires later (dist/spawn.js, the interpreter, when
-// it runs a plan; dist/dash.js) each with its own cache when the build made one. Compiling the 140 KiB CLI bundle is a fifth of `bottle
-// plan`'s start-up; with the cache V8 reads the compiled code back instead. Node 20 has no
+// it runs a plan; dist/dash.js) each with its own cache when the build made one. Compiling the
+// 140 KiB CLI bundle is a fifth of `bottle plan`'s start-up; with the cache V8 reads the compiled
+// code back instead. Node 20 has no
 // module.enableCompileCache, so a bundle goes through vm.Script with cachedData, wrapped as node
 // wraps a CommonJS file.
 // V8 refuses a cache made by another node or V8 version, or with other V8 flags
