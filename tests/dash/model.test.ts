@@ -46,6 +46,9 @@ const declaredRows = [...[...new Set(launched.map(([n]) => n))].map((n) => decla
 /** Names only a listing brings: escape sequences, wide characters, C1 controls. */
 const hostileNames = ['web\x1b]0;pwned\x07', '日本語の名前', 'e\u0301\u{1f600}\x9b31m', 'x\x1b[2J\x1b[H']
 
+/** One entry per row the walk visits: every launched row and every declared one. */
+const allRowsOnce = [...launched, ...declared]
+
 /** What the built CLI prints for `plan WORDS --format json`: the plan, or the one-line refusal. */
 const cliAnswers = new Map<string, { plan: unknown } | { refused: string }>()
 const cliAnswer = (words: readonly string[]): { plan: unknown } | { refused: string } => {
@@ -242,6 +245,26 @@ it('keys and events keep the dashboard honest; every plan it runs is the one bot
     }),
     { numRuns: 200 },
   )
+  // A walk over every row with every action key, in tmux, through the same commands: each kind
+  // of run is compared with the CLI at least once whatever the random runs drew (a draw with no
+  // confirmed down, say, is not rare at 200 runs).
+  const walk: Cmd[] = [
+    ...backendsListed.map((b) => command(`listed ${b}`, (r) => feed(r, { _tag: 'listed', backend: b, rows: launched.filter(([, x]) => x === b).map(([n]) => listedRow(n, b, 'running')) }))),
+    ...allRowsOnce.flatMap(() => [
+      ...(['enter', { char: 'c' }, { char: 'x' }, { char: 's' }, { char: 'n' }] as const).map((key) => command(`key ${JSON.stringify(key)}`, (r) => feed(r, { _tag: 'key', key }))),
+      command('keys d y', async (r) => {
+        await feed(r, { _tag: 'key', key: { char: 'd' } })
+        await feed(r, { _tag: 'key', key: { char: 'y' } })
+      }),
+      command('key "down"', (r) => feed(r, { _tag: 'key', key: 'down' })),
+    ]),
+  ]
+  const walker: Real = {
+    state: initialState({ backends: backendsListed, declared: declaredRows, inTmux: true, now: 1_700_000_100_000 }),
+    size: { columns: 80, rows: 24 },
+    ran: [],
+  }
+  await fc.asyncModelRun(() => ({ model: {}, real: walker }), walk)
   // The runs exercised what they claim to: plans ran, downs were confirmed, panes attached.
   expect(cliAnswers.size).toBeGreaterThan(5)
   for (const kind of ['foreground agent', 'foreground resume', 'foreground shell', 'foreground down', 'foreground launch', 'attach split'])
