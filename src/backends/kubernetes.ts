@@ -30,7 +30,7 @@ import { sequenceS } from 'fp-ts/lib/Apply.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { compileError, show } from '../plan/errors.js'
-import { type Json, type Step, info, inheritEnv, step } from '../plan/types.js'
+import { type Json, type OpName, type Step, info, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../bottle-spec/spec.js'
 import { isDns1123Label } from '../bottle-spec/validate.js'
 import {
@@ -146,7 +146,7 @@ const secretManifest = (spec: BottleSpec): Json => ({
   stringData: Object.fromEntries(spec.secrets.map((k) => [k, ''])),
 })
 
-const checkSpec = (spec: BottleSpec) => {
+const checkSpec = (spec: BottleSpec, op: OpName) => {
   if (!isDns1123Label(spec.name))
     return E.left(compileError(
       `bottle name ${show(spec.name)} is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`,
@@ -155,6 +155,11 @@ const checkSpec = (spec: BottleSpec) => {
   // all) takes it away. Saying "none" and getting a network would be worse than refusing.
   if (spec.network.mode === 'none')
     return E.left(compileError('network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'))
+  // Not built yet: a proxy Pod (a sidecar would share the bottle's network) and a NetworkPolicy
+  // that lets the bottle reach only it. Refused rather than left open: an allow-list that is
+  // silently not enforced is the failure issue 13 is about.
+  if (spec.network.mode === 'egress' && op !== 'down')
+    return E.left(compileError('an allow-list (the default network, or network: {allow: …}) is not available on kubernetes yet: set network: open (the Pod network, no allow-list) or host'))
   return E.right(spec)
 }
 
@@ -212,7 +217,8 @@ const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret', what: string): Step
   ], { launchId: [6] })
 }
 
-const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] => [
+const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep, door: readonly Step[]): Step[] => [
+  ...door,
   // Always made, even empty, so that `down` and undo treat every bottle alike.
   step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
     stdin: {

@@ -149,6 +149,8 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'cp':
       return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
+    case 'probe':
+      return { _tag: 'probe' }
     case 'down':
       return { _tag: 'down' }
     // update is built from the record and the manifest (updateSpecs); ls names no bottle.
