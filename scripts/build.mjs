@@ -1,12 +1,16 @@
 // Bundles the CLI into dist/ (or the directory given as the first argument, for tests that must
-// not race over dist/): dist/bottle.js, one file with all that `bottle plan` needs (the manifest
+// not race over dist/): dist/cli.js, one file with all that `bottle plan` needs (the manifest
 // reader included: its YAML parser is a few KiB of our own), and beside it dist/spawn.js (the
 // interpreter with execa), which it imports only when it runs a plan. Minified, so `bottle plan`
 // starts fast: start-up is mostly the time node spends loading and parsing modules, and each extra
 // module file costs too, so the lazy part is a separate bundle rather than shared chunks.
+// dist/bottle.js, the executable, is scripts/bottle-loader.cjs: it runs dist/cli.js with V8's code
+// cache for it, dist/cli.js.cache, which the end of this script makes by a run of the bundle.
 import { build } from 'esbuild'
-import { chmodSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 
 // fp-ts's default `lib/` build is CommonJS, which esbuild cannot tree-shake; its `es6/` build has
 // the same modules as ES modules. Sources import `fp-ts/lib/…` (the only path Node and tsc resolve
@@ -77,14 +81,15 @@ const execaWithoutUnusedParts = {
 const lazySpawn = {
   name: 'lazy-spawn',
   setup(b) {
-    b.onResolve({ filter: /^(\.\.?\/)+spawn\.js$/ }, (args) =>
+    // (dash.js, the dashboard's bundle, is loaded the same way by `bottle dash`.)
+    b.onResolve({ filter: /^(\.\.?\/)+(spawn|dash)\.js$/ }, (args) =>
       args.kind === 'dynamic-import'
-        ? { path: 'spawn', namespace: 'lazy-spawn' }
+        ? { path: args.path.replace(/^.*\//, ''), namespace: 'lazy-spawn' }
         : args.namespace === 'lazy-spawn'
-          ? { path: './spawn.js', external: true }
+          ? { path: args.path, external: true }
           : undefined,
     )
-    b.onLoad({ filter: /.*/, namespace: 'lazy-spawn' }, () => ({ contents: "module.exports = require('./spawn.js')", loader: 'js' }))
+    b.onLoad({ filter: /.*/, namespace: 'lazy-spawn' }, (args) => ({ contents: `module.exports = require('./${args.path}')`, loader: 'js' }))
   },
 }
 
@@ -114,12 +119,12 @@ const common = {
   platform: 'node',
   target: 'node20',
   define: { 'import.meta.url': '__bottleModuleUrl' },
-  banner: { js: '#!/usr/bin/env node\nconst __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: 'const __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 }
 await build({
   ...common,
-  entryPoints: { bottle: 'src/main.ts' },
+  entryPoints: { cli: 'src/main.ts' },
   outdir,
   plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
 })
@@ -129,5 +134,66 @@ await build({
   outdir,
   plugins: [fpTsAsEsModules, execaWithoutVerboseLog, execaWithoutUnusedParts, builtinImportsAsRequires],
 })
+await build({
+  ...common,
+  entryPoints: { dash: 'src/dash.ts' },
+  outdir,
+  plugins: [fpTsAsEsModules, lazySpawn, builtinImportsAsRequires],
+})
+// The egress proxy (src/egress/proxy-main.ts): its own program, run by plan steps, never loaded by bottle.js.
+await build({ ...common, entryPoints: { 'egress-proxy': 'src/egress/proxy-main.ts' }, outdir, plugins: [fpTsAsEsModules] })
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n')
+copyFileSync('scripts/bottle-loader.cjs', join(outdir, 'bottle.js'))
 chmodSync(join(outdir, 'bottle.js'), 0o755)
+
+/**
+ * V8's code caches for dist/cli.js and dist/spawn.js, made from a run of them: a cache then holds
+ * the functions a plan compiles, not only the top level (a run-made cache saves twice what a
+ * compile-only one does). The training run plans `agent` and `exec` on a launched docker bottle
+ * (its launch record written from a `plan launch`, as the launch would) from a small bottle.yaml,
+ * in a scratch directory of its own, and runs the exec against a stand-in docker that exits 0;
+ * stdout goes nowhere. A failed training leaves no cache, and dist/bottle.js then compiles the
+ * bundles as plain `require` would.
+ */
+const trainCodeCache = (dist) => {
+  const scratch = mkdtempSync(join(tmpdir(), 'bottle-build-'))
+  try {
+    const ws = join(scratch, 'ws')
+    mkdirSync(ws)
+    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n')
+    const env = { PATH: `${join(scratch, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
+    const bottle = join(dist, 'bottle.js')
+    const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', 'demo', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))
+    // The launch plan's record step is `sh -c SCRIPT sh DIR`, the record on its stdin.
+    const record = launch.steps.find((s) => s.title.startsWith('record the spec the bottle is launched with'))
+    const dir = record?.argv[4]
+    if (dir === undefined || record.stdin._tag !== 'text') throw new Error('no launch record step in the launch plan')
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    writeFileSync(join(dir, 'record.json'), record.stdin.text, { mode: 0o600 })
+    // A stand-in docker that answers every call with exit 0, for one `run exec` through the
+    // interpreter's bundle (execa), which gets its own cache.
+    const bin = join(scratch, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'docker'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+    const train = `
+      const { compileBundle, run, compiled } = require(${JSON.stringify(bottle)})
+      compiled.cli = compileBundle('cli')
+      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true'], ['run', 'exec', 'demo', 'true', '-q']]) {
+        process.argv = [process.execPath, ${JSON.stringify(bottle)}, ...args]
+        run(compiled.cli)
+      }
+      process.on('exit', (code) => {
+        if (code !== 0) return
+        for (const name of ['cli', 'spawn'])
+          require('node:fs').writeFileSync(require('node:path').join(${JSON.stringify(dist)}, name + '.js.cache'), compiled[name].script.createCachedData())
+      })
+    `
+    execFileSync(process.execPath, ['-e', train], { cwd: ws, env, stdio: ['ignore', 'ignore', 'inherit'] })
+  } catch (e) {
+    console.warn(`build: no code cache for ${dist}/cli.js (bottle starts without it): ${e.message.split('\n')[0]}`)
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+  for (const name of ['cli', 'spawn']) if (!existsSync(join(dist, `${name}.js.cache`))) console.warn(`build: no code cache for ${dist}/${name}.js`)
+}
+trainCodeCache(resolve(outdir))

@@ -36,8 +36,12 @@ export const main = async (argv: readonly string[], io: Io, host: Surroundings =
       // Loaded only here: the plan decoder is no part of any other command's start-up.
       const saved = await import('./saved-plan.js')
       const cli = { ...io, host }
-      const args = ['--plan', parsed.file, ...(parsed.quiet ? ['-q'] : [])]
-      return saved.runSavedPlan(args, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
+      return saved.runSavedPlan(parsed, io, host, (plan, quiet) => runAndSay(plan, quiet, cli))
+    }
+    case 'dash': {
+      // Its own bundle (dist/dash.js), loaded only here: bottle plan's start-up does not carry it.
+      const { runDash } = await import('./dash.js')
+      return runDash(parsed.words, { ...io, host })
     }
     case 'request':
       return answer(parsed.request, { ...io, host })
@@ -59,7 +63,7 @@ export const answer = async (req: Request, io: Cli): Promise<number> => {
   // docker and smolvm refuse -t when stdin is not a terminal ("the input device is not a TTY",
   // exit 1, after bottle's other checks); kubectl quietly drops it. One rule for every backend,
   // said before anything runs.
-  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume') && !io.host.stdinIsTTY) {
+  if (req.flags.tty === true && (req.op === 'agent' || req.op === 'resume' || req.op === 'shell') && !io.host.stdinIsTTY) {
     io.err('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal')
     return exitInvalid
   }

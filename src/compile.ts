@@ -38,6 +38,7 @@ import { sha256 } from './plan/hash.js'
 import { bottleStateDir, launchRecordJson, recordFile } from './bottle-spec/record.js'
 import { updateOf } from './bottle-spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
+import { noLimits } from './bottle-spec/limits.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
@@ -72,6 +73,21 @@ export const resumeTail = (backend: Backend, spec: BottleSpec, args: readonly st
   const resume = [...fresh, ...spec.agent.continueArgs, ...args]
   return ['sh', '-c', `(${quoteShArgv(['exec', ...resume])}) || ${quoteShArgv(['exec', ...fresh, ...args])}`]
 }
+
+/**
+ * The shell `shell` opens: the user's login shell from the guest's /etc/passwd (what a person who
+ * logs in gets: bash where the image gives the user bash), else /bin/sh; nologin and false count
+ * as none. It is started as a plain shell, not a login shell (`-l` would read /etc/profile, which
+ * resets PATH), so it gets the user, HOME, env and cwd that exec and agent get. Only POSIX sh and
+ * its builtins: no getent or awk, which small images lack. Run in the guest as the user: what the
+ * guest wrote in its /etc/passwd chooses a program inside the guest, nothing more.
+ */
+export const shellScript = [
+  'l=',
+  'while IFS=: read -r n _ _ _ _ _ s; do if [ "$n" = "$USER" ]; then l=$s; break; fi; done 2>/dev/null </etc/passwd',
+  'case $l in */nologin | */false) ;; /*) if [ -x "$l" ]; then exec "$l"; fi ;; esac',
+  'exec /bin/sh',
+].join('\n')
 
 /**
  * What the agent profile needs from the spec for an op that uses it: a way to take the prompt
@@ -364,7 +380,7 @@ const compileUpdate = (
   }
   const p = plan('update', backend, next, host, [record, ...copy], null, [
     ...shown,
-    info('agent, exec, cp, resume and attach compile from the updated record from the next command on'),
+    info('agent, exec, shell, cp, resume and attach compile from the updated record from the next command on'),
   ])
   // Like launch: a secret the bottle is to get must be there now, not fail its next command.
   return E.right({ ...p, secrets: [...new Set([...p.secrets, ...addedSecrets])] })
@@ -501,6 +517,13 @@ const compileOnBottle = (
       const run = commandStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'terminal' })
       return E.right(plan('exec', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }
+    case 'shell': {
+      // Like agent: a TTY iff stdin is a terminal, stdin passed on, the spec's user, env and cwd
+      // (not the agent profile's root env: the shell is not the agent).
+      const intent = userIntent(spec, ['sh', '-c', shellScript, 'sh'], { tty: op.tty ?? host.stdinIsTTY, stdin: true })
+      const run = commandStep(backend, spec, host, `open a shell as ${spec.user}`, intent, { stdio: 'terminal' })
+      return E.right(plan('shell', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
+    }
     case 'cp': {
       return pipe(
         E.Do,
@@ -601,7 +624,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources,
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).

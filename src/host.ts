@@ -13,6 +13,7 @@ import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
 import { isatty } from 'node:tty'
 import { fileURLToPath } from 'node:url'
 import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKind, SpecialEntry } from './backends/backend.js'
+import { isTerminal } from './stdio.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 import type { EgressFacts } from './backends/egress.js'
 import { proxyRunning } from './egress/state.js'
@@ -45,9 +46,10 @@ export const readSurroundings = (env: Env): Surroundings => ({
   env,
   cwd: process.cwd(),
   now: Date.now(),
-  // isatty(0), not process.stdin.isTTY: that getter builds a whole stdin stream (14 ms of a plan's start-up).
-  stdinIsTTY: isatty(0),
-  stderrIsTTY: isatty(2),
+  // Not process.stdin.isTTY (its getter builds a whole stdin stream) nor tty.isatty (it loads
+  // node:tty and node:net): src/stdio.ts answers the same from an fstat.
+  stdinIsTTY: isTerminal(0),
+  stderrIsTTY: isTerminal(2),
   uid: process.geteuid?.() ?? null,
   home: homeOf(env),
   stateRoot: stateRootOf(env),

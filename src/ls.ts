@@ -82,7 +82,7 @@ export const ageText = (createdAt: number | null, now: number): string => {
   return `${Math.floor(s / 86400)}d`
 }
 
-const driftCell = (d: Drift): string => {
+export const driftCell = (d: Drift): string => {
   switch (d._tag) {
     case 'undeclared':
       return '-'

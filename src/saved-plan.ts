@@ -11,12 +11,11 @@
  *   changed, from the record in the plan and the one on disk: a file read, no listing);
  * - a secret the plan names that the host env does not have.
  *
- *   await runSavedPlan(['--plan', 'plan.json'], io, host, (plan, quiet) => runAndSay(plan, quiet, io))
+ *   await runSavedPlan({ file: 'plan.json', quiet: false }, io, host, (plan, quiet) => runAndSay(plan, quiet, io))
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { realpathSync } from 'node:fs'
 import { resolve, sep } from 'node:path'
-import { parseArgs } from 'node:util'
 import { backends } from './backends/index.js'
 import { bottleStateDir, decodeLaunchRecord, recordFile } from './bottle-spec/record.js'
 import { bottleName } from './bottle-spec/validate.js'
@@ -38,28 +37,6 @@ export const planFileLimit = 4 * 1024 * 1024
 export interface SavedPlanIo {
   readonly err: (line: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
-}
-
-/** argv after `run` is a saved-plan run: `--plan FILE` (or `--plan=FILE`) comes first. */
-export const isSavedPlanRun = (argv: readonly string[]): boolean =>
-  argv[0] === 'run' && (argv[1] === '--plan' || (argv[1]?.startsWith('--plan=') ?? false))
-
-/** `--plan FILE [-q]`: nothing else, since the plan says everything else. Left: one clause. */
-const parseRequest = (args: readonly string[]): E.Either<string, { file: string; quiet: boolean }> => {
-  try {
-    const { values } = parseArgs({
-      args: [...args],
-      options: { plan: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
-      strict: true,
-      allowPositionals: false,
-    })
-    if (values.plan === undefined || values.plan === '') return E.left('--plan needs a file: bottle run --plan FILE [-q]')
-    return E.right({ file: values.plan, quiet: values.quiet === true })
-  } catch (e) {
-    // parseArgs names the argument it did not expect; the plan file says everything else.
-    const said = e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e)
-    return E.left(`bottle run --plan FILE takes only -q besides (the plan says the rest): ${said}`)
-  }
 }
 
 /** A bottle name that can be one path segment below the state root (as the CLI reads records). */
@@ -119,7 +96,7 @@ const refusal = (plan: Plan, file: string, host: Surroundings): string | null =>
  * `bottle run OP`'s plan): its exit code, or 2 with one line on stderr and nothing run.
  */
 export const runSavedPlan = async (
-  args: readonly string[],
+  request: { readonly file: string; readonly quiet: boolean },
   io: SavedPlanIo,
   host: Surroundings,
   run: (plan: Plan, quiet: boolean) => Promise<number>,
@@ -128,9 +105,8 @@ export const runSavedPlan = async (
     io.err(oneLine(`bottle: ${message}; nothing was run`))
     return refusedCode
   }
-  const request = parseRequest(args)
-  if (E.isLeft(request)) return refuse(request.left)
-  const { file, quiet } = request.right
+  // The CLI's parser (src/cli/request.ts) has already refused anything but --plan FILE and -q.
+  const { file, quiet } = request
   const path = resolve(host.cwd, file)
   const read = readRegularFile(path, planFileLimit)
   if (read._tag === 'missing') return refuse(`plan file ${show(file)} does not exist`)

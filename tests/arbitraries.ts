@@ -265,6 +265,7 @@ export const operationArb: fc.Arbitrary<BottleOperation> = fc.oneof(
   fc.constant({ _tag: 'launch' as const }),
   fc.record({ _tag: fc.constant('agent' as const), args: agentArgsArb, tty: ttyArb }),
   fc.record({ _tag: fc.constant('exec' as const), script: nastyStringArb, user: fc.option(userArb, { nil: null }) }),
+  fc.record({ _tag: fc.constant('shell' as const), tty: ttyArb }),
   fc.record({
     _tag: fc.constant('cp' as const),
     source: absolutePathArb({ colons: true }),

@@ -10,6 +10,7 @@ import type { BottleRow } from '../src/backends/backend.js'
 import { type ListedBottle, ageText, driftFor, renderLsJson, renderLsText } from '../src/ls.js'
 import type { Manifest } from '../src/bottle-spec/manifest.js'
 import { type BottleSpec, noResources } from '../src/bottle-spec/spec.js'
+import { noLimits } from '../src/bottle-spec/limits.js'
 
 const now = Date.UTC(2026, 10, 26, 12, 0, 0)
 const ago = (seconds: number): number => now - seconds * 1000
@@ -36,7 +37,7 @@ const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
   prompt: null, agent: agentProfiles.claude, allowRoot: false,
   // No network key: egress with the agent's hosts.
-  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources,
+  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits,
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, 'node:22')) }
@@ -130,6 +131,7 @@ describe('renderLsJson', () => {
               "CI",
             ],
             "image": "node:22",
+            "limits": null,
             "network": "allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443",
             "prompt": null,
             "secrets": [

@@ -75,11 +75,15 @@ const scanBudget = 20_000
 export const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: string[] } | null => {
   const files: string[] = []
   const dirs: string[] = []
+  // The host path of a guest path: a plain concatenation (path.join normalizes, a third of the
+  // scan's own time), right because every guest path here is absolute and built from readdir's
+  // names, which are never empty, `.`, `..` or hold a slash.
+  const base = rootfs === '/' ? '' : rootfs.replace(/\/+$/, '')
   let seen = 0
   const walk = (guest: string): boolean => {
     let entries: Dirent[]
     try {
-      entries = readdirSync(join(rootfs, guest), { withFileTypes: true })
+      entries = readdirSync(base + guest, { withFileTypes: true })
     } catch {
       dirs.push(guest)
       return true
@@ -88,8 +92,9 @@ export const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; d
       if (++seen > scanBudget) return false
       if (entry.isSymbolicLink()) continue
       const path = `${guest}/${entry.name}`
-      const st = lstatOf(join(rootfs, path))
-      if (st === null || st.isSymbolicLink()) continue
+      // Gone meanwhile: nothing to mask (throwIfNoEntry: no exception built for it).
+      const st = lstatSync(base + path, { throwIfNoEntry: false })
+      if (st === undefined || st.isSymbolicLink()) continue
       if (st.isDirectory()) {
         if ((st.mode & 0o005) !== 0o005) dirs.push(path)
         else if (!walk(path)) return false

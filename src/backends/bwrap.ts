@@ -42,6 +42,7 @@ import {
 } from '../plan/types.js'
 import { doorOf, guestSocketDir, relayPrefix, socketDir } from './egress.js'
 import { type BottleSpec, defaultUser } from '../bottle-spec/spec.js'
+import { setLimits } from '../bottle-spec/limits.js'
 import { type Checked, absolutePath, homeOf } from '../bottle-spec/validate.js'
 import {
   type Backend,
@@ -125,7 +126,27 @@ const factsOf = (host: HostFacts): { facts: BwrapFacts; bottle: BwrapBottleFacts
 const launchFirst = (spec: BottleSpec, state: string) =>
   `bwrap bottle ${show(spec.name)} was never launched (no ${show(state)}); launch it first: bottle run launch ${spec.name}`
 
+/**
+ * What bwrap could enforce, and why it does not: it has no resource flag of its own. setrlimit
+ * does not fit: RLIMIT_NPROC counts every process of the outer user (root, when bottle runs as
+ * root: the whole host's), RLIMIT_AS makes V8 fail to start, RLIMIT_CPU is CPU seconds, not
+ * CPUs. A cgroup would (pids.max, memory.limit_in_bytes, cpu.cfs_quota_us on these cgroup v1
+ * hosts, where root may make one), but every command would first have to join it from a host
+ * step, and systemd-run needs a systemd that is not there. So a limit is refused at launch, by
+ * name, rather than written down and not enforced.
+ */
+const unenforcedLimits = (spec: BottleSpec): Checked<BottleSpec> => {
+  const set = setLimits(spec.limits)
+  return set.length === 0
+    ? E.right(spec)
+    : E.left(compileError(`${set.map((n) => `limits.${n}`).join(', ')} cannot be enforced on bwrap: it has no resource limits, and setrlimit cannot stand in (RLIMIT_NPROC counts the outer user's processes, RLIMIT_AS breaks V8); remove ${set.length === 1 ? 'it' : 'them'}, or use docker or podman`))
+}
+
 const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<BottleSpec> => {
+  if (op === 'launch') {
+    const limits = unenforcedLimits(spec)
+    if (E.isLeft(limits)) return limits
+  }
   const facts = host.bwrap
   if (facts === null || facts.bottle === null)
     return E.left(compileError('internal: the CLI did not read the host facts bwrap needs'))
@@ -177,6 +198,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
         ))
       break
     case 'exec':
+    case 'shell':
     case 'cp':
     case 'update':
     case 'probe':

@@ -12,8 +12,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type BackendName, type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
+import { type BackendName, type OpName, type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
+import { memoryText } from '../bottle-spec/limits.js'
 import {
   type Backend,
   type BottleRow,
@@ -70,7 +71,20 @@ export interface ContainerCli {
   readonly execOwnFailures: readonly number[]
   /** The `ps --format` template expression for the container's state word (`running`, `exited`, …). */
   readonly stateField: string
+  /** The engine refuses a memory limit below this many bytes (docker: 6 MiB); null: no floor. */
+  readonly minMemory: number | null
 }
+
+/**
+ * `--cpus N --memory SIZE --pids-limit N`, the set ones, as docker and podman take them at create
+ * (the engine writes them to the container's cgroup: cpu.cfs_quota_us, memory.limit_in_bytes,
+ * pids.max on cgroup v1).
+ */
+export const limitFlags = (spec: BottleSpec): string[] => [
+  ...(spec.limits.cpus === null ? [] : ['--cpus', spec.limits.cpus]),
+  ...(spec.limits.memory === null ? [] : ['--memory', memoryText(spec.limits.memory)]),
+  ...(spec.limits.pids === null ? [] : ['--pids-limit', String(spec.limits.pids)]),
+]
 
 /** Where it was first written for docker; shared by every backend with an image (backend.ts). */
 export { userCheckScript } from './backend.js'
@@ -78,7 +92,10 @@ export { userCheckScript } from './backend.js'
 export const containerBackend = (cli: ContainerCli): Backend => {
   const bin = cli.binary
 
-  const checkSpec = (spec: BottleSpec) => {
+  const checkSpec = (spec: BottleSpec, op: OpName) => {
+    // Refused before anything is created, not by the engine halfway through a launch.
+    if (op === 'launch' && cli.minMemory !== null && spec.limits.memory !== null && spec.limits.memory < cli.minMemory)
+      return E.left(compileError(`limits.memory ${memoryText(spec.limits.memory)} is below ${memoryText(cli.minMemory)}, the least ${cli.name} allows`))
     if (!cli.nameRule.test(spec.name))
       return E.left(compileError(`bottle name ${show(spec.name)} is not a valid ${cli.name} container name: it must match ${cli.nameRule.source}`))
     // `-v SRC:DST` splits on `:`; a workdir containing one cannot be bound.
@@ -117,6 +134,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       '--label', `${launchIdLabel}=`,
       ...cli.runFlags(host),
       ...networkFlags(spec, host),
+      ...limitFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
       '-w', spec.workdir,
@@ -322,4 +340,6 @@ export const docker = containerBackend({
   labelOf: (key) => `(.Label "${key}")`,
   execOwnFailures: [1],
   stateField: '.State',
+  // moby's linuxMinMemory: "Minimum memory limit allowed is 6MB" (6 MiB), exit 125 at create.
+  minMemory: 6 * 1024 * 1024,
 })

@@ -33,6 +33,7 @@ import { compileError, show } from '../plan/errors.js'
 import { type Json, type OpName, type Step, info, inheritEnv, step } from '../plan/types.js'
 import type { BottleSpec, Resources } from '../bottle-spec/spec.js'
 import { isDns1123Label } from '../bottle-spec/validate.js'
+import { memoryQuantity } from '../bottle-spec/limits.js'
 import {
   type Backend,
   type BottleRow,
@@ -95,10 +96,27 @@ const podMetadata = (spec: BottleSpec): Json => ({
 /** Where the run's launch id goes in the Pod's and the Secret's JSON. */
 const launchIdSlot = ['metadata', 'labels', launchIdLabel] as const
 
+/**
+ * The container's resources: the spec's `resources` (requests, and limits of other kinds), with
+ * `limits.cpus` and `limits.memory` as the limits cpu and memory (resolveSpec has refused a
+ * bottle that gives either both ways).
+ */
+const containerResources = (spec: BottleSpec): Resources => ({
+  requests: spec.resources.requests,
+  limits: [
+    ...spec.resources.limits,
+    ...(spec.limits.cpus === null ? [] : [['cpu', spec.limits.cpus] as const]),
+    ...(spec.limits.memory === null ? [] : [['memory', memoryQuantity(spec.limits.memory)] as const]),
+  ],
+})
+
 const resourcesJson = (r: Resources): Json => ({
   ...(r.requests.length === 0 ? {} : { requests: Object.fromEntries(r.requests) }),
   ...(r.limits.length === 0 ? {} : { limits: Object.fromEntries(r.limits) }),
 })
+
+/** `resources`, or nothing when there are none. */
+const resourcesField = (r: Resources): { resources?: Json } => (r.requests.length + r.limits.length === 0 ? {} : { resources: resourcesJson(r) })
 
 /** The Pod: the image's entrypoint replaced by a sleep, every secret taken from the Secret. */
 const podManifest = (spec: BottleSpec): Json => ({
@@ -119,9 +137,7 @@ const podManifest = (spec: BottleSpec): Json => ({
               valueFrom: { secretKeyRef: { name: secretName(spec), key: k } },
             })),
           }),
-        ...(spec.resources.requests.length + spec.resources.limits.length === 0
-          ? {}
-          : { resources: resourcesJson(spec.resources) }),
+        ...resourcesField(containerResources(spec)),
       },
     ],
     // A restarted container would come back with a fresh filesystem: the agent's work gone
@@ -147,6 +163,10 @@ const secretManifest = (spec: BottleSpec): Json => ({
 })
 
 const checkSpec = (spec: BottleSpec, op: OpName) => {
+  // A Pod's container has no process limit: the kubelet's podPidsLimit is one number for every
+  // Pod of the node, set by whoever runs the cluster.
+  if (op === 'launch' && spec.limits.pids !== null)
+    return E.left(compileError('limits.pids cannot be enforced on kubernetes: a container spec has no process limit (the node\'s kubelet sets podPidsLimit for every Pod); remove pids'))
   if (!isDns1123Label(spec.name))
     return E.left(compileError(
       `bottle name ${show(spec.name)} is not a valid Kubernetes pod name: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`,
@@ -303,7 +323,7 @@ export const kubernetes: Backend = {
     const notes = [info(where(spec ?? host.cluster))]
     if (op === 'launch')
       notes.push(info('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`'))
-    if ((op === 'agent' || op === 'exec' || op === 'resume') && spec !== null && spec.secrets.length > 0)
+    if ((op === 'agent' || op === 'exec' || op === 'shell' || op === 'resume') && spec !== null && spec.secrets.length > 0)
       notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))
     return notes

@@ -39,4 +39,6 @@ export const podman = containerBackend({
   // podman 4's `.State` is the human status ("Up 2 seconds ago"), not the state word; the
   // ListContainer it wraps holds the word itself (seen with podman 4.3 on Debian 12).
   stateField: '.ListContainer.State',
+  // podman 4.3 takes any memory limit at create (5m was accepted here; the kernel then OOM-kills early).
+  minMemory: null,
 })

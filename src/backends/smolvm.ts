@@ -13,8 +13,10 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { compileError, show } from '../plan/errors.js'
-import { type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
+import { type OpName, type Step, type Tolerated, inheritEnv, secret, step } from '../plan/types.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
+import { memoryText } from '../bottle-spec/limits.js'
+import type { Checked } from '../bottle-spec/validate.js'
 import {
   type Backend,
   type BottleRow,
@@ -64,7 +66,35 @@ const deleteOwnScript = [
   'done',
 ].join('\n')
 
-const checkSpec = (spec: BottleSpec) => {
+const mib = 1024 * 1024
+
+/**
+ * smolvm sizes the VM itself: `machine create --cpus N` (whole vCPUs) and `--mem MiB`. It has no
+ * limit on processes: the guest kernel's own pid_max is the only one. What it cannot take is
+ * refused at launch, not rounded.
+ */
+const checkLimits = (spec: BottleSpec): Checked<BottleSpec> => {
+  const { cpus, memory, pids } = spec.limits
+  if (pids !== null)
+    return E.left(compileError(`limits.pids cannot be enforced on smolvm: machine create has no process limit (only --cpus and --mem); remove pids, or use docker or podman`))
+  if (cpus !== null && !/^\d+$/.test(cpus))
+    return E.left(compileError(`limits.cpus ${cpus} cannot be enforced on smolvm: machine create --cpus takes whole vCPUs`))
+  if (memory !== null && memory % mib !== 0)
+    return E.left(compileError(`limits.memory ${memoryText(memory)} cannot be enforced on smolvm: machine create --mem takes whole MiB`))
+  return E.right(spec)
+}
+
+/** `--cpus N --mem MiB`, the set ones (checkLimits has made sure they fit). */
+const limitFlags = (spec: BottleSpec): string[] => [
+  ...(spec.limits.cpus === null ? [] : ['--cpus', spec.limits.cpus]),
+  ...(spec.limits.memory === null ? [] : ['--mem', String(spec.limits.memory / mib)]),
+]
+
+const checkSpec = (spec: BottleSpec, op: OpName) => {
+  if (op === 'launch') {
+    const limits = checkLimits(spec)
+    if (E.isLeft(limits)) return limits
+  }
   if (!validName(spec.name))
     return E.left(compileError(
       `bottle name ${show(spec.name)} is not a valid smolvm machine name: letters, digits, _ and -, starting with a letter or digit, no "--", no trailing "-", at most 128 characters`,
@@ -143,6 +173,7 @@ export const smolvm: Backend = {
       '--label', `${launchIdLabel}=`,
       '--image', spec.image ?? smolvm.defaultImage,
       ...networkFlags(spec, host),
+      ...limitFlags(spec),
       '-v', `${spec.workdir}:${spec.workdir}`,
       '-w', spec.workdir,
     )

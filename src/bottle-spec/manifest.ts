@@ -15,7 +15,8 @@ import { type BackendName, absurd, backendNames } from '../plan/types.js'
 import { type AgentProfile, customProfile, profileNamed } from './agent.js'
 import { type YamlDoc, parseYaml } from './manifest-yaml.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries, networkWords, parseEntry, settingOfWord } from '../egress/policy.js'
-import { type Resources, type SpecLayer, envEntry, resourceList, secretList, within } from './spec.js'
+import { type Resources, type SpecLayer, envEntry, limitClash, resourceList, secretList, within } from './spec.js'
+import { type LimitsLayer, cpusLimit, limitNames, memoryLimit, pidsLimit } from './limits.js'
 import {
   type Checked,
   absolutePath,
@@ -45,7 +46,7 @@ export interface Manifest {
 const manifestKeys = ['backend', 'bottles'] as const
 const bottleKeys = [
   'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend',
-  'context', 'namespace', 'resources',
+  'context', 'namespace', 'resources', 'limits',
 ] as const
 const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
 const resourceKinds = ['requests', 'limits'] as const
@@ -281,6 +282,50 @@ const resources = (ctx: Context, path: KeyPath, v: unknown): Checked<Resources> 
   return E.right(out)
 }
 
+/**
+ * `limits: { cpus: 1.5, memory: 4g, pids: 512 }`: a number keeps the text it was written as
+ * (`1.50` is checked as written, not as JavaScript prints it).
+ */
+const limits = (ctx: Context, path: KeyPath, v: unknown): Checked<LimitsLayer> => {
+  const entries = mapping(ctx, path, v, limitNames)
+  if (E.isLeft(entries)) return entries
+  const out: LimitsLayer = {}
+  for (const [name, value] of entries.right) {
+    const at = [...path, name]
+    const text =
+      typeof value === 'string'
+        ? E.right(value)
+        : typeof value === 'number' && isMapping(v)
+          ? E.right(ctx.numberText(v, name) ?? String(value))
+          : fail<string>(ctx, at, `must be a number or a string, not ${kindOf(value)}`)
+    if (E.isLeft(text)) return text
+    const checked = within(where(ctx, at))
+    switch (name) {
+      case 'cpus': {
+        const c = checked(cpusLimit(text.right))
+        if (E.isLeft(c)) return c
+        out.cpus = c.right
+        break
+      }
+      case 'memory': {
+        const m = checked(memoryLimit(text.right))
+        if (E.isLeft(m)) return m
+        out.memory = m.right
+        break
+      }
+      case 'pids': {
+        const p = checked(pidsLimit(text.right))
+        if (E.isLeft(p)) return p
+        out.pids = p.right
+        break
+      }
+      default:
+        return absurd(name)
+    }
+  }
+  return E.right(out)
+}
+
 const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked<SpecLayer> => {
   const at = [...path, key]
   const checkWith = (check: (s: string) => Checked<string>) =>
@@ -312,6 +357,8 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
       return pipe(checkWith(kubeNamespace), E.map((namespace) => ({ namespace })))
     case 'resources':
       return pipe(resources(ctx, at, v), E.map((resources) => ({ resources })))
+    case 'limits':
+      return pipe(limits(ctx, at, v), E.map((limits) => ({ limits })))
     default:
       return absurd(key)
   }
@@ -325,9 +372,13 @@ const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
     E.chain(E.traverseArray(([key, value]) => field(ctx, path, key, value))),
     E.map((parts): SpecLayer => Object.assign({}, ...parts)),
     // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
-    E.chain((layer) => {
+    E.chain((layer): Checked<SpecLayer> => {
       const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))
       return clash < 0 ? E.right(layer) : fail(ctx, [...path, 'secrets', clash], `${layer.secrets?.[clash]} is both a plain env entry and a secret`)
+    }),
+    E.chain((layer: SpecLayer): Checked<SpecLayer> => {
+      const clash = limitClash(layer.limits, layer.resources)
+      return clash === null ? E.right(layer) : fail(ctx, [...path, 'limits'], clash)
     }),
   )
 }

@@ -18,6 +18,7 @@ import { oneLine } from '../plan/errors.js'
 import { sha256 } from '../plan/hash.js'
 import { type AllowEntry, type NetworkSetting, formatEntry, networkText, networkTextRule, parseEntry } from '../egress/policy.js'
 import type { BottleSpec, SpecLayer } from './spec.js'
+import { type LimitsLayer, cpusLimit, limitsText, memoryLimit, pidsLimit } from './limits.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -38,9 +39,14 @@ export interface SpecRecord {
   /** networkText: `open`, `none`, `host`, or `allow` and the sorted entries (so the list is in the hash). */
   readonly network: string
   readonly agent: string
+  /**
+   * `cpus=2 memory=512m pids=100`; null: none. Left out of the canonical JSON when null, so a
+   * bottle without limits keeps the hash it had before limits existed.
+   */
+  readonly limits: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -88,6 +94,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   network: networkText(spec.network),
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
+  limits: limitsText(spec.limits),
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -102,6 +109,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     prompt: r.prompt,
     network: r.network,
     agent: r.agent,
+    ...(r.limits === null ? {} : { limits: r.limits }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -144,7 +152,9 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   const o = data as Record<string, unknown>
   if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
+  const limits = Object.hasOwn(o, 'limits') ? o.limits : null
   if (
+    !(limits === null || isString(limits)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
     !(isString(network) && networkTextRule.test(network)) ||
@@ -152,14 +162,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -296,6 +306,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       context: spec.context,
       namespace: spec.namespace,
       resources: spec.resources,
+      limits: spec.limits,
     },
   })}\n`
 
@@ -331,6 +342,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   ).map((k) => own(a, k))
   const requests = own(r, 'requests')
   const limits = own(r, 'limits')
+  // A record written before limits existed has none: no limits.
+  const bottleLimits = recordedLimits(own(s, 'limits'))
+  if (E.isLeft(bottleLimits)) return bottleLimits
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -358,6 +372,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(context === null ? {} : { context }),
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
+    limits: bottleLimits.right,
   })
 }
 
@@ -387,6 +402,30 @@ const recordedNetwork = (n: unknown): E.Either<string, NetworkSetting> => {
     entries.push(entry)
   }
   return E.right({ mode: 'egress', allow: entries })
+}
+
+/** The `limits` of a launch record, each checked again as the manifest's would be. */
+const recordedLimits = (v: unknown): E.Either<string, LimitsLayer> => {
+  if (v === undefined) return E.right({})
+  if (!isObject(v)) return E.left('the launch record\'s limits are not an object')
+  const out: LimitsLayer = {}
+  const cpus = own(v, 'cpus')
+  const memory = own(v, 'memory')
+  const pids = own(v, 'pids')
+  const bad = E.left('the launch record has a limit of the wrong type')
+  if (cpus !== null && cpus !== undefined) {
+    if (!isString(cpus) || E.isLeft(cpusLimit(cpus))) return bad
+    out.cpus = cpus
+  }
+  if (memory !== null && memory !== undefined) {
+    if (typeof memory !== 'number' || !Number.isSafeInteger(memory) || E.isLeft(memoryLimit(String(memory)))) return bad
+    out.memory = memory
+  }
+  if (pids !== null && pids !== undefined) {
+    if (typeof pids !== 'number' || E.isLeft(pidsLimit(String(pids)))) return bad
+    out.pids = pids
+  }
+  return E.right(out)
 }
 
 /** A bottle's directory under the state root: its launch record, and bwrap's home beside it. */

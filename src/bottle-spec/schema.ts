@@ -9,6 +9,7 @@
 import { backendNames } from '../plan/types.js'
 import { networkWords } from '../egress/policy.js'
 import { quantityRule } from './validate.js'
+import { maxPids } from './limits.js'
 
 // The same rules as the smart constructors in validate.ts (which keep their regexes private).
 const envKeyPattern = '^[A-Za-z_][A-Za-z0-9_]*$'
@@ -181,7 +182,48 @@ export const manifestSchema = {
             limits: resourceMap('The most the container may use'),
           },
         },
+        limits: {
+          description: 'The most the bottle may use, on every backend that can enforce it (a backend that cannot refuses the bottle).',
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            cpus: {
+              description: 'A positive decimal number of CPUs, at most 3 decimals: 2, 1.5.',
+              type: ['string', 'number'],
+              pattern: '^(?!0*(\\.0*)?$)\\d+(\\.\\d{1,3})?$',
+              exclusiveMinimum: 0,
+            },
+            memory: {
+              description: 'Bytes, or a number with b, k, m, g or t (powers of 1024, as docker reads them): 512m, 4g.',
+              type: ['string', 'integer'],
+              pattern: '^(?!0*(\\.0*)?[bkmgtBKMGT]?$)\\d+(\\.\\d+)?[bkmgtBKMGT]?$',
+              minimum: 1,
+            },
+            pids: {
+              description: 'The most processes (threads count) at once.',
+              type: ['string', 'integer'],
+              pattern: '^[1-9]\\d{0,6}$',
+              minimum: 1,
+              maximum: maxPids,
+            },
+          },
+        },
       },
+      // limits.cpus with resources.limits.cpu (or memory with memory) says the same thing twice.
+      allOf: ([['cpus', 'cpu'], ['memory', 'memory']] as const).map(([limit, resource]) => ({
+        not: {
+          type: 'object',
+          required: ['limits', 'resources'],
+          properties: {
+            limits: { type: 'object', properties: { [limit]: true }, required: [limit] },
+            resources: {
+              type: 'object',
+              properties: { limits: { type: 'object', properties: { [resource]: true }, required: [resource] } },
+              required: ['limits'],
+            },
+          },
+        },
+      })),
     },
   },
 } as const

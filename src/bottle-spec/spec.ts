@@ -12,6 +12,7 @@ import { compileError, show } from '../plan/errors.js'
 import type { BackendName } from '../plan/types.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries } from '../egress/policy.js'
 import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './agent.js'
+import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
 import {
   type Checked,
   absolutePath,
@@ -59,6 +60,8 @@ export interface BottleSpec {
   readonly namespace: string | null
   /** kubernetes only: the container's resource requests and limits. */
   readonly resources: Resources
+  /** CPUs, memory and processes, on every backend that can enforce them (src/bottle-spec/limits.ts). */
+  readonly limits: Limits
 }
 
 /** Container resources by name (cpu, memory, nvidia.com/gpu), each a Kubernetes quantity, in the order given. */
@@ -89,6 +92,7 @@ export interface SpecLayer {
   readonly context?: string
   readonly namespace?: string
   readonly resources?: Resources
+  readonly limits?: LimitsLayer
 }
 
 export const defaultUser = 'node'
@@ -155,6 +159,18 @@ export const secretList = (names: readonly string[]): Checked<readonly string[]>
     if (!out.includes(n)) out.push(n)
   }
   return E.right(out)
+}
+
+/**
+ * `limits.cpus` and `resources.limits.cpu` (memory and memory) would both say how much the
+ * container may use: one bottle says it once. The first clash, or null.
+ */
+export const limitClash = (limits: LimitsLayer | Limits | undefined, resources: Resources | undefined): string | null => {
+  const pairs = [['cpus', 'cpu'], ['memory', 'memory']] as const
+  for (const [limit, resource] of pairs)
+    if (limits?.[limit] !== undefined && limits[limit] !== null && (resources?.limits ?? []).some(([n]) => n === resource))
+      return `limits.${limit} and resources.limits.${resource} both limit the ${resource === 'cpu' ? 'CPUs' : 'memory'}: keep one (resources stays for requests)`
+  return null
 }
 
 /** Checks one list of resources: each name and quantity, and no name twice. */
@@ -243,6 +259,9 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
   const context = f.context ?? m.context
   const namespace = f.namespace ?? m.namespace
   const resources = f.resources ?? m.resources ?? noResources
+  const limits = mergeLimits(m.limits, f.limits)
+  const limitsClash = limitClash(limits, resources)
+  if (limitsClash !== null) return E.left(compileError(limitsClash))
   const orNull = <A>(v: A | null | undefined, check: (v: A) => Checked<A>): Checked<A | null> =>
     v === null || v === undefined ? E.right(null) : check(v)
   // Checked in this order; the first failure is the one reported.
@@ -276,6 +295,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       context: c.context,
       namespace: c.namespace,
       resources: { requests: c.requests, limits: c.limits },
+      limits,
     })),
   )
 }

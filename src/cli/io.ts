@@ -1,7 +1,7 @@
 /**
  * Where the CLI writes, and the host as main read it: the one value every CLI module takes.
  *
- *   const io: Io = { out: (t) => process.stdout.write(t), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
+ *   const io: Io = { out: (t) => writeAll(1, t), err: (l) => writeAll(2, `${l}\n`), env: process.env }   // src/stdio.ts
  *   const cli: Cli = { ...io, host: readSurroundings(io.env) }   // main builds it, once
  */
 import type { Surroundings } from '../host.js'

@@ -43,7 +43,7 @@ const backendsToList = (flag: string | undefined, env: Io['env']): Checked<{ bac
 const listingHost = (backend: Backend, host: Surroundings, cluster: ClusterScope): HostFacts =>
   readHostFacts([], backend.hostFacts?.(null, host) ?? {}, cluster, host)
 
-type Listing =
+export type Listing =
   | { readonly _tag: 'rows'; readonly rows: readonly BottleRow[] }
   /** Not listed: `reason` is one clause for people; `code` the exit code it stands for. */
   | { readonly _tag: 'failed'; readonly code: number; readonly reason: string }
@@ -86,7 +86,7 @@ const listingFailure = (outcome: Outcome): { code: number; reason: string } => {
  * Runs the backend's list plan (read-only, each step with its time limit) and parses what it
  * printed. A failure is returned, not printed: the caller says it in one line, beside the others.
  */
-const listOn = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise<Listing> => {
+export const listOn = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise<Listing> => {
   const { runPlan } = await import('../spawn.js')
   // Silent: a listing creates nothing to undo, and what a failed one said comes back in its
   // outcome, to become one line beside the other backends'.
@@ -124,7 +124,7 @@ export const checkDrift = async (backend: Backend, spec: BottleSpec, io: Cli): P
  * A listed bottle with its launch record read (a file read): the recorded spec in the form
  * drift compares, and the image when the backend does not report one (bwrap).
  */
-const withRecord = (row: BottleRow, host: Surroundings): BottleRow => {
+export const withRecord = (row: BottleRow, host: Surroundings): BottleRow => {
   const cwd = host.cwd
   const recorded = readRecorded(host, row.backend, row.name)
   if (E.isLeft(recorded) || recorded.right._tag === 'absent') return row

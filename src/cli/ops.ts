@@ -71,6 +71,9 @@ export const flagDocs = {
   workdir: { value: '<dir>', description: 'host directory bound at the same path and used as the cwd (default: .)' },
   network: { value: '<mode>', description: "open | none | host (default: only the agent's hosts and --allow, through the bottle's proxy; default is the old name of open)" },
   allow: { value: '<HOST[:PORT]>', multiple: true, description: 'also let the agent reach HOST (NAME, *.DOMAIN, IP, [IPv6]; port 443 unless given; /private: may resolve to a private address); repeatable' },
+  cpus: { value: '<n>', description: 'limit: CPUs, a positive decimal (1.5)' },
+  memory: { value: '<size>', description: 'limit: memory, bytes or with b, k, m, g, t in powers of 1024 (512m, 4g)' },
+  pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
@@ -100,6 +103,8 @@ const guestArgs = arg('args', false, true)
 const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
 const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'allow-root']
+/** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
+const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
 
 export const ops: { readonly [K in OpName]: OpDoc } = {
@@ -107,7 +112,7 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     args: [arg('name')],
     summary: 'create and start the bottle; copy the prompt file in; undo it all on failure',
     example: 'bottle run launch demo -b docker',
-    flags: [...where, ...what],
+    flags: [...where, ...what, ...limitFlags],
     planFlags: ['format'],
     runFlags: ['quiet'],
     backendDefault: oneBottle,
@@ -126,6 +131,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     summary: "run a POSIX sh script in the bottle, as --user or the bottle's user",
     example: "bottle run exec demo 'npm test' --user node",
     flags: [...where, ...what, 'check-drift'],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
+  },
+  shell: {
+    args: [arg('name')],
+    summary: "an interactive shell as the bottle's user (its login shell from the guest's /etc/passwd, else /bin/sh); a TTY iff stdin is a terminal",
+    example: 'bottle run shell demo',
+    flags: [...where, ...what, 'tty', 'check-drift'],
     planFlags: ['format'],
     runFlags: ['quiet'],
     backendDefault: oneBottle,
@@ -161,7 +175,7 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     args: [arg('name')],
     summary: 'show how the manifest and flags differ from the launch record, and record what can change on a live bottle (env, secrets, agent, prompt); asks first, or --yes',
     example: 'bottle run update demo',
-    flags: [...where, ...what],
+    flags: [...where, ...what, ...limitFlags],
     planFlags: ['format'],
     runFlags: ['yes', 'quiet'],
     backendDefault: oneBottle,

@@ -55,6 +55,8 @@ export type Parsed =
   | { readonly _tag: 'version' }
   /** `bottle run --plan FILE [-q]`: a saved plan, run as it is (src/saved-plan.ts). */
   | { readonly _tag: 'savedPlan'; readonly file: string; readonly quiet: boolean }
+  /** `bottle dash [-b BACKEND] [-f FILE]`: the dashboard (src/dash.ts, its own bundle) reads its own words. */
+  | { readonly _tag: 'dash'; readonly words: readonly string[] }
   /** One line, without the `bottle: ` prefix; exit 2, nothing run. */
   | { readonly _tag: 'invalid'; readonly message: string }
 
@@ -80,6 +82,7 @@ export const parseRequest = (argv: readonly string[]): Parsed => {
   if (first === 'help') return helpCommand(rest)
   // `bottle ls` is `bottle run ls`: listing is read-only, so there is nothing to preview first.
   if (first === 'ls') return parseOp('run', 'ls', rest, true)
+  if (first === 'dash') return { _tag: 'dash', words: rest }
   if (isMode(first)) return parseMode(first, rest)
   if (isOpName(first)) return invalid(`say plan or run before ${show(first)}: bottle plan ${first} …, bottle run ${first} … (bottle --help)`)
   if (first.startsWith('-')) return invalid(`unknown option ${typed(first)}: say plan or run, then an operation (bottle --help)`)

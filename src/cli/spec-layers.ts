@@ -24,6 +24,7 @@ import { type BottleSpec, type SpecLayer, envList, resolveSpec, secretList, with
 import { type AllowEntry, isNetworkWord, networkWords, openNetworkNote, parseEntry, settingOfWord } from '../egress/policy.js'
 import { type Checked, kubeContext, kubeNamespace } from '../bottle-spec/validate.js'
 import type { Io } from './io.js'
+import { type LimitsLayer, cpusLimit, memoryLimit, pidsLimit } from '../bottle-spec/limits.js'
 import type { Recorded } from './reads.js'
 
 export const fail = (message: string): E.Either<CompileError, never> => E.left(compileError(message))
@@ -57,7 +58,10 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
   if (E.isLeft(agent)) return agent
   const scope = scopeFlags(f)
   if (E.isLeft(scope)) return scope
+  const limits = limitFlags(f)
+  if (E.isLeft(limits)) return limits
   return E.right({
+    ...(Object.keys(limits.right).length === 0 ? {} : { limits: limits.right }),
     ...(agent.right === undefined ? {} : { agent: agent.right }),
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
     ...(scope.right.context === null ? {} : { context: scope.right.context }),
@@ -71,6 +75,27 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     env: env.right,
     secrets: secrets.right,
   })
+}
+
+/** --cpus, --memory, --pids, checked; only the ones given. */
+const limitFlags = (f: Flags): Checked<LimitsLayer> => {
+  const out: LimitsLayer = {}
+  if (f.cpus !== undefined) {
+    const c = within('--cpus')(cpusLimit(f.cpus))
+    if (E.isLeft(c)) return c
+    out.cpus = c.right
+  }
+  if (f.memory !== undefined) {
+    const m = within('--memory')(memoryLimit(f.memory))
+    if (E.isLeft(m)) return m
+    out.memory = m.right
+  }
+  if (f.pids !== undefined) {
+    const p = within('--pids')(pidsLimit(f.pids))
+    if (E.isLeft(p)) return p
+    out.pids = p.right
+  }
+  return E.right(out)
 }
 
 /** --context and --namespace, checked; null where not given. */
@@ -147,6 +172,8 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
     }
     case 'exec':
       return { _tag: 'exec', script: a ?? '', user: null }
+    case 'shell':
+      return { _tag: 'shell', tty }
     case 'cp':
       return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
     case 'probe':

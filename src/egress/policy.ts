@@ -201,6 +201,17 @@ const rangeWords: Readonly<Record<SpecialRange, string>> = {
 }
 
 /**
+ * Whether the proxy should resolve the request's host before deciding: only a name an entry
+ * matches. A name off the list is refused without a lookup, so a DNS query carries nothing out.
+ */
+export const needsLookup = (allow: readonly AllowEntry[], request: { readonly host: string; readonly port: number }): string | null => {
+  if (parseIpLiteral(request.host)._tag !== 'name') return null
+  const name = hostName(request.host)
+  if (E.isLeft(name)) return null
+  return allow.some((e) => e.port === request.port && !isIp(e.host) && matchesName(e.host, name.right)) ? name.right : null
+}
+
+/**
  * Whether the proxy may connect for `request`, and to which address. Pure: the proxy resolves the
  * name and passes every address it got.
  *

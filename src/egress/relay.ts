@@ -1,31 +1,57 @@
 /**
- * The guest relay (issue 13, the contract's §3): listens on 127.0.0.1:3128 in the guest's own
- * network namespace and pipes each connection to the egress proxy's Unix socket, which is bound
- * into the guest. Run by the guest's node (the agent needs it anyway), else socat.
+ * The guest side of the door: a relay in the agent's network namespace that listens on
+ * 127.0.0.1:3128 (where HTTP_PROXY points) and pipes each connection to the proxy's Unix socket
+ * bound in from the host. Run by the guest's `node` (the agent needs it anyway), else `socat`.
  *
- *   relayNodeArgv('/run/bottle-egress/egress.sock')    // ['node', '-e', relaySource, '/run/bottle-egress/egress.sock']
- *   relaySocatArgv('/run/bottle-egress/egress.sock')   // ['socat', 'TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr', 'UNIX-CONNECT:…']
+ *   relayNodeArgv('/run/bottle-egress/egress.sock')
+ *   // ['node', '-e', '…', '/run/bottle-egress/egress.sock']
+ *   relaySocatArgv('/run/bottle-egress/egress.sock')
+ *   // ['socat', 'TCP-LISTEN:3128,bind=127.0.0.1,reuseaddr,fork', 'UNIX-CONNECT:/run/bottle-egress/egress.sock']
  *
- * Written by lane wire to the contract's shape while lane door built the proxy; it decides
- * nothing (the proxy does): a byte pipe, each side closed when the other ends or fails.
+ * The relay decides nothing: it only carries bytes to the proxy, which decides. It binds
+ * 127.0.0.1 only, so nothing outside the bottle's namespace can use it.
  */
 
-/**
- * The relay for `node -e SOURCE SOCKET` (with -e, argv[1] is the first argument). Loopback only:
- * nothing outside the guest reaches it. A connection the socket refuses (the proxy is down) is
- * closed at once, so the client sees a failure rather than a hang.
- */
-export const relaySource = [
-  "const net=require('net');const sock=process.argv[1];",
-  'net.createServer((c)=>{const u=net.connect(sock);',
-  'c.on("error",()=>u.destroy());u.on("error",()=>c.destroy());',
-  'c.pipe(u);u.pipe(c)',
-  "}).listen(3128,'127.0.0.1')",
-].join('')
+export const relayPort = 3128
 
-export const relayNodeArgv = (socketPath: string): string[] => ['node', '-e', relaySource, socketPath]
+// Plain JavaScript that any node since 12 runs: `node -e SOURCE SOCKET [PORT]` (argv[1], argv[2]).
+// A busy port or another listen error ends it with one line and exit 1; a connection the
+// proxy refuses closes the client's (the proxy's own 403 says why when it answers).
+const relaySource = [
+  "const net = require('net')",
+  'const socket = process.argv[1]',
+  `const port = Number(process.argv[2] || ${relayPort})`,
+  'const server = net.createServer((client) => {',
+  '  const up = net.connect(socket)',
+  '  client.pipe(up)',
+  '  up.pipe(client)',
+  "  client.on('error', () => up.destroy())",
+  "  up.on('error', () => client.destroy())",
+  "  client.on('close', () => up.destroy())",
+  "  up.on('close', () => client.destroy())",
+  '})',
+  "server.on('error', (e) => { process.stderr.write('bottle egress relay: ' + e.message + '\\n'); process.exit(1) })",
+  "server.listen(port, '127.0.0.1')",
+].join('\n')
 
-/** socat forks a child per connection; `reuseaddr` lets a relay started again bind at once. */
-export const relaySocatArgv = (socketPath: string): string[] => [
-  'socat', 'TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr', `UNIX-CONNECT:${socketPath}`,
+/** socat and the relay's argv take the path as one word; socat's address syntax reserves `,` `:` `!` and spaces. */
+const checkedPath = (socketPath: string): string => {
+  if (!/^\/[A-Za-z0-9/._-]+$/.test(socketPath)) throw new Error(`relay socket path ${JSON.stringify(socketPath)} must be absolute, of letters, digits and /._-`)
+  return socketPath
+}
+
+/** The relay as the guest's node runs it; `port` other than 3128 is for tests on a shared host. */
+export const relayNodeArgv = (socketPath: string, port: number = relayPort): string[] => [
+  'node',
+  '-e',
+  relaySource,
+  checkedPath(socketPath),
+  ...(port === relayPort ? [] : [String(port)]),
+]
+
+/** The same relay with socat: a child per connection (fork), the listener reusable at once. */
+export const relaySocatArgv = (socketPath: string, port: number = relayPort): string[] => [
+  'socat',
+  `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+  `UNIX-CONNECT:${checkedPath(socketPath)}`,
 ]

@@ -214,7 +214,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
   }
   const o = object(x, at, ['_tag', 'hash', 'record'])
   const ra = child(at, 'record')
-  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'])
+  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'], ['limits'])
   if (r.v !== 1) refuse(child(ra, 'v'), 'must be 1')
   return {
     _tag: 'recorded',
@@ -229,6 +229,8 @@ const basis = (x: unknown, at: string): PlanBasis => {
       prompt: r.prompt === null ? null : string(r.prompt, child(ra, 'prompt')),
       network: networkTextRule.test(string(r.network, child(ra, 'network'))) ? (r.network as string) : refuse(child(ra, 'network'), 'must be a network mode or `allow` and entries'),
       agent: string(r.agent, child(ra, 'agent')),
+      // Plans saved before limits existed have none.
+      limits: r.limits === undefined || r.limits === null ? null : string(r.limits, child(ra, 'limits')),
     },
   }
 }

@@ -104,7 +104,11 @@ const loadNodeSha256 = (): ((text: string) => string) | null => {
   // process.getBuiltinModule (node 20.16+) loads a built-in without the ES module loader; on an
   // older node the written hash simply stays.
   const crypto = process.getBuiltinModule?.('node:crypto') as typeof import('node:crypto') | undefined
-  return crypto === undefined ? null : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex')
+  if (crypto === undefined) return null
+  // crypto.hash (node 20.12+), one call with no Hash object, is about three times createHash's
+  // speed on a spec record's few hundred bytes.
+  const oneShot = (crypto as { hash?: (algorithm: string, text: string, encoding: 'hex') => string }).hash
+  return oneShot !== undefined ? (text) => oneShot('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
 /** SHA-256 of a text's UTF-8 bytes, as hex. */

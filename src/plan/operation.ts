@@ -23,6 +23,8 @@ export type BottleOperation =
   /** tty null: decide from the host (a TTY iff stdin is a terminal). */
   | { readonly _tag: 'agent'; readonly args: readonly string[]; readonly tty: boolean | null }
   | { readonly _tag: 'exec'; readonly script: string; readonly user: string | null }
+  /** An interactive shell as the bottle's user; tty null: a TTY iff stdin is a terminal. */
+  | { readonly _tag: 'shell'; readonly tty: boolean | null }
   | { readonly _tag: 'cp'; readonly source: string; readonly dest: string }
   | { readonly _tag: 'resume'; readonly args: readonly string[]; readonly tty: boolean | null }
   /** The agent (or, with resume, the resume fallback) in a tmux pane; the pane is its terminal. */
@@ -68,7 +70,7 @@ export type OpName = Operation['_tag']
  * `satisfies` keeps out a name that is no op; `OpNamesComplete` fails to compile when an op is
  * missing from it.
  */
-export const opNames = ['launch', 'agent', 'exec', 'cp', 'resume', 'attach', 'update', 'probe', 'down', 'ls'] as const satisfies readonly OpName[]
+export const opNames = ['launch', 'agent', 'exec', 'shell', 'cp', 'resume', 'attach', 'update', 'probe', 'down', 'ls'] as const satisfies readonly OpName[]
 
 type IsTrue<T extends true> = T
 /** Compiles only while opNames lists every member of Operation. */

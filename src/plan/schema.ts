@@ -134,6 +134,7 @@ export const planSchema = {
             prompt: { type: ['string', 'null'] },
             network: { type: 'string', pattern: networkTextRule.source, description: 'open, none, host, or `allow` and the allow-list entries, sorted.' },
             agent: string,
+            limits: { type: ['string', 'null'], description: 'cpus=N memory=SIZE pids=N, the set ones; absent or null: none.' },
           }),
         }),
       ],

@@ -58,12 +58,16 @@ const ttyRows: readonly (readonly [string, Operation, boolean, boolean])[] = [
   ['resume: a terminal on stdin', resume(null), true, true],
   ['resume --tty without one', resume(true), false, true],
   ['exec never has a TTY', { _tag: 'exec', script: 'ls', user: null }, true, false],
+  ['shell: a terminal on stdin', { _tag: 'shell', tty: null }, true, true],
+  ['shell: no terminal', { _tag: 'shell', tty: null }, false, false],
+  ['shell --no-tty with a terminal', { _tag: 'shell', tty: false }, true, false],
 ]
 
 const envRows: readonly (readonly [string, Operation])[] = [
   ['agent', agent(null)],
   ['resume', resume(null)],
   ['exec', { _tag: 'exec', script: 'ls', user: 'root' }],
+  ['shell', { _tag: 'shell', tty: null }],
 ]
 
 const userRows: readonly (readonly [string, string])[] = [

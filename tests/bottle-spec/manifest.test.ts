@@ -121,7 +121,7 @@ describe('parseManifest', () => {
     ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
     [
       'bottles: { demo: { colour: red } }',
-      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources)',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits)',
     ],
     // wrong types
     ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
@@ -173,7 +173,7 @@ describe('parseManifest', () => {
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
-    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources)'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits)'],
     // YAML itself
     ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML: expected "," or "]", not "}"'],
     ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML: duplicate key "demo"'],
@@ -271,6 +271,27 @@ describe('manifestSchema', () => {
   const resourceMapArb = mostly(fc.dictionary(resourceNameArb, quantityArb, { maxKeys: 3 }), fc.oneof(fc.constant(['cpu']), wrongType))
   const resourcesArb = withUnknownKey(fc.record({ requests: resourceMapArb, limits: resourceMapArb }, { requiredKeys: [] }))
 
+  // Numbers only as YAML writes them back the way they were made (no exponent, no long fraction).
+  const limitsArb = withUnknownKey(
+    fc.record(
+      {
+        cpus: mostly(
+          fc.oneof(fc.constantFrom('1.5', '2', '0.25', '1.500', '0.001', '007'), fc.constantFrom(1, 2, 0.5, 1.25, 16)),
+          fc.oneof(fc.constantFrom('0', '0.0', '-1', '1.2345', '1,5', '2 cpus', '', '.5'), fc.constantFrom(0, -1), wrongType),
+        ),
+        memory: mostly(
+          fc.oneof(fc.constantFrom('512m', '4g', '1024k', '1.5G', '100b', '1T', '65536'), fc.integer({ min: 1, max: 2 ** 40 })),
+          fc.oneof(fc.constantFrom('0', '0m', '512mb', '4Gi', '-1m', '1 g', '', 'm'), fc.constantFrom(0, -5, 1.5), wrongType),
+        ),
+        pids: mostly(
+          fc.oneof(fc.integer({ min: 1, max: 4194304 }), fc.constantFrom('100', '1')),
+          fc.oneof(fc.constantFrom('0', '-1', '1.5', '01', '', '1e3'), fc.constantFrom(0, -3, 2.5), wrongType),
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+  )
+
   const bottleArb = withUnknownKey(
     fc.record(
       {
@@ -309,6 +330,7 @@ describe('manifestSchema', () => {
         context: mostly(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom('lab', 'arn:aws:eks:x:1:cluster/a', 'a b')), fc.oneof(fc.constantFrom('', 'a\nb', 'x\0'), wrongType)),
         namespace: mostlyMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'default', 'a'.repeat(63), 'a'.repeat(64), 'Agents', '-a', 'a-'),
         resources: mostly(resourcesArb, fc.oneof(fc.constant({ cpu: 1 }), wrongType)),
+        limits: mostly(limitsArb, fc.oneof(fc.constant([]), wrongType)),
       },
       { requiredKeys: [] },
     ),

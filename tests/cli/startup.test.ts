@@ -1,8 +1,8 @@
 /**
  * What `bottle plan agent` loads. Start-up is measured in `npm run bench`, not here; this test
  * keeps the two costly built-ins the bundle defers (src/plan/hash.ts, scripts/build.mjs) from
- * creeping back into every start by a static import, nor a read of `process.stdin` (its getter
- * builds a whole stream, where `tty.isatty(0)` answers the same question). It reads node's own
+ * creeping back into every start by a static import, nor node's stdio streams and node:tty
+ * (src/stdio.ts), nor a read of `process.stdin` (its getter builds a whole stream). It reads node's own
  * list of loaded built-ins, and whether `process.stdin` was touched, from a preload, on exit.
  */
 import { spawnSync } from 'node:child_process'
@@ -15,7 +15,7 @@ import { writeRecordOf } from '../records.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
-it('plan agent loads neither node:crypto nor node:child_process, and builds no stdin stream', () => {
+it('plan agent loads neither node:crypto, node:child_process, node:tty nor node:net, and builds no stdin stream', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-startup-'))
   const preload = join(dir, 'loaded.cjs')
   writeFileSync(
@@ -24,7 +24,8 @@ it('plan agent loads neither node:crypto nor node:child_process, and builds no s
       "const real = Object.getOwnPropertyDescriptor(process, 'stdin')",
       'let touched = false',
       "Object.defineProperty(process, 'stdin', { ...real, get() { touched = true; return real.get.call(process) } })",
-      "process.on('exit', () => process.stderr.write(JSON.stringify({ loaded: process.moduleLoadList, touched })))",
+      // Written to fd 2 directly: process.stderr would load the very modules looked for.
+      "process.on('exit', () => require('node:fs').writeSync(2, JSON.stringify({ loaded: process.moduleLoadList, touched })))",
       '',
     ].join('\n'),
   )
@@ -35,10 +36,14 @@ it('plan agent loads neither node:crypto nor node:child_process, and builds no s
   mkdirSync(ws)
   const launch = spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' })
   writeRecordOf(JSON.parse(launch.stdout) as Plan)
-  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: ws, env, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['-r', preload, cli, 'plan', 'agent', 'demo', '-b', 'docker', '--no-tty'], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   expect(r.status).toBe(0)
   const { loaded, touched } = JSON.parse(r.stderr) as { loaded: string[]; touched: boolean }
   expect(loaded.filter((m) => /^NativeModule (crypto|child_process)$/.test(m))).toStrictEqual([])
+  // Neither stdout's nor stderr's stream object (node:stream, node:net for a pipe) nor node:tty
+  // for isatty: src/stdio.ts writes to the descriptors and tells a terminal by fstat. stdin is
+  // /dev/null here, stdout and stderr pipes.
+  expect(loaded.filter((m) => /^NativeModule (tty|net|stream)$/.test(m))).toStrictEqual([])
   // The check itself can see a built-in when one is loaded.
   expect(loaded).toContain('NativeModule fs')
   expect(touched).toBe(false)
@@ -58,5 +63,5 @@ it('the yaml library is in no bundle: bottle reads manifests with its own reader
   const dist = join(import.meta.dirname, '..', '..', 'dist')
   // A class name of yaml's.
   expect(readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', 'yaml', 'dist', 'errors.js'), 'utf8')).toContain('YAMLParseError')
-  for (const bundle of ['bottle.js', 'spawn.js']) expect(readFileSync(join(dist, bundle), 'utf8')).not.toContain('YAMLParseError')
+  for (const bundle of ['cli.js', 'spawn.js']) expect(readFileSync(join(dist, bundle), 'utf8')).not.toContain('YAMLParseError')
 })

@@ -14,6 +14,7 @@ import { compile } from '../../src/compile.js'
 import type { AllowEntry } from '../../src/egress/policy.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { defaultAgent } from '../../src/bottle-spec/agent.js'
+import { noLimits } from '../../src/bottle-spec/limits.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { type Plan, type Step, allSteps } from '../../src/plan/types.js'
 import { type Scenario, fixedHost, scenarioArb, withOp } from '../arbitraries.js'
@@ -155,7 +156,7 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
 describe('the egress door: examples', () => {
   const spec = (network: BottleSpec['network'], env: BottleSpec['env'] = []): BottleSpec => ({
     name: 'demo', image: null, user: 'node', workdir: '/src/app', env, secrets: [], prompt: null,
-    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] },
+    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits,
   })
   const egress: BottleSpec['network'] = { mode: 'egress', allow: [{ host: 'api.anthropic.com', port: 443, private: false }] }
   const host = (s: BottleSpec, op: BottleOperation): HostFacts => fixedHost(s, op)

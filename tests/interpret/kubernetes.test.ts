@@ -305,7 +305,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
       backend: 'kubernetes',
       state: 'running',
       image: 'node:22',
-      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'default' },
+      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443' },
       drift: { status: 'undeclared' },
     })
     expect(row?.specHash).toMatch(/^[0-9a-f]{12}$/)

@@ -48,7 +48,7 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
     ]
     : [
       {
-        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--network', 'none', '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
         // Listed by name and this run's id, removed by the engine's own id.
         undo: [
           ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],

@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
-import { compile } from '../../src/compile.js'
+import { compile, shellScript } from '../../src/compile.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { renderJson, renderSh, renderText } from '../../src/plan/render.js'
@@ -123,6 +123,9 @@ describe.each(allKits.map((k) => [k.backend.name, k] as const))('laws for %s', (
       const tail = ownGuestSteps(plan)[0]?.guest.tail ?? []
       expect(tail[0] === s.spec.agent.command || (tail[0] === 'sh' && tail[1] === '-c')).toBe(true)
     }
+    // shell: one guest command as the spec's user, the shell script as the whole tail.
+    if (s.op._tag === 'shell')
+      expect(guestSteps(plan).map((st) => [st.guest.intent.user, st.guest.tail])).toStrictEqual([[s.spec.user, ['sh', '-c', shellScript, 'sh']]])
   })
 
   // ----------------------------------------------------------------------------------------------
@@ -140,10 +143,11 @@ describe.each(allKits.map((k) => [k.backend.name, k] as const))('laws for %s', (
     // agent, resume, attach and exec run one guest command, with the spec's env (on every exec,
     // not only at create); the agent also gets its profile's root env once root is allowed. A pane
     // is a terminal, so attach always has a TTY.
-    if (s.op._tag === 'agent' || s.op._tag === 'resume' || s.op._tag === 'attach' || s.op._tag === 'exec') {
+    // shell, like agent, has a TTY iff stdin is a terminal (or as --tty says), with the spec's env.
+    if (s.op._tag === 'agent' || s.op._tag === 'resume' || s.op._tag === 'attach' || s.op._tag === 'exec' || s.op._tag === 'shell') {
       const tty = s.op._tag === 'exec' ? false : s.op._tag === 'attach' ? true : (s.op.tty ?? s.host.stdinIsTTY)
       // (The spec as the backend takes it: kubernetes opens an allow-list it cannot enforce yet.)
-      const env = withDoorEnv(fitFor(backend.name, s).spec, s.op._tag === 'exec' ? s.spec.env : agentEnvOf(s.spec))
+      const env = withDoorEnv(fitFor(backend.name, s).spec, s.op._tag === 'exec' || s.op._tag === 'shell' ? s.spec.env : agentEnvOf(s.spec))
       expect(ownGuestSteps(plan).map((st) => [st.guest.intent.tty, st.guest.intent.env])).toStrictEqual([[tty, env]])
     }
     if (s.op._tag === 'exec') expect(everyStep(plan.steps).some((st) => st.argv.includes('-t'))).toBe(false)
@@ -187,7 +191,7 @@ describe.each(allKits.map((k) => [k.backend.name, k] as const))('laws for %s', (
     const launch = launchOf(backend, s)
     for (const st of sideSteps(plan.steps))
       if (st.guest !== undefined) expect(kit.decode(st, { host: s.host, launch })).toStrictEqual(st.guest.intent)
-    if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec') return
+    if (s.op._tag !== 'agent' && s.op._tag !== 'resume' && s.op._tag !== 'exec' && s.op._tag !== 'shell') return
     const cmd = plan.steps[plan.exitCodeFrom ?? -1]
     if (cmd?.guest === undefined) throw new Error('a command plan runs a guest step')
     // bwrap's pty wrapper holds the command as one sh string: no slot, and no stop step needed.

@@ -1,0 +1,175 @@
+/**
+ * The egress proxy as a program (bundled alone as dist/egress-proxy.js; `bottle plan` never loads
+ * it). Argv only: no env, no secrets.
+ *
+ *   node dist/egress-proxy.js start --dir DIR --allow github.com:443 …   # detached; 0 once the socket accepts
+ *   node dist/egress-proxy.js stop --dir DIR                              # 0 also when none runs (for undo and down)
+ *   node dist/egress-proxy.js serve --dir DIR --allow …                   # the server, in the foreground
+ *
+ * It serves on DIR/sock/egress.sock, logs one line per decision to DIR/egress.log and keeps its pid
+ * in DIR/egress.pid. `start` with the same allow-list as the running proxy does nothing; with
+ * another, it stops that one first (the plan's list is the launch record's, so it wins).
+ */
+// This file is a separate program, started by a plan step through src/spawn.ts; detaching its
+// own server is the one thing it spawns (eslint.config.js names it).
+import { spawn } from 'node:child_process'
+import { appendFileSync, chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { isAbsolute, resolve } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { type AllowEntry, formatEntry, parseEntry } from './policy.js'
+import { egressProxy, systemLookup } from './proxy.js'
+import { cmdlineOf, isProxyFor, logFileOf, pidFileOf, runningAllow, runningProxyPid, socketDirOf, socketOf } from './state.js'
+
+interface Args {
+  readonly command: 'start' | 'stop' | 'serve'
+  readonly dir: string
+  readonly allow: readonly AllowEntry[]
+}
+
+class Usage extends Error {}
+
+const usage = 'usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | stop --dir DIR'
+
+export const parseArgs = (argv: readonly string[]): Args => {
+  const [command, ...rest] = argv
+  if (command !== 'start' && command !== 'stop' && command !== 'serve') throw new Usage(usage)
+  let dir: string | null = null
+  const allow: AllowEntry[] = []
+  for (let i = 0; i < rest.length; i += 2) {
+    const [flag, value] = [rest[i], rest[i + 1]]
+    if (value === undefined) throw new Usage(`${flag} needs a value (${usage})`)
+    if (flag === '--dir') {
+      if (!isAbsolute(value)) throw new Usage(`--dir ${JSON.stringify(value)} must be an absolute path`)
+      dir = resolve(value)
+    } else if (flag === '--allow' && command !== 'stop') {
+      const e = parseEntry(value)
+      // The plan writes entries with formatEntry: anything else did not come from bottle.
+      if (E.isLeft(e)) throw new Usage(`--allow: ${e.left}`)
+      if (formatEntry(e.right) !== value) throw new Usage(`--allow ${JSON.stringify(value)} must be written as ${formatEntry(e.right)}`)
+      allow.push(e.right)
+    } else throw new Usage(`unknown argument ${JSON.stringify(flag)} (${usage})`)
+  }
+  if (dir === null) throw new Usage(`--dir is required (${usage})`)
+  return { command, dir, allow }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Whether the socket accepts a connection now. */
+const accepts = (path: string): Promise<boolean> =>
+  new Promise((done) => {
+    const s = net.connect(path)
+    s.once('connect', () => {
+      s.destroy()
+      done(true)
+    })
+    s.once('error', () => done(false))
+  })
+
+const alive = (pid: number, dir: string): boolean => {
+  const argv = cmdlineOf(pid)
+  return argv !== null && isProxyFor(argv, dir)
+}
+
+const removeQuietly = (path: string) => rmSync(path, { force: true })
+
+// -------------------------------------------------------------------------------------------------
+// commands
+// -------------------------------------------------------------------------------------------------
+
+const serve = async (a: Args): Promise<void> => {
+  mkdirSync(a.dir, { recursive: true, mode: 0o700 })
+  mkdirSync(socketDirOf(a.dir), { recursive: true, mode: 0o755 })
+  // The guest's user (any uid) must reach the socket through the read-only bind of sock/.
+  chmodSync(socketDirOf(a.dir), 0o755)
+  const other = runningProxyPid(a.dir)
+  if (other !== null && other !== process.pid) throw new Error(`a proxy already serves ${a.dir} (pid ${other})`)
+  const socket = socketOf(a.dir)
+  removeQuietly(socket)
+  const logFile = logFileOf(a.dir)
+  const server = egressProxy({ allow: a.allow, lookup: systemLookup, log: (line) => appendFileSync(logFile, `${line}\n`, { mode: 0o600 }) })
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(socket, () => ok())
+  })
+  chmodSync(socket, 0o666)
+  writeFileSync(pidFileOf(a.dir), `${process.pid}\n`, { mode: 0o600 })
+  const quit = () => {
+    server.close()
+    removeQuietly(socket)
+    if (readFileSync(pidFileOf(a.dir), 'utf8').trim() === String(process.pid)) removeQuietly(pidFileOf(a.dir))
+    process.exit(0)
+  }
+  process.on('SIGTERM', quit)
+  process.on('SIGINT', quit)
+}
+
+const stop = async (dir: string): Promise<void> => {
+  const pid = runningProxyPid(dir)
+  if (pid !== null) {
+    process.kill(pid, 'SIGTERM')
+    for (let i = 0; i < 60 && alive(pid, dir); i++) await sleep(50)
+    if (alive(pid, dir)) process.kill(pid, 'SIGKILL')
+    for (let i = 0; i < 20 && alive(pid, dir); i++) await sleep(50)
+  }
+  removeQuietly(socketOf(dir))
+  removeQuietly(pidFileOf(dir))
+}
+
+const start = async (a: Args): Promise<void> => {
+  const wanted = a.allow.map(formatEntry)
+  const running = runningAllow(a.dir)
+  if (running !== null && JSON.stringify(running) === JSON.stringify(wanted) && (await accepts(socketOf(a.dir)))) return
+  if (running !== null) await stop(a.dir)
+  mkdirSync(a.dir, { recursive: true, mode: 0o700 })
+  const errFile = `${a.dir}/egress.err`
+  const err = openSync(errFile, 'w', 0o600)
+  const script = resolve(process.argv[1] as string)
+  const child = spawn(process.execPath, [script, 'serve', '--dir', a.dir, ...a.allow.flatMap((e) => ['--allow', formatEntry(e)])], {
+    detached: true,
+    stdio: ['ignore', 'ignore', err],
+    env: {},
+    cwd: '/',
+  })
+  closeSync(err)
+  let exited: number | null = null
+  child.once('exit', (code) => {
+    exited = code ?? 1
+  })
+  child.unref()
+  for (let i = 0; i < 100; i++) {
+    if (exited !== null) break
+    if (runningProxyPid(a.dir) === child.pid && (await accepts(socketOf(a.dir)))) return
+    await sleep(50)
+  }
+  const why = readFileSync(errFile, 'utf8').trim().split('\n').filter((l) => l !== '').pop()
+  if (exited === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL')
+  throw new Error(`the egress proxy did not start on ${socketOf(a.dir)}${why === undefined ? ' within 5 s' : `: ${why}`}`)
+}
+
+const main = async (): Promise<number> => {
+  let a: Args
+  try {
+    a = parseArgs(process.argv.slice(2))
+  } catch (e) {
+    process.stderr.write(`egress-proxy: ${(e as Error).message}\n`)
+    return 2
+  }
+  try {
+    if (a.command === 'serve') {
+      await serve(a)
+      return -1
+    }
+    await (a.command === 'start' ? start(a) : stop(a.dir))
+    return 0
+  } catch (e) {
+    process.stderr.write(`egress-proxy: ${(e as Error).message.split('\n')[0]}\n`)
+    return 1
+  }
+}
+
+void main().then((code) => {
+  // serve keeps running on its server; the others exit now (start leaves its child detached).
+  if (code >= 0) process.exit(code)
+})

@@ -1,0 +1,86 @@
+// dist/egress-proxy.js as the plan runs it: start (detached, idempotent), the socket, the log,
+// proxyRunning from file reads, stop (idempotent). Built by the vitest global setup.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { probeBody, probeHost } from '../../src/egress/proxy.js'
+import { logFileOf, pidFileOf, proxyRunning, runningAllow, socketOf } from '../../src/egress/state.js'
+
+const script = fileURLToPath(new URL('../../dist/egress-proxy.js', import.meta.url))
+
+const run = (...args: string[]): Promise<{ code: number; stderr: string }> =>
+  new Promise((ok) => {
+    execFile(process.execPath, [script, ...args], { env: {} }, (err, _stdout, stderr) =>
+      ok({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stderr }),
+    )
+  })
+
+const probe = (socketPath: string): Promise<{ status: number; body: string }> =>
+  new Promise((ok, fail) => {
+    const req = http.request({ socketPath, path: `http://${probeHost}/`, agent: false }, (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', fail)
+    req.end()
+  })
+
+describe('dist/egress-proxy.js', () => {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-proxy-'))
+  const dir = join(root, 'docker', 'demo', 'egress')
+
+  afterAll(async () => {
+    await run('stop', '--dir', dir)
+    rmSync(root, { recursive: true, force: true })
+  })
+
+  it('start: 0 once the socket accepts; it serves the probe and logs the decision', async () => {
+    expect(proxyRunning(dir)).toBe(false)
+    expect(await run('start', '--dir', dir, '--allow', 'github.com:443', '--allow', '[::1]:8080')).toStrictEqual({ code: 0, stderr: '' })
+    expect(proxyRunning(dir)).toBe(true)
+    expect(runningAllow(dir)).toStrictEqual(['github.com:443', '[::1]:8080'])
+    expect(await probe(socketOf(dir))).toStrictEqual({ status: 200, body: probeBody })
+    expect(readFileSync(logFileOf(dir), 'utf8')).toMatch(new RegExp(`^\\S+ probe GET ${probeHost}:80\\n$`))
+  })
+
+  it('start again with the same policy: the same process; with another: a new one serving that', async () => {
+    const pid = readFileSync(pidFileOf(dir), 'utf8')
+    expect((await run('start', '--dir', dir, '--allow', 'github.com:443', '--allow', '[::1]:8080')).code).toBe(0)
+    expect(readFileSync(pidFileOf(dir), 'utf8')).toBe(pid)
+    expect((await run('start', '--dir', dir, '--allow', 'registry.npmjs.org:443')).code).toBe(0)
+    expect(readFileSync(pidFileOf(dir), 'utf8')).not.toBe(pid)
+    expect(runningAllow(dir)).toStrictEqual(['registry.npmjs.org:443'])
+    expect((await probe(socketOf(dir))).status).toBe(200)
+  })
+
+  it('stop: the process and socket are gone; stop again is 0', async () => {
+    expect(await run('stop', '--dir', dir)).toStrictEqual({ code: 0, stderr: '' })
+    expect(proxyRunning(dir)).toBe(false)
+    expect(existsSync(socketOf(dir))).toBe(false)
+    expect(await run('stop', '--dir', dir)).toStrictEqual({ code: 0, stderr: '' })
+  })
+
+  it('a pid file naming another process is not this proxy: proxyRunning false, stop leaves that process alone', async () => {
+    const { writeFileSync, mkdirSync } = await import('node:fs')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(pidFileOf(dir), `${process.pid}\n`)
+    expect(proxyRunning(dir)).toBe(false)
+    expect((await run('stop', '--dir', dir)).code).toBe(0)
+    // This test process is still here to see it.
+    expect(process.kill(process.pid, 0)).toBe(true)
+  })
+
+  it.each([
+    [['start', '--dir', 'relative', '--allow', 'github.com:443'], 'egress-proxy: --dir "relative" must be an absolute path\n'],
+    [['start', '--dir', '/tmp/x', '--allow', '*'], 'egress-proxy: --allow: "*" is too broad: it allows every host (use network: open for that)\n'],
+    [['start', '--dir', '/tmp/x', '--allow', 'github.com'], 'egress-proxy: --allow "github.com" must be written as github.com:443\n'],
+    [['restart', '--dir', '/tmp/x'], 'egress-proxy: usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | stop --dir DIR\n'],
+  ])('refuses %j: exit 2, one line', async (args, stderr) => {
+    expect(await run(...args)).toStrictEqual({ code: 2, stderr })
+  })
+})
