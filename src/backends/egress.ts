@@ -110,7 +110,9 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
   return step(
     `start the egress proxy of ${spec.name}: ${door.allow.length} allowed (${dir}/egress.log logs each decision)`,
     [node, proxyScript, 'start', '--dir', dir, ...door.allow.flatMap((a) => ['--allow', a])],
-    { env: proxyProcessEnv, ...(undo ? { undo: [stopProxy(backend, spec, host), forgetProxy(backend, spec, host)] } : {}) },
+    // The interpreter runs undo steps newest first, the last of a list first: the stop runs before
+    // the directory it finds the proxy's pidfile in is removed.
+    { env: proxyProcessEnv, ...(undo ? { undo: [forgetProxy(backend, spec, host), stopProxy(backend, spec, host)] } : {}) },
   )
 }
 

@@ -6,7 +6,7 @@
  * same host listener, so that check can fail; a launch whose door is broken fails its probe and
  * is undone; down stops the proxy.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
@@ -21,17 +21,23 @@ const stateHome = join(hostDir, 'state')
 const stateOf = (name: string) => join(stateHome, 'bottle', 'bwrap', name)
 const ws = mkdtempSync(join(tmpdir(), 'bottle-egress-ws-'))
 
-const bottle = (cli: string, args: readonly string[], cwd: string) => {
-  const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: stateHome }
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+/** Runs bottle without blocking this process: the fake upstreams it must reach live in it. */
+const bottle = (cli: string, args: readonly string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+  new Promise((done) => {
+    const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: stateHome }
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('close', (status) => done({ status, stdout, stderr }))
+  })
 const cli = join(dist, 'bottle.js')
 
 const project = (name: string, network: readonly string[]): string => {
   const dir = join(ws, name)
   mkdirSync(dir)
-  writeFileSync(join(dir, 'bottle.yaml'), ['backend: bwrap', 'bottles:', `  ${name}:`, ...network.map((l) => `    ${l}`), ''].join('\n'))
+  writeFileSync(join(dir, 'bottle.yaml'), ['backend: bwrap', 'bottles:', `  ${name}:${network.length === 0 ? ' {}' : ''}`, ...network.map((l) => `    ${l}`), ''].join('\n'))
   return dir
 }
 
@@ -54,11 +60,11 @@ beforeAll(async () => {
   offPort = await listen(offList, '127.0.0.3')
   directPort = await listen(direct, '0.0.0.0')
 })
-afterAll(() => {
+afterAll(async () => {
   upstream.close()
   offList.close()
   direct.close()
-  for (const name of ['door', 'open-control', 'broken']) bottle(cli, ['run', 'down', name, '-q'], join(ws, name))
+  for (const name of ['door', 'open-control', 'broken']) await bottle(cli, ['run', 'down', name, '-q'], join(ws, name))
   rmSync(hostDir, { recursive: true, force: true })
   rmSync(ws, { recursive: true, force: true })
 })
@@ -70,23 +76,24 @@ const connectScript = (host: string, port: number) =>
 const haveBwrap = onPath('bwrap', process.env.PATH)
 
 describe.skipIf(!haveBwrap && !process.env.CI)('the egress door on real bwrap', () => {
-  it('launch proves the door (the probe runs last); allowed served, off-list 403, IP literal refused, direct fails; down stops the proxy', () => {
+  it('launch proves the door (the probe runs last); allowed served, off-list 403, IP literal refused, direct fails; down stops the proxy', async () => {
     const dir = project('door', ['network:', `  allow: ["127.0.0.2:${upPort}/private"]`])
-    const launched = bottle(cli, ['run', 'launch', 'door'], dir)
-    expect(launched.stderr).toMatch(/probe the egress door from inside the bottle, as node/)
+    const launched = await bottle(cli, ['run', 'launch', 'door'], dir)
+    // The probe ran (the progress lines show each step's argv).
+    expect(launched.stderr).toContain('egress-probe.bottle.invalid')
     expect(launched.status).toBe(0)
     const log = join(stateOf('door'), 'egress', 'egress.log')
 
     // Allowed: curl goes through the proxy (HTTP_PROXY from bottle), which reaches the upstream.
-    const served = bottle(cli, ['run', 'exec', 'door', `curl -sS --max-time 10 http://127.0.0.2:${upPort}/`], dir)
+    const served = await bottle(cli, ['run', 'exec', 'door', `curl -sS --max-time 10 http://127.0.0.2:${upPort}/`], dir)
     expect(served).toMatchObject({ status: 0, stdout: 'upstream-ok\n' })
     // Off the list, by name: 403 from the proxy, whose body names the rule.
-    const denied = bottle(cli, ['run', 'exec', 'door', 'curl -sS --max-time 10 -o /dev/null -w "%{http_code}" https://example.com/; echo " $?"'], dir)
-    expect(denied.stdout).toMatch(/^(403|000) \d+$/)
-    const deniedPlain = bottle(cli, ['run', 'exec', 'door', 'curl -sS --max-time 10 -w " %{http_code}" http://example.com/'], dir)
+    const denied = await bottle(cli, ['run', 'exec', 'door', 'curl -sS --max-time 10 -o /dev/null -w "%{http_code}" https://example.com/; echo " $?"'], dir)
+    expect(denied.stdout.trim()).toMatch(/^(403|000) \d+$/)
+    const deniedPlain = await bottle(cli, ['run', 'exec', 'door', 'curl -sS --max-time 10 -w " %{http_code}" http://example.com/'], dir)
     expect(deniedPlain.stdout).toMatch(/ 403$/)
     // An IP literal no entry names (a loopback one, where something does listen): refused.
-    const literal = bottle(cli, ['run', 'exec', 'door', `curl -sS --max-time 10 -w " %{http_code}" http://127.0.0.3:${offPort}/`], dir)
+    const literal = await bottle(cli, ['run', 'exec', 'door', `curl -sS --max-time 10 -w " %{http_code}" http://127.0.0.3:${offPort}/`], dir)
     expect(literal.stdout).not.toContain('off-list-reached')
     expect(literal.stdout).toMatch(/ 403$/)
     // Every decision is a line in the log, on the host.
@@ -95,36 +102,36 @@ describe.skipIf(!haveBwrap && !process.env.CI)('the egress door on real bwrap', 
     expect(lines).toContain('example.com')
     // Direct, bypassing the proxy: no route.
     if (outsideAddress === undefined) throw new Error('the host has no non-loopback IPv4 address for the direct-connection check')
-    const bypass = bottle(cli, ['run', 'exec', 'door', connectScript(outsideAddress, directPort)], dir)
+    const bypass = await bottle(cli, ['run', 'exec', 'door', connectScript(outsideAddress, directPort)], dir)
     expect(bypass.stdout).not.toContain('direct-reached')
     expect(bypass.stdout.trim()).toMatch(/^(ENETUNREACH|EHOSTUNREACH|TIMEOUT)$/)
     // probe again, at any time.
-    const probed = bottle(cli, ['run', 'probe', 'door'], dir)
+    const probed = await bottle(cli, ['run', 'probe', 'door'], dir)
     expect(probed).toMatchObject({ status: 0 })
     expect(probed.stdout).toContain('bottle: egress probe: the proxy answers')
 
     // down stops the proxy: its pidfile's process is gone (the state directory with it).
     const pid = Number(readFileSync(join(stateOf('door'), 'egress', 'egress.pid'), 'utf8'))
-    expect(bottle(cli, ['run', 'down', 'door', '-q'], dir).status).toBe(0)
+    expect((await bottle(cli, ['run', 'down', 'door', '-q'], dir)).status).toBe(0)
     expect(existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('egress-proxy')).toBe(false)
   })
 
-  it('CONTROL: a bottle with the host network reaches the same host listener, so the direct check can fail', () => {
+  it('CONTROL: a bottle with the host network reaches the same host listener, so the direct check can fail', async () => {
     const dir = project('open-control', ['network: host'])
-    expect(bottle(cli, ['run', 'launch', 'open-control', '-q'], dir).status).toBe(0)
+    expect((await bottle(cli, ['run', 'launch', 'open-control', '-q'], dir)).status).toBe(0)
     if (outsideAddress === undefined) throw new Error('the host has no non-loopback IPv4 address')
-    const reached = bottle(cli, ['run', 'exec', 'open-control', connectScript(outsideAddress, directPort)], dir)
+    const reached = await bottle(cli, ['run', 'exec', 'open-control', connectScript(outsideAddress, directPort)], dir)
     expect(reached.stdout).toContain('direct-reached')
   })
 
-  it('a launch whose door is broken (a proxy that lets everything through) fails the probe and is undone', () => {
+  it('a launch whose door is broken (a proxy that lets everything through) fails the probe and is undone', async () => {
     // A copy of the build whose egress-proxy.js answers 200 to every request: the probe's
     // off-list check must catch it.
     const brokenDist = join(hostDir, 'broken-dist')
     cpSync(dist, brokenDist, { recursive: true })
     writeFileSync(join(brokenDist, 'egress-proxy.js'), brokenProxy)
     const dir = project('broken', [])
-    const r = bottle(join(brokenDist, 'bottle.js'), ['run', 'launch', 'broken'], dir)
+    const r = await bottle(join(brokenDist, 'bottle.js'), ['run', 'launch', 'broken'], dir)
     expect(r.status).not.toBe(0)
     expect(r.stderr).toContain('bottle: egress probe: a host not on the list (egress-probe-denied.bottle.invalid) was not refused with 403')
     // Undone: the state directory (record, home, proxy directory) is gone, and the proxy stopped.
