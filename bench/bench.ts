@@ -8,11 +8,12 @@
  * 4. The same on docker (the engine in $BOTTLE_ENGINES_ENV, else /tmp/bottle-engines/env;
  *    skipped, and said, when it does not answer).
  * 5. Launch plans per second ÷ agent plans per second, per backend, compiled in-process.
+ * 6. The dashboard with 200 bottles: key press → drawn frame, and processes per refresh (bench/dash.ts).
  *
  * The bottles of rows 3 and 4 are launched for real under a state root of the bench's own, with
  * names of their own, and taken down at the end. Each process row also gives the median CPU time
  * (user + system, from GNU time), steadier than wall time when other work shares the machine.
- * BENCH_ROUNDS (15), BENCH_SECONDS (1) and BENCH_ROWS (startup,run,throughput) tune a run;
+ * BENCH_ROUNDS (15), BENCH_SECONDS (1) and BENCH_ROWS (startup,run,throughput,dash) tune a run;
  * BENCH_BOTTLE=path/to/bottle.js measures another build.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -28,6 +29,7 @@ import type { Plan } from '../src/plan/types.js'
 import { resolveSpec } from '../src/bottle-spec/spec.js'
 import { bwrapBaseFacts } from '../tests/arbitraries.js'
 import { writeRecordOf } from '../tests/records.js'
+import { dashFigures } from './dash.js'
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -218,7 +220,7 @@ const throughput = (seconds: number): void => {
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15)
 // BENCH_ROWS=startup,run,throughput (any of them; all by default) picks the rows to measure.
-const rows = new Set((process.env.BENCH_ROWS ?? 'startup,run,throughput').split(','))
+const rows = new Set((process.env.BENCH_ROWS ?? 'startup,run,throughput,dash').split(','))
 try {
   if (rows.has('startup')) planStartup(rounds)
   if (rows.has('run')) {
@@ -230,6 +232,7 @@ try {
     else runExec('docker', { DOCKER_HOST: engines.DOCKER_HOST }, ['--image', image], rounds)
   }
   if (rows.has('throughput')) throughput(Number(process.env.BENCH_SECONDS ?? 1))
+  if (rows.has('dash')) dashFigures()
 } finally {
   rmSync(root, { recursive: true, force: true })
   rmSync(cpuFile, { force: true })

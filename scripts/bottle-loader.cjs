@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // dist/bottle.js, the `bottle` executable (copied there by scripts/build.mjs): runs the CLI
 // bundle, dist/cli.js, with V8's code cache for it, dist/cli.js.cache, made at build time by a
-// run of the bundle; and the interpreter's bundle, dist/spawn.js, which the CLI requires when it
-// runs a plan, with dist/spawn.js.cache. Compiling the 140 KiB CLI bundle is a fifth of `bottle
-// plan`'s start-up; with the cache V8 reads the compiled code back instead. Node 20 has no module.enableCompileCache,
-// so the bundle goes through vm.Script with cachedData, wrapped as node wraps a CommonJS file.
+// run of the bundle; and the bundles the CLI requires later (dist/spawn.js, the interpreter, when
+// it runs a plan; dist/dash.js) each with its own cache when the build made one. Compiling the 140 KiB CLI bundle is a fifth of `bottle
+// plan`'s start-up; with the cache V8 reads the compiled code back instead. Node 20 has no
+// module.enableCompileCache, so a bundle goes through vm.Script with cachedData, wrapped as node
+// wraps a CommonJS file.
 // V8 refuses a cache made by another node or V8 version, or with other V8 flags
 // (script.cachedDataRejected): it then compiles the source itself, as plain `require` would.
 'use strict'
@@ -18,8 +19,9 @@ const { Script } = require('node:vm')
 const wrapped = (source) => `(function (exports, require, module, __filename, __dirname) {${source}\n})`
 
 /**
- * Compiles dist/NAME.js with its code cache if there is one. The build checks that the cache
- * belongs to this very bundle (both are written by the one build, which empties dist/ first).
+ * Compiles dist/NAME.js with its code cache if there is one. V8 checks a cache against its own
+ * version and flags and the source's length, not its text: a cache never meets another build's
+ * bundle because one build writes both, into a dist/ it has emptied first.
  */
 const compileBundle = (name, cachedData) => {
   const filename = join(__dirname, `${name}.js`)
@@ -37,13 +39,18 @@ const readCache = (name) => {
 
 /** The bundles compiled so far, by name: the build's training run makes their caches from these. */
 const compiled = {}
+const loaded = {}
 
-/** The interpreter's bundle, compiled and run the first time the CLI requires it. */
-let spawnExports
+/**
+ * The require a bundle is run with. A sibling bundle (`./spawn.js`, `./dash.js`: the bundles
+ * require each other by such names, scripts/build.mjs) is compiled with its cache the first time,
+ * and run once: the dashboard and the CLI then share one interpreter. Anything else is node's.
+ */
 const requireFromBundle = (id) => {
-  if (id !== './spawn.js') return require(id)
-  if (spawnExports === undefined) spawnExports = run((compiled.spawn = compileBundle('spawn', readCache('spawn'))))
-  return spawnExports
+  const sibling = /^\.\/([a-z-]+)\.js$/.exec(id)?.[1]
+  if (sibling === undefined) return require(id)
+  if (!Object.hasOwn(loaded, sibling)) loaded[sibling] = run((compiled[sibling] = compileBundle(sibling, readCache(sibling))))
+  return loaded[sibling]
 }
 
 /** Runs a compiled bundle as node runs a CommonJS module: its own exports, our require. */

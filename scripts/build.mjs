@@ -118,8 +118,9 @@ const common = {
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  define: { 'import.meta.url': '__bottleModuleUrl' },
-  banner: { js: 'const __bottleModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.url (a createRequire base, rarely reached) is worked out when read, not at each start.
+  define: { 'import.meta.url': '__bottleModule.url' },
+  banner: { js: 'const __bottleModule = { get url() { return require("node:url").pathToFileURL(__filename).href } };' },
   logLevel: 'warning',
 }
 await build({

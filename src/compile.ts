@@ -11,7 +11,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
+import { posix } from 'node:path'
 import { attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
+import { copyOutStep } from './copy-out.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
 import { compileError, show } from './plan/errors.js'
@@ -525,6 +527,7 @@ const compileOnBottle = (
       return E.right(plan('shell', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }
     case 'cp': {
+      if (op.out === true) return compileCopyOut(backend, spec, op, host)
       return pipe(
         E.Do,
         E.bind('source', () => absolutePath('source', op.source)),
@@ -551,6 +554,35 @@ const compileOnBottle = (
     default:
       return absurd(op)
   }
+}
+
+/**
+ * Where a copy out lands: DEST itself when nothing is there, DEST/NAME when DEST is a directory
+ * (NAME: the guest path's last component), as cp and docker cp do. The paths whose kinds the CLI
+ * reads for it: the destination, its parent, and that path inside it.
+ */
+export const copyOutPaths = (guest: string, dest: string): string[] => [dest, posix.dirname(dest), posix.join(dest, posix.basename(guest))]
+
+const compileCopyOut = (backend: Backend, spec: BottleSpec, op: Extract<BottleOperation, { _tag: 'cp' }>, host: HostFacts): Checked<Plan> => {
+  const guest = absolutePath('guest path', op.source)
+  if (E.isLeft(guest)) return guest
+  if (guest.right === '/') return E.left(compileError('guest path "/" is refused: name the file or directory to copy out'))
+  const dest = absolutePath('destination', op.dest)
+  if (E.isLeft(dest)) return dest
+  const kind = (p: string) => host.pathKinds[p] ?? 'missing'
+  const parent = posix.dirname(dest.right)
+  if (kind(parent) !== 'dir')
+    return E.left(compileError(`the destination's parent ${show(parent)} ${kind(parent) === 'missing' ? 'does not exist' : 'is not a directory'}: make it first`))
+  const into = kind(dest.right) === 'dir'
+  const final = into ? posix.join(dest.right, posix.basename(guest.right)) : dest.right
+  if (kind(dest.right) !== 'missing' && !into)
+    return E.left(compileError(`${show(dest.right)} exists: bottle never writes over a file; choose a new path or a directory`))
+  if (into && kind(final) !== 'missing')
+    return E.left(compileError(`${show(final)} exists: bottle never writes over it; choose a new path`))
+  const copy = copyOutStep(backend, spec, { guest: guest.right, parent: into ? dest.right : parent, final }, host)
+  return E.right(plan('cp', backend, spec, host, [copy], null, [
+    info('what comes out of the bottle is untrusted: symlinks, devices, FIFOs and sockets are left out, hard links made plain files, set-id bits cleared; the files belong to the user bottle runs as'),
+  ]))
 }
 
 /** The tmux step around an agent step; checks what only attach takes (the target, the temp dir). */

@@ -5,7 +5,6 @@
  *
  *   await runDash(['-b', 'docker'], cli)   // the exit code; 2 with one line when not on a terminal
  */
-import { isatty } from 'node:tty'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend } from './backends/backend.js'
 import { backends, detectionOrder } from './backends/index.js'
@@ -14,6 +13,7 @@ import { loadManifest } from './cli/reads.js'
 import { namedBackend } from './cli/spec-layers.js'
 import { onPath } from './host.js'
 import { oneLine } from './plan/errors.js'
+import { isTerminal } from './stdio.js'
 import { declaredRow } from './dash/model.js'
 import { declaredRowsOf, runTerminal } from './dash/terminal.js'
 
@@ -40,7 +40,8 @@ export const runDash = async (words: readonly string[], cli: Cli): Promise<numbe
     cli.err(`bottle: ${args.left}`)
     return 2
   }
-  if (!isatty(0) || !isatty(1)) {
+  // Keys come from stdin and the frame goes to stdout: both must be the terminal.
+  if (!cli.host.stdinIsTTY || !isTerminal(1)) {
     cli.err('bottle dash needs a terminal; use bottle ls')
     return 2
   }

@@ -221,12 +221,19 @@ export const readWorkdirFacts = (workdir: string, host: Surroundings): { workdir
 }
 
 /** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
-export const readHostFacts = (paths: readonly string[], own: Partial<BackendFacts>, cluster: ClusterScope, host: Surroundings): HostFacts => ({
+export const readHostFacts = (
+  paths: readonly string[],
+  own: Partial<BackendFacts>,
+  cluster: ClusterScope,
+  host: Surroundings,
+  /** Paths whose kind alone is wanted (where cp out would land): no walk below them. */
+  kindOnly: readonly string[] = [],
+): HostFacts => ({
   cwd: host.cwd,
   home: host.home,
   stateRoot: host.stateRoot,
   stdinIsTTY: host.stdinIsTTY,
-  pathKinds: Object.fromEntries(paths.map((p) => [p, kindOf(p)])),
+  pathKinds: Object.fromEntries([...kindOnly, ...paths].map((p) => [p, kindOf(p)])),
   specialEntries: Object.fromEntries(
     paths.flatMap((p) => {
       const found = kindOf(p) === 'dir' ? firstSpecialEntry(p) : null

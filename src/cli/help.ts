@@ -50,6 +50,7 @@ const bottleHelp = (): string =>
       ['bottle plan <operation> …', modeSummary.plan],
       ['bottle run <operation> …', modeSummary.run],
       ['bottle ls', 'list the bottles (the same as bottle run ls)'],
+      ['bottle dash [-b <backend>] [-f <file>]', 'every bottle on one screen; each key runs a plan bottle plan prints (on a terminal)'],
       ['bottle <mode> <operation> --help', "an operation's flags, and an example"],
       ['bottle --version', "bottle's version"],
     ]),

@@ -145,9 +145,9 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     backendDefault: oneBottle,
   },
   cp: {
-    args: [arg('name'), arg('host-path'), arg('guest-path')],
-    summary: 'copy a host file or directory into the bottle, owned by its user',
-    example: 'bottle run cp demo ./fixtures /home/node/fixtures',
+    args: [arg('name'), arg('from'), arg('to')],
+    summary: "copy a file or directory in or out: the path written with a leading : is the bottle's (./in :/home/node/in, :/home/node/out ./out); with no :, host to bottle. Out: symlinks, devices and FIFOs are left out, nothing is written over",
+    example: 'bottle run cp demo :/home/node/out ./out',
     flags: [...where, ...what, 'check-drift'],
     planFlags: ['format'],
     runFlags: ['quiet'],

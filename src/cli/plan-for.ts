@@ -6,7 +6,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { basisOfLayer, unlaunched } from '../plan/basis.js'
-import { compile } from '../compile.js'
+import { compile, copyOutPaths } from '../compile.js'
 import { promptFileProblem, readEgressFacts, readHostFacts, readWorkdirFacts } from '../host.js'
 import { doorOf, egressDir } from '../backends/egress.js'
 import { show } from '../plan/errors.js'
@@ -16,7 +16,7 @@ import type { BottleSpec } from '../bottle-spec/spec.js'
 import type { Checked } from '../bottle-spec/validate.js'
 import { workdirRefusal } from '../workdir.js'
 import type { Cli } from './io.js'
-import { fail, flagLayer, clusterFlagsFit, chooseBackend, toOperation, entryOf, specFor, updateSpecs, clusterOf } from './spec-layers.js'
+import { fail, flagLayer, clusterFlagsFit, chooseBackend, cpSides, toOperation, entryOf, specFor, updateSpecs, clusterOf } from './spec-layers.js'
 import { loadManifest, readRecorded } from './reads.js'
 import { checkDrift } from './listing.js'
 
@@ -43,6 +43,10 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   if (E.isLeft(fits)) return fits
   const recorded = readRecorded(io.host, backend.name, name)
   if (E.isLeft(recorded)) return recorded
+  if (req.op === 'cp') {
+    const sides = cpSides(req.positional[1] ?? '', req.positional[2] ?? '', cwd)
+    if (E.isLeft(sides)) return sides
+  }
   const resolved =
     req.op === 'update'
       ? updateSpecs(m, name, backend, flags.right, recorded.right, cwd)
@@ -60,10 +64,12 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
   if (promptProblem !== null) return fail(`prompt file ${show(copiedPrompt ?? '')} ${promptProblem}`)
-  const named = [spec.prompt, op._tag === 'cp' ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
+  const named = [spec.prompt, op._tag === 'cp' && op.out !== true ? op.source : null, op._tag === 'update' ? op.declared.prompt : null].filter((p): p is string => p !== null)
   // A backend that keeps its bottles on the host (bwrap) reads what it needs of it; others read nothing.
   const own = backend.hostFacts?.({ name, image: spec.image, users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])] }, io.host)
-  const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host)
+  // cp out: what is at the destination, its parent, and the path the copy would take in it.
+  const landing = op._tag === 'cp' && op.out === true ? copyOutPaths(op.source, op.dest) : []
+  const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing)
   // Only a bottle with a door needs to know how to start its proxy, and whether it runs (file reads).
   const egress = doorOf(spec) === null ? null : readEgressFacts(egressDir(backend.name, spec, facts))
   const compiled = compile(backend, spec, op, egress === null ? facts : { ...facts, egress })

@@ -148,6 +148,24 @@ export const chooseBackend = (
   return fail(`no usable backend: ${skipped.join('; ')}; ${fallbackBackend.install}, or pass -b`)
 }
 
+/**
+ * Which side of `cp FROM TO` is in the bottle: the one written with a leading `:`
+ * (`:/home/node/out ./out` copies out, `./in :/home/node/in` copies in). Neither: today's form,
+ * host to bottle. A host path that starts with `:` is written `./:name`.
+ */
+export const cpSides = (from: string, to: string, cwd: string): Checked<Extract<BottleOperation, { _tag: 'cp' }>> => {
+  const fromGuest = from.startsWith(':')
+  const toGuest = to.startsWith(':')
+  if (fromGuest && toGuest)
+    return fail(`cp ${show(from)} ${show(to)}: both paths start with ":" (in the bottle); one side must be on the host (write a host path that starts with ":" as ./:name)`)
+  if (fromGuest) {
+    if (to === '') return fail('cp: the host destination is empty')
+    return E.right({ _tag: 'cp', source: from.slice(1), dest: resolve(cwd, to), out: true })
+  }
+  if (from === '') return fail('cp: the host source is empty')
+  return E.right({ _tag: 'cp', source: resolve(cwd, from), dest: toGuest ? to.slice(1) : to })
+}
+
 export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOperation | null => {
   const [, a, b] = req.positional
   const args = req.positional.slice(1)
@@ -174,8 +192,11 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       return { _tag: 'exec', script: a ?? '', user: null }
     case 'shell':
       return { _tag: 'shell', tty }
-    case 'cp':
-      return { _tag: 'cp', source: resolve(cwd, a ?? ''), dest: b ?? '' }
+    case 'cp': {
+      // plan-for refuses what cpSides refuses before this is called.
+      const sides = cpSides(a ?? '', b ?? '', cwd)
+      return E.isLeft(sides) ? { _tag: 'cp', source: '', dest: '' } : sides.right
+    }
     case 'probe':
       return { _tag: 'probe' }
     case 'down':

@@ -36,11 +36,14 @@ const home = '\x1b[H'
 const clearLine = '\x1b[K'
 const clearBelow = '\x1b[J'
 
-/** `tmux list-panes -a`, once per tick for every pane: which panes are there, and which have exited. */
-const panesPlan = (): Plan => ({
+/**
+ * `tmux list-panes -a`, once per tick for every pane: which panes are there, and which have exited.
+ * A plan names a backend; this one touches none, and carries the first one listed.
+ */
+const panesPlan = (backend: Backend): Plan => ({
   version: planVersion,
   op: 'ls',
-  backend: 'bwrap',
+  backend: backend.name,
   bottle: '',
   steps: [step('list the tmux panes', ['tmux', 'list-panes', '-a', '-F', '#{pane_id} #{pane_dead}'], { stdio: 'capture', timeoutMs: 5000 })],
   secrets: [],
@@ -79,9 +82,13 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
   let away = false
   let done: ((code: number) => void) | null = null
   let tickTimer: NodeJS.Timeout | null = null
+  /** The dashboard has the terminal: its screen is up and the tty is raw. */
+  let onScreen = false
 
   const draw = (): void => {
-    if (away) return
+    // Off the screen (a plan runs on the terminal, or the dashboard has ended while a listing
+    // was still out): nothing is drawn over what is there.
+    if (!onScreen) return
     const size = { columns: stdout.columns || 80, rows: stdout.rows || 24 }
     stdout.write(home + view(state, size, { color }).map((l) => l + clearLine).join('\r\n') + clearBelow)
   }
@@ -90,18 +97,32 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     if (stdin.isTTY) stdin.setRawMode(true)
     stdin.resume()
     stdout.write(enterScreen)
+    onScreen = true
   }
   const giveBackTerminal = (): void => {
+    if (!onScreen) return
+    onScreen = false
     stdout.write(leaveScreen)
     if (stdin.isTTY) stdin.setRawMode(false)
     stdin.pause()
   }
 
+  /** A bug in the dashboard ends it, with the terminal put back first and then the error said. */
+  let failure: unknown = null
+  const fail = (e: unknown): void => {
+    failure ??= e
+    done?.(1)
+  }
+
   const dispatch = (e: Event): void => {
-    const [next, effects] = update(state, e)
-    state = next
-    draw()
-    for (const effect of effects) void perform(effect)
+    try {
+      const [next, effects] = update(state, e)
+      state = next
+      draw()
+      for (const effect of effects) perform(effect).catch(fail)
+    } catch (err) {
+      fail(err)
+    }
   }
 
   const listBackend = async (backend: Backend): Promise<void> => {
@@ -120,8 +141,11 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
   }
 
   const listPanes = async (): Promise<void> => {
+    const first = setup.backends[0]
+    // No backend listed: no bottle, so no pane of one to find.
+    if (first === undefined) return
     const { runPlan } = await import('../spawn.js')
-    const outcome = await runPlan(panesPlan(), { hostEnv: cli.env, onEvent: () => {} })
+    const outcome = await runPlan(panesPlan(first), { hostEnv: cli.env, onEvent: () => {} })
     if (outcome._tag !== 'exited' || outcome.code !== 0) return
     const panes: Pane[] = (outcome.captured?.at(-1) ?? '').split('\n').flatMap((l) => {
       const [id, dead] = l.trim().split(' ')
@@ -143,6 +167,11 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
       code = 1
     }
     away = false
+    // SIGTERM or SIGHUP while the plan ran: it has ended (the interpreter saw to that); now the dashboard does.
+    if (endAfterRun !== null) {
+      done?.(endAfterRun)
+      return
+    }
     takeTerminal()
     dispatch({ _tag: 'finished', action: e.action, row: e.row, code })
   }
@@ -191,7 +220,13 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     else if (k !== null) dispatch({ _tag: 'key', key: k })
   }
   const onResize = (): void => dispatch({ _tag: 'resize' })
-  const onSignal = (code: number) => () => done?.(code)
+  // While a plan runs on the terminal, Ctrl-C is the program's (the interpreter passes it on and
+  // the dashboard comes back after); SIGTERM and SIGHUP end the dashboard once the run has ended.
+  let endAfterRun: number | null = null
+  const onSignal = (code: number) => () => {
+    if (!away) done?.(code)
+    else if (code !== 130) endAfterRun = code
+  }
   const onInt = onSignal(130)
   const onTerm = onSignal(143)
   const onHup = onSignal(129)
@@ -210,6 +245,9 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
       tick()
     })
     return code
+  } catch (err) {
+    failure ??= err
+    return 1
   } finally {
     if (tickTimer !== null) clearTimeout(tickTimer)
     stdin.off('keypress', onKeypress)
@@ -218,6 +256,7 @@ export const runTerminal = async (cli: Cli, setup: DashSetup): Promise<number> =
     process.off('SIGTERM', onTerm)
     process.off('SIGHUP', onHup)
     giveBackTerminal()
+    if (failure !== null) cli.err(`bottle: dash: ${failure instanceof Error ? failure.message : String(failure)}`)
   }
 }
 

@@ -25,7 +25,11 @@ export type BottleOperation =
   | { readonly _tag: 'exec'; readonly script: string; readonly user: string | null }
   /** An interactive shell as the bottle's user; tty null: a TTY iff stdin is a terminal. */
   | { readonly _tag: 'shell'; readonly tty: boolean | null }
-  | { readonly _tag: 'cp'; readonly source: string; readonly dest: string }
+  /**
+   * in (no `out`): a host source to a guest dest. out: the guest path `source` to the host path
+   * `dest` (`bottle run cp demo :/home/node/out ./out`); what comes out is untrusted.
+   */
+  | { readonly _tag: 'cp'; readonly source: string; readonly dest: string; readonly out?: true }
   | { readonly _tag: 'resume'; readonly args: readonly string[]; readonly tty: boolean | null }
   /** The agent (or, with resume, the resume fallback) in a tmux pane; the pane is its terminal. */
   | {

@@ -5,10 +5,12 @@
  * (from `script`, util-linux), a pipe, /dev/null, a regular file and a closed descriptor.
  */
 import { spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { Plan } from '../../src/plan/types.js'
+import { writeRecordOf } from '../records.js'
 
 const root = mkdtempSync(join(tmpdir(), 'bottle-stdio-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -56,6 +58,34 @@ describe('isTerminal says what tty.isatty says', () => {
     const got = answers(out)
     for (const [mine, node] of got) expect(mine).toBe(node)
     expect(got.map(([mine]) => mine)).toStrictEqual([true, true, true, false, false])
+  })
+
+  it('for /dev/tty, a terminal that is no pty by its device numbers: node:tty is asked, and says so', () => {
+    const out = join(root, 'dev-tty.json')
+    const command = node.map((w) => `'${w}'`).join(' ') + ` '${out}' </dev/tty`
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { stdio: 'pipe', cwd: join(import.meta.dirname, '..', '..') })
+    expect(r.status, r.stderr?.toString()).toBe(0)
+    const got = answers(out)
+    for (const [mine, node] of got) expect(mine).toBe(node)
+    expect(got[0]).toStrictEqual([true, true])
+  })
+})
+
+describe('the built CLI', () => {
+  it('plans a TTY for agent when stdin is a terminal (a pty, or /dev/tty through node:tty) and none for /dev/null', () => {
+    const env = { ...process.env, XDG_STATE_HOME: join(root, 'state') }
+    const ws = join(root, 'ws')
+    mkdirSync(ws, { recursive: true })
+    writeRecordOf(JSON.parse(spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }).stdout) as Plan)
+    const agentArgv = (stdin: string): readonly string[] => {
+      const out = join(root, 'agent.json')
+      const r = spawnSync('script', ['-qec', `'${process.execPath}' '${cli}' plan agent demo -b docker --format json ${stdin} > '${out}'`, '/dev/null'], { cwd: ws, env, stdio: 'pipe' })
+      expect(r.status, r.stdout?.toString()).toBe(0)
+      return (JSON.parse(readFileSync(out, 'utf8')) as Plan).steps[0]?.argv ?? []
+    }
+    expect(agentArgv('').slice(0, 4)).toStrictEqual(['docker', 'exec', '-i', '-t'])
+    expect(agentArgv('</dev/tty').slice(0, 4)).toStrictEqual(['docker', 'exec', '-i', '-t'])
+    expect(agentArgv('</dev/null')).not.toContain('-t')
   })
 })
 

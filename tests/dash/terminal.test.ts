@@ -118,6 +118,40 @@ describe.skipIf(!onPath('bwrap', process.env.PATH) || !onPath('tmux', process.en
   }, 120_000)
 })
 
+describe.skipIf(!onPath('tmux', process.env.PATH))('bottle dash ended by a signal', () => {
+  it('SIGTERM puts the screen and the terminal back, and exits 143', async () => {
+    const dir = join(root, 'term')
+    mkdirSync(dir)
+    const script = join(dir, 'run-dash.sh')
+    writeFileSync(script, [
+      `cd ${quoteShArgv([dir])}`,
+      `export XDG_STATE_HOME=${quoteShArgv([state])}`,
+      `stty -a > ${quoteShArgv([join(dir, 'stty-before')])}`,
+      'echo "the shell before the dashboard"',
+      // In the foreground (a background job's stdin is not the terminal); its pid is the shell's it execs from.
+      `sh -c 'echo $$ > "$0"; exec "$@"' ${quoteShArgv([join(dir, 'pid'), process.execPath, cli, 'dash', '-b', 'bwrap'])}`,
+      'echo "dash exited $?"',
+      `stty -a > ${quoteShArgv([join(dir, 'stty-after')])}`,
+      'exec sleep 600',
+      '',
+    ].join('\n'))
+    expect(tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'sig', '-x', '100', '-y', '20', `sh ${quoteShArgv([script])}`).status).toBe(0)
+    const pane = (): string => tmux('capture-pane', '-p', '-t', 'sig:0.0').stdout
+    const until = async (f: () => boolean): Promise<void> => {
+      for (const end = Date.now() + 20_000; !f(); await new Promise((r) => setTimeout(r, 150)))
+        if (Date.now() > end) throw new Error(`timed out; the screen:\n${pane()}`)
+    }
+    await until(() => pane().includes('bottle dash:'))
+    process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGTERM')
+    await until(() => pane().includes('dash exited 143'))
+    expect(pane()).toContain('the shell before the dashboard')
+    expect(pane()).not.toContain('bottle dash:')
+    expect(tmux('display-message', '-p', '-t', 'sig:0.0', '#{cursor_flag} #{alternate_on}').stdout.trim()).toBe('1 0')
+    await until(() => existsSync(join(dir, 'stty-after')) && readFileSync(join(dir, 'stty-after'), 'utf8') !== '')
+    expect(readFileSync(join(dir, 'stty-after'), 'utf8')).toBe(readFileSync(join(dir, 'stty-before'), 'utf8'))
+  }, 60_000)
+})
+
 describe('bottle dash off a terminal', () => {
   it('exits 2 with one line and draws nothing', () => {
     const r = spawnSync(process.execPath, [cli, 'dash'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
