@@ -125,7 +125,7 @@ describe.each(allKits.map((k) => [k.backend.name, k] as const))('laws for %s', (
     }
     // shell: one guest command as the spec's user, the shell script as the whole tail.
     if (s.op._tag === 'shell')
-      expect(guestSteps(plan).map((st) => [st.guest.intent.user, st.guest.tail])).toStrictEqual([[s.spec.user, ['sh', '-c', shellScript, 'sh']]])
+      expect(ownGuestSteps(plan).map((st) => [st.guest.intent.user, st.guest.tail])).toStrictEqual([[s.spec.user, ['sh', '-c', shellScript, 'sh']]])
   })
 
   // ----------------------------------------------------------------------------------------------
