@@ -161,7 +161,8 @@ const trainCodeCache = (dist) => {
   try {
     const ws = join(scratch, 'ws')
     mkdirSync(ws)
-    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n')
+    // network: open: an egress bottle's exec would start its proxy for real (and leave it running).
+    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    network: open\n    env:\n      CI: "1"\n')
     const env = { PATH: `${join(scratch, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
     const bottle = join(dist, 'bottle.js')
     const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', 'demo', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))

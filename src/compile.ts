@@ -42,6 +42,8 @@ import { updateOf } from './bottle-spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
 import { noLimits } from './bottle-spec/limits.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
+import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
+import { probeArgv } from './egress/probe.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -126,7 +128,8 @@ const userIntent = (
   return {
     user,
     home: homeOf(user),
-    env: io.env ?? spec.env,
+    // A bottle with a door: every command is told where the door is (checkDoor keeps these keys out of the spec's env).
+    env: [...(io.env ?? spec.env), ...(doorOf(spec) === null ? [] : proxyEnv)],
     secrets: spec.secrets,
     cwd: spec.workdir,
     argv,
@@ -238,6 +241,45 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
       return E.right(kind)
   }
 }
+
+// -------------------------------------------------------------------------------------------------
+// the egress door (src/backends/egress.ts)
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * With an allow-list the proxy is the only way out: a proxy variable in the bottle's own env
+ * would point the agent elsewhere (or nowhere), so it is refused, not overridden.
+ */
+const checkDoor = (spec: BottleSpec): Checked<BottleSpec> => {
+  if (doorOf(spec) === null) return E.right(spec)
+  const clash = spec.env.find(([k]) => proxyEnvKeys.has(k))
+  return clash === undefined
+    ? E.right(spec)
+    : E.left(compileError(`env ${clash[0]}: a bottle with an allow-list reaches out only through its egress proxy, and bottle sets ${clash[0]} to it; remove it from env (or set network: open)`))
+}
+
+/**
+ * What an op on a launched bottle with a door runs first when the host proxy is not running
+ * (after a reboot): the proxy, and where the relay outlives a command, the relay in the guest.
+ */
+const doorAgain = (backend: Backend, spec: BottleSpec, host: HostFacts): Step[] => {
+  const proxy = proxyIfStopped(backend.name, spec, host)
+  if (proxy.length === 0 || backend.relayPerCommand === true) return proxy
+  return [...proxy, rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
+}
+
+/** The probe (src/egress/probe.ts), as the bottle's user, with the proxy env. */
+const probeStep = (backend: Backend, spec: BottleSpec, host: HostFacts, more: Partial<Step>): Step =>
+  guestStep(backend, spec, host, `probe the egress door from inside the bottle, as ${spec.user}`, {
+    user: spec.user,
+    home: homeOf(spec.user),
+    env: proxyEnv,
+    secrets: [],
+    cwd: spec.workdir,
+    argv: probeArgv(),
+    tty: false,
+    stdin: false,
+  }, more)
 
 // -------------------------------------------------------------------------------------------------
 // the launch record
@@ -411,21 +453,42 @@ const compileOnBottle = (
 ): Checked<Plan> => {
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
-  const spec = checkedSpec.right
+  // down takes a bottle away whatever its env says.
+  const doorChecked = op._tag === 'down' ? checkedSpec : checkDoor(checkedSpec.right)
+  if (E.isLeft(doorChecked)) return doorChecked
+  const spec = doorChecked.right
+  const door = doorOf(spec)
+  // Every op on a live bottle with a door starts by making sure the door is there (after a reboot).
+  const again = op._tag === 'launch' || op._tag === 'down' || op._tag === 'update' ? [] : doorAgain(backend, spec, host)
   switch (op._tag) {
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
-      const create = [...backend.create(spec, host, rootStep(backend, spec, host)), writeRecord(backend, spec, host)]
-      const recorded = [info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`)]
-      if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, create, null, recorded))
+      // The proxy before the bottle starts (each backend puts it there), stopped by the undo.
+      const proxy = door === null ? [] : [startProxy(backend.name, spec, door, host, true)]
+      const relay = door === null || backend.relayPerCommand === true
+        ? []
+        : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
+      const create = [...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host)]
+      // Last: the launch fails, and is undone, unless the policy holds from the inside.
+      const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
+      const recorded = [
+        networkNote(spec),
+        info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
+      ]
+      if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, [...create, ...probe], null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
       if (E.isLeft(kind)) return kind
       if (kind.right !== 'file')
         return E.left(compileError(`prompt file ${show(spec.prompt)} is a directory`))
       const copy = copyInSteps(backend, spec, { source: spec.prompt, kind: 'file', dest: backend.promptPath(spec) }, host)
       if (E.isLeft(copy)) return copy
-      return E.right(plan('launch', backend, spec, host, [...create, ...copy.right], null, recorded))
+      return E.right(plan('launch', backend, spec, host, [...create, ...copy.right, ...probe], null, recorded))
+    }
+    case 'probe': {
+      if (door === null)
+        return E.left(compileError(`bottle ${show(spec.name)} has no egress door (network: ${spec.network.mode}): there is nothing to probe`))
+      return E.right(plan('probe', backend, spec, host, [...again, probeStep(backend, spec, host, { stdio: 'passthrough' })], again.length, [networkNote(spec)]))
     }
     case 'agent':
     case 'resume':
@@ -442,9 +505,9 @@ const compileOnBottle = (
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
       const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
       if (op._tag !== 'attach')
-        return E.right(plan(op._tag, backend, spec, host, [commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], 0))
+        return E.right(plan(op._tag, backend, spec, host, [...again, commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], again.length, [networkNote(spec)]))
       // In a pane the agent is the pane's own process: tmux signals it, and no run id is filled.
-      return compileAttach(backend, spec, op, guestStep(backend, spec, host, title, intent, { stdio: 'terminal' }), host)
+      return compileAttach(backend, spec, op, guestStep(backend, spec, host, title, intent, { stdio: 'terminal' }), host, again)
     }
     case 'exec': {
       const body = script(op.script)
@@ -454,14 +517,14 @@ const compileOnBottle = (
       // stdin is passed on, as for agent (`-i`): `echo data | bottle run exec demo 'wc -c'`.
       const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: true, user: user.right })
       const run = commandStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'terminal' })
-      return E.right(plan('exec', backend, spec, host, [run], 0))
+      return E.right(plan('exec', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }
     case 'shell': {
       // Like agent: a TTY iff stdin is a terminal, stdin passed on, the spec's user, env and cwd
       // (not the agent profile's root env: the shell is not the agent).
       const intent = userIntent(spec, ['sh', '-c', shellScript, 'sh'], { tty: op.tty ?? host.stdinIsTTY, stdin: true })
       const run = commandStep(backend, spec, host, `open a shell as ${spec.user}`, intent, { stdio: 'terminal' })
-      return E.right(plan('shell', backend, spec, host, [run], 0))
+      return E.right(plan('shell', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }
     case 'cp': {
       if (op.out === true) return compileCopyOut(backend, spec, op, host)
@@ -479,7 +542,13 @@ const compileOnBottle = (
     case 'update':
       return compileUpdate(backend, spec, op, host)
     case 'down':
-      return E.right(plan('down', backend, spec, host, [...backend.down(spec, host), forgetRecord(backend, spec, host)], null, [
+      // The proxy first: on bwrap its directory is inside what down removes.
+      return E.right(plan('down', backend, spec, host, [
+        ...(door === null ? [] : [stopProxy(backend.name, spec, host)]),
+        ...backend.down(spec, host),
+        forgetRecord(backend, spec, host),
+        ...(door === null ? [] : [forgetProxy(backend.name, spec, host)]),
+      ], null, [
         info('a bottle that is already gone is not an error'),
       ]))
     default:
@@ -523,6 +592,7 @@ const compileAttach = (
   op: Extract<BottleOperation, { _tag: 'attach' }>,
   run: Step,
   host: HostFacts,
+  again: readonly Step[],
 ): Checked<Plan> => {
   const target = op.target === null ? E.right(null) : tmuxTarget(op.target)
   if (E.isLeft(target)) return target
@@ -547,7 +617,7 @@ const compileAttach = (
   ]
   const opened = attachStep(run, how, spec.agent.command, tmpdir.right)
   if (E.isLeft(opened)) return opened
-  return E.right(plan('attach', backend, spec, host, [opened.right], null, notes.map(info)))
+  return E.right(plan('attach', backend, spec, host, [...again, opened.right], null, [networkNote(spec), ...notes.map(info)]))
 }
 
 /** tmux's -t: any word but empty or NUL (tmux itself says whether it names a pane). */
@@ -588,7 +658,9 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
       context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
     }
-    return [...backend.down(spec, host), forgetRecord(backend, spec, host)]
+    // No record is read for down --all, so whether a bottle had a door is not known here: its
+    // proxy is stopped either way (nothing running is success).
+    return [stopProxy(backend.name, spec, host), ...backend.down(spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
   })
   return E.right(plan('down', backend, null, host, steps, null, [
     info(names.length === 0

@@ -10,9 +10,12 @@
 import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKind, SpecialEntry } from './backends/backend.js'
 import { isTerminal } from './stdio.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
+import type { EgressFacts } from './backends/egress.js'
+import { proxyRunning } from './egress/state.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -242,6 +245,21 @@ export const readHostFacts = (
   bwrap: own.bwrap ?? null,
   cluster,
 })
+
+/**
+ * How to start a bottle's egress proxy, and whether it runs now (src/backends/egress.ts): the node
+ * that runs bottle, the proxy bundle beside bottle's own (dist/egress-proxy.js), and
+ * proxyRunning's file reads (a pidfile and /proc; no process started, no socket opened).
+ */
+export const readEgressFacts = (dir: string): EgressFacts => ({
+  node: process.execPath,
+  proxyScript: proxyBundle(dirname(fileURLToPath(import.meta.url))),
+  running: proxyRunning(dir),
+})
+
+/** Beside bottle's bundle; run from the sources (the tests' in-process CLI), the built one in dist/. */
+const proxyBundle = (here: string): string =>
+  basename(here) === 'src' ? join(here, '..', 'dist', 'egress-proxy.js') : join(here, 'egress-proxy.js')
 
 /** The absolute path of an executable of this name on PATH, or null. */
 export const which = (binary: string, pathVar: string | undefined): string | null => {

@@ -95,6 +95,19 @@ export const driftCell = (d: Drift): string => {
   }
 }
 
+/**
+ * The network the bottle was launched with, from its launch record: `egress: 4 allowed` for an
+ * allow-list (the record writes `allow` and the entries), else the mode (`default`, the old name
+ * of open, as open); `-` when there is no record to read.
+ */
+export const networkCell = (label: string | null): string => {
+  if (label === null) return '-'
+  const r = decodeRecord(label)
+  if (E.isLeft(r)) return '-'
+  const [word = '', ...entries] = r.right.network.split(' ')
+  return word === 'allow' ? `egress: ${entries.length} allowed` : word === 'default' ? 'open' : word
+}
+
 /** Width in code points: an image or name may hold `é`, which is one column, two UTF-16 units. */
 const width = (s: string): number => [...s].length
 
@@ -112,8 +125,8 @@ const table = (rows: readonly (readonly string[])[]): string[] => {
  */
 export const renderLsText = (bottles: readonly ListedBottle[], now: number, source: string): string => {
   const rows = [
-    ['NAME', 'BACKEND', 'STATE', 'AGE', 'IMAGE', 'DRIFT'],
-    ...bottles.map((b) => [b.name, b.backend, b.state, ageText(b.createdAt, now), b.image ?? '-', driftCell(b.drift)].map(oneLine)),
+    ['NAME', 'BACKEND', 'STATE', 'AGE', 'IMAGE', 'NETWORK', 'DRIFT'],
+    ...bottles.map((b) => [b.name, b.backend, b.state, ageText(b.createdAt, now), b.image ?? '-', networkCell(b.spec), driftCell(b.drift)].map(oneLine)),
   ]
   const details = bottles
     .filter((b) => b.drift._tag === 'drifted' || b.drift._tag === 'unknown')

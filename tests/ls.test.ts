@@ -86,11 +86,11 @@ describe('renderLsText', () => {
 
   it('aligns the columns and explains each drift below the table', () => {
     expect(renderLsText(bottles, now, 'bottle.yaml')).toMatchInlineSnapshot(`
-      "NAME   BACKEND  STATE    AGE  IMAGE                   DRIFT
-      demo   docker   running  5m   node:22                 no
-      web-é  docker   exited   3d   ghcr.io/acme/agent:1.2  image,env CI
-      old    smolvm   stopped  -    -                       unknown
-      stray  docker   running  5m   node:22                 -
+      "NAME   BACKEND  STATE    AGE  IMAGE                   NETWORK            DRIFT
+      demo   docker   running  5m   node:22                 egress: 3 allowed  no
+      web-é  docker   exited   3d   ghcr.io/acme/agent:1.2  -                  image,env CI
+      old    smolvm   stopped  -    -                       -                  unknown
+      stray  docker   running  5m   node:22                 -                  -
 
       web-é (docker) has drifted from bottle.yaml: image ghcr.io/acme/agent:1.2 → ghcr.io/acme/agent:1.3 (relaunch to apply); env CI changed (bottle run update applies it)
       old (smolvm): cannot tell whether it has drifted from bottle.yaml: it was launched without a recorded spec
@@ -99,7 +99,7 @@ describe('renderLsText', () => {
   })
 
   it('prints only the header when there are no bottles', () => {
-    expect(renderLsText([], now, 'bottle.yaml')).toBe('NAME  BACKEND  STATE  AGE  IMAGE  DRIFT\n')
+    expect(renderLsText([], now, 'bottle.yaml')).toBe('NAME  BACKEND  STATE  AGE  IMAGE  NETWORK  DRIFT\n')
   })
 
   it('shows control characters from a backend as escapes, not as terminal input', () => {

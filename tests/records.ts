@@ -30,3 +30,16 @@ export const isRecordStep = (s: Step): boolean =>
 
 /** A backend's own steps: the plan's, without the launch record's. */
 export const backendSteps = (plan: Plan): Step[] => plan.steps.filter((s) => !isRecordStep(s))
+
+/**
+ * The steps bottle adds for the egress door of a bottle with an allow-list (src/backends/egress.ts,
+ * tested in tests/egress-wire/): the host proxy's start, stop and directory, and the relay's start
+ * in a long-lived guest (plumbing, as root).
+ */
+export const isDoorStep = (s: Step): boolean =>
+  (s.argv[1]?.endsWith('egress-proxy.js') === true && (s.argv[2] === 'start' || s.argv[2] === 'stop')) ||
+  s.title.startsWith("remove the egress proxy's directory") ||
+  s.title.startsWith('start the relay to the egress proxy')
+
+/** The steps of a plan that are not the door's. */
+export const withoutDoor = (steps: readonly Step[]): Step[] => steps.filter((s) => !isDoorStep(s))

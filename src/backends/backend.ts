@@ -14,6 +14,7 @@ import { recordOf, specHash } from '../bottle-spec/record.js'
 import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 import type { Surroundings } from '../host.js'
+import type { EgressFacts } from './egress.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -46,6 +47,11 @@ export interface HostFacts {
    * namespace (the CLI puts the same here).
    */
   readonly cluster: ClusterScope
+  /**
+   * For a bottle with an egress door (src/backends/egress.ts): how to run the host proxy, and
+   * whether it runs now. Absent: `node` on PATH, the proxy bundle by its bare name, not running.
+   */
+  readonly egress?: EgressFacts
 }
 
 /** An entry below a directory that bottle will not copy: its path, and what it is. */
@@ -213,9 +219,12 @@ export interface Backend {
   /**
    * Create and start the bottle; every step that creates something carries its undo. `guest`
    * builds a plumbing step in the bottle, for backends that must prepare it (kubernetes makes the
-   * workdir, which no host directory is bound to).
+   * workdir, which no host directory is bound to). `door` is the egress proxy's start (empty for a
+   * bottle without one): the backend puts it before the bottle starts, and after the step that
+   * claims the name (create; bwrap: the state directory), so that a second launch of the name
+   * fails before it and its undo never stops the proxy of the bottle the first launch made.
    */
-  readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep) => readonly Step[]
+  readonly create: (spec: BottleSpec, host: HostFacts, guest: GuestStep, door: readonly Step[]) => readonly Step[]
   /** The framing that runs `intent.argv` in the bottle as `intent.user`. */
   readonly exec: (spec: BottleSpec, intent: GuestIntent, host: HostFacts) => ExecFraming
   /**
@@ -224,6 +233,12 @@ export interface Backend {
    * an interrupt (src/guest.ts). False for bwrap, whose sandbox dies with it (--die-with-parent).
    */
   readonly guestOutlivesClient?: boolean
+  /**
+   * No process outlives one guest command (bwrap: each command is its own sandbox), so the egress
+   * relay is started by each command's framing; otherwise launch starts it once, and an op that
+   * finds the proxy stopped (after a reboot) starts both again.
+   */
+  readonly relayPerCommand?: boolean
   /**
    * How to tell the backend's own failure from the guest command's exit code, when the client
    * uses the same codes for both (see Step.liveCheck); absent when its own codes are its own.

@@ -40,6 +40,7 @@ import {
   secretAs,
   step,
 } from '../plan/types.js'
+import { doorOf, guestSocketDir, relayPrefix, socketDir } from './egress.js'
 import { type BottleSpec, defaultUser } from '../bottle-spec/spec.js'
 import { setLimits } from '../bottle-spec/limits.js'
 import { type Checked, absolutePath, homeOf } from '../bottle-spec/validate.js'
@@ -200,6 +201,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
     case 'shell':
     case 'cp':
     case 'update':
+    case 'probe':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))
       break
     case 'down':
@@ -220,6 +222,14 @@ interface Sandbox {
   /** Extra binds, placed after the bottle's own (the copy source). */
   readonly binds: readonly string[]
 }
+
+/**
+ * Only `network: host` keeps the host's network namespace. Every other sandbox has one of its own
+ * with loopback only: `none`; `open`, bwrap's own default (bwrap has no network of its own to
+ * give, so open is what it was as `default`: none); and a bottle with a door, whose one way out
+ * is the proxy's socket.
+ */
+const sharesNet = (spec: BottleSpec): boolean => spec.network.mode === 'host'
 
 /**
  * Fresh, empty and writable in every sandbox: the host's homes (/home, /root), its runtime
@@ -248,7 +258,7 @@ const rootMounts = (spec: BottleSpec, facts: BwrapFacts): string[] => {
     '--proc', '/proc',
     ...freshDirs.flatMap((d) => ['--tmpfs', d]),
     // systemd-resolved's resolv.conf lives under /run: only a sandbox with a network needs it.
-    ...(spec.network.mode === 'host' && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
+    ...(sharesNet(spec) && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
   ]
 }
 
@@ -270,11 +280,12 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
   const { facts, bottle } = factsOf(host)
   const state = stateOf(facts, spec)
   const { uid, gid } = idsOf(box.user, bottle.accounts)
+  const door = doorOf(spec)
   return [
     facts.binary,
     // Every namespace, the user namespace required: --uid/--gid need it, and -try would not.
     '--unshare-all', '--unshare-user',
-    ...(spec.network.mode === 'host' ? ['--share-net'] : []),
+    ...(sharesNet(spec) ? ['--share-net'] : []),
     '--die-with-parent',
     // setsid(): the guest loses the caller's terminal as its controlling terminal, so TIOCSTI
     // cannot push keystrokes into the user's shell (CVE-2017-5226). A guest with a terminal gets
@@ -288,6 +299,9 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     // files its sessions by cwd finds them again on resume.
     '--bind', spec.workdir, spec.workdir,
     ...hiddenHostPaths(spec, facts),
+    // The door's socket directory (not the socket: a restarted proxy's new socket shows too),
+    // read-only, over the fresh /run; connect() works through a read-only bind.
+    ...(door === null ? [] : ['--ro-bind', socketDir('bwrap', spec, host), guestSocketDir]),
     ...box.binds,
     // The empty root bwrap started from, read-only now that every mount point is made.
     '--remount-ro', '/',
@@ -296,6 +310,9 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     '--chdir', box.cwd,
     ...setenv,
     '--',
+    // No process outlives a bwrap sandbox, so every command of a bottle with a door starts its
+    // own relay, in its own network namespace, and then becomes the command (egress.ts).
+    ...(door === null ? [] : relayPrefix),
   ]
 }
 
@@ -423,7 +440,7 @@ const removeOwnState = (spec: BottleSpec, host: HostFacts): Step => {
 /** Messages that tolerated failures match are read in the C locale, whatever the user's LANG. */
 const cLocale: ProcessEnv = { ...inheritEnv, vars: [plain('LC_ALL', 'C')] }
 
-const create = (spec: BottleSpec, host: HostFacts): Step[] => {
+const create = (spec: BottleSpec, host: HostFacts, _guest: unknown, door: readonly Step[]): Step[] => {
   const { facts } = factsOf(host)
   const state = stateOf(facts, spec)
   return [
@@ -440,6 +457,8 @@ const create = (spec: BottleSpec, host: HostFacts): Step[] => {
     step(`record the spec that shaped the bottle in ${state}/${labelsFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${labelsFile}`], {
       stdin: { _tag: 'text', text: launchLabels(spec, bwrap.defaultImage).map(([k, v]) => `${k}=${v}\n`).join('') },
     }),
+    // The proxy's directory is in the state directory, made just now; the first sandbox needs its socket.
+    ...door,
     // A launch that cannot start a sandbox (no user namespaces, a rootfs without the workdir's
     // path) fails here, and is undone, rather than at the first exec.
     inBottle(spec, host, 'check that the sandbox starts', plumbing(spec, spec.workdir, ['true'])),
@@ -651,6 +670,7 @@ export const bwrap: Backend = {
   promptPath: () => promptGuestPath,
   create,
   exec: (spec, intent, host) => execIn(spec, host, intent),
+  relayPerCommand: true,
   copyIn,
   down,
   list,

@@ -32,6 +32,7 @@ import {
   undoTries,
   userCheck,
 } from './backend.js'
+import { guestSocketDir, socketDir } from './egress.js'
 
 /**
  * `sh -c SCRIPT BIN NAME-FILTER TRIES ID-FILTER`: list the containers with this name and this
@@ -103,15 +104,27 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     return E.right(spec)
   }
 
-  // egress: no network until the door's steps (proxy, socket, relay) are added by the egress
-  // plan; failing closed meanwhile, never open.
-  const networkFlags = (spec: BottleSpec): string[] =>
-    spec.network.mode === 'open' ? [] : ['--network', spec.network.mode === 'egress' ? 'none' : spec.network.mode]
+  /**
+   * open: the engine's default (a bridge); none and host as named. A bottle with a door has no
+   * network at all, and the proxy's socket directory (the directory, so that a restarted proxy's
+   * new socket shows) bound read-only at /run/bottle-egress: connect() works through it.
+   */
+  const networkFlags = (spec: BottleSpec, host: HostFacts): string[] => {
+    switch (spec.network.mode) {
+      case 'open':
+        return []
+      case 'none':
+      case 'host':
+        return ['--network', spec.network.mode]
+      case 'egress':
+        return ['--network', 'none', '-v', `${socketDir(cli.name, spec, host)}:${guestSocketDir}:ro`]
+    }
+  }
 
   // create, then start, not `run -d`: a container that is created but fails to start (a bad
   // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose
   // own undo never runs. Split, the failed start undoes the create.
-  const create = (spec: BottleSpec, host: HostFacts, guest: GuestStep): Step[] => {
+  const create = (spec: BottleSpec, host: HostFacts, guest: GuestStep, door: readonly Step[]): Step[] => {
     const labels = launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`])
     const argv = [
       bin, 'create',
@@ -120,7 +133,7 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       // The launch id slot: the interpreter appends this run's id.
       '--label', `${launchIdLabel}=`,
       ...cli.runFlags(host),
-      ...networkFlags(spec),
+      ...networkFlags(spec, host),
       ...limitFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
@@ -132,6 +145,9 @@ export const containerBackend = (cli: ContainerCli): Backend => {
     ]
     return [
       step(`create the container ${spec.name}`, argv, { launchId: [argv.indexOf(`${launchIdLabel}=`)], undo: [removeOwnStep(spec)] }),
+      // After the create, which only one run of a name gets past, so that the proxy's undo never
+      // stops the proxy of another run's bottle; before the start, which mounts its directory.
+      ...door,
       step(`start the container ${spec.name}`, [bin, 'start', spec.name]),
       // `-u USER` names a user of the image, and the engine looks it up only when a command runs
       // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.

@@ -175,6 +175,11 @@ const checkSpec = (spec: BottleSpec, op: OpName) => {
   // all) takes it away. Saying "none" and getting a network would be worse than refusing.
   if (spec.network.mode === 'none')
     return E.left(compileError('network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'))
+  // Not built yet: a proxy Pod (a sidecar would share the bottle's network) and a NetworkPolicy
+  // that lets the bottle reach only it. Refused rather than left open: an allow-list that is
+  // silently not enforced is the failure issue 13 is about.
+  if (spec.network.mode === 'egress' && op !== 'down')
+    return E.left(compileError('an allow-list (the default network, or network: {allow: …}) is not available on kubernetes yet: set network: open (the Pod network, no allow-list) or host'))
   return E.right(spec)
 }
 
@@ -232,7 +237,8 @@ const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret', what: string): Step
   ], { launchId: [6] })
 }
 
-const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep): Step[] => [
+const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep, door: readonly Step[]): Step[] => [
+  ...door,
   // Always made, even empty, so that `down` and undo treat every bottle alike.
   step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
     stdin: {

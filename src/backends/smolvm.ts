@@ -36,6 +36,7 @@ import {
   userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
+import { doorOf, guestSocket, socketDir } from './egress.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -118,6 +119,21 @@ const copyOnly = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: Gues
 const copyIn = (spec: BottleSpec, copy: CopyIn, host: HostFacts, inGuest: GuestStep) =>
   E.map((steps: readonly Step[]) => ownedByUser(spec, copy, inGuest, steps))(copyOnly(spec, copy, host, inGuest))
 
+/**
+ * smolvm's network is off unless --net (or a flag that implies it) is given. `host` turns it on;
+ * `open` is smolvm's own default, off; a bottle with a door stays off and gets the proxy's socket
+ * through `--mount-socket` (a Unix socket cannot cross virtiofs, so `-v` of the directory would
+ * not do). smolvm's `--allow-host` is not used as a second layer: it implies --net and lets the
+ * guest reach the allowed hosts' addresses directly, a second way out beside the door (and the
+ * probe's no-route check would then fail).
+ */
+const networkFlags = (spec: BottleSpec, host: HostFacts): string[] =>
+  spec.network.mode === 'host'
+    ? ['--net']
+    : doorOf(spec) === null
+      ? []
+      : ['--mount-socket', `${socketDir('smolvm', spec, host)}/egress.sock:${guestSocket}`]
+
 export const smolvm: Backend = {
   name: 'smolvm',
   guestOutlivesClient: true,
@@ -141,7 +157,7 @@ export const smolvm: Backend = {
   defaultImage: 'node:22',
   bindsWorkdir: true,
   promptPath: () => '/opt/bottle/system-prompt.md',
-  create: (spec, _host, guest) => {
+  create: (spec, host, guest, door) => {
     const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {
       launchId: [6],
       tolerate: [vmNotFound(spec.name)],
@@ -156,13 +172,16 @@ export const smolvm: Backend = {
       // The launch id slot, filled by the interpreter: see deleteOwnScript.
       '--label', `${launchIdLabel}=`,
       '--image', spec.image ?? smolvm.defaultImage,
-      ...(spec.network.mode === 'host' ? ['--net'] : []),
+      ...networkFlags(spec, host),
       ...limitFlags(spec),
       '-v', `${spec.workdir}:${spec.workdir}`,
       '-w', spec.workdir,
     )
     return [
       step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),
+      // After the create, which only one run of a name gets past (so the proxy's undo never stops
+      // another run's), before the start, which connects the socket --mount-socket names.
+      ...door,
       step(`start the machine ${spec.name}`, machine('start', '--name', spec.name), { undo: [stopStep] }),
       // `runuser -u USER` fails only when a command runs as USER (exit 1, "user X does not
       // exist", which looks like the command's own 1): refuse the user now, exit 2, and undo.

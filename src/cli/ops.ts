@@ -180,6 +180,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     runFlags: ['yes', 'quiet'],
     backendDefault: oneBottle,
   },
+  probe: {
+    args: [arg('name')],
+    summary: "prove the bottle's egress allow-list holds, from inside it (what launch ends with): the proxy answers, an off-list host gets 403, a direct connection fails, no route but loopback",
+    example: 'bottle run probe demo',
+    flags: [...where, ...what],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
+  },
   down: {
     args: [arg('name', false)],
     summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error',

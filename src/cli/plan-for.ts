@@ -7,7 +7,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile, copyOutPaths } from '../compile.js'
-import { promptFileProblem, readHostFacts, readWorkdirFacts } from '../host.js'
+import { promptFileProblem, readEgressFacts, readHostFacts, readWorkdirFacts } from '../host.js'
+import { doorOf, egressDir } from '../backends/egress.js'
 import { show } from '../plan/errors.js'
 import { type BackendName, type Note, type Plan, backendNames } from '../plan/types.js'
 import type { Request } from './request.js'
@@ -68,7 +69,10 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const own = backend.hostFacts?.({ name, image: spec.image, users: [spec.user, ...(op._tag === 'exec' && op.user !== null ? [op.user] : [])] }, io.host)
   // cp out: what is at the destination, its parent, and the path the copy would take in it.
   const landing = op._tag === 'cp' && op.out === true ? copyOutPaths(op.source, op.dest) : []
-  const compiled = compile(backend, spec, op, readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing))
+  const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing)
+  // Only a bottle with a door needs to know how to start its proxy, and whether it runs (file reads).
+  const egress = doorOf(spec) === null ? null : readEgressFacts(egressDir(backend.name, spec, facts))
+  const compiled = compile(backend, spec, op, egress === null ? facts : { ...facts, egress })
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)

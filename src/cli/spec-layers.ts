@@ -197,6 +197,8 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       const sides = cpSides(a ?? '', b ?? '', cwd)
       return E.isLeft(sides) ? { _tag: 'cp', source: '', dest: '' } : sides.right
     }
+    case 'probe':
+      return { _tag: 'probe' }
     case 'down':
       return { _tag: 'down' }
     // update is built from the record and the manifest (updateSpecs); ls names no bottle.

@@ -5,6 +5,7 @@
  */
 import type { HostFacts } from '../../src/backends/backend.js'
 import { bwrap, idsOf } from '../../src/backends/bwrap.js'
+import { guestSocketDir, relayPrefix } from '../../src/backends/egress.js'
 import { homeOf } from '../../src/bottle-spec/validate.js'
 import { type GuestIntent, type Step, secretSource } from '../../src/plan/types.js'
 import { rootfsForBwrap } from '../arbitraries.js'
@@ -123,6 +124,7 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
     throw new Error('no SHELL=/bin/sh in the env of script: it would run whatever shell SHELL names')
   const opts = { uid: null as string | null, gid: null as string | null, cwd: null as string | null, newSession: false, userns: false }
   const writable = new Set<string>()
+  const readOnly = new Set<string>()
   let i = 1
   for (; i < argv.length; i++) {
     const a = argv[i] as string
@@ -140,13 +142,23 @@ export const decodeBwrap = (step: Pick<Step, 'argv' | 'env' | 'stdio'>, host: Ho
       case '--new-session': opts.newSession = true; break
       case '--unshare-user': opts.userns = true; break
       case '--bind': case '--bind-try': writable.add(args[1] as string); break
+      case '--ro-bind': readOnly.add(args[1] as string); break
       // The value a name ends with, in the order the options set them (environ order means nothing).
       case '--setenv': env.delete(args[0] as string); env.set(args[0] as string, args[1] as string); break
       case '--unsetenv': env.delete(args[0] as string); break
       case '--clearenv': env.clear(); break
     }
   }
-  const command = argv.slice(i)
+  let command = argv.slice(i)
+  // A bottle with a door: each sandbox starts its relay, then execs the command. The relay is
+  // reachable only with the proxy's socket directory bound in, read-only, and without the host's
+  // network: a relay over the host network would be a second way out.
+  if (command[0] === relayPrefix[0] && command[1] === relayPrefix[1] && command[2] === relayPrefix[2]) {
+    if (command[3] !== relayPrefix[3]) throw new Error('the relay prefix takes $0')
+    if (!readOnly.has(guestSocketDir)) throw new Error(`a relay with no read-only ${guestSocketDir} bound in: it has nothing to reach`)
+    if (argv.includes('--share-net')) throw new Error('a relay in a sandbox that shares the host network')
+    command = command.slice(relayPrefix.length)
+  }
   if (command.length === 0) throw new Error('bwrap: no command')
   // --uid/--gid need a user namespace; "-try" would quietly run as the caller instead.
   if (!opts.userns) throw new Error('bwrap: --uid without --unshare-user')
@@ -214,7 +226,9 @@ export const kit: BackendKit = {
   userSwitchPrecedesTail: (framing, user, _bottle, host) => {
     const { uid, gid } = idsOf(user, host.bwrap?.bottle?.accounts ?? {})
     const pair = (flag: string, value: number) => framing.some((w, i) => w === flag && framing[i + 1] === String(value))
-    return framing.at(-1) === '--' && pair('--uid', uid) && pair('--gid', gid)
+    // With a door, the relay prefix follows the `--` (the framing runs it before the command).
+    const end = framing.at(-1) === '--' ? framing.length - 1 : framing.length - 1 - relayPrefix.length
+    return framing[end] === '--' && framing.slice(end + 1).every((w, i) => w === relayPrefix[i]) && pair('--uid', uid) && pair('--gid', gid)
   },
   // bwrap's `--setenv K V` (its process env holds only a fixed PATH and the secrets).
   envCount: (framing, k, v) => framing.filter((w, i) => w === '--setenv' && framing[i + 1] === k && framing[i + 2] === v).length,

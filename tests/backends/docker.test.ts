@@ -70,7 +70,7 @@ describe('docker argv snapshots', () => {
     expect({ steps: argvs(plan), undo: plan.steps[0]?.undo.map((u) => argvLine(u.argv)) }).toMatchInlineSnapshot(`
       {
         "steps": [
-          "docker create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=12e1e9543540 --label dev.bottle.launch-id= --network none --init -v /src/app:/src/app -w /src/app --entrypoint sleep node:22 infinity",
+          "docker create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=ba2d5ad3cdfb --label dev.bottle.launch-id= --init -v /src/app:/src/app -w /src/app --entrypoint sleep node:22 infinity",
           "docker start demo",
           "docker exec -u root -e HOME=/root -e USER=root -w / demo /bin/sh -c 'id -u "$1" >/dev/null 2>&1 || { printf '\\''bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n'\\'' "$1" >&2; exit 2; }' sh node",
           "/bin/sh -c 'umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"' sh /home/me/.local/state/bottle/docker/demo",

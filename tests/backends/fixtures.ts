@@ -1,6 +1,8 @@
 /**
  * The bottle every backend's example table uses, so the tables read side by side:
- * demo: user node, workdir /src/app, CI=1, one secret, a prompt file.
+ * demo: user node, workdir /src/app, CI=1, one secret, a prompt file, and the backend's own
+ * network (`open`): the tables show each backend's argv; the egress door's steps, which a bottle
+ * with no network setting gets, have their own tests (tests/egress-wire/).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
@@ -11,7 +13,7 @@ import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 
 const resolved = resolveSpec({
   name: 'demo',
-  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md' },
+  fromManifest: { env: [['CI', '1']], secrets: ['CLAUDE_CODE_OAUTH_TOKEN'], prompt: '/src/app/prompt.md', network: { mode: 'open' } },
   fromFlags: {},
   cwd: '/src/app',
 })

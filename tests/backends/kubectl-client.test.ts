@@ -55,7 +55,7 @@ const kubectl = (args: readonly string[], stdin = '') =>
   })
 
 const spec = (layer: Parameters<typeof resolveSpec>[0]['fromManifest']): BottleSpec => {
-  const r = resolveSpec({ name: 'demo', fromManifest: layer, fromFlags: {}, cwd: dir })
+  const r = resolveSpec({ name: 'demo', fromManifest: { network: { mode: 'open' }, ...layer }, fromFlags: {}, cwd: dir })
   if (E.isLeft(r)) throw new Error(r.left.message)
   return r.right
 }

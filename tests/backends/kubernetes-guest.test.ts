@@ -51,7 +51,7 @@ describe.skipIf(!canRun)(`the in-container argv does what the intent says${skipp
     const workdir = join(dir, `w${dirs++}-${dirName.replace(/[/\0]/g, '_')}`)
     mkdirSync(workdir)
     chmodSync(workdir, 0o755)
-    const spec = resolveSpec({ name: 'demo', fromManifest: envAndSecrets, fromFlags: { user, allowRoot: user === 'root' }, cwd: workdir })
+    const spec = resolveSpec({ name: 'demo', fromManifest: { ...envAndSecrets, network: { mode: 'open' } }, fromFlags: { user, allowRoot: user === 'root' }, cwd: workdir })
     if (E.isLeft(spec)) throw new Error(spec.left.message)
     const host: HostFacts = { cwd: workdir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
     const plan = compile(kubernetes, spec.right, { _tag: 'agent', args, tty: false }, host)
@@ -76,7 +76,7 @@ describe.skipIf(!canRun)(`the in-container argv does what the intent says${skipp
   })
 
   test.prop([noPathSecret], { numRuns: 10 })('plumbing runs as root in / without the Pod\'s secrets', (envAndSecrets) => {
-    const spec = resolveSpec({ name: 'demo', fromManifest: envAndSecrets, fromFlags: {}, cwd: dir })
+    const spec = resolveSpec({ name: 'demo', fromManifest: { ...envAndSecrets, network: { mode: 'open' } }, fromFlags: {}, cwd: dir })
     if (E.isLeft(spec)) throw new Error(spec.left.message)
     const host: HostFacts = { cwd: dir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: {}, tmpdir: '/tmp', uid: 0, bwrap: null, cluster: defaultCluster }
     const plan = compile(kubernetes, spec.right, { _tag: 'launch' }, host)

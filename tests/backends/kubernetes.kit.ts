@@ -200,8 +200,8 @@ export const kit: BackendKit = {
   backend: kubernetes,
   decode: (step, { launch }) => decodeKubectlExec(step.argv, launch),
   fit: (s) => {
-    // A Pod has no network "none".
-    const spec: BottleSpec = s.spec.network.mode === 'none' ? { ...s.spec, network: { mode: 'open' } } : s.spec
+    // A Pod has no network "none", and no egress door yet (kubernetes refuses an allow-list).
+    const spec: BottleSpec = s.spec.network.mode === 'none' || s.spec.network.mode === 'egress' ? { ...s.spec, network: { mode: 'open' } } : s.spec
     // A Pod's secrets stay as launched: a new plain env entry named like one is refused (an example).
     const op =
       s.op._tag === 'update'

@@ -26,6 +26,8 @@ const resolved = resolveSpec({
     context: 'lab',
     namespace: 'agents',
     resources: { requests: [['cpu', '500m']], limits: [['memory', '4Gi']] },
+    // The Pod network: kubernetes has no egress door yet and refuses an allow-list (tests/egress-wire/).
+    network: { mode: 'open' },
   },
   fromFlags: {},
   cwd: '/src/app',
@@ -126,7 +128,7 @@ describe('kubernetes examples', () => {
             "dev.bottle.launch-id": "",
             "dev.bottle.managed": "true",
             "dev.bottle.name": "demo",
-            "dev.bottle.spec-hash": "12e1e9543540",
+            "dev.bottle.spec-hash": "ba2d5ad3cdfb",
           },
           "name": "demo",
         },
@@ -241,6 +243,7 @@ describe('kubernetes examples', () => {
 
   it('notes say which cluster, and what is fixed at launch', () => {
     expect(planOf({ _tag: 'agent', args: [], tty: null }).notes.map(noteText)).toStrictEqual([
+      "network: open, the backend's own default network, no allow-list (docker, podman: a bridge to anywhere the host reaches; kubernetes: the Pod network; bwrap, smolvm: none)",
       'cluster: context "lab", namespace agents',
       "secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again",
     ])

@@ -94,7 +94,7 @@ describe('podman examples', () => {
 
 describe('podman argv snapshots', () => {
   it('launch, rootless', () => {
-    expect(argvLine(runStep(host)?.argv ?? [])).toMatchInlineSnapshot(`"podman create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=9d8cf9c07e02 --label dev.bottle.launch-id= --userns=keep-id --network none --init -v /src/app:/src/app -w /src/app --entrypoint sleep docker.io/library/node:22 infinity"`)
+    expect(argvLine(runStep(host)?.argv ?? [])).toMatchInlineSnapshot(`"podman create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=a2e10186994d --label dev.bottle.launch-id= --userns=keep-id --init -v /src/app:/src/app -w /src/app --entrypoint sleep docker.io/library/node:22 infinity"`)
   })
 
   it('agent', () => {

@@ -70,7 +70,7 @@ describe('smolvm argv snapshots', () => {
     expect({ steps: argvs(plan), undo: plan.steps.map((s) => s.undo.map((u) => argvLine(u.argv))) }).toMatchInlineSnapshot(`
       {
         "steps": [
-          "smolvm machine create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=12e1e9543540 --label dev.bottle.launch-id= --image node:22 -v /src/app:/src/app -w /src/app",
+          "smolvm machine create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label dev.bottle.spec-hash=ba2d5ad3cdfb --label dev.bottle.launch-id= --image node:22 -v /src/app:/src/app -w /src/app",
           "smolvm machine start --name demo",
           "smolvm machine exec --name demo -e HOME=/root -e USER=root -w / -- runuser -u root -- /bin/sh -c 'id -u "$1" >/dev/null 2>&1 || { printf '\\''bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n'\\'' "$1" >&2; exit 2; }' sh node",
           "/bin/sh -c 'umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"' sh /home/me/.local/state/bottle/smolvm/demo",

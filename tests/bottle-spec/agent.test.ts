@@ -14,7 +14,7 @@ import type { Plan } from '../../src/plan/types.js'
 import { type AgentProfile, agentProfiles, customProfile, profileNamed } from '../../src/bottle-spec/agent.js'
 import { type BottleSpec, resolveSpec } from '../../src/bottle-spec/spec.js'
 
-const resolved = resolveSpec({ name: 'demo', fromManifest: { prompt: '/src/app/prompt.md' }, fromFlags: {}, cwd: '/src/app' })
+const resolved = resolveSpec({ name: 'demo', fromManifest: { prompt: '/src/app/prompt.md', network: { mode: 'open' } }, fromFlags: {}, cwd: '/src/app' })
 if (E.isLeft(resolved)) throw new Error(resolved.left.message)
 /** demo: node, /src/app, a prompt file, claude. */
 const demo: BottleSpec = resolved.right

@@ -49,7 +49,7 @@ describe.each(standinBackends)('secret names in a --format sh script, against a 
     const box = sandbox()
     sb = box
     const env = { ...box.env, [name]: value }
-    const launched = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', box.workdir, '--secret', name, '-q'], env)
+    const launched = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', box.workdir, '--secret', name, '--network', 'open', '-q'], env)
     if (name.startsWith('bottle_')) {
       expect(launched.code).toBe(2)
       expect(lines(launched.stderr)).toEqual([`bottle: --secret: secret name "${name}" is reserved: names starting with bottle_ are the --format sh script's own variables`])

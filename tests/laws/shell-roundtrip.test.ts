@@ -79,7 +79,7 @@ const resumeRoundTrips = (backend: Backend, spec: BottleSpec, args: readonly str
   const fit = fitFor(backend.name, { spec, op, host: fixedHost(spec, op) })
   const plan = compile(backend, fit.spec, op, fit.host)
   if (E.isLeft(plan)) throw new Error(plan.left.message)
-  const tail = plan.right.steps[0]?.guest?.tail ?? []
+  const tail = plan.right.steps[plan.right.exitCodeFrom ?? -1]?.guest?.tail ?? []
   expect(tail.slice(0, 2)).toStrictEqual(['sh', '-c'])
   expect(tail).toHaveLength(3)
   stub(spec.agent.command)
