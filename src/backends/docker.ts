@@ -73,6 +73,11 @@ export interface ContainerCli {
   readonly stateField: string
   /** The engine refuses a memory limit below this many bytes (docker: 6 MiB); null: no floor. */
   readonly minMemory: number | null
+  /**
+   * When the engine checks that a bind's source exists: docker at start, podman already at create
+   * (`statfs …: no such file or directory`, exit 125, seen with podman 4.3).
+   */
+  readonly bindSourceChecked: 'create' | 'start'
 }
 
 /**
@@ -143,7 +148,15 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       spec.image ?? backend.defaultImage,
       'infinity',
     ]
+    // The proxy starts after the create (below), but podman wants its socket directory there
+    // already. Made without an undo: it may be another run's (a launch of a name that is taken
+    // fails at the create), and an empty directory in the bottle's state is all a failed launch
+    // leaves of it; down removes it with the rest.
+    const socketFirst = spec.network.mode === 'egress' && cli.bindSourceChecked === 'create'
+      ? [step(`make the egress socket directory first (${cli.name} checks a bind's source at create)`, ['mkdir', '-p', '-m', '700', '--', socketDir(cli.name, spec, host)])]
+      : []
     return [
+      ...socketFirst,
       step(`create the container ${spec.name}`, argv, { launchId: [argv.indexOf(`${launchIdLabel}=`)], undo: [removeOwnStep(spec)] }),
       // After the create, which only one run of a name gets past, so that the proxy's undo never
       // stops the proxy of another run's bottle; before the start, which mounts its directory.
@@ -342,4 +355,5 @@ export const docker = containerBackend({
   stateField: '.State',
   // moby's linuxMinMemory: "Minimum memory limit allowed is 6MB" (6 MiB), exit 125 at create.
   minMemory: 6 * 1024 * 1024,
+  bindSourceChecked: 'start',
 })

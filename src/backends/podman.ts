@@ -41,4 +41,5 @@ export const podman = containerBackend({
   stateField: '.ListContainer.State',
   // podman 4.3 takes any memory limit at create (5m was accepted here; the kernel then OOM-kills early).
   minMemory: null,
+  bindSourceChecked: 'create',
 })
