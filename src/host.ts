@@ -255,7 +255,16 @@ export const readEgressFacts = (dir: string): EgressFacts => ({
   node: process.execPath,
   proxyScript: proxyBundle(dirname(fileURLToPath(import.meta.url))),
   running: proxyRunning(dir),
+  launched: isDirectory(dir),
 })
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return lstatSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
 
 /** Beside bottle's bundle; run from the sources (the tests' in-process CLI), the built one in dist/. */
 const proxyBundle = (here: string): string =>

@@ -41,10 +41,16 @@ export interface EgressFacts {
   readonly node: string
   readonly proxyScript: string
   readonly running: boolean
+  /**
+   * The proxy's directory exists: a launch made it and no down has removed it. An op on a bottle
+   * that was never launched (or is gone) starts no proxy: it would fail at the backend anyway,
+   * and leave a proxy running for nothing.
+   */
+  readonly launched: boolean
 }
 
 /** When the CLI read no egress facts (tests, ops on a bottle with no door): node on PATH, not running. */
-export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', running: false }
+export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', running: false, launched: true }
 
 const factsOf = (host: HostFacts): EgressFacts => host.egress ?? unreadEgressFacts
 
@@ -119,7 +125,8 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
 /** The proxy again, before an op that uses the bottle, when it is not running (after a reboot). */
 export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: HostFacts): Step[] => {
   const door = doorOf(spec)
-  return door === null || factsOf(host).running ? [] : [startProxy(backend, spec, door, host, false)]
+  const facts = factsOf(host)
+  return door === null || facts.running || !facts.launched ? [] : [startProxy(backend, spec, door, host, false)]
 }
 
 // -------------------------------------------------------------------------------------------------

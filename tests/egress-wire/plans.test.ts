@@ -34,11 +34,11 @@ const entryArb: fc.Arbitrary<AllowEntry> = fc.record({
  * The scenario's bottle with an allow-list; env keys the door owns are left out (refused: tested
  * below). `op` null: the scenario's own op (its host facts name the paths that op reads), or probe.
  */
-const doorScenarioArb = (op: fc.Arbitrary<BottleOperation> | null): fc.Arbitrary<Scenario & { running: boolean }> =>
-  fc.record({ s: scenarioArb, op: op ?? fc.option(fc.constant({ _tag: 'probe' as const }), { nil: null, freq: 4 }), allow: fc.array(entryArb, { minLength: 1, maxLength: 4 }), running: fc.boolean() }).map(({ s, op, allow, running }) => {
+const doorScenarioArb = (op: fc.Arbitrary<BottleOperation> | null): fc.Arbitrary<Scenario & { running: boolean; launched: boolean }> =>
+  fc.record({ s: scenarioArb, op: op ?? fc.option(fc.constant({ _tag: 'probe' as const }), { nil: null, freq: 4 }), allow: fc.array(entryArb, { minLength: 1, maxLength: 4 }), running: fc.boolean(), launched: fc.boolean() }).map(({ s, op, allow, running, launched }) => {
     const spec: BottleSpec = { ...s.spec, env: s.spec.env.filter(([k]) => !proxyEnvKeys.has(k)), network: { mode: 'egress', allow } }
     const withSpec = op === null ? { ...s, spec } : withOp({ ...s, spec }, op)
-    return { ...withSpec, host: { ...withSpec.host, egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running } }, running }
+    return { ...withSpec, host: { ...withSpec.host, egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running, launched } }, running, launched }
   })
 
 /** The scenario's own op, or probe. */
@@ -135,13 +135,15 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
   })
 
   test.prop([doorScenarioArb(fc.constantFrom<BottleOperation>({ _tag: 'exec', script: 'true', user: null }, { _tag: 'agent', args: [], tty: false }, { _tag: 'probe' }))], { numRuns: runs })(
-    'an op on the bottle starts the proxy (and a long-lived guest\'s relay) first exactly when it is not running',
+    'an op on the bottle starts the proxy (and a long-lived guest\'s relay) first exactly when it is launched and its proxy is not running',
     (s) => {
       const plan = compiled(backend, s)
       const starts = plan.steps.filter((x) => isProxy(x, 'start'))
-      expect(starts).toHaveLength(s.running ? 0 : 1)
+      // A bottle never launched (no proxy directory) gets no proxy: the op fails at the backend.
+      const again = s.launched && !s.running
+      expect(starts).toHaveLength(again ? 1 : 0)
       const relays = plan.steps.filter((x) => x.guest?.tail.join('\0') === relayStartArgv.join('\0'))
-      expect(relays).toHaveLength(s.running || backend.relayPerCommand === true ? 0 : 1)
+      expect(relays).toHaveLength(again && backend.relayPerCommand !== true ? 1 : 0)
       // The guest command's exit code is still the plan's.
       expect(plan.exitCodeFrom).toBe(plan.steps.length - 1)
     },
@@ -163,7 +165,7 @@ describe('the egress door: examples', () => {
 
   it('docker launch, as bottle plan shows it: create (no network, the socket directory read-only), the proxy, start, the relay, the probe last', () => {
     const s = spec(egress)
-    const h: HostFacts = { ...host(s, { _tag: 'launch' }), egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running: false } }
+    const h: HostFacts = { ...host(s, { _tag: 'launch' }), egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running: false, launched: false } }
     const plan = compile(backends.docker, s, { _tag: 'launch' }, h)
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     expect(plan.right.steps.map((x) => `${x.title}: ${x.argv.slice(0, 9).join(' ').replace(/\n.*/s, '…')}`)).toMatchInlineSnapshot(`
