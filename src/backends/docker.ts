@@ -32,7 +32,7 @@ import {
   undoTries,
   userCheck,
 } from './backend.js'
-import { guestSocketDir, socketDir } from './egress.js'
+import { egressDir, guestSocketDir, socketDir } from './egress.js'
 
 /**
  * `sh -c SCRIPT BIN NAME-FILTER TRIES ID-FILTER`: list the containers with this name and this
@@ -149,11 +149,11 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       'infinity',
     ]
     // The proxy starts after the create (below), but podman wants its socket directory there
-    // already. Made without an undo: it may be another run's (a launch of a name that is taken
-    // fails at the create), and an empty directory in the bottle's state is all a failed launch
-    // leaves of it; down removes it with the rest.
+    // already. Its undo removes the directories it may have made, each only if empty, and only
+    // when no container of the name is left once the create's own undo has run: a launch of a
+    // name another run holds fails at the create, and that bottle's directories stay.
     const socketFirst = spec.network.mode === 'egress' && cli.bindSourceChecked === 'create'
-      ? [step(`make the egress socket directory first (${cli.name} checks a bind's source at create)`, ['mkdir', '-p', '-m', '700', '--', socketDir(cli.name, spec, host)])]
+      ? [socketDirFirst(spec, host)]
       : []
     return [
       ...socketFirst,
@@ -166,6 +166,17 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
       userCheck(spec, guest),
     ]
+  }
+
+  const socketDirFirst = (spec: BottleSpec, host: HostFacts): Step => {
+    const sock = socketDir(cli.name, spec, host)
+    const egress = egressDir(cli.name, spec, host)
+    const state = egress.slice(0, egress.lastIndexOf('/'))
+    return step(`make the egress socket directory first (${cli.name} checks a bind's source at create)`, ['mkdir', '-p', '-m', '700', '--', sock], {
+      undo: [step(`remove the egress socket directory of ${spec.name} if no container of the name is left`, [
+        'sh', '-c', '"$1" container exists "$2" >/dev/null 2>&1 || rmdir -- "$3" "$4" "$5" 2>/dev/null; exit 0', 'sh', bin, spec.name, sock, egress, state,
+      ])],
+    })
   }
 
   /** down: the user's explicit op, by name, whichever run made the container. */
