@@ -20,7 +20,7 @@ import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../stand
  * part of the create argv not spelled out by hand below.
  */
 const driftLabels = (workdir: string, prompt: string | null): string[] => {
-  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
+  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, network: { mode: 'open' }, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
   const record = recordOf(spec.right, 'node:22')
   return ['--label', `${specHashLabel}=${specHash(record)}`]
@@ -48,7 +48,7 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
     ]
     : [
       {
-        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--network', 'none', '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
         // Listed by name and this run's id, removed by the engine's own id.
         undo: [
           ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],
