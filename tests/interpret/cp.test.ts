@@ -24,7 +24,7 @@ const setUp = async (backend: BackendName) => {
   const tmp = join(sb.root, 'tmp')
   mkdirSync(tmp)
   const cp = (src: string, dest: string, env: Record<string, string> = {}) =>
-    bottleProcess(['run', 'cp', 'demo', src, dest, '-b', backend, '--workdir', sb.workdir, '-q'], { ...sb.env, TMPDIR: tmp, ...env })
+    bottleProcess(['run', 'cp', 'demo', src, dest, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-q'], { ...sb.env, TMPDIR: tmp, ...env })
   return { tree, tmp, cp }
 }
 

@@ -20,7 +20,7 @@ describe.each(standinBackends)('bottle run exec against a stand-in %s', (backend
   })
   afterAll(() => sb.dispose())
 
-  const exec = (script: string) => bottle(['run', 'exec', 'demo', script, '-b', backend, '--workdir', sb.workdir], sb.env)
+  const exec = (script: string) => bottle(['run', 'exec', 'demo', script, '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
 
   test.prop([fc.integer({ min: 0, max: 255 })], { numRuns: spawnRuns })('exits with the guest command\'s exit code', async (n) => {
     const r = await exec(`exit ${n}`)
@@ -77,14 +77,14 @@ describe('the built executable (node dist/bottle.js) against a stand-in docker',
   // main.ts sets process.exitCode from main(): check the real process status, ends included.
   // 2 and 127 are also bottle's own codes (invalid input, not installed): a guest's still wins.
   it.each([0, 2, 127, 255])('has process exit status %i when the guest exits with it', async (n) => {
-    const r = await bottleProcess(['run', 'exec', 'demo', `exit ${n}`, '-b', 'docker', '--workdir', sb.workdir], sb.env)
+    const r = await bottleProcess(['run', 'exec', 'demo', `exit ${n}`, '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], sb.env)
     expect(r.exitCode).toBe(n)
     expect(r.stderr).toBe('')
   })
 
   it("passes the guest's stdout and stderr through as they are", async () => {
     const r = await bottleProcess(
-      ['run', 'exec', 'demo', "printf 'out\\n'; printf 'err\\n' >&2; exit 7", '-b', 'docker', '--workdir', sb.workdir],
+      ['run', 'exec', 'demo', "printf 'out\\n'; printf 'err\\n' >&2; exit 7", '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'],
       sb.env,
     )
     expect({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 7, stdout: 'out\n', stderr: 'err\n' })

@@ -34,7 +34,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
     await launch(sb, backend)
     const pidFile = join(sb.workdir, 'guest.pid')
     // The guest's sleep records its own pid (exec keeps it), then runs far longer than the test.
-    const child = bottleProcess(['run', 'exec', 'demo', `sh -c 'echo $$ >${pidFile}; exec sleep 60'`, '-b', backend, '--workdir', sb.workdir], sb.env)
+    const child = bottleProcess(['run', 'exec', 'demo', `sh -c 'echo $$ >${pidFile}; exec sleep 60'`, '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
     await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'))
     const guestPid = Number(readFileSync(pidFile, 'utf8'))
     expect(alive(guestPid)).toBe(true)
@@ -49,7 +49,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
     sb = sandbox()
     // Launched (it has a record), then gone from the backend.
     await recordOnly(sb, backend, 'nosuch')
-    const r = await bottleProcess(['run', 'exec', 'nosuch', 'exit 0', '-b', backend, '--workdir', sb.workdir], sb.env)
+    const r = await bottleProcess(['run', 'exec', 'nosuch', 'exit 0', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toContain(`bottle: ${backend} could not run the command in the bottle nosuch (its exit 1 was ${backend}'s own, not the command's)`)
   })
@@ -59,7 +59,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
     await launch(sb, backend)
     await recordOnly(sb, backend, 'nosuch')
     const script = async (name: string, body: string) => {
-      const p = await bottleProcess(['plan', 'exec', name, body, '-b', backend, '--workdir', sb.workdir, '--format', 'sh'], sb.env)
+      const p = await bottleProcess(['plan', 'exec', name, body, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--format', 'sh'], sb.env)
       expect(p.exitCode).toBe(0)
       return execa('sh', ['-c', p.stdout], { env: sb.env, extendEnv: false, reject: false })
     }
@@ -73,7 +73,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
   it('exec whose script exits 1 in a running bottle: 1, the command\'s own, with no line of bottle\'s', async () => {
     sb = sandbox()
     await launch(sb, backend)
-    const r = await bottleProcess(['run', 'exec', 'demo', 'echo out; exit 1', '-b', backend, '--workdir', sb.workdir], sb.env)
+    const r = await bottleProcess(['run', 'exec', 'demo', 'echo out; exit 1', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
     expect(r.exitCode).toBe(1)
     expect(r.stderr).toBe('')
   })
@@ -81,7 +81,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
   it('agent whose binary the bottle lacks: 127, with a line naming it', async () => {
     sb = sandbox()
     await launch(sb, backend)
-    const r = await bottleProcess(['run', 'agent', 'demo', '-b', backend, '--workdir', sb.workdir, '--agent', 'no-such-agent-xyz'], sb.env)
+    const r = await bottleProcess(['run', 'agent', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--agent', 'no-such-agent-xyz'], sb.env)
     expect(r.exitCode).toBe(127)
     expect(r.stderr).toContain('bottle: no-such-agent-xyz: command not found in the bottle')
   })
@@ -89,7 +89,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
   it('exec passes piped stdin to the command', async () => {
     sb = sandbox()
     await launch(sb, backend)
-    const r = await bottleProcess(['run', 'exec', 'demo', 'tr a-z A-Z', '-b', backend, '--workdir', sb.workdir], sb.env, { input: 'piped in\n' })
+    const r = await bottleProcess(['run', 'exec', 'demo', 'tr a-z A-Z', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env, { input: 'piped in\n' })
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toBe('PIPED IN\n')
   })
@@ -98,7 +98,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
 describe('a launch whose user the image does not have, on a stand-in docker', () => {
   it('stops right after start with exit 2 and a line naming the user, and removes the container', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--user', 'nosuchuser'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--user', 'nosuchuser'], sb.env)
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('bottle: the image has no user nosuchuser')
     // create, start, the check; then the undo (which removes only what carries this run's id).
@@ -110,7 +110,7 @@ describe('a launch whose user the image does not have, on a stand-in docker', ()
 describe('a launch whose user the image does not have, on a stand-in smolvm', () => {
   it('stops right after start with exit 2 and a line naming the user, and deletes the machine', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--user', 'nosuchuser'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--user', 'nosuchuser'], sb.env)
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('bottle: the image has no user nosuchuser: choose one it has (--user), or add it to the image')
     // create, start, the check as root; then the undo: stop, and delete (this run's id found).
@@ -120,7 +120,7 @@ describe('a launch whose user the image does not have, on a stand-in smolvm', ()
 
   it('a user the stand-in image has passes the check, and the launch goes on', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--user', 'claude', '-q'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--user', 'claude', '-q'], sb.env)
     expect([r.exitCode, r.stderr]).toStrictEqual([0, ''])
     expect(sb.live('smolvm')).toStrictEqual(['demo'])
   })
@@ -130,7 +130,7 @@ describe('--tty with piped stdin, on a stand-in docker', () => {
   it('is refused before anything runs, exit 2, with one line (docker would refuse -t: "the input device is not a TTY")', async () => {
     sb = sandbox()
     await recordOnly(sb, 'docker')
-    const r = await bottleProcess(['run', 'agent', 'demo', '--tty', '-b', 'docker', '--workdir', sb.workdir], sb.env, { input: 'piped\n' })
+    const r = await bottleProcess(['run', 'agent', 'demo', '--tty', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], sb.env, { input: 'piped\n' })
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toBe('bottle: --tty needs a terminal on stdin, and stdin is not one (a pipe or a file): drop --tty, or run from a terminal\n')
     expect(sb.log()).toStrictEqual([])

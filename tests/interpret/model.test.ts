@@ -27,7 +27,7 @@ interface Real {
 
 type Cmd = fc.AsyncCommand<Model, Real>
 
-const run = (real: Real, args: string[]) => bottle(['run', ...args, '-b', real.backend, '--workdir', real.sb.workdir, '-q'], real.sb.env)
+const run = (real: Real, args: string[]) => bottle(['run', ...args, '-b', real.backend, '--workdir', real.sb.workdir, '--network', 'open', '-q'], real.sb.env)
 
 /** The stand-in's bottles equal the model's: nothing orphaned, nothing lost. */
 const agrees = (model: Model, real: Real): void => {

@@ -20,7 +20,7 @@ import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../stand
  * part of the create argv not spelled out by hand below.
  */
 const driftLabels = (workdir: string, prompt: string | null): string[] => {
-  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
+  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, network: { mode: 'open' }, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
   const record = recordOf(spec.right, 'node:22')
   return ['--label', `${specHashLabel}=${specHash(record)}`]
@@ -48,7 +48,7 @@ const launchSteps = (backend: BackendName, workdir: string, prompt: string | nul
     ]
     : [
       {
-        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--network', 'none', '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
+        argv: ['create', '--name', 'demo', '--label', 'dev.bottle.managed=true', '--label', 'dev.bottle.name=demo', ...driftLabels(workdir, prompt), '--label', `dev.bottle.launch-id=${id}`, '--init', '-v', `${workdir}:${workdir}`, '-w', workdir, '--entrypoint', 'sleep', 'node:22', 'infinity'],
         // Listed by name and this run's id, removed by the engine's own id.
         undo: [
           ['ps', '-aq', '--no-trunc', '--filter', 'name=^/?demo$', '--filter', `label=dev.bottle.launch-id=${id}`],
@@ -79,7 +79,7 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
   const prompt = sb.hostFile('prompt.md', 'be careful\n')
   return {
     prompt,
-    run: bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--prompt', prompt, ...flags], { ...sb.env, ...extraEnv }),
+    run: bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--prompt', prompt, ...flags], { ...sb.env, ...extraEnv }),
   }
 }
 
@@ -155,7 +155,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
   it('a second launch is refused by the first one\'s record: exit 2, nothing run', async () => {
     sb = sandbox()
     await launch(sb, backend)
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(`bottle: demo is launched already on ${backend} (its launch record is ${recordPath()}); take it down first: bottle run down demo\n`)
     expect([sb.log(), sb.live(backend)]).toEqual([[], ['demo']])
@@ -165,7 +165,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     sb = sandbox()
     await launch(sb, backend)
     rmSync(recordPath())
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
     // The real tools' codes for "name taken": smolvm 1, docker create 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
     const [create] = launchSteps(backend, sb.workdir, null, launchIdIn(sb.log()))

@@ -49,7 +49,7 @@ describe.each(standinBackends)('secrets against a stand-in %s', (backend) => {
       const values = secrets.map(([, v]) => v)
       const outFile = (n: string) => join(sb.root, `${n}.out`)
       const script = names.map((n) => `printf %s "$${n}" > '${outFile(n)}'`).join('; ')
-      const args = ['exec', 'demo', script, '-b', backend, '--workdir', sb.workdir, '-e', 'PLAIN=visible', ...names.flatMap((n) => ['--secret', n])]
+      const args = ['exec', 'demo', script, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-e', 'PLAIN=visible', ...names.flatMap((n) => ['--secret', n])]
       const env = { ...sb.env, ...Object.fromEntries(secrets) }
 
       const r = await bottle(['run', ...args], env)
@@ -85,7 +85,7 @@ describe('a secret missing from the host env', () => {
 
   it.each(standinBackends)('fails before the first step on %s: exit 2, one line naming it, nothing spawned', async (backend) => {
     const r = await bottle(
-      ['run', 'exec', 'demo', 'true', '-b', backend, '--workdir', sb.workdir, '--secret', 'PRESENT', '--secret', 'ABSENT'],
+      ['run', 'exec', 'demo', 'true', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--secret', 'PRESENT', '--secret', 'ABSENT'],
       { ...sb.env, PRESENT: 'here' },
     )
     expect(r.code).toBe(2)
@@ -95,7 +95,7 @@ describe('a secret missing from the host env', () => {
 
   it('fails the same way in the built executable, and names every missing secret', async () => {
     const r = await bottleProcess(
-      ['run', 'exec', 'demo', 'true', '-b', 'smolvm', '--workdir', sb.workdir, '--secret', 'ONE', '--secret', 'TWO'],
+      ['run', 'exec', 'demo', 'true', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--secret', 'ONE', '--secret', 'TWO'],
       sb.env,
     )
     expect(r.exitCode).toBe(2)
@@ -105,7 +105,7 @@ describe('a secret missing from the host env', () => {
   })
 
   it('counts an empty value as set: the secret exists, it is just empty', async () => {
-    const r = await bottle(['run', 'exec', 'demo', '[ -z "$EMPTY" ]', '-b', 'docker', '--workdir', sb.workdir, '--secret', 'EMPTY'], {
+    const r = await bottle(['run', 'exec', 'demo', '[ -z "$EMPTY" ]', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--secret', 'EMPTY'], {
       ...sb.env,
       EMPTY: '',
     })

@@ -3,7 +3,7 @@
  * against the stand-in `smolvm`/`docker` (tests/standins/standin.mjs; not the real tools):
  *
  *   const sb = sandbox()
- *   await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir], sb.env)   // in-process main()
+ *   await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], sb.env)   // in-process main()
  *   await bottleProcess(['run', 'exec', 'demo', 'exit 3', '-b', 'docker'], sb.env)           // node dist/bottle.js
  *   sb.log()   // [{ seq: 1, tool: 'docker', argv: ['create', '--name', …], env: {…}, stdin: '' }, …]
  *
@@ -165,7 +165,7 @@ export const spawnRuns = process.env.CI ? 20 : 10
 
 /** `bottle run launch NAME` in-process; throws unless it succeeded, then clears the log. */
 export const launch = async (sb: Sandbox, backend: BackendName, name = 'demo'): Promise<void> => {
-  const r = await bottle(['run', 'launch', name, '-b', backend, '--workdir', sb.workdir, '-q'], sb.env)
+  const r = await bottle(['run', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-q'], sb.env)
   if (r.code !== 0) throw new Error(`launch ${name} on the stand-in ${backend} failed (${r.code}): ${r.stderr}`)
   sb.clearLog()
 }
@@ -175,7 +175,7 @@ export const launch = async (sb: Sandbox, backend: BackendName, name = 'demo'): 
  * (removed behind bottle's back), which later ops still plan on.
  */
 export const recordOnly = async (sb: Sandbox, backend: BackendName, name = 'demo'): Promise<void> => {
-  const r = await bottle(['plan', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--format', 'json'], sb.env)
+  const r = await bottle(['plan', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--format', 'json'], sb.env)
   if (r.code !== 0) throw new Error(`plan launch ${name} on ${backend} failed (${r.code}): ${r.stderr}`)
   writeRecordOf(JSON.parse(r.stdout) as Plan)
 }
