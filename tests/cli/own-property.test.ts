@@ -61,7 +61,7 @@ describe.each(protoNames)('the name %s', (name) => {
     const value = `k8s-${name}-<&>"\\é`
     const log = join(sb.root, 'kubectl.jsonl')
     const env = withVar({ ...sb.env, BOTTLE_KUBECTL_LOG: log, BOTTLE_KUBECTL_STATE: join(sb.root, 'kubectl-state.json') }, name, value)
-    const r = await bottle(['run', 'launch', 'demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', sb.workdir, '--secret', name, '-q'], env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', 'kubernetes', '--network', 'open', '--context', 'lab', '-n', 'agents', '--workdir', sb.workdir, '--secret', name, '-q'], env)
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     const calls = (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { argv: string[]; stdin: string | null })
     const secretDoc = calls.map((c) => c.stdin ?? '').find((t) => t.includes('"kind"') && t.includes('Secret'))
