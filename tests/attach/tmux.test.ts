@@ -90,7 +90,7 @@ setTimeout(() => {}, 120000)
   )
   chmodSync(join(bin, 'docker'), 0o755)
   // demo is launched: attach compiles from its launch record (in $HOME/.local/state, here root).
-  writeRecordOf(planOf(['launch', 'demo', '-b', 'docker']))
+  writeRecordOf(planOf(['launch', 'demo', '-b', 'docker', '--network', 'open']))
   // A private server, started from the clean env: it knows no secret.
   const started = tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '200', '-y', '50')
   expect(started.status, started.stderr).toBe(0)

@@ -42,7 +42,7 @@ describe.each(backendNames)('launch on %s with a secret missing from the host en
       // A secret that is present, beside the missing ones, changes nothing.
       const present = withPresent && !missing.includes('PRESENT_TOKEN') ? ['PRESENT_TOKEN'] : []
       const env = { PATH: `${recorders}:/usr/bin:/bin`, HOME: home, LANG: 'C.UTF-8', XDG_STATE_HOME: join(home, 'state'), PRESENT_TOKEN: 'here' }
-      const args = ['run', 'launch', 'demo', '-b', backend, '--workdir', work, ...[...present, ...missing].flatMap((s) => ['--secret', s])]
+      const args = ['run', 'launch', 'demo', '-b', backend, '--network', 'open', '--workdir', work, ...[...present, ...missing].flatMap((s) => ['--secret', s])]
       const r = await bottleProcess(args, env, { cwd: work })
       expect({ code: r.exitCode, stdout: r.stdout }).toEqual({ code: 2, stdout: '' })
       expect(lines(r.stderr)).toEqual([

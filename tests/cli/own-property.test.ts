@@ -25,7 +25,7 @@ const withVar = (env: Readonly<Record<string, string>>, name: string, value: str
 describe.each(protoNames)('the name %s', (name) => {
   it('as a secret missing from the host env: exit 2 naming it, nothing run (not a function found on a prototype)', async () => {
     sb = sandbox()
-    const r = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--secret', name], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--network', 'open', '--workdir', sb.workdir, '--secret', name], sb.env)
     expect(r.code).toBe(2)
     expect(lines(r.stderr)).toEqual([`bottle: secret ${name} not set in the host environment; nothing was run`])
     expect(sb.log()).toEqual([])
@@ -35,7 +35,7 @@ describe.each(protoNames)('the name %s', (name) => {
     sb = sandbox()
     const value = `value-of-${name}-${Math.random().toString(36).slice(2)}`
     const env = withVar(sb.env, name, value)
-    const launched = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--secret', name, '-q'], env)
+    const launched = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--network', 'open', '--workdir', sb.workdir, '--secret', name, '-q'], env)
     expect({ code: launched.code, stderr: launched.stderr }).toEqual({ code: 0, stderr: '' })
     sb.clearLog()
     const r = await bottle(['run', 'exec', 'demo', 'true', '-b', 'docker'], env)
@@ -47,7 +47,7 @@ describe.each(protoNames)('the name %s', (name) => {
 
   it('as a plain env key: passed once, with its value', async () => {
     sb = sandbox()
-    const launched = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '-e', `${name}=plain-value`, '-q'], sb.env)
+    const launched = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--network', 'open', '--workdir', sb.workdir, '-e', `${name}=plain-value`, '-q'], sb.env)
     expect({ code: launched.code, stderr: launched.stderr }).toEqual({ code: 0, stderr: '' })
     sb.clearLog()
     expect((await bottle(['run', 'exec', 'demo', 'true', '-b', 'docker'], sb.env)).code).toBe(0)
@@ -61,7 +61,7 @@ describe.each(protoNames)('the name %s', (name) => {
     const value = `k8s-${name}-<&>"\\é`
     const log = join(sb.root, 'kubectl.jsonl')
     const env = withVar({ ...sb.env, BOTTLE_KUBECTL_LOG: log, BOTTLE_KUBECTL_STATE: join(sb.root, 'kubectl-state.json') }, name, value)
-    const r = await bottle(['run', 'launch', 'demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', sb.workdir, '--secret', name, '-q'], env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', 'kubernetes', '--network', 'open', '--context', 'lab', '-n', 'agents', '--workdir', sb.workdir, '--secret', name, '-q'], env)
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     const calls = (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { argv: string[]; stdin: string | null })
     const secretDoc = calls.map((c) => c.stdin ?? '').find((t) => t.includes('"kind"') && t.includes('Secret'))
@@ -74,7 +74,7 @@ describe.each(protoNames)('the name %s', (name) => {
   it('as a bottle the manifest does not declare: refused, not taken from a prototype', async () => {
     sb = sandbox()
     const file = sb.hostFile('bottle.yaml', 'bottles:\n  other: {}\n')
-    const r = await bottle(['run', 'launch', name, '-b', 'docker', '-f', file, '--workdir', sb.workdir], sb.env)
+    const r = await bottle(['run', 'launch', name, '-b', 'docker', '--network', 'open', '-f', file, '--workdir', sb.workdir], sb.env)
     expect(r.code).toBe(2)
     expect(lines(r.stderr)).toHaveLength(1)
     // (__proto__ is refused sooner, by the rule for names that become state directories.)

@@ -35,10 +35,10 @@ const refused = async (file: string, env: Readonly<Record<string, string>> = sb.
 
 describe.each(standinBackends)('bottle run --plan on %s, against a stand-in', (backend) => {
   const launch = async (...more: string[]) => {
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-q', ...more], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--network', 'open', '--workdir', sb.workdir, '-q', ...more], sb.env)
     expect(r).toMatchObject({ code: 0, stderr: '' })
   }
-  const launchPlan = (...more: string[]) => save('launch.json', ['launch', 'demo', '-b', backend, '--workdir', sb.workdir, ...more])
+  const launchPlan = (...more: string[]) => save('launch.json', ['launch', 'demo', '-b', backend, '--network', 'open', '--workdir', sb.workdir, ...more])
 
   it('runs the saved plan: a launch, then an exec whose exit code it passes through', async () => {
     const l = await launchPlan()
@@ -121,7 +121,7 @@ describe.each(standinBackends)('bottle run --plan on %s, against a stand-in', (b
   test.prop([fc.stringMatching(/^[A-Za-z0-9+/]{8,40}$/)], { numRuns: 5 })("a secret's value is never in the file; the run hands it to the backend", async (value) => {
     const secretValue = `s3cr3t-${value}`
     const env = { ...sb.env, TOKEN: secretValue }
-    const l = await save('launch.json', ['launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--secret', 'TOKEN'], env)
+    const l = await save('launch.json', ['launch', 'demo', '-b', backend, '--network', 'open', '--workdir', sb.workdir, '--secret', 'TOKEN'], env)
     const text = readFileSync(l, 'utf8')
     expect(text).not.toContain(secretValue)
     expect(text).not.toMatch(/dev\.bottle\.launch-id=[0-9a-f]/)

@@ -76,7 +76,7 @@ describe('the built CLI', () => {
     const env = { ...process.env, XDG_STATE_HOME: join(root, 'state') }
     const ws = join(root, 'ws')
     mkdirSync(ws, { recursive: true })
-    writeRecordOf(JSON.parse(spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }).stdout) as Plan)
+    writeRecordOf(JSON.parse(spawnSync(process.execPath, [cli, 'plan', 'launch', 'demo', '-b', 'docker', '--network', 'open', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }).stdout) as Plan)
     const agentArgv = (stdin: string): readonly string[] => {
       const out = join(root, 'agent.json')
       const r = spawnSync('script', ['-qec', `'${process.execPath}' '${cli}' plan agent demo -b docker --format json ${stdin} > '${out}'`, '/dev/null'], { cwd: ws, env, stdio: 'pipe' })

@@ -20,7 +20,7 @@ const recordPath = (backend: string) => join(sb.root, '.local', 'state', 'bottle
 
 describe.each(standinBackends)('update on %s, against a stand-in', (backend) => {
   const launch = async () => {
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '-e', 'A=1', '-q'], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--network', 'open', '--workdir', sb.workdir, '-e', 'A=1', '-q'], sb.env)
     expect(r).toMatchObject({ code: 0, stderr: '' })
     sb.clearLog()
     return readFileSync(recordPath(backend), 'utf8')
