@@ -251,11 +251,17 @@ export const readHostFacts = (
  * that runs bottle, the proxy bundle beside bottle's own (dist/egress-proxy.js), and
  * proxyRunning's file reads (a pidfile and /proc; no process started, no socket opened).
  */
-export const readEgressFacts = (dir: string): EgressFacts => ({
+export const readEgressFacts = (dir: string): EgressFacts => ({ ...proxyCommand(), running: proxyRunning(dir), launched: isDirectory(dir) })
+
+/**
+ * The node and proxy bundle alone, for a plan that stops proxies without reading whether they run
+ * (down --all): without them its stop ran `node egress-proxy.js` from the current directory.
+ */
+export const proxyCommand = (): EgressFacts => ({
   node: process.execPath,
   proxyScript: proxyBundle(dirname(fileURLToPath(import.meta.url))),
-  running: proxyRunning(dir),
-  launched: isDirectory(dir),
+  running: false,
+  launched: false,
 })
 
 const isDirectory = (path: string): boolean => {

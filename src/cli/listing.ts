@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from '../backends/backend.js'
 import { backends, detectionOrder } from '../backends/index.js'
 import { compile } from '../compile.js'
-import { type Surroundings, onPath, readHostFacts } from '../host.js'
+import { type Surroundings, onPath, proxyCommand, readHostFacts } from '../host.js'
 import type { Outcome } from '../interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from '../ls.js'
 import { hashAndEncode, recordOf } from '../bottle-spec/record.js'
@@ -204,7 +204,7 @@ export const listOrReap = async (req: Request, io: Cli): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compile(b, null, { _tag: 'down', all: listed.rows.map((r) => r.name) }, listingHost(b, io.host, cluster.right))
+    const planned = compile(b, null, { _tag: 'down', all: listed.rows.map((r) => r.name) }, { ...listingHost(b, io.host, cluster.right), egress: proxyCommand() })
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid

@@ -35,7 +35,7 @@ if (!haveBwrap) console.warn('skipping the bwrap listing tests: bwrap is not on 
 describe.skipIf(!haveBwrap)('down --all on real bwrap bottles', () => {
   it('plan down --all -b bwrap shows the removal of each bottle, and run down --all removes them', () => {
     const state = freshState()
-    for (const n of ['one', 'two']) expect(bottle(['run', 'launch', n, '-b', 'bwrap', '-q'], state).status).toBe(0)
+    for (const n of ['one', 'two']) expect(bottle(['run', 'launch', n, '-b', 'bwrap', '--network', 'open', '-q'], state).status).toBe(0)
     const planned = bottle(['plan', 'down', '--all', '-b', 'bwrap'], state)
     expect(planned.stderr).toBe('')
     expect(planned.status).toBe(0)
@@ -73,7 +73,7 @@ describe.skipIf(!haveBwrap)('ls over a real state root with junk in it', () => {
   // Two real bottles, launched once; each case copies nothing, it adds junk and removes it after.
   const state = freshState()
   const real = ['alpha', 'beta']
-  const launched = real.map((n) => bottle(['run', 'launch', n, '-b', 'bwrap', '-q'], state).status)
+  const launched = real.map((n) => bottle(['run', 'launch', n, '-b', 'bwrap', '--network', 'open', '-q'], state).status)
 
   it('launched both', () => {
     expect(launched).toStrictEqual([0, 0])

@@ -53,7 +53,7 @@ const haveBwrap = onPath('bwrap', process.env.PATH)
 
 describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () => {
   it('launch creates the state directory with a home, and checks that the sandbox starts', () => {
-    const r = bottle(['run', 'launch', 'demo', '-b', 'bwrap', '-q'])
+    const r = bottle(['run', 'launch', 'demo', '-b', 'bwrap', '--network', 'open', '-q'])
     expect(r).toMatchObject({ status: 0, stderr: '' })
     expect(existsSync(join(stateOf('demo'), 'home'))).toBe(true)
     const listed = bottle(['run', 'ls', '-b', 'bwrap', '-q', '--json'])
@@ -64,7 +64,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
   })
 
   it('a plan on the bottle warns when the manifest has drifted from the launch record, and applies none of it', () => {
-    // Launched with no env and the default network; then the manifest asks for more.
+    // Launched with no env and network: open (bwrap's own: none); then the manifest asks for more.
     const same = bottle(['plan', 'exec', 'demo', 'true', '-b', 'bwrap'])
     expect(same.stdout).not.toContain('drift')
     writeFileSync(join(ws, 'bottle.yaml'), 'bottles:\n  demo:\n    env: { NEW: "1" }\n    network: host\n')
@@ -76,7 +76,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
       expect(plan.notes).toContainEqual({
         _tag: 'drift',
         against: 'manifest',
-        text: `demo (bwrap) has drifted from bottle.yaml: network default → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
+        text: `demo (bwrap) has drifted from bottle.yaml: network open → host (relaunch to apply); env NEW added (bottle run update applies it); not applied: the bottle runs with its launch record`,
       })
       // The same argv as with a manifest that asks for nothing (/dev/null is refused: not a regular file).
       writeFileSync(join(ws, 'plain.yaml'), 'bottles:\n  demo: {}\n')
@@ -99,7 +99,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('a bwrap bottle, for real', () =>
     // A root filesystem with /usr but no `true` in it: bwrap sets up, then cannot exec.
     const rootfs = join(root, 'empty-rootfs')
     mkdirSync(join(rootfs, 'usr'), { recursive: true })
-    const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', rootfs, '-q'])
+    const r = bottle(['run', 'launch', 'broken', '-b', 'bwrap', '--image', rootfs, '--network', 'open', '-q'])
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('bwrap: execvp true')
     expect(existsSync(stateOf('broken'))).toBe(false)

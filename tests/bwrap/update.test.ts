@@ -42,8 +42,11 @@ const project = (name: string, manifest: string): string => {
   return dir
 }
 
-const manifestOf = (name: string, body: readonly string[]): string =>
-  ['backend: bwrap', 'bottles:', body.length === 0 ? `  ${name}: {}` : `  ${name}:`, ...body.map((l) => `    ${l}`), ''].join('\n')
+/** The bottle keeps bwrap's own (no) network unless the body names one: these tests are not of egress. */
+const manifestOf = (name: string, body: readonly string[]): string => {
+  const lines = body.some((l) => l.startsWith('network:')) ? body : [...body, 'network: open']
+  return ['backend: bwrap', 'bottles:', `  ${name}:`, ...lines.map((l) => `    ${l}`), ''].join('\n')
+}
 
 /** Interfaces in the sandbox's network namespace: `lo` alone without a network. */
 const interfaces = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '"
@@ -95,7 +98,7 @@ describe.skipIf(!haveBwrap && !process.env.CI)('bottle run update on real bwrap'
     const verbose = bottle(['plan', 'update', 'victim'], dir)
     expect(verbose.stdout).toContain('note: nothing to update')
     expect(verbose.stdout).toContain(`note: not applied: workdir ${dir} → ${hostSide} (relaunch to apply)`)
-    expect(verbose.stdout).toContain('note: not applied: network default → host (relaunch to apply)')
+    expect(verbose.stdout).toContain('note: not applied: network open → host (relaunch to apply)')
     const record = JSON.parse(readFileSync(recordOf('victim'), 'utf8')) as { spec: Record<string, unknown> }
     const old = JSON.parse(recordBefore) as { spec: Record<string, unknown> }
     expect(record.spec).toStrictEqual({ ...old.spec, env: [['A', '2']], secrets: ['HOSTILE_SECRET'] })

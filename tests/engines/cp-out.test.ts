@@ -49,7 +49,7 @@ const suite = (engineName: EngineName): void => {
 
   describe(`cp out on the real ${engineName}`, { timeout: 240_000 }, () => {
     it('a hostile tree made in the bottle comes out as its regular files and directories only', () => {
-      writeFileSync(join(ws, 'bottle.yaml'), ['bottles:', `  ${name}:`, `    image: ${engine.image}`, `  ${rootName}:`, `    image: ${engine.image}`, '    user: root', ''].join('\n'))
+      writeFileSync(join(ws, 'bottle.yaml'), [`backend: ${engineName}`, 'bottles:', `  ${name}:`, `    image: ${engine.image}`, '    network: open', `  ${rootName}:`, `    image: ${engine.image}`, '    network: open', '    user: root', ''].join('\n'))
       expect(bottle(['run', 'launch', name, '-b', engineName, '-q'])).toMatchObject({ status: 0, stderr: '' })
       const made = bottle(['run', 'exec', name, [
         'set -e; d=/home/node/out; mkdir -p $d/sub',

@@ -79,8 +79,11 @@ const lifecycle = (engine: Engine): void => {
       `      GREETING: ${JSON.stringify(greeting)}`,
       '    secrets: [BOTTLE_TEST_SECRET]',
       '    prompt: ./prompt.md',
+      // Not a test of egress (docker-egress.test.ts is): the backend's own network, as before it.
+      '    network: open',
       `  ${fresh}:`,
       `    image: ${engine.image}`,
+      '    network: open',
       '',
     ].join('\n')
   writeFileSync(join(ws, 'bottle.yaml'), manifest('hello world'))

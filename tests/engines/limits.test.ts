@@ -42,7 +42,7 @@ const suite = (engineName: EngineName): void => {
 
   describe(`limits on the real ${engineName}`, { timeout: 240_000 }, () => {
     it('launch applies the manifest limits and a flag on top of them', () => {
-      writeFileSync(join(ws, 'bottle.yaml'), ['bottles:', `  ${name}:`, `    image: ${engine.image}`, '    limits: { memory: 64m, pids: 40 }', ''].join('\n'))
+      writeFileSync(join(ws, 'bottle.yaml'), [`backend: ${engineName}`, 'bottles:', `  ${name}:`, `    image: ${engine.image}`, '    network: open', '    limits: { memory: 64m, pids: 40 }', ''].join('\n'))
       expect(bottle(['run', 'launch', name, '-b', engineName, '--cpus', '0.5', '-q'])).toMatchObject({ status: 0, stderr: '' })
       const cg = bottle(['run', 'exec', name, 'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us'])
       expect(cg.status).toBe(0)
@@ -70,7 +70,7 @@ const suite = (engineName: EngineName): void => {
     })
 
     it('the limits are in the spec hash: a manifest with other limits is drift, and update says it needs a relaunch', () => {
-      writeFileSync(join(ws, 'bottle.yaml'), ['bottles:', `  ${name}:`, `    image: ${engine.image}`, '    limits: { memory: 128m, pids: 40, cpus: 0.5 }', ''].join('\n'))
+      writeFileSync(join(ws, 'bottle.yaml'), [`backend: ${engineName}`, 'bottles:', `  ${name}:`, `    image: ${engine.image}`, '    network: open', '    limits: { memory: 128m, pids: 40, cpus: 0.5 }', ''].join('\n'))
       const ls = bottle(['run', 'ls', '-b', engineName])
       expect(ls.stdout).toMatch(new RegExp(`${name}.*limits`))
       const upd = bottle(['plan', 'update', name, '-b', engineName])

@@ -45,7 +45,7 @@ if (typeof found === 'string') {
 
   describe('update on the real docker engine', { timeout: 180_000 }, () => {
     it('an edited manifest reaches no exec; update applies env, the secret name and the prompt, never workdir or network', () => {
-      writeFileSync(join(ws, 'bottle.yaml'), manifest(['env: {A: "1"}']))
+      writeFileSync(join(ws, 'bottle.yaml'), manifest(['env: {A: "1"}', 'network: open']))
       expect(bottle(['run', 'launch', name, '-q'])).toMatchObject({ status: 0, stderr: '' })
       const before = bottle(['run', 'exec', name, probe])
       expect(before.status).toBe(0)
@@ -61,7 +61,7 @@ if (typeof found === 'string') {
       const upd = bottle(['run', 'update', name, '--yes'])
       expect(upd.status).toBe(0)
       expect(upd.stderr).toContain(`bottle: not applied: workdir ${ws} → ${elsewhere} (relaunch to apply)`)
-      expect(upd.stderr).toContain('bottle: not applied: network default → host (relaunch to apply)')
+      expect(upd.stderr).toContain('bottle: not applied: network open → host (relaunch to apply)')
       expect(upd.stderr).toContain('bottle: update: secret UPDATE_TEST_SECRET added')
       expect(upd.stderr).not.toContain(secretValue)
 
@@ -74,7 +74,7 @@ if (typeof found === 'string') {
       expect(bottle(['run', 'exec', name, 'cat /opt/bottle/system-prompt.md']).stdout).toBe('a new prompt\n')
       // The record keeps the launch's workdir and network: the next launch-time decision is the user's.
       const record = JSON.parse(readFileSync(join(root, 'state', 'bottle', 'docker', name, 'record.json'), 'utf8')) as { spec: Record<string, unknown> }
-      expect(record.spec).toMatchObject({ workdir: ws, network: 'default', secrets: ['UPDATE_TEST_SECRET'], prompt: join(ws, 'p.md') })
+      expect(record.spec).toMatchObject({ workdir: ws, network: { mode: 'open' }, secrets: ['UPDATE_TEST_SECRET'], prompt: join(ws, 'p.md') })
       // The secret's value is in no label or config of the container.
       expect(client(engine, ['container', 'inspect', name]).stdout).not.toContain(secretValue)
     })

@@ -265,6 +265,8 @@ const smolvmSpecs = {
     '--allow-host': ['allowHost', 'value'], '--allow-cidr': ['allowCidr', 'value'], '-e': ['env', 'value'],
     '--env': ['env', 'value'], '-w': ['workdir', 'value'], '--workdir': ['workdir', 'value'],
     '--secret-env': ['secretEnv', 'value'], '--init': ['init', 'value'],
+    // HOST_SOCKET:GUEST_PATH, repeatable: a Unix socket the VM sees (virtiofs cannot carry one).
+    '--mount-socket': ['mountSocket', 'value'],
   },
   start: { '-n': ['name', 'value'], '--name': ['name', 'value'], '--proxy': ['proxy', 'value'], '--no-proxy': ['noProxy', 'value'] },
   stop: { '-n': ['name', 'value'], '--name': ['name', 'value'] },
@@ -310,8 +312,14 @@ const smolvm = (args, stdin) => {
       for (const [src] of mounts)
         if (!existsSync(src) || !statSync(src).isDirectory())
           exit(1, 'Error: source path on host must be a directory (virtiofs limitation)')
+      // The socket need not exist yet: the proxy that listens on it starts after the create.
+      const sockets = (p.flags.mountSocket ?? []).map((m) => {
+        const i = m.indexOf(':')
+        if (i <= 0 || i === m.length - 1) exit(2, `error: invalid value '${m}' for '--mount-socket <HOST:GUEST>'`) // stand-in wording
+        return [m.slice(0, i), m.slice(i + 1)]
+      })
       store.save(name, {
-        name, state: 'created', labels: p.flags.label ?? [], image: one(p.flags, 'image') ?? null, mounts,
+        name, state: 'created', labels: p.flags.label ?? [], image: one(p.flags, 'image') ?? null, mounts, sockets,
         env: envEntries(p.flags.env), workdir: one(p.flags, 'workdir') ?? '/', secretEnv: p.flags.secretEnv ?? [],
       })
       return 0
