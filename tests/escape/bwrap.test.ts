@@ -86,8 +86,9 @@ describe.skipIf(!haveBwrap && !process.env.CI)('escapes from a bwrap bottle, on 
     try {
       const control = spawnSync('sh', ['-c', `ls -A ${dir} /run | sort -u`], { encoding: 'utf8' })
       expect(control.stdout).toContain('agent.sock')
-      const r = bottle(['run', 'exec', 'beta', `echo "run=[$(ls -A /run)]"; for d in /run/user ${dir}; do if [ -e "$d" ]; then echo "seen=$d"; fi; done; echo done`])
-      expect(r.stdout).toBe('run=[]\ndone\n')
+      const r = bottle(['run', 'exec', 'beta', `echo "run=[$(ls -A /run)]"; echo "door=[$(ls -A /run/bottle-egress)]"; for d in /run/user ${dir}; do if [ -e "$d" ]; then echo "seen=$d"; fi; done; echo done`])
+      // Only the bottle's own egress door is there: its proxy's socket, in a directory of its own.
+      expect(r.stdout).toBe('run=[bottle-egress]\ndoor=[egress.sock]\ndone\n')
     } finally {
       server.close()
       rmSync(dir, { recursive: true, force: true })

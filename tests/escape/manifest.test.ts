@@ -255,7 +255,8 @@ if (typeof engine === 'string') {
       expect(r.stdout).toContain('marker=unreadable\n')
       expect(r.stdout).not.toContain(target.token)
       const v = inspect(victim)
-      expect(v.Mounts.map((m) => m.Source)).toStrictEqual([ws])
+      // The workdir, and the directory of its egress proxy's socket (the bottle has no network key).
+      expect(v.Mounts.map((m) => m.Source)).toStrictEqual([ws, join(root, 'state', 'bottle', 'docker', victim, 'egress', 'sock')])
       expect(v.HostConfig.NetworkMode).not.toBe('host')
     })
 
