@@ -39,7 +39,10 @@ export const backendSteps = (plan: Plan): Step[] => plan.steps.filter((s) => !is
 export const isDoorStep = (s: Step): boolean =>
   (s.argv[1]?.endsWith('egress-proxy.js') === true && (s.argv[2] === 'start' || s.argv[2] === 'stop')) ||
   s.title.startsWith("remove the egress proxy's directory") ||
-  s.title.startsWith('start the relay to the egress proxy')
+  s.title.startsWith('start the relay to the egress proxy') ||
+  // podman checks a bind's source at create: the socket directory is made before, with its undo.
+  s.title.startsWith('make the egress socket directory first') ||
+  s.title.startsWith('remove the egress socket directory of')
 
 /** The steps of a plan that are not the door's. */
 export const withoutDoor = (steps: readonly Step[]): Step[] => steps.filter((s) => !isDoorStep(s))

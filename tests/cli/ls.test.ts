@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchIdLabel, managedLabel, nameLabel, specHashLabel } from '../../src/backends/backend.js'
 import { docker } from '../../src/backends/docker.js'
@@ -84,10 +85,10 @@ describe('bottle ls', () => {
     expect(r).toStrictEqual({
       code: 0,
       out: [
-        'NAME  BACKEND  STATE    AGE  IMAGE                   DRIFT',
-        'vm1   smolvm   stopped  2h   -                       -',
-        'api   docker   exited   3d   ghcr.io/acme/agent:1.2  -',
-        'web   docker   running  5m   node:22                 -',
+        'NAME  BACKEND  STATE    AGE  IMAGE                   NETWORK  DRIFT',
+        'vm1   smolvm   stopped  2h   -                       -        -',
+        'api   docker   exited   3d   ghcr.io/acme/agent:1.2  -        -',
+        'web   docker   running  5m   node:22                 -        -',
         '',
       ].join('\n'),
       err: '',
@@ -111,13 +112,13 @@ describe('bottle ls', () => {
   it('says which bottles have drifted from the manifest, and how, against a stand-in docker', async () => {
     s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', await launchedLabels('docker'))]))
     const before = await run(['ls', '-f', manifestPath])
-    expect(before.out).toContain('demo  docker   running  5m   node:22  no\n')
+    expect(before.out).toContain('demo  docker   running  5m   node:22  egress: 3 allowed  no\n')
     writeManifest('node:24', 'changed-value-2')
     const after = await run(['ls', '-f', manifestPath])
     expect(after.code).toBe(0)
     expect(after.out.replaceAll(work, '<work>')).toMatchInlineSnapshot(`
-      "NAME  BACKEND  STATE    AGE  IMAGE    DRIFT
-      demo  docker   running  5m   node:22  image,env FOO
+      "NAME  BACKEND  STATE    AGE  IMAGE    NETWORK            DRIFT
+      demo  docker   running  5m   node:22  egress: 3 allowed  image,env FOO
 
       demo (docker) has drifted from <work>/bottle.yaml: image node:22 → node:24 (relaunch to apply); env FOO changed (bottle run update applies it)
       "
@@ -135,14 +136,14 @@ describe('bottle ls', () => {
     s.reply('smolvm', 'ls', renderMachines([{ name: 'demo', state: 'running', createdSec: nowSec() - 90, image: 'node:22', labels }]))
     writeManifest('node:22', 'changed-value-2')
     const r = await run(['ls', '-b', 'smolvm', '-f', manifestPath])
-    expect(r.out).toContain('demo  smolvm   running  1m   node:22  env FOO\n')
+    expect(r.out).toContain('demo  smolvm   running  1m   node:22  egress: 3 allowed  env FOO\n')
     expect(r.out).toContain(`demo (smolvm) has drifted from ${manifestPath}: env FOO changed`)
   })
 
   it('a bottle without recorded labels (an older launch) is "unknown", not "no"', async () => {
     s.reply('docker', 'ps', renderPs(psFormat(), [container('demo', ours('demo'))]))
     const r = await run(['ls', '-f', manifestPath, '-b', 'docker'])
-    expect(r.out).toContain('demo  docker   running  5m   node:22  unknown')
+    expect(r.out).toContain('demo  docker   running  5m   node:22  -        unknown')
     expect(r.out).toContain(`demo (docker): cannot tell whether it has drifted from ${manifestPath}: it was launched without a recorded spec`)
   })
 
@@ -277,7 +278,12 @@ describe('down --all', () => {
     expect(r.code).toBe(0)
     const plan = JSON.parse(r.out) as Plan
     const forget = (name: string) => ['/bin/sh', '-c', 'rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }', 'sh', join(s.dir, 'state', 'bottle', 'docker', name)]
-    expect(plan.steps.map((st) => st.argv)).toStrictEqual([['docker', 'rm', '-f', 'api'], forget('api'), ['docker', 'rm', '-f', 'web'], forget('web')])
+    // Each bottle's egress proxy is stopped first and its directory removed last (a bottle
+    // without one: the stop finds nothing, and is not an error).
+    const egress = (name: string) => join(s.dir, 'state', 'bottle', 'docker', name, 'egress')
+    const stop = (name: string) => [process.execPath, fileURLToPath(new URL('../../dist/egress-proxy.js', import.meta.url)), 'stop', '--dir', egress(name)]
+    const forgetProxy = (name: string) => ['/bin/sh', '-c', 'rm -rf -- "$1" && { rmdir -- "${1%/egress}" 2>/dev/null || :; }', 'sh', egress(name)]
+    expect(plan.steps.map((st) => st.argv)).toStrictEqual(['api', 'web'].flatMap((n) => [stop(n), ['docker', 'rm', '-f', n], forget(n), forgetProxy(n)]))
     expect(s.calls().map((c) => c[1])).toStrictEqual(['ps'])
   })
 

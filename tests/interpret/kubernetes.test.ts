@@ -74,7 +74,7 @@ const bottle = async (args: readonly string[], env: Record<string, string> = {})
   return { code, out, err }
 }
 
-const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', '/src/app', '-e', 'CI=1', '--secret', 'TOKEN']
+const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '--workdir', '/src/app', '-e', 'CI=1', '--secret', 'TOKEN', '--network', 'open']
 
 describe('launch', () => {
   it('creates the Secret from stdin, creates the Pod, waits, checks the user, makes the workdir', async () => {
@@ -305,7 +305,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
       backend: 'kubernetes',
       state: 'running',
       image: 'node:22',
-      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443' },
+      spec: { image: 'node:22', user: 'node', workdir: '/src/app', env: ['CI'], secrets: ['TOKEN'], network: 'open' },
       drift: { status: 'undeclared' },
     })
     expect(row?.specHash).toMatch(/^[0-9a-f]{12}$/)
