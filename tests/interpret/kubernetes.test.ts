@@ -312,7 +312,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
     expect(Date.now() - Date.parse(String(row?.created))).toBeLessThan(60_000)
     // Another namespace holds none of them.
     const elsewhere = await bottle(['ls', '-b', 'kubernetes', '--context', 'lab', '-n', 'other'])
-    expect(elsewhere.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  DRIFT\n')
+    expect(elsewhere.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  NETWORK  DRIFT\n')
   })
 
   it('--check-drift compares the Pod\'s record with the spec the op runs with', async () => {
