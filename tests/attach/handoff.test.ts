@@ -117,7 +117,8 @@ describe.each(shells.map((s) => [s.name, s] as const))('attach hand-off under %s
       cwd: s.workdir, home: '/home/me', stateRoot: '/home/me/.local/state/bottle', stdinIsTTY: false, pathKinds: s.prompt === null ? {} : { [s.prompt]: 'file' }, tmpdir: `${root}/TMP`, uid: 1000, bwrap: null, cluster: { context: null, namespace: null },
     })
     if (E.isLeft(plan)) throw new Error(plan.left.message)
-    const [attach] = plan.right.steps
+    // The pane step; a bottle with an egress door may first start its stopped proxy.
+    const attach = plan.right.steps.find((st) => st.pane !== undefined)
     const pane = attach?.pane
     if (attach === undefined || pane === undefined) throw new Error('no pane step')
     const hostEnv = Object.fromEntries(secrets.map((n, i) => [n, values[i % values.length] ?? '']))

@@ -35,7 +35,7 @@ const launchArb = fc.record({
   // Distinct keys: a key given twice is refused (exit 2) by plan and run alike, and the property is about plans that run.
   env: fc.uniqueArray(fc.tuple(fc.constantFrom('A', 'B', 'CI'), fc.stringMatching(/^[a-z0-9 =]{0,8}$/)), { maxLength: 2, selector: ([k]) => k }),
   token: fc.option(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), { nil: null }),
-  network: fc.constantFrom(null, 'none', 'default'),
+  network: fc.constantFrom('open', 'none', 'default'),
 })
 
 /** The op's words with `more` flags, before a `--` that hands the rest to the agent. */

@@ -78,19 +78,19 @@ describe('launch refuses a workdir that would expose the host', () => {
   })
 
   it('CONTROL: a project directory below the home launches on the stand-in docker', async () => {
-    const r = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '-q'], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '-q', '--network', 'open'], sb.env)
     expect(r).toMatchObject({ code: 0, stderr: '' })
     expect(sb.log().map((i) => i.argv[0])).toContain('create')
   })
 
   it('kubernetes binds no host directory, so a launch from the home plans (the Pod gets an empty workdir of that name)', async () => {
-    const r = await bottle(['plan', 'launch', 'demo', '-b', 'kubernetes', '--workdir', sb.root], sb.env)
+    const r = await bottle(['plan', 'launch', 'demo', '-b', 'kubernetes', '--workdir', sb.root, '--network', 'open'], sb.env)
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('the workdir is not shared with the cluster')
   })
 
   it('only launch checks: an op on a launched bottle runs with the recorded workdir, checked when it was launched', async () => {
-    expect((await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '-q'], sb.env)).code).toBe(0)
+    expect((await bottle(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '-q', '--network', 'open'], sb.env)).code).toBe(0)
     const r = await bottle(['plan', 'exec', 'demo', 'true', '-b', 'docker'], sb.env)
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`-w ${sb.workdir}`)
