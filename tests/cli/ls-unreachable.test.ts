@@ -54,6 +54,6 @@ describe.skipIf(dockerClient === null)('ls with the real docker client and no en
     expect(r.err).toStrictEqual([`bottle: cannot list the docker bottles: docker gave no answer within its time limit of ${listTimeoutMs / 1000} s, and was stopped`])
     expect(r.ms).toBeGreaterThanOrEqual(listTimeoutMs)
     expect(r.ms).toBeLessThan(listTimeoutMs + 10_000)
-    expect(r.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  DRIFT\n')
+    expect(r.out).toBe('NAME  BACKEND  STATE  AGE  IMAGE  NETWORK  DRIFT\n')
   })
 })

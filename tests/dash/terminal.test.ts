@@ -54,7 +54,7 @@ describe.skipIf(!onPath('bwrap', process.env.PATH) || !onPath('tmux', process.en
       '',
     ].join('\n'))
     chmodSync(agent, 0o755)
-    writeFileSync(join(ws, 'bottle.yaml'), `backend: bwrap\nbottles:\n  tdash:\n    agent: ${agent}\n`)
+    writeFileSync(join(ws, 'bottle.yaml'), `backend: bwrap\nbottles:\n  tdash:\n    agent: ${agent}\n    network: open\n`)
     const script = join(root, 'run-dash.sh')
     writeFileSync(script, [
       `cd ${quoteShArgv([ws])}`,
