@@ -49,6 +49,7 @@ describe('kubernetes on the command line', () => {
       '  demo:',
       '    context: from-file',
       '    namespace: file-ns',
+      '    network: open',
       '    resources: { limits: { memory: 2Gi } }',
       '',
     ].join('\n'))
