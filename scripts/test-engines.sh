@@ -179,6 +179,33 @@ import_images() {
   podmanc image exists "$podman_image" || { podmanc import -q - "$podman_image" <"$tar" >/dev/null && say "imported $podman_image into podman"; }
 }
 
+# --- the real agent ------------------------------------------------------------------------
+
+# The real Claude Code, for the tests that run it (issue 14's provision, issue 13's door): the
+# npm packs of the wrapper package and its linux-x64 native package, cached, and installed from
+# those packs into a prefix on the host (bwrap bottles use the host's binaries). 2.1.197 is a
+# release whose wrapper still says node >= 18 (later ones say >= 22); the agent itself is the
+# native binary, so the host's node version does not matter to it.
+CLAUDE_CODE_VERSION=2.1.197
+claude_code() {
+  local base="$cache/claude-code-$CLAUDE_CODE_VERSION"
+  if [ ! -x "$base/prefix/bin/claude" ]; then
+    say "fetching @anthropic-ai/claude-code $CLAUDE_CODE_VERSION from npm (about 80 MB; cached in $base)"
+    rm -rf "$base.tmp" && mkdir -p "$base.tmp/packs"
+    (cd "$base.tmp/packs" && npm pack --silent "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" \
+      "@anthropic-ai/claude-code-linux-x64@$CLAUDE_CODE_VERSION" >/dev/null) \
+      || { rm -rf "$base.tmp"; die "npm pack @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION failed"; }
+    # From the packs alone, as a bottle without network would: the wrapper's postinstall finds
+    # the native package beside it and puts its binary in place.
+    npm install --silent --global --offline --no-audit --no-fund --prefix "$base.tmp/prefix" "$base.tmp"/packs/*.tgz >/dev/null \
+      || { rm -rf "$base.tmp"; die "installing claude-code from its packs failed"; }
+    "$base.tmp/prefix/bin/claude" --version >/dev/null || { rm -rf "$base.tmp"; die "the installed claude does not run"; }
+    rm -rf "$base" && mv "$base.tmp" "$base"
+    # A move breaks no path inside: npm's bin links are relative.
+  fi
+  claude_code_dir=$base
+}
+
 write_env() {
   cat >"$dir/env.tmp" <<EOF
 DOCKER_HOST=$docker_host
@@ -186,6 +213,7 @@ CONTAINERS_CONF=$podman_conf
 CONTAINERS_STORAGE_CONF=$podman_storage
 BOTTLE_TEST_DOCKER_IMAGE=$docker_image
 BOTTLE_TEST_PODMAN_IMAGE=$podman_image
+BOTTLE_TEST_CLAUDE_CODE=$claude_code_dir
 EOF
   mv "$dir/env.tmp" "$dir/env"
   say "the tests' env is in $dir/env"
@@ -197,6 +225,7 @@ case "${1:-}" in
     start_dockerd
     configure_podman
     import_images
+    claude_code
     write_env
     ;;
   stop)
