@@ -33,24 +33,27 @@ export const doorOf = (spec: BottleSpec): Door | null =>
   spec.network.mode === 'egress' ? { allow: spec.network.allow.map(formatEntry) } : null
 
 /**
- * How bottle starts the proxy on the host: the node that runs bottle, and the proxy bundle beside
- * bottle's own (dist/egress-proxy.js); and whether the bottle's proxy runs now (src/egress/state.ts:
- * a pidfile and /proc, no process started), so that a later op starts it again after a reboot.
+ * Where the bottle's host proxy stands, read once at the CLI edge (src/egress/state.ts: a pidfile,
+ * /proc and the proxy's directory; no process started):
+ * - `running`: it serves;
+ * - `stopped`: a launch made its directory and no down has removed it, but nothing serves (after
+ *   a reboot): the op starts it again;
+ * - `not launched`: no directory. An op on a bottle that was never launched (or is gone) starts no
+ *   proxy: it would fail at the backend anyway, and leave a proxy running for nothing;
+ * - `unread`: nobody looked (an in-process compile, a plan for no one bottle). Nothing is known, so
+ *   nothing is started on a guess.
  */
+export type ProxyState = 'running' | 'stopped' | 'not launched' | 'unread'
+
+/** How bottle starts the proxy on the host: the node that runs bottle, and the proxy bundle beside bottle's own (dist/egress-proxy.js). */
 export interface EgressFacts {
   readonly node: string
   readonly proxyScript: string
-  readonly running: boolean
-  /**
-   * The proxy's directory exists: a launch made it and no down has removed it. An op on a bottle
-   * that was never launched (or is gone) starts no proxy: it would fail at the backend anyway,
-   * and leave a proxy running for nothing.
-   */
-  readonly launched: boolean
+  readonly proxy: ProxyState
 }
 
-/** When the CLI read no egress facts (tests, ops on a bottle with no door): node on PATH, not running. */
-export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', running: false, launched: true }
+/** When the CLI read no egress facts (tests, ops on a bottle with no door): node on PATH, and nothing known. */
+export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', proxy: 'unread' }
 
 const factsOf = (host: HostFacts): EgressFacts => host.egress ?? unreadEgressFacts
 
@@ -126,7 +129,7 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
 export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: HostFacts): Step[] => {
   const door = doorOf(spec)
   const facts = factsOf(host)
-  return door === null || facts.running || !facts.launched ? [] : [startProxy(backend, spec, door, host, false)]
+  return door !== null && facts.proxy === 'stopped' ? [startProxy(backend, spec, door, host, false)] : []
 }
 
 // -------------------------------------------------------------------------------------------------
