@@ -250,7 +250,6 @@ const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret' | 'service' | 'netwo
   ], { launchId: [6] })
 }
 
-
 // -------------------------------------------------------------------------------------------------
 // the egress door: a proxy Pod, its Service, two NetworkPolicies
 // -------------------------------------------------------------------------------------------------
@@ -401,27 +400,27 @@ const removeDoor = (spec: BottleSpec): Step[] => [
 const create = (spec: BottleSpec, host: HostFacts, inGuest: GuestStep): Step[] => {
   const door = doorOf(spec)
   return [
-  ...(door === null ? [] : doorSteps(spec, door, (host.egress ?? unreadEgressFacts).proxyScript)),
-  // Always made, even empty, so that `down` and undo treat every bottle alike.
-  step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
-    stdin: {
-      _tag: 'json',
-      document: secretManifest(spec),
-      secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
-      launchId: [launchIdSlot],
-    },
-    undo: [deleteOwn(spec, 'secret', `the Secret ${secretName(spec)}`)],
-  }),
-  // `create`, not `apply`: apply would take over a Pod of that name that another run (or anyone)
-  // made, and this run's undo could then not tell it from its own. create fails (AlreadyExists).
-  step(`create the Pod ${spec.name}`, kubectl(spec, 'create', '-f', '-'), {
-    stdin: { _tag: 'json', document: podManifest(spec), secrets: [], launchId: [launchIdSlot] },
-    undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
-  }),
-  step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
-  // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
-  userCheck(spec, inGuest),
-  inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
+    ...(door === null ? [] : doorSteps(spec, door, (host.egress ?? unreadEgressFacts).proxyScript)),
+    // Always made, even empty, so that `down` and undo treat every bottle alike.
+    step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
+      stdin: {
+        _tag: 'json',
+        document: secretManifest(spec),
+        secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
+        launchId: [launchIdSlot],
+      },
+      undo: [deleteOwn(spec, 'secret', `the Secret ${secretName(spec)}`)],
+    }),
+    // `create`, not `apply`: apply would take over a Pod of that name that another run (or anyone)
+    // made, and this run's undo could then not tell it from its own. create fails (AlreadyExists).
+    step(`create the Pod ${spec.name}`, kubectl(spec, 'create', '-f', '-'), {
+      stdin: { _tag: 'json', document: podManifest(spec), secrets: [], launchId: [launchIdSlot] },
+      undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
+    }),
+    step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
+    // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
+    userCheck(spec, inGuest),
+    inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
   ]
 }
 
