@@ -21,7 +21,7 @@ import { type Scenario, fixedHost, scenarioArb, withOp } from '../arbitraries.js
 import { fitFor, kits } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
-/** The backends with a door (kubernetes refuses an allow-list: tested below). */
+/** The backends whose door is the host proxy (kubernetes has a proxy Pod of its own: tests/egress-wire/kubernetes.test.ts). */
 const withDoor = [backends.bwrap, backends.docker, backends.podman, backends.smolvm] as const
 
 const entryArb: fc.Arbitrary<AllowEntry> = fc.record({
@@ -213,11 +213,12 @@ describe('the egress door: examples', () => {
     }
   })
 
-  it('kubernetes refuses an allow-list (not built yet) but still takes such a bottle down', () => {
-    const s = spec(egress)
+  it('kubernetes refuses an allow-list for a name too long for its proxy Pod (egress-NAME, 63 characters), one line', () => {
+    const s = { ...spec(egress), name: 'a'.repeat(57) }
     const launch = compile(backends.kubernetes, s, { _tag: 'launch' }, host(s, { _tag: 'launch' }))
-    expect(E.isLeft(launch) && launch.left.message).toMatch(/not available on kubernetes yet/)
-    expect(E.isRight(compile(backends.kubernetes, s, { _tag: 'down' }, host(s, { _tag: 'down' })))).toBe(true)
+    expect(E.isLeft(launch) && launch.left.message).toMatch(/^bottle name "a{57}" is too long for an allow-list on kubernetes: .* at most 56$/)
+    const fits = { ...s, name: 'a'.repeat(56) }
+    expect(E.isRight(compile(backends.kubernetes, fits, { _tag: 'launch' }, host(fits, { _tag: 'launch' })))).toBe(true)
   })
 
   it('every plan on one bottle says which network applies', () => {
