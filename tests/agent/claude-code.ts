@@ -254,17 +254,20 @@ export const checkInteractiveScreen = async (b: AgentBottle, timeoutMs = 60_000)
     expect(started.status, started.stderr).toBe(0)
     const until = Date.now() + timeoutMs
     let screen = ''
+    let drawn = ''
     let api: string[] = []
     while (Date.now() < until) {
       screen = (await tmux(['capture-pane', '-p', '-t', '0'])).stdout
+      // The screen that showed it: the agent exits once its check fails offline, and redraws.
+      if (drawn === '' && screen.includes(phrase)) drawn = screen
       api = newLines(b, before).filter((l) => / CONNECT api\.anthropic\.com:443 /.test(l))
-      if (screen.includes(phrase) && api.length > 0) break
+      if (drawn !== '' && api.length > 0) break
       await new Promise((ok) => setTimeout(ok, 250))
     }
-    expect(screen).toContain(phrase)
+    expect(drawn === '' ? screen : drawn).toContain(phrase)
     expect(api, `no CONNECT to api.anthropic.com:443 in ${b.egressLog}`).not.toEqual([])
     for (const line of api) expect(line).not.toMatch(/^\S+ refused /)
-    return screen
+    return drawn
   } finally {
     await tmux(['kill-server'])
     rmSync(dir, { recursive: true, force: true })
