@@ -74,29 +74,29 @@ describeWithClaudeCode('the real Claude Code in a bwrap bottle with the default 
     // The launch proved the door (the probe runs last).
     expect(launched.stderr).toContain('egress-probe.bottle.invalid')
     expect(launched.status, launched.stderr).toBe(0)
-  }, 120_000)
+  }, 180_000)
   afterAll(async () => {
     listener.close()
     for (const b of control === null ? [demo] : [demo, control]) await runBottle(b, ['run', 'down', b.name, '-q'])
     rmSync(root, { recursive: true, force: true })
-  }, 120_000)
+  }, 180_000)
 
-  it('claude --version in the bottle is 2.1.197 (Claude Code)', () => checkVersion(demo))
+  it('claude --version in the bottle is 2.1.197 (Claude Code)', () => checkVersion(demo), 180_000)
 
-  it('claude -p with no credential: "Not logged in", its exit code 1 passed through', () => checkNotLoggedIn(demo))
+  it('claude -p with no credential: "Not logged in", its exit code 1 passed through', () => checkNotLoggedIn(demo), 180_000)
 
-  it('with ANTHROPIC_API_KEY as a secret it tries the API through the door; the key is in no argv, plan or log', () => checkTriesTheApi(demo), 120_000)
+  it('with ANTHROPIC_API_KEY as a secret it tries the API through the door; the key is in no argv, plan or log', () => checkTriesTheApi(demo), 180_000)
 
   it('its request to a host off the list is refused with 403 (a name over https)', () =>
-    checkOffListRefused(demo, 'https://off-list.example', { method: 'CONNECT', authority: 'off-list.example:443' }), 120_000)
+    checkOffListRefused(demo, 'https://off-list.example', { method: 'CONNECT', authority: 'off-list.example:443' }), 180_000)
 
   it('its request to a listening host off the list is refused, and nothing reaches the listener', async () => {
     reached.length = 0
     await checkOffListRefused(demo, `http://127.0.0.3:${port}`, { method: 'POST', authority: `127.0.0.3:${port}` })
     expect(reached).toEqual([])
-  }, 120_000)
+  }, 180_000)
 
-  it('its interactive screen comes up under a terminal (tmux), and its first connection goes to the door', () => checkInteractiveScreen(demo), 120_000)
+  it('its interactive screen comes up under a terminal (tmux), and its first connection goes to the door', () => checkInteractiveScreen(demo), 180_000)
 
   // CONTROL for the refusal: the same request from a bottle whose list names the listener
   // (marked private: it is a loopback address) reaches it, so "nothing reached" can fail.
@@ -109,5 +109,5 @@ describeWithClaudeCode('the real Claude Code in a bwrap bottle with the default 
       ANTHROPIC_API_KEY: generatedApiKey(),
     })
     expect(reached.some((l) => l.startsWith('POST /v1/messages')), `${r.stdout}${r.stderr}`).toBe(true)
-  }, 120_000)
+  }, 180_000)
 })
