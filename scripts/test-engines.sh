@@ -17,6 +17,10 @@
 # copy of this host's node. The root filesystem is cached as a tar in $BOTTLE_TEST_CACHE (default
 # /var/cache/bottle-test), keyed by IMAGE_VERSION, the stand-in's digest and node's version, so
 # only the first run pays for debootstrap.
+#
+# The real Claude Code (the tests that run the agent): its npm packs fetched once into the same
+# cache (BOTTLE_TEST_CLAUDE_CODE), and installed from them into $BOTTLE_TEST_OPT (default
+# /opt/bottle-test) for bwrap bottles (BOTTLE_TEST_CLAUDE_CODE_OPT).
 set -euo pipefail
 
 # Bump when the image's recipe below changes (the stand-in and node are keyed by their content).
