@@ -185,11 +185,11 @@ export const checkNotLoggedIn = async (b: AgentBottle): Promise<void> => {
 /**
  * With ANTHROPIC_API_KEY as a secret (a generated value, by name), `claude -p hi` tries the API
  * through the door: the log has CONNECT api.anthropic.com:443 and the allow-list let it through.
- * The log writes `allowed` once the upstream answers; offline the proxy cannot resolve the name
- * and writes `error … (could not resolve …)` — a lookup the proxy makes only for a name an entry
+ * The proxy writes `allowed` once it has connected to the upstream; offline it cannot resolve the
+ * name and writes `error … (could not resolve …)` — a lookup it makes only for a name an entry
  * matched (an off-list name is refused before any lookup), so both mean the policy allowed it.
- * The key's value is in no argv, no output of bottle, and not in the log. Returns the key so the
- * caller can look for it elsewhere.
+ * The key's value is in no argv, no output of bottle, not in the log, and not in `bottle plan` of
+ * the same command (text and json). Returns the key so the caller can look for it elsewhere.
  */
 export const checkTriesTheApi = async (b: AgentBottle): Promise<string> => {
   const key = generatedApiKey()
