@@ -656,7 +656,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, auth: 'token',
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).
