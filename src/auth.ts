@@ -99,12 +99,15 @@ export const authMount = (spec: BottleSpec, host: HostFacts, backend: BackendNam
  * auth: shared needs a backend that can bind a host directory (not kubernetes: a Pod on some node
  * cannot mount the user's directory) and an agent whose config directory bottle knows.
  */
-export const checkAuth = (backend: BackendName, spec: BottleSpec): Checked<BottleSpec> => {
+export const checkAuth = (backend: BackendName, spec: BottleSpec, host: HostFacts): Checked<BottleSpec> => {
   if (spec.auth !== 'shared') return E.right(spec)
   if (backend === 'kubernetes')
     return E.left(compileError('auth: shared is not available on kubernetes (a Pod cannot mount a directory of this host): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN (from claude setup-token) or ANTHROPIC_API_KEY'))
   if (!isSignInAgent(spec.agent.name))
     return E.left(compileError(`auth: shared knows where claude and codex keep their sign-in, not agent ${show(spec.agent.command)}: use auth: token and a secret`))
+  // `-v SRC:DST` splits on `:` (bwrap takes its paths as words of their own).
+  if (backend !== 'bwrap' && host.stateRoot.includes(':'))
+    return E.left(compileError(`auth: shared: the state root ${show(host.stateRoot)} contains ":", which ${backend} -v cannot bind; set XDG_STATE_HOME to a path without one`))
   return E.right(spec)
 }
 
