@@ -31,7 +31,7 @@ import type { BottleSpec } from './bottle-spec/spec.js'
 import { type Checked, homeOf } from './bottle-spec/validate.js'
 import type { GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
-import { type BackendName, type Note, type Step, step } from './plan/types.js'
+import { type BackendName, type Note, type Plan, type Step, info, planVersion, step } from './plan/types.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -153,4 +153,79 @@ export const signInNote = (backend: BackendName, spec: BottleSpec, host: HostFac
   if (mount !== null) return { _tag: 'signIn', how: 'shared', secrets: [], dir: mount.source }
   const tokens: readonly string[] = isSignInAgent(spec.agent.name) ? signInOf[spec.agent.name].tokens : []
   return { _tag: 'signIn', how: 'token', secrets: spec.secrets.filter((s) => tokens.includes(s)), dir: null }
+}
+
+// -------------------------------------------------------------------------------------------------
+// auth import
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * `sh -c SCRIPT sh SOURCE ROOT PER_BACKEND DIR FILE FORCE`: the shared directory made as launch
+ * makes it; an existing FILE kept (exit 2) unless FORCE is `force`; SOURCE copied to a mode-600
+ * file made in PER_BACKEND (outside every bind: the bottles cannot reach it, so nothing can swap
+ * it for a symlink while it is written), given to whoever owns DIR (on docker and podman, the
+ * bottle user launch gave it to: they read everything in DIR already, and ROOT, mode 700,
+ * keeps every other host user out), and renamed into DIR: rename(2) replaces what is at
+ * DIR/FILE, a symlink a bottle left there included, and never writes through it.
+ */
+export const importScript = [
+  'umask 077',
+  'mkdir -p -m 700 -- "$2" "$3" "$4" && chmod 700 -- "$2" "$4" || exit 1',
+  'if [ "$6" != force ] && { [ -e "$4/$5" ] || [ -L "$4/$5" ]; }; then echo "bottle: auth import: $4/$5 is there already: kept (--force replaces it)" >&2; exit 2; fi',
+  'tmp=$(mktemp -- "$3/.import.XXXXXX") || exit 1',
+  'trap \'rm -f -- "$tmp"\' EXIT',
+  "trap 'exit 130' INT",
+  "trap 'exit 143' TERM",
+  'cat -- "$1" > "$tmp" || exit 1',
+  'chown --reference="$4" -- "$tmp" || exit 1',
+  'mv -f -T -- "$tmp" "$4/$5"',
+].join('\n')
+
+/** Where `auth import` copies from: the agent's own file in the host user's home. */
+export const hostCredentials = (home: string, agent: SignInAgent): string =>
+  `${home}/${signInOf[agent].configDir}/${signInOf[agent].credentials}`
+
+/** Where it copies to: the same file name in the backend's shared directory. */
+export const sharedCredentials = (stateRoot: string, backend: BackendName, agent: SignInAgent): string =>
+  `${sharedAuthDir(stateRoot, backend, agent)}/${signInOf[agent].credentials}`
+
+/**
+ * The plan of `auth import`: one host step. host.pathKinds holds the kinds of hostCredentials and
+ * sharedCredentials (read by the CLI): a missing source, or a file there already without --force,
+ * is refused here, before anything runs (the step checks the second again: a bottle may write it
+ * in between).
+ */
+export const compileAuthImport = (
+  backend: BackendName,
+  op: { readonly agent: SignInAgent; readonly force: boolean },
+  host: HostFacts,
+): Checked<Plan> => {
+  if (backend === 'kubernetes')
+    return E.left(compileError('auth import: kubernetes has no shared sign-in directory (a Pod cannot mount one): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY'))
+  const source = hostCredentials(host.home, op.agent)
+  const target = sharedCredentials(host.stateRoot, backend, op.agent)
+  const kind = (p: string) => host.pathKinds[p] ?? 'missing'
+  if (kind(source) === 'missing')
+    return E.left(compileError(`auth import: there is no ${show(source)} to import: sign in with ${op.agent} on this host first, or sign the bottles in with a token secret`))
+  if (kind(source) !== 'file') return E.left(compileError(`auth import: ${show(source)} is not a regular file`))
+  if (kind(target) !== 'missing' && !op.force)
+    return E.left(compileError(`auth import: ${show(target)} is there already: bottle keeps it (--force replaces it)`))
+  const dir = sharedAuthDir(host.stateRoot, backend, op.agent)
+  const root = authRoot(host.stateRoot)
+  return E.right({
+    version: planVersion,
+    op: 'auth',
+    backend,
+    bottle: '',
+    steps: [
+      step(`copy ${source} into the shared sign-in directory as ${target} (mode 600; its content is never shown)`, [
+        'sh', '-c', importScript, 'sh', source, root, `${root}/${backend}`, dir, signInOf[op.agent].credentials, op.force ? 'force' : 'keep',
+      ], { stdio: 'passthrough' }),
+    ],
+    secrets: [],
+    notes: [
+      info(`every ${backend} bottle with auth: shared and agent ${op.agent} mounts ${dir} as ~/${signInOf[op.agent].configDir}: the copy is theirs to read, refresh and replace; your own ${host.home}/${signInOf[op.agent].configDir} is never mounted`),
+    ],
+    exitCodeFrom: null,
+  })
 }

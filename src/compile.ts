@@ -44,7 +44,7 @@ import { noLimits } from './bottle-spec/limits.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
-import { checkAuth, prepareSharedAuth, signInNote } from './auth.js'
+import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -440,7 +440,10 @@ export interface Compile {
 }
 
 export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
-  if (isBackendOperation(op)) return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+  if (isBackendOperation(op)) {
+    if (op._tag === 'auth') return compileAuthImport(backend.name, op, host)
+    return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+  }
   // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
   if (spec === null) throw new Error(`compile: ${op._tag} needs the bottle's spec`)
   return compileOnBottle(backend, spec, op, host)

@@ -81,6 +81,7 @@ export const flagDocs = {
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
   'check-drift': { description: 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec' },
   yes: { short: 'y', description: 'apply without asking (needed when stdin or stderr is not a terminal)' },
+  force: { description: 'auth import: replace a credentials file the shared directory has already' },
   all: { description: 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)' },
   json: { description: 'print the bottles as JSON: {bottles, unreachable}' },
   pane: { value: '<mode>', choices: paneModes, description: 'split: split-window; respawn: respawn-pane -k; window: new-window (default: split)' },
@@ -208,6 +209,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     planFlags: ['format'],
     runFlags: ['json', 'quiet'],
     backendDefault: 'every backend on PATH',
+  },
+  auth: {
+    args: [arg('action')],
+    summary: "import: copy this host's own sign-in (claude: ~/.claude/.credentials.json; codex: ~/.codex/auth.json) into the directory auth: shared mounts on the backend, once; one that is there is kept unless --force. The file is mode 600, never shown",
+    example: 'bottle run auth import -b docker',
+    flags: ['backend', 'file', 'agent', 'force'],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
   },
 }
 

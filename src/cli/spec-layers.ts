@@ -202,9 +202,10 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       return { _tag: 'probe' }
     case 'down':
       return { _tag: 'down' }
-    // update is built from the record and the manifest (updateSpecs); ls names no bottle.
+    // update is built from the record and the manifest (updateSpecs); ls and auth name no bottle.
     case 'update':
     case 'ls':
+    case 'auth':
       return null
   }
 }
