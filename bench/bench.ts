@@ -25,12 +25,11 @@ import * as E from 'fp-ts/lib/Either.js'
 import { backends } from '../src/backends/index.js'
 import { compile } from '../src/compile.js'
 import type { BottleOperation } from '../src/plan/operation.js'
-import type { Backend } from '../src/backends/backend.js'
+import type { Backend, BwrapFacts } from '../src/backends/backend.js'
 import type { NetworkSetting } from '../src/egress/policy.js'
 import { clientEnv } from '../src/plan/client-env.js'
 import type { Plan } from '../src/plan/types.js'
 import { type BottleSpec, resolveSpec } from '../src/bottle-spec/spec.js'
-import { bwrapBaseFacts } from '../tests/arbitraries.js'
 import { writeRecordOf } from '../tests/records.js'
 import { dashFigures } from './dash.js'
 
@@ -163,6 +162,32 @@ const engineEnv = (): Record<string, string> | null => {
   }
 }
 
+/**
+ * bwrap's facts for the in-process row, for a Debian-like root (merged /usr). Written here, not
+ * taken from the tests' helpers: those load vitest, whose hooks then run inside the timed loop.
+ */
+const bwrapFacts = (more: Partial<BwrapFacts>): BwrapFacts => ({
+  stateDir: '/home/me/.local/state/bottle/bwrap',
+  binary: '/usr/bin/bwrap',
+  term: null,
+  script: '/usr/bin/script',
+  stateRoot: '/home/me/.local/state/bottle',
+  hostHome: '/home/me',
+  system: [
+    { path: '/usr', kind: 'dir' },
+    { path: '/bin', kind: 'symlink', target: 'usr/bin' },
+    { path: '/sbin', kind: 'symlink', target: 'usr/sbin' },
+    { path: '/lib', kind: 'symlink', target: 'usr/lib' },
+    { path: '/lib64', kind: 'symlink', target: 'usr/lib64' },
+    { path: '/etc', kind: 'dir' },
+    { path: '/opt', kind: 'dir' },
+  ],
+  rootOnly: { files: [], dirs: [] },
+  resolvConf: null,
+  bottle: null,
+  ...more,
+})
+
 /** The bench's bottle spec: the usual manifest's, on `network` (absent: the default egress allow-list). */
 const benchSpec = (network?: NetworkSetting) => {
   const spec = resolveSpec({
@@ -196,7 +221,7 @@ const throughput = (seconds: number): void => {
       pathKinds: { '/src/app/prompt.md': 'file' as const },
       tmpdir: '/tmp',
       uid: 1000,
-      bwrap: bwrapBaseFacts('/home/me/.local/state/bottle/bwrap', {
+      bwrap: bwrapFacts({
         term: 'xterm',
         bottle: { launched, promptInstalled: launched, unsafe: null, users: ['node'], accounts: {} },
       }),
