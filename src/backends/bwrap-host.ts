@@ -159,20 +159,21 @@ export const rootOnlyUnder = (rootfs: string, dir: string, memo?: ScanMemo): { f
 }
 
 /**
- * The scan's memo between runs: one JSON file in the bwrap state directory (the user's own, which
- * no sandbox sees: src/backends/bwrap.ts hides the state root), `{ v: 1, dirs: { HOST_PATH: [KEY,
- * [NAME, …]] } }`. Anything else in it, or a name that is not one path segment, and the memo is
- * not used: the scan then lists every directory, as with no memo.
+ * The scan's memo between runs: one JSON file in the state root (the user's own, which no sandbox
+ * sees and no workdir may contain: src/backends/bwrap.ts, src/workdir.ts), beside the bwrap
+ * directory rather than in it, where `ls` and `down --all` would meet it among the bottles:
+ * `{ v: 1, dirs: { HOST_PATH: [KEY, [NAME, …]] } }`. Anything else in it, or a name that is not
+ * one path segment, and the memo is not used: the scan then lists every directory, as with none.
  */
-export const scanMemoFile = (stateDir: string): string => `${stateDir}/root-only-scan.json`
+export const scanMemoFile = (stateRoot: string): string => `${stateRoot}/.bwrap-root-only-scan.json`
 
 const isSegment = (x: unknown): x is string => typeof x === 'string' && x !== '' && x !== '.' && x !== '..' && !x.includes('/') && !x.includes('\0')
 
-export const readScanMemo = (stateDir: string): Map<string, Listed> => {
+export const readScanMemo = (stateRoot: string): Map<string, Listed> => {
   const memo = new Map<string, Listed>()
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(scanMemoFile(stateDir), 'utf8'))
+    parsed = JSON.parse(readFileSync(scanMemoFile(stateRoot), 'utf8'))
   } catch {
     return memo
   }
@@ -191,17 +192,17 @@ export const readScanMemo = (stateDir: string): Map<string, Listed> => {
 /**
  * Writes the memo for the next scan when it changed: what this scan found under the directories
  * it scanned (`roots`, host paths), and what the old memo had elsewhere (another image's). Only
- * into a state directory that is there (a real directory: no bwrap bottle, nothing to write
+ * once bwrap's state directory is there (a real directory: no bwrap bottle, nothing to write
  * for), through a new file renamed over the old, so a concurrent scan reads one or the other.
  * A memo that cannot be written is no error: the next scan lists what it must.
  */
-const writeScanMemo = (stateDir: string, roots: readonly string[], memo: ScanMemo): void => {
+const writeScanMemo = (stateRoot: string, stateDir: string, roots: readonly string[], memo: ScanMemo): void => {
   const under = (host: string): boolean => roots.some((r) => host === r || host.startsWith(`${r}/`))
   const kept = [...memo.known].filter(([host]) => !under(host))
   const unchanged = memo.found.size === memo.known.size - kept.length && [...memo.found].every(([host, l]) => memo.known.get(host) === l)
   if (unchanged || lstatOf(stateDir)?.isDirectory() !== true) return
   const dirs = Object.fromEntries([...kept, ...memo.found].map(([host, l]) => [host, [l.key, l.names]]))
-  const file = scanMemoFile(stateDir)
+  const file = scanMemoFile(stateRoot)
   const temp = `${file}.${process.pid}.tmp`
   try {
     writeFileSync(temp, JSON.stringify({ v: 1, dirs }), { mode: 0o600, flag: 'wx' })
@@ -257,7 +258,7 @@ export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): B
   if (scanned) {
     const scanDirs = system.filter((e) => e.kind === 'dir' && e.path !== '/usr').map((e) => e.path)
     // Two seconds: more than a coarse clock's lag and a whole-second filesystem's granularity.
-    const memo: ScanMemo = { known: readScanMemo(stateDir), found: new Map(), settledBefore: host.now - 2000, listed: 0 }
+    const memo: ScanMemo = { known: readScanMemo(stateRoot), found: new Map(), settledBefore: host.now - 2000, listed: 0 }
     for (const path of scanDirs) {
       const found = rootOnlyUnder(rootfs, path, memo)
       if (found === null) tooBig.add(path)
@@ -267,7 +268,7 @@ export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): B
       }
     }
     const base = rootfs === '/' ? '' : rootfs.replace(/\/+$/, '')
-    writeScanMemo(stateDir, scanDirs.map((p) => base + p), memo)
+    writeScanMemo(stateRoot, stateDir, scanDirs.map((p) => base + p), memo)
   }
   return {
     stateDir,
