@@ -43,7 +43,7 @@ const fencedArb = fc.record({
 }).map(({ name, allow, secrets, context, namespace, proxy }) => {
   const spec: BottleSpec = {
     name, image: null, user: 'node', workdir: '/src/app', env: [], secrets, prompt: null, agent: defaultAgent, allowRoot: false,
-    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits,
+    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits, auth: 'token',
   }
   return { spec, proxy }
 })

@@ -105,6 +105,24 @@ describe('the node relay, on the host, in front of a real proxy socket', () => {
     expect(log[log.length - 1]).toMatch(/ refused CONNECT denied.test:443 /)
   })
 
+  // The real agent's request to an off-list base URL is a POST of 100 KB and more: a proxy that
+  // answered while the body was still coming made the relay's write fail, and the client saw a
+  // reset (about one try in five) instead of the 403.
+  it('carries a refusal back to a client still sending a large body: 403 every time, never a reset', async () => {
+    const post = (size: number) =>
+      new Promise<string>((ok) => {
+        const req = http.request({ host: '127.0.0.1', port: relayPort, method: 'POST', path: 'http://denied.test/v1/messages', headers: { 'content-length': String(size) }, agent: false }, (res) => {
+          res.resume()
+          res.on('end', () => ok(String(res.statusCode)))
+        })
+        req.on('error', (e: NodeJS.ErrnoException) => ok(e.code ?? e.message))
+        req.end(Buffer.alloc(size, 'x'))
+      })
+    const outcomes: string[] = []
+    for (let i = 0; i < 30; i++) outcomes.push(await post(i % 2 === 0 ? 1_000_000 : 200_000))
+    expect(outcomes.filter((o) => o !== '403')).toEqual([])
+  })
+
   it('a second relay on the same port exits 1 with one line', async () => {
     const [cmd, ...args] = relayNodeArgv(socketPath, relayPort)
     const r = await new Promise<{ code: number | null; err: string }>((ok) => {
