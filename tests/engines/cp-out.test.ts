@@ -5,40 +5,20 @@
  * hard link to an absolute path). Nothing lands outside the destination, and only regular files
  * and directories land at all. Skipped with the reason when an engine is not there.
  */
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EngineName, client, enginesRequired, findEngine } from './engines.js'
+import { type Engine, client, engineScratch, onEngine } from './engines.js'
 import { tarOf, treeOf } from '../cp-trees.js'
 
-const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
-
-const suite = (engineName: EngineName): void => {
-  const found = findEngine(engineName)
-  if (typeof found === 'string') {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(found)
-      })
-    else it.skip(`${engineName}: skipped, ${found}`, () => {})
-    return
-  }
-  const engine = found
-  const root = mkdtempSync(join(tmpdir(), `bottle-cpout-${engineName}-`))
-  const ws = join(root, 'ws')
+const suite = (engine: Engine): void => {
+  const { root, ws, bottle } = engineScratch(engine, 'bottle-cpout')
+  const engineName = engine.name
   const outside = join(root, 'outside')
-  mkdirSync(ws)
   mkdirSync(outside)
   const name = `bt-${randomBytes(3).toString('hex')}-cp`
   const rootName = `${name}r`
-  const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state') }
-  const bottle = (args: readonly string[]) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-  }
   const outsideIsEmpty = () => expect(readdirSync(outside)).toStrictEqual([])
 
   afterAll(() => {
@@ -115,5 +95,5 @@ const suite = (engineName: EngineName): void => {
   })
 }
 
-suite('docker')
-suite('podman')
+onEngine('docker', suite)
+onEngine('podman', suite)

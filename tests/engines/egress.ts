@@ -11,7 +11,7 @@ import { createServer as createTcpServer } from 'node:net'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Engine, type EngineName, client, enginesRequired, envFile, findEngine } from './engines.js'
+import { type Engine, type EngineName, client, onEngine } from './engines.js'
 
 const dist = join(import.meta.dirname, '..', '..', 'dist')
 
@@ -29,18 +29,8 @@ const viaProxy = (url: string) =>
 const connectScript = (host: string, port: number) =>
   `node -e 'const s=require("net").connect(${port},"${host}");s.setTimeout(3000,()=>{console.log("TIMEOUT");s.destroy()});s.on("data",(d)=>process.stdout.write(d));s.on("error",(e)=>console.log(e.code))'`
 
-export const egressSuite = (name: EngineName): void => {
-  const found = findEngine(name)
-  if (typeof found === 'string') {
-    if (enginesRequired)
-      it(`${name} engine is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(`${name}: ${found} (env file ${envFile})`)
-      })
-    else it.skip(`${name} engine: skipped, ${found}`, () => {})
-    return
-  }
-  doorOn(found)
-}
+/** The door's tests on that engine (docker and podman alike), or one test saying why not. */
+export const egressSuite = (name: EngineName): void => onEngine(name, doorOn)
 
 const brokenProxy = `
 const fs = require('node:fs'), net = require('node:net'), path = require('node:path'), cp = require('node:child_process')

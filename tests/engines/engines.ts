@@ -9,7 +9,10 @@
  * CONTAINERS_STORAGE_CONF), the ones bottle passes to a backend client.
  */
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { it } from 'vitest'
 
 export type EngineName = 'docker' | 'podman'
 
@@ -71,4 +74,46 @@ export const findEngine = (name: EngineName): Engine | string => {
   if (probe.status !== 0)
     return `${name} does not answer with ${engine.image} (${(probe.stderr.trim().split('\n')[0] ?? '') || `exit ${probe.status}`}): run scripts/test-engines.sh start`
   return engine
+}
+
+/**
+ * Declares `suite(engine)` when the engine answers; otherwise one test that says why: skipped, or,
+ * where engines are required (CI), failing. Every engine test file starts here.
+ */
+export const onEngine = (name: EngineName, suite: (engine: Engine) => void): void => {
+  const found = findEngine(name)
+  if (typeof found !== 'string') return suite(found)
+  if (enginesRequired)
+    it(`${name} engine is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
+      throw new Error(`${name}: ${found} (env file ${envFile})`)
+    })
+  else it.skip(`${name} engine: skipped, ${found}`, () => {})
+}
+
+const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
+
+/** A scratch root with a workdir `ws`, bottle's state in it, and the built CLI run against the engine. */
+export interface EngineScratch {
+  readonly root: string
+  readonly ws: string
+  /** The test's env, the engine's client variables, and XDG_STATE_HOME in `root`. */
+  readonly env: Readonly<Record<string, string>>
+  /** `node dist/bottle.js ARGS` in `ws`, synchronously. */
+  readonly bottle: (args: readonly string[]) => { status: number | null; stdout: string; stderr: string }
+}
+
+export const engineScratch = (engine: Engine, prefix: string): EngineScratch => {
+  const root = mkdtempSync(join(tmpdir(), `${prefix}-${engine.name}-`))
+  const ws = join(root, 'ws')
+  mkdirSync(ws)
+  const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state') }
+  return {
+    root,
+    ws,
+    env,
+    bottle: (args) => {
+      const r = spawnSync(process.execPath, [cli, ...args], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+    },
+  }
 }

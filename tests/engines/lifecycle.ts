@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { quoteShArgv } from '../../src/plan/quote.js'
-import { type Engine, type EngineName, client, enginesRequired, envFile, findEngine } from './engines.js'
+import { type Engine, type EngineName, client, onEngine } from './engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
@@ -43,19 +43,8 @@ const allCmdlines = (): string[] =>
     }
   })
 
-export const engineSuite = (name: EngineName): void => {
-  const found = findEngine(name)
-  if (typeof found === 'string') {
-    // Visible either way: a skipped test whose name says why, or, where engines are required, a failure.
-    if (enginesRequired)
-      it(`${name} engine is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(`${name}: ${found} (env file ${envFile})`)
-      })
-    else it.skip(`${name} engine: skipped, ${found}`, () => {})
-    return
-  }
-  lifecycle(found)
-}
+// Visible either way: a skipped test whose name says why, or, where engines are required, a failure.
+export const engineSuite = (name: EngineName): void => onEngine(name, lifecycle)
 
 const lifecycle = (engine: Engine): void => {
   const root = mkdtempSync(join(tmpdir(), `bottle-${engine.name}-`))

@@ -4,36 +4,16 @@
  * hosts have cgroup v1, where the engines write pids.max, memory.limit_in_bytes and
  * cpu.cfs_quota_us for the container.
  */
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EngineName, client, enginesRequired, findEngine } from './engines.js'
+import { type Engine, client, engineScratch, onEngine } from './engines.js'
 
-const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
-
-const suite = (engineName: EngineName): void => {
-  const found = findEngine(engineName)
-  if (typeof found === 'string') {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(found)
-      })
-    else it.skip(`${engineName}: skipped, ${found}`, () => {})
-    return
-  }
-  const engine = found
-  const root = mkdtempSync(join(tmpdir(), `bottle-limits-${engineName}-`))
-  const ws = join(root, 'ws')
-  mkdirSync(ws)
+const suite = (engine: Engine): void => {
+  const { root, ws, bottle } = engineScratch(engine, 'bottle-limits')
+  const engineName = engine.name
   const name = `bt-${randomBytes(3).toString('hex')}-lim`
-  const env = { ...(process.env as Record<string, string>), ...engine.clientEnv, XDG_STATE_HOME: join(root, 'state') }
-  const bottle = (args: readonly string[]) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-  }
 
   afterAll(() => {
     client(engine, ['rm', '-f', name])
@@ -84,5 +64,5 @@ const suite = (engineName: EngineName): void => {
   })
 }
 
-suite('docker')
-suite('podman')
+onEngine('docker', suite)
+onEngine('podman', suite)
