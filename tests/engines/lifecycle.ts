@@ -68,7 +68,7 @@ const lifecycle = (engine: Engine): void => {
       `      GREETING: ${JSON.stringify(greeting)}`,
       '    secrets: [BOTTLE_TEST_SECRET]',
       '    prompt: ./prompt.md',
-      // Not a test of egress (docker-egress.test.ts is): the backend's own network, as before it.
+      // Not a test of egress (egress.test.ts is): the backend's own network, as before it.
       '    network: open',
       `  ${fresh}:`,
       `    image: ${engine.image}`,
