@@ -72,7 +72,8 @@ const scanBudget = 20_000
  */
 export interface Listed {
   readonly key: string
-  readonly names: readonly string[]
+  /** The names joined by `/`, which no name holds: one string each, what JSON reads back fastest. */
+  readonly names: string
 }
 
 /** The listings a scan starts from (`known`), and those it leaves for the next (`found`). */
@@ -88,6 +89,9 @@ export interface ScanMemo {
   /** How many directories this scan listed (read with readdir) rather than took from `known`. */
   listed: number
 }
+
+/** A name readdir could give: not empty, `.` or `..`, no slash or NUL. */
+const isSegment = (x: string): boolean => x !== '' && x !== '.' && x !== '..' && !x.includes('/') && !x.includes('\0')
 
 /** What identifies a directory's state for ScanMemo: device, inode, mtime and ctime. */
 export const listingKey = (st: Stats): string => `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}`
@@ -118,8 +122,12 @@ export const rootOnlyUnder = (rootfs: string, dir: string, memo?: ScanMemo): { f
     const key = st === undefined ? null : listingKey(st)
     const known = key === null ? undefined : memo?.known.get(host)
     if (known !== undefined && known.key === key) {
-      memo?.found.set(host, known)
-      return known.names
+      const names = known.names === '' ? [] : known.names.split('/')
+      // A name that is not one path segment is no listing bottle wrote: list the directory instead.
+      if (names.every(isSegment)) {
+        memo?.found.set(host, known)
+        return names
+      }
     }
     let entries: Dirent[]
     try {
@@ -131,7 +139,7 @@ export const rootOnlyUnder = (rootfs: string, dir: string, memo?: ScanMemo): { f
     if (memo !== undefined) {
       memo.listed++
       // The key was read before the listing: a change in between makes the next scan list it again.
-      if (key !== null && st !== undefined && st.mtimeMs < memo.settledBefore && st.ctimeMs < memo.settledBefore) memo.found.set(host, { key, names })
+      if (key !== null && st !== undefined && st.mtimeMs < memo.settledBefore && st.ctimeMs < memo.settledBefore) memo.found.set(host, { key, names: names.join('/') })
     }
     return names
   }
@@ -162,12 +170,11 @@ export const rootOnlyUnder = (rootfs: string, dir: string, memo?: ScanMemo): { f
  * The scan's memo between runs: one JSON file in the state root (the user's own, which no sandbox
  * sees and no workdir may contain: src/backends/bwrap.ts, src/workdir.ts), beside the bwrap
  * directory rather than in it, where `ls` and `down --all` would meet it among the bottles:
- * `{ v: 1, dirs: { HOST_PATH: [KEY, [NAME, …]] } }`. Anything else in it, or a name that is not
- * one path segment, and the memo is not used: the scan then lists every directory, as with none.
+ * `{ v: 1, dirs: { HOST_PATH: [KEY, "NAME/NAME/…"] } }`. Anything else in it and the memo is not
+ * used; an entry whose names are not each one path segment is not used for its directory: the scan
+ * then lists that directory, as with no memo.
  */
 export const scanMemoFile = (stateRoot: string): string => `${stateRoot}/.bwrap-root-only-scan.json`
-
-const isSegment = (x: unknown): x is string => typeof x === 'string' && x !== '' && x !== '.' && x !== '..' && !x.includes('/') && !x.includes('\0')
 
 export const readScanMemo = (stateRoot: string): Map<string, Listed> => {
   const memo = new Map<string, Listed>()
@@ -180,10 +187,11 @@ export const readScanMemo = (stateRoot: string): Map<string, Listed> => {
   if (typeof parsed !== 'object' || parsed === null || (parsed as { v?: unknown }).v !== 1) return memo
   const dirs = (parsed as { dirs?: unknown }).dirs
   if (typeof dirs !== 'object' || dirs === null) return memo
+  // Each entry's names are checked when the scan takes them (rootOnlyUnder), not all here first.
   for (const [host, value] of Object.entries(dirs)) {
     if (!Array.isArray(value) || value.length !== 2) return new Map()
     const [key, names] = value as unknown[]
-    if (typeof key !== 'string' || !Array.isArray(names) || !names.every(isSegment)) return new Map()
+    if (typeof key !== 'string' || typeof names !== 'string') return new Map()
     memo.set(host, { key, names })
   }
   return memo
