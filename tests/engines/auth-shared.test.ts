@@ -46,7 +46,7 @@ const suite = (engineName: EngineName): void => {
   }, 180_000)
 
   describe(`auth: shared on the real ${engineName}`, { timeout: 240_000 }, () => {
-    it("node writes the shared ~/.claude; a file replaced by rename in one bottle is read in the other; the host directory stays 700 and outlives down", () => {
+    it('node writes the shared ~/.claude; a file replaced by rename in one bottle is read in the other; the host directory stays 700 and outlives down', () => {
       writeFileSync(join(ws, 'bottle.yaml'), [
         `backend: ${engineName}`, 'bottles:',
         ...[first, second].map((n) => `  ${n}: { image: ${engine.image}, network: open, auth: shared }`),
