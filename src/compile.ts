@@ -264,6 +264,8 @@ const checkDoor = (spec: BottleSpec): Checked<BottleSpec> => {
  * (after a reboot): the proxy, and where the relay outlives a command, the relay in the guest.
  */
 const doorAgain = (backend: Backend, spec: BottleSpec, host: HostFacts): Step[] => {
+  // A proxy of the backend's own is restarted by the backend (the kubelet restarts a proxy Pod).
+  if (backend.ownProxy !== undefined) return []
   const proxy = proxyIfStopped(backend.name, spec, host)
   if (proxy.length === 0 || backend.relayPerCommand === true) return proxy
   return [...proxy, rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
@@ -277,7 +279,7 @@ const probeStep = (backend: Backend, spec: BottleSpec, host: HostFacts, more: Pa
     env: proxyEnv,
     secrets: [],
     cwd: spec.workdir,
-    argv: probeArgv(),
+    argv: backend.ownProxy?.probe ?? probeArgv(),
     tty: false,
     stdin: false,
   }, more)
@@ -469,10 +471,10 @@ const compileOnBottle = (
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
       // The proxy before the bottle starts (each backend puts it there), stopped by the undo.
-      const proxy = door === null ? [] : [startProxy(backend.name, spec, door, host, true)]
+      const proxy = door === null || backend.ownProxy !== undefined ? [] : [startProxy(backend.name, spec, door, host, true)]
       const relay = door === null || backend.relayPerCommand === true
         ? []
-        : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
+        : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', backend.ownProxy?.relayStart(spec) ?? relayStartArgv)]
       // auth: shared's directory before the create that mounts it (src/auth.ts).
       const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host)]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
@@ -548,12 +550,14 @@ const compileOnBottle = (
     case 'update':
       return compileUpdate(backend, spec, op, host)
     case 'down':
-      // The proxy first: on bwrap its directory is inside what down removes.
+      // The proxy first: on bwrap its directory is inside what down removes. A proxy of the
+      // backend's own goes with the backend's down.
       return E.right(plan('down', backend, spec, host, [
-        ...(door === null ? [] : [stopProxy(backend.name, spec, host)]),
+        ...(door === null || backend.ownProxy !== undefined ? [] : [stopProxy(backend.name, spec, host)]),
         ...backend.down(spec, host),
+        ...(door === null ? [] : backend.ownProxy?.remove(spec) ?? []),
         forgetRecord(backend, spec, host),
-        ...(door === null ? [] : [forgetProxy(backend.name, spec, host)]),
+        ...(door === null || backend.ownProxy !== undefined ? [] : [forgetProxy(backend.name, spec, host)]),
       ], null, [
         info('a bottle that is already gone is not an error'),
       ]))
@@ -666,6 +670,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).
+    if (backend.ownProxy !== undefined) return [...backend.down(spec, host), ...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
     return [stopProxy(backend.name, spec, host), ...backend.down(spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
   })
   return E.right(plan('down', backend, null, host, steps, null, [
