@@ -142,6 +142,8 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ...limitFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
+      // Inside the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
+      ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`]),
       '-w', spec.workdir,
       // A container that lives until `down`: the image's own entrypoint is not the workload.
       '--entrypoint', 'sleep',
