@@ -15,6 +15,7 @@ import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKin
 import { isTerminal } from './stdio.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 import { type DotGit, type GitDirFacts, gitdirOf } from './workspace-guard.js'
+import type { FetchFacts } from './fetch.js'
 import type { EgressFacts } from './backends/egress.js'
 import { proxyRunning } from './egress/state.js'
 
@@ -246,6 +247,27 @@ export const readGitDirFacts = (workdir: string): GitDirFacts => {
     return { kind, gitdir, gitdirKind: found === 'file' ? 'other' : found }
   })()
   return { workdir, dotGit }
+}
+
+/**
+ * What fetch needs of the host (src/fetch.ts): the repository the current directory is in (the
+ * nearest directory upward with a `.git`, as git finds it), and, when the backend binds the
+ * workdir, whether the workdir has a `.git` (null: the workdir is the bottle's own, kubernetes).
+ */
+export const readFetchFacts = (cwd: string, workdir: string, bindsWorkdir: boolean): FetchFacts => {
+  let dir = cwd
+  let hostRepo: string | null = null
+  for (;;) {
+    if (entryKind(join(dir, '.git')) !== 'missing') {
+      hostRepo = dir
+      break
+    }
+    const up = dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  const dotGit = entryKind(join(workdir, '.git'))
+  return { hostRepo, workdirIsRepo: bindsWorkdir ? dotGit === 'dir' || dotGit === 'file' : null }
 }
 
 /** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */

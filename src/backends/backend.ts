@@ -15,6 +15,7 @@ import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 import type { Surroundings } from '../host.js'
 import type { EgressFacts } from './egress.js'
+import type { FetchFacts } from '../fetch.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -57,6 +58,8 @@ export interface HostFacts {
    * over itself (src/workspace-guard.ts). Absent: none (and bwrap reads its launch's list back).
    */
   readonly gitGuard?: readonly string[]
+  /** For fetch: the host repository and whether the workdir is one (src/fetch.ts). */
+  readonly fetch?: FetchFacts
 }
 
 /** An entry below a directory that bottle will not copy: its path, and what it is. */

@@ -203,6 +203,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
     case 'cp':
     case 'update':
     case 'probe':
+    case 'fetch':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))
       break
     case 'down':

@@ -7,7 +7,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile, copyOutPaths } from '../compile.js'
-import { promptFileProblem, readEgressFacts, readGitDirFacts, readHostFacts, readWorkdirFacts } from '../host.js'
+import { promptFileProblem, readEgressFacts, readFetchFacts, readGitDirFacts, readHostFacts, readWorkdirFacts } from '../host.js'
 import { gitGuard } from '../workspace-guard.js'
 import { doorOf, egressDir } from '../backends/egress.js'
 import { show } from '../plan/errors.js'
@@ -76,7 +76,7 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing)
   // Only a bottle with a door needs to know how to start its proxy, and whether it runs (file reads).
   const egress = doorOf(spec) === null ? null : readEgressFacts(egressDir(backend.name, spec, facts))
-  const guarded = git === null ? facts : { ...facts, gitGuard: git.paths }
+  const guarded = git !== null ? { ...facts, gitGuard: git.paths } : op._tag === 'fetch' ? { ...facts, fetch: readFetchFacts(cwd, spec.workdir, backend.bindsWorkdir) } : facts
   const compiled = compile(backend, spec, op, egress === null ? guarded : { ...guarded, egress })
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
