@@ -57,6 +57,7 @@ import {
   managedLabel,
   specHashLabel,
 } from './backend.js'
+import { authMount } from '../auth.js'
 
 // -------------------------------------------------------------------------------------------------
 // the layout
@@ -280,6 +281,11 @@ const hiddenHostPaths = (spec: BottleSpec, facts: BwrapFacts): string[] => {
 /** The git paths to bind read-only: the launch's own (read at launch), else what it recorded. */
 const gitGuardOf = (host: HostFacts, bottle: BwrapBottleFacts): readonly string[] => host.gitGuard ?? bottle.gitGuard ?? []
 
+const sharedAuthBind = (spec: BottleSpec, host: HostFacts, user: string): string[] => {
+  const mount = authMount(spec, host, 'bwrap', user)
+  return mount === null ? [] : ['--bind', mount.source, mount.target]
+}
+
 /** `bwrap OPTIONS --`: everything before the command, one argv word per word. */
 const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv: readonly string[]): string[] => {
   const { facts, bottle } = factsOf(host)
@@ -300,6 +306,9 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     ...rootMounts(spec, facts),
     ...(bottle.promptInstalled ? ['--ro-bind', `${state}/system-prompt.md`, promptGuestPath] : []),
     '--bind', `${state}/home`, homeOf(box.user),
+    // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write, over the
+    // home (src/auth.ts); its ids map to the host user's, as the home's do.
+    ...sharedAuthBind(spec, host, box.user),
     // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
     // files its sessions by cwd finds them again on resume.
     '--bind', spec.workdir, spec.workdir,

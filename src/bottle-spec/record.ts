@@ -44,9 +44,14 @@ export interface SpecRecord {
    * bottle without limits keeps the hash it had before limits existed.
    */
   readonly limits: string | null
+  /**
+   * `shared` for auth: shared; null for a token (the default). Left out of the canonical JSON when
+   * null, like limits, so a bottle signed in by token keeps the hash it had before.
+   */
+  readonly auth: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'auth' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -95,6 +100,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
   limits: limitsText(spec.limits),
+  auth: spec.auth === 'token' ? null : spec.auth,
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -110,6 +116,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     network: r.network,
     agent: r.agent,
     ...(r.limits === null ? {} : { limits: r.limits }),
+    ...(r.auth === null ? {} : { auth: r.auth }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -153,8 +160,9 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
   const limits = Object.hasOwn(o, 'limits') ? o.limits : null
+  const auth = Object.hasOwn(o, 'auth') ? o.auth : null
   if (
-    !(limits === null || isString(limits)) ||
+    !(limits === null || isString(limits)) || !(auth === null || isString(auth)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
     !(isString(network) && networkTextRule.test(network)) ||
@@ -162,14 +170,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, auth })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'auth', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -307,6 +315,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       namespace: spec.namespace,
       resources: spec.resources,
       limits: spec.limits,
+      auth: spec.auth,
     },
   })}\n`
 
@@ -345,6 +354,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   // A record written before limits existed has none: no limits.
   const bottleLimits = recordedLimits(own(s, 'limits'))
   if (E.isLeft(bottleLimits)) return bottleLimits
+  // A record written before sign-in modes existed has none: a token, the default.
+  const auth = own(s, 'auth')
+  if (!(auth === undefined || auth === 'token' || auth === 'shared')) return E.left('the launch record has an auth that is not token or shared')
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -373,6 +385,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
     limits: bottleLimits.right,
+    ...(auth === undefined ? {} : { auth }),
   })
 }
 
