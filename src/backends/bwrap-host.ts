@@ -8,7 +8,8 @@
  */
 import { type Dirent, type Stats, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { type Surroundings, kindOf, uidOf, which } from '../host.js'
+import { type Surroundings, kindOf, readRegularFile, uidOf, which } from '../host.js'
+import { gitGuardFile } from '../workspace-guard.js'
 import type { BottleQuery, BwrapFacts, Ids, SystemEntry } from './backend.js'
 
 /** uid and gid of the named users in /etc/passwd text (`name:pw:uid:gid:…`); others are left out. */
@@ -135,6 +136,28 @@ const stateProblem = (state: string, uid: number): string | null => {
   return null
 }
 
+/**
+ * The git paths launch bound read-only (bwrap.ts writes them, one JSON array, in the state
+ * directory, which no sandbox shows), each kept only while it is still a plain directory or file:
+ * one the user removed since is not bound (a bind of a missing path fails), and a symlink is never
+ * followed. Bound in every sandbox since launch, none of them can have been changed by the agent.
+ */
+const recordedGitGuard = (state: string): readonly string[] => {
+  const read = readRegularFile(`${state}/${gitGuardFile}`, 65536)
+  if (read._tag !== 'text') return []
+  let paths: unknown
+  try {
+    paths = JSON.parse(read.text)
+  } catch {
+    return []
+  }
+  if (!Array.isArray(paths)) return []
+  return paths.filter((p): p is string => typeof p === 'string' && isAbsolute(p) && !p.includes('\0')).filter((p) => {
+    const st = lstatOf(p)
+    return st !== null && (st.isDirectory() || st.isFile())
+  })
+}
+
 export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): BwrapFacts => {
   const { env, stateRoot } = host
   const stateDir = `${stateRoot}/bwrap`
@@ -177,6 +200,7 @@ export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): B
           launched: kindOf(state) === 'dir',
           promptInstalled: lstatOf(`${state}/system-prompt.md`)?.isFile() === true,
           unsafe: stateProblem(state, uid),
+          gitGuard: recordedGitGuard(state),
           users: query.users,
           accounts: parsePasswd(passwd, query.users),
         },
