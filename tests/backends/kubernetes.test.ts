@@ -244,6 +244,7 @@ describe('kubernetes examples', () => {
   it('notes say which cluster, and what is fixed at launch', () => {
     expect(planOf({ _tag: 'agent', args: [], tty: null }).notes.map(noteText)).toStrictEqual([
       "network: open, the backend's own default network, no allow-list (docker, podman: a bridge to anywhere the host reaches; kubernetes: the Pod network; bwrap, smolvm: none)",
+      'sign-in: by token, from the secret CLAUDE_CODE_OAUTH_TOKEN',
       'cluster: context "lab", namespace agents',
       "secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again",
     ])
