@@ -444,7 +444,7 @@ export interface Compile {
 
 export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
   if (isBackendOperation(op)) {
-    if (op._tag === 'auth') return compileAuthImport(backend.name, op, host)
+    if (op._tag === 'auth') return compileAuthImport(backend, op, host)
     return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
   }
   // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
@@ -461,7 +461,7 @@ const compileOnBottle = (
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   // down takes a bottle away whatever its env says.
-  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend.name, s, host))(checkDoor(checkedSpec.right))
+  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend, s, host))(checkDoor(checkedSpec.right))
   if (E.isLeft(doorChecked)) return doorChecked
   const spec = doorChecked.right
   const door = doorOf(spec)

@@ -62,6 +62,11 @@ describe("each operation's example, as `bottle plan` (through sh, with the built
     mkdirSync(bin, { recursive: true })
     writeFileSync(join(bin, 'bottle'), `#!/bin/sh\nexec '${process.execPath}' '${bottleJs}' "$@"\n`, { mode: 0o755 })
     mkdirSync(join(sb.workdir, 'fixtures'), { recursive: true })
+    // auth import copies the host's own sign-in: the home has one to copy.
+    if (op === 'auth') {
+      mkdirSync(join(sb.env.HOME ?? '', '.claude'), { recursive: true })
+      writeFileSync(join(sb.env.HOME ?? '', '.claude', '.credentials.json'), '{}')
+    }
     const r = await execa('/bin/sh', ['-c', example ?? 'false'], {
       cwd: sb.workdir,
       env: { ...sb.env, PATH: `${bin}:${sb.env.PATH}` },
