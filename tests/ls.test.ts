@@ -127,6 +127,7 @@ describe('renderLsJson', () => {
           "name": "demo",
           "spec": {
             "agent": "claude",
+            "auth": null,
             "env": [
               "CI",
             ],

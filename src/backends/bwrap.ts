@@ -473,11 +473,13 @@ const create = (spec: BottleSpec, host: HostFacts, _guest: unknown, door: readon
     step(`record the spec that shaped the bottle in ${state}/${labelsFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${labelsFile}`], {
       stdin: { _tag: 'text', text: launchLabels(spec, bwrap.defaultImage).map(([k, v]) => `${k}=${v}\n`).join('') },
     }),
-    // Every later sandbox binds these again (bwrap-host.ts reads them back); the file is outside
-    // every bind, so the agent cannot add to it or take a path out.
-    step(`record the git paths bound read-only in ${state}/${gitGuardFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${gitGuardFile}`], {
-      stdin: { _tag: 'text', text: `${JSON.stringify(host.gitGuard ?? [])}\n` },
-    }),
+    // Every later sandbox binds these again (bwrap-host.ts reads them back; no file: none); the
+    // file is outside every bind, so the agent cannot add to it or take a path out.
+    ...((host.gitGuard ?? []).length === 0 ? [] : [
+      step(`record the git paths bound read-only in ${state}/${gitGuardFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${gitGuardFile}`], {
+        stdin: { _tag: 'text', text: `${JSON.stringify(host.gitGuard)}\n` },
+      }),
+    ]),
     // The proxy's directory is in the state directory, made just now; the first sandbox needs its socket.
     ...door,
     // A launch that cannot start a sandbox (no user namespaces, a rootfs without the workdir's

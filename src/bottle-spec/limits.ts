@@ -64,15 +64,16 @@ export const cpusLimit = (text: string): Checked<string> => {
 
 const unitBytes: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
 // docker's RAMInBytes (go-units): a number, then b, k, m, g or t in either case, each a power of
-// 1024; what is not a whole number of bytes is cut off, as docker does.
-const memoryRule = /^(\d+(?:\.\d+)?)([bkmgt]?)$/i
+// 1024. Only a whole number: docker also takes 1.5g and cuts off a fraction of a byte, which the
+// manifest's JSON Schema cannot say (0.0000001m floors to 0 bytes); 1536m says 1.5g exactly.
+const memoryRule = /^(\d+)([bkmgt]?)$/i
 
 export const memoryLimit = (text: string): Checked<number> => {
   const m = memoryRule.exec(text)
   const unit = unitBytes[(m?.[2] ?? '').toLowerCase()]
   const bytes = m === null || unit === undefined ? NaN : Math.floor(Number(m[1]) * unit)
   if (!Number.isSafeInteger(bytes) || bytes <= 0)
-    return E.left(compileError(`memory ${show(text)} must be a positive size in bytes or with a unit b, k, m, g or t (powers of 1024), such as 512m or 4g`))
+    return E.left(compileError(`memory ${show(text)} must be a positive whole number of bytes or of a unit b, k, m, g or t (powers of 1024), such as 512m, 4g or 1536m`))
   return E.right(bytes)
 }
 

@@ -199,9 +199,9 @@ export const manifestSchema = {
               exclusiveMinimum: 0,
             },
             memory: {
-              description: 'Bytes, or a number with b, k, m, g or t (powers of 1024, as docker reads them): 512m, 4g.',
+              description: 'A whole number of bytes, or of b, k, m, g or t (powers of 1024, as docker reads them): 512m, 4g, 1536m.',
               type: ['string', 'integer'],
-              pattern: '^(?!0*(\\.0*)?[bkmgtBKMGT]?$)\\d+(\\.\\d+)?[bkmgtBKMGT]?$',
+              pattern: '^(?!0+[bkmgtBKMGT]?$)\\d+[bkmgtBKMGT]?$',
               minimum: 1,
             },
             pids: {

@@ -21,14 +21,14 @@ describe('memory, as docker reads it', () => {
     ['1024k', 1024 ** 2],
     ['65536', 65536],
     ['100b', 100],
-    ['1.5g', 1.5 * 1024 ** 3],
+    ['1536m', 1.5 * 1024 ** 3],
     ['1t', 1024 ** 4],
   ])('%s is %d bytes', (text, bytes) => {
     expect(right(memoryLimit(text))).toBe(bytes)
   })
 
-  it.each(['0', '0m', '-1m', '512mb', '4Gi', '1 g', '', 'm', '1e9', '0.1b', '99999999999t'])('%j is refused with one line', (text) => {
-    expect(message(memoryLimit(text))).toBe(`memory ${JSON.stringify(text)} must be a positive size in bytes or with a unit b, k, m, g or t (powers of 1024), such as 512m or 4g`)
+  it.each(['0', '0m', '-1m', '512mb', '4Gi', '1 g', '', 'm', '1e9', '0.1b', '1.5g', '1.5', '99999999999t'])('%j is refused with one line', (text) => {
+    expect(message(memoryLimit(text))).toBe(`memory ${JSON.stringify(text)} must be a positive whole number of bytes or of a unit b, k, m, g or t (powers of 1024), such as 512m, 4g or 1536m`)
   })
 
   // Every size in whole units reads back as the same number of bytes from its own text, and
@@ -69,7 +69,7 @@ describe('limits in the manifest', () => {
 
   it.each([
     ['limits: { cpus: 0 }', 'bottle.yaml: bottles.demo.limits.cpus: cpus "0" must be a positive decimal number of CPUs, such as 2 or 1.5 (at most 3 decimals)'],
-    ['limits: { memory: 4Gi }', 'bottle.yaml: bottles.demo.limits.memory: memory "4Gi" must be a positive size in bytes or with a unit b, k, m, g or t (powers of 1024), such as 512m or 4g'],
+    ['limits: { memory: 4Gi }', 'bottle.yaml: bottles.demo.limits.memory: memory "4Gi" must be a positive whole number of bytes or of a unit b, k, m, g or t (powers of 1024), such as 512m, 4g or 1536m'],
     ['limits: { pids: 2.5 }', 'bottle.yaml: bottles.demo.limits.pids: pids "2.5" must be a positive whole number of processes, at most 4194304'],
     ['limits: { pids: [1] }', 'bottle.yaml: bottles.demo.limits.pids: must be a number or a string, not a list'],
     ['limits: { disk: 1g }', 'bottle.yaml: bottles.demo.limits.disk: unknown key (known: cpus, memory, pids)'],

@@ -52,6 +52,8 @@ it.each([[['--help']], [['-h']], [['help']], [['plan', '--help']], [['run', '--h
 describe("each operation's example, as `bottle plan` (through sh, with the built executable)", () => {
   it.each(opNames)('%s', async (op) => {
     if (op !== 'launch') await launchedEverywhere()
+    // fetch brings commits into the repository the cwd is in, from a workdir that is one.
+    if (op === 'fetch') mkdirSync(join(sb.workdir, '.git'), { recursive: true })
     const help = (await bottle(['plan', op, '--help'], sb.env)).stdout
     const example = /\nExample:\n {2}(bottle .*)\n/.exec(help)?.[1]
     expect(example).toBeDefined()

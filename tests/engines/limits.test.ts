@@ -32,13 +32,14 @@ const suite = (engine: Engine): void => {
    * sleep ends; an exec meanwhile finds the cgroup full. The engine's exec starts `runc init`
    * inside the container's cgroup, and runc init (Go) needs several tasks of its own: with one
    * left it dies, and podman's exec exits 255 with runc's "read init-p: connection reset by peer"
-   * (seen with podman 4.3.1 and runc 1.1.5 here, within the sleepers' 2 s, in most runs; docker's
-   * slower exec path mostly started after they were gone).
+   * (podman 4.3.1, runc 1.1.5 here); docker's exec gets its shell started, which then cannot fork
+   * (exit 2). Without this wait, both fail every time with 10 s sleepers; with 2 s ones, the CLI's
+   * own start-up usually outlived them, which is why it passed in some runs and not in CI.
    */
   const drained = (idle: number): void => {
-    const until = Date.now() + 20_000
+    const until = Date.now() + 30_000
     while (pidsNow() > idle) {
-      if (Date.now() > until) throw new Error(`the container still has ${pidsNow()} tasks after 20 s`)
+      if (Date.now() > until) throw new Error(`the container still has ${pidsNow()} tasks after 30 s`)
       spawnSync('sleep', ['0.2'])
     }
   }
@@ -62,16 +63,17 @@ const suite = (engine: Engine): void => {
       // What the idle container holds: its init and `sleep infinity`.
       const idle = pidsNow()
       expect(idle).toBeLessThanOrEqual(3)
-      // 60 sleepers cannot fit under 40 processes; 5 can.
-      const fork = (n: number) => bottle(['run', 'exec', name, `for i in $(seq ${n}); do sleep 2 & done; echo started; wait`])
-      const over = fork(60)
+      // 60 sleepers cannot fit under 40 processes; 5 can. The ones that did start outlive the
+      // over-limit shell by 10 s: long enough that the next command would meet them every time.
+      const fork = (n: number, seconds: number) => bottle(['run', 'exec', name, `for i in $(seq ${n}); do sleep ${seconds} & done; echo started; wait`])
+      const over = fork(60, 10)
       expect(over.stderr).toMatch(/fork/i)
       expect(over.status).not.toBe(0)
       expect(over.stdout).not.toContain('started')
       // The limit held: the cgroup filled to it, no further.
       expect(pidsNow()).toBeLessThanOrEqual(40)
       drained(idle)
-      expect(fork(5)).toMatchObject({ status: 0, stdout: 'started\n' })
+      expect(fork(5, 1)).toMatchObject({ status: 0, stdout: 'started\n' })
     })
 
     it('memory past the limit is killed (exit 137, SIGKILL from the OOM killer); under it, the program runs', () => {
