@@ -41,6 +41,7 @@ import { bottleStateDir, launchRecordJson, recordFile } from './bottle-spec/reco
 import { updateOf } from './bottle-spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
 import { noLimits } from './bottle-spec/limits.js'
+import { defaultProvision } from './bottle-spec/provision.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
@@ -656,7 +657,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits,
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision,
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).

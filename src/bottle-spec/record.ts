@@ -19,6 +19,7 @@ import { sha256 } from '../plan/hash.js'
 import { type AllowEntry, type NetworkSetting, formatEntry, networkText, networkTextRule, parseEntry } from '../egress/policy.js'
 import type { BottleSpec, SpecLayer } from './spec.js'
 import { type LimitsLayer, cpusLimit, limitsText, memoryLimit, pidsLimit } from './limits.js'
+import { type ProvisionLayer, provisionScript, provisionText } from './provision.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -44,9 +45,11 @@ export interface SpecRecord {
    * bottle without limits keeps the hash it had before limits existed.
    */
   readonly limits: string | null
+  /** provisionText: null for the default (left out of the canonical JSON, as limits is); scripts as a digest. */
+  readonly provision: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -95,6 +98,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
   limits: limitsText(spec.limits),
+  provision: provisionText(spec.provision),
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -110,6 +114,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     network: r.network,
     agent: r.agent,
     ...(r.limits === null ? {} : { limits: r.limits }),
+    ...(r.provision === null ? {} : { provision: r.provision }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -153,8 +158,10 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
   const limits = Object.hasOwn(o, 'limits') ? o.limits : null
+  const provision = Object.hasOwn(o, 'provision') ? o.provision : null
   if (
     !(limits === null || isString(limits)) ||
+    !(provision === null || isString(provision)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
     !(isString(network) && networkTextRule.test(network)) ||
@@ -162,14 +169,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'provision', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -307,6 +314,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       namespace: spec.namespace,
       resources: spec.resources,
       limits: spec.limits,
+      provision: { run: spec.provision.install ? spec.provision.scripts : false, allow: spec.provision.allow },
     },
   })}\n`
 
@@ -345,6 +353,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   // A record written before limits existed has none: no limits.
   const bottleLimits = recordedLimits(own(s, 'limits'))
   if (E.isLeft(bottleLimits)) return bottleLimits
+  // A record written before provisioning existed has none: the default (it ran nothing then, and launch is over).
+  const bottleProvision = recordedProvision(own(s, 'provision'))
+  if (E.isLeft(bottleProvision)) return bottleProvision
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -373,6 +384,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
     limits: bottleLimits.right,
+    provision: bottleProvision.right,
   })
 }
 
@@ -402,6 +414,18 @@ const recordedNetwork = (n: unknown): E.Either<string, NetworkSetting> => {
     entries.push(entry)
   }
   return E.right({ mode: 'egress', allow: entries })
+}
+
+/** The `provision` of a launch record: `{run: false | [script…], allow: [{host, port, private}]}`, checked again. */
+const recordedProvision = (v: unknown): E.Either<string, ProvisionLayer> => {
+  if (v === undefined) return E.right({})
+  const bad = E.left('the launch record has a provision bottle does not write')
+  if (!isObject(v)) return bad
+  const run = own(v, 'run')
+  if (!(run === false || (isStringList(run) && run.every((r) => E.isRight(provisionScript(r)))))) return bad
+  const allow = recordedNetwork({ mode: 'egress', allow: own(v, 'allow') })
+  if (E.isLeft(allow) || allow.right.mode !== 'egress') return bad
+  return E.right({ run, allow: allow.right.allow })
 }
 
 /** The `limits` of a launch record, each checked again as the manifest's would be. */

@@ -13,6 +13,7 @@ import type { BackendName } from '../plan/types.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries } from '../egress/policy.js'
 import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './agent.js'
 import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
+import { type Provision, type ProvisionLayer, mergeProvision } from './provision.js'
 import {
   type Checked,
   absolutePath,
@@ -62,6 +63,8 @@ export interface BottleSpec {
   readonly resources: Resources
   /** CPUs, memory and processes, on every backend that can enforce them (src/bottle-spec/limits.ts). */
   readonly limits: Limits
+  /** What launch runs as root in the guest before the agent's first use (src/bottle-spec/provision.ts). */
+  readonly provision: Provision
 }
 
 /** Container resources by name (cpu, memory, nvidia.com/gpu), each a Kubernetes quantity, in the order given. */
@@ -93,6 +96,7 @@ export interface SpecLayer {
   readonly namespace?: string
   readonly resources?: Resources
   readonly limits?: LimitsLayer
+  readonly provision?: ProvisionLayer
 }
 
 export const defaultUser = 'node'
@@ -296,6 +300,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       namespace: c.namespace,
       resources: { requests: c.requests, limits: c.limits },
       limits,
+      provision: mergeProvision(m.provision, f.provision),
     })),
   )
 }

@@ -15,6 +15,7 @@ import type { AllowEntry } from '../../src/egress/policy.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { defaultAgent } from '../../src/bottle-spec/agent.js'
 import { noLimits } from '../../src/bottle-spec/limits.js'
+import { defaultProvision } from '../../src/bottle-spec/provision.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { type Plan, type Step, allSteps } from '../../src/plan/types.js'
 import { type Scenario, fixedHost, scenarioArb, withOp } from '../arbitraries.js'
@@ -158,7 +159,7 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
 describe('the egress door: examples', () => {
   const spec = (network: BottleSpec['network'], env: BottleSpec['env'] = []): BottleSpec => ({
     name: 'demo', image: null, user: 'node', workdir: '/src/app', env, secrets: [], prompt: null,
-    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits,
+    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision,
   })
   const egress: BottleSpec['network'] = { mode: 'egress', allow: [{ host: 'api.anthropic.com', port: 443, private: false }] }
   const host = (s: BottleSpec, op: BottleOperation): HostFacts => fixedHost(s, op)
