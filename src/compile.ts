@@ -45,6 +45,7 @@ import { defaultProvision } from './bottle-spec/provision.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
+import { type RootGuestStep, provisionOf } from './provision.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -211,6 +212,21 @@ const rootStep =
       tty: false,
       stdin: false,
     })
+
+/** A provision step (src/provision.ts): root, cwd `/`, no secrets, its output shown. */
+const provisionStep =
+  (backend: Backend, spec: BottleSpec, host: HostFacts): RootGuestStep =>
+  (title, argv, env) =>
+    guestStep(backend, spec, host, title, {
+      user: 'root',
+      home: homeOf('root'),
+      env,
+      secrets: [],
+      cwd: '/',
+      argv,
+      tty: false,
+      stdin: false,
+    }, { stdio: 'passthrough' })
 
 /** Copy a host path in, owned by the bottle's user; how is the backend's business. */
 const copyInSteps = (
@@ -465,17 +481,21 @@ const compileOnBottle = (
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
-      // The proxy before the bottle starts (each backend puts it there), stopped by the undo.
-      const proxy = door === null ? [] : [startProxy(backend.name, spec, door, host, true)]
+      const provision = provisionOf(backend, spec, host, door, provisionStep(backend, spec, host))
+      if (E.isLeft(provision)) return provision
+      // The proxy before the bottle starts (each backend puts it there), stopped by the undo; during provisioning it lets the provision hosts through too.
+      const proxyDoor = provision.right.proxyDoor
+      const proxy = proxyDoor === null ? [] : [startProxy(backend.name, spec, proxyDoor, host, true)]
       const relay = door === null || backend.relayPerCommand === true
         ? []
         : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
-      const create = [...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host)]
+      const create = [...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
       const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
       const recorded = [
         networkNote(spec),
         info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
+        ...provision.right.notes,
       ]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, [...create, ...probe], null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
