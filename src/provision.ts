@@ -27,7 +27,7 @@ import { type GuestIntent, type Note, type Step, info } from './plan/types.js'
 // model
 // -------------------------------------------------------------------------------------------------
 
-/** A guest step as root, cwd `/`, no secrets, its output shown; `env` is the proxy env with a door. */
+/** A guest step as root, cwd `/`, no secrets, its output shown; `env`: the spec's plain env, and the proxy env with a door. */
 export type RootGuestStep = (title: string, argv: readonly string[], env: GuestIntent['env']) => Step
 
 export interface ProvisionPlan {
@@ -82,7 +82,8 @@ export const provisionOf = (backend: Backend, spec: BottleSpec, host: HostFacts,
     )] })
   }
   const install = installOf(spec)
-  const env = door === null ? [] : proxyEnv
+  // The bottle's plain env (a registry mirror: npm_config_registry), never its secrets; with a door, where the door is.
+  const env = [...spec.env, ...(door === null ? [] : proxyEnv)]
   const steps: Step[] = [
     ...(install === null ? [] : [asRoot(
       `install ${spec.agent.command} as root if the image lacks it (npm install -g ${install.npmPackage})`,
