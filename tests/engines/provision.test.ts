@@ -11,7 +11,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,6 +41,8 @@ const derivedImage = (engine: Engine, tag: string, script: string, copies: reado
   }
   try {
     must(['run', '-d', '--name', box, '--network', 'none', '--entrypoint', 'sleep', engine.image, 'infinity'])
+    // docker cp makes the last component only: the parents first.
+    if (copies.length > 0) must(['exec', '-u', 'root', box, 'mkdir', '-p', ...copies.map(([, to]) => to.replace(/\/[^/]*$/, ''))])
     for (const [from, to] of copies) must(['cp', from, `${box}:${to}`])
     must(['exec', '-u', 'root', box, '/bin/sh', '-c', script])
     must(['commit', box, tag])
@@ -144,12 +146,8 @@ if (missing !== null) {
   beforeAll(async () => {
     const port = await new Promise<number>((ok) => registry.server.listen(0, '127.0.0.2', () => ok((registry.server.address() as { port: number }).port)))
     registryUrl = registry.base(port)
-    const npmLink = join(root, 'npm-link')
-    mkdirSync(npmLink)
-    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(npmLink, 'npm'))
-    withNpm = derivedImage(engine, `bottle-test-npm:${baseTag}`, 'rm -f /usr/local/bin/claude && test -x /usr/local/bin/npm', [
+    withNpm = derivedImage(engine, `bottle-test-npm:${baseTag}`, 'rm -f /usr/local/bin/claude && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && npm --version', [
       [hostNpm(), '/usr/local/lib/node_modules/npm'],
-      [join(npmLink, 'npm'), '/usr/local/bin/npm'],
     ])
     withoutAgent = derivedImage(engine, `bottle-test-noagent:${baseTag}`, 'rm -f /usr/local/bin/claude')
     writeFileSync(join(ws, 'bottle.yaml'), [
