@@ -65,20 +65,20 @@ const installOf = (spec: BottleSpec): AgentInstall | null =>
 const sameHostPort = (a: string, b: string): boolean => a.replace(/\/private$/, '') === b.replace(/\/private$/, '')
 
 /**
- * What a launch runs to provision the bottle. bwrap runs the host's own binaries, read-only: it
+ * What a launch runs to provision the bottle. bwrap (hostBinaries) runs the host's own binaries, read-only: it
  * installs nothing (a note says so) and refuses scripts, which could change nothing that lasts.
  */
 export const provisionOf = (backend: Backend, spec: BottleSpec, host: HostFacts, door: Door | null, asRoot: RootGuestStep): Checked<ProvisionPlan> => {
   const p = spec.provision
   if (p.allow.length > 0 && door === null)
     return E.left(compileError(`provision_allow needs the egress allow-list, but the network is ${spec.network.mode}: leave out network, or give network: {allow: […]}`))
-  if (backend.name === 'bwrap') {
+  if (backend.hostBinaries === true) {
     if (p.scripts.length > 0)
-      return E.left(compileError(`provision scripts cannot run on bwrap: its root is the host's own system directories, bound read-only, so nothing they install would be there; install on the host, or use docker, podman or smolvm`))
+      return E.left(compileError(`provision scripts cannot run on ${backend.name}: its root is the host's own system directories, bound read-only, so nothing they install would be there; install on the host, or use docker, podman or smolvm`))
     return E.right({ steps: [], proxyDoor: door, notes: [info(
       p.install && spec.agent.name !== 'custom'
-        ? `provision: bwrap runs the host's own binaries (read-only): nothing is installed, ${spec.agent.command} must be on the host`
-        : 'provision: none (bwrap runs the host\'s own binaries)',
+        ? `provision: ${backend.name} runs the host's own binaries (read-only): nothing is installed, ${spec.agent.command} must be on the host`
+        : `provision: none (${backend.name} runs the host's own binaries)`,
     )] })
   }
   const install = installOf(spec)

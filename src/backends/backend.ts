@@ -240,6 +240,11 @@ export interface Backend {
    */
   readonly relayPerCommand?: boolean
   /**
+   * The sandbox runs the host's own binaries, bound read-only (bwrap): launch installs nothing
+   * into it and refuses provision scripts (src/provision.ts), which could change nothing that lasts.
+   */
+  readonly hostBinaries?: boolean
+  /**
    * How to tell the backend's own failure from the guest command's exit code, when the client
    * uses the same codes for both (see Step.liveCheck); absent when its own codes are its own.
    */
