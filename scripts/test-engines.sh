@@ -17,6 +17,10 @@
 # copy of this host's node. The root filesystem is cached as a tar in $BOTTLE_TEST_CACHE (default
 # /var/cache/bottle-test), keyed by IMAGE_VERSION, the stand-in's digest and node's version, so
 # only the first run pays for debootstrap.
+#
+# The real Claude Code (the tests that run the agent): its npm packs fetched once into the same
+# cache (BOTTLE_TEST_CLAUDE_CODE), and installed from them into $BOTTLE_TEST_OPT (default
+# /opt/bottle-test) for bwrap bottles (BOTTLE_TEST_CLAUDE_CODE_OPT).
 set -euo pipefail
 
 # Bump when the image's recipe below changes (the stand-in and node are keyed by their content).
@@ -183,7 +187,7 @@ import_images() {
 
 # The real Claude Code, for the tests that run it (issue 14's provision, issue 13's door): the
 # npm packs of the wrapper package and its linux-x64 native package, cached, and installed from
-# those packs into a prefix on the host (bwrap bottles use the host's binaries). 2.1.197 is a
+# those packs into a prefix in the cache (proof that the packs install offline). 2.1.197 is a
 # release whose wrapper still says node >= 18 (later ones say >= 22); the agent itself is the
 # native binary, so the host's node version does not matter to it.
 CLAUDE_CODE_VERSION=2.1.197
@@ -204,6 +208,26 @@ claude_code() {
     # A move breaks no path inside: npm's bin links are relative.
   fi
   claude_code_dir=$base
+  claude_code_opt
+}
+
+# bwrap bottles see the host's /usr, /etc and /opt, never /var (src/backends/bwrap-host.ts), so the
+# copy they run is installed as a user installs a tool for every bottle on a host: from the same
+# packs, offline, into its own prefix under /opt (`npm install -g --prefix`), off every default
+# PATH; a test puts PREFIX/bin on the bottle's PATH through the bottle's env.
+claude_code_opt() {
+  local prefix="${BOTTLE_TEST_OPT:-/opt/bottle-test}/claude-code-$CLAUDE_CODE_VERSION"
+  if [ ! -x "$prefix/bin/claude" ]; then
+    say "installing claude-code $CLAUDE_CODE_VERSION into $prefix (for bwrap bottles)"
+    rm -rf "$prefix.tmp" && mkdir -p "$prefix.tmp"
+    npm install --silent --global --offline --no-audit --no-fund --prefix "$prefix.tmp" "$claude_code_dir"/packs/*.tgz >/dev/null \
+      || { rm -rf "$prefix.tmp"; die "installing claude-code into $prefix failed"; }
+    "$prefix.tmp/bin/claude" --version >/dev/null || { rm -rf "$prefix.tmp"; die "the claude in $prefix does not run"; }
+    # Readable by every user: a bottle runs as its own uid.
+    chmod -R a+rX "$prefix.tmp"
+    rm -rf "$prefix" && mv "$prefix.tmp" "$prefix"
+  fi
+  claude_code_opt_dir=$prefix
 }
 
 write_env() {
@@ -214,6 +238,7 @@ CONTAINERS_STORAGE_CONF=$podman_storage
 BOTTLE_TEST_DOCKER_IMAGE=$docker_image
 BOTTLE_TEST_PODMAN_IMAGE=$podman_image
 BOTTLE_TEST_CLAUDE_CODE=$claude_code_dir
+BOTTLE_TEST_CLAUDE_CODE_OPT=$claude_code_opt_dir
 EOF
   mv "$dir/env.tmp" "$dir/env"
   say "the tests' env is in $dir/env"

@@ -50,6 +50,8 @@ export const main = async (argv: readonly string[], io: Io, host: Surroundings =
 
 export const answer = async (req: Request, io: Cli): Promise<number> => {
   if (req.op === 'ls' || (req.op === 'down' && req.flags.all === true)) return listOrReap(req, io)
+  // Host-only, in its own module: no part of the other ops' start-up.
+  if (req.op === 'auth') return (await import('./auth-cli.js')).authOp(req, io)
   const planned = await planFor(req, io)
   if (E.isLeft(planned)) {
     io.err(`bottle: ${planned.left.message}`)

@@ -46,6 +46,7 @@ import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userN
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
 import { type RootGuestStep, provisionOf } from './provision.js'
+import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -280,6 +281,8 @@ const checkDoor = (spec: BottleSpec): Checked<BottleSpec> => {
  * (after a reboot): the proxy, and where the relay outlives a command, the relay in the guest.
  */
 const doorAgain = (backend: Backend, spec: BottleSpec, host: HostFacts): Step[] => {
+  // A proxy of the backend's own is restarted by the backend (the kubelet restarts a proxy Pod).
+  if (backend.ownProxy !== undefined) return []
   const proxy = proxyIfStopped(backend.name, spec, host)
   if (proxy.length === 0 || backend.relayPerCommand === true) return proxy
   return [...proxy, rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
@@ -293,7 +296,7 @@ const probeStep = (backend: Backend, spec: BottleSpec, host: HostFacts, more: Pa
     env: proxyEnv,
     secrets: [],
     cwd: spec.workdir,
-    argv: probeArgv(),
+    argv: backend.ownProxy?.probe ?? probeArgv(),
     tty: false,
     stdin: false,
   }, more)
@@ -456,7 +459,10 @@ export interface Compile {
 }
 
 export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
-  if (isBackendOperation(op)) return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+  if (isBackendOperation(op)) {
+    if (op._tag === 'auth') return compileAuthImport(backend.name, op, host)
+    return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+  }
   // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
   if (spec === null) throw new Error(`compile: ${op._tag} needs the bottle's spec`)
   return compileOnBottle(backend, spec, op, host)
@@ -471,7 +477,7 @@ const compileOnBottle = (
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   // down takes a bottle away whatever its env says.
-  const doorChecked = op._tag === 'down' ? checkedSpec : checkDoor(checkedSpec.right)
+  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend.name, s, host))(checkDoor(checkedSpec.right))
   if (E.isLeft(doorChecked)) return doorChecked
   const spec = doorChecked.right
   const door = doorOf(spec)
@@ -485,15 +491,17 @@ const compileOnBottle = (
       if (E.isLeft(provision)) return provision
       // The proxy before the bottle starts (each backend puts it there), stopped by the undo; during provisioning it lets the provision hosts through too.
       const proxyDoor = provision.right.proxyDoor
-      const proxy = proxyDoor === null ? [] : [startProxy(backend.name, spec, proxyDoor, host, true)]
+      const proxy = proxyDoor === null || backend.ownProxy !== undefined ? [] : [startProxy(backend.name, spec, proxyDoor, host, true)]
       const relay = door === null || backend.relayPerCommand === true
         ? []
-        : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
-      const create = [...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
+        : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', backend.ownProxy?.relayStart(spec) ?? relayStartArgv)]
+      // auth: shared's directory before the create that mounts it (src/auth.ts).
+      const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
       const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
       const recorded = [
         networkNote(spec),
+        signInNote(backend.name, spec, host),
         info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
         ...provision.right.notes,
       ]
@@ -526,7 +534,7 @@ const compileOnBottle = (
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
       const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
       if (op._tag !== 'attach')
-        return E.right(plan(op._tag, backend, spec, host, [...again, commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], again.length, [networkNote(spec)]))
+        return E.right(plan(op._tag, backend, spec, host, [...again, commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], again.length, [networkNote(spec), signInNote(backend.name, spec, host)]))
       // In a pane the agent is the pane's own process: tmux signals it, and no run id is filled.
       return compileAttach(backend, spec, op, guestStep(backend, spec, host, title, intent, { stdio: 'terminal' }), host, again)
     }
@@ -563,12 +571,14 @@ const compileOnBottle = (
     case 'update':
       return compileUpdate(backend, spec, op, host)
     case 'down':
-      // The proxy first: on bwrap its directory is inside what down removes.
+      // The proxy first: on bwrap its directory is inside what down removes. A proxy of the
+      // backend's own goes with the backend's down.
       return E.right(plan('down', backend, spec, host, [
-        ...(door === null ? [] : [stopProxy(backend.name, spec, host)]),
+        ...(door === null || backend.ownProxy !== undefined ? [] : [stopProxy(backend.name, spec, host)]),
         ...backend.down(spec, host),
+        ...(door === null ? [] : backend.ownProxy?.remove(spec) ?? []),
         forgetRecord(backend, spec, host),
-        ...(door === null ? [] : [forgetProxy(backend.name, spec, host)]),
+        ...(door === null || backend.ownProxy !== undefined ? [] : [forgetProxy(backend.name, spec, host)]),
       ], null, [
         info('a bottle that is already gone is not an error'),
       ]))
@@ -677,10 +687,11 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision,
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).
+    if (backend.ownProxy !== undefined) return [...backend.down(spec, host), ...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
     return [stopProxy(backend.name, spec, host), ...backend.down(spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
   })
   return E.right(plan('down', backend, null, host, steps, null, [

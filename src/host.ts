@@ -251,7 +251,10 @@ export const readHostFacts = (
  * that runs bottle, the proxy bundle beside bottle's own (dist/egress-proxy.js), and
  * proxyRunning's file reads (a pidfile and /proc; no process started, no socket opened).
  */
-export const readEgressFacts = (dir: string): EgressFacts => ({ ...proxyCommand(), running: proxyRunning(dir), launched: isDirectory(dir) })
+export const readEgressFacts = (dir: string): EgressFacts => ({
+  ...proxyCommand(),
+  proxy: proxyRunning(dir) ? 'running' : isDirectory(dir) ? 'stopped' : 'not launched',
+})
 
 /**
  * The node and proxy bundle alone, for a plan that stops proxies without reading whether they run
@@ -260,8 +263,7 @@ export const readEgressFacts = (dir: string): EgressFacts => ({ ...proxyCommand(
 export const proxyCommand = (): EgressFacts => ({
   node: process.execPath,
   proxyScript: proxyBundle(dirname(fileURLToPath(import.meta.url))),
-  running: false,
-  launched: false,
+  proxy: 'unread',
 })
 
 const isDirectory = (path: string): boolean => {

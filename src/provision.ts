@@ -102,6 +102,12 @@ export const provisionOf = (backend: Backend, spec: BottleSpec, host: HostFacts,
     ),
   ]
   if (door === null || steps.length === 0) return E.right({ steps, proxyDoor: door, notes })
+  // A proxy of the backend's own (kubernetes: a proxy Pod) is not bottle's to restart with another list.
+  if (backend.ownProxy !== undefined) {
+    if (p.allow.length > 0)
+      return E.left(compileError(`provision_allow cannot be applied on ${backend.name}: its egress proxy is the cluster's, and bottle does not restart it between provisioning and the agent; add the hosts to network.allow, or leave out provision_allow`))
+    return E.right({ steps, proxyDoor: door, notes: [...notes, info(`provision: on ${backend.name} the egress proxy is the cluster's: the provision steps get the bottle's own allow-list only (${install === null ? 'no registry is added' : `add ${formatEntry(install.registry)} to network.allow if the image lacks ${spec.agent.command}`})`)] })
+  }
   const wanted = mergeEntries([install === null ? [] : [install.registry], p.allow]).map(formatEntry)
   const extra = wanted.filter((w) => !door.allow.some((a) => sameHostPort(a, w) && (a === w || !w.endsWith('/private'))))
   if (extra.length === 0) return E.right({ steps, proxyDoor: door, notes })

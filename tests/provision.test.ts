@@ -26,7 +26,7 @@ const provisionArb: fc.Arbitrary<Provision> = fc.record({
   allow: fc.constant([]),
 })
 
-const egressDoor = { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running: false, launched: false }
+const egressDoor = { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', proxy: 'not launched' as const }
 
 /** A launch of the scenario's bottle with `provision`, as `backend` takes it. */
 const launchWith = (backend: Backend, s: Scenario, provision: Provision): E.Either<string, Plan> => {

@@ -245,6 +245,19 @@ export interface Backend {
    */
   readonly hostBinaries?: boolean
   /**
+   * The egress door's proxy is the backend's own (kubernetes: a proxy Pod and its Service, made by
+   * create, removed by down, restarted by the cluster): compile plans no host proxy for the bottle,
+   * not at launch, not again on later ops. `relayStart` starts the guest's relay to it; `probe` is
+   * the probe as that guest runs it; `remove` takes the proxy away, after the bottle (down of a
+   * bottle with a door, and down --all, which reads no record). Absent: the host proxy
+   * (src/backends/egress.ts).
+   */
+  readonly ownProxy?: {
+    readonly relayStart: (spec: BottleSpec) => readonly string[]
+    readonly probe: readonly string[]
+    readonly remove: (spec: BottleSpec) => readonly Step[]
+  }
+  /**
    * How to tell the backend's own failure from the guest command's exit code, when the client
    * uses the same codes for both (see Step.liveCheck); absent when its own codes are its own.
    */

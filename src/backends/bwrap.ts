@@ -56,6 +56,7 @@ import {
   managedLabel,
   specHashLabel,
 } from './backend.js'
+import { authMount } from '../auth.js'
 
 // -------------------------------------------------------------------------------------------------
 // the layout
@@ -275,6 +276,11 @@ const hiddenHostPaths = (spec: BottleSpec, facts: BwrapFacts): string[] => {
     .flatMap((p) => ['--tmpfs', p])
 }
 
+const sharedAuthBind = (spec: BottleSpec, host: HostFacts, user: string): string[] => {
+  const mount = authMount(spec, host, 'bwrap', user)
+  return mount === null ? [] : ['--bind', mount.source, mount.target]
+}
+
 /** `bwrap OPTIONS --`: everything before the command, one argv word per word. */
 const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv: readonly string[]): string[] => {
   const { facts, bottle } = factsOf(host)
@@ -295,6 +301,9 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     ...rootMounts(spec, facts),
     ...(bottle.promptInstalled ? ['--ro-bind', `${state}/system-prompt.md`, promptGuestPath] : []),
     '--bind', `${state}/home`, homeOf(box.user),
+    // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write, over the
+    // home (src/auth.ts); its ids map to the host user's, as the home's do.
+    ...sharedAuthBind(spec, host, box.user),
     // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
     // files its sessions by cwd finds them again on resume.
     '--bind', spec.workdir, spec.workdir,

@@ -33,6 +33,7 @@ import {
   userCheck,
 } from './backend.js'
 import { egressDir, guestSocketDir, socketDir } from './egress.js'
+import { authMount, sharedAuthOwner } from '../auth.js'
 
 /**
  * `sh -c SCRIPT BIN NAME-FILTER TRIES ID-FILTER`: list the containers with this name and this
@@ -142,6 +143,8 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ...limitFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
+      // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
+      ...sharedAuthVolume(spec, host),
       '-w', spec.workdir,
       // A container that lives until `down`: the image's own entrypoint is not the workload.
       '--entrypoint', 'sleep',
@@ -165,7 +168,13 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       // `-u USER` names a user of the image, and the engine looks it up only when a command runs
       // (`unable to find user X`, exit 126): say so now, once, before anything else uses it.
       userCheck(spec, guest),
+      ...sharedAuthOwner(cli.name, spec, host, guest),
     ]
+  }
+
+  const sharedAuthVolume = (spec: BottleSpec, host: HostFacts): string[] => {
+    const mount = authMount(spec, host, cli.name)
+    return mount === null ? [] : ['-v', `${mount.source}:${mount.target}`]
   }
 
   const socketDirFirst = (spec: BottleSpec, host: HostFacts): Step => {

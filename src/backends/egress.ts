@@ -13,7 +13,7 @@
 import { bottleStateDir } from '../bottle-spec/record.js'
 import type { BottleSpec } from '../bottle-spec/spec.js'
 import { relayHost, relayPort } from '../egress/probe.js'
-import { relayNodeArgv, relaySocatArgv } from '../egress/relay.js'
+import { relayNodeArgv, relayNodeWords, relaySocatArgv } from '../egress/relay.js'
 import { formatEntry } from '../egress/policy.js'
 import { quoteShArgv } from '../plan/quote.js'
 import { type BackendName, type Note, type ProcessEnv, type Step, info, plain, step } from '../plan/types.js'
@@ -33,24 +33,27 @@ export const doorOf = (spec: BottleSpec): Door | null =>
   spec.network.mode === 'egress' ? { allow: spec.network.allow.map(formatEntry) } : null
 
 /**
- * How bottle starts the proxy on the host: the node that runs bottle, and the proxy bundle beside
- * bottle's own (dist/egress-proxy.js); and whether the bottle's proxy runs now (src/egress/state.ts:
- * a pidfile and /proc, no process started), so that a later op starts it again after a reboot.
+ * Where the bottle's host proxy stands, read once at the CLI edge (src/egress/state.ts: a pidfile,
+ * /proc and the proxy's directory; no process started):
+ * - `running`: it serves;
+ * - `stopped`: a launch made its directory and no down has removed it, but nothing serves (after
+ *   a reboot): the op starts it again;
+ * - `not launched`: no directory. An op on a bottle that was never launched (or is gone) starts no
+ *   proxy: it would fail at the backend anyway, and leave a proxy running for nothing;
+ * - `unread`: nobody looked (an in-process compile, a plan for no one bottle). Nothing is known, so
+ *   nothing is started on a guess.
  */
+export type ProxyState = 'running' | 'stopped' | 'not launched' | 'unread'
+
+/** How bottle starts the proxy on the host: the node that runs bottle, and the proxy bundle beside bottle's own (dist/egress-proxy.js). */
 export interface EgressFacts {
   readonly node: string
   readonly proxyScript: string
-  readonly running: boolean
-  /**
-   * The proxy's directory exists: a launch made it and no down has removed it. An op on a bottle
-   * that was never launched (or is gone) starts no proxy: it would fail at the backend anyway,
-   * and leave a proxy running for nothing.
-   */
-  readonly launched: boolean
+  readonly proxy: ProxyState
 }
 
-/** When the CLI read no egress facts (tests, ops on a bottle with no door): node on PATH, not running. */
-export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', running: false, launched: true }
+/** When the CLI read no egress facts (tests, ops on a bottle with no door): node on PATH, and nothing known. */
+export const unreadEgressFacts: EgressFacts = { node: 'node', proxyScript: 'egress-proxy.js', proxy: 'unread' }
 
 const factsOf = (host: HostFacts): EgressFacts => host.egress ?? unreadEgressFacts
 
@@ -126,7 +129,7 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
 export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: HostFacts): Step[] => {
   const door = doorOf(spec)
   const facts = factsOf(host)
-  return door === null || facts.running || !facts.launched ? [] : [startProxy(backend, spec, door, host, false)]
+  return door !== null && facts.proxy === 'stopped' ? [startProxy(backend, spec, door, host, false)] : []
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -137,29 +140,59 @@ export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: Hos
 const listeningLine = `: ${[127, 0, 0, 1].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).reverse().join('')}:${relayPort.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`
 
 /**
+ * Where the relay sends what it takes: the proxy's socket bound into the guest (every backend but
+ * kubernetes), or a proxy Service whose address the Pod's env holds (kubernetes: the
+ * `NAME_SERVICE_HOST` and `NAME_SERVICE_PORT` the kubelet sets in a Pod created after the Service).
+ * The bottle resolves no name, so it needs no DNS, which would be a way out of its own.
+ */
+export type RelayUpstream =
+  | { readonly _tag: 'socket'; readonly path: string }
+  | { readonly _tag: 'service env'; readonly hostVar: string; readonly portVar: string }
+
+/** Sh that sets `up` to the Service's HOST:PORT (an IPv6 host in brackets), or fails naming the variable. */
+const upstreamFromEnv = (hostVar: string, portVar: string): string[] => {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(hostVar) || !/^[A-Z_][A-Z0-9_]*$/.test(portVar)) throw new Error(`not env var names: ${hostVar}, ${portVar}`)
+  return [
+    `if [ -z "\${${hostVar}:-}" ] || [ -z "\${${portVar}:-}" ]; then`,
+    `  echo "bottle: ${hostVar} or ${portVar} is not set in the bottle: the egress proxy's Service must exist before the bottle's Pod is made" >&2; exit 1`,
+    'fi',
+    `case \$${hostVar} in *:*) up="[\$${hostVar}]:\$${portVar}" ;; *) up="\$${hostVar}:\$${portVar}" ;; esac`,
+  ]
+}
+
+/**
  * Sh that starts the relay in the background, if nothing listens on 127.0.0.1:3128 yet, and waits
  * (up to 5 s) until it listens: node if the guest has it, else socat, else one line naming both
  * and exit 127. The relay's streams are /dev/null, so a backend client that waits for the
  * command's output (docker exec) does not wait for the relay too.
  */
-export const relayStartScript = [
-  `listening() { grep -qF '${listeningLine}' /proc/net/tcp 2>/dev/null; }`,
-  'if ! listening; then',
-  '  if command -v node >/dev/null 2>&1; then',
-  `    ${quoteShArgv(relayNodeArgv(guestSocket))} </dev/null >/dev/null 2>&1 &`,
-  '  elif command -v socat >/dev/null 2>&1; then',
-  `    ${quoteShArgv(relaySocatArgv(guestSocket))} </dev/null >/dev/null 2>&1 &`,
-  '  else',
-  `    echo "bottle: the bottle has neither node nor socat, one of which must run the relay to the egress proxy: add one to the image" >&2; exit 127`,
-  '  fi',
-  '  i=0',
-  '  until listening; do',
-  '    i=$((i+1))',
-  `    [ "$i" -lt 500 ] || { echo "bottle: the relay to the egress proxy does not listen on ${relayHost}:${relayPort}" >&2; exit 1; }`,
-  '    sleep 0.01 2>/dev/null || sleep 1',
-  '  done',
-  'fi',
-].join('\n')
+export const relayStartScriptTo = (upstream: RelayUpstream): string => {
+  const viaSocket = upstream._tag === 'socket'
+  const nodeRelay = viaSocket ? quoteShArgv(relayNodeArgv(upstream.path)) : `${quoteShArgv(relayNodeWords)} "$up"`
+  const socatRelay = viaSocket ? quoteShArgv(relaySocatArgv(upstream.path)) : `socat TCP-LISTEN:${relayPort},bind=${relayHost},reuseaddr,fork "TCP:$up"`
+  return [
+    `listening() { grep -qF '${listeningLine}' /proc/net/tcp 2>/dev/null; }`,
+    ...(viaSocket ? [] : upstreamFromEnv(upstream.hostVar, upstream.portVar)),
+    'if ! listening; then',
+    '  if command -v node >/dev/null 2>&1; then',
+    `    ${nodeRelay} </dev/null >/dev/null 2>&1 &`,
+    '  elif command -v socat >/dev/null 2>&1; then',
+    `    ${socatRelay} </dev/null >/dev/null 2>&1 &`,
+    '  else',
+    `    echo "bottle: the bottle has neither node nor socat, one of which must run the relay to the egress proxy: add one to the image" >&2; exit 127`,
+    '  fi',
+    '  i=0',
+    '  until listening; do',
+    '    i=$((i+1))',
+    `    [ "$i" -lt 500 ] || { echo "bottle: the relay to the egress proxy does not listen on ${relayHost}:${relayPort}" >&2; exit 1; }`,
+    '    sleep 0.01 2>/dev/null || sleep 1',
+    '  done',
+    'fi',
+  ].join('\n')
+}
+
+/** The relay to the socket bound at guestSocket (every backend but kubernetes). */
+export const relayStartScript = relayStartScriptTo({ _tag: 'socket', path: guestSocket })
 
 /** `sh -c relayThenExec sh COMMAND…`: the relay, then the command in its place (bwrap: per command). */
 export const relayThenExec = `${relayStartScript}\nexec "$@"`
@@ -169,6 +202,9 @@ export const relayPrefix: readonly string[] = ['/bin/sh', '-c', relayThenExec, '
 
 /** The argv that starts the relay in a long-lived guest (docker, podman, smolvm), and returns. */
 export const relayStartArgv: readonly string[] = ['/bin/sh', '-c', relayStartScript, 'sh']
+
+/** The same, with the relay's upstream a proxy Service whose address is in the guest's env (kubernetes). */
+export const relayStartArgvTo = (upstream: RelayUpstream): readonly string[] => ['/bin/sh', '-c', relayStartScriptTo(upstream), 'sh']
 
 // -------------------------------------------------------------------------------------------------
 // notes

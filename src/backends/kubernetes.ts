@@ -25,6 +25,16 @@
  * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the create.
  * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
  * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
+ *
+ * The egress door (issue 13; docs/egress.md): a bottle with an allow-list gets a proxy Pod of its
+ * own, `egress-NAME` (a sidecar would share the bottle's network namespace, and so its way out),
+ * running dist/egress-proxy.js on TCP 3128 behind a Service of that name, and two NetworkPolicies:
+ * the bottle's Pod may send only to the proxy Pod's port 3128 and take nothing in; the proxy Pod
+ * takes only the bottle's connections. The bottle resolves no name (DNS would be a way out of its
+ * own): its relay (127.0.0.1:3128, as on every backend) reaches the Service by the
+ * `EGRESS_NAME_SERVICE_HOST`/`_PORT` env vars the kubelet sets in a Pod made after the Service.
+ * A NetworkPolicy is enforced only by a network plugin that implements it; the probe at the end
+ * of launch checks that this cluster's does (a direct connection to the API server must fail).
  */
 import { sequenceS } from 'fp-ts/lib/Apply.js'
 import * as E from 'fp-ts/lib/Either.js'
@@ -55,6 +65,8 @@ import {
   userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
+import { type Door, doorOf, relayStartArgvTo, unreadEgressFacts } from './egress.js'
+import { defaultDirectTargets, probeArgv, relayPort } from '../egress/probe.js'
 
 /** The Pod's one container; every exec and cp names it. */
 const containerName = 'bottle'
@@ -150,6 +162,9 @@ const podManifest = (spec: BottleSpec): Json => ({
     // whole grace period.
     shareProcessNamespace: true,
     ...(spec.network.mode === 'host' ? { hostNetwork: true } : {}),
+    // The relay finds the proxy Service by the env vars the kubelet sets only with service links
+    // (the default, said here so that nothing in between turns it off).
+    ...(spec.network.mode === 'egress' ? { enableServiceLinks: true } : {}),
   },
 })
 
@@ -175,11 +190,9 @@ const checkSpec = (spec: BottleSpec, op: OpName) => {
   // all) takes it away. Saying "none" and getting a network would be worse than refusing.
   if (spec.network.mode === 'none')
     return E.left(compileError('network "none" is not available on kubernetes: a Pod always has a network; restrict it with a NetworkPolicy'))
-  // Not built yet: a proxy Pod (a sidecar would share the bottle's network) and a NetworkPolicy
-  // that lets the bottle reach only it. Refused rather than left open: an allow-list that is
-  // silently not enforced is the failure issue 13 is about.
-  if (spec.network.mode === 'egress' && op !== 'down')
-    return E.left(compileError('an allow-list (the default network, or network: {allow: …}) is not available on kubernetes yet: set network: open (the Pod network, no allow-list) or host'))
+  // The proxy Pod and Service are named egress-NAME: a label of at most 63 characters.
+  if (spec.network.mode === 'egress' && op === 'launch' && spec.name.length > longestDoorName)
+    return E.left(compileError(`bottle name ${show(spec.name)} is too long for an allow-list on kubernetes: its egress proxy Pod and Service are named egress-NAME, at most 63 characters, so the name may have at most ${longestDoorName}`))
   return E.right(spec)
 }
 
@@ -228,38 +241,188 @@ const deleteOwnScript = [
  * The create's undo: the object of that name that carries this run's launch id; one of that name
  * that another run made (the winner of two same-name launches) does not match and is left alone.
  */
-const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret', what: string): Step => {
+const deleteOwn = (spec: BottleSpec, kind: 'pod' | 'secret' | 'service' | 'networkpolicy', what: string, selector = `${nameLabel}=${spec.name},${launchIdLabel}=`): Step => {
   const global = kubectl(spec).slice(1)
   return step(`delete ${what} if this run created it`, [
     'sh', '-c', deleteOwnScript, 'kubectl', String(undoTries), kind,
-    `${nameLabel}=${spec.name},${launchIdLabel}=`,
+    selector,
     ...global,
   ], { launchId: [6] })
 }
 
-const create = (spec: BottleSpec, _host: HostFacts, inGuest: GuestStep, door: readonly Step[]): Step[] => [
-  ...door,
-  // Always made, even empty, so that `down` and undo treat every bottle alike.
-  step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
-    stdin: {
-      _tag: 'json',
-      document: secretManifest(spec),
-      secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
-      launchId: [launchIdSlot],
-    },
-    undo: [deleteOwn(spec, 'secret', `the Secret ${secretName(spec)}`)],
-  }),
-  // `create`, not `apply`: apply would take over a Pod of that name that another run (or anyone)
-  // made, and this run's undo could then not tell it from its own. create fails (AlreadyExists).
-  step(`create the Pod ${spec.name}`, kubectl(spec, 'create', '-f', '-'), {
-    stdin: { _tag: 'json', document: podManifest(spec), secrets: [], launchId: [launchIdSlot] },
-    undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
-  }),
-  step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
-  // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
-  userCheck(spec, inGuest),
-  inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
+// -------------------------------------------------------------------------------------------------
+// the egress door: a proxy Pod, its Service, two NetworkPolicies
+// -------------------------------------------------------------------------------------------------
+
+/** On the proxy Pod, its Service and both NetworkPolicies: which bottle's door they are. */
+export const egressOfLabel = 'dev.bottle.egress-of'
+/** Which part of the door an object is, so that each create's undo finds its own object only. */
+const egressPartLabel = 'dev.bottle.egress-part'
+type EgressPart = 'bottle-policy' | 'proxy-policy' | 'service' | 'proxy'
+
+/**
+ * The proxy Pod's and its Service's name. `egress-` first: a Service name must start with a letter
+ * (RFC 1035), and a bottle name may start with a digit.
+ */
+export const proxyName = (spec: BottleSpec): string => `egress-${spec.name}`
+
+/** The longest bottle name whose proxy name is still a 63-character label. */
+const longestDoorName = 63 - 'egress-'.length
+
+/** The bottle's NetworkPolicy (egress to the proxy only, no ingress) and the proxy's (ingress from the bottle only). */
+const bottlePolicyName = (spec: BottleSpec): string => `${proxyName(spec)}-bottle`
+const proxyPolicyName = (spec: BottleSpec): string => `${proxyName(spec)}-proxy`
+
+/** The env vars the kubelet sets, in a Pod made after the Service, to the Service's ClusterIP and port. */
+export const serviceEnv = (spec: BottleSpec): { hostVar: string; portVar: string } => {
+  const base = proxyName(spec).toUpperCase().replace(/-/g, '_')
+  return { hostVar: `${base}_SERVICE_HOST`, portVar: `${base}_SERVICE_PORT` }
+}
+
+/**
+ * The proxy's image: it runs the proxy bundle, which needs node; not the bottle's image, which is
+ * the agent's choice. The proxy's container runs as uid 1000 (node:22's `node`), no privileges.
+ */
+export const proxyImage = 'node:22'
+const proxyContainer = 'proxy'
+/** Where the proxy bundle lands in the proxy Pod: an emptyDir, which outlives a container restart. */
+const proxyDir = '/opt/bottle-egress'
+const proxyBundle = `${proxyDir}/egress-proxy.js`
+
+/**
+ * The proxy container's command: wait for the bundle (launch puts it there once the Pod runs: a
+ * ConfigMap would need labels that `kubectl create configmap` cannot set, and the plan would
+ * print the bundle), then serve. `sh -c waitThenServe sh --allow A …`.
+ */
+const waitThenServe = `until [ -f ${proxyBundle} ]; do sleep 1; done; exec node ${proxyBundle} serve --listen ${relayPort} "$@"`
+
+const egressLabels = (spec: BottleSpec, part: EgressPart): Json => ({ [egressOfLabel]: spec.name, [egressPartLabel]: part, [launchIdLabel]: '' })
+const bottleSelector = (spec: BottleSpec): Json => ({ matchLabels: { [managedLabel]: 'true', [nameLabel]: spec.name } })
+const proxySelector = (spec: BottleSpec): Json => ({ matchLabels: { [egressOfLabel]: spec.name, [egressPartLabel]: 'proxy' } })
+const proxyPortRule: Json = [{ protocol: 'TCP', port: relayPort }]
+
+/** The bottle's fence: nothing in, and out only to the proxy Pod's port 3128. Made before the bottle's Pod. */
+const bottlePolicyManifest = (spec: BottleSpec): Json => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: bottlePolicyName(spec), labels: egressLabels(spec, 'bottle-policy') },
+  spec: {
+    podSelector: bottleSelector(spec),
+    policyTypes: ['Ingress', 'Egress'],
+    // No ingress rule: nothing connects in (an inbound connection carries data out as well).
+    ingress: [],
+    egress: [{ to: [{ podSelector: proxySelector(spec) }], ports: proxyPortRule }],
+  },
+})
+
+/** The proxy's fence: only the bottle's Pod connects in; out it goes anywhere (its allow-list decides). */
+const proxyPolicyManifest = (spec: BottleSpec): Json => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: proxyPolicyName(spec), labels: egressLabels(spec, 'proxy-policy') },
+  spec: {
+    podSelector: proxySelector(spec),
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [{ podSelector: bottleSelector(spec) }], ports: proxyPortRule }],
+  },
+})
+
+const serviceManifest = (spec: BottleSpec): Json => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: proxyName(spec), labels: egressLabels(spec, 'service') },
+  spec: { selector: { [egressOfLabel]: spec.name, [egressPartLabel]: 'proxy' }, ports: [{ protocol: 'TCP', port: relayPort, targetPort: relayPort }] },
+})
+
+const proxyPodManifest = (spec: BottleSpec, door: Door): Json => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: proxyName(spec), labels: egressLabels(spec, 'proxy') },
+  spec: {
+    containers: [
+      {
+        name: proxyContainer,
+        image: proxyImage,
+        command: ['/bin/sh', '-c', waitThenServe, 'sh', ...door.allow.flatMap((a) => ['--allow', a])],
+        ports: [{ containerPort: relayPort, protocol: 'TCP' }],
+        readinessProbe: { tcpSocket: { port: relayPort }, periodSeconds: 2 },
+        volumeMounts: [{ name: 'proxy', mountPath: proxyDir }],
+        securityContext: {
+          runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true,
+          allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+        },
+      },
+    ],
+    volumes: [{ name: 'proxy', emptyDir: {} }],
+    // Unlike the bottle's, the proxy keeps nothing of the agent's: the kubelet restarts it, and the
+    // bundle waits in the emptyDir. No later op restarts it from the host.
+    restartPolicy: 'Always',
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+  },
+})
+
+const kindOf: Record<EgressPart, 'networkpolicy' | 'service' | 'pod'> = { 'bottle-policy': 'networkpolicy', 'proxy-policy': 'networkpolicy', service: 'service', proxy: 'pod' }
+
+/** `kubectl create -f -` of one door object, with the run's launch id, and its undo: this part, this run's. */
+const createDoorObject = (spec: BottleSpec, part: EgressPart, what: string, why: string, document: Json): Step =>
+  step(`create ${what}: ${why}`, kubectl(spec, 'create', '-f', '-'), {
+    stdin: { _tag: 'json', document, secrets: [], launchId: [launchIdSlot] },
+    undo: [deleteOwn(spec, kindOf[part], what, `${egressOfLabel}=${spec.name},${egressPartLabel}=${part},${launchIdLabel}=`)],
+  })
+
+/**
+ * `sh -c putBundle BUNDLE KUBECTL…`: the proxy bundle from the host into the proxy Pod, on
+ * exec's stdin, under a temporary name and then renamed: the waiting container never starts half a file.
+ */
+const putBundleScript = 'f=$1; shift; exec "$@" < "$f"'
+const receiveBundle = `cat > ${proxyDir}/.incoming && mv ${proxyDir}/.incoming ${proxyBundle}`
+
+/** The door's steps, before the Secret and the bottle's Pod: the fence first, so the bottle never runs unfenced. */
+const doorSteps = (spec: BottleSpec, door: Door, proxyScript: string): Step[] => [
+  createDoorObject(spec, 'bottle-policy', `the NetworkPolicy ${bottlePolicyName(spec)}`, `the bottle sends only to its proxy, port ${relayPort}, and takes nothing in`, bottlePolicyManifest(spec)),
+  createDoorObject(spec, 'proxy-policy', `the NetworkPolicy ${proxyPolicyName(spec)}`, 'the proxy takes connections from the bottle only', proxyPolicyManifest(spec)),
+  createDoorObject(spec, 'service', `the Service ${proxyName(spec)}`, 'the address of the egress proxy, in the env of the bottle made after it', serviceManifest(spec)),
+  createDoorObject(spec, 'proxy', `the egress proxy Pod ${proxyName(spec)}`, `${door.allow.length} allowed (image ${proxyImage})`, proxyPodManifest(spec, door)),
+  step(`wait until the egress proxy Pod runs (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=jsonpath={.status.phase}=Running', `pod/${proxyName(spec)}`, `--timeout=${readyTimeout}`)),
+  step(`put the egress proxy (${proxyScript}) into its Pod`, [
+    'sh', '-c', putBundleScript, 'sh', proxyScript,
+    ...kubectl(spec, 'exec', '-i', '-c', proxyContainer, proxyName(spec), '--', '/bin/sh', '-c', receiveBundle),
+  ], { env: inheritEnv }),
+  step('wait until the egress proxy serves (at most 60s)', kubectl(spec, 'wait', '--for=condition=Ready', `pod/${proxyName(spec)}`, '--timeout=60s')),
 ]
+
+/** down: the door's objects, by label (a NotFound is no error); after the bottle's Pod, which they fence. */
+const removeDoor = (spec: BottleSpec): Step[] => [
+  step(`delete the egress proxy of ${spec.name} (Pod, Service, NetworkPolicies)`, kubectl(spec, 'delete', 'pod,service,networkpolicy', '-l', `${egressOfLabel}=${spec.name}`, '--ignore-not-found')),
+]
+
+const create = (spec: BottleSpec, host: HostFacts, inGuest: GuestStep): Step[] => {
+  const door = doorOf(spec)
+  return [
+    ...(door === null ? [] : doorSteps(spec, door, (host.egress ?? unreadEgressFacts).proxyScript)),
+    // Always made, even empty, so that `down` and undo treat every bottle alike.
+    step(`create the Secret ${secretName(spec)}, its values from the host env on stdin`, kubectl(spec, 'create', '-f', '-'), {
+      stdin: {
+        _tag: 'json',
+        document: secretManifest(spec),
+        secrets: spec.secrets.map((k) => ({ path: ['stringData', k], secret: k })),
+        launchId: [launchIdSlot],
+      },
+      undo: [deleteOwn(spec, 'secret', `the Secret ${secretName(spec)}`)],
+    }),
+    // `create`, not `apply`: apply would take over a Pod of that name that another run (or anyone)
+    // made, and this run's undo could then not tell it from its own. create fails (AlreadyExists).
+    step(`create the Pod ${spec.name}`, kubectl(spec, 'create', '-f', '-'), {
+      stdin: { _tag: 'json', document: podManifest(spec), secrets: [], launchId: [launchIdSlot] },
+      undo: [deleteOwn(spec, 'pod', `the Pod ${spec.name}`)],
+    }),
+    step(`wait until the Pod is ready (at most ${readyTimeout})`, kubectl(spec, 'wait', '--for=condition=Ready', `pod/${spec.name}`, `--timeout=${readyTimeout}`)),
+    // As on smolvm: runuser would fail only at the first command as the user, with exit 1.
+    userCheck(spec, inGuest),
+    inGuest(`make the workdir ${spec.workdir} for ${spec.user}`, ['sh', '-c', makeWorkdirScript, 'bottle', spec.workdir, spec.user]),
+  ]
+}
 
 /** Which cluster and namespace: with no context, whatever kubectl's current context is at run time. */
 const where = (scope: ClusterScope): string =>
@@ -289,6 +452,11 @@ export const kubernetes: Backend = {
   bindsWorkdir: false,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create,
+  ownProxy: {
+    relayStart: (spec) => relayStartArgvTo({ _tag: 'service env', ...serviceEnv(spec) }),
+    probe: probeArgv(defaultDirectTargets, 'pod'),
+    remove: removeDoor,
+  },
   exec: (spec, intent) => ({
     framing: [
       ...kubectl(spec, 'exec'),
@@ -326,6 +494,10 @@ export const kubernetes: Backend = {
     if ((op === 'agent' || op === 'exec' || op === 'shell' || op === 'resume') && spec !== null && spec.secrets.length > 0)
       notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))
+    if (op === 'launch' && spec?.network.mode === 'egress') {
+      notes.push(info(`the allow-list is enforced by the egress proxy Pod ${proxyName(spec)} (image ${proxyImage}) and two NetworkPolicies; a NetworkPolicy holds only where the cluster's network plugin enforces it (Calico, Cilium and others do, some do not): the probe at the end of launch checks it, and the launch fails and is undone if it does not hold`))
+      notes.push(info(`the proxy logs each decision: kubectl logs ${proxyName(spec)}; the kubelet restarts it, no later op does`))
+    }
     return notes
   },
 }

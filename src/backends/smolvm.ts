@@ -37,6 +37,7 @@ import {
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
 import { doorOf, guestSocket, socketDir } from './egress.js'
+import { authMount, sharedAuthOwner } from '../auth.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -89,6 +90,11 @@ const limitFlags = (spec: BottleSpec): string[] => [
   ...(spec.limits.cpus === null ? [] : ['--cpus', spec.limits.cpus]),
   ...(spec.limits.memory === null ? [] : ['--mem', String(spec.limits.memory / mib)]),
 ]
+
+const sharedAuthVolume = (spec: BottleSpec, host: HostFacts): string[] => {
+  const mount = authMount(spec, host, 'smolvm')
+  return mount === null ? [] : ['-v', `${mount.source}:${mount.target}`]
+}
 
 const checkSpec = (spec: BottleSpec, op: OpName) => {
   if (op === 'launch') {
@@ -175,6 +181,8 @@ export const smolvm: Backend = {
       ...networkFlags(spec, host),
       ...limitFlags(spec),
       '-v', `${spec.workdir}:${spec.workdir}`,
+      // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
+      ...sharedAuthVolume(spec, host),
       '-w', spec.workdir,
     )
     return [
@@ -186,6 +194,7 @@ export const smolvm: Backend = {
       // `runuser -u USER` fails only when a command runs as USER (exit 1, "user X does not
       // exist", which looks like the command's own 1): refuse the user now, exit 2, and undo.
       userCheck(spec, guest),
+      ...sharedAuthOwner('smolvm', spec, host, guest),
     ]
   },
   exec: (spec, intent) => ({

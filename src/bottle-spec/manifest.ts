@@ -16,6 +16,7 @@ import { type AgentProfile, customProfile, profileNamed } from './agent.js'
 import { type YamlDoc, parseYaml } from './manifest-yaml.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries, networkWords, parseEntry, settingOfWord } from '../egress/policy.js'
 import { type Resources, type SpecLayer, envEntry, limitClash, resourceList, secretList, within } from './spec.js'
+import { authModes } from '../auth.js'
 import { type LimitsLayer, cpusLimit, limitNames, memoryLimit, pidsLimit } from './limits.js'
 import { provisionScript } from './provision.js'
 import {
@@ -47,7 +48,7 @@ export interface Manifest {
 const manifestKeys = ['backend', 'bottles'] as const
 const bottleKeys = [
   'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend',
-  'context', 'namespace', 'resources', 'limits', 'provision', 'provision_allow',
+  'context', 'namespace', 'resources', 'limits', 'auth', 'provision', 'provision_allow',
 ] as const
 const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
 const resourceKinds = ['requests', 'limits'] as const
@@ -392,6 +393,8 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
       return pipe(provision(ctx, at, v), E.map((run) => ({ provision: { run } })))
     case 'provision_allow':
       return pipe(allowList(ctx, at, v), E.map((allow) => ({ provision: { allow } })))
+    case 'auth':
+      return pipe(oneOf(ctx, at, v, authModes), E.map((auth) => ({ auth })))
     default:
       return absurd(key)
   }

@@ -47,9 +47,14 @@ export interface SpecRecord {
   readonly limits: string | null
   /** provisionText: null for the default (left out of the canonical JSON, as limits is); scripts as a digest. */
   readonly provision: string | null
+  /**
+   * `shared` for auth: shared; null for a token (the default). Left out of the canonical JSON when
+   * null, like limits, so a bottle signed in by token keeps the hash it had before.
+   */
+  readonly auth: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'auth' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -99,6 +104,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
   limits: limitsText(spec.limits),
   provision: provisionText(spec.provision),
+  auth: spec.auth === 'token' ? null : spec.auth,
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -115,6 +121,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     agent: r.agent,
     ...(r.limits === null ? {} : { limits: r.limits }),
     ...(r.provision === null ? {} : { provision: r.provision }),
+    ...(r.auth === null ? {} : { auth: r.auth }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -159,8 +166,9 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
   const limits = Object.hasOwn(o, 'limits') ? o.limits : null
   const provision = Object.hasOwn(o, 'provision') ? o.provision : null
+  const auth = Object.hasOwn(o, 'auth') ? o.auth : null
   if (
-    !(limits === null || isString(limits)) ||
+    !(limits === null || isString(limits)) || !(auth === null || isString(auth)) ||
     !(provision === null || isString(provision)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
@@ -169,14 +177,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision, auth })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'provision', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'provision', 'auth', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -315,6 +323,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       resources: spec.resources,
       limits: spec.limits,
       provision: { run: spec.provision.install ? spec.provision.scripts : false, allow: spec.provision.allow },
+      auth: spec.auth,
     },
   })}\n`
 
@@ -356,6 +365,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   // A record written before provisioning existed has none: the default (it ran nothing then, and launch is over).
   const bottleProvision = recordedProvision(own(s, 'provision'))
   if (E.isLeft(bottleProvision)) return bottleProvision
+  // A record written before sign-in modes existed has none: a token, the default.
+  const auth = own(s, 'auth')
+  if (!(auth === undefined || auth === 'token' || auth === 'shared')) return E.left('the launch record has an auth that is not token or shared')
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -385,6 +397,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     resources: { requests, limits },
     limits: bottleLimits.right,
     provision: bottleProvision.right,
+    ...(auth === undefined ? {} : { auth }),
   })
 }
 

@@ -136,6 +136,11 @@ export const manifestSchema = {
             },
           ],
         },
+        auth: {
+          description:
+            "How the agent signs in. token (the default): a secret in its env (CLAUDE_CODE_OAUTH_TOKEN from `claude setup-token`, or ANTHROPIC_API_KEY). shared: one directory bottle keeps on the host, per backend and agent, mounted read-write as the bottle user's ~/.claude in every bottle that says shared (not on kubernetes); every such bottle can write it.",
+          enum: ['token', 'shared'],
+        },
         allow_root: {
           description: 'Let an agent that refuses root run as user root (the sandbox is the boundary); claude then gets IS_SANDBOX=1.',
           type: 'boolean',

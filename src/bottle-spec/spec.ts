@@ -14,6 +14,7 @@ import { type AllowEntry, type NetworkSetting, mergeEntries } from '../egress/po
 import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './agent.js'
 import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
 import { type Provision, type ProvisionLayer, mergeProvision } from './provision.js'
+import { type AuthMode, defaultAuth } from '../auth.js'
 import {
   type Checked,
   absolutePath,
@@ -65,6 +66,8 @@ export interface BottleSpec {
   readonly limits: Limits
   /** What launch runs as root in the guest before the agent's first use (src/bottle-spec/provision.ts). */
   readonly provision: Provision
+  /** How the agent signs in: `token` (a secret), or `shared` (a host directory as its config directory; src/auth.ts). */
+  readonly auth: AuthMode
 }
 
 /** Container resources by name (cpu, memory, nvidia.com/gpu), each a Kubernetes quantity, in the order given. */
@@ -97,6 +100,7 @@ export interface SpecLayer {
   readonly resources?: Resources
   readonly limits?: LimitsLayer
   readonly provision?: ProvisionLayer
+  readonly auth?: AuthMode
 }
 
 export const defaultUser = 'node'
@@ -301,6 +305,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       resources: { requests: c.requests, limits: c.limits },
       limits,
       provision: mergeProvision(m.provision, f.provision),
+      auth: f.auth ?? m.auth ?? defaultAuth,
     })),
   )
 }

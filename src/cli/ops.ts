@@ -7,6 +7,7 @@
  *   ops.exec.args              // [{ name: 'name', … }, { name: 'script', … }]
  */
 import { paneModes } from '../attach.js'
+import { authModes } from '../auth.js'
 import { formats } from '../plan/render.js'
 import { type OpName, backendNames } from '../plan/types.js'
 
@@ -75,10 +76,12 @@ export const flagDocs = {
   memory: { value: '<size>', description: 'limit: memory, bytes or with b, k, m, g, t in powers of 1024 (512m, 4g)' },
   pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
+  auth: { value: '<how>', choices: authModes, description: "how the agent signs in: token (a secret: CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY; the default) | shared (bottle's own directory on the host as ~/.claude, shared by every bottle that says shared; not kubernetes)" },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
   'check-drift': { description: 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec' },
   yes: { short: 'y', description: 'apply without asking (needed when stdin or stderr is not a terminal)' },
+  force: { description: 'auth import: replace a credentials file the shared directory has already' },
   all: { description: 'every bottle this tool created, on -b or on every backend on PATH (found by listing them first, also for plan)' },
   json: { description: 'print the bottles as JSON: {bottles, unreachable}' },
   pane: { value: '<mode>', choices: paneModes, description: 'split: split-window; respawn: respawn-pane -k; window: new-window (default: split)' },
@@ -102,7 +105,7 @@ const guestArgs = arg('args', false, true)
 /** Which bottle, on which backend: every operation takes these. */
 const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
-const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'allow-root']
+const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'auth', 'allow-root']
 /** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
 const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
@@ -206,6 +209,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     planFlags: ['format'],
     runFlags: ['json', 'quiet'],
     backendDefault: 'every backend on PATH',
+  },
+  auth: {
+    args: [arg('action')],
+    summary: "import: copy this host's own sign-in (claude: ~/.claude/.credentials.json; codex: ~/.codex/auth.json) into the directory auth: shared mounts on the backend, once; one that is there is kept unless --force. The file is mode 600, never shown",
+    example: 'bottle run auth import -b docker',
+    flags: ['backend', 'file', 'agent', 'force'],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
   },
 }
 

@@ -64,6 +64,7 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     ...(Object.keys(limits.right).length === 0 ? {} : { limits: limits.right }),
     ...(agent.right === undefined ? {} : { agent: agent.right }),
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
+    ...(f.auth === 'token' || f.auth === 'shared' ? { auth: f.auth } : {}),
     ...(scope.right.context === null ? {} : { context: scope.right.context }),
     ...(scope.right.namespace === null ? {} : { namespace: scope.right.namespace }),
     ...(f.image === undefined ? {} : { image: f.image }),
@@ -201,9 +202,10 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
       return { _tag: 'probe' }
     case 'down':
       return { _tag: 'down' }
-    // update is built from the record and the manifest (updateSpecs); ls names no bottle.
+    // update is built from the record and the manifest (updateSpecs); ls and auth name no bottle.
     case 'update':
     case 'ls':
+    case 'auth':
       return null
   }
 }

@@ -12,6 +12,12 @@
  *   2. a host not on the list gets a 403 from the proxy;
  *   3. a direct TCP connection to each target, bypassing the proxy, fails;
  *   4. the guest has no route but loopback, IPv4 (/proc/net/route) and IPv6 (/proc/net/ipv6_route).
+ * In a Kubernetes Pod (probeArgv with `inPod`) check 4 cannot hold: a Pod always has its network
+ * and a default route, and only a NetworkPolicy fences it, if the cluster's network plugin enforces
+ * NetworkPolicy at all. There the probe tries, instead of the routes, direct connections to what
+ * a Pod can always reach when nothing fences it: the API server (KUBERNETES_SERVICE_HOST, which the
+ * kubelet sets in every container) and the cluster's DNS server on TCP 53 (/etc/resolv.conf: DNS
+ * is a way out of its own). Each must fail.
  * Checks 1 to 3 need a TCP client: the guest's node (the agent needs it), else socat (what the
  * relay falls back to); the route check is plain sh. Every failed check is one line on stderr;
  * the script exits 1 if any failed, and prints one line on stdout when all passed.
@@ -59,14 +65,8 @@ const nodeChecks = [
   'process.exit(bad>0?1:0)})();',
 ].join('')
 
-/**
- * The probe: `sh -c probeScript sh TARGET…`. TARGET is `HOST:PORT` (an IPv6 host in brackets).
- * The routes are read first: a default route is the plainest sign that the door is not the only
- * way out, and needs no client at all.
- */
-export const probeScript = [
-  'bad=0',
-  'fail() { printf \'bottle: egress probe: %s\\n\' "$1" >&2; bad=1; }',
+/** Check 4: no route but loopback, IPv4 and IPv6. */
+const routeChecks: readonly string[] = [
   // IPv4: Iface Destination Gateway Flags RefCnt Use Metric Mask …; the header names Iface.
   'if [ -r /proc/net/route ]; then',
   '  while read -r iface rest; do',
@@ -79,6 +79,35 @@ export const probeScript = [
   '    [ "$iface" = lo ] || { fail "the bottle has an IPv6 route on $iface"; break; }',
   '  done < /proc/net/ipv6_route',
   'fi',
+]
+
+/**
+ * In a Pod: the API server and each nameserver of /etc/resolv.conf (port 53) join the direct
+ * targets ("$@"). No KUBERNETES_SERVICE_HOST is a failure: the probe could not test the fence.
+ */
+const podTargets: readonly string[] = [
+  'target() { case $1 in *:*) printf \'[%s]:%s\' "$1" "$2" ;; *) printf \'%s:%s\' "$1" "$2" ;; esac; }',
+  'if [ -n "${KUBERNETES_SERVICE_HOST:-}" ]; then',
+  '  set -- "$@" "$(target "$KUBERNETES_SERVICE_HOST" "${KUBERNETES_SERVICE_PORT:-443}")"',
+  'else',
+  '  fail "KUBERNETES_SERVICE_HOST is not set: the direct connection to the API server, which the NetworkPolicy must stop, cannot be tried"',
+  'fi',
+  'if [ -r /etc/resolv.conf ]; then',
+  '  while read -r key value rest; do',
+  '    [ "$key" = nameserver ] && [ -n "$value" ] && set -- "$@" "$(target "$value" 53)"',
+  '  done < /etc/resolv.conf',
+  'fi',
+]
+
+/**
+ * The probe: `sh -c probeScript sh TARGET…`. TARGET is `HOST:PORT` (an IPv6 host in brackets).
+ * The routes are read first: a default route is the plainest sign that the door is not the only
+ * way out, and needs no client at all.
+ */
+const probeScriptWith = (inPod: boolean): string => [
+  'bad=0',
+  'fail() { printf \'bottle: egress probe: %s\\n\' "$1" >&2; bad=1; }',
+  ...(inPod ? podTargets : routeChecks),
   'if command -v node >/dev/null 2>&1; then',
   `  node -e ${quoteSh(nodeChecks)} "$@" || bad=1`,
   'elif command -v socat >/dev/null 2>&1; then',
@@ -95,10 +124,17 @@ export const probeScript = [
   '  fail "neither node nor socat is in the bottle: nothing can reach the proxy (install node, or socat)"',
   'fi',
   '[ "$bad" = 0 ] || exit 1',
-  'echo "bottle: egress probe: the proxy answers, an off-list host is refused, a direct connection fails, no route but loopback"',
+  inPod
+    ? 'echo "bottle: egress probe: the proxy answers, an off-list host is refused, a direct connection (the API server, DNS included) fails"'
+    : 'echo "bottle: egress probe: the proxy answers, an off-list host is refused, a direct connection fails, no route but loopback"',
 ].join('\n')
 
+export const probeScript = probeScriptWith(false)
+
+/** The probe for a Kubernetes Pod: no route check, the API server and the DNS server as direct targets. */
+export const podProbeScript = probeScriptWith(true)
+
 /** The probe's argv in the guest. */
-export const probeArgv = (directTargets: readonly string[] = defaultDirectTargets): string[] => [
-  '/bin/sh', '-c', probeScript, 'sh', ...directTargets,
+export const probeArgv = (directTargets: readonly string[] = defaultDirectTargets, where: 'guest' | 'pod' = 'guest'): string[] => [
+  '/bin/sh', '-c', where === 'pod' ? podProbeScript : probeScript, 'sh', ...directTargets,
 ]

@@ -5,10 +5,15 @@
  *   node dist/egress-proxy.js start --dir DIR --allow github.com:443 …   # detached; 0 once the socket accepts
  *   node dist/egress-proxy.js stop --dir DIR                              # 0 also when none runs (for undo and down)
  *   node dist/egress-proxy.js serve --dir DIR --allow …                   # the server, in the foreground
+ *   node egress-proxy.js serve --listen 3128 --allow …                    # on TCP, logging to stdout (a Pod)
  *
  * It serves on DIR/sock/egress.sock, logs one line per decision to DIR/egress.log and keeps its pid
  * in DIR/egress.pid. `start` with the same allow-list as the running proxy does nothing; with
  * another, it stops that one first (the plan's list is the launch record's, so it wins).
+ *
+ * `serve --listen PORT` is the proxy as a Kubernetes Pod runs it (src/backends/kubernetes.ts): TCP
+ * on every address of the Pod, one line per decision on stdout (`kubectl logs`), no directory and
+ * no pidfile (the kubelet restarts it); who may connect is the NetworkPolicy's business.
  */
 // This file is a separate program, started by a plan step through src/spawn.ts; detaching its
 // own server is the one thing it spawns (eslint.config.js names it).
@@ -21,20 +26,19 @@ import { type AllowEntry, formatEntry, parseEntry } from './policy.js'
 import { egressProxy, systemLookup } from './proxy.js'
 import { cmdlineOf, isProxyFor, logFileOf, pidFileOf, runningAllow, runningProxyPid, socketDirOf, socketOf } from './state.js'
 
-interface Args {
-  readonly command: 'start' | 'stop' | 'serve'
-  readonly dir: string
-  readonly allow: readonly AllowEntry[]
-}
+type Args =
+  | { readonly command: 'start' | 'stop' | 'serve'; readonly dir: string; readonly allow: readonly AllowEntry[] }
+  | { readonly command: 'serve'; readonly listen: number; readonly allow: readonly AllowEntry[] }
 
 class Usage extends Error {}
 
-const usage = 'usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | stop --dir DIR'
+const usage = 'usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | serve --listen PORT [--allow HOST:PORT …] | stop --dir DIR'
 
 export const parseArgs = (argv: readonly string[]): Args => {
   const [command, ...rest] = argv
   if (command !== 'start' && command !== 'stop' && command !== 'serve') throw new Usage(usage)
   let dir: string | null = null
+  let listen: number | null = null
   const allow: AllowEntry[] = []
   for (let i = 0; i < rest.length; i += 2) {
     const [flag, value] = [rest[i], rest[i + 1]]
@@ -42,6 +46,9 @@ export const parseArgs = (argv: readonly string[]): Args => {
     if (flag === '--dir') {
       if (!isAbsolute(value)) throw new Usage(`--dir ${JSON.stringify(value)} must be an absolute path`)
       dir = resolve(value)
+    } else if (flag === '--listen' && command === 'serve') {
+      if (!/^[1-9][0-9]{0,4}$/.test(value) || Number(value) > 65535) throw new Usage(`--listen ${JSON.stringify(value)} must be a TCP port, 1 to 65535`)
+      listen = Number(value)
     } else if (flag === '--allow' && command !== 'stop') {
       const e = parseEntry(value)
       // The plan writes entries with formatEntry: anything else did not come from bottle.
@@ -50,6 +57,8 @@ export const parseArgs = (argv: readonly string[]): Args => {
       allow.push(e.right)
     } else throw new Usage(`unknown argument ${JSON.stringify(flag)} (${usage})`)
   }
+  if (dir !== null && listen !== null) throw new Usage(`--dir and --listen do not go together (${usage})`)
+  if (listen !== null) return { command: 'serve', listen, allow }
   if (dir === null) throw new Usage(`--dir is required (${usage})`)
   return { command, dir, allow }
 }
@@ -78,7 +87,23 @@ const removeQuietly = (path: string) => rmSync(path, { force: true })
 // commands
 // -------------------------------------------------------------------------------------------------
 
-const serve = async (a: Args): Promise<void> => {
+/** The proxy in a Pod: TCP on every address, decisions on stdout, ended by the kubelet's SIGTERM. */
+const serveTcp = async (port: number, allow: readonly AllowEntry[]): Promise<void> => {
+  const server = egressProxy({ allow, lookup: systemLookup, log: (line) => process.stdout.write(`${line}\n`) })
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(port, () => ok())
+  })
+  process.stdout.write(`egress proxy: listening on TCP ${port}, ${allow.length} allowed: ${allow.map(formatEntry).join(', ')}\n`)
+  const quit = () => {
+    server.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', quit)
+  process.on('SIGINT', quit)
+}
+
+const serve = async (a: Extract<Args, { dir: string }>): Promise<void> => {
   mkdirSync(a.dir, { recursive: true, mode: 0o700 })
   mkdirSync(socketDirOf(a.dir), { recursive: true, mode: 0o755 })
   // The guest's user (any uid) must reach the socket through the read-only bind of sock/.
@@ -117,7 +142,7 @@ const stop = async (dir: string): Promise<void> => {
   removeQuietly(pidFileOf(dir))
 }
 
-const start = async (a: Args): Promise<void> => {
+const start = async (a: Extract<Args, { dir: string }>): Promise<void> => {
   const wanted = a.allow.map(formatEntry)
   const running = runningAllow(a.dir)
   if (running !== null && JSON.stringify(running) === JSON.stringify(wanted) && (await accepts(socketOf(a.dir)))) return
@@ -157,6 +182,10 @@ const main = async (): Promise<number> => {
     return 2
   }
   try {
+    if ('listen' in a) {
+      await serveTcp(a.listen, a.allow)
+      return -1
+    }
     if (a.command === 'serve') {
       await serve(a)
       return -1

@@ -103,9 +103,23 @@ export const egressProxy = (opts: ProxyOptions): http.Server => {
 
   const server = http.createServer((req, res) => {
     const method = printable(req.method ?? '?')
+    // An answer of the proxy's own, given once the request's body is read (and thrown away, for
+    // up to `timeout`): closing on a client that is still sending makes its relay fail the write
+    // and drop the connection, and the agent sees a reset instead of the 403 that says why.
     const reply = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close', 'x-bottle-egress': status === 200 ? 'ok' : 'refused' })
-      res.end(body)
+      const send = () => {
+        if (res.headersSent) return
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close', 'x-bottle-egress': status === 200 ? 'ok' : 'refused' })
+        res.end(body)
+      }
+      if (req.complete) return send()
+      const timer = setTimeout(send, timeout)
+      req.once('end', () => {
+        clearTimeout(timer)
+        send()
+      })
+      req.once('close', () => clearTimeout(timer))
+      req.resume()
     }
     let url: URL | null = null
     try {

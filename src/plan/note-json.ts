@@ -24,6 +24,7 @@ const keysOf: Record<Note['_tag'], readonly string[]> = {
   update: ['change'],
   notApplied: ['change'],
   nothingToUpdate: ['bottle'],
+  signIn: ['how', 'secrets', 'dir'],
   info: ['text'],
 }
 
@@ -54,6 +55,13 @@ export const decodeNote = (json: unknown): E.Either<string, Note> => {
       return E.map((change: string): Note => ({ _tag: tag, change }))(text(o, 'change'))
     case 'nothingToUpdate':
       return E.map((bottle: string): Note => ({ _tag: 'nothingToUpdate', bottle }))(text(o, 'bottle'))
+    case 'signIn': {
+      const { how, secrets, dir } = o
+      if (how !== 'token' && how !== 'shared') return E.left('a signIn note\'s how must be "token" or "shared"')
+      if (!Array.isArray(secrets) || !secrets.every((x) => typeof x === 'string')) return E.left('a signIn note\'s secrets must be a list of names')
+      if (!(dir === null || typeof dir === 'string')) return E.left('a signIn note\'s dir must be a string or null')
+      return E.right({ _tag: 'signIn', how, secrets: secrets as string[], dir })
+    }
     case 'info':
       return E.map((t: string): Note => ({ _tag: 'info', text: t }))(text(o, 'text'))
   }

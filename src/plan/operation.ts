@@ -63,6 +63,12 @@ export type BottleOperation =
 export type BackendOperation =
   | { readonly _tag: 'ls' }
   | { readonly _tag: 'down'; readonly all: readonly string[] }
+  /**
+   * `auth import`: the host's own credentials file of `agent` copied into the backend's shared
+   * sign-in directory (src/auth.ts); one that is there is kept unless `force`. Host-only: it names
+   * no bottle and runs nothing in one, but the directory is the backend's.
+   */
+  | { readonly _tag: 'auth'; readonly action: 'import'; readonly agent: 'claude' | 'codex'; readonly force: boolean }
 
 export type Operation = BottleOperation | BackendOperation
 
@@ -74,7 +80,7 @@ export type OpName = Operation['_tag']
  * `satisfies` keeps out a name that is no op; `OpNamesComplete` fails to compile when an op is
  * missing from it.
  */
-export const opNames = ['launch', 'agent', 'exec', 'shell', 'cp', 'resume', 'attach', 'update', 'probe', 'down', 'ls'] as const satisfies readonly OpName[]
+export const opNames = ['launch', 'agent', 'exec', 'shell', 'cp', 'resume', 'attach', 'update', 'probe', 'down', 'ls', 'auth'] as const satisfies readonly OpName[]
 
 type IsTrue<T extends true> = T
 /** Compiles only while opNames lists every member of Operation. */
@@ -86,4 +92,4 @@ export type OpNamesComplete = IsTrue<[Exclude<OpName, (typeof opNames)[number]>]
 
 /** The op names no bottle: it is compiled from what the backend lists, with no spec. */
 export const isBackendOperation = (op: Operation): op is BackendOperation =>
-  op._tag === 'ls' || (op._tag === 'down' && op.all !== undefined)
+  op._tag === 'ls' || op._tag === 'auth' || (op._tag === 'down' && op.all !== undefined)

@@ -59,11 +59,21 @@ const noteSentence = (n: Note): string => {
       return `not applied: ${n.change}`
     case 'nothingToUpdate':
       return `nothing to update: ${n.bottle} already runs with what can change on a live bottle (env, secrets, agent, prompt); nothing is written`
+    case 'signIn':
+      return signInSentence(n)
     case 'info':
       return n.text
     default:
       return absurd(n)
   }
+}
+
+const signInSentence = (n: Extract<Note, { _tag: 'signIn' }>): string => {
+  if (n.how === 'shared')
+    return `sign-in: shared: ${n.dir ?? ''} is the agent's config directory in the bottle, read-write, kept on the host by undo and down; every bottle with auth: shared on this backend writes it too, so settings or hooks one bottle writes there run in the next`
+  return n.secrets.length === 0
+    ? 'sign-in: by token, and no sign-in secret is set: the agent starts signed out (--secret CLAUDE_CODE_OAUTH_TOKEN from claude setup-token, or ANTHROPIC_API_KEY; or auth: shared)'
+    : `sign-in: by token, from the secret ${n.secrets.join(', ')}`
 }
 
 /**

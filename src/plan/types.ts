@@ -214,6 +214,11 @@ export type Note =
   | { readonly _tag: 'notApplied'; readonly change: string }
   /** update: the record already says what the manifest and flags say; nothing is written. */
   | { readonly _tag: 'nothingToUpdate'; readonly bottle: string }
+  /**
+   * How the agent signs in (src/auth.ts): `token`, with the sign-in secrets the bottle has (none:
+   * it will not be signed in); `shared`, with the host directory mounted as its config directory.
+   */
+  | { readonly _tag: 'signIn'; readonly how: 'token' | 'shared'; readonly secrets: readonly string[]; readonly dir: string | null }
   /** Any other fact: the sentence itself. */
   | { readonly _tag: 'info'; readonly text: string }
 

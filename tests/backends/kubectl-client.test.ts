@@ -71,6 +71,8 @@ const full = spec({
   resources: { requests: [['cpu', '500m'], ['memory', '1Gi']], limits: [['memory', '4Gi'], ['nvidia.com/gpu', '1']] },
 })
 const plain = spec({ context: 'lab' })
+/** With an allow-list: the egress door's proxy Pod, Service and NetworkPolicies. */
+const fenced = spec({ context: 'lab', namespace: 'agents', network: { mode: 'egress', allow: [{ host: 'registry.npmjs.org', port: 443, private: false }] } })
 
 const host: HostFacts = {
   cwd: dir,
@@ -95,10 +97,10 @@ const plans: [string, Plan][] = [
     ['cp a directory', { _tag: 'cp', source: files.notes, dest: '/home/node/notes' }],
     ['down', { _tag: 'down' }],
   ] as [string, BottleOperation][]).flatMap(([label, op]): [string, Plan][] =>
-    [full, plain].map((s) => {
+    [full, plain, ...(['launch', 'down'].includes(op._tag) ? [fenced] : [])].map((s) => {
       const p = compile(kubernetes, s, op, host)
       if (E.isLeft(p)) throw new Error(p.left.message)
-      return [`${label} (context ${JSON.stringify(s.context)})`, p.right]
+      return [`${label} (context ${JSON.stringify(s.context)}${s === fenced ? ', allow-list' : ''})`, p.right]
     }),
   ),
   ['ls', listPlanFor(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } })],
@@ -200,6 +202,16 @@ const launchStdin = (s: BottleSpec, kind: string): Step => {
   return step
 }
 
+/** The launch step that creates the object of that kind and name. */
+const launchStdinOf = (s: BottleSpec, kind: string, name: string): Step => {
+  const p = compile(kubernetes, s, { _tag: 'launch' }, host)
+  if (E.isLeft(p)) throw new Error(p.left.message)
+  const step = p.right.steps.find((x) => x.stdin._tag === 'json' && (x.stdin.document as { kind?: string }).kind === kind &&
+    (x.stdin.document as { metadata?: { name?: string } }).metadata?.name === name)
+  if (step === undefined) throw new Error(`no ${kind} ${name} on the launch plan`)
+  return step
+}
+
 describe.skipIf(!hasKubectl)(`kubectl decodes the Pod and the Secret${skipped}`, () => {
   it.each([['with everything', full], ['bare', plain]])('the Pod (%s), as a typed Pod: no field dropped or retyped', (_label, s) => {
     // `set image` decodes into the typed Pod and writes it back out, only if the image changes.
@@ -221,6 +233,54 @@ describe.skipIf(!hasKubectl)(`kubectl decodes the Pod and the Secret${skipped}`,
       '# GH_TOKEN from secret demo-secrets, key GH_TOKEN',
       '',
     ].join('\n'))
+  })
+
+  it('the egress proxy Pod, as a typed Pod: no field dropped or retyped', () => {
+    const step = launchStdinOf(fenced, 'Pod', 'egress-demo')
+    const r = kubectl(['set', 'image', '--local', '-f', '-', 'proxy=decoded:check', '-o', 'json'], stdinOf(step))
+    expect(r.stderr.toString()).toBe('')
+    const decoded = JSON.parse(r.stdout.toString()) as Json
+    const ours = JSON.parse(stdinOf(step)) as { spec: { containers: { image: string }[] } }
+    for (const c of ours.spec.containers) c.image = 'decoded:check'
+    expect(leavesKept(ours as unknown as Json, decoded)).toStrictEqual([])
+  })
+
+  it('the bottle\'s Pod with an allow-list (service links on), as a typed Pod: no field dropped or retyped', () => {
+    const step = launchStdinOf(fenced, 'Pod', 'demo')
+    const r = kubectl(['set', 'image', '--local', '-f', '-', 'bottle=decoded:check', '-o', 'json'], stdinOf(step))
+    expect(r.stderr.toString()).toBe('')
+    const ours = JSON.parse(stdinOf(step)) as { spec: { containers: { image: string }[] } }
+    for (const c of ours.spec.containers) c.image = 'decoded:check'
+    expect(leavesKept(ours as unknown as Json, JSON.parse(r.stdout.toString()) as Json)).toStrictEqual([])
+  })
+
+  it('the proxy\'s Service, as a typed Service (`set selector` decodes it): no field dropped or retyped', () => {
+    const step = launchStdinOf(fenced, 'Service', 'egress-demo')
+    const ours = JSON.parse(stdinOf(step)) as { spec: { selector: Record<string, string> } }
+    const selector = Object.entries(ours.spec.selector).map(([k, v]) => `${k}=${v}`).join(',')
+    const r = kubectl(['set', 'selector', '--local', '-f', '-', selector, '-o', 'json'], stdinOf(step))
+    expect(r.stderr.toString()).toBe('')
+    expect(leavesKept(ours as unknown as Json, JSON.parse(r.stdout.toString()) as Json)).toStrictEqual([])
+  })
+
+  // kubectl has no offline typed decoder for a NetworkPolicy (`create --dry-run=client` asks the
+  // server for its API groups first): `label --local` reads it as an object of that kind only.
+  it.each(['egress-demo-bottle', 'egress-demo-proxy'])('the NetworkPolicy %s is an object kubectl reads', (name) => {
+    const r = kubectl(['label', '--local', '-f', '-', 'checked=yes', '-o', 'json'], stdinOf(launchStdinOf(fenced, 'NetworkPolicy', name)))
+    expect(r.stderr.toString()).toBe('')
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name } })
+  })
+
+  it('the step that pipes the proxy bundle into its Pod: kubectl takes its exec flags', () => {
+    const p = compile(kubernetes, fenced, { _tag: 'launch' }, host)
+    if (E.isLeft(p)) throw new Error(p.left.message)
+    const put = p.right.steps.find((x) => x.title.startsWith('put the egress proxy'))
+    const words = put?.argv ?? []
+    // sh -c SCRIPT sh BUNDLE kubectl …: the kubectl part, with the bundle on its stdin.
+    expect(words.slice(0, 2)).toStrictEqual(['sh', '-c'])
+    const r = kubectl(words.slice(6), 'console.log(1)\n')
+    expect(words[5]).toBe('kubectl')
+    expect(r.stderr.toString()).toMatch(/connection to the server 127\.0\.0\.1:1 was refused|dial tcp 127\.0\.0\.1:1: connect: connection refused/)
   })
 
   it('the Secret, with its values filled in, is an object kubectl reads', () => {

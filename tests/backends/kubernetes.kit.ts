@@ -200,7 +200,7 @@ export const kit: BackendKit = {
   backend: kubernetes,
   decode: (step, { launch }) => decodeKubectlExec(step.argv, launch),
   fit: (s) => {
-    // A Pod has no network "none", and no egress door yet (kubernetes refuses an allow-list).
+    // A Pod has no network "none"; the egress door (a proxy Pod) is tested in tests/egress-wire/kubernetes.test.ts.
     const spec: BottleSpec = s.spec.network.mode === 'none' || s.spec.network.mode === 'egress' ? { ...s.spec, network: { mode: 'open' } } : s.spec
     // A Pod's secrets stay as launched: a new plain env entry named like one is refused (an example).
     const op =

@@ -26,7 +26,7 @@ const resolved = resolveSpec({
     context: 'lab',
     namespace: 'agents',
     resources: { requests: [['cpu', '500m']], limits: [['memory', '4Gi']] },
-    // The Pod network: kubernetes has no egress door yet and refuses an allow-list (tests/egress-wire/).
+    // The Pod network: the egress door has tests of its own (tests/egress-wire/kubernetes.test.ts).
     network: { mode: 'open' },
   },
   fromFlags: {},

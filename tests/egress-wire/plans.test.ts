@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import type { Backend, HostFacts } from '../../src/backends/backend.js'
 import { backends } from '../../src/backends/index.js'
-import { guestSocket, guestSocketDir, proxyEnv, proxyEnvKeys, relayPrefix, relayStartArgv } from '../../src/backends/egress.js'
+import { type ProxyState, guestSocket, guestSocketDir, proxyEnv, proxyEnvKeys, relayPrefix, relayStartArgv } from '../../src/backends/egress.js'
 import { compile } from '../../src/compile.js'
 import type { AllowEntry } from '../../src/egress/policy.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
@@ -22,7 +22,7 @@ import { type Scenario, fixedHost, scenarioArb, withOp } from '../arbitraries.js
 import { fitFor, kits } from '../backends/kits.js'
 import { runs } from '../runs.js'
 
-/** The backends with a door (kubernetes refuses an allow-list: tested below). */
+/** The backends whose door is the host proxy (kubernetes has a proxy Pod of its own: tests/egress-wire/kubernetes.test.ts). */
 const withDoor = [backends.bwrap, backends.docker, backends.podman, backends.smolvm] as const
 
 const entryArb: fc.Arbitrary<AllowEntry> = fc.record({
@@ -35,11 +35,19 @@ const entryArb: fc.Arbitrary<AllowEntry> = fc.record({
  * The scenario's bottle with an allow-list; env keys the door owns are left out (refused: tested
  * below). `op` null: the scenario's own op (its host facts name the paths that op reads), or probe.
  */
-const doorScenarioArb = (op: fc.Arbitrary<BottleOperation> | null): fc.Arbitrary<Scenario & { running: boolean; launched: boolean }> =>
-  fc.record({ s: scenarioArb, op: op ?? fc.option(fc.constant({ _tag: 'probe' as const }), { nil: null, freq: 4 }), allow: fc.array(entryArb, { minLength: 1, maxLength: 4 }), running: fc.boolean(), launched: fc.boolean() }).map(({ s, op, allow, running, launched }) => {
+const doorScenarioArb = (op: fc.Arbitrary<BottleOperation> | null): fc.Arbitrary<Scenario & { proxy: ProxyState | 'no facts' }> =>
+  fc.record({
+    s: scenarioArb,
+    op: op ?? fc.option(fc.constant({ _tag: 'probe' as const }), { nil: null, freq: 4 }),
+    allow: fc.array(entryArb, { minLength: 1, maxLength: 4 }),
+    // 'no facts': the host facts hold no egress facts at all (an in-process compile).
+    proxy: fc.constantFrom<ProxyState | 'no facts'>('running', 'stopped', 'not launched', 'unread', 'no facts'),
+  }).map(({ s, op, allow, proxy }) => {
     const spec: BottleSpec = { ...s.spec, env: s.spec.env.filter(([k]) => !proxyEnvKeys.has(k)), network: { mode: 'egress', allow } }
     const withSpec = op === null ? { ...s, spec } : withOp({ ...s, spec }, op)
-    return { ...withSpec, host: { ...withSpec.host, egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running, launched } }, running, launched }
+    const { egress: _, ...bare } = withSpec.host
+    const host: HostFacts = proxy === 'no facts' ? bare : { ...bare, egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', proxy } }
+    return { ...withSpec, host, proxy }
   })
 
 /** The scenario's own op, or probe. */
@@ -66,7 +74,9 @@ const commandsOf = (plan: Plan): Step[] => {
   return found
 }
 
-const isProxy = (s: Step, verb: 'start' | 'stop'): boolean => s.argv[1] === '/opt/bottle/dist/egress-proxy.js' && s.argv[2] === verb
+/** The proxy bundle's start or stop: the facts' path, or the bare name when none were read. */
+const isProxy = (s: Step, verb: 'start' | 'stop'): boolean =>
+  (s.argv[1] === '/opt/bottle/dist/egress-proxy.js' || s.argv[1] === 'egress-proxy.js') && s.argv[2] === verb
 
 describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s', (_name, backend) => {
   const kit = kits[backend.name]
@@ -136,12 +146,13 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
   })
 
   test.prop([doorScenarioArb(fc.constantFrom<BottleOperation>({ _tag: 'exec', script: 'true', user: null }, { _tag: 'agent', args: [], tty: false }, { _tag: 'probe' }))], { numRuns: runs })(
-    'an op on the bottle starts the proxy (and a long-lived guest\'s relay) first exactly when it is launched and its proxy is not running',
+    'an op on the bottle starts the proxy (and a long-lived guest\'s relay) first exactly when it is launched and its proxy is not running, never on a guess',
     (s) => {
       const plan = compiled(backend, s)
       const starts = plan.steps.filter((x) => isProxy(x, 'start'))
       // A bottle never launched (no proxy directory) gets no proxy: the op fails at the backend.
-      const again = s.launched && !s.running
+      // Nor does one whose proxy nobody looked at (no facts read): nothing is started on a guess.
+      const again = s.proxy === 'stopped'
       expect(starts).toHaveLength(again ? 1 : 0)
       const relays = plan.steps.filter((x) => x.guest?.tail.join('\0') === relayStartArgv.join('\0'))
       expect(relays).toHaveLength(again && backend.relayPerCommand !== true ? 1 : 0)
@@ -159,14 +170,14 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
 describe('the egress door: examples', () => {
   const spec = (network: BottleSpec['network'], env: BottleSpec['env'] = []): BottleSpec => ({
     name: 'demo', image: null, user: 'node', workdir: '/src/app', env, secrets: [], prompt: null,
-    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision,
+    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token',
   })
   const egress: BottleSpec['network'] = { mode: 'egress', allow: [{ host: 'api.anthropic.com', port: 443, private: false }] }
   const host = (s: BottleSpec, op: BottleOperation): HostFacts => fixedHost(s, op)
 
   it('docker launch, as bottle plan shows it: create (no network, the socket directory read-only), the proxy, start, the relay, the probe last', () => {
     const s = spec(egress)
-    const h: HostFacts = { ...host(s, { _tag: 'launch' }), egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', running: false, launched: false } }
+    const h: HostFacts = { ...host(s, { _tag: 'launch' }), egress: { node: '/usr/bin/node', proxyScript: '/opt/bottle/dist/egress-proxy.js', proxy: 'not launched' } }
     const plan = compile(backends.docker, s, { _tag: 'launch' }, h)
     if (E.isLeft(plan)) throw new Error(plan.left.message)
     expect(plan.right.steps.map((x) => `${x.title}: ${x.argv.slice(0, 9).join(' ').replace(/\n.*/s, '…')}`)).toMatchInlineSnapshot(`
@@ -205,11 +216,12 @@ describe('the egress door: examples', () => {
     }
   })
 
-  it('kubernetes refuses an allow-list (not built yet) but still takes such a bottle down', () => {
-    const s = spec(egress)
+  it('kubernetes refuses an allow-list for a name too long for its proxy Pod (egress-NAME, 63 characters), one line', () => {
+    const s = { ...spec(egress), name: 'a'.repeat(57) }
     const launch = compile(backends.kubernetes, s, { _tag: 'launch' }, host(s, { _tag: 'launch' }))
-    expect(E.isLeft(launch) && launch.left.message).toMatch(/not available on kubernetes yet/)
-    expect(E.isRight(compile(backends.kubernetes, s, { _tag: 'down' }, host(s, { _tag: 'down' })))).toBe(true)
+    expect(E.isLeft(launch) && launch.left.message).toMatch(/^bottle name "a{57}" is too long for an allow-list on kubernetes: .* at most 56$/)
+    const fits = { ...s, name: 'a'.repeat(56) }
+    expect(E.isRight(compile(backends.kubernetes, fits, { _tag: 'launch' }, host(fits, { _tag: 'launch' })))).toBe(true)
   })
 
   it('every plan on one bottle says which network applies', () => {

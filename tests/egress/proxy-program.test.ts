@@ -1,8 +1,9 @@
 // dist/egress-proxy.js as the plan runs it: start (detached, idempotent), the socket, the log,
 // proxyRunning from file reads, stop (idempotent). Built by the vitest global setup.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -79,8 +80,62 @@ describe('dist/egress-proxy.js', () => {
     [['start', '--dir', 'relative', '--allow', 'github.com:443'], 'egress-proxy: --dir "relative" must be an absolute path\n'],
     [['start', '--dir', '/tmp/x', '--allow', '*'], 'egress-proxy: --allow: "*" is too broad: it allows every host (use network: open for that)\n'],
     [['start', '--dir', '/tmp/x', '--allow', 'github.com'], 'egress-proxy: --allow "github.com" must be written as github.com:443\n'],
-    [['restart', '--dir', '/tmp/x'], 'egress-proxy: usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | stop --dir DIR\n'],
+    [['restart', '--dir', '/tmp/x'], 'egress-proxy: usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | serve --listen PORT [--allow HOST:PORT …] | stop --dir DIR\n'],
+    [['serve', '--listen', '0'], 'egress-proxy: --listen "0" must be a TCP port, 1 to 65535\n'],
+    [['serve', '--listen', '3128', '--dir', '/tmp/x'], 'egress-proxy: --dir and --listen do not go together (usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | serve --listen PORT [--allow HOST:PORT …] | stop --dir DIR)\n'],
+    [['start', '--listen', '3128'], 'egress-proxy: unknown argument "--listen" (usage: egress-proxy.js start|serve --dir DIR [--allow HOST:PORT …] | serve --listen PORT [--allow HOST:PORT …] | stop --dir DIR)\n'],
   ])('refuses %j: exit 2, one line', async (args, stderr) => {
     expect(await run(...args)).toStrictEqual({ code: 2, stderr })
+  })
+})
+
+/** A TCP port nobody listens on now (the kernel's pick, then released). */
+const freePort = (): Promise<number> =>
+  new Promise((ok, fail) => {
+    const s = net.createServer()
+    s.once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo
+      s.close(() => ok(port))
+    })
+  })
+
+/** One raw HTTP exchange with the proxy over TCP: the whole answer, once the proxy closes or 5 s pass. */
+const askTcp = (port: number, request: string): Promise<string> =>
+  new Promise((ok) => {
+    let got = ''
+    const s = net.connect({ host: '127.0.0.1', port })
+    s.setTimeout(5000, () => s.destroy())
+    s.on('connect', () => s.write(request))
+    s.on('data', (d: Buffer) => (got += d.toString()))
+    s.on('close', () => ok(got))
+    s.on('error', () => ok(got))
+  })
+
+describe('dist/egress-proxy.js serve --listen (the proxy as a Kubernetes Pod runs it)', () => {
+  it('serves on TCP, answers the probe name, refuses an off-list host with 403, logs each decision on stdout', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [script, 'serve', '--listen', String(port), '--allow', 'github.com:443'], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    try {
+      for (let i = 0; i < 100 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 50))
+      expect(out).toBe(`egress proxy: listening on TCP ${port}, 1 allowed: github.com:443\n`)
+      const ok = await askTcp(port, `GET http://${probeHost}/ HTTP/1.1\r\nHost: ${probeHost}\r\nConnection: close\r\n\r\n`)
+      expect(ok).toMatch(/^HTTP\/1\.1 200 /)
+      expect(ok).toContain(probeBody)
+      const denied = await askTcp(port, 'CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n\r\n')
+      expect(denied).toMatch(/^HTTP\/1\.1 403 /)
+      expect(denied).toContain('evil.test:443 is not on the allow-list')
+      const lines = out.trim().split('\n')
+      expect(lines).toHaveLength(3)
+      expect(lines[1]).toMatch(new RegExp(`^\\S+ probe GET ${probeHost}:80$`))
+      expect(lines[2]).toMatch(/evil\.test:443/)
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+    }
+    // SIGTERM (the kubelet's stop) ends it cleanly.
+    expect(child.exitCode).toBe(0)
   })
 })

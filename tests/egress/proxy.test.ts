@@ -197,6 +197,24 @@ describe('the egress proxy', () => {
     expect(r.body).toBe('bottle egress: could not resolve gone.test (ENOTFOUND)\n')
   })
 
+  it('answers a refused request only once its body is read: a client still sending gets the 403, not a closed socket', async () => {
+    const c = net.connect(socketPath)
+    let got = ''
+    c.on('data', (d: Buffer) => (got += d.toString()))
+    const closed = new Promise<void>((ok) => c.on('close', () => ok()))
+    c.on('error', () => {})
+    await new Promise<void>((ok) => c.once('connect', () => ok()))
+    c.write('POST http://evil.test/v1 HTTP/1.1\r\nHost: evil.test\r\nContent-Length: 10\r\n\r\nhalf.')
+    await new Promise((ok) => setTimeout(ok, 300))
+    // Half the body is in: no answer yet, and the connection is still open for the rest.
+    expect(got).toBe('')
+    expect(c.destroyed).toBe(false)
+    c.end('rest.')
+    await closed
+    expect(got).toMatch(/^HTTP\/1\.1 403 /)
+    expect(got).toContain('evil.test:80 is not on the allow-list')
+  })
+
   it('writes one log line per decision', async () => {
     const before = log.length
     await viaSocket(socketPath, `http://${probeHost}/`)

@@ -10,7 +10,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AllowEntry, parseEntry } from '../../src/egress/policy.js'
 import { egressProxy, probeBody, probeHost } from '../../src/egress/proxy.js'
-import { relayNodeArgv, relaySocatArgv } from '../../src/egress/relay.js'
+import { relayNodeArgv, relayNodeWords, relaySocatArgv } from '../../src/egress/relay.js'
+import { relayStartScriptTo } from '../../src/backends/egress.js'
 
 const entry = (t: string): AllowEntry => {
   const e = parseEntry(t)
@@ -104,6 +105,24 @@ describe('the node relay, on the host, in front of a real proxy socket', () => {
     expect(log[log.length - 1]).toMatch(/ refused CONNECT denied.test:443 /)
   })
 
+  // The real agent's request to an off-list base URL is a POST of 100 KB and more: a proxy that
+  // answered while the body was still coming made the relay's write fail, and the client saw a
+  // reset (about one try in five) instead of the 403.
+  it('carries a refusal back to a client still sending a large body: 403 every time, never a reset', async () => {
+    const post = (size: number) =>
+      new Promise<string>((ok) => {
+        const req = http.request({ host: '127.0.0.1', port: relayPort, method: 'POST', path: 'http://denied.test/v1/messages', headers: { 'content-length': String(size) }, agent: false }, (res) => {
+          res.resume()
+          res.on('end', () => ok(String(res.statusCode)))
+        })
+        req.on('error', (e: NodeJS.ErrnoException) => ok(e.code ?? e.message))
+        req.end(Buffer.alloc(size, 'x'))
+      })
+    const outcomes: string[] = []
+    for (let i = 0; i < 30; i++) outcomes.push(await post(i % 2 === 0 ? 1_000_000 : 200_000))
+    expect(outcomes.filter((o) => o !== '403')).toEqual([])
+  })
+
   it('a second relay on the same port exits 1 with one line', async () => {
     const [cmd, ...args] = relayNodeArgv(socketPath, relayPort)
     const r = await new Promise<{ code: number | null; err: string }>((ok) => {
@@ -114,6 +133,47 @@ describe('the node relay, on the host, in front of a real proxy socket', () => {
     })
     expect(r.code).toBe(1)
     expect(r.err).toMatch(/^bottle egress relay: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/)
+  })
+})
+
+describe('the node relay with a TCP upstream (kubernetes: the proxy Service), on the host, in front of a real proxy', () => {
+  let proxy: http.Server
+  let relay: ChildProcess
+  let relayPort = 0
+
+  beforeAll(async () => {
+    proxy = egressProxy({ allow: [entry('allowed.test:443')], lookup: async () => [], log: () => {} })
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', () => ok()))
+    const proxyPort = (proxy.address() as net.AddressInfo).port
+    relayPort = await freePort()
+    // As the Pod's relay start script runs it: the upstream HOST:PORT from the Service's env vars.
+    const [cmd, ...args] = [...relayNodeWords, `127.0.0.1:${proxyPort}`, String(relayPort)]
+    relay = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    await listening(relayPort)
+  })
+
+  afterAll(async () => {
+    relay.kill('SIGTERM')
+    await new Promise((ok) => proxy.close(ok))
+  })
+
+  it('carries the probe to the proxy, and its 403 back', async () => {
+    expect(await curl(relayPort, `http://${probeHost}/`)).toStrictEqual({ code: 0, out: `${probeBody}\n200` })
+    expect(await curl(relayPort, 'http://denied.test/')).toStrictEqual({ code: 0, out: 'bottle egress: refused: denied.test:80 is not on the allow-list\n\n403' })
+  })
+
+  it("the relay start script fails, one line, when the Service's env vars are not in the bottle (a Pod made before its Service)", async () => {
+    const script = relayStartScriptTo({ _tag: 'service env', hostVar: 'EGRESS_DEMO_SERVICE_HOST', portVar: 'EGRESS_DEMO_SERVICE_PORT' })
+    const r = await new Promise<{ code: number | null; err: string }>((ok) => {
+      const p = spawn('dash', ['-c', script, 'sh'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EGRESS_DEMO_SERVICE_HOST: '10.96.0.7' }, stdio: ['ignore', 'ignore', 'pipe'] })
+      let err = ''
+      p.stderr?.on('data', (d: Buffer) => (err += d.toString()))
+      p.on('close', (code) => ok({ code, err }))
+    })
+    expect(r).toStrictEqual({
+      code: 1,
+      err: "bottle: EGRESS_DEMO_SERVICE_HOST or EGRESS_DEMO_SERVICE_PORT is not set in the bottle: the egress proxy's Service must exist before the bottle's Pod is made\n",
+    })
   })
 })
 

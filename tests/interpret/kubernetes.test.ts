@@ -323,18 +323,91 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
     expect(changed.err).toContain('bottle: drift: demo (kubernetes) has drifted from this spec: image node:22 → node:24')
   })
 
-  it('down --all deletes every Pod bottle made there, and its Secret', async () => {
+  it('down --all deletes every Pod bottle made there, its Secret, and its egress proxy if it has one (no record is read)', async () => {
     expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
-    expect((await bottle(['launch', 'other', ...demo.slice(1), '-q'], { TOKEN: 't' })).code).toBe(0)
+    const fenced = ['other', ...demo.slice(1).filter((w) => w !== '--network' && w !== 'open')]
+    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: 't' })).code).toBe(0)
     const r = await bottle(['down', '--all', ...cluster, '-q'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
-    expect(calls().slice(-5).map((c) => c.argv.join(' '))).toStrictEqual([
+    expect(calls().slice(-7).map((c) => c.argv.join(' '))).toStrictEqual([
       '--context=lab --namespace=agents get pods -l dev.bottle.managed=true -o json',
       '--context=lab --namespace=agents delete pod demo --ignore-not-found',
       '--context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
+      '--context=lab --namespace=agents delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
       '--context=lab --namespace=agents delete pod other --ignore-not-found',
       '--context=lab --namespace=agents delete secret other-secrets --ignore-not-found',
+      '--context=lab --namespace=agents delete pod,service,networkpolicy -l dev.bottle.egress-of=other --ignore-not-found',
     ])
+  })
+})
+
+describe('the egress door (an allow-list), against the stand-in kubectl', () => {
+  /** demo with the agent profile's default network: its hosts through the proxy. */
+  const fenced = demo.filter((w) => w !== '--network' && w !== 'open')
+  // Long enough that bottle's redaction of it leaves kubectl's messages readable.
+  const token = 'tok-fenced-123'
+  const kindsInState = (): string[] => Object.keys(JSON.parse(readFileSync(statePath, 'utf8')) as object).sort()
+  const doorObjects = [
+    'NetworkPolicy/agents/egress-demo-bottle',
+    'NetworkPolicy/agents/egress-demo-proxy',
+    'Pod/agents/egress-demo',
+    'Service/agents/egress-demo',
+  ]
+
+  it('launch: the fence, the Service and the proxy Pod before the bottle, the bundle piped in, the relay, the probe; no host proxy', async () => {
+    const r = await bottle(['launch', ...fenced, '-q'], { TOKEN: token })
+    expect([r.code, r.err]).toStrictEqual([0, ''])
+    expect(kindsInState()).toStrictEqual([...doorObjects, 'Pod/agents/demo', 'Secret/agents/demo-secrets'].sort())
+    const created = calls().filter((c) => verbOf(c) === 'create').map((c) => {
+      const o = JSON.parse(c.stdin ?? '{}') as { kind: string; metadata: { name: string } }
+      return `${o.kind}/${o.metadata.name}`
+    })
+    // The fence first: the bottle's Pod never runs unfenced; the Service before the Pod whose env names it.
+    expect(created).toStrictEqual(['NetworkPolicy/egress-demo-bottle', 'NetworkPolicy/egress-demo-proxy', 'Service/egress-demo', 'Pod/egress-demo', 'Secret/demo-secrets', 'Pod/demo'])
+    // The proxy bundle reached its Pod whole, on exec's stdin.
+    const bundle = calls().find((c) => c.argv.includes('egress-demo') && c.argv.includes('exec'))
+    expect(bundle?.stdin).toBe(readFileSync(new URL('../../dist/egress-proxy.js', import.meta.url), 'utf8'))
+    const execs = calls().filter((c) => verbOf(c) === 'exec' && c.argv.includes('demo')).map((c) => c.argv.join(' '))
+    expect(execs.at(-2)).toContain('EGRESS_DEMO_SERVICE_HOST')
+    expect(execs.at(-1)).toContain('KUBERNETES_SERVICE_HOST')
+    // No host proxy: its directory in the bottle's state was never made.
+    expect(existsSync(`${home}/.local/state/bottle/kubernetes/demo/egress`)).toBe(false)
+  })
+
+  it('down removes the bottle, then its door', async () => {
+    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    const first = calls().length
+    expect((await bottle(['down', ...fenced, '-q'])).code).toBe(0)
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+    expect(calls().slice(first).map((c) => c.argv.slice(2).join(' '))).toStrictEqual([
+      'delete pod demo --ignore-not-found',
+      'delete secret demo-secrets --ignore-not-found',
+      'delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
+    ])
+  })
+
+  it('a probe that fails (the network plugin enforces no NetworkPolicy) fails the launch, and all of it is undone', async () => {
+    const r = await bottle(['launch', ...fenced, '-q'], { TOKEN: token, BOTTLE_KUBECTL_PROBE_EXIT: '1' })
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/step 15\/15 failed with exit code 1: probe the egress door from inside the bottle/)
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
+  })
+
+  it('a second launch of the name with no record stops at the first NetworkPolicy, and removes nothing of the first', async () => {
+    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    rmSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)
+    const before = kindsInState()
+    const again = await bottle(['launch', ...fenced, '-q'], { TOKEN: token })
+    expect(again.code).toBe(1)
+    expect(again.err).toContain('networkpolicies.networking.k8s.io "egress-demo-bottle" already exists')
+    expect(kindsInState()).toStrictEqual(before)
+  })
+
+  it('exec on a fenced bottle starts no proxy from the host, whatever its state there', async () => {
+    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    const first = calls().length
+    expect((await bottle(['exec', ...fenced, 'true'])).code).toBe(0)
+    expect(calls().slice(first).map(verbOf)).toStrictEqual(['exec'])
   })
 })

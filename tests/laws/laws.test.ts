@@ -348,7 +348,7 @@ describe('laws across backends', () => {
       // compile.ts builds the recorded intent in shared code, so only those can differ.
       // Where the prompt file sits is the backend's business (bwrap cannot create /opt/bottle
       // over a read-only root), so it reads as <prompt> here, inside sh -c scripts too.
-      // kubernetes has no egress door yet: it refuses a bottle with an allow-list (its kit's fit opens it).
+      // kubernetes: its kit's fit opens an allow-list (its door is proven in tests/egress-wire/kubernetes.test.ts).
       const withDoor = doorOf(spec) !== null
       const decoded = allBackends.filter((b) => !withDoor || b.name !== 'kubernetes').map((b) =>
         ownGuestSteps(compiled(b, s)).map((st) => {

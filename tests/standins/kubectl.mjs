@@ -4,7 +4,8 @@
 // - each call is one JSON line { argv, env, stdin } in $BOTTLE_KUBECTL_LOG;
 // - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
 //   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
-//   (there is no scheduler: a Pod runs as soon as it exists); `get pods -l K=V,… -o json|name`
+//   (there is no scheduler: a Pod runs as soon as it exists); Pods, Secrets, Services and
+//   NetworkPolicies (which nothing here enforces); `get pods -l K=V,… -o json|name`
 //   lists them, `delete KIND -l K=V,…` deletes them, each deletion logged in
 //   $BOTTLE_KUBECTL_REMOVED with the deleter's STANDIN_RUN_TAG;
 // - $BOTTLE_KUBECTL_SLOW_MS: create/apply takes that long before the "server" acts;
@@ -12,7 +13,8 @@
 //   (created, or refused with AlreadyExists); =late: it is killed at once, and the server creates
 //   the object ~800 ms later; $BOTTLE_KUBECTL_DIES_ON=KIND: only a create of that kind;
 // - $BOTTLE_KUBECTL_FAIL=wait: wait times out; =create-echo: create fails and, like a careless
-//   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code.
+//   CLI, quotes its input (what bottle must not pass on); $BOTTLE_KUBECTL_EXEC_EXIT: exec's code;
+//   $BOTTLE_KUBECTL_PROBE_EXIT: the code of an exec of the egress probe only (a door that does not hold).
 import { spawn, spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -40,7 +42,9 @@ const killed = () => {
   sleep(10_000)
 }
 
-const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-')
+// `-f -`, and the exec that pipes the egress proxy bundle into its Pod (`cat > …/.incoming`).
+const readsStdin = argv.some((a, i) => (a === '-f' || a === '--filename') && argv[i + 1] === '-') ||
+  (argv.includes('exec') && argv.includes('-i') && argv.some((a) => a.startsWith('cat > ') && a.includes('/.incoming')))
 const stdin = readsStdin ? readFileSync(0, 'utf8') : null
 if (knobs.BOTTLE_KUBECTL_LOG !== undefined) appendFileSync(knobs.BOTTLE_KUBECTL_LOG, `${JSON.stringify({ argv, env, stdin })}\n`)
 
@@ -63,8 +67,8 @@ for (let i = 0; i < argv.length; i++) {
   else words.push(a)
 }
 const [verb, ...rest] = words
-const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret' }
-const plural = { Pod: 'pods', Secret: 'secrets' }
+const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret', service: 'Service', services: 'Service', networkpolicy: 'NetworkPolicy', networkpolicies: 'NetworkPolicy' }
+const plural = { Pod: 'pods', Secret: 'secrets', Service: 'services', NetworkPolicy: 'networkpolicies.networking.k8s.io' }
 const key = (kind, name) => `${kind}/${namespace}/${name}`
 
 /** The objects of a kind in the namespace that a selector `k=v,k=v` matches: [key, object] pairs. */
@@ -141,14 +145,14 @@ switch (verb) {
   case 'delete': {
     const [kindWord, name] = rest
     const kind = kinds[kindWord]
-    // `delete KIND -l SELECTOR`: every object the selector matches; none is no error.
+    // `delete KIND[,KIND…] -l SELECTOR`: every object of those kinds the selector matches; none is no error.
     if (name === '-l') {
-      const found = matching(kind, rest[2])
+      const found = kindWord.split(',').flatMap((w) => matching(kinds[w], rest[2]))
       for (const [k, o] of found) {
         removed(o)
         delete state[k]
       }
-      finish(0, found.length === 0 ? '' : found.map(([, o]) => `${kindWord} "${o.metadata.name}" deleted`).join('\n'), found.length === 0 ? 'No resources found' : '')
+      finish(0, found.length === 0 ? '' : found.map(([, o]) => `${o.kind.toLowerCase()} "${o.metadata.name}" deleted`).join('\n'), found.length === 0 ? 'No resources found' : '')
     }
     if (state[key(kind, name)] === undefined) {
       if (rest.includes('--ignore-not-found')) finish(0)
@@ -176,7 +180,8 @@ switch (verb) {
       process.stderr.write(r.stderr)
       finish(r.status, '', r.status === 0 ? '' : `command terminated with exit code ${r.status}`)
     }
-    const code = Number(knobs.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
+    const isProbe = rest.some((w) => w.includes('bottle: egress probe:'))
+    const code = Number((isProbe ? knobs.BOTTLE_KUBECTL_PROBE_EXIT : undefined) ?? knobs.BOTTLE_KUBECTL_EXEC_EXIT ?? '0')
     finish(code, '', code === 0 ? '' : `command terminated with exit code ${code}`)
     break
   }

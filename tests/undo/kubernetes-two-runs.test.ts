@@ -67,7 +67,7 @@ const cluster = (): Cluster => {
   }
 }
 
-// network open: kubernetes has no egress door yet (an allow-list is refused there).
+// network open: the egress door's own objects are tested in tests/interpret/kubernetes.test.ts.
 const launchArgs = ['run', 'launch', 'demo', '-b', 'kubernetes', '-q', '--workdir', '/src/app', '--network', 'open']
 const downArgs = ['run', 'down', 'demo', '-b', 'kubernetes', '-q']
 
