@@ -148,6 +148,9 @@ const runExec = (backend: 'bwrap' | 'docker', extraEnv: Record<string, string>, 
       `  ${backend.padEnd(6)} raw argv ${ms(raw.wall)} + node -e 0 ${ms(b.wall)}   bottle run exec ${ms(run.wall)}   ${(run.wall / (raw.wall + b.wall)).toFixed(2)}x   (goal <= 1.35x)` +
         `   cpu ${(run.cpu / (raw.cpu + b.cpu)).toFixed(2)}x (${run.cpu.toFixed(0)} vs ${raw.cpu.toFixed(0)}+${b.cpu.toFixed(0)} ms)`,
     )
+  } catch (e) {
+    // A shared engine: other work may stop or remove the bench's bottle meanwhile (a `down --all`).
+    console.log(`  run exec on ${backend}: not measured, a run failed: ${(e as Error).message.split('\n')[0] ?? ''}`)
   } finally {
     spawnSync(process.execPath, [bottleJs, 'run', 'down', name, '-b', backend, '-q'], { cwd, env, stdio: 'inherit' })
   }

@@ -13,10 +13,11 @@
 # and debootstrap; .ci/run installs them.
 #
 # The image is Debian bookworm (debootstrap --variant=minbase, from the mirror apt uses) with a
-# user node (uid 1000, home /home/node), a stand-in `claude` (tests/engines/image/claude) and a
-# copy of this host's node. The root filesystem is cached as a tar in $BOTTLE_TEST_CACHE (default
-# /var/cache/bottle-test), keyed by IMAGE_VERSION, the stand-in's digest and node's version, so
-# only the first run pays for debootstrap.
+# user node (uid 1000, home /home/node), a stand-in `claude` (tests/engines/image/claude), and
+# copies of this host's node and git (fetch makes a bundle in the bottle). The root filesystem
+# is cached as a tar in $BOTTLE_TEST_CACHE (default /var/cache/bottle-test), keyed by
+# IMAGE_VERSION, the stand-in's digest and node's version, so only the first run pays for
+# debootstrap.
 #
 # The real Claude Code (the tests that run the agent): its npm packs fetched once into the same
 # cache (BOTTLE_TEST_CLAUDE_CODE), and installed from them into $BOTTLE_TEST_OPT (default
@@ -24,7 +25,7 @@
 set -euo pipefail
 
 # Bump when the image's recipe below changes (the stand-in and node are keyed by their content).
-IMAGE_VERSION=2
+IMAGE_VERSION=3
 BASE_VERSION=1
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -160,6 +161,14 @@ image_tar() {
     install -m 755 "$node_bin" "$root/usr/local/bin/node"
     env -i "$(command -v chroot)" "$root" /usr/local/bin/node -e 'process.exit(0)' \
       || { rm -rf "$root"; die "the host's node ($node_bin) does not run in the image"; }
+    # The host's git, for fetch's bundle: one executable (its subcommands are built in, and it
+    # finds itself on PATH for the ones it runs as processes); minbase has its libraries (pcre2,
+    # zlib). Copied rather than installed, so the image still builds with no network.
+    local git_bin
+    git_bin=$(command -v git) || { rm -rf "$root"; die "git is not on PATH"; }
+    install -m 755 "$git_bin" "$root/usr/local/bin/git"
+    env -i "$(command -v chroot)" "$root" /usr/local/bin/git --version >/dev/null \
+      || { rm -rf "$root"; die "the host's git ($git_bin) does not run in the image"; }
     tar -C "$root" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
     rm -rf "$root"
     # Older recipes' tars are of no further use.

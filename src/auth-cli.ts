@@ -36,7 +36,7 @@ export const authOp = async (req: Request, io: Cli): Promise<number> => {
   // Kinds only (lstat-like, nothing walked or opened): the target is in a directory bottles write.
   const paths = [hostCredentials(io.host.home, agent), sharedCredentials(io.host.stateRoot, backend, agent)]
   const facts = readHostFacts([], {}, defaultCluster, io.host, paths)
-  const compiled = compileAuthImport(backend, { agent, force: req.flags.force === true }, facts)
+  const compiled = compileAuthImport(chosen.right.backend, { agent, force: req.flags.force === true }, facts)
   if (E.isLeft(compiled)) return refuse(compiled.left.message)
   const plan = { ...compiled.right, notes: [...compiled.right.notes, { _tag: 'backend' as const, backend, why: chosen.right.why }] }
   if (req.mode === 'plan') {

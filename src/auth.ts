@@ -29,7 +29,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { BottleSpec } from './bottle-spec/spec.js'
 import { type Checked, homeOf } from './bottle-spec/validate.js'
-import type { GuestStep, HostFacts } from './backends/backend.js'
+import type { Backend, GuestStep, HostFacts } from './backends/backend.js'
 import { compileError, show } from './plan/errors.js'
 import { type BackendName, type Note, type Plan, type Step, info, planVersion, step } from './plan/types.js'
 
@@ -96,18 +96,19 @@ export const authMount = (spec: BottleSpec, host: HostFacts, backend: BackendNam
 // -------------------------------------------------------------------------------------------------
 
 /**
- * auth: shared needs a backend that can bind a host directory (not kubernetes: a Pod on some node
- * cannot mount the user's directory) and an agent whose config directory bottle knows.
+ * auth: shared needs a backend that binds host directories (as it binds the workdir; not
+ * kubernetes: a Pod on some node cannot mount the user's directory) and an agent whose config
+ * directory bottle knows.
  */
-export const checkAuth = (backend: BackendName, spec: BottleSpec, host: HostFacts): Checked<BottleSpec> => {
+export const checkAuth = (backend: Backend, spec: BottleSpec, host: HostFacts): Checked<BottleSpec> => {
   if (spec.auth !== 'shared') return E.right(spec)
-  if (backend === 'kubernetes')
-    return E.left(compileError('auth: shared is not available on kubernetes (a Pod cannot mount a directory of this host): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN (from claude setup-token) or ANTHROPIC_API_KEY'))
+  if (!backend.bindsWorkdir)
+    return E.left(compileError(`auth: shared is not available on ${backend.name} (a Pod cannot mount a directory of this host): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN (from claude setup-token) or ANTHROPIC_API_KEY`))
   if (!isSignInAgent(spec.agent.name))
     return E.left(compileError(`auth: shared knows where claude and codex keep their sign-in, not agent ${show(spec.agent.command)}: use auth: token and a secret`))
-  // `-v SRC:DST` splits on `:` (bwrap takes its paths as words of their own).
-  if (backend !== 'bwrap' && host.stateRoot.includes(':'))
-    return E.left(compileError(`auth: shared: the state root ${show(host.stateRoot)} contains ":", which ${backend} -v cannot bind; set XDG_STATE_HOME to a path without one`))
+  // docker, podman and smolvm's `-v SRC:DST` splits on `:` (refused on bwrap too: one rule).
+  if (host.stateRoot.includes(':'))
+    return E.left(compileError(`auth: shared: the state root ${show(host.stateRoot)} contains ":", which a bind (-v SRC:DST) cannot name; set XDG_STATE_HOME to a path without one`))
   return E.right(spec)
 }
 
@@ -196,12 +197,13 @@ export const sharedCredentials = (stateRoot: string, backend: BackendName, agent
  * in between).
  */
 export const compileAuthImport = (
-  backend: BackendName,
+  bottles: Backend,
   op: { readonly agent: SignInAgent; readonly force: boolean },
   host: HostFacts,
 ): Checked<Plan> => {
-  if (backend === 'kubernetes')
-    return E.left(compileError('auth import: kubernetes has no shared sign-in directory (a Pod cannot mount one): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY'))
+  const backend = bottles.name
+  if (!bottles.bindsWorkdir)
+    return E.left(compileError(`auth import: ${backend} has no shared sign-in directory (a Pod cannot mount one): sign in with a token secret, --secret CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY`))
   const source = hostCredentials(host.home, op.agent)
   const target = sharedCredentials(host.stateRoot, backend, op.agent)
   const kind = (p: string) => host.pathKinds[p] ?? 'missing'

@@ -14,6 +14,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { posix } from 'node:path'
 import { attachStep, handoffWaitSeconds, shellReserved } from './attach.js'
 import { copyOutStep } from './copy-out.js'
+import { compileFetch, fetchBranch } from './fetch.js'
 import type { Backend, CopyIn, GuestStep, HostFacts } from './backends/backend.js'
 import { stopCommand, stopRunIdIndex, wrapCommand, wrapperRunIdIndex } from './guest.js'
 import { compileError, show } from './plan/errors.js'
@@ -460,7 +461,7 @@ export interface Compile {
 
 export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
   if (isBackendOperation(op)) {
-    if (op._tag === 'auth') return compileAuthImport(backend.name, op, host)
+    if (op._tag === 'auth') return compileAuthImport(backend, op, host)
     return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
   }
   // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
@@ -477,7 +478,7 @@ const compileOnBottle = (
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
   // down takes a bottle away whatever its env says.
-  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend.name, s, host))(checkDoor(checkedSpec.right))
+  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend, s, host))(checkDoor(checkedSpec.right))
   if (E.isLeft(doorChecked)) return doorChecked
   const spec = doorChecked.right
   const door = doorOf(spec)
@@ -518,6 +519,14 @@ const compileOnBottle = (
       if (door === null)
         return E.left(compileError(`bottle ${show(spec.name)} has no egress door (network: ${spec.network.mode}): there is nothing to probe`))
       return E.right(plan('probe', backend, spec, host, [...again, probeStep(backend, spec, host, { stdio: 'passthrough' })], again.length, [networkNote(spec)]))
+    }
+    case 'fetch': {
+      // The CLI reads what fetch needs of the host (src/cli/plan-for.ts); none given: none found.
+      const fetched = compileFetch(backend, spec, host, host.fetch ?? { hostRepo: null, workdirIsRepo: null })
+      if (E.isLeft(fetched)) return fetched
+      return E.right(plan('fetch', backend, spec, host, [...again, fetched.right], again.length, [
+        info(`only a bundle of the bottle's HEAD comes out; it is verified, fetched with hooks off, and moves ${fetchBranch(spec.name)} only forward`),
+      ]))
     }
     case 'agent':
     case 'resume':

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKind, SpecialEntry } from './backends/backend.js'
 import { isTerminal } from './stdio.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
+import { type DotGit, type GitDirFacts, gitdirOf } from './workspace-guard.js'
+import type { FetchFacts } from './fetch.js'
 import type { EgressFacts } from './backends/egress.js'
 import { proxyRunning } from './egress/state.js'
 
@@ -218,6 +220,54 @@ export const readWorkdirFacts = (workdir: string, host: Surroundings): { workdir
     workdir: { path: workdir, kind, real },
     guard: { home: [...new Set([home, realpathOrNearest(home)])], stateRoot: [...new Set([stateRoot, realpathOrNearest(stateRoot)])] },
   }
+}
+
+/** What lstat finds at a path, symlinks not followed. */
+const entryKind = (path: string): 'dir' | 'file' | 'symlink' | 'other' | 'missing' => {
+  try {
+    const st = lstatSync(path)
+    return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other'
+  } catch {
+    return 'missing'
+  }
+}
+
+/**
+ * What is at WORKDIR/.git (src/workspace-guard.ts): lstat, and for a gitfile the directory its
+ * `gitdir:` line names and what is there. A gitfile is read at most 4 KiB, as a regular file only.
+ */
+export const readGitDirFacts = (workdir: string): GitDirFacts => {
+  const path = join(workdir, '.git')
+  const kind = entryKind(path)
+  const dotGit = ((): DotGit => {
+    if (kind !== 'file') return { kind }
+    const read = readRegularFile(path, 4096)
+    const gitdir = read._tag === 'text' ? gitdirOf(read.text, workdir) : null
+    const found = gitdir === null ? 'missing' : entryKind(gitdir)
+    return { kind, gitdir, gitdirKind: found === 'file' ? 'other' : found }
+  })()
+  return { workdir, dotGit }
+}
+
+/**
+ * What fetch needs of the host (src/fetch.ts): the repository the current directory is in (the
+ * nearest directory upward with a `.git`, as git finds it), and, when the backend binds the
+ * workdir, whether the workdir has a `.git` (null: the workdir is the bottle's own, kubernetes).
+ */
+export const readFetchFacts = (cwd: string, workdir: string, bindsWorkdir: boolean): FetchFacts => {
+  let dir = cwd
+  let hostRepo: string | null = null
+  for (;;) {
+    if (entryKind(join(dir, '.git')) !== 'missing') {
+      hostRepo = dir
+      break
+    }
+    const up = dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  const dotGit = entryKind(join(workdir, '.git'))
+  return { hostRepo, workdirIsRepo: bindsWorkdir ? dotGit === 'dir' || dotGit === 'file' : null }
 }
 
 /** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */

@@ -15,6 +15,7 @@ import { oneLine } from '../plan/errors.js'
 import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Step, Wrapper } from '../plan/types.js'
 import type { Surroundings } from '../host.js'
 import type { EgressFacts } from './egress.js'
+import type { FetchFacts } from '../fetch.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -52,6 +53,13 @@ export interface HostFacts {
    * whether it runs now. Absent: `node` on PATH, the proxy bundle by its bare name, not running.
    */
   readonly egress?: EgressFacts
+  /**
+   * At launch, on a backend that binds the workdir: the workdir's git paths, each bound read-only
+   * over itself (src/workspace-guard.ts). Absent: none (and bwrap reads its launch's list back).
+   */
+  readonly gitGuard?: readonly string[]
+  /** For fetch: the host repository and whether the workdir is one (src/fetch.ts). */
+  readonly fetch?: FetchFacts
 }
 
 /** An entry below a directory that bottle will not copy: its path, and what it is. */
@@ -125,6 +133,12 @@ export interface BwrapBottleFacts {
    * a symlink or not a regular file), or null: a host step must never follow what was planted.
    */
   readonly unsafe: string | null
+  /**
+   * The git paths launch bound read-only (src/workspace-guard.ts), as the state directory records
+   * them, less any that is no longer a plain directory or file: every sandbox binds them again.
+   * Absent: none.
+   */
+  readonly gitGuard?: readonly string[]
   /** The users the op may run as (the spec's, exec's --user): each must be in the rootfs passwd. */
   readonly users: readonly string[]
   /** uid/gid of the users the input names, from the root filesystem's /etc/passwd; absent if unlisted. */
@@ -214,6 +228,11 @@ export interface Backend {
    * the host (src/workdir.ts). False on kubernetes, where it is only a directory made in the Pod.
    */
   readonly bindsWorkdir: boolean
+  /**
+   * It can bind a host directory into the bottle but not a single file (smolvm's virtiofs): a
+   * workdir whose .git is a gitfile cannot be guarded there (src/workspace-guard.ts).
+   */
+  readonly bindsDirsOnly?: true
   /** Where the prompt file lives inside the bottle. */
   readonly promptPath: (spec: BottleSpec) => string
   /**

@@ -25,6 +25,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { readBwrapFacts } from './bwrap-host.js'
+import { gitGuardFile } from '../workspace-guard.js'
 import { compileError, show } from '../plan/errors.js'
 import {
   type EnvVar,
@@ -203,6 +204,7 @@ const checkSpec = (spec: BottleSpec, op: OpName, host: HostFacts): Checked<Bottl
     case 'cp':
     case 'update':
     case 'probe':
+    case 'fetch':
       if (!launched) return E.left(compileError(launchFirst(spec, state)))
       break
     case 'down':
@@ -276,6 +278,9 @@ const hiddenHostPaths = (spec: BottleSpec, facts: BwrapFacts): string[] => {
     .flatMap((p) => ['--tmpfs', p])
 }
 
+/** The git paths to bind read-only: the launch's own (read at launch), else what it recorded. */
+const gitGuardOf = (host: HostFacts, bottle: BwrapBottleFacts): readonly string[] => host.gitGuard ?? bottle.gitGuard ?? []
+
 const sharedAuthBind = (spec: BottleSpec, host: HostFacts, user: string): string[] => {
   const mount = authMount(spec, host, 'bwrap', user)
   return mount === null ? [] : ['--bind', mount.source, mount.target]
@@ -307,6 +312,8 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
     // files its sessions by cwd finds them again on resume.
     '--bind', spec.workdir, spec.workdir,
+    // Over the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
+    ...gitGuardOf(host, bottle).flatMap((p) => ['--ro-bind', p, p]),
     ...hiddenHostPaths(spec, facts),
     // The door's socket directory (not the socket: a restarted proxy's new socket shows too),
     // read-only, over the fresh /run; connect() works through a read-only bind.
@@ -466,6 +473,13 @@ const create = (spec: BottleSpec, host: HostFacts, _guest: unknown, door: readon
     step(`record the spec that shaped the bottle in ${state}/${labelsFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${labelsFile}`], {
       stdin: { _tag: 'text', text: launchLabels(spec, bwrap.defaultImage).map(([k, v]) => `${k}=${v}\n`).join('') },
     }),
+    // Every later sandbox binds these again (bwrap-host.ts reads them back; no file: none); the
+    // file is outside every bind, so the agent cannot add to it or take a path out.
+    ...((host.gitGuard ?? []).length === 0 ? [] : [
+      step(`record the git paths bound read-only in ${state}/${gitGuardFile}`, ['sh', '-c', 'cat > "$1"', 'sh', `${state}/${gitGuardFile}`], {
+        stdin: { _tag: 'text', text: `${JSON.stringify(host.gitGuard)}\n` },
+      }),
+    ]),
     // The proxy's directory is in the state directory, made just now; the first sandbox needs its socket.
     ...door,
     // A launch that cannot start a sandbox (no user namespaces, a rootfs without the workdir's

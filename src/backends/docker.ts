@@ -143,6 +143,8 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ...limitFlags(spec),
       '--init',
       '-v', `${spec.workdir}:${spec.workdir}`,
+      // Inside the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
+      ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`]),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
       '-w', spec.workdir,

@@ -162,6 +162,8 @@ export const smolvm: Backend = {
   checkSpec,
   defaultImage: 'node:22',
   bindsWorkdir: true,
+  // "source path on host must be a directory (virtiofs limitation)"
+  bindsDirsOnly: true,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create: (spec, host, guest, door) => {
     const deleteStep = step(`delete the machine ${spec.name} if this run created it`, ['sh', '-c', deleteOwnScript, 'smolvm', spec.name, String(undoTries), ''], {
@@ -181,6 +183,8 @@ export const smolvm: Backend = {
       ...networkFlags(spec, host),
       ...limitFlags(spec),
       '-v', `${spec.workdir}:${spec.workdir}`,
+      // Inside the workdir's share: its git directory, read-only (src/workspace-guard.ts).
+      ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`]),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
       '-w', spec.workdir,

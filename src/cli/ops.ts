@@ -193,6 +193,15 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     runFlags: ['quiet'],
     backendDefault: oneBottle,
   },
+  fetch: {
+    args: [arg('name')],
+    summary: "the bottle's commits back as the branch bottle/NAME of the repository you are in: a git bundle of the workdir's HEAD made in the bottle, verified and fetched with hooks off; a branch that would lose commits is refused",
+    example: 'bottle run fetch demo',
+    flags: [...where, ...what],
+    planFlags: ['format'],
+    runFlags: ['quiet'],
+    backendDefault: oneBottle,
+  },
   down: {
     args: [arg('name', false)],
     summary: 'stop and delete the bottle (or, with --all, every bottle this tool created); a bottle already gone is not an error',

@@ -7,7 +7,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile, copyOutPaths } from '../compile.js'
-import { promptFileProblem, readEgressFacts, readHostFacts, readWorkdirFacts } from '../host.js'
+import { promptFileProblem, readEgressFacts, readFetchFacts, readGitDirFacts, readHostFacts, readWorkdirFacts } from '../host.js'
+import { gitGuard } from '../workspace-guard.js'
 import { doorOf, egressDir } from '../backends/egress.js'
 import { show } from '../plan/errors.js'
 import { type BackendName, type Note, type Plan, backendNames } from '../plan/types.js'
@@ -60,6 +61,9 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
     const refused = workdirRefusal(workdir, guard)
     if (refused !== null) return fail(refused)
   }
+  // Launch binds the workdir's .git read-only over itself (src/workspace-guard.ts).
+  const git = op._tag === 'launch' && backend.bindsWorkdir ? gitGuard(readGitDirFacts(spec.workdir), backend.bindsDirsOnly === true ? backend.name : null) : null
+  if (git !== null && git._tag === 'refused') return fail(git.reason)
   // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
   const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
@@ -72,7 +76,8 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing)
   // Only a bottle with a door needs to know how to start its proxy, and whether it runs (file reads).
   const egress = doorOf(spec) === null ? null : readEgressFacts(egressDir(backend.name, spec, facts))
-  const compiled = compile(backend, spec, op, egress === null ? facts : { ...facts, egress })
+  const guarded = git !== null ? { ...facts, gitGuard: git.paths } : op._tag === 'fetch' ? { ...facts, fetch: readFetchFacts(cwd, spec.workdir, backend.bindsWorkdir) } : facts
+  const compiled = compile(backend, spec, op, egress === null ? guarded : { ...guarded, egress })
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')
     return fail(`${name} is launched already on ${backend.name} (its launch record is ${recorded.right.path}); take it down first: bottle run down ${name}`)

@@ -201,6 +201,8 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
     }
     case 'probe':
       return { _tag: 'probe' }
+    case 'fetch':
+      return { _tag: 'fetch' }
     case 'down':
       return { _tag: 'down' }
     // update is built from the record and the manifest (updateSpecs); ls and auth name no bottle.

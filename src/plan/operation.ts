@@ -52,6 +52,8 @@ export type BottleOperation =
   | { readonly _tag: 'update'; readonly declared: BottleSpec; readonly recordText: string }
   /** Run the egress probe in a bottle with a door (src/egress/probe.ts): what launch ends with. */
   | { readonly _tag: 'probe' }
+  /** The bottle's commits back as the host branch bottle/NAME (src/fetch.ts). */
+  | { readonly _tag: 'fetch' }
   /** down of the bottle the spec names (`all` is never set: see BackendOperation). */
   | { readonly _tag: 'down'; readonly all?: undefined }
 
@@ -80,7 +82,7 @@ export type OpName = Operation['_tag']
  * `satisfies` keeps out a name that is no op; `OpNamesComplete` fails to compile when an op is
  * missing from it.
  */
-export const opNames = ['launch', 'agent', 'exec', 'shell', 'cp', 'resume', 'attach', 'update', 'probe', 'down', 'ls', 'auth'] as const satisfies readonly OpName[]
+export const opNames = ['launch', 'agent', 'exec', 'shell', 'cp', 'resume', 'attach', 'update', 'probe', 'fetch', 'down', 'ls', 'auth'] as const satisfies readonly OpName[]
 
 type IsTrue<T extends true> = T
 /** Compiles only while opNames lists every member of Operation. */

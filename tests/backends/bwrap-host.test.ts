@@ -3,11 +3,11 @@
  * allow-listed system directories of a rootfs, what only root may read there, and whether a
  * bottle's state directory is still what launch made.
  */
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { listingKey, parsePasswd, readBwrapFacts, scanMemoFile } from '../../src/backends/bwrap-host.js'
+import { parsePasswd, readBwrapFacts } from '../../src/backends/bwrap-host.js'
 import { readSurroundings } from '../../src/host.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-bwrap-host-'))
@@ -74,46 +74,6 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
     expect(facts('prompt').bottle).toMatchObject({
       promptInstalled: false,
       unsafe: `${prompt}/system-prompt.md is not a regular file (a symlink or something else was put in its place)`,
-    })
-  })
-
-  describe.skipIf(process.geteuid?.() !== 0)('as root, the scan\'s memo in the state directory', () => {
-    // Two minutes on: every directory of the fresh rootfs counts as settled, so the memo holds them.
-    const later = () => ({ ...readSurroundings(env), now: Date.now() + 120_000 })
-    const stateRoot = join(state, 'bottle')
-    const stateDir = join(stateRoot, 'bwrap')
-    const memoOf = () => JSON.parse(readFileSync(scanMemoFile(stateRoot), 'utf8')) as { v: number; dirs: Record<string, [string, string[]]> }
-
-    it('is written (mode 600) in the state root once there is a bwrap state directory, not among the bottles; and a later chmod or new root-only file is still found', () => {
-      mkdirSync(stateDir, { recursive: true })
-      rmSync(scanMemoFile(stateRoot), { force: true })
-      const first = readBwrapFacts(later(), { name: 'x', image: rootfs, users: ['alice'] })
-      expect(first.rootOnly.files).toStrictEqual(['/etc/shadow', '/etc/ssh/ssh_host_ed25519_key'])
-      expect(statSync(scanMemoFile(stateRoot)).mode & 0o777).toBe(0o600)
-      expect(readdirSync(stateDir).filter((f) => f.includes('scan'))).toStrictEqual([])
-      expect(memoOf().dirs[join(rootfs, 'etc')]?.[1]).toContain('hostname')
-      // A chmod changes no directory: only the file's own lstat sees it.
-      chmodSync(join(rootfs, 'etc', 'hostname'), 0o600)
-      writeFileSync(join(rootfs, 'etc', 'ssh', 'new_key'), 'key\n', { mode: 0o600 })
-      try {
-        expect(readBwrapFacts(later(), { name: 'x', image: rootfs, users: ['alice'] }).rootOnly.files).toStrictEqual(
-          ['/etc/hostname', '/etc/shadow', '/etc/ssh/new_key', '/etc/ssh/ssh_host_ed25519_key'],
-        )
-      } finally {
-        chmodSync(join(rootfs, 'etc', 'hostname'), 0o644)
-        rmSync(join(rootfs, 'etc', 'ssh', 'new_key'))
-      }
-    })
-
-    it('is not used when it names an entry that is not one path segment: the scan lists every directory', () => {
-      mkdirSync(stateDir, { recursive: true })
-      // The right key for /etc, with a name that leads out of it and none of its own.
-      const etc = join(rootfs, 'etc')
-      writeFileSync(scanMemoFile(stateRoot), JSON.stringify({ v: 1, dirs: { [etc]: [listingKey(lstatSync(etc)), ['..']] } }), { mode: 0o600 })
-      expect(readBwrapFacts(later(), { name: 'x', image: rootfs, users: ['alice'] }).rootOnly).toStrictEqual({
-        files: ['/etc/shadow', '/etc/ssh/ssh_host_ed25519_key'],
-        dirs: ['/etc/ssl/private'],
-      })
     })
   })
 })

@@ -52,6 +52,8 @@ it.each([[['--help']], [['-h']], [['help']], [['plan', '--help']], [['run', '--h
 describe("each operation's example, as `bottle plan` (through sh, with the built executable)", () => {
   it.each(opNames)('%s', async (op) => {
     if (op !== 'launch') await launchedEverywhere()
+    // fetch brings commits into the repository the cwd is in, from a workdir that is one.
+    if (op === 'fetch') mkdirSync(join(sb.workdir, '.git'), { recursive: true })
     const help = (await bottle(['plan', op, '--help'], sb.env)).stdout
     const example = /\nExample:\n {2}(bottle .*)\n/.exec(help)?.[1]
     expect(example).toBeDefined()
@@ -60,6 +62,11 @@ describe("each operation's example, as `bottle plan` (through sh, with the built
     mkdirSync(bin, { recursive: true })
     writeFileSync(join(bin, 'bottle'), `#!/bin/sh\nexec '${process.execPath}' '${bottleJs}' "$@"\n`, { mode: 0o755 })
     mkdirSync(join(sb.workdir, 'fixtures'), { recursive: true })
+    // auth import copies the host's own sign-in: the home has one to copy.
+    if (op === 'auth') {
+      mkdirSync(join(sb.env.HOME ?? '', '.claude'), { recursive: true })
+      writeFileSync(join(sb.env.HOME ?? '', '.claude', '.credentials.json'), '{}')
+    }
     const r = await execa('/bin/sh', ['-c', example ?? 'false'], {
       cwd: sb.workdir,
       env: { ...sb.env, PATH: `${bin}:${sb.env.PATH}` },

@@ -155,11 +155,11 @@ describe('refusals: one line each, never a Request', () => {
     [['launch', 'demo'], 'say plan or run before "launch": bottle plan launch …, bottle run launch … (bottle --help)'],
     [['bogus'], 'unknown command "bogus": say plan or run, then an operation (bottle --help)'],
     [['--bogus'], "unknown option '--bogus': say plan or run, then an operation (bottle --help)"],
-    [['run'], 'say which operation to run: launch, agent, exec, shell, cp, resume, attach, update, probe, down, ls (bottle run --help)'],
-    [['plan', 'Launch'], 'unknown operation "Launch": choose one of launch, agent, exec, shell, cp, resume, attach, update, probe, down, ls (bottle plan --help)'],
+    [['run'], 'say which operation to run: launch, agent, exec, shell, cp, resume, attach, update, probe, fetch, down, ls, auth (bottle run --help)'],
+    [['plan', 'Launch'], 'unknown operation "Launch": choose one of launch, agent, exec, shell, cp, resume, attach, update, probe, fetch, down, ls, auth (bottle plan --help)'],
     [['plan', '-b', 'docker', 'launch'], "unknown option '-b': say which operation to plan first (bottle plan --help)"],
     [['help', 'bogus'], 'unknown command "bogus": say plan or run (bottle --help)'],
-    [['run', 'help', 'bogus'], 'unknown operation "bogus": choose one of launch, agent, exec, shell, cp, resume, attach, update, probe, down, ls (bottle run --help)'],
+    [['run', 'help', 'bogus'], 'unknown operation "bogus": choose one of launch, agent, exec, shell, cp, resume, attach, update, probe, fetch, down, ls, auth (bottle run --help)'],
   ])('%j', (argv, message) => {
     expect(parseRequest(argv)).toStrictEqual({ _tag: 'invalid', message })
   })

@@ -107,7 +107,7 @@ describe('notes, examples', () => {
 
   it.each([
     ['drift: demo has drifted', 'a note is an object with a _tag, not "\\"drift: demo has drifted\\""'],
-    [{ _tag: 'warning', text: 'x' }, 'unknown note tag "warning": one of backend, drift, update, notApplied, nothingToUpdate, info'],
+    [{ _tag: 'warning', text: 'x' }, 'unknown note tag "warning": one of backend, drift, update, notApplied, nothingToUpdate, signIn, info'],
     [{ _tag: 'info', text: 'x', steps: [] }, 'a info note has no "steps"'],
     [{ _tag: 'drift', against: 'elsewhere', text: 'x' }, 'a drift note\'s against must be "manifest" or "live"'],
     [{ _tag: 'backend', backend: 'lxc', why: 'x' }, 'a backend note\'s backend must be one of smolvm, docker, podman, bwrap, kubernetes'],
