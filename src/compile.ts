@@ -42,9 +42,11 @@ import { bottleStateDir, launchRecordJson, recordFile } from './bottle-spec/reco
 import { updateOf } from './bottle-spec/update.js'
 import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js'
 import { noLimits } from './bottle-spec/limits.js'
+import { defaultProvision } from './bottle-spec/provision.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
 import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
+import { type RootGuestStep, provisionOf } from './provision.js'
 import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -212,6 +214,21 @@ const rootStep =
       tty: false,
       stdin: false,
     })
+
+/** A provision step (src/provision.ts): root, cwd `/`, no secrets, its output shown. */
+const provisionStep =
+  (backend: Backend, spec: BottleSpec, host: HostFacts): RootGuestStep =>
+  (title, argv, env) =>
+    guestStep(backend, spec, host, title, {
+      user: 'root',
+      home: homeOf('root'),
+      env,
+      secrets: [],
+      cwd: '/',
+      argv,
+      tty: false,
+      stdin: false,
+    }, { stdio: 'passthrough' })
 
 /** Copy a host path in, owned by the bottle's user; how is the backend's business. */
 const copyInSteps = (
@@ -471,19 +488,23 @@ const compileOnBottle = (
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
       if (E.isLeft(checked)) return checked
-      // The proxy before the bottle starts (each backend puts it there), stopped by the undo.
-      const proxy = door === null || backend.ownProxy !== undefined ? [] : [startProxy(backend.name, spec, door, host, true)]
+      const provision = provisionOf(backend, spec, host, door, provisionStep(backend, spec, host))
+      if (E.isLeft(provision)) return provision
+      // The proxy before the bottle starts (each backend puts it there), stopped by the undo; during provisioning it lets the provision hosts through too.
+      const proxyDoor = provision.right.proxyDoor
+      const proxy = proxyDoor === null || backend.ownProxy !== undefined ? [] : [startProxy(backend.name, spec, proxyDoor, host, true)]
       const relay = door === null || backend.relayPerCommand === true
         ? []
         : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', backend.ownProxy?.relayStart(spec) ?? relayStartArgv)]
       // auth: shared's directory before the create that mounts it (src/auth.ts).
-      const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host)]
+      const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
       const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
       const recorded = [
         networkNote(spec),
         signInNote(backend.name, spec, host),
         info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
+        ...provision.right.notes,
       ]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, [...create, ...probe], null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
@@ -675,7 +696,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], host: HostFa
     const spec: BottleSpec = {
       name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
       prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, auth: 'token',
+      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
     }
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).

@@ -11,6 +11,7 @@ import { type ListedBottle, ageText, driftFor, renderLsJson, renderLsText } from
 import type { Manifest } from '../src/bottle-spec/manifest.js'
 import { type BottleSpec, noResources } from '../src/bottle-spec/spec.js'
 import { noLimits } from '../src/bottle-spec/limits.js'
+import { defaultProvision } from '../src/bottle-spec/provision.js'
 
 const now = Date.UTC(2026, 10, 26, 12, 0, 0)
 const ago = (seconds: number): number => now - seconds * 1000
@@ -37,7 +38,7 @@ const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
   prompt: null, agent: agentProfiles.claude, allowRoot: false,
   // No network key: egress with the agent's hosts.
-  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits, auth: 'token',
+  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, 'node:22')) }

@@ -259,6 +259,11 @@ export interface Backend {
    */
   readonly relayPerCommand?: boolean
   /**
+   * The sandbox runs the host's own binaries, bound read-only (bwrap): launch installs nothing
+   * into it and refuses provision scripts (src/provision.ts), which could change nothing that lasts.
+   */
+  readonly hostBinaries?: boolean
+  /**
    * The egress door's proxy is the backend's own (kubernetes: a proxy Pod and its Service, made by
    * create, removed by down, restarted by the cluster): compile plans no host proxy for the bottle,
    * not at launch, not again on later ops. `relayStart` starts the guest's relay to it; `probe` is

@@ -694,6 +694,7 @@ export const bwrap: Backend = {
   create,
   exec: (spec, intent, host) => execIn(spec, host, intent),
   relayPerCommand: true,
+  hostBinaries: true,
   copyIn,
   down,
   list,

@@ -18,6 +18,7 @@ import { type AllowEntry, type NetworkSetting, mergeEntries, networkWords, parse
 import { type Resources, type SpecLayer, envEntry, limitClash, resourceList, secretList, within } from './spec.js'
 import { authModes } from '../auth.js'
 import { type LimitsLayer, cpusLimit, limitNames, memoryLimit, pidsLimit } from './limits.js'
+import { provisionScript } from './provision.js'
 import {
   type Checked,
   absolutePath,
@@ -47,7 +48,7 @@ export interface Manifest {
 const manifestKeys = ['backend', 'bottles'] as const
 const bottleKeys = [
   'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend',
-  'context', 'namespace', 'resources', 'limits', 'auth',
+  'context', 'namespace', 'resources', 'limits', 'auth', 'provision', 'provision_allow',
 ] as const
 const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
 const resourceKinds = ['requests', 'limits'] as const
@@ -260,6 +261,33 @@ const network = (ctx: Context, path: KeyPath, v: unknown): Checked<NetworkSettin
   return E.right({ mode: 'egress', allow: mergeEntries([entries]) })
 }
 
+/** `provision: false`, or a list of sh scripts (strings) run as root at launch. */
+const provision = (ctx: Context, path: KeyPath, v: unknown): Checked<false | readonly string[]> => {
+  if (v === false) return E.right(false)
+  if (!Array.isArray(v)) return fail(ctx, path, `must be a list of scripts (strings) or false, not ${v === true ? 'true' : kindOf(v)}`)
+  return pipe(
+    v as unknown[],
+    E.traverseArrayWithIndex((i, item) =>
+      typeof item === 'string'
+        ? within(where(ctx, [...path, i]))(provisionScript(item))
+        : fail<string>(ctx, [...path, i], `must be a script (a string), not ${kindOf(item)}`),
+    ),
+  )
+}
+
+/** `provision_allow: [ENTRY, …]`: hosts the egress proxy lets through while provisioning only. */
+const allowList = (ctx: Context, path: KeyPath, v: unknown): Checked<AllowEntry[]> => {
+  if (!Array.isArray(v)) return fail(ctx, path, `must be a list of hosts, not ${kindOf(v)}`)
+  const entries: AllowEntry[] = []
+  for (const [i, item] of (v as unknown[]).entries()) {
+    if (typeof item !== 'string') return fail(ctx, [...path, i], `must be a host name or address (a string), not ${kindOf(item)}`)
+    const entry = parseEntry(item)
+    if (E.isLeft(entry)) return fail(ctx, [...path, i], entry.left)
+    entries.push(entry.right)
+  }
+  return E.right(mergeEntries([entries]))
+}
+
 const resources = (ctx: Context, path: KeyPath, v: unknown): Checked<Resources> => {
   const kinds = mapping(ctx, path, v, resourceKinds)
   if (E.isLeft(kinds)) return kinds
@@ -360,6 +388,11 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
       return pipe(resources(ctx, at, v), E.map((resources) => ({ resources })))
     case 'limits':
       return pipe(limits(ctx, at, v), E.map((limits) => ({ limits })))
+    // The two provision keys each fill their half of one layer (Object.assign merges them shallowly, so the bottle merges them below).
+    case 'provision':
+      return pipe(provision(ctx, at, v), E.map((run) => ({ provision: { run } })))
+    case 'provision_allow':
+      return pipe(allowList(ctx, at, v), E.map((allow) => ({ provision: { allow } })))
     case 'auth':
       return pipe(oneOf(ctx, at, v, authModes), E.map((auth) => ({ auth })))
     default:
@@ -373,7 +406,10 @@ const bottle = (ctx: Context, name: string, v: unknown): Checked<SpecLayer> => {
     within(where(ctx, path))(bottleName(name)),
     E.chain(() => mapping(ctx, path, v, bottleKeys)),
     E.chain(E.traverseArray(([key, value]) => field(ctx, path, key, value))),
-    E.map((parts): SpecLayer => Object.assign({}, ...parts)),
+    E.map((parts): SpecLayer => {
+      const provision = Object.assign({}, ...parts.map((p) => p.provision ?? {}))
+      return Object.assign({}, ...parts, Object.keys(provision).length === 0 ? {} : { provision })
+    }),
     // Checked here too (resolveSpec checks the merged layers) so the message can name the key.
     E.chain((layer): Checked<SpecLayer> => {
       const clash = (layer.secrets ?? []).findIndex((s) => (layer.env ?? []).some(([k]) => k === s))

@@ -19,6 +19,7 @@ import { sha256 } from '../plan/hash.js'
 import { type AllowEntry, type NetworkSetting, formatEntry, networkText, networkTextRule, parseEntry } from '../egress/policy.js'
 import type { BottleSpec, SpecLayer } from './spec.js'
 import { type LimitsLayer, cpusLimit, limitsText, memoryLimit, pidsLimit } from './limits.js'
+import { type ProvisionLayer, provisionScript, provisionText } from './provision.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -44,6 +45,8 @@ export interface SpecRecord {
    * bottle without limits keeps the hash it had before limits existed.
    */
   readonly limits: string | null
+  /** provisionText: null for the default (left out of the canonical JSON, as limits is); scripts as a digest. */
+  readonly provision: string | null
   /**
    * `shared` for auth: shared; null for a token (the default). Left out of the canonical JSON when
    * null, like limits, so a bottle signed in by token keeps the hash it had before.
@@ -51,7 +54,7 @@ export interface SpecRecord {
   readonly auth: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'auth' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'auth' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -100,6 +103,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   // A built-in profile by its name; any other by its command (what a person would compare).
   agent: spec.agent.name === 'custom' ? spec.agent.command : spec.agent.name,
   limits: limitsText(spec.limits),
+  provision: provisionText(spec.provision),
   auth: spec.auth === 'token' ? null : spec.auth,
 })
 
@@ -116,6 +120,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     network: r.network,
     agent: r.agent,
     ...(r.limits === null ? {} : { limits: r.limits }),
+    ...(r.provision === null ? {} : { provision: r.provision }),
     ...(r.auth === null ? {} : { auth: r.auth }),
   })
 
@@ -160,9 +165,11 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   if (o.v !== 1) return E.left(`the recorded spec has format ${oneLine(JSON.stringify(o.v) ?? 'undefined')}, not 1 (a newer bottle wrote it?)`)
   const { image, user, workdir, env, secrets, prompt, network, agent } = o
   const limits = Object.hasOwn(o, 'limits') ? o.limits : null
+  const provision = Object.hasOwn(o, 'provision') ? o.provision : null
   const auth = Object.hasOwn(o, 'auth') ? o.auth : null
   if (
     !(limits === null || isString(limits)) || !(auth === null || isString(auth)) ||
+    !(provision === null || isString(provision)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
     !(isString(network) && networkTextRule.test(network)) ||
@@ -170,14 +177,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, auth })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision, auth })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'auth', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'provision', 'auth', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -315,6 +322,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       namespace: spec.namespace,
       resources: spec.resources,
       limits: spec.limits,
+      provision: { run: spec.provision.install ? spec.provision.scripts : false, allow: spec.provision.allow },
       auth: spec.auth,
     },
   })}\n`
@@ -354,6 +362,9 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   // A record written before limits existed has none: no limits.
   const bottleLimits = recordedLimits(own(s, 'limits'))
   if (E.isLeft(bottleLimits)) return bottleLimits
+  // A record written before provisioning existed has none: the default (it ran nothing then, and launch is over).
+  const bottleProvision = recordedProvision(own(s, 'provision'))
+  if (E.isLeft(bottleProvision)) return bottleProvision
   // A record written before sign-in modes existed has none: a token, the default.
   const auth = own(s, 'auth')
   if (!(auth === undefined || auth === 'token' || auth === 'shared')) return E.left('the launch record has an auth that is not token or shared')
@@ -385,6 +396,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     ...(namespace === null ? {} : { namespace }),
     resources: { requests, limits },
     limits: bottleLimits.right,
+    provision: bottleProvision.right,
     ...(auth === undefined ? {} : { auth }),
   })
 }
@@ -415,6 +427,18 @@ const recordedNetwork = (n: unknown): E.Either<string, NetworkSetting> => {
     entries.push(entry)
   }
   return E.right({ mode: 'egress', allow: entries })
+}
+
+/** The `provision` of a launch record: `{run: false | [script…], allow: [{host, port, private}]}`, checked again. */
+const recordedProvision = (v: unknown): E.Either<string, ProvisionLayer> => {
+  if (v === undefined) return E.right({})
+  const bad = E.left('the launch record has a provision bottle does not write')
+  if (!isObject(v)) return bad
+  const run = own(v, 'run')
+  if (!(run === false || (isStringList(run) && run.every((r) => E.isRight(provisionScript(r)))))) return bad
+  const allow = recordedNetwork({ mode: 'egress', allow: own(v, 'allow') })
+  if (E.isLeft(allow) || allow.right.mode !== 'egress') return bad
+  return E.right({ run, allow: allow.right.allow })
 }
 
 /** The `limits` of a launch record, each checked again as the manifest's would be. */

@@ -213,6 +213,18 @@ export const manifestSchema = {
             },
           },
         },
+        provision: {
+          description: 'Run as root in the bottle at launch, after start: false turns it off (the agent\'s default install too); a list of sh scripts runs after the default install, each a plan step.',
+          oneOf: [
+            { const: false },
+            { type: 'array', items: { type: 'string', pattern: '\\S', not: { pattern: '\\u0000' } } },
+          ],
+        },
+        provision_allow: {
+          description: 'Hosts the egress proxy lets through while the provision steps run, and not after (entry syntax as network.allow).',
+          type: 'array',
+          items: { type: 'string', pattern: allowEntryPattern },
+        },
       },
       // limits.cpus with resources.limits.cpu (or memory with memory) says the same thing twice.
       allOf: ([['cpus', 'cpu'], ['memory', 'memory']] as const).map(([limit, resource]) => ({

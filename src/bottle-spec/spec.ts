@@ -13,6 +13,7 @@ import type { BackendName } from '../plan/types.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries } from '../egress/policy.js'
 import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './agent.js'
 import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
+import { type Provision, type ProvisionLayer, mergeProvision } from './provision.js'
 import { type AuthMode, defaultAuth } from '../auth.js'
 import {
   type Checked,
@@ -63,6 +64,8 @@ export interface BottleSpec {
   readonly resources: Resources
   /** CPUs, memory and processes, on every backend that can enforce them (src/bottle-spec/limits.ts). */
   readonly limits: Limits
+  /** What launch runs as root in the guest before the agent's first use (src/bottle-spec/provision.ts). */
+  readonly provision: Provision
   /** How the agent signs in: `token` (a secret), or `shared` (a host directory as its config directory; src/auth.ts). */
   readonly auth: AuthMode
 }
@@ -96,6 +99,7 @@ export interface SpecLayer {
   readonly namespace?: string
   readonly resources?: Resources
   readonly limits?: LimitsLayer
+  readonly provision?: ProvisionLayer
   readonly auth?: AuthMode
 }
 
@@ -300,6 +304,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       namespace: c.namespace,
       resources: { requests: c.requests, limits: c.limits },
       limits,
+      provision: mergeProvision(m.provision, f.provision),
       auth: f.auth ?? m.auth ?? defaultAuth,
     })),
   )

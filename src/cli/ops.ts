@@ -77,6 +77,7 @@ export const flagDocs = {
   pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
   auth: { value: '<how>', choices: authModes, description: "how the agent signs in: token (a secret: CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY; the default) | shared (bottle's own directory on the host as ~/.claude, shared by every bottle that says shared; not kubernetes)" },
+  provision: { negatable: true, description: "--no-provision: install nothing and run no provision script at launch (the manifest's provision: false); --provision: as the manifest says" },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
   'check-drift': { description: 'also list the bottles (a read-only backend command) and say whether this one has drifted from this spec' },
@@ -107,7 +108,7 @@ const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
 const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'auth', 'allow-root']
 /** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
-const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids']
+const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids', 'provision']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
 
 export const ops: { readonly [K in OpName]: OpDoc } = {

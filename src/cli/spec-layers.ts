@@ -64,6 +64,7 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     ...(Object.keys(limits.right).length === 0 ? {} : { limits: limits.right }),
     ...(agent.right === undefined ? {} : { agent: agent.right }),
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
+    ...(f.provision === false ? { provision: { run: false } } : {}),
     ...(f.auth === 'token' || f.auth === 'shared' ? { auth: f.auth } : {}),
     ...(scope.right.context === null ? {} : { context: scope.right.context }),
     ...(scope.right.namespace === null ? {} : { namespace: scope.right.namespace }),

@@ -214,7 +214,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
   }
   const o = object(x, at, ['_tag', 'hash', 'record'])
   const ra = child(at, 'record')
-  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'], ['limits', 'auth'])
+  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'], ['limits', 'provision', 'auth'])
   if (r.v !== 1) refuse(child(ra, 'v'), 'must be 1')
   return {
     _tag: 'recorded',
@@ -231,6 +231,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
       agent: string(r.agent, child(ra, 'agent')),
       // Plans saved before limits existed have none.
       limits: r.limits === undefined || r.limits === null ? null : string(r.limits, child(ra, 'limits')),
+      provision: r.provision === undefined || r.provision === null ? null : string(r.provision, child(ra, 'provision')),
       // Plans saved before sign-in modes existed, and bottles signed in by token, have none.
       auth: r.auth === undefined || r.auth === null ? null : string(r.auth, child(ra, 'auth')),
     },

@@ -136,6 +136,7 @@ export const planSchema = {
             network: { type: 'string', pattern: networkTextRule.source, description: 'open, none, host, or `allow` and the allow-list entries, sorted.' },
             agent: string,
             limits: { type: ['string', 'null'], description: 'cpus=N memory=SIZE pids=N, the set ones; absent or null: none.' },
+            provision: { type: ['string', 'null'], description: 'install or off, then scripts=N:DIGEST and allow=ENTRIES when set; absent or null: the default install only.' },
             auth: { type: ['string', 'null'], description: 'shared for auth: shared; absent or null: a token (the default).' },
           }),
         }),

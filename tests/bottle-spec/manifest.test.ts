@@ -121,7 +121,7 @@ describe('parseManifest', () => {
     ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
     [
       'bottles: { demo: { colour: red } }',
-      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth)',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow)',
     ],
     // wrong types
     ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
@@ -168,12 +168,22 @@ describe('parseManifest', () => {
     ['bottles: { demo: { resources: { limits: { cpu: -1 } } } }', 'bottle.yaml: bottles.demo.resources.limits.cpu: must be a non-negative quantity, not -1'],
     ['bottles: { demo: { resources: { requests: { memory: [1] } } } }', 'bottle.yaml: bottles.demo.resources.requests.memory: must be a quantity (a string or a number), not a list'],
     ['bottles: { demo: { resources: { requests: { "-gpu": 1 } } } }', 'bottle.yaml: bottles.demo.resources.requests.-gpu: resource name "-gpu" must be a Kubernetes resource name such as cpu, memory or nvidia.com/gpu'],
+    // provision (issue 14): false or a list of scripts; provision_allow: allow-list entries
+    ['bottles: { demo: { provision: "npm i -g x" } }', 'bottle.yaml: bottles.demo.provision: must be a list of scripts (strings) or false, not a string'],
+    ['bottles: { demo: { provision: true } }', 'bottle.yaml: bottles.demo.provision: must be a list of scripts (strings) or false, not true'],
+    ['bottles: { demo: { provision: { run: x } } }', 'bottle.yaml: bottles.demo.provision: must be a list of scripts (strings) or false, not a mapping'],
+    ['bottles: { demo: { provision: [echo, 3] } }', 'bottle.yaml: bottles.demo.provision[1]: must be a script (a string), not a number'],
+    ['bottles: { demo: { provision: [echo, [x]] } }', 'bottle.yaml: bottles.demo.provision[1]: must be a script (a string), not a list'],
+    ['bottles: { demo: { provision: ["  "] } }', 'bottle.yaml: bottles.demo.provision[0]: a provision script must not be empty'],
+    ['bottles: { demo: { provision: ["a\\0b"] } }', 'bottle.yaml: bottles.demo.provision[0]: script "a\\u0000b" contains a NUL byte'],
+    ['bottles: { demo: { provision_allow: deb.debian.org } }', 'bottle.yaml: bottles.demo.provision_allow: must be a list of hosts, not a string'],
+    ['bottles: { demo: { provision_allow: [80] } }', 'bottle.yaml: bottles.demo.provision_allow[0]: must be a host name or address (a string), not a number'],
     ['backend: vmware', 'bottle.yaml: backend: must be one of smolvm, docker, podman, bwrap, kubernetes, not "vmware"'],
     ['bottles: { demo: { backend: [docker] } }', 'bottle.yaml: bottles.demo.backend: must be one of smolvm, docker, podman, bwrap, kubernetes, not a list'],
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
-    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth)'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow)'],
     // YAML itself
     ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML: expected "," or "]", not "}"'],
     ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML: duplicate key "demo"'],

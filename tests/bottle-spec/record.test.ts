@@ -12,16 +12,19 @@ import {
   type LaunchBaked,
   type SpecRecord,
   canonicalJson,
+  decodeLaunchRecord,
   decodeRecord,
   describeDifferences,
   diffRecords,
   driftOf,
   encodeRecord,
+  launchRecordJson,
   recordOf,
   specHash,
 } from '../../src/bottle-spec/record.js'
 import { type BottleSpec, noResources, resolveSpec } from '../../src/bottle-spec/spec.js'
 import { noLimits } from '../../src/bottle-spec/limits.js'
+import { defaultProvision } from '../../src/bottle-spec/provision.js'
 import { nastyString, nastyStringArb, specArb } from '../arbitraries.js'
 import { runs } from '../runs.js'
 
@@ -122,7 +125,7 @@ describe('reading labels that were not written by this version', () => {
   })
 
   it('a hash that does not match its record makes the drift unknown', () => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, auth: 'token' } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
     const other = labelsOf({ ...spec, user: 'root' })
     expect(driftOf({ hash: other.hash, spec: labelsOf(spec).spec }, recordOf(spec, image))._tag).toBe('unknown')
   })
@@ -134,16 +137,45 @@ describe('reading labels that were not written by this version', () => {
     ['a record of a later format', { hash: null, spec: Buffer.from('{"v":2}').toString('base64url') }, 'unknown'],
     ['not base64url', { hash: null, spec: '{"v":1}' }, 'unknown'],
   ] as const)('%s', (_label, labels, tag) => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, auth: 'token' } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
     const now = recordOf(spec, image)
     const hash = labels.hash === 'HASH' ? specHash(now) : labels.hash
     expect(driftOf({ hash, spec: labels.spec }, now)._tag).toBe(tag)
   })
 
   it('says what changed, and which changes need a relaunch', () => {
-    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, auth: 'token' } satisfies BottleSpec
+    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
     const now = { ...base, image: 'node:24', env: [['FOO', 'b'], ['BAR', 'c']], secrets: [] } satisfies BottleSpec
     expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (relaunch to apply); env BAR added, env FOO changed, secret TOKEN removed (bottle run update applies it)"`)
+  })
+})
+
+describe('provision in the record', () => {
+  const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+
+  it('is drift that waits for a relaunch; the scripts show as a digest, never as text', () => {
+    const scripts = { ...base, provision: { install: true, scripts: ['echo s3cr3t-looking'], allow: [] } } satisfies BottleSpec
+    const off = { ...base, provision: { install: false, scripts: [], allow: [] } } satisfies BottleSpec
+    expect(recordOf(base, image).provision).toBeNull()
+    const d = diffRecords(recordOf(base, image), recordOf(scripts, image))
+    expect(d.map((x) => [x.field, x.appliesAt])).toStrictEqual([['provision', 'launch']])
+    expect(describeDifferences(d)).toMatch(/^provision \(none\) → install scripts=1:[0-9a-f]{16} \(relaunch to apply\)$/)
+    expect(JSON.stringify(recordOf(scripts, image))).not.toContain('s3cr3t')
+    expect(specHash(recordOf(off, image))).not.toBe(specHash(recordOf(base, image)))
+    expect(driftOf({ hash: null, spec: encodeRecord(recordOf(scripts, image)) }, recordOf(scripts, image))._tag).toBe('same')
+  })
+
+  it('reads back from the launch record as it was written, and a record without it as the default', () => {
+    const spec = { ...base, provision: { install: true, scripts: ['apt-get update', 'x'], allow: [{ host: 'deb.debian.org', port: 80, private: false }] } } satisfies BottleSpec
+    const layer = decodeLaunchRecord(launchRecordJson('docker', spec), 'docker', 'demo')
+    expect(E.isRight(layer) && resolveSpec({ name: 'demo', fromManifest: layer.right, fromFlags: {}, cwd: '/' })).toStrictEqual(E.right(spec))
+    const older = JSON.parse(launchRecordJson('docker', base)) as { spec: Record<string, unknown> }
+    delete older.spec.provision
+    const read = decodeLaunchRecord(JSON.stringify(older), 'docker', 'demo')
+    expect(E.isRight(read) && resolveSpec({ name: 'demo', fromManifest: read.right, fromFlags: {}, cwd: '/' })).toStrictEqual(E.right(base))
+    const bad = JSON.parse(launchRecordJson('docker', base)) as { spec: Record<string, unknown> }
+    bad.spec.provision = { run: [''], allow: [] }
+    expect(decodeLaunchRecord(JSON.stringify(bad), 'docker', 'demo')).toStrictEqual(E.left('the launch record has a provision bottle does not write'))
   })
 })
 

@@ -17,6 +17,7 @@ import type { AllowEntry } from '../../src/egress/policy.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { defaultAgent } from '../../src/bottle-spec/agent.js'
 import { noLimits } from '../../src/bottle-spec/limits.js'
+import { defaultProvision } from '../../src/bottle-spec/provision.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { type Json, type Plan, type Step } from '../../src/plan/types.js'
 import { fixedHost } from '../arbitraries.js'
@@ -43,7 +44,7 @@ const fencedArb = fc.record({
 }).map(({ name, allow, secrets, context, namespace, proxy }) => {
   const spec: BottleSpec = {
     name, image: null, user: 'node', workdir: '/src/app', env: [], secrets, prompt: null, agent: defaultAgent, allowRoot: false,
-    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits, auth: 'token',
+    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token',
   }
   return { spec, proxy }
 })

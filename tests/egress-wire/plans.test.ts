@@ -15,6 +15,7 @@ import type { AllowEntry } from '../../src/egress/policy.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import { defaultAgent } from '../../src/bottle-spec/agent.js'
 import { noLimits } from '../../src/bottle-spec/limits.js'
+import { defaultProvision } from '../../src/bottle-spec/provision.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { type Plan, type Step, allSteps } from '../../src/plan/types.js'
 import { type Scenario, fixedHost, scenarioArb, withOp } from '../arbitraries.js'
@@ -169,7 +170,7 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
 describe('the egress door: examples', () => {
   const spec = (network: BottleSpec['network'], env: BottleSpec['env'] = []): BottleSpec => ({
     name: 'demo', image: null, user: 'node', workdir: '/src/app', env, secrets: [], prompt: null,
-    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, auth: 'token',
+    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token',
   })
   const egress: BottleSpec['network'] = { mode: 'egress', allow: [{ host: 'api.anthropic.com', port: 443, private: false }] }
   const host = (s: BottleSpec, op: BottleOperation): HostFacts => fixedHost(s, op)
@@ -182,11 +183,13 @@ describe('the egress door: examples', () => {
     expect(plan.right.steps.map((x) => `${x.title}: ${x.argv.slice(0, 9).join(' ').replace(/\n.*/s, '…')}`)).toMatchInlineSnapshot(`
       [
         "create the container demo: docker create --name demo --label dev.bottle.managed=true --label dev.bottle.name=demo --label",
-        "start the egress proxy of demo: 1 allowed (/home/me/.local/state/bottle/docker/demo/egress/egress.log logs each decision): /usr/bin/node /opt/bottle/dist/egress-proxy.js start --dir /home/me/.local/state/bottle/docker/demo/egress --allow api.anthropic.com:443",
+        "start the egress proxy of demo: 2 allowed (/home/me/.local/state/bottle/docker/demo/egress/egress.log logs each decision): /usr/bin/node /opt/bottle/dist/egress-proxy.js start --dir /home/me/.local/state/bottle/docker/demo/egress --allow api.anthropic.com:443 --allow registry.npmjs.org:443",
         "start the container demo: docker start demo",
         "check that the user node exists in the image: docker exec -u root -e HOME=/root -e USER=root -w",
         "start the relay to the egress proxy in the bottle (127.0.0.1:3128): docker exec -u root -e HOME=/root -e USER=root -w",
         "record the spec the bottle is launched with in /home/me/.local/state/bottle/docker/demo/record.json: /bin/sh -c umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json" sh /home/me/.local/state/bottle/docker/demo",
+        "install claude as root if the image lacks it (npm install -g @anthropic-ai/claude-code): docker exec -u root -e HOME=/root -e USER=root -e",
+        "close the provision hosts (registry.npmjs.org:443): start the egress proxy again with the bottle's own list, 1 allowed: /usr/bin/node /opt/bottle/dist/egress-proxy.js start --dir /home/me/.local/state/bottle/docker/demo/egress --allow api.anthropic.com:443",
         "probe the egress door from inside the bottle, as node: docker exec -u node -e HOME=/home/node -e USER=node -e",
       ]
     `)

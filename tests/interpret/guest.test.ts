@@ -98,7 +98,7 @@ describe.each(standinBackends)('the guest command on a stand-in %s', (backend) =
 describe('a launch whose user the image does not have, on a stand-in docker', () => {
   it('stops right after start with exit 2 and a line naming the user, and removes the container', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--user', 'nosuchuser'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--user', 'nosuchuser'], sb.env)
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('bottle: the image has no user nosuchuser')
     // create, start, the check; then the undo (which removes only what carries this run's id).
@@ -110,7 +110,7 @@ describe('a launch whose user the image does not have, on a stand-in docker', ()
 describe('a launch whose user the image does not have, on a stand-in smolvm', () => {
   it('stops right after start with exit 2 and a line naming the user, and deletes the machine', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--user', 'nosuchuser'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--user', 'nosuchuser'], sb.env)
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toContain('bottle: the image has no user nosuchuser: choose one it has (--user), or add it to the image')
     // create, start, the check as root; then the undo: stop, and delete (this run's id found).
@@ -120,7 +120,7 @@ describe('a launch whose user the image does not have, on a stand-in smolvm', ()
 
   it('a user the stand-in image has passes the check, and the launch goes on', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--user', 'claude', '-q'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--user', 'claude', '-q'], sb.env)
     expect([r.exitCode, r.stderr]).toStrictEqual([0, ''])
     expect(sb.live('smolvm')).toStrictEqual(['demo'])
   })

@@ -78,7 +78,7 @@ const demo = ['demo', '-b', 'kubernetes', '--context', 'lab', '-n', 'agents', '-
 
 describe('launch', () => {
   it('creates the Secret from stdin, creates the Pod, waits, checks the user, makes the workdir', async () => {
-    const r = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    const r = await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 'tok-123' })
     expect(r).toStrictEqual({ code: 0, out: '', err: '' })
     const [secret, pod, ...others] = calls()
     expect(others.map((c) => c.argv.join(' '))).toStrictEqual([
@@ -99,7 +99,7 @@ describe('launch', () => {
   })
 
   it('failing at wait undoes the Pod, then the Secret, and exits with kubectl\'s code', async () => {
-    const r = await bottle(['launch', ...demo], { TOKEN: 'tok-123', BOTTLE_KUBECTL_FAIL: 'wait' })
+    const r = await bottle(['launch', ...demo, '--no-provision'], { TOKEN: 'tok-123', BOTTLE_KUBECTL_FAIL: 'wait' })
     expect(r.code).toBe(1)
     // Each undo looks for what carries this run's launch id, then deletes by it.
     expect(calls().map(verbOf)).toStrictEqual(['create', 'create', 'wait', 'get', 'delete pod', 'get', 'delete secret'])
@@ -113,16 +113,16 @@ describe('launch', () => {
   })
 
   it('a second launch is refused by the first one\'s launch record: exit 2, nothing run', async () => {
-    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
-    const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
+    const again = await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 'tok-123' })
     expect([again.code, again.err]).toStrictEqual([2, `bottle: demo is launched already on kubernetes (its launch record is ${home}/.local/state/bottle/kubernetes/demo/record.json); take it down first: bottle run down demo\n`])
     expect(calls().map(verbOf).slice(5)).toStrictEqual([])
   })
 
   it('a second launch with no record (an older bottle\'s) stops at the Secret that exists, and removes nothing', async () => {
-    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 'tok-123' })).code).toBe(0)
     rmSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)
-    const again = await bottle(['launch', ...demo, '-q'], { TOKEN: 'tok-123' })
+    const again = await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 'tok-123' })
     expect(again.code).toBe(1)
     expect(again.err).toContain('Error from server (AlreadyExists): error when creating "STDIN": secrets "demo-secrets" already exists')
     expect(calls().map(verbOf).slice(5)).toStrictEqual(['create'])
@@ -130,7 +130,7 @@ describe('launch', () => {
   })
 
   it('a user the image does not have: exit 2 right after the Pod is ready, a line naming the user, the Pod and Secret undone', async () => {
-    const r = await bottle(['launch', ...demo, '--user', 'nosuchuser'], { TOKEN: 'tok-123' })
+    const r = await bottle(['launch', ...demo, '--no-provision', '--user', 'nosuchuser'], { TOKEN: 'tok-123' })
     expect(r.code).toBe(2)
     expect(r.err).toContain('bottle: the image has no user nosuchuser: choose one it has (--user), or add it to the image')
     // Nothing after the check ran (the workdir is not made); the undo removed both objects.
@@ -139,12 +139,12 @@ describe('launch', () => {
   })
 
   it('a user the stand-in image has (STANDIN_GUEST_USERS): the check passes', async () => {
-    const r = await bottle(['launch', ...demo, '--user', 'agent', '-q'], { TOKEN: 'tok-123', STANDIN_GUEST_USERS: 'root agent' })
+    const r = await bottle(['launch', ...demo, '--no-provision', '--user', 'agent', '-q'], { TOKEN: 'tok-123', STANDIN_GUEST_USERS: 'root agent' })
     expect(r).toStrictEqual({ code: 0, out: '', err: '' })
   })
 
   it('a secret missing from the host env: exit 2, nothing run', async () => {
-    const r = await bottle(['launch', ...demo])
+    const r = await bottle(['launch', ...demo, '--no-provision'])
     expect(r).toStrictEqual({ code: 2, out: '', err: 'bottle: secret TOKEN not set in the host environment; nothing was run\n' })
     expect(calls()).toStrictEqual([])
   })
@@ -168,7 +168,7 @@ describe('secrets travel on stdin only', () => {
       let planJson = ''
       await main(['plan', 'launch', ...demo, '--format', 'json'], { out: (t) => void (planJson += t), err: () => {}, env: {} })
       fc.pre(!planJson.includes(value))
-      const r = await bottle(['launch', ...demo], { TOKEN: value, ...(fail === 'ok' ? {} : { BOTTLE_KUBECTL_FAIL: fail }) })
+      const r = await bottle(['launch', ...demo, '--no-provision'], { TOKEN: value, ...(fail === 'ok' ? {} : { BOTTLE_KUBECTL_FAIL: fail }) })
       expect(r.code).toBe(fail === 'ok' ? 0 : 1)
       const recorded = calls()
       const create = recorded.find((c) => verbOf(c) === 'create')
@@ -212,10 +212,10 @@ describe('--format sh does what bottle run does', () => {
     ['fails at wait and undoes', { BOTTLE_KUBECTL_FAIL: 'wait' }, 1],
   ] as const)('launch %s: the same kubectl calls, stdin included', async (_label, extra, code) => {
     const env = { TOKEN: 'a "quoted"\nvalue $(id) ✓', ...extra }
-    expect((await bottle(['launch', ...demo, '-q'], env)).code).toBe(code)
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], env)).code).toBe(code)
     const byRun = seen(calls())
     fresh()
-    expect(await viaScript(['launch', ...demo], env)).toBe(code)
+    expect(await viaScript(['launch', ...demo, '--no-provision'], env)).toBe(code)
     expect(seen(calls())).toStrictEqual(byRun)
   })
 })
@@ -295,7 +295,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
   const cluster = ['-b', 'kubernetes', '--context', 'lab', '-n', 'agents']
 
   it('ls lists the launched bottle, with the spec it recorded', async () => {
-    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 't' })).code).toBe(0)
     const r = await bottle(['ls', ...cluster, '--json'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
     const [row, ...others] = (JSON.parse(r.out) as { bottles: Record<string, unknown>[] }).bottles
@@ -316,7 +316,7 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
   })
 
   it('--check-drift compares the Pod\'s record with the spec the op runs with', async () => {
-    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 't' })).code).toBe(0)
     const same = await bottle(['exec', ...demo, 'true', '--check-drift'])
     expect(same.err).toContain('bottle: drift: demo (kubernetes) matches this spec')
     const changed = await bottle(['exec', ...demo, '--image', 'node:24', 'true', '--check-drift'])
@@ -324,9 +324,9 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
   })
 
   it('down --all deletes every Pod bottle made there, its Secret, and its egress proxy if it has one (no record is read)', async () => {
-    expect((await bottle(['launch', ...demo, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', ...demo, '--no-provision', '-q'], { TOKEN: 't' })).code).toBe(0)
     const fenced = ['other', ...demo.slice(1).filter((w) => w !== '--network' && w !== 'open')]
-    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: 't' })).code).toBe(0)
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: 't' })).code).toBe(0)
     const r = await bottle(['down', '--all', ...cluster, '-q'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
@@ -356,7 +356,7 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
   ]
 
   it('launch: the fence, the Service and the proxy Pod before the bottle, the bundle piped in, the relay, the probe; no host proxy', async () => {
-    const r = await bottle(['launch', ...fenced, '-q'], { TOKEN: token })
+    const r = await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })
     expect([r.code, r.err]).toStrictEqual([0, ''])
     expect(kindsInState()).toStrictEqual([...doorObjects, 'Pod/agents/demo', 'Secret/agents/demo-secrets'].sort())
     const created = calls().filter((c) => verbOf(c) === 'create').map((c) => {
@@ -376,7 +376,7 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
   })
 
   it('down removes the bottle, then its door', async () => {
-    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     const first = calls().length
     expect((await bottle(['down', ...fenced, '-q'])).code).toBe(0)
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
@@ -388,24 +388,24 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
   })
 
   it('a probe that fails (the network plugin enforces no NetworkPolicy) fails the launch, and all of it is undone', async () => {
-    const r = await bottle(['launch', ...fenced, '-q'], { TOKEN: token, BOTTLE_KUBECTL_PROBE_EXIT: '1' })
+    const r = await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token, BOTTLE_KUBECTL_PROBE_EXIT: '1' })
     expect(r.code).toBe(1)
     expect(r.err).toMatch(/step 15\/15 failed with exit code 1: probe the egress door from inside the bottle/)
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
   })
 
   it('a second launch of the name with no record stops at the first NetworkPolicy, and removes nothing of the first', async () => {
-    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     rmSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)
     const before = kindsInState()
-    const again = await bottle(['launch', ...fenced, '-q'], { TOKEN: token })
+    const again = await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })
     expect(again.code).toBe(1)
     expect(again.err).toContain('networkpolicies.networking.k8s.io "egress-demo-bottle" already exists')
     expect(kindsInState()).toStrictEqual(before)
   })
 
   it('exec on a fenced bottle starts no proxy from the host, whatever its state there', async () => {
-    expect((await bottle(['launch', ...fenced, '-q'], { TOKEN: token })).code).toBe(0)
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     const first = calls().length
     expect((await bottle(['exec', ...fenced, 'true'])).code).toBe(0)
     expect(calls().slice(first).map(verbOf)).toStrictEqual(['exec'])

@@ -16,7 +16,7 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
   it('a multi-step run prints "[i/n] COMMAND" for each step, naming the command that then ran', async () => {
     sb = sandbox()
     const prompt = sb.hostFile('prompt.md', 'x\n')
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--prompt', prompt], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--prompt', prompt], sb.env)
     expect(r.exitCode).toBe(0)
     const log = sb.log()
     // Quoted for sh where a word needs it (docker's user check is an `sh -c` script). One step
@@ -33,7 +33,7 @@ describe.each(standinBackends)('progress lines against a stand-in %s', (backend)
 
   it('-q prints no progress line, and the same steps run', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-q'], sb.env)
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', '-q'], sb.env)
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toBe('')
     // create and start, then the check that the image has the user.
@@ -55,7 +55,7 @@ describe('a program that is not installed', () => {
     sb = sandbox()
     const empty = join(sb.root, 'empty-bin')
     mkdirSync(empty)
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], { ...sb.env, PATH: empty })
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision'], { ...sb.env, PATH: empty })
     expect(r.exitCode).toBe(127)
     const errs = lines(r.stderr).filter((l) => !l.startsWith('['))
     expect(errs).toHaveLength(1)
@@ -67,7 +67,7 @@ describe('a program that is not installed', () => {
     const bin = join(sb.root, 'bin')
     mkdirSync(bin)
     writeFileSync(join(bin, backend), '#!/bin/sh\nexit 0\n', { mode: 0o644 })
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-q'], { ...sb.env, PATH: bin })
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', '-q'], { ...sb.env, PATH: bin })
     expect(r.exitCode).toBe(126)
     expect(lines(r.stderr)).toEqual([`bottle: ${backend} cannot be run: permission denied (is it executable?)`])
   })
@@ -82,7 +82,7 @@ describe('a program that is not installed', () => {
     symlinkSync(process.execPath, join(bin, 'node'))
     symlinkSync('/bin/sh', join(bin, 'sh'))
     const prompt = sb.hostFile('prompt:v2.md', 'x\n')
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--prompt', prompt], {
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--prompt', prompt], {
       ...sb.env,
       PATH: bin,
     })

@@ -20,7 +20,7 @@ import { type Invocation, type Sandbox, bottle, launch, sandbox } from '../stand
  * part of the create argv not spelled out by hand below.
  */
 const driftLabels = (workdir: string, prompt: string | null): string[] => {
-  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, network: { mode: 'open' }, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
+  const spec = resolveSpec({ name: 'demo', fromManifest: {}, fromFlags: { workdir, network: { mode: 'open' }, provision: { run: false }, ...(prompt === null ? {} : { prompt }) }, cwd: workdir })
   if (E.isLeft(spec)) throw new Error(spec.left.message)
   const record = recordOf(spec.right, 'node:22')
   return ['--label', `${specHashLabel}=${specHash(record)}`]
@@ -79,7 +79,7 @@ const launchWithPrompt = (backend: BackendName, extraEnv: Record<string, string>
   const prompt = sb.hostFile('prompt.md', 'be careful\n')
   return {
     prompt,
-    run: bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--prompt', prompt, ...flags], { ...sb.env, ...extraEnv }),
+    run: bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', '--prompt', prompt, ...flags], { ...sb.env, ...extraEnv }),
   }
 }
 
@@ -155,7 +155,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
   it('a second launch is refused by the first one\'s record: exit 2, nothing run', async () => {
     sb = sandbox()
     await launch(sb, backend)
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision'], sb.env)
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(`bottle: demo is launched already on ${backend} (its launch record is ${recordPath()}); take it down first: bottle run down demo\n`)
     expect([sb.log(), sb.live(backend)]).toEqual([[], ['demo']])
@@ -165,7 +165,7 @@ describe.each(['smolvm', 'docker'] as const)('a launch that fails, against a sta
     sb = sandbox()
     await launch(sb, backend)
     rmSync(recordPath())
-    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open'], sb.env)
+    const r = await bottle(['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision'], sb.env)
     // The real tools' codes for "name taken": smolvm 1, docker create 125.
     expect(r.code).toBe(backend === 'smolvm' ? 1 : 125)
     const [create] = launchSteps(backend, sb.workdir, null, launchIdIn(sb.log()))

@@ -36,7 +36,7 @@ const interruptLaunch = async (
 ) => {
   sb = sandbox()
   const child = bottleProcess(
-    ['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', ...extraArgs(sb)],
+    ['run', 'launch', 'demo', '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', ...extraArgs(sb)],
     { ...sb.env, STANDIN_SLEEP_AT: String(sleepAt), STANDIN_SLEEP_SECONDS: String(sleepSeconds), STANDIN_SLEEP_WHEN: when },
     { detached: target === 'group' },
   )
@@ -97,7 +97,7 @@ describe('an interrupted launch against a stand-in smolvm', () => {
   it('a second SIGINT while rolling back forces: the undo stops, and bottle prints the command that removes what is left', async () => {
     sb = sandbox()
     // Invocation 2 (start) and 3 (stop, the first undo) each sleep.
-    const child = bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open'], {
+    const child = bottleProcess(['run', 'launch', 'demo', '-b', 'smolvm', '--workdir', sb.workdir, '--network', 'open', '--no-provision'], {
       ...sb.env,
       STANDIN_SLEEP_AT: '2,3',
       STANDIN_SLEEP_SECONDS: '5',
@@ -138,7 +138,7 @@ describe('an interrupted launch against a stand-in docker', () => {
       // Without its launch record (an older bottle's), so that the second launch reaches docker.
       rmSync(join(sb.root, '.local', 'state', 'bottle', 'docker', 'demo', 'record.json'))
       const before = sb.log().length
-      const child = bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], {
+      const child = bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--no-provision'], {
         ...sb.env,
         STANDIN_SLEEP_AT: String(before + 1),
         STANDIN_SLEEP_SECONDS: '1',
@@ -159,7 +159,7 @@ describe('an interrupted launch against a stand-in docker', () => {
     await launch(sb, 'docker')
     // Without its launch record (an older bottle's), so that the second launch reaches docker.
     rmSync(join(sb.root, '.local', 'state', 'bottle', 'docker', 'demo', 'record.json'))
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], { ...sb.env, STANDIN_LATE_AT: '1' })
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--no-provision'], { ...sb.env, STANDIN_LATE_AT: '1' })
     expect(r.exitCode).toBe(130)
     // The create may have made something (128+n), so its undo looked: for this run's id only.
     const looked = argvs().slice(1)
@@ -200,7 +200,7 @@ describe('an interrupted launch against a stand-in docker', () => {
 
   it('item 2: a create whose client exits 130 while the engine finishes it later leaks nothing (engine polled for 10 s after bottle exits)', async () => {
     sb = sandbox()
-    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open'], { ...sb.env, STANDIN_LATE_AT: '1' })
+    const r = await bottleProcess(['run', 'launch', 'demo', '-b', 'docker', '--workdir', sb.workdir, '--network', 'open', '--no-provision'], { ...sb.env, STANDIN_LATE_AT: '1' })
     expect(r.exitCode).toBe(130)
     const deadline = Date.now() + 10_000
     while (Date.now() < deadline) {

@@ -165,7 +165,7 @@ export const spawnRuns = process.env.CI ? 20 : 10
 
 /** `bottle run launch NAME` in-process; throws unless it succeeded, then clears the log. */
 export const launch = async (sb: Sandbox, backend: BackendName, name = 'demo'): Promise<void> => {
-  const r = await bottle(['run', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '-q'], sb.env)
+  const r = await bottle(['run', 'launch', name, '-b', backend, '--workdir', sb.workdir, '--network', 'open', '--no-provision', '-q'], sb.env)
   if (r.code !== 0) throw new Error(`launch ${name} on the stand-in ${backend} failed (${r.code}): ${r.stderr}`)
   sb.clearLog()
 }
