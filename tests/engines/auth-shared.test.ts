@@ -11,21 +11,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EngineName, client, enginesRequired, findEngine } from './engines.js'
+import { type Engine, client, onEngine } from './engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
-const suite = (engineName: EngineName): void => {
-  const found = findEngine(engineName)
-  if (typeof found === 'string') {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(found)
-      })
-    else it.skip(`${engineName}: skipped, ${found}`, () => {})
-    return
-  }
-  const engine = found
+const suite = (engine: Engine): void => {
+  const engineName = engine.name
   const root = mkdtempSync(join(tmpdir(), `bottle-auth-${engineName}-`))
   const ws = join(root, 'ws')
   mkdirSync(ws)
@@ -70,5 +61,5 @@ const suite = (engineName: EngineName): void => {
   })
 }
 
-suite('docker')
-suite('podman')
+onEngine('docker', suite)
+onEngine('podman', suite)

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { onPath } from '../../src/host.js'
-import { type EngineName, client, enginesRequired, findEngine } from '../engines/engines.js'
+import { type EngineName, client, onEngine } from '../engines/engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
@@ -134,22 +134,14 @@ if (onPath('bwrap', process.env.PATH) || process.env.CI !== undefined)
   suite({ name: `gg-${tag}-`, backend: 'bwrap', extra: ['--network', 'open'], env: {}, cleanup: () => {} })
 else it.skip('bwrap: skipped, not on PATH', () => {})
 
-for (const engineName of ['docker', 'podman'] as const) {
-  const found = findEngine(engineName)
-  if (typeof found === 'string') {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-        throw new Error(found)
-      })
-    else it.skip(`${engineName}: skipped, ${found}`, () => {})
-    continue
-  }
-  const name = `bt-${tag}-gg${engineName[0] ?? ''}`
-  suite({
-    name,
-    backend: engineName,
-    extra: ['--image', found.image, '--network', 'open'],
-    env: found.clientEnv,
-    cleanup: () => void client(found, ['rm', '-f', `${name}a`, `${name}w`]),
+for (const engineName of ['docker', 'podman'] as const)
+  onEngine(engineName, (found) => {
+    const name = `bt-${tag}-gg${engineName[0] ?? ''}`
+    suite({
+      name,
+      backend: engineName,
+      extra: ['--image', found.image, '--network', 'open'],
+      env: found.clientEnv,
+      cleanup: () => void client(found, ['rm', '-f', `${name}a`, `${name}w`]),
+    })
   })
-}
