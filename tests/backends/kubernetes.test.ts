@@ -85,9 +85,10 @@ describe('kubernetes examples', () => {
     const launch = planOf({ _tag: 'launch' })
     const agent = planOf({ _tag: 'agent', args: [], tty: null })
     const plumbing = launch.steps.filter((s) => s.guest !== undefined)
-    // The user check, the workdir, the prompt's parent.
-    expect(plumbing.length).toBe(4)
-    for (const s of plumbing) expect(s.argv.join(' ')).toContain('env -u CLAUDE_CODE_OAUTH_TOKEN HOME=/root USER=root /bin/sh -c')
+    // The user check, the workdir, the agent's install (provision), the prompt's parent.
+    expect(plumbing.length).toBe(5)
+    // (provision steps also get the bottle's plain env, never its secrets)
+    for (const s of plumbing) expect(s.argv.join(' ')).toMatch(/env -u CLAUDE_CODE_OAUTH_TOKEN HOME=\/root USER=root (CI=1 )?\/bin\/sh -c/)
     expect(agent.steps[0]?.argv.filter((w) => w.includes('CLAUDE_CODE_OAUTH_TOKEN'))).toStrictEqual([])
   })
 
@@ -216,6 +217,8 @@ describe('kubernetes examples', () => {
       [],
       [],
       [],
+      // the agent's install: what it adds lives in the Pod, which the Pod's undo removes
+      [],
     ])
     const scoped = planOf({ _tag: 'launch' })
     expect(scoped.steps[1]?.undo[0]?.argv.slice(3)).toStrictEqual(['kubectl', '10', 'pod', 'dev.bottle.name=demo,dev.bottle.launch-id=', '--context=lab', '--namespace=agents'])
@@ -312,6 +315,10 @@ describe('kubernetes argv snapshots', () => {
         "bottle: /bin/sh -c id -u "$1" >/dev/null 2>&1 || { printf 'bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n' "$1" >&2; exit 2; } sh node",
         "bottle: sh -c [ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$1"; } bottle /src/app node",
         "host: /bin/sh -c umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json" sh /home/me/.local/state/bottle/kubernetes/demo",
+        "bottle: /bin/sh -c if command -v "$1" >/dev/null 2>&1; then echo "bottle: $1 is in the image ($(command -v "$1")): nothing to install"; exit 0; fi
+      if ! command -v npm >/dev/null 2>&1; then echo "bottle: the image has neither $1 nor npm to install it: add $1 to the image (npm install -g $2), or node and npm so that launch installs it" >&2; exit 127; fi
+      echo "bottle: $1 is not in the image: npm install -g $2"
+      exec npm install -g -- "$2" sh claude @anthropic-ai/claude-code",
         "bottle: mkdir -p -- /opt/bottle",
         "host: kubectl --context=lab --namespace=agents cp -c bottle /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
         "bottle: chown -R -- node /opt/bottle/system-prompt.md",
