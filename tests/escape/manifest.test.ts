@@ -198,7 +198,10 @@ if (typeof engine === 'string') {
     const edited = (name: string, workdir: boolean) =>
       [
         'backend: docker', 'bottles:', `  ${name}:`, `    image: ${engine.image}`, ...(workdir ? [`    workdir: ${target.dir}`] : []), '    network: host',
-        '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}, LD_PRELOAD: ${so}}`, '',
+        '    secrets: [SOME_SECRET]', `    env: {INJECTED: ${injected}, LD_PRELOAD: ${so}}`,
+        // The launch's install step gets the bottle's env, so its ld.so would warn on stderr
+        // about the preload that is not in the container; the image has its agent anyway.
+        '    provision: false', '',
       ].join('\n')
     const inspect = (name: string) => {
       const r = client(engine, ['container', 'inspect', '--format', '{{json .}}', name])
