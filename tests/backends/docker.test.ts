@@ -74,6 +74,10 @@ describe('docker argv snapshots', () => {
           "docker start demo",
           "docker exec -u root -e HOME=/root -e USER=root -w / demo /bin/sh -c 'id -u "$1" >/dev/null 2>&1 || { printf '\\''bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n'\\'' "$1" >&2; exit 2; }' sh node",
           "/bin/sh -c 'umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"' sh /home/me/.local/state/bottle/docker/demo",
+          "docker exec -u root -e HOME=/root -e USER=root -e CI=1 -w / demo /bin/sh -c 'if command -v "$1" >/dev/null 2>&1; then echo "bottle: $1 is in the image ($(command -v "$1")): nothing to install"; exit 0; fi
+      if ! command -v npm >/dev/null 2>&1; then echo "bottle: the image has neither $1 nor npm to install it: add $1 to the image (npm install -g $2), or node and npm so that launch installs it" >&2; exit 127; fi
+      echo "bottle: $1 is not in the image: npm install -g $2"
+      exec npm install -g -- "$2"' sh claude @anthropic-ai/claude-code",
           "docker exec -u root -e HOME=/root -e USER=root -w / demo mkdir -p -- /opt/bottle",
           "docker cp /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
           "docker exec -u root -e HOME=/root -e USER=root -w / demo chown -R -- node /opt/bottle/system-prompt.md",

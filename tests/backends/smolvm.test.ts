@@ -74,6 +74,10 @@ describe('smolvm argv snapshots', () => {
           "smolvm machine start --name demo",
           "smolvm machine exec --name demo -e HOME=/root -e USER=root -w / -- runuser -u root -- /bin/sh -c 'id -u "$1" >/dev/null 2>&1 || { printf '\\''bottle: the image has no user %s: choose one it has (--user), or add it to the image\\n'\\'' "$1" >&2; exit 2; }' sh node",
           "/bin/sh -c 'umask 077 && mkdir -p -- "$1" && set -C && cat > "$1/record.json"' sh /home/me/.local/state/bottle/smolvm/demo",
+          "smolvm machine exec --name demo -e HOME=/root -e USER=root -e CI=1 -w / -- runuser -u root -- /bin/sh -c 'if command -v "$1" >/dev/null 2>&1; then echo "bottle: $1 is in the image ($(command -v "$1")): nothing to install"; exit 0; fi
+      if ! command -v npm >/dev/null 2>&1; then echo "bottle: the image has neither $1 nor npm to install it: add $1 to the image (npm install -g $2), or node and npm so that launch installs it" >&2; exit 127; fi
+      echo "bottle: $1 is not in the image: npm install -g $2"
+      exec npm install -g -- "$2"' sh claude @anthropic-ai/claude-code",
           "smolvm machine exec --name demo -e HOME=/root -e USER=root -w / -- runuser -u root -- mkdir -p -- /opt/bottle",
           "smolvm machine cp /src/app/prompt.md demo:/opt/bottle/system-prompt.md",
           "smolvm machine exec --name demo -e HOME=/root -e USER=root -w / -- runuser -u root -- chown -R -- node /opt/bottle/system-prompt.md",
@@ -95,6 +99,7 @@ describe('smolvm argv snapshots', () => {
           [
             "/bin/sh -c 'rm -f -- "$1/record.json" && { rmdir -- "$1" 2>/dev/null || :; }' sh /home/me/.local/state/bottle/smolvm/demo",
           ],
+          [],
           [],
           [],
           [],
