@@ -136,6 +136,7 @@ describe('renderLsJson', () => {
             "limits": null,
             "network": "allow api.anthropic.com:443 claude.ai:443 platform.claude.com:443",
             "prompt": null,
+            "provision": null,
             "secrets": [
               "TOKEN",
             ],

@@ -38,6 +38,8 @@ describe('kubernetes on the command line', () => {
     expect(p.steps.filter((s) => s.argv[0] === 'kubectl').map((s) => s.argv.slice(0, 4))).toStrictEqual([
       ['kubectl', '--context=lab', '--namespace=agents', 'delete'],
       ['kubectl', '--context=lab', '--namespace=agents', 'delete'],
+      // the egress proxy's Pod, Service and NetworkPolicies (the default network is the door)
+      ['kubectl', '--context=lab', '--namespace=agents', 'delete'],
     ])
   })
 
