@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { quoteShArgv } from '../../src/plan/quote.js'
-import { enginesRequired, envFile } from '../engines/engines.js'
+import { enginesRequired, envFile, readEnvFile } from '../engines/engines.js'
 
 /** The release scripts/test-engines.sh installs (its CLAUDE_CODE_VERSION). */
 export const claudeCodeVersion = '2.1.197'
@@ -39,15 +39,7 @@ export interface ClaudeCode {
   readonly optBin: string
 }
 
-const envFileVars = (): Record<string, string> | string => {
-  let text: string
-  try {
-    text = readFileSync(envFile, 'utf8')
-  } catch {
-    return `no ${envFile}: run scripts/test-engines.sh start first`
-  }
-  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
-}
+const envFileVars = readEnvFile
 
 /** The fixture, or the reason it is not usable (one line). */
 export const findClaudeCode = (): ClaudeCode | string => {

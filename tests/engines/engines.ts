@@ -28,7 +28,8 @@ export const envFile = process.env.BOTTLE_ENGINES_ENV ?? '/tmp/bottle-engines/en
 /** `.ci/run` sets this: there a missing engine fails the suite instead of skipping it. */
 export const enginesRequired = process.env.BOTTLE_REQUIRE_ENGINES === '1'
 
-const readEnvFile = (): Record<string, string> | string => {
+/** The variables of the env file, or why there are none. */
+export const readEnvFile = (): Record<string, string> | string => {
   let text: string
   try {
     text = readFileSync(envFile, 'utf8')
