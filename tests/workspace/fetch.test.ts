@@ -9,7 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { backends } from '../../src/backends/index.js'
 import { compile } from '../../src/compile.js'
-import { branchProblem, fetchScript } from '../../src/fetch.js'
+import { branchProblem, defaultMaxBundle, fetchScript } from '../../src/fetch.js'
 import { show } from '../../src/plan/errors.js'
 import { kits, fitFor } from '../backends/kits.js'
 import { scenarioArb, withOp } from '../arbitraries.js'
@@ -18,7 +18,7 @@ const repoArb = fc.constantFrom('/src/app', '/home/me/repo', "/tmp/it's here")
 
 describe.each(Object.values(backends).map((b) => [b.name, b] as const))('%s: the fetch plan', (name, backend) => {
   test.prop([scenarioArb, repoArb])('one host step: the bundle made in the workdir as the bottle user, fetched into the host repository as bottle/NAME', (s0, repo) => {
-    const s = withOp(fitFor(name, s0), { _tag: 'fetch' })
+    const s = withOp(fitFor(name, s0), { _tag: 'fetch', maxBundle: null })
     const host = { ...s.host, fetch: { hostRepo: repo, workdirIsRepo: backend.bindsWorkdir ? true : null } }
     const bad = branchProblem(s.spec.name)
     const plan = compile(backend, s.spec, s.op, host)
@@ -30,11 +30,11 @@ describe.each(Object.values(backends).map((b) => [b.name, b] as const))('%s: the
     const step = plan.right.steps.at(-1)
     if (step === undefined) throw new Error('no step')
     expect(plan.right.exitCodeFrom).toBe(plan.right.steps.length - 1)
-    expect(step.argv.slice(0, 8)).toStrictEqual(['/bin/sh', '-c', fetchScript, 'sh', repo, `bottle/${s.spec.name}`, `refs/bottle-fetch/${s.spec.name}`, host.tmpdir])
+    expect(step.argv.slice(0, 9)).toStrictEqual(['/bin/sh', '-c', fetchScript, 'sh', repo, `bottle/${s.spec.name}`, `refs/bottle-fetch/${s.spec.name}`, host.tmpdir, String(defaultMaxBundle)])
     // The rest is the backend's exec, read back by its own decoder.
     const launch = compile(backend, s.spec, { _tag: 'launch' }, withOp(s, { _tag: 'launch' }).host)
     if (E.isLeft(launch)) throw new Error(launch.left.message)
-    const intent = kits[name].decode({ ...step, argv: step.argv.slice(8) }, { host, launch: launch.right })
+    const intent = kits[name].decode({ ...step, argv: step.argv.slice(9) }, { host, launch: launch.right })
     expect(intent).toMatchObject({ user: s.spec.user, cwd: s.spec.workdir, argv: ['git', 'bundle', 'create', '-', 'HEAD'], tty: false })
     expect(intent.secrets).toStrictEqual(name === 'kubernetes' ? intent.secrets : [])
   })
@@ -43,7 +43,7 @@ describe.each(Object.values(backends).map((b) => [b.name, b] as const))('%s: the
 describe('fetch refuses, one line, before anything runs', () => {
   const s0 = fc.sample(scenarioArb, { numRuns: 1, seed: 11 })[0]
   if (s0 === undefined) throw new Error('no sample')
-  const s = withOp(fitFor('docker', { ...s0, spec: { ...s0.spec, name: 'demo' } }), { _tag: 'fetch' })
+  const s = withOp(fitFor('docker', { ...s0, spec: { ...s0.spec, name: 'demo' } }), { _tag: 'fetch', maxBundle: null })
   it('outside a git repository', () => {
     const plan = compile(backends.docker, s.spec, s.op, { ...s.host, cwd: '/elsewhere', fetch: { hostRepo: null, workdirIsRepo: true } })
     expect(plan).toStrictEqual(E.left({ _tag: 'CompileError', message: `fetch brings the bottle's commits into the git repository you are in, and "/elsewhere" is in none: cd into the repository first` }))
