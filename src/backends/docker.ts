@@ -148,7 +148,9 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ...(bindsHostWorkdir(backend, spec) ? ['-v', `${spec.workdir}:${spec.workdir}`, ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`])] : []),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
-      '-w', spec.workdir,
+      // A copied workdir is not there until launch copies it in, and podman refuses to start a
+      // container whose -w does not exist; every exec names its own -w anyway.
+      ...(bindsHostWorkdir(backend, spec) ? ['-w', spec.workdir] : []),
       // A container that lives until `down`: the image's own entrypoint is not the workload.
       '--entrypoint', 'sleep',
       spec.image ?? backend.defaultImage,

@@ -188,7 +188,8 @@ export const smolvm: Backend = {
       ...(bindsHostWorkdir(smolvm, spec) ? ['-v', `${spec.workdir}:${spec.workdir}`, ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`])] : []),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
-      '-w', spec.workdir,
+      // A copied workdir is not there until launch copies it in; every exec names its own -w.
+      ...(bindsHostWorkdir(smolvm, spec) ? ['-w', spec.workdir] : []),
     )
     return [
       step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),
