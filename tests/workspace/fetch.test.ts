@@ -52,6 +52,19 @@ describe('fetch refuses, one line, before anything runs', () => {
     const plan = compile(backends.docker, s.spec, s.op, { ...s.host, fetch: { hostRepo: '/src', workdirIsRepo: false } })
     expect(plan).toStrictEqual(E.left({ _tag: 'CompileError', message: `the workdir ${show(s.spec.workdir)} of demo is not a git repository: there are no commits to fetch` }))
   })
+  it.each(['0', '2x', '1.5g', '-1', ''])('a --max-bundle that is not a positive size: %s', (max) => {
+    const plan = compile(backends.docker, s.spec, { _tag: 'fetch', maxBundle: max }, { ...s.host, fetch: { hostRepo: '/src', workdirIsRepo: true } })
+    expect(plan).toStrictEqual(E.left({ _tag: 'CompileError', message: `--max-bundle ${show(max)} must be a positive whole number of bytes or of a unit b, k, m, g or t (powers of 1024), such as 512m or 2g` }))
+  })
+  it.each<[string | null, number]>([[null, 2 * 1024 ** 3], ['100', 100], ['64m', 64 * 1024 ** 2]])('the cap the script is given: %s', (max, bytes) => {
+    const plan = compile(backends.docker, s.spec, { _tag: 'fetch', maxBundle: max }, { ...s.host, fetch: { hostRepo: '/src', workdirIsRepo: true } })
+    if (E.isLeft(plan)) throw new Error(plan.left.message)
+    expect(plan.right.steps.at(-1)?.argv[8]).toBe(String(bytes))
+  })
+  it('with workspace: copy the workdir is the bottle\'s own: not asked about on the host, not refused', () => {
+    const plan = compile(backends.docker, { ...s.spec, workspace: 'copy' }, s.op, { ...s.host, fetch: { hostRepo: '/src', workdirIsRepo: null } })
+    expect(E.isRight(plan)).toBe(true)
+  })
   it.each(['a..b', '.x', 'x.lock', 'x.'])('a bottle name git takes for no branch: %s', (bottleName) => {
     expect(branchProblem(bottleName)).toMatch(/^bottle name "[^"]+" does not make a git branch name/)
   })
