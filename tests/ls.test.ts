@@ -142,6 +142,7 @@ describe('renderLsJson', () => {
             ],
             "user": "node",
             "workdir": "/src/app",
+            "workspace": null,
           },
           "specHash": "a7d129f7a259",
           "state": "running",
