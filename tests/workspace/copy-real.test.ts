@@ -39,11 +39,12 @@ const suite = (where: Where): void => {
   const hostMark = join(root, 'host-hook-ran')
   const template = join(root, 'template')
   const scratch = join(root, 'tmp')
-  const globalConfig = join(root, 'gitconfig')
-  // The user's own global config names a template with a hook: the bottle's repository must not get it.
+  // The user's own global config (git reads $XDG_CONFIG_HOME/git/config too) names a template
+  // with a hook: the bottle's repository must not get it.
+  const globalConfig = join(root, 'xdg', 'git', 'config')
   const env = {
     ...(process.env as Record<string, string>), ...where.env,
-    XDG_STATE_HOME: join(root, 'state'), GIT_CONFIG_GLOBAL: globalConfig, TMPDIR: scratch,
+    XDG_STATE_HOME: join(root, 'state'), XDG_CONFIG_HOME: join(root, 'xdg'), TMPDIR: scratch,
   }
   const bottle = (args: readonly string[], cwd = repo) => {
     const r = spawnSync(process.execPath, [cli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 })
@@ -62,6 +63,7 @@ const suite = (where: Where): void => {
       mkdirSync(scratch)
       mkdirSync(join(template, 'hooks'), { recursive: true })
       writeFileSync(join(template, 'hooks', 'post-checkout'), `#!/bin/sh\ntouch ${hostMark}\n`, { mode: 0o755 })
+      mkdirSync(join(root, 'xdg', 'git'), { recursive: true })
       writeFileSync(globalConfig, `[init]\n\ttemplateDir = ${template}\n`)
       mkdirSync(repo)
       expect(git(repo, ['init', '-q', '--template=', '-b', 'work']).status).toBe(0)
