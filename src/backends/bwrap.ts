@@ -703,6 +703,7 @@ export const bwrap: Backend = {
   exec: (spec, intent, host) => execIn(spec, host, intent),
   relayPerCommand: true,
   hostBinaries: true,
+  bottlesAreStateDirs: true,
   copyIn,
   down,
   list,

@@ -65,7 +65,12 @@ export type BottleOperation =
  */
 export type BackendOperation =
   | { readonly _tag: 'ls' }
-  | { readonly _tag: 'down'; readonly all: readonly string[] }
+  /**
+   * `gone`: bottles the backend no longer has (removed behind bottle's back: `docker rm -f`, a
+   * Pod deleted with kubectl) of which something is left: the host proxy and state, or on
+   * kubernetes the door's objects. Only what is left is removed, by bottle's own marks.
+   */
+  | { readonly _tag: 'down'; readonly all: readonly string[]; readonly gone?: readonly string[] }
   /**
    * `auth import`: the host's own credentials file of `agent` copied into the backend's shared
    * sign-in directory (src/auth.ts); one that is there is kept unless `force`. Host-only: it names
