@@ -66,17 +66,19 @@ export const bindsHostWorkdir = (backend: Pick<Backend, 'bindsWorkdir'>, spec: P
 /**
  * `sh -c SCRIPT sh REPO SCRATCH`, on the host, as the user: builds SCRATCH/tree, the repository
  * the bottle gets. SCRATCH is made with a plain mkdir (mode 700): never into something already
- * there. Git runs with hooks and fsmonitor off, no reflog; only the user's own repository is
+ * there; it is removed again when the build fails (exit 1), and by the step's undo otherwise. Git runs with hooks and fsmonitor off, no reflog; only the user's own repository is
  * read. A HEAD with no commit yet: the files only, on the same unborn branch.
  */
 export const copyScript = [
   'top=$1 s=$2 t=$2/tree',
-  'fail() { echo "bottle: workspace: $1: nothing is copied" >&2; exit 1; }',
   'g() { git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.logAllRefUpdates=false "$@"; }',
   'umask 077',
-  'mkdir -- "$s" || fail "cannot make the scratch directory $s"',
+  // Never into, nor removing, what is already there (a launch killed outright may have left it).
+  'mkdir -- "$s" 2> /dev/null || { echo "bottle: workspace: cannot make the scratch directory $s (if a launch that was killed left it, remove it): nothing is copied" >&2; exit 1; }',
+  // From here the directory is this step's: a failure removes it (an undo runs only after a step that did not fail on its own).
+  'fail() { echo "bottle: workspace: $1: nothing is copied" >&2; rm -rf -- "$s"; exit 1; }',
   'umask 022',
-  'fmt=$(g -C "$top" rev-parse --show-object-format) || fail "$top is not a git repository git can read"',
+  'fmt=$(g -C "$top" rev-parse --show-object-format 2> /dev/null) || fail "$top is not a git repository git can read"',
   // No template: no hooks, not even the ones the user's init.templateDir would put there.
   'g init -q --template= --object-format="$fmt" "$t" > /dev/null || fail "git init failed"',
   'ref=$(g -C "$top" symbolic-ref -q HEAD) || ref=',
