@@ -48,6 +48,7 @@ import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStoppe
 import { probeArgv } from './egress/probe.js'
 import { type RootGuestStep, provisionOf } from './provision.js'
 import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
+import { workspaceSteps } from './workspace.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -497,7 +498,13 @@ const compileOnBottle = (
         ? []
         : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', backend.ownProxy?.relayStart(spec) ?? relayStartArgv)]
       // auth: shared's directory before the create that mounts it (src/auth.ts).
-      const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
+      // workspace: copy fills the workdir after provision (src/workspace.ts), before the prompt copy.
+      const workspace = workspaceSteps(backend, spec, host, (copy) => copyInSteps(backend, spec, copy, host))
+      if (E.isLeft(workspace)) return workspace
+      const create = [
+        ...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay,
+        writeRecord(backend, spec, host), ...provision.right.steps, ...workspace.right.steps,
+      ]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
       const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
       const recorded = [
@@ -505,6 +512,7 @@ const compileOnBottle = (
         signInNote(backend.name, spec, host),
         info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
         ...provision.right.notes,
+        ...workspace.right.notes,
       ]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, [...create, ...probe], null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
@@ -522,7 +530,7 @@ const compileOnBottle = (
     }
     case 'fetch': {
       // The CLI reads what fetch needs of the host (src/cli/plan-for.ts); none given: none found.
-      const fetched = compileFetch(backend, spec, host, host.fetch ?? { hostRepo: null, workdirIsRepo: null })
+      const fetched = compileFetch(backend, spec, host, host.fetch ?? { hostRepo: null, workdirIsRepo: null }, op.maxBundle)
       if (E.isLeft(fetched)) return fetched
       return E.right(plan('fetch', backend, spec, host, [...again, fetched.right], again.length, [
         info(`only a bundle of the bottle's HEAD comes out; it is verified, fetched with hooks off, and moves ${fetchBranch(spec.name)} only forward`),
@@ -702,7 +710,7 @@ const compileDownAll = (backend: Backend, names: readonly string[], gone: readon
   const specOf = (name: string): BottleSpec => ({
     name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
     prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-    context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
+    context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null,
   })
   const listed = names.flatMap((name) => {
     const spec = specOf(name)

@@ -16,6 +16,7 @@ import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Ste
 import type { Surroundings } from '../host.js'
 import type { EgressFacts } from './egress.js'
 import type { FetchFacts } from '../fetch.js'
+import type { WorkspaceFacts } from '../workspace.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -60,6 +61,8 @@ export interface HostFacts {
   readonly gitGuard?: readonly string[]
   /** For fetch: the host repository and whether the workdir is one (src/fetch.ts). */
   readonly fetch?: FetchFacts
+  /** At launch, for `workspace: copy`: the host repository the workdir is in (src/workspace.ts). Absent: none. */
+  readonly workspace?: WorkspaceFacts
 }
 
 /** An entry below a directory that bottle will not copy: its path, and what it is. */

@@ -24,7 +24,8 @@
  *   loser of two same-name launches never deletes the winner's Pod or Secret.
  * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the create.
  * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
- * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
+ * - The workdir cannot be bound from the host: launch makes it in the Pod, and copies the
+ *   repository the workdir is in into it (workspace: copy, the default here; src/workspace.ts).
  *
  * The egress door (issue 13; docs/egress.md): a bottle with an allow-list gets a proxy Pod of its
  * own, `egress-NAME` (a sidecar would share the bottle's network namespace, and so its way out),
@@ -481,7 +482,8 @@ export const kubernetes: Backend = {
   clusterScoped: true,
   checkSpec,
   defaultImage: 'node:22',
-  // No host directory is bound: launch makes the workdir, empty, in the Pod.
+  // No host directory is bound: launch makes the workdir in the Pod, and copies the repository
+  // in (workspace: copy, the default here; src/workspace.ts).
   bindsWorkdir: false,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create,
@@ -525,7 +527,7 @@ export const kubernetes: Backend = {
   notes: (op, spec, host) => {
     const notes = [info(where(spec ?? host.cluster))]
     if (op === 'launch')
-      notes.push(info('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`'))
+      notes.push(info('no host directory is shared with the cluster: launch makes the workdir in the Pod (workspace: copy, the default here, then copies your repository into it)'))
     if ((op === 'agent' || op === 'exec' || op === 'shell' || op === 'resume') && spec !== null && spec.secrets.length > 0)
       notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))

@@ -53,7 +53,8 @@ export type BottleOperation =
   /** Run the egress probe in a bottle with a door (src/egress/probe.ts): what launch ends with. */
   | { readonly _tag: 'probe' }
   /** The bottle's commits back as the host branch bottle/NAME (src/fetch.ts). */
-  | { readonly _tag: 'fetch' }
+  /** maxBundle: --max-bundle as given (checked by compile), null for the default cap. */
+  | { readonly _tag: 'fetch'; readonly maxBundle: string | null }
   /** down of the bottle the spec names (`all` is never set: see BackendOperation). */
   | { readonly _tag: 'down'; readonly all?: undefined }
 
