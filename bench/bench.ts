@@ -185,7 +185,7 @@ const bwrapFacts = (more: Partial<BwrapFacts>): BwrapFacts => ({
     { path: '/etc', kind: 'dir' },
     { path: '/opt', kind: 'dir' },
   ],
-  rootOnly: { files: [], dirs: [] },
+  rootOnlyScan: [],
   resolvConf: null,
   bottle: null,
   ...more,

@@ -1,0 +1,93 @@
+/**
+ * The root-only scan, run natively in the step that starts the sandbox, when bottle is root.
+ *
+ * As root, a bwrap guest is host root to the kernel whatever --uid says (its uid maps to host
+ * uid 0), so owner checks pass on every 0600 root file of the system directories it sees. Every
+ * file under them that others may not read is therefore masked by /dev/null, and every directory
+ * others may not list or enter by an empty tmpfs. What is root-only is read on every command, not
+ * at launch: a file the host chmods later is masked on the next one.
+ *
+ * The step is `/bin/sh -c SCRIPT bottle-scan STATE PREFIX BLOCKS 'etc opt' BWRAP ARGS…`: GNU find
+ * walks PREFIX/etc and PREFIX/opt and writes what to mask as bwrap options, NUL-separated, into a
+ * file in the bottle's state directory (root's, outside every bind), which the shell has open as
+ * fd 3; the file's name is removed, and bwrap is exec'd with `--args 3` in ARGS, right after the
+ * system directories' binds, where bwrap reads the options in place and closes the fd:
+ *
+ *   scanThenRun('/root/.local/state/bottle/bwrap/demo', '/', ['/etc', '/opt'], ['/usr/bin/bwrap', …, '--args', '3', …])
+ *   // ['/bin/sh', '-c', SCRIPT, 'bottle-scan', '/root/.local/state/bottle/bwrap/demo', '', '320', 'etc opt', '--', '/usr/bin/bwrap', …]
+ *
+ * Symlinks are never followed (what they lead to is checked where it lives); a masked directory
+ * is not descended into. find runs to the end before bwrap starts, so its status says whether the
+ * list is whole (no pipe, so no pipefail needed: dash has none). Any failure exits 125 with one
+ * line on stderr and bwrap never starts: the guest never runs with a partial list.
+ *
+ * The cap: more than scanBudget entries in all and the command is refused (125), rather than
+ * scanned for seconds. The kernel counts: find writes 8 bytes per entry to a second file, and
+ * RLIMIT_FSIZE (`ulimit -f`, 512-byte blocks) stops it with SIGXFSZ past scanBudget × 8 bytes.
+ * The list itself is capped at that size too (thousands of masks). The shell's own note on a
+ * child killed by a signal ("File size limit exceeded") is dropped: the line bottle prints says it.
+ *
+ * Why natively: in node, listing /etc and /opt (1,100 directories) and lstat-ing their ~4,000
+ * entries costs about twice find's CPU time, and the plan now shows the exact rule. Processes
+ * are few on purpose (a subshell for find, and rm): each start costs 5-10 ms on a loaded machine.
+ */
+
+/** 512-byte blocks the count file may fill: 8 bytes per entry (see above). */
+const budgetBlocks = 320
+
+/** The most entries the scan reads under all the scanned directories together (20,480). */
+export const scanBudget = (budgetBlocks * 512) / 8
+
+/**
+ * The bwrap option that reads the masks: the fd the script has open on the list. bwrap reads it
+ * to the end, places the options where `--args` stands, and closes it (the guest never has it).
+ */
+export const masksFromFd = ['--args', '3'] as const
+
+/**
+ * The script. Its PATH is fixed while it scans (a secret named PATH may be in its env, for the
+ * guest) and given back for bwrap; find runs in the C locale. The directories are one word,
+ * split on spaces with globbing off (dash has no arrays); each is a plain name (scanThenRun checks).
+ */
+const script = String.raw`state=$1 prefix=$2 blocks=$3 dirs=$4; shift 4
+p=$PATH; PATH=/usr/sbin:/usr/bin:/sbin:/bin; IFS=' '; set -f
+root=$prefix; [ -n "$root" ] || root=/
+[ -d "$state" ] || { printf 'bottle: no state directory %s to scan in: the bottle is gone; nothing ran\n' "$state" >&2; exit 125; }
+f=$state/root-only-scan.$$
+exec 3<> "$f"
+exec 4>&2 2>/dev/null
+(exec 2>&4 4>&-; cd -- "$root" && ulimit -f "$blocks" && LC_ALL=C exec find -H $dirs -mindepth 1 -fprintf "$f.n" ........ \( -type l -o -type d ! -perm -005 -fprintf "$f" '--tmpfs\0/%p\0' -prune -o ! -type d ! -perm -004 -fprintf "$f" '--ro-bind\0/dev/null\0/%p\0' \))
+s=$?
+exec 2>&4 4>&-
+rm -f -- "$f" "$f.n"
+case $s in
+0) ;;
+153) printf 'bottle: more than %s entries under %s in %s to scan for files only root may read; nothing ran\n' $((blocks * 64)) "$dirs" "$root" >&2; exit 125 ;;
+*) printf 'bottle: the scan for files only root may read failed (exit status %s); nothing ran\n' "$s" >&2; exit 125 ;;
+esac
+PATH=$p
+exec "$@"`
+
+/** The script as the plan shows it (exported for its tests). */
+export const scanThenRunScript = script
+
+/** A directory the script can take in its space-separated word: bottle's own system directories. */
+const plainDir = /^\/[a-z0-9]+$/
+
+/**
+ * The step's argv: scan `dirs` (guest paths of directories in `rootfs`), then run `bwrap` (its
+ * argv holding masksFromFd where the masks go, after the system directories' binds).
+ */
+export const scanThenRun = (state: string, rootfs: string, dirs: readonly string[], bwrap: readonly string[], blocks = budgetBlocks): string[] => {
+  const bad = dirs.find((d) => !plainDir.test(d))
+  if (bad !== undefined) throw new Error(`bug: ${JSON.stringify(bad)} is not a system directory the root-only scan takes`)
+  return [
+    '/bin/sh', '-c', script, 'bottle-scan',
+    state,
+    // What precedes a guest path to make its host path: nothing for the host's own root.
+    rootfs === '/' ? '' : rootfs.replace(/\/+$/, ''),
+    String(blocks),
+    dirs.map((d) => d.slice(1)).join(' '),
+    ...bwrap,
+  ]
+}
