@@ -148,7 +148,7 @@ describe('the scan around the command', () => {
     const o = fresh()
     const over = scan({ ...o, rootfs, dirs: ['/etc', '/opt', '/srv'], blocks: 1 })
     expect(over.status).toBe(125)
-    expect(over.stderr).toBe(`bottle: more than 64 entries under etc opt srv in ${rootfs} to scan for files only root may read; nothing ran\n`)
+    expect(over.stderr).toBe(`bottle: more than 64 entries under etc opt srv in ${rootfs} to scan for root-only files; nothing ran\n`)
     expect(over.argv).toBeUndefined()
     expect(readdirSync(o.state)).toStrictEqual([])
   })
@@ -168,8 +168,8 @@ describe('the scan around the command', () => {
   })
 
   it.each([
-    ['the state directory is gone', () => ({ state: join(scratch, 'no-such-state'), rootfs, dirs: ['/etc'] }), /^bottle: no state directory .*no-such-state to scan in: the bottle is gone; nothing ran\n$/],
-    ['a directory to scan is missing (find fails)', () => ({ ...fresh(), rootfs, dirs: ['/etc', '/missing'] }), /^bottle: the scan for files only root may read failed \(exit status 1\); nothing ran$/m],
+    ['the state directory is gone', () => ({ state: join(scratch, 'no-such-state'), rootfs, dirs: ['/etc'] }), /^bottle: the bottle's state directory .*no-such-state is gone; nothing ran\n$/],
+    ['a directory to scan is missing (find fails)', () => ({ ...fresh(), rootfs, dirs: ['/etc', '/missing'] }), /^bottle: the scan for root-only files failed \(exit status 1\); nothing ran$/m],
   ])('%s: exit 125, one line saying so, the command never runs, nothing left', (_label, opts, message) => {
     const o = opts()
     const r = scan(o)

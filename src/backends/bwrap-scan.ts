@@ -7,14 +7,14 @@
  * others may not list or enter by an empty tmpfs. What is root-only is read on every command, not
  * at launch: a file the host chmods later is masked on the next one.
  *
- * The step is `/bin/sh -c SCRIPT bottle-scan STATE PREFIX BLOCKS 'etc opt' BWRAP ARGS…`: GNU find
- * walks PREFIX/etc and PREFIX/opt and writes what to mask as bwrap options, NUL-separated, into a
+ * The step is `/bin/sh -c SCRIPT bottle-scan STATE ROOTFS BLOCKS 'etc opt' BWRAP ARGS…`: GNU find
+ * walks ROOTFS/etc and ROOTFS/opt and writes what to mask as bwrap options, NUL-separated, into a
  * file in the bottle's state directory (root's, outside every bind), which the shell has open as
  * fd 3; the file's name is removed, and bwrap is exec'd with `--args 3` in ARGS, right after the
  * system directories' binds, where bwrap reads the options in place and closes the fd:
  *
  *   scanThenRun('/root/.local/state/bottle/bwrap/demo', '/', ['/etc', '/opt'], ['/usr/bin/bwrap', …, '--args', '3', …])
- *   // ['/bin/sh', '-c', SCRIPT, 'bottle-scan', '/root/.local/state/bottle/bwrap/demo', '', '320', 'etc opt', '--', '/usr/bin/bwrap', …]
+ *   // ['/bin/sh', '-c', SCRIPT, 'bottle-scan', '/root/.local/state/bottle/bwrap/demo', '/', '320', 'etc opt', '/usr/bin/bwrap', …]
  *
  * Symlinks are never followed (what they lead to is checked where it lives); a masked directory
  * is not descended into. find runs to the end before bwrap starts, so its status says whether the
@@ -49,24 +49,16 @@ export const masksFromFd = ['--args', '3'] as const
  * guest) and given back for bwrap; find runs in the C locale. The directories are one word,
  * split on spaces with globbing off (dash has no arrays); each is a plain name (scanThenRun checks).
  */
-const script = String.raw`state=$1 prefix=$2 blocks=$3 dirs=$4; shift 4
-p=$PATH; PATH=/usr/sbin:/usr/bin:/sbin:/bin; IFS=' '; set -f
-root=$prefix; [ -n "$root" ] || root=/
-[ -d "$state" ] || { printf 'bottle: no state directory %s to scan in: the bottle is gone; nothing ran\n' "$state" >&2; exit 125; }
-f=$state/root-only-scan.$$
-exec 3<> "$f"
-exec 4>&2 2>/dev/null
+const script = String.raw`state=$1 root=$2 blocks=$3 dirs=$4 p=$PATH f=$1/root-only-scan.$$; shift 4
+PATH=/usr/sbin:/usr/bin:/sbin:/bin IFS=' '; set -f
+fail() { printf 'bottle: %s; nothing ran\n' "$1" >&2; exit 125; }
+[ -d "$state" ] || fail "the bottle's state directory $state is gone"
+exec 3<> "$f" 4>&2 2>/dev/null
 (exec 2>&4 4>&-; cd -- "$root" && ulimit -f "$blocks" && LC_ALL=C exec find -H $dirs -mindepth 1 -fprintf "$f.n" ........ \( -type l -o -type d ! -perm -005 -fprintf "$f" '--tmpfs\0/%p\0' -prune -o ! -type d ! -perm -004 -fprintf "$f" '--ro-bind\0/dev/null\0/%p\0' \))
-s=$?
-exec 2>&4 4>&-
-rm -f -- "$f" "$f.n"
-case $s in
-0) ;;
-153) printf 'bottle: more than %s entries under %s in %s to scan for files only root may read; nothing ran\n' $((blocks * 64)) "$dirs" "$root" >&2; exit 125 ;;
-*) printf 'bottle: the scan for files only root may read failed (exit status %s); nothing ran\n' "$s" >&2; exit 125 ;;
-esac
-PATH=$p
-exec "$@"`
+s=$?; exec 2>&4 4>&-; rm -f -- "$f" "$f.n"
+[ "$s" != 153 ] || fail "more than $((blocks * 64)) entries under $dirs in $root to scan for root-only files"
+[ "$s" = 0 ] || fail "the scan for root-only files failed (exit status $s)"
+PATH=$p; exec "$@"`
 
 /** The script as the plan shows it (exported for its tests). */
 export const scanThenRunScript = script
@@ -84,8 +76,7 @@ export const scanThenRun = (state: string, rootfs: string, dirs: readonly string
   return [
     '/bin/sh', '-c', script, 'bottle-scan',
     state,
-    // What precedes a guest path to make its host path: nothing for the host's own root.
-    rootfs === '/' ? '' : rootfs.replace(/\/+$/, ''),
+    rootfs,
     String(blocks),
     dirs.map((d) => d.slice(1)).join(' '),
     ...bwrap,

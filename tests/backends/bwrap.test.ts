@@ -187,7 +187,7 @@ describe('bwrap argv and env snapshots', () => {
     const s = first(planOf(exec, demo, scanned))
     const argv = s.argv
     const bwrapAt = argv.indexOf('/usr/bin/bwrap')
-    expect(argv.slice(0, bwrapAt)).toStrictEqual(['/bin/sh', '-c', scanThenRunScript, 'bottle-scan', `${state}/demo`, '', String(scanBudget / 64), 'etc opt'])
+    expect(argv.slice(0, bwrapAt)).toStrictEqual(['/bin/sh', '-c', scanThenRunScript, 'bottle-scan', `${state}/demo`, '/', String(scanBudget / 64), 'etc opt'])
     const at = (words: readonly string[]) => argv.findIndex((_, i) => words.every((w, j) => argv[i + j] === w))
     // The masks follow what they mask, and come before the fresh mounts.
     expect(at(['--args', '3'])).toBe(at(['--ro-bind', '/opt', '/opt']) + 3)
