@@ -48,6 +48,7 @@ import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStoppe
 import { probeArgv } from './egress/probe.js'
 import { type RootGuestStep, provisionOf } from './provision.js'
 import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
+import { workspaceSteps } from './workspace.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -462,7 +463,7 @@ export interface Compile {
 export const compile: Compile = (backend: Backend, spec: BottleSpec | null, op: Operation, host: HostFacts): Checked<Plan> => {
   if (isBackendOperation(op)) {
     if (op._tag === 'auth') return compileAuthImport(backend, op, host)
-    return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, host)
+    return op._tag === 'ls' ? E.right(compileList(backend, host)) : compileDownAll(backend, op.all, op.gone ?? [], host)
   }
   // The signature pairs a spec with every op on one bottle: reaching here without one is a bug.
   if (spec === null) throw new Error(`compile: ${op._tag} needs the bottle's spec`)
@@ -497,7 +498,13 @@ const compileOnBottle = (
         ? []
         : [rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', backend.ownProxy?.relayStart(spec) ?? relayStartArgv)]
       // auth: shared's directory before the create that mounts it (src/auth.ts).
-      const create = [...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay, writeRecord(backend, spec, host), ...provision.right.steps]
+      // workspace: copy fills the workdir after provision (src/workspace.ts), before the prompt copy.
+      const workspace = workspaceSteps(backend, spec, host, (copy) => copyInSteps(backend, spec, copy, host))
+      if (E.isLeft(workspace)) return workspace
+      const create = [
+        ...prepareSharedAuth(backend.name, spec, host), ...backend.create(spec, host, rootStep(backend, spec, host), proxy), ...relay,
+        writeRecord(backend, spec, host), ...provision.right.steps, ...workspace.right.steps,
+      ]
       // Last: the launch fails, and is undone, unless the policy holds from the inside.
       const probe = door === null ? [] : [probeStep(backend, spec, host, {})]
       const recorded = [
@@ -505,6 +512,7 @@ const compileOnBottle = (
         signInNote(backend.name, spec, host),
         info(`every later op on the bottle compiles from the spec recorded at launch (${bottleStateDir(host.stateRoot, backend.name, spec.name)}/${recordFile}, secrets by name), not from the manifest`),
         ...provision.right.notes,
+        ...workspace.right.notes,
       ]
       if (spec.prompt === null) return E.right(plan('launch', backend, spec, host, [...create, ...probe], null, recorded))
       const kind = hostSource('prompt file', spec.prompt, host)
@@ -522,7 +530,7 @@ const compileOnBottle = (
     }
     case 'fetch': {
       // The CLI reads what fetch needs of the host (src/cli/plan-for.ts); none given: none found.
-      const fetched = compileFetch(backend, spec, host, host.fetch ?? { hostRepo: null, workdirIsRepo: null })
+      const fetched = compileFetch(backend, spec, host, host.fetch ?? { hostRepo: null, workdirIsRepo: null }, op.maxBundle)
       if (E.isLeft(fetched)) return fetched
       return E.right(plan('fetch', backend, spec, host, [...again, fetched.right], again.length, [
         info(`only a bundle of the bottle's HEAD comes out; it is verified, fetched with hooks off, and moves ${fetchBranch(spec.name)} only forward`),
@@ -585,7 +593,9 @@ const compileOnBottle = (
       return E.right(plan('down', backend, spec, host, [
         ...(door === null || backend.ownProxy !== undefined ? [] : [stopProxy(backend.name, spec, host)]),
         ...backend.down(spec, host),
-        ...(door === null ? [] : backend.ownProxy?.remove(spec) ?? []),
+        // A door of the backend's own goes whatever the record says: it is found by its label,
+        // and may be all that is left of a bottle (its Pod deleted behind bottle's back).
+        ...(backend.ownProxy?.remove(spec) ?? []),
         forgetRecord(backend, spec, host),
         ...(door === null || backend.ownProxy !== undefined ? [] : [forgetProxy(backend.name, spec, host)]),
       ], null, [
@@ -687,26 +697,51 @@ const compileList = (backend: Backend, host: HostFacts): Plan =>
  * down reads nothing but the name (and, on kubernetes, where the listing looked: `host.cluster`),
  * so the rest of the spec is the defaults with a placeholder workdir: the reaper must work from
  * any directory, including ones no backend would bind.
+ *
+ * `gone` are bottles the backend no longer lists but of which something of bottle's is left (see
+ * BackendOperation): only that is removed (the host proxy, its directory and the launch record;
+ * on kubernetes the door's objects, by label, and the record), never anything by the bottle's name
+ * alone, which another tool's container or Pod may carry.
  */
-const compileDownAll = (backend: Backend, names: readonly string[], host: HostFacts): Checked<Plan> => {
+const compileDownAll = (backend: Backend, names: readonly string[], gone: readonly string[], host: HostFacts): Checked<Plan> => {
   // The first name the shared rules refuse refuses the whole plan.
-  const checked = pipe(names, E.traverseArray(bottleName))
+  const checked = pipe([...names, ...gone], E.traverseArray(bottleName))
   if (E.isLeft(checked)) return checked
-  const steps = checked.right.flatMap((name) => {
-    const spec: BottleSpec = {
-      name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
-      prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
-      context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
-    }
+  const specOf = (name: string): BottleSpec => ({
+    name, image: null, user: defaultUser, workdir: '/', env: [], secrets: [],
+    prompt: null, agent: defaultAgent, allowRoot: false, network: { mode: 'open' },
+    context: host.cluster.context, namespace: host.cluster.namespace, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null,
+  })
+  const listed = names.flatMap((name) => {
+    const spec = specOf(name)
     // No record is read for down --all, so whether a bottle had a door is not known here: its
     // proxy is stopped either way (nothing running is success).
     if (backend.ownProxy !== undefined) return [...backend.down(spec, host), ...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
     return [stopProxy(backend.name, spec, host), ...backend.down(spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
   })
-  return E.right(plan('down', backend, null, host, steps, null, [
+  const left = gone.flatMap((name) => {
+    const spec = specOf(name)
+    if (backend.ownProxy !== undefined) return [...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
+    return [stopProxy(backend.name, spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
+  })
+  const what = backend.ownProxy !== undefined ? 'its egress proxy\'s Pod, Service and NetworkPolicies (by label), and its launch record' : 'its egress proxy on the host, the proxy\'s directory and its launch record'
+  return E.right(plan('down', backend, null, host, [...listed, ...left], null, [
     info(names.length === 0
-      ? `down --all: ${backend.name} lists no bottles that bottle created; nothing to do`
+      ? `down --all: ${backend.name} lists no bottles that bottle created${gone.length === 0 ? '; nothing to do' : ''}`
       : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`),
+    ...(gone.length === 0 ? [] : [info(`down --all: what is left of ${gone.length} bottle${gone.length === 1 ? '' : 's'} ${backend.name} no longer has (removed behind bottle's back): ${gone.join(', ')}; of each, ${what} are removed, and nothing found by its name alone`)]),
     info('a bottle that is already gone is not an error'),
   ]))
 }
+
+/**
+ * What down --all runs, besides the bottles' listing, to find the doors of bottles that are gone
+ * (kubernetes: door objects by label); null for a backend whose proxy is on the host, whose
+ * leftovers are host state, read at the CLI edge. Read-only, with the listing's time limit.
+ */
+export const compileDoorList = (backend: Backend, host: HostFacts): Plan | null =>
+  backend.ownProxy === undefined
+    ? null
+    : plan('ls', backend, null, host, [{ ...backend.ownProxy.list(host), timeoutMs: listTimeoutMs }], null, [
+      info('bottle reads which bottles the door objects belong to (their dev.bottle.egress-of label)'),
+    ])

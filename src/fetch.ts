@@ -29,6 +29,11 @@ import { compileError, show } from './plan/errors.js'
 import { type GuestIntent, type Step, step } from './plan/types.js'
 import * as E from 'fp-ts/lib/Either.js'
 import type { Checked } from './bottle-spec/validate.js'
+import { memoryLimit } from './bottle-spec/limits.js'
+
+/** A size as --memory takes it (512m, 2g: powers of 1024), for a flag of its own. */
+const sizeInBytes = (flag: string, text: string): Checked<number> =>
+  E.mapLeft(() => compileError(`${flag} ${show(text)} must be a positive whole number of bytes or of a unit b, k, m, g or t (powers of 1024), such as 512m or 2g`))(memoryLimit(text))
 
 /** Where the bundle goes on the host. */
 export interface FetchInto {
@@ -38,7 +43,12 @@ export interface FetchInto {
   readonly branch: string
   /** The directory the scratch directory is made in (TMPDIR). */
   readonly scratch: string
+  /** The most bytes the bundle may have: the bottle could otherwise fill the host's disk. */
+  readonly maxBytes: number
 }
+
+/** The default cap on a bundle: 2 GiB, far above a repository's history, far below a full disk. */
+export const defaultMaxBundle = 2 * 1024 ** 3
 
 /** The branch a bottle's commits come back as. */
 export const fetchBranch = (name: string): string => `bottle/${name}`
@@ -56,13 +66,13 @@ export const branchProblem = (name: string): string | null => {
 }
 
 /**
- * `sh -c SCRIPT sh REPO BRANCH TMPREF SCRATCH CMD…`: CMD writes the bundle to stdout. See the
- * module comment for what each part is for.
+ * `sh -c SCRIPT sh REPO BRANCH TMPREF SCRATCH MAX CMD…`: CMD writes the bundle to stdout; at
+ * most MAX bytes of it are kept. See the module comment for what each part is for.
  */
 export const fetchScript = [
-  'repo=$1 branch=$2 tmpref=$3',
+  'repo=$1 branch=$2 tmpref=$3 max=$5',
   'stage=$(mktemp -d "$4/bottle-fetch.XXXXXX") || exit 1',
-  'shift 4',
+  'shift 5',
   'g() { git -C "$repo" -c core.hooksPath=/dev/null -c transfer.fsckObjects=true "$@"; }',
   // The scratch ref goes with the scratch directory, whatever happens.
   'trap \'rm -rf -- "$stage"; g update-ref -d "$tmpref" 2>/dev/null\' EXIT',
@@ -70,8 +80,11 @@ export const fetchScript = [
   "trap 'exit 143' TERM",
   // What the bottle or git says about the bundle is the bottle's text: printable characters only.
   'shown() { LC_ALL=C tr -cd "[:print:]\\n" < "$1" | tail -n 5 >&2; }',
-  '"$@" > "$stage/b.bundle" 2> "$stage/err"',
-  'rc=$?',
+  // One byte past the cap is all that is written: more means too large, and the bottle's side
+  // is cut off (a write to the closed pipe). Its exit code goes round the pipe in a file.
+  '{ "$@" 2> "$stage/err"; echo "$?" > "$stage/rc"; } | head -c "$((max + 1))" > "$stage/b.bundle"',
+  'if [ "$(($(wc -c < "$stage/b.bundle")))" -gt "$max" ]; then echo "bottle: fetch: the bundle from the bottle is larger than $max bytes (--max-bundle): nothing was fetched" >&2; exit 1; fi',
+  'rc=$(cat "$stage/rc" 2>/dev/null) || rc=1',
   'if [ "$rc" != 0 ]; then shown "$stage/err"; echo "bottle: fetch: the bottle could not make a bundle of its HEAD (exit $rc): nothing was fetched" >&2; exit "$rc"; fi',
   'if ! g bundle verify -q "$stage/b.bundle" > "$stage/err" 2>&1; then shown "$stage/err"; echo "bottle: fetch: the bundle from the bottle does not verify (git bundle verify): nothing was fetched" >&2; exit 1; fi',
   'if ! g fetch -q --no-tags --no-write-fetch-head --no-recurse-submodules "$stage/b.bundle" "+HEAD:$tmpref" > "$stage/err" 2>&1; then shown "$stage/err"; echo "bottle: fetch: the bundle from the bottle could not be fetched: nothing was changed" >&2; exit 1; fi',
@@ -106,7 +119,7 @@ export const fetchStep = (backend: Backend, spec: BottleSpec, into: FetchInto, h
   const intent = bundleIntent(spec)
   const { framing, env } = backend.exec(spec, intent, host)
   return step(`fetch the HEAD of ${spec.name}'s ${spec.workdir} into ${into.repo} as ${into.branch} (a git bundle from the bottle, verified first; hooks off)`, [
-    '/bin/sh', '-c', fetchScript, 'sh', into.repo, into.branch, `refs/bottle-fetch/${spec.name}`, into.scratch, ...framing, ...intent.argv,
+    '/bin/sh', '-c', fetchScript, 'sh', into.repo, into.branch, `refs/bottle-fetch/${spec.name}`, into.scratch, String(into.maxBytes), ...framing, ...intent.argv,
   ], { env, stdio: 'passthrough' })
 }
 
@@ -121,12 +134,14 @@ export interface FetchFacts {
 }
 
 /** The fetch's step, or the one line that refuses it (exit 2, nothing run). */
-export const compileFetch = (backend: Backend, spec: BottleSpec, host: HostFacts, facts: FetchFacts): Checked<Step> => {
+export const compileFetch = (backend: Backend, spec: BottleSpec, host: HostFacts, facts: FetchFacts, maxBundle: string | null = null): Checked<Step> => {
   const badName = branchProblem(spec.name)
   if (badName !== null) return E.left(compileError(badName))
+  const max = maxBundle === null ? E.right(defaultMaxBundle) : sizeInBytes('--max-bundle', maxBundle)
+  if (E.isLeft(max)) return max
   if (facts.hostRepo === null)
     return E.left(compileError(`fetch brings the bottle's commits into the git repository you are in, and ${show(host.cwd)} is in none: cd into the repository first`))
   if (facts.workdirIsRepo === false)
     return E.left(compileError(`the workdir ${show(spec.workdir)} of ${spec.name} is not a git repository: there are no commits to fetch`))
-  return E.right(fetchStep(backend, spec, { repo: facts.hostRepo, branch: fetchBranch(spec.name), scratch: host.tmpdir }, host))
+  return E.right(fetchStep(backend, spec, { repo: facts.hostRepo, branch: fetchBranch(spec.name), scratch: host.tmpdir, maxBytes: max.right }, host))
 }

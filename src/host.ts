@@ -16,6 +16,7 @@ import { isTerminal } from './stdio.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 import { type DotGit, type GitDirFacts, gitdirOf } from './workspace-guard.js'
 import type { FetchFacts } from './fetch.js'
+import type { WorkspaceFacts } from './workspace.js'
 import type { EgressFacts } from './backends/egress.js'
 import { proxyRunning } from './egress/state.js'
 
@@ -249,26 +250,27 @@ export const readGitDirFacts = (workdir: string): GitDirFacts => {
   return { workdir, dotGit }
 }
 
+/** The nearest directory from `dir` upward that has a `.git` (as git finds its repository), or null. */
+const repoTopOf = (dir: string): string | null => {
+  for (let d = dir; ; d = dirname(d)) {
+    if (entryKind(join(d, '.git')) !== 'missing') return d
+    if (dirname(d) === d) return null
+  }
+}
+
 /**
  * What fetch needs of the host (src/fetch.ts): the repository the current directory is in (the
- * nearest directory upward with a `.git`, as git finds it), and, when the backend binds the
- * workdir, whether the workdir has a `.git` (null: the workdir is the bottle's own, kubernetes).
+ * nearest directory upward with a `.git`, as git finds it), and, when the host workdir is bound
+ * into the bottle, whether it has a `.git` (null: the workdir is the bottle's own: a copy, or
+ * kubernetes').
  */
 export const readFetchFacts = (cwd: string, workdir: string, bindsWorkdir: boolean): FetchFacts => {
-  let dir = cwd
-  let hostRepo: string | null = null
-  for (;;) {
-    if (entryKind(join(dir, '.git')) !== 'missing') {
-      hostRepo = dir
-      break
-    }
-    const up = dirname(dir)
-    if (up === dir) break
-    dir = up
-  }
   const dotGit = entryKind(join(workdir, '.git'))
-  return { hostRepo, workdirIsRepo: bindsWorkdir ? dotGit === 'dir' || dotGit === 'file' : null }
+  return { hostRepo: repoTopOf(cwd), workdirIsRepo: bindsWorkdir ? dotGit === 'dir' || dotGit === 'file' : null }
 }
+
+/** What a launch with `workspace: copy` needs (src/workspace.ts): the repository the workdir is in. */
+export const readWorkspaceFacts = (workdir: string): WorkspaceFacts => ({ repo: repoTopOf(workdir) })
 
 /** `own`: the backend's own facts (its hostFacts reader's); `cluster` comes from the --context and --namespace flags, which the CLI has already checked. */
 export const readHostFacts = (

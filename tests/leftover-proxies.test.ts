@@ -21,7 +21,7 @@ it('finds a running proxy of this bundle by its cmdline, with its directory, and
   proxy('start', '--allow', 'github.com:443')
   const found = proxiesOf(script).filter((p) => p.dir === dir)
   expect(found).toHaveLength(1)
-  expect(leftoverMessage(found)).toBe(`1 egress proxy started by the tests still running after them (each test must down or stop what it launches):\n  pid ${found[0]?.pid}: ${dir}`)
+  expect(leftoverMessage(found)).toBe(`1 egress proxy started by the tests still running after them (each test must down or stop what it launches):\n  pid ${found[0]?.pid}: ${process.execPath} ${script} serve --dir ${dir} --allow github.com:443`)
   // Another checkout's bundle is not this one.
   expect(proxiesOf('/elsewhere/dist/egress-proxy.js').filter((p) => p.dir === dir)).toStrictEqual([])
   proxy('stop')

@@ -13,6 +13,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 export interface LeftProxy {
   readonly pid: number
   readonly dir: string
+  /** Its whole command line, words joined by spaces (for the message). */
+  readonly cmdline: string
 }
 
 /** The `serve` processes of the proxy bundle at `script`, from /proc. */
@@ -28,12 +30,12 @@ export const proxiesOf = (script: string): LeftProxy[] =>
     const at = argv.indexOf(script)
     if (at < 0 || argv[at + 1] !== 'serve') return []
     const d = argv.indexOf('--dir', at)
-    return [{ pid: Number(entry), dir: d < 0 ? '(no --dir)' : (argv[d + 1] ?? '') }]
+    return [{ pid: Number(entry), dir: d < 0 ? '(no --dir)' : (argv[d + 1] ?? ''), cmdline: argv.filter((a, i) => !(a === '' && i === argv.length - 1)).join(' ') }]
   })
 
 /** What the teardown says when tests left proxies: one line per proxy. */
 export const leftoverMessage = (left: readonly LeftProxy[]): string =>
   [
     `${left.length} egress prox${left.length === 1 ? 'y' : 'ies'} started by the tests still running after them (each test must down or stop what it launches):`,
-    ...left.map((p) => `  pid ${p.pid}: ${p.dir}`),
+    ...left.map((p) => `  pid ${p.pid}: ${p.cmdline}`),
   ].join('\n')

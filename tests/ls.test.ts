@@ -38,7 +38,7 @@ const spec: BottleSpec = {
   name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['CI', '1']], secrets: ['TOKEN'],
   prompt: null, agent: agentProfiles.claude, allowRoot: false,
   // No network key: egress with the agent's hosts.
-  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token',
+  network: { mode: 'egress', allow: agentHosts(agentProfiles.claude) }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null,
 }
 const labels = new Map(launchLabels(spec, 'node:22'))
 const recorded = { specHash: labels.get(specHashLabel) ?? null, spec: encodeRecord(recordOf(spec, 'node:22')) }
@@ -142,6 +142,7 @@ describe('renderLsJson', () => {
             ],
             "user": "node",
             "workdir": "/src/app",
+            "workspace": null,
           },
           "specHash": "a7d129f7a259",
           "state": "running",

@@ -16,6 +16,7 @@ import type { BackendName, GuestIntent, LiveCheck, Note, OpName, ProcessEnv, Ste
 import type { Surroundings } from '../host.js'
 import type { EgressFacts } from './egress.js'
 import type { FetchFacts } from '../fetch.js'
+import type { WorkspaceFacts } from '../workspace.js'
 
 /** Facts about the host, read once at the CLI edge; the compilers read nothing else. */
 /** What is at a host path: `other` is a FIFO, a device or a socket, which bottle never copies. */
@@ -60,6 +61,8 @@ export interface HostFacts {
   readonly gitGuard?: readonly string[]
   /** For fetch: the host repository and whether the workdir is one (src/fetch.ts). */
   readonly fetch?: FetchFacts
+  /** At launch, for `workspace: copy`: the host repository the workdir is in (src/workspace.ts). Absent: none. */
+  readonly workspace?: WorkspaceFacts
 }
 
 /** An entry below a directory that bottle will not copy: its path, and what it is. */
@@ -265,17 +268,26 @@ export interface Backend {
    */
   readonly hostBinaries?: boolean
   /**
+   * Its bottles are their state directories in bottle's state root (bwrap): a bottle that is gone
+   * has left nothing there, and one the listing skipped (unreadable labels) is still a bottle, so
+   * down --all looks there for nothing beyond the listing.
+   */
+  readonly bottlesAreStateDirs?: boolean
+  /**
    * The egress door's proxy is the backend's own (kubernetes: a proxy Pod and its Service, made by
    * create, removed by down, restarted by the cluster): compile plans no host proxy for the bottle,
    * not at launch, not again on later ops. `relayStart` starts the guest's relay to it; `probe` is
    * the probe as that guest runs it; `remove` takes the proxy away, after the bottle (down of a
-   * bottle with a door, and down --all, which reads no record). Absent: the host proxy
-   * (src/backends/egress.ts).
+   * bottle with a door, and down --all, which reads no record). `list` (read-only, captured) and
+   * `parseList` find the bottles that have door objects, so that down --all also removes the door
+   * of a bottle that is gone. Absent: the host proxy (src/backends/egress.ts).
    */
   readonly ownProxy?: {
     readonly relayStart: (spec: BottleSpec) => readonly string[]
     readonly probe: readonly string[]
     readonly remove: (spec: BottleSpec) => readonly Step[]
+    readonly list: (host: HostFacts) => Step
+    readonly parseList: (stdout: string) => E.Either<ListingError, readonly string[]>
   }
   /**
    * How to tell the backend's own failure from the guest command's exit code, when the client

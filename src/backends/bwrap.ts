@@ -59,6 +59,7 @@ import {
   specHashLabel,
 } from './backend.js'
 import { authMount } from '../auth.js'
+import { bindsHostWorkdir } from '../workspace.js'
 
 // -------------------------------------------------------------------------------------------------
 // the layout
@@ -312,10 +313,12 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     // home (src/auth.ts); its ids map to the host user's, as the home's do.
     ...sharedAuthBind(spec, host, box.user),
     // Last, so it wins over the tmpfs mounts; the same path as on the host, so an agent that
-    // files its sessions by cwd finds them again on resume.
-    '--bind', spec.workdir, spec.workdir,
-    // Over the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
-    ...gitGuardOf(host, bottle).flatMap((p) => ['--ro-bind', p, p]),
+    // files its sessions by cwd finds them again on resume. workspace: copy: the bottle's own
+    // workdir in its state directory, which launch fills with the copy (src/workspace.ts).
+    ...(bindsHostWorkdir(bwrap, spec)
+      // Over the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
+      ? ['--bind', spec.workdir, spec.workdir, ...gitGuardOf(host, bottle).flatMap((p) => ['--ro-bind', p, p])]
+      : ['--bind', `${state}/${copiedWorkdir}`, spec.workdir]),
     ...hiddenHostPaths(spec, facts),
     // The door's socket directory (not the socket: a restarted proxy's new socket shows too),
     // read-only, over the fresh /run; connect() works through a read-only bind.
@@ -483,6 +486,8 @@ const create = (spec: BottleSpec, host: HostFacts, _guest: unknown, door: readon
         stdin: { _tag: 'text', text: `${JSON.stringify(host.gitGuard)}\n` },
       }),
     ]),
+    // workspace: copy: the workdir every sandbox binds, the bottle's own (mode 700, like the home).
+    ...(bindsHostWorkdir(bwrap, spec) ? [] : [step(`make the bottle's own workdir ${state}/${copiedWorkdir}`, ['mkdir', '-m', '700', '--', `${state}/${copiedWorkdir}`])]),
     // The proxy's directory is in the state directory, made just now; the first sandbox needs its socket.
     ...door,
     // A launch that cannot start a sandbox (no user namespaces, a rootfs without the workdir's
@@ -490,6 +495,9 @@ const create = (spec: BottleSpec, host: HostFacts, _guest: unknown, door: readon
     inBottle(spec, host, 'check that the sandbox starts', plumbing(spec, spec.workdir, ['true'])),
   ]
 }
+
+/** workspace: copy: the bottle's workdir in its state directory, beside home/, bound at the spec's workdir. */
+export const copiedWorkdir = 'workdir'
 
 /** The labels file in a bottle's state directory, beside home/. */
 export const labelsFile = 'labels'
@@ -698,6 +706,7 @@ export const bwrap: Backend = {
   exec: (spec, intent, host) => execIn(spec, host, intent),
   relayPerCommand: true,
   hostBinaries: true,
+  bottlesAreStateDirs: true,
   copyIn,
   down,
   list,

@@ -34,6 +34,7 @@ import {
 } from './backend.js'
 import { egressDir, guestSocketDir, socketDir } from './egress.js'
 import { authMount, sharedAuthOwner } from '../auth.js'
+import { bindsHostWorkdir } from '../workspace.js'
 
 /**
  * `sh -c SCRIPT BIN NAME-FILTER TRIES ID-FILTER`: list the containers with this name and this
@@ -142,12 +143,14 @@ export const containerBackend = (cli: ContainerCli): Backend => {
       ...networkFlags(spec, host),
       ...limitFlags(spec),
       '--init',
-      '-v', `${spec.workdir}:${spec.workdir}`,
-      // Inside the workdir's bind: its git directory, read-only (src/workspace-guard.ts).
-      ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`]),
+      // The host workdir, and inside it its git directory, read-only (src/workspace-guard.ts);
+      // workspace: copy binds neither: launch copies the repository in (src/workspace.ts).
+      ...(bindsHostWorkdir(backend, spec) ? ['-v', `${spec.workdir}:${spec.workdir}`, ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`])] : []),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
-      '-w', spec.workdir,
+      // A copied workdir is not there until launch copies it in, and podman refuses to start a
+      // container whose -w does not exist; every exec names its own -w anyway.
+      ...(bindsHostWorkdir(backend, spec) ? ['-w', spec.workdir] : []),
       // A container that lives until `down`: the image's own entrypoint is not the workload.
       '--entrypoint', 'sleep',
       spec.image ?? backend.defaultImage,

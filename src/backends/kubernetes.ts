@@ -24,7 +24,8 @@
  *   loser of two same-name launches never deletes the winner's Pod or Secret.
  * - `kubectl wait` fails at once on a Pod that does not exist yet, so it runs after the create.
  * - `kubectl cp` runs `tar` in the container, and reads any `:` in a local path as `pod:path`.
- * - The workdir cannot be bound from the host: launch makes it, empty, in the Pod.
+ * - The workdir cannot be bound from the host: launch makes it in the Pod, and copies the
+ *   repository the workdir is in into it (workspace: copy, the default here; src/workspace.ts).
  *
  * The egress door (issue 13; docs/egress.md): a bottle with an allow-list gets a proxy Pod of its
  * own, `egress-NAME` (a sidecar would share the bottle's network namespace, and so its way out),
@@ -394,8 +395,41 @@ const doorSteps = (spec: BottleSpec, door: Door, proxyScript: string): Step[] =>
 
 /** down: the door's objects, by label (a NotFound is no error); after the bottle's Pod, which they fence. */
 const removeDoor = (spec: BottleSpec): Step[] => [
-  step(`delete the egress proxy of ${spec.name} (Pod, Service, NetworkPolicies)`, kubectl(spec, 'delete', 'pod,service,networkpolicy', '-l', `${egressOfLabel}=${spec.name}`, '--ignore-not-found')),
+  step(`delete the egress proxy of ${spec.name} (Pod, Service, NetworkPolicies)`, kubectl(spec, 'delete', doorKinds, '-l', `${egressOfLabel}=${spec.name}`, '--ignore-not-found')),
 ]
+
+/** The kinds a door is made of, as kubectl get and delete take them. */
+const doorKinds = 'pod,service,networkpolicy'
+
+/** down --all: every door object in the namespace, whoever's bottle it fences (read-only). */
+const listDoors = (host: HostFacts): Step =>
+  step('list the egress proxies\' objects bottle created (Pods, Services, NetworkPolicies)', kubectl(host.cluster, 'get', doorKinds, '-l', egressOfLabel, '-o', 'json'), { stdio: 'capture' })
+
+/**
+ * The bottles a List of door objects belongs to, each once, in the order first seen: the
+ * `dev.bottle.egress-of` label's values. An item without one (a stand-in or a proxy that does not
+ * filter) is not a door.
+ */
+export const parseDoors = (stdout: string): E.Either<ListingError, readonly string[]> => {
+  const text = stdout.trim()
+  if (text === '') return E.right([])
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return E.left(listingError(`kubectl get ${doorKinds} -o json printed something that is not JSON: ${show(text.slice(0, 80))}`))
+  }
+  if (!isObject(data) || !Array.isArray(data.items))
+    return E.left(listingError(`kubectl get ${doorKinds} -o json printed JSON that is not a list (no items array)`))
+  const names: string[] = []
+  for (const item of data.items as unknown[]) {
+    const metadata = isObject(item) && isObject(item.metadata) ? item.metadata : {}
+    const labels = isObject(metadata.labels) ? metadata.labels : {}
+    const of = Object.hasOwn(labels, egressOfLabel) ? labels[egressOfLabel] : undefined
+    if (typeof of === 'string' && of !== '' && !names.includes(of)) names.push(of)
+  }
+  return E.right(names)
+}
 
 const create = (spec: BottleSpec, host: HostFacts, inGuest: GuestStep): Step[] => {
   const door = doorOf(spec)
@@ -448,7 +482,8 @@ export const kubernetes: Backend = {
   clusterScoped: true,
   checkSpec,
   defaultImage: 'node:22',
-  // No host directory is bound: launch makes the workdir, empty, in the Pod.
+  // No host directory is bound: launch makes the workdir in the Pod, and copies the repository
+  // in (workspace: copy, the default here; src/workspace.ts).
   bindsWorkdir: false,
   promptPath: () => '/opt/bottle/system-prompt.md',
   create,
@@ -456,6 +491,8 @@ export const kubernetes: Backend = {
     relayStart: (spec) => relayStartArgvTo({ _tag: 'service env', ...serviceEnv(spec) }),
     probe: probeArgv(defaultDirectTargets, 'pod'),
     remove: removeDoor,
+    list: listDoors,
+    parseList: parseDoors,
   },
   exec: (spec, intent) => ({
     framing: [
@@ -490,7 +527,7 @@ export const kubernetes: Backend = {
   notes: (op, spec, host) => {
     const notes = [info(where(spec ?? host.cluster))]
     if (op === 'launch')
-      notes.push(info('the workdir is not shared with the cluster: launch makes it, empty, in the Pod; copy files in with `bottle run cp`'))
+      notes.push(info('no host directory is shared with the cluster: launch makes the workdir in the Pod (workspace: copy, the default here, then copies your repository into it)'))
     if ((op === 'agent' || op === 'exec' || op === 'shell' || op === 'resume') && spec !== null && spec.secrets.length > 0)
       notes.push(info("secrets reach the command from the Pod's env (the Secret made at launch): to change them, run down and launch again"))
     if (op === 'cp' || (op === 'launch' && spec?.prompt !== null)) notes.push(info('kubectl cp needs tar in the container image'))

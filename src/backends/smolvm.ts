@@ -38,6 +38,7 @@ import {
 import { stagedCopy } from './staged-copy.js'
 import { doorOf, guestSocket, socketDir } from './egress.js'
 import { authMount, sharedAuthOwner } from '../auth.js'
+import { bindsHostWorkdir } from '../workspace.js'
 
 // src/data/mod.rs::validate_vm_name
 const validName = (n: string): boolean =>
@@ -182,12 +183,13 @@ export const smolvm: Backend = {
       '--image', spec.image ?? smolvm.defaultImage,
       ...networkFlags(spec, host),
       ...limitFlags(spec),
-      '-v', `${spec.workdir}:${spec.workdir}`,
-      // Inside the workdir's share: its git directory, read-only (src/workspace-guard.ts).
-      ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`]),
+      // The host workdir, and inside its share its git directory, read-only (src/workspace-guard.ts);
+      // workspace: copy shares neither: launch copies the repository in (src/workspace.ts).
+      ...(bindsHostWorkdir(smolvm, spec) ? ['-v', `${spec.workdir}:${spec.workdir}`, ...(host.gitGuard ?? []).flatMap((p) => ['-v', `${p}:${p}:ro`])] : []),
       // auth: shared: the host's sign-in directory as the user's ~/.claude, read-write (src/auth.ts).
       ...sharedAuthVolume(spec, host),
-      '-w', spec.workdir,
+      // A copied workdir is not there until launch copies it in; every exec names its own -w.
+      ...(bindsHostWorkdir(smolvm, spec) ? ['-w', spec.workdir] : []),
     )
     return [
       step(`create the machine ${spec.name}`, createArgv, { launchId: [createArgv.indexOf(`${launchIdLabel}=`)], undo: [deleteStep] }),

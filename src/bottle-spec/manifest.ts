@@ -17,6 +17,7 @@ import { type YamlDoc, parseYaml } from './manifest-yaml.js'
 import { type AllowEntry, type NetworkSetting, mergeEntries, networkWords, parseEntry, settingOfWord } from '../egress/policy.js'
 import { type Resources, type SpecLayer, envEntry, limitClash, resourceList, secretList, within } from './spec.js'
 import { authModes } from '../auth.js'
+import { workspaceModes } from '../workspace.js'
 import { type LimitsLayer, cpusLimit, limitNames, memoryLimit, pidsLimit } from './limits.js'
 import { provisionScript } from './provision.js'
 import {
@@ -48,7 +49,7 @@ export interface Manifest {
 const manifestKeys = ['backend', 'bottles'] as const
 const bottleKeys = [
   'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'agent', 'allow_root', 'network', 'backend',
-  'context', 'namespace', 'resources', 'limits', 'auth', 'provision', 'provision_allow',
+  'context', 'namespace', 'resources', 'limits', 'auth', 'provision', 'provision_allow', 'workspace',
 ] as const
 const agentKeys = ['command', 'promptFlag', 'continueArgs', 'refusesRoot'] as const
 const resourceKinds = ['requests', 'limits'] as const
@@ -395,6 +396,8 @@ const field = (ctx: Context, path: KeyPath, key: BottleKey, v: unknown): Checked
       return pipe(allowList(ctx, at, v), E.map((allow) => ({ provision: { allow } })))
     case 'auth':
       return pipe(oneOf(ctx, at, v, authModes), E.map((auth) => ({ auth })))
+    case 'workspace':
+      return pipe(oneOf(ctx, at, v, workspaceModes), E.map((workspace) => ({ workspace })))
     default:
       return absurd(key)
   }

@@ -52,9 +52,16 @@ export interface SpecRecord {
    * null, like limits, so a bottle signed in by token keeps the hash it had before.
    */
   readonly auth: string | null
+  /**
+   * `copy` for workspace: copy; null for bind or the backend's default (left out of the canonical
+   * JSON, so a bottle launched before the key existed keeps its hash and shows no drift). `bind` is
+   * recorded as null: it is what no key meant on every backend that can bind, and kubernetes,
+   * which cannot, refuses it.
+   */
+  readonly workspace: string | null
 }
 
-export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'auth' | 'env' | 'secret'
+export type Field = 'image' | 'user' | 'workdir' | 'network' | 'agent' | 'prompt' | 'limits' | 'provision' | 'auth' | 'workspace' | 'env' | 'secret'
 
 /** One way the current spec differs from the recorded one. */
 export interface Difference {
@@ -105,6 +112,7 @@ export const recordOf = (spec: BottleSpec, defaultImage: string): SpecRecord => 
   limits: limitsText(spec.limits),
   provision: provisionText(spec.provision),
   auth: spec.auth === 'token' ? null : spec.auth,
+  workspace: spec.workspace === 'copy' ? 'copy' : null,
 })
 
 /** One JSON text per record: fixed key order, sorted env and secrets. */
@@ -122,6 +130,7 @@ export const canonicalJson = (r: SpecRecord): string =>
     ...(r.limits === null ? {} : { limits: r.limits }),
     ...(r.provision === null ? {} : { provision: r.provision }),
     ...(r.auth === null ? {} : { auth: r.auth }),
+    ...(r.workspace === null ? {} : { workspace: r.workspace }),
   })
 
 const hashOfJson = (json: string): string => sha256(json).slice(0, 12)
@@ -167,8 +176,9 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
   const limits = Object.hasOwn(o, 'limits') ? o.limits : null
   const provision = Object.hasOwn(o, 'provision') ? o.provision : null
   const auth = Object.hasOwn(o, 'auth') ? o.auth : null
+  const workspace = Object.hasOwn(o, 'workspace') ? o.workspace : null
   if (
-    !(limits === null || isString(limits)) || !(auth === null || isString(auth)) ||
+    !(limits === null || isString(limits)) || !(auth === null || isString(auth)) || !(workspace === null || isString(workspace)) ||
     !(provision === null || isString(provision)) ||
     !isString(image) || !isString(user) || !isString(workdir) || !isString(agent) ||
     !(prompt === null || isString(prompt)) ||
@@ -177,14 +187,14 @@ export const decodeRecord = (label: string): E.Either<string, SpecRecord> => {
     !(Array.isArray(secrets) && secrets.every(isString))
   )
     return E.left('the recorded spec is missing a field or has one of the wrong type')
-  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision, auth })
+  return E.right({ v: 1, image, user, workdir, env, secrets, prompt, network, agent, limits, provision, auth, workspace })
 }
 
 // -------------------------------------------------------------------------------------------------
 // comparing
 // -------------------------------------------------------------------------------------------------
 
-const scalarFields = ['image', 'workdir', 'network', 'user', 'limits', 'provision', 'auth', 'prompt', 'agent'] as const
+const scalarFields = ['image', 'workdir', 'workspace', 'network', 'user', 'limits', 'provision', 'auth', 'prompt', 'agent'] as const
 
 /**
  * What `bottle run update` can record on a live bottle: the agent, its prompt file (update copies
@@ -324,6 +334,7 @@ export const launchRecordJson = (backend: string, spec: BottleSpec): string =>
       limits: spec.limits,
       provision: { run: spec.provision.install ? spec.provision.scripts : false, allow: spec.provision.allow },
       auth: spec.auth,
+      workspace: spec.workspace,
     },
   })}\n`
 
@@ -368,6 +379,10 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
   // A record written before sign-in modes existed has none: a token, the default.
   const auth = own(s, 'auth')
   if (!(auth === undefined || auth === 'token' || auth === 'shared')) return E.left('the launch record has an auth that is not token or shared')
+  // A record written before workspaces existed has none (null: the backend's default, which it was then).
+  const workspace = own(s, 'workspace')
+  if (!(workspace === undefined || workspace === null || workspace === 'bind' || workspace === 'copy'))
+    return E.left('the launch record has a workspace that is not bind or copy')
   if (
     !(image === null || isString(image)) || !isString(user) || !isString(workdir) ||
     !isPairList(env) || !isStringList(secrets) || !(prompt === null || isString(prompt)) ||
@@ -398,6 +413,7 @@ export const decodeLaunchRecord = (text: string, backend: string, name: string):
     limits: bottleLimits.right,
     provision: bottleProvision.right,
     ...(auth === undefined ? {} : { auth }),
+    ...(workspace === undefined || workspace === null ? {} : { workspace }),
   })
 }
 

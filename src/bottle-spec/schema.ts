@@ -141,6 +141,11 @@ export const manifestSchema = {
             "How the agent signs in. token (the default): a secret in its env (CLAUDE_CODE_OAUTH_TOKEN from `claude setup-token`, or ANTHROPIC_API_KEY). shared: one directory bottle keeps on the host, per backend and agent, mounted read-write as the bottle user's ~/.claude in every bottle that says shared (not on kubernetes); every such bottle can write it.",
           enum: ['token', 'shared'],
         },
+        workspace: {
+          description:
+            "How the workdir is filled at launch. bind (the default but on kubernetes): the host directory is bound in, its .git read-only. copy (the default on kubernetes): the git repository the workdir is in is copied into the bottle's workdir as a repository of its own (HEAD, same branch; tracked, modified and untracked files that are not ignored; the index at HEAD), and nothing of the host is bound; the agent's commits come back with bottle run fetch.",
+          enum: ['bind', 'copy'],
+        },
         allow_root: {
           description: 'Let an agent that refuses root run as user root (the sandbox is the boundary); claude then gets IS_SANDBOX=1.',
           type: 'boolean',

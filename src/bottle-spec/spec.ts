@@ -15,6 +15,7 @@ import { type AgentProfile, agentHosts, checkProfile, defaultAgent } from './age
 import { type Limits, type LimitsLayer, mergeLimits } from './limits.js'
 import { type Provision, type ProvisionLayer, mergeProvision } from './provision.js'
 import { type AuthMode, defaultAuth } from '../auth.js'
+import type { WorkspaceMode } from '../workspace.js'
 import {
   type Checked,
   absolutePath,
@@ -68,6 +69,12 @@ export interface BottleSpec {
   readonly provision: Provision
   /** How the agent signs in: `token` (a secret), or `shared` (a host directory as its config directory; src/auth.ts). */
   readonly auth: AuthMode
+  /**
+   * How the workdir is filled (src/workspace.ts): `bind` the host directory, or `copy` its git
+   * repository in at launch; null when no layer says: the backend's default (kubernetes: copy,
+   * the others: bind).
+   */
+  readonly workspace: WorkspaceMode | null
 }
 
 /** Container resources by name (cpu, memory, nvidia.com/gpu), each a Kubernetes quantity, in the order given. */
@@ -101,6 +108,7 @@ export interface SpecLayer {
   readonly limits?: LimitsLayer
   readonly provision?: ProvisionLayer
   readonly auth?: AuthMode
+  readonly workspace?: WorkspaceMode
 }
 
 export const defaultUser = 'node'
@@ -306,6 +314,7 @@ export const resolveSpec = (input: ResolveInput): Checked<BottleSpec> => {
       limits,
       provision: mergeProvision(m.provision, f.provision),
       auth: f.auth ?? m.auth ?? defaultAuth,
+      workspace: f.workspace ?? m.workspace ?? null,
     })),
   )
 }

@@ -8,7 +8,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, BottleRow, ClusterScope, HostFacts } from '../backends/backend.js'
 import { backends, detectionOrder } from '../backends/index.js'
-import { compile } from '../compile.js'
+import { compile, compileDoorList } from '../compile.js'
 import { type Surroundings, onPath, proxyCommand, readHostFacts } from '../host.js'
 import type { Outcome } from '../interpret.js'
 import { type ListedBottle, driftAgainst, driftFor, driftSentence, renderLsJson, renderLsText } from '../ls.js'
@@ -18,11 +18,11 @@ import { type Format, render } from '../plan/render.js'
 import { type BackendName, type Note, type Plan, info } from '../plan/types.js'
 import type { Request } from './request.js'
 import { type BottleSpec, resolveSpec } from '../bottle-spec/spec.js'
-import type { Checked } from '../bottle-spec/validate.js'
+import { type Checked, bottleName } from '../bottle-spec/validate.js'
 import type { Io, Cli } from './io.js'
 import { exitInvalid, exitMissingBinary, exitCannotExecute, exitBackendFailed, missingBinaryMessage, tooBigMessage, timedOutReason } from './exit.js'
 import { fail, scopeFlags, clusterFlagsFit, namedBackend, clusterOf } from './spec-layers.js'
-import { loadManifest, readRecorded } from './reads.js'
+import { bottlesWithState, loadManifest, readRecorded } from './reads.js'
 import { runAndSay } from './run.js'
 
 /** ls and down --all look at the backend given with -b, else at every backend on PATH. */
@@ -204,7 +204,14 @@ export const listOrReap = async (req: Request, io: Cli): Promise<number> => {
       code ||= listed.code
       continue
     }
-    const planned = compile(b, null, { _tag: 'down', all: listed.rows.map((r) => r.name) }, { ...listingHost(b, io.host, cluster.right), egress: proxyCommand() })
+    const all = listed.rows.map((r) => r.name)
+    const left = await leftBehind(b, io, cluster.right)
+    if (left._tag === 'failed') {
+      io.err(`bottle: cannot list the ${b.name} egress proxies of bottles that are gone: ${left.reason}`)
+      code ||= left.code
+    }
+    const gone = left._tag === 'failed' ? [] : left.names.filter((n) => !all.includes(n))
+    const planned = compile(b, null, { _tag: 'down', all, gone }, { ...listingHost(b, io.host, cluster.right), egress: proxyCommand() })
     if (E.isLeft(planned)) {
       io.err(`bottle: ${b.name}: ${planned.left.message}`)
       code ||= exitInvalid
@@ -221,6 +228,29 @@ export const listOrReap = async (req: Request, io: Cli): Promise<number> => {
   }
   if (req.mode === 'plan' && plans.length > 0) io.out(renderPlans(plans, format, single))
   return code
+}
+
+/**
+ * The bottles that have something of bottle's left besides what the backend lists as bottles: on
+ * kubernetes, door objects (listed by their label, read-only); elsewhere a state directory on the
+ * host (the launch record, the egress proxy's directory). down --all removes what is left of those
+ * the listing no longer has. A failure is returned, to be said in one line.
+ */
+const leftBehind = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise<{ _tag: 'names'; names: readonly string[] } | Extract<Listing, { _tag: 'failed' }>> => {
+  const doors = compileDoorList(backend, listingHost(backend, io.host, cluster))
+  if (doors === null || backend.ownProxy === undefined) return { _tag: 'names', names: backend.bottlesAreStateDirs === true ? [] : bottlesWithState(io.host, backend.name) }
+  const { runPlan } = await import('../spawn.js')
+  const outcome = await runPlan(doors, { hostEnv: io.env, onEvent: () => {} })
+  if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }
+  const parsed = backend.ownProxy.parseList(outcome.captured?.at(-1) ?? '')
+  if (E.isLeft(parsed)) return { _tag: 'failed', code: exitBackendFailed, reason: `its listing cannot be read: ${parsed.left.message}` }
+  // A label anyone with access could set: a value that cannot be a bottle's name is skipped, said.
+  const names = parsed.right.filter((n) => {
+    const ok = E.isRight(bottleName(n))
+    if (!ok) io.err(`bottle: warning: an egress proxy object is labelled for ${oneLine(JSON.stringify(n))}, which is no bottle name; left alone`)
+    return ok
+  })
+  return { _tag: 'names', names }
 }
 
 /** One line for a backend that could not be listed: which, and why. */

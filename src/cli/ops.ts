@@ -8,6 +8,7 @@
  */
 import { paneModes } from '../attach.js'
 import { authModes } from '../auth.js'
+import { workspaceModes } from '../workspace.js'
 import { formats } from '../plan/render.js'
 import { type OpName, backendNames } from '../plan/types.js'
 
@@ -77,6 +78,8 @@ export const flagDocs = {
   pids: { value: '<n>', description: 'limit: processes (and threads) at once' },
   agent: { value: '<agent>', description: 'claude | codex | COMMAND (a command: no prompt flag, no resume)' },
   auth: { value: '<how>', choices: authModes, description: "how the agent signs in: token (a secret: CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY; the default) | shared (bottle's own directory on the host as ~/.claude, shared by every bottle that says shared; not kubernetes)" },
+  'max-bundle': { value: '<size>', description: 'fetch: the most the bundle from the bottle may be, bytes or with k, m, g, t in powers of 1024 (default: 2g); a larger one is refused, nothing fetched' },
+  workspace: { value: '<how>', choices: workspaceModes, description: "launch: bind (the host workdir; the default but on kubernetes) | copy (the workdir's git repository copied in as the bottle's own, HEAD and uncommitted work; nothing bound; the default on kubernetes)" },
   provision: { negatable: true, description: "--no-provision: install nothing and run no provision script at launch (the manifest's provision: false); --provision: as the manifest says" },
   'allow-root': { description: 'let an agent that refuses root run as user root (claude: IS_SANDBOX=1)' },
   tty: { negatable: true, description: 'allocate a TTY (stdin must be a terminal; the default when it is one); --no-tty: never' },
@@ -108,7 +111,7 @@ const where: readonly FlagName[] = ['backend', 'file', 'context', 'namespace']
 /** What the bottle is: every operation that names one bottle takes these (they override the spec). */
 const what: readonly FlagName[] = ['image', 'user', 'env', 'secret', 'prompt', 'workdir', 'network', 'allow', 'agent', 'auth', 'allow-root']
 /** What the bottle may use: set at launch (update shows a change, and says it needs a relaunch). */
-const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids', 'provision']
+const limitFlags: readonly FlagName[] = ['cpus', 'memory', 'pids', 'provision', 'workspace']
 const oneBottle = "the manifest's, else the first usable, bwrap last"
 
 export const ops: { readonly [K in OpName]: OpDoc } = {
@@ -197,7 +200,7 @@ export const ops: { readonly [K in OpName]: OpDoc } = {
     args: [arg('name')],
     summary: "the bottle's commits back as the branch bottle/NAME of the repository you are in: a git bundle of the workdir's HEAD made in the bottle, verified and fetched with hooks off; a branch that would lose commits is refused",
     example: 'bottle run fetch demo',
-    flags: [...where, ...what],
+    flags: [...where, ...what, 'max-bundle'],
     planFlags: ['format'],
     runFlags: ['quiet'],
     backendDefault: oneBottle,

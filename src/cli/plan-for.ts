@@ -7,7 +7,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { basisOfLayer, unlaunched } from '../plan/basis.js'
 import { compile, copyOutPaths } from '../compile.js'
-import { promptFileProblem, readEgressFacts, readFetchFacts, readGitDirFacts, readHostFacts, readWorkdirFacts } from '../host.js'
+import { promptFileProblem, readEgressFacts, readFetchFacts, readGitDirFacts, readHostFacts, readWorkdirFacts, readWorkspaceFacts } from '../host.js'
+import { bindsHostWorkdir, workspaceOf } from '../workspace.js'
 import { gitGuard } from '../workspace-guard.js'
 import { doorOf, egressDir } from '../backends/egress.js'
 import { show } from '../plan/errors.js'
@@ -55,15 +56,23 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   if (E.isLeft(resolved)) return resolved
   const { spec, op } = resolved.right
   if (op === null) return fail('internal: ls has no bottle')
-  // Launch binds the workdir into the bottle for its whole life; later ops use the recorded one.
-  if (op._tag === 'launch' && backend.bindsWorkdir) {
+  // Launch binds the workdir into the bottle for its whole life (unless it copies: src/workspace.ts); later ops use the recorded one.
+  const binds = bindsHostWorkdir(backend, spec)
+  if (op._tag === 'launch' && binds) {
     const { workdir, guard } = readWorkdirFacts(spec.workdir, io.host)
     const refused = workdirRefusal(workdir, guard)
     if (refused !== null) return fail(refused)
   }
   // Launch binds the workdir's .git read-only over itself (src/workspace-guard.ts).
-  const git = op._tag === 'launch' && backend.bindsWorkdir ? gitGuard(readGitDirFacts(spec.workdir), backend.bindsDirsOnly === true ? backend.name : null) : null
+  const git = op._tag === 'launch' && binds ? gitGuard(readGitDirFacts(spec.workdir), backend.bindsDirsOnly === true ? backend.name : null) : null
   if (git !== null && git._tag === 'refused') return fail(git.reason)
+  // workspace: copy: the repository the workdir is in goes into the bottle whole, so it is held to what a bound workdir is.
+  const workspace = op._tag === 'launch' && workspaceOf(backend, spec) === 'copy' ? readWorkspaceFacts(spec.workdir) : null
+  if (workspace?.repo != null) {
+    const { workdir, guard } = readWorkdirFacts(workspace.repo, io.host)
+    const refused = workdirRefusal(workdir, guard)
+    if (refused !== null) return fail(`workspace: copy would copy the repository ${show(workspace.repo)}, which is refused as a workdir would be: ${refused}`)
+  }
   // The prompt launch or update copies in: a FIFO would hang the copy, /dev/zero fill the bottle.
   const copiedPrompt = op._tag === 'launch' ? spec.prompt : op._tag === 'update' && op.declared.prompt !== spec.prompt ? op.declared.prompt : null
   const promptProblem = copiedPrompt === null ? null : promptFileProblem(copiedPrompt)
@@ -76,7 +85,11 @@ export const planFor = async (req: Request, io: Cli): Promise<Checked<Plan>> => 
   const facts = readHostFacts(named, own ?? {}, clusterOf(spec), io.host, landing)
   // Only a bottle with a door needs to know how to start its proxy, and whether it runs (file reads).
   const egress = doorOf(spec) === null ? null : readEgressFacts(egressDir(backend.name, spec, facts))
-  const guarded = git !== null ? { ...facts, gitGuard: git.paths } : op._tag === 'fetch' ? { ...facts, fetch: readFetchFacts(cwd, spec.workdir, backend.bindsWorkdir) } : facts
+  const guarded = git !== null
+    ? { ...facts, gitGuard: git.paths }
+    : workspace !== null
+      ? { ...facts, workspace }
+      : op._tag === 'fetch' ? { ...facts, fetch: readFetchFacts(cwd, spec.workdir, binds) } : facts
   const compiled = compile(backend, spec, op, egress === null ? guarded : { ...guarded, egress })
   if (E.isLeft(compiled)) return compiled
   if (op._tag === 'launch' && recorded.right._tag === 'recorded')

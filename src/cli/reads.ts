@@ -7,6 +7,7 @@
  *   readRecorded(host, 'docker', 'demo')           // Right({ _tag: 'recorded', path, layer, text }) or { _tag: 'absent', path }
  */
 import * as E from 'fp-ts/lib/Either.js'
+import { readdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type Surroundings, manifestLimit, readRecordFile, readRegularFile } from '../host.js'
 import { bottleStateDir, decodeLaunchRecord, recordFile } from '../bottle-spec/record.js'
@@ -53,4 +54,23 @@ export const readRecorded = (host: Surroundings, backend: BackendName, name: str
   if (read._tag === 'refused') return fail(`the launch record of ${name} is refused: ${read.reason}`)
   const layer = decodeLaunchRecord(read.text, backend, name)
   return E.isLeft(layer) ? fail(`${path}: ${layer.left}`) : E.right({ _tag: 'recorded', path, layer: layer.right, text: read.text })
+}
+
+/**
+ * The bottles of a backend that have a state directory on the host (STATE/BACKEND/NAME: a launch
+ * record, an egress proxy's directory), sorted: what down --all compares with the backend's
+ * listing to find what is left of a bottle removed behind bottle's back. Only real directories
+ * whose name could be a bottle's; none when the backend's directory is not there.
+ */
+export const bottlesWithState = (host: Surroundings, backend: BackendName): string[] => {
+  let entries: { name: string; isDirectory: () => boolean }[]
+  try {
+    entries = readdirSync(`${host.stateRoot}/${backend}`, { withFileTypes: true })
+  } catch {
+    return []
+  }
+  return entries
+    .filter((e) => e.isDirectory() && stateSegment.test(e.name) && E.isRight(bottleName(e.name)))
+    .map((e) => e.name)
+    .sort()
 }

@@ -66,6 +66,7 @@ export const flagLayer = (f: Flags, cwd: string): Checked<SpecLayer> => {
     ...(f.allowRoot === undefined ? {} : { allowRoot: f.allowRoot }),
     ...(f.provision === false ? { provision: { run: false } } : {}),
     ...(f.auth === 'token' || f.auth === 'shared' ? { auth: f.auth } : {}),
+    ...(f.workspace === 'bind' || f.workspace === 'copy' ? { workspace: f.workspace } : {}),
     ...(scope.right.context === null ? {} : { context: scope.right.context }),
     ...(scope.right.namespace === null ? {} : { namespace: scope.right.namespace }),
     ...(f.image === undefined ? {} : { image: f.image }),
@@ -202,7 +203,7 @@ export const toOperation = (req: Request, cwd: string, env: Io['env']): BottleOp
     case 'probe':
       return { _tag: 'probe' }
     case 'fetch':
-      return { _tag: 'fetch' }
+      return { _tag: 'fetch', maxBundle: req.flags.maxBundle ?? null }
     case 'down':
       return { _tag: 'down' }
     // update is built from the record and the manifest (updateSpecs); ls and auth name no bottle.

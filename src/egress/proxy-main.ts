@@ -24,7 +24,7 @@ import { isAbsolute, resolve } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { type AllowEntry, formatEntry, parseEntry } from './policy.js'
 import { egressProxy, systemLookup } from './proxy.js'
-import { cmdlineOf, isProxyFor, logFileOf, pidFileOf, runningAllow, runningProxyPid, socketDirOf, socketOf } from './state.js'
+import { cmdlineOf, isProxyFor, logFileOf, pidFileOf, proxyPidsFor, runningAllow, runningProxyPid, socketDirOf, socketOf } from './state.js'
 
 type Args =
   | { readonly command: 'start' | 'stop' | 'serve'; readonly dir: string; readonly allow: readonly AllowEntry[] }
@@ -122,22 +122,57 @@ const serve = async (a: Extract<Args, { dir: string }>): Promise<void> => {
   writeFileSync(pidFileOf(a.dir), `${process.pid}\n`, { mode: 0o600 })
   const quit = () => {
     server.close()
-    removeQuietly(socket)
-    if (readFileSync(pidFileOf(a.dir), 'utf8').trim() === String(process.pid)) removeQuietly(pidFileOf(a.dir))
+    if (ownsPidFile(a.dir)) {
+      removeQuietly(socket)
+      removeQuietly(pidFileOf(a.dir))
+    }
     process.exit(0)
   }
   process.on('SIGTERM', quit)
   process.on('SIGINT', quit)
+  // A proxy whose pidfile no longer names it cannot be reached or stopped by bottle: its directory
+  // was removed (a bottle removed behind bottle's back, a state directory deleted), or another
+  // proxy took the directory over. It goes, rather than run on for nobody.
+  setInterval(() => {
+    if (!ownsPidFile(a.dir)) {
+      server.close()
+      process.exit(0)
+    }
+  }, orphanCheckMs).unref()
 }
 
-const stop = async (dir: string): Promise<void> => {
-  const pid = runningProxyPid(dir)
-  if (pid !== null) {
-    process.kill(pid, 'SIGTERM')
-    for (let i = 0; i < 60 && alive(pid, dir); i++) await sleep(50)
-    if (alive(pid, dir)) process.kill(pid, 'SIGKILL')
-    for (let i = 0; i < 20 && alive(pid, dir); i++) await sleep(50)
+/** How often a serving proxy checks that its pidfile still names it. */
+const orphanCheckMs = 1000
+
+/** Whether DIR/egress.pid names this process. */
+const ownsPidFile = (dir: string): boolean => {
+  try {
+    return readFileSync(pidFileOf(dir), 'utf8').trim() === String(process.pid)
+  } catch {
+    return false
   }
+}
+
+/**
+ * Stops every proxy of DIR: the one its pidfile names, and any other /proc shows serving DIR (one
+ * whose start was interrupted before it wrote its pidfile, whose pidfile was removed, or that lost
+ * a race for the directory). The pidfile alone missed those, and they ran on after the undo.
+ */
+const stop = async (dir: string): Promise<void> => {
+  const named = runningProxyPid(dir)
+  const pids = [...new Set([...(named === null ? [] : [named]), ...proxyPidsFor(dir)])]
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const pid of pids) signal(pid, 'SIGTERM')
+  const anyAlive = () => pids.some((pid) => alive(pid, dir))
+  for (let i = 0; i < 60 && anyAlive(); i++) await sleep(50)
+  for (const pid of pids) if (alive(pid, dir)) signal(pid, 'SIGKILL')
+  for (let i = 0; i < 20 && anyAlive(); i++) await sleep(50)
   removeQuietly(socketOf(dir))
   removeQuietly(pidFileOf(dir))
 }

@@ -10,7 +10,7 @@
  * bound into the guest (read-only, at /run/bottle-egress), so a restarted proxy's new socket is
  * seen there without a new mount.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 
 export const egressDir = (stateRoot: string, backend: string, name: string): string => `${stateRoot}/${backend}/${name}/egress`
 export const socketDirOf = (dir: string): string => `${dir}/sock`
@@ -56,6 +56,18 @@ export const runningProxyPid = (dir: string): number | null => {
   const argv = cmdlineOf(pid)
   return argv !== null && isProxyFor(argv, dir) ? pid : null
 }
+
+/**
+ * Every live process that is this directory's proxy, found by its cmdline in /proc, pidfile or
+ * not: a proxy whose pidfile is not written yet (its start was interrupted) or was removed with
+ * the directory is still this bottle's, and `stop` must find it.
+ */
+export const proxyPidsFor = (dir: string): number[] =>
+  readdirSync('/proc').flatMap((entry) => {
+    if (!/^[1-9][0-9]*$/.test(entry)) return []
+    const argv = cmdlineOf(Number(entry))
+    return argv !== null && isProxyFor(argv, dir) ? [Number(entry)] : []
+  })
 
 /** Whether the bottle's proxy runs: for the plan compiler's host facts. */
 export const proxyRunning = (dir: string): boolean => runningProxyPid(dir) !== null

@@ -214,7 +214,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
   }
   const o = object(x, at, ['_tag', 'hash', 'record'])
   const ra = child(at, 'record')
-  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'], ['limits', 'provision', 'auth'])
+  const r = object(o.record, ra, ['v', 'image', 'user', 'workdir', 'env', 'secrets', 'prompt', 'network', 'agent'], ['limits', 'provision', 'auth', 'workspace'])
   if (r.v !== 1) refuse(child(ra, 'v'), 'must be 1')
   return {
     _tag: 'recorded',
@@ -234,6 +234,7 @@ const basis = (x: unknown, at: string): PlanBasis => {
       provision: r.provision === undefined || r.provision === null ? null : string(r.provision, child(ra, 'provision')),
       // Plans saved before sign-in modes existed, and bottles signed in by token, have none.
       auth: r.auth === undefined || r.auth === null ? null : string(r.auth, child(ra, 'auth')),
+      workspace: r.workspace === undefined || r.workspace === null ? null : string(r.workspace, child(ra, 'workspace')),
     },
   }
 }

@@ -53,7 +53,8 @@ export type BottleOperation =
   /** Run the egress probe in a bottle with a door (src/egress/probe.ts): what launch ends with. */
   | { readonly _tag: 'probe' }
   /** The bottle's commits back as the host branch bottle/NAME (src/fetch.ts). */
-  | { readonly _tag: 'fetch' }
+  /** maxBundle: --max-bundle as given (checked by compile), null for the default cap. */
+  | { readonly _tag: 'fetch'; readonly maxBundle: string | null }
   /** down of the bottle the spec names (`all` is never set: see BackendOperation). */
   | { readonly _tag: 'down'; readonly all?: undefined }
 
@@ -64,7 +65,12 @@ export type BottleOperation =
  */
 export type BackendOperation =
   | { readonly _tag: 'ls' }
-  | { readonly _tag: 'down'; readonly all: readonly string[] }
+  /**
+   * `gone`: bottles the backend no longer has (removed behind bottle's back: `docker rm -f`, a
+   * Pod deleted with kubectl) of which something is left: the host proxy and state, or on
+   * kubernetes the door's objects. Only what is left is removed, by bottle's own marks.
+   */
+  | { readonly _tag: 'down'; readonly all: readonly string[]; readonly gone?: readonly string[] }
   /**
    * `auth import`: the host's own credentials file of `agent` copied into the backend's shared
    * sign-in directory (src/auth.ts); one that is there is kept unless `force`. Host-only: it names

@@ -138,6 +138,7 @@ export const planSchema = {
             limits: { type: ['string', 'null'], description: 'cpus=N memory=SIZE pids=N, the set ones; absent or null: none.' },
             provision: { type: ['string', 'null'], description: 'install or off, then scripts=N:DIGEST and allow=ENTRIES when set; absent or null: the default install only.' },
             auth: { type: ['string', 'null'], description: 'shared for auth: shared; absent or null: a token (the default).' },
+            workspace: { type: ['string', 'null'], description: "copy for workspace: copy; absent or null: bind, or the backend's default." },
           }),
         }),
       ],

@@ -116,8 +116,8 @@ describe('the sign-in note, the spec hash and the launch record', () => {
     const token = recordOf({ ...s.spec, auth: 'token' }, 'node:22')
     const now = recordOf(spec, 'node:22')
     expect(specHash(now) === specHash(token)).toBe(auth === 'token')
-    const { auth: _gone, ...before } = token
-    expect(JSON.stringify({ ...before, auth: null })).toBe(JSON.stringify(token))
+    const { auth: _gone, workspace: _workspace, ...before } = token
+    expect(JSON.stringify({ ...before, auth: null, workspace: null })).toBe(JSON.stringify(token))
     const layer = decodeLaunchRecord(launchRecordJson('docker', spec), 'docker', spec.name)
     if (E.isLeft(layer)) throw new Error(layer.left)
     const again = resolveSpec({ name: spec.name, fromManifest: layer.right, fromFlags: {}, cwd: spec.workdir })

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { HostFacts } from '../../src/backends/backend.js'
 import { kubernetes } from '../../src/backends/kubernetes.js'
-import { compile } from '../../src/compile.js'
+import { compile, compileDoorList } from '../../src/compile.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
 import { listPlanFor } from './fixtures.js'
 import { onPath } from '../../src/host.js'
@@ -104,6 +104,9 @@ const plans: [string, Plan][] = [
     }),
   ),
   ['ls', listPlanFor(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } })],
+  // down --all: what it lists to find the doors of bottles that are gone, and its plan with one.
+  ['down --all, the door listing', compileDoorList(kubernetes, { ...host, cluster: { context: 'lab', namespace: 'agents' } }) ?? (() => { throw new Error('kubernetes lists no doors') })()],
+  ['down --all with a gone bottle', E.getOrElseW((e: { message: string }) => { throw new Error(e.message) })(compile(kubernetes, null, { _tag: 'down', all: ['demo'], gone: ['old'] }, { ...host, cluster: { context: 'lab', namespace: 'agents' } }))],
 ]
 
 const kubectlSteps = (steps: readonly Step[]): Step[] =>

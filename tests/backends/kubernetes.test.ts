@@ -205,7 +205,7 @@ describe('kubernetes examples', () => {
   })
 
   it('accepts a name of 63 characters', () => {
-    expect(backendSteps(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }))).toHaveLength(2)
+    expect(backendSteps(planOf({ _tag: 'down' }, { ...bare, name: `a${'-b'.repeat(31)}` }))).toHaveLength(3)
   })
 
   it('launch fails at wait → the interpreter undoes the Pod, then the Secret, each only if it carries this run\'s launch id', () => {
@@ -224,10 +224,11 @@ describe('kubernetes examples', () => {
     expect(scoped.steps[1]?.undo[0]?.argv.slice(3)).toStrictEqual(['kubectl', '10', 'pod', 'dev.bottle.name=demo,dev.bottle.launch-id=', '--context=lab', '--namespace=agents'])
   })
 
-  it('down deletes the Pod, then its Secret, each a success when already gone', () => {
+  it('down deletes the Pod, then its Secret, then its door\'s objects by label (even with no door recorded: they may be all that is left), each a success when already gone', () => {
     expect(backendSteps(planOf({ _tag: 'down' })).map((s) => s.argv.join(' '))).toStrictEqual([
       'kubectl --context=lab --namespace=agents delete pod demo --ignore-not-found',
       'kubectl --context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
+      'kubectl --context=lab --namespace=agents delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
     ])
   })
 

@@ -116,7 +116,7 @@ describe('limits in the spec hash', () => {
     expect(r.limits).toBeNull()
     expect(limitsText({ cpus: '2', memory: 512 * 1024 ** 2, pids: null })).toBe('cpus=2 memory=512m')
     // The canonical JSON of the same record, as it was written before limits existed.
-    const { limits: _, provision: __, auth: ___, ...older } = r
+    const { limits: _, provision: __, auth: ___, workspace: ____, ...older } = r
     const olderJson = JSON.stringify({ ...older, env: r.env, secrets: r.secrets })
     expect(specHash(r)).toBe(createHash('sha256').update(olderJson).digest('hex').slice(0, 12))
   })

@@ -121,7 +121,7 @@ describe('parseManifest', () => {
     ['colour: red', 'bottle.yaml: colour: unknown key (known: backend, bottles)'],
     [
       'bottles: { demo: { colour: red } }',
-      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow)',
+      'bottle.yaml: bottles.demo.colour: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow, workspace)',
     ],
     // wrong types
     ['- a\n- b', 'bottle.yaml: must be a mapping, not a list'],
@@ -183,7 +183,7 @@ describe('parseManifest', () => {
     // bottle names, and keys that need quoting to keep the path readable
     ['bottles: { -x: {} }', 'bottle.yaml: bottles.-x: bottle name "-x" must not start with "-" (it would be read as a flag)'],
     ['bottles: { "a.b": { user: 1 } }', 'bottle.yaml: bottles["a.b"].user: must be a string, not a number'],
-    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow)'],
+    ['bottles: { "a\\nb": { x: 1 } }', 'bottle.yaml: bottles["a\\nb"].x: unknown key (known: image, user, workdir, env, secrets, prompt, agent, allow_root, network, backend, context, namespace, resources, limits, auth, provision, provision_allow, workspace)'],
     // YAML itself
     ['bottles:\n  demo: { image: [x }\n', 'bottle.yaml:2:21: YAML: expected "," or "]", not "}"'],
     ['bottles:\n  demo: {}\n  demo: {}\n', 'bottle.yaml:3:3: YAML: duplicate key "demo"'],

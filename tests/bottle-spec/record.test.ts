@@ -125,7 +125,7 @@ describe('reading labels that were not written by this version', () => {
   })
 
   it('a hash that does not match its record makes the drift unknown', () => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null } satisfies BottleSpec
     const other = labelsOf({ ...spec, user: 'root' })
     expect(driftOf({ hash: other.hash, spec: labelsOf(spec).spec }, recordOf(spec, image))._tag).toBe('unknown')
   })
@@ -137,21 +137,21 @@ describe('reading labels that were not written by this version', () => {
     ['a record of a later format', { hash: null, spec: Buffer.from('{"v":2}').toString('base64url') }, 'unknown'],
     ['not base64url', { hash: null, spec: '{"v":1}' }, 'unknown'],
   ] as const)('%s', (_label, labels, tag) => {
-    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+    const spec = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null } satisfies BottleSpec
     const now = recordOf(spec, image)
     const hash = labels.hash === 'HASH' ? specHash(now) : labels.hash
     expect(driftOf({ hash, spec: labels.spec }, now)._tag).toBe(tag)
   })
 
   it('says what changed, and which changes need a relaunch', () => {
-    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+    const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null } satisfies BottleSpec
     const now = { ...base, image: 'node:24', env: [['FOO', 'b'], ['BAR', 'c']], secrets: [] } satisfies BottleSpec
     expect(describeDifferences(diffRecords(recordOf(base, image), recordOf(now, image)))).toMatchInlineSnapshot(`"image node:22 → node:24 (relaunch to apply); env BAR added, env FOO changed, secret TOKEN removed (bottle run update applies it)"`)
   })
 })
 
 describe('provision in the record', () => {
-  const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+  const base = { name: 'demo', image: null, user: 'node', workdir: '/src/app', env: [], secrets: [], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null } satisfies BottleSpec
 
   it('is drift that waits for a relaunch; the scripts show as a digest, never as text', () => {
     const scripts = { ...base, provision: { install: true, scripts: ['echo s3cr3t-looking'], allow: [] } } satisfies BottleSpec

@@ -75,7 +75,7 @@ describe('update, on every backend', () => {
 })
 
 describe('update, examples', () => {
-  const base = { name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token' } satisfies BottleSpec
+  const base = { name: 'demo', image: 'node:22', user: 'node', workdir: '/src/app', env: [['FOO', 'a']], secrets: ['TOKEN'], prompt: null, agent: agentProfiles.claude, allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: noResources, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null } satisfies BottleSpec
 
   it('applies env, secrets, agent and prompt; says relaunch for the rest', () => {
     const now: BottleSpec = { ...base, image: 'node:24', workdir: '/', network: { mode: 'host' }, user: 'root', allowRoot: true, env: [['FOO', 'b'], ['BAR', 'c']], secrets: ['TOKEN', 'AWS_SECRET_ACCESS_KEY'], agent: agentProfiles.codex, resources: { requests: [], limits: [['memory', '2Gi']] } }

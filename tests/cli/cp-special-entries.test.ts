@@ -62,6 +62,9 @@ describe.skipIf(!onPath('bwrap', process.env.PATH) && !process.env.CI)('cp of a 
   beforeAll(() => {
     expect(bottle(['run', 'launch', 'demo', '-b', 'bwrap', '-q', '--workdir', ws], env).status).toBe(0)
   })
+  afterAll(() => {
+    expect(bottle(['run', 'down', 'demo', '-b', 'bwrap', '-q'], env).status).toBe(0)
+  })
 
   it.each([
     ['a FIFO', fifoDir, fifo],
@@ -98,7 +101,8 @@ describe.skipIf(why !== null)('cp of a directory holding a FIFO, on the real doc
     expect(r).toMatchObject({ status: 0, stderr: '' })
   }, 120_000)
   afterAll(() => {
-    docker('rm', '-f', name)
+    // bottle's down, not docker rm -f: the bottle's egress proxy and state go with it.
+    expect(bottle(['run', 'down', name, '-b', 'docker', '-q'], env).status).toBe(0)
   })
 
   it('one line naming the FIFO, exit 2, promptly, nothing copied; a plain directory is copied', () => {

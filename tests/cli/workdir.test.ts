@@ -86,7 +86,7 @@ describe('launch refuses a workdir that would expose the host', () => {
   it('kubernetes binds no host directory, so a launch from the home plans (the Pod gets an empty workdir of that name)', async () => {
     const r = await bottle(['plan', 'launch', 'demo', '-b', 'kubernetes', '--workdir', sb.root, '--network', 'open'], sb.env)
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('the workdir is not shared with the cluster')
+    expect(r.stdout).toContain('no host directory is shared with the cluster')
   })
 
   it('only launch checks: an op on a launched bottle runs with the recorded workdir, checked when it was launched', async () => {

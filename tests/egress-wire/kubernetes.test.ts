@@ -44,7 +44,7 @@ const fencedArb = fc.record({
 }).map(({ name, allow, secrets, context, namespace, proxy }) => {
   const spec: BottleSpec = {
     name, image: null, user: 'node', workdir: '/src/app', env: [], secrets, prompt: null, agent: defaultAgent, allowRoot: false,
-    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token',
+    network: { mode: 'egress', allow }, context, namespace, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null,
   }
   return { spec, proxy }
 })

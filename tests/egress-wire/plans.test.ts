@@ -170,7 +170,7 @@ describe.each(withDoor.map((b) => [b.name, b] as const))('the egress door on %s'
 describe('the egress door: examples', () => {
   const spec = (network: BottleSpec['network'], env: BottleSpec['env'] = []): BottleSpec => ({
     name: 'demo', image: null, user: 'node', workdir: '/src/app', env, secrets: [], prompt: null,
-    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token',
+    agent: defaultAgent, allowRoot: false, network, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: noLimits, provision: defaultProvision, auth: 'token', workspace: null,
   })
   const egress: BottleSpec['network'] = { mode: 'egress', allow: [{ host: 'api.anthropic.com', port: 443, private: false }] }
   const host = (s: BottleSpec, op: BottleOperation): HostFacts => fixedHost(s, op)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { probeBody, probeHost } from '../../src/egress/proxy.js'
-import { logFileOf, pidFileOf, proxyRunning, runningAllow, socketOf } from '../../src/egress/state.js'
+import { cmdlineOf, logFileOf, pidFileOf, proxyRunning, runningAllow, socketOf } from '../../src/egress/state.js'
 
 const script = fileURLToPath(new URL('../../dist/egress-proxy.js', import.meta.url))
 
@@ -137,5 +137,55 @@ describe('dist/egress-proxy.js serve --listen (the proxy as a Kubernetes Pod run
     }
     // SIGTERM (the kubelet's stop) ends it cleanly.
     expect(child.exitCode).toBe(0)
+  })
+})
+
+describe('dist/egress-proxy.js: no proxy outlives what bottle can find it by', () => {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-proxy-orphan-'))
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
+  // A process that has ended but is not reaped yet (a zombie, whose parent is init) has an empty cmdline.
+  const running = (pid: number): boolean => (cmdlineOf(pid) ?? []).join('') !== ''
+  const gone = async (pid: number, ms: number): Promise<boolean> => {
+    for (let waited = 0; waited < ms && running(pid); waited += 50) await new Promise((r) => setTimeout(r, 50))
+    return !running(pid)
+  }
+
+  it('stop ends a proxy of DIR that wrote no pidfile (its start was interrupted first), and leaves one of another DIR', async () => {
+    const dir = join(root, 'interrupted', 'egress')
+    const other = join(root, 'other', 'egress')
+    // A serve still starting up, before its pidfile: the same cmdline, a process that waits. Its
+    // script is named like the bundle, as every proxy's is.
+    const fake = join(root, 'bin', 'egress-proxy.js')
+    const { mkdirSync, writeFileSync } = await import('node:fs')
+    mkdirSync(join(root, 'bin'), { recursive: true })
+    writeFileSync(fake, 'setInterval(() => {}, 1000)\n')
+    const starting = spawn(process.execPath, [fake, 'serve', '--dir', dir, '--allow', 'github.com:443'], { stdio: 'ignore' })
+    const bystander = spawn(process.execPath, [fake, 'serve', '--dir', other, '--allow', 'github.com:443'], { stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 200))
+      expect(existsSync(pidFileOf(dir))).toBe(false)
+      expect(await run('stop', '--dir', dir)).toStrictEqual({ code: 0, stderr: '' })
+      expect(await gone(starting.pid ?? 0, 500)).toBe(true)
+      expect(running(bystander.pid ?? 0)).toBe(true)
+    } finally {
+      starting.kill('SIGKILL')
+      bystander.kill('SIGKILL')
+    }
+  })
+
+  it('a serving proxy whose directory is removed (its bottle removed behind bottle\'s back) ends itself', async () => {
+    const dir = join(root, 'removed', 'egress')
+    expect((await run('start', '--dir', dir, '--allow', 'github.com:443')).code).toBe(0)
+    const pid = Number(readFileSync(pidFileOf(dir), 'utf8'))
+    rmSync(join(root, 'removed'), { recursive: true, force: true })
+    try {
+      expect(await gone(pid, 3000)).toBe(true)
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone, as it should be
+      }
+    }
   })
 })

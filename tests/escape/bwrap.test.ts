@@ -26,6 +26,8 @@ const ws = mkdtempSync(join(tmpdir(), 'bottle-escape-ws-'))
 const tag = randomBytes(6).toString('hex')
 afterAll(() => {
   spawnSync('tmux', ['-L', `bottle-escape-${tag}`, 'kill-server'])
+  // The bottles the attacks ran in go down with their egress proxies, before their state is removed.
+  spawnSync(process.execPath, [cli, 'run', 'down', '--all', '-b', 'bwrap', '-q'], { cwd: ws, env: hostEnv(), stdio: 'ignore' })
   rmSync(hostDir, { recursive: true, force: true })
   rmSync(ws, { recursive: true, force: true })
 })

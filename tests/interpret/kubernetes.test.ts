@@ -269,11 +269,14 @@ describe('exec, down, ls', () => {
     expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
     expect((await bottle(['down', ...demo, '-q'])).code).toBe(0)
+    // The door's objects too, by label, whatever the record says: they may be all that is left.
     expect(calls().map((c) => c.argv.slice(2).join(' '))).toStrictEqual([
       'delete pod demo --ignore-not-found',
       'delete secret demo-secrets --ignore-not-found',
+      'delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
       'delete pod demo --ignore-not-found',
       'delete secret demo-secrets --ignore-not-found',
+      'delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
     ])
   })
 
@@ -330,8 +333,9 @@ describe('ls, --check-drift and down --all read what launch recorded on the Pod'
     const r = await bottle(['down', '--all', ...cluster, '-q'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
     expect(JSON.parse(readFileSync(statePath, 'utf8'))).toStrictEqual({})
-    expect(calls().slice(-7).map((c) => c.argv.join(' '))).toStrictEqual([
+    expect(calls().slice(-8).map((c) => c.argv.join(' '))).toStrictEqual([
       '--context=lab --namespace=agents get pods -l dev.bottle.managed=true -o json',
+      '--context=lab --namespace=agents get pod,service,networkpolicy -l dev.bottle.egress-of -o json',
       '--context=lab --namespace=agents delete pod demo --ignore-not-found',
       '--context=lab --namespace=agents delete secret demo-secrets --ignore-not-found',
       '--context=lab --namespace=agents delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
@@ -402,6 +406,69 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
     expect(again.code).toBe(1)
     expect(again.err).toContain('networkpolicies.networking.k8s.io "egress-demo-bottle" already exists')
     expect(kindsInState()).toStrictEqual(before)
+  })
+
+  /** kubectl delete as the user runs it, behind bottle's back (the stand-in, straight). */
+  const deleteBehindBack = (...args: string[]): void => {
+    const r = spawnSync(join(standinsDir, 'kubectl'), ['--namespace=agents', 'delete', ...args], {
+      env: { PATH: `${dirname(process.execPath)}${delimiter}/usr/bin${delimiter}/bin`, BOTTLE_KUBECTL_STATE: statePath },
+    })
+    expect(r.status).toBe(0)
+  }
+
+  const cluster = ['-b', 'kubernetes', '--context', 'lab', '-n', 'agents']
+
+  it('down --all removes the door of a bottle whose Pod was deleted with kubectl, beside the bottles it lists, and says so', async () => {
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
+    const live = ['live', ...fenced.slice(1)]
+    expect((await bottle(['launch', ...live, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
+    deleteBehindBack('pod', 'demo')
+    deleteBehindBack('secret', 'demo-secrets')
+    expect(kindsInState().filter((k) => k.includes('egress-demo'))).toStrictEqual(doorObjects)
+    // The plan says what it will remove: the listed bottle, then what is left of the gone one.
+    let plannedText = ''
+    const planned = await main(['plan', 'down', '--all', ...cluster], {
+      out: (t) => void (plannedText += t),
+      err: () => {},
+      env: withKnobs({ PATH: standinPath, HOME: home, BOTTLE_KUBECTL_LOG: log, BOTTLE_KUBECTL_STATE: statePath }),
+    })
+    expect(planned).toBe(0)
+    expect(plannedText).toContain("note: down --all: what is left of 1 bottle kubernetes no longer has (removed behind bottle's back): demo; of each, its egress proxy's Pod, Service and NetworkPolicies (by label), and its launch record are removed, and nothing found by its name alone")
+    const r = await bottle(['down', '--all', ...cluster])
+    expect(r.code).toBe(0)
+    // Everything of both is gone: the live bottle and its door, and the gone bottle's door.
+    expect(kindsInState()).toStrictEqual([])
+    const deletes = calls().filter((c) => verbOf(c).startsWith('delete')).slice(-4).map((c) => c.argv.slice(2).join(' '))
+    expect(deletes).toStrictEqual([
+      'delete pod live --ignore-not-found',
+      'delete secret live-secrets --ignore-not-found',
+      'delete pod,service,networkpolicy -l dev.bottle.egress-of=live --ignore-not-found',
+      'delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
+    ])
+    // Nothing of the gone bottle was deleted by its name alone.
+    expect(deletes.filter((d) => / demo /.test(d))).toStrictEqual([])
+    expect(existsSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)).toBe(false)
+  })
+  it('down --all leaves objects that carry no door label, whatever their names', async () => {
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
+    deleteBehindBack('pod', 'demo')
+    // Someone else's Pod named like a proxy, without bottle's label.
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, { metadata: { labels?: Record<string, string> } }>
+    const proxy = state['Pod/agents/egress-demo']
+    state['Pod/agents/egress-other'] = { ...proxy, metadata: { ...proxy?.metadata, name: 'egress-other', labels: { app: 'other' } } } as never
+    writeFileSync(statePath, JSON.stringify(state))
+    expect((await bottle(['down', '--all', ...cluster, '-q'])).code).toBe(0)
+    // The gone bottle's Secret is not a door object: down --all leaves it (down demo removes it).
+    expect(kindsInState()).toStrictEqual(['Pod/agents/egress-other', 'Secret/agents/demo-secrets'])
+  })
+
+  it('down NAME of a bottle whose Pod was deleted with kubectl removes its door, and says what it deleted', async () => {
+    expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
+    deleteBehindBack('pod', 'demo')
+    const r = await bottle(['down', ...fenced])
+    expect(r.code).toBe(0)
+    expect(kindsInState()).toStrictEqual([])
+    expect(r.err).toContain('delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found')
   })
 
   it('exec on a fenced bottle starts no proxy from the host, whatever its state there', async () => {

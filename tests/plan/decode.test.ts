@@ -157,7 +157,7 @@ describe('decodePlan', () => {
     const spec = basisOf({
       name: 'demo', image: null, user: 'node', workdir: '/w', env: [], secrets: [], prompt: null,
       agent: { name: 'claude', command: 'claude', promptFlag: null, continueArgs: [], refusesRoot: true, rootEnv: [] },
-      allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: { cpus: null, memory: null, pids: null }, provision: { install: true, scripts: [], allow: [] }, auth: 'token',
+      allowRoot: false, network: { mode: 'open' }, context: null, namespace: null, resources: { requests: [], limits: [] }, limits: { cpus: null, memory: null, pids: null }, provision: { install: true, scripts: [], allow: [] }, auth: 'token', workspace: null,
     }, 'node:22')
     expect(refusal({ ...exec, basis: spec })).toBe('accepted')
     if (spec._tag !== 'recorded') throw new Error('a recorded basis')

@@ -5,7 +5,7 @@
 // - the objects given to create/apply live in $BOTTLE_KUBECTL_STATE, by kind, namespace and name,
 //   with what the API server adds: metadata.creationTimestamp, and for a Pod status.phase Running
 //   (there is no scheduler: a Pod runs as soon as it exists); Pods, Secrets, Services and
-//   NetworkPolicies (which nothing here enforces); `get pods -l K=V,… -o json|name`
+//   NetworkPolicies (which nothing here enforces); `get KIND[,KIND…] -l K=V|K,… -o json|name`
 //   lists them, `delete KIND -l K=V,…` deletes them, each deletion logged in
 //   $BOTTLE_KUBECTL_REMOVED with the deleter's STANDIN_RUN_TAG;
 // - $BOTTLE_KUBECTL_SLOW_MS: create/apply takes that long before the "server" acts;
@@ -71,11 +71,15 @@ const kinds = { pod: 'Pod', pods: 'Pod', secret: 'Secret', secrets: 'Secret', se
 const plural = { Pod: 'pods', Secret: 'secrets', Service: 'services', NetworkPolicy: 'networkpolicies.networking.k8s.io' }
 const key = (kind, name) => `${kind}/${namespace}/${name}`
 
-/** The objects of a kind in the namespace that a selector `k=v,k=v` matches: [key, object] pairs. */
+/**
+ * The objects of a kind in the namespace that a selector matches: [key, object] pairs. A part is
+ * `k=v` (that value) or `k` alone (the label is there, any value), as kubectl reads them.
+ */
 const matching = (kind, selector) => {
   const wanted = selector.split(',').filter((p) => p !== '').map((p) => p.split('='))
+  const holds = (labels, [lk, lv]) => (lv === undefined ? Object.hasOwn(labels ?? {}, lk) : labels?.[lk] === lv)
   return Object.entries(state).filter(
-    ([k, o]) => k.startsWith(`${kind}/${namespace}/`) && wanted.every(([lk, lv]) => o.metadata.labels?.[lk] === lv),
+    ([k, o]) => k.startsWith(`${kind}/${namespace}/`) && wanted.every((part) => holds(o.metadata.labels, part)),
   )
 }
 
@@ -201,10 +205,10 @@ switch (verb) {
       if (rest.includes('jsonpath={.status.phase}')) finish(0, pod.status?.phase ?? '')
       finish(1, '', 'kubectl stand-in: only -o jsonpath={.status.phase} is played for one Pod')
     }
-    const kind = kinds[rest[0]] ?? 'Pod'
-    const found = matching(kind, rest[rest.indexOf('-l') + 1] ?? '')
+    // `get KIND[,KIND…] -l SELECTOR`: a List of every kind named, as kubectl prints several kinds.
+    const found = (rest[0] ?? 'pods').split(',').flatMap((w) => matching(kinds[w] ?? 'Pod', rest[rest.indexOf('-l') + 1] ?? ''))
     // `-o name`: kind/name lines, nothing at all when there is none.
-    if (rest.includes('name')) finish(0, found.map(([, o]) => `${kind.toLowerCase()}/${o.metadata.name}`).join('\n'))
+    if (rest.includes('name')) finish(0, found.map(([, o]) => `${o.kind.toLowerCase()}/${o.metadata.name}`).join('\n'))
     finish(0, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: found.map(([, o]) => o) }, null, 4))
     break
   }

@@ -18,18 +18,24 @@ const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 const root = mkdtempSync(join(tmpdir(), 'bottle-undo-bwrap-'))
 const ws = join(root, 'ws')
 mkdirSync(ws)
-afterAll(() => rmSync(root, { recursive: true, force: true }))
-
 let n = 0
+const roots: Record<string, string>[] = []
 /** A private state root per test. */
 const fresh = () => {
   const xdg = join(root, `state-${n++}`)
   const env = { ...(process.env as Record<string, string>), XDG_STATE_HOME: xdg }
+  roots.push(env)
   return { env, stateOf: (name: string) => join(xdg, 'bottle', 'bwrap', name) }
 }
 
 const bottle = (args: readonly string[], env: Record<string, string>) =>
   spawnSync(process.execPath, [cli, ...args], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+
+// Every bottle a test launched goes down with its egress proxy, before its state root is removed.
+afterAll(() => {
+  for (const env of roots) bottle(['run', 'down', '--all', '-b', 'bwrap', '-q'], env)
+  rmSync(root, { recursive: true, force: true })
+})
 
 const idIn = (state: string): string => readFileSync(join(state, 'launch-id'), 'utf8').trim()
 

@@ -74,6 +74,8 @@ describe('two runs on one bottle name, interleaved, against a stand-in docker', 
             expect(r.labels).toContain(idOf(r.by))
           }
         } finally {
+          // Whatever the runs left (a launched bottle and its egress proxy) goes down before the sandbox does.
+          await bottleProcess(['run', 'down', 'demo', '-b', 'docker', '-q'], { ...sb.env, XDG_STATE_HOME: join(sb.root, '.local', 'state') })
           sb.dispose()
         }
       }),
