@@ -137,19 +137,26 @@ describe('the scan around the command', () => {
   for (const f of ['a', 'b', 'c']) writeFileSync(join(rootfs, 'opt', 'app', f), 'x', { mode: 0o644 })
   writeFileSync(join(rootfs, 'opt', 'key'), 'x', { mode: 0o600 })
 
-  it('more entries than the budget in all: refused with 125, nothing run; at the budget: scanned', () => {
-    // One block: 64 entries. /etc has 4 and /opt 5 (above), /srv 55: 64 in all.
+  it('a directory with more entries than the budget: the bottle gets it empty, with a warning; the others are scanned; at the budget: scanned', () => {
+    // One block: 64 entries. /etc has 4 and /opt 5 (above), /srv 55: 64 in all, one walk.
     mkdirSync(join(rootfs, 'srv', 'many'), { recursive: true })
-    for (let i = 0; i < 54; i++) writeFileSync(join(rootfs, 'srv', 'many', String(i)), 'x')
+    for (let i = 0; i < 54; i++) writeFileSync(join(rootfs, 'srv', 'many', String(i)), 'x', { mode: i === 0 ? 0o600 : 0o644 })
     const at = scan({ ...fresh(), rootfs, dirs: ['/etc', '/opt', '/srv'], blocks: 1 })
-    expect(at.status).toBe(0)
-    expect(parseArgs(at.masks)).toStrictEqual({ files: ['/etc/shadow', '/opt/key'], dirs: ['/etc/ssl/private'] })
-    writeFileSync(join(rootfs, 'srv', 'many', 'one-more'), 'x')
+    expect([at.status, at.stderr]).toStrictEqual([0, ''])
+    expect(parseArgs(at.masks)).toStrictEqual({ files: ['/etc/shadow', '/opt/key', '/srv/many/0'], dirs: ['/etc/ssl/private'] })
+    // 65 in all: each is walked again on its own; /srv alone still fits.
+    writeFileSync(join(rootfs, 'opt', 'one-more'), 'x')
+    const split = scan({ ...fresh(), rootfs, dirs: ['/etc', '/opt', '/srv'], blocks: 1 })
+    expect([split.status, split.stderr]).toStrictEqual([0, ''])
+    expect(parseArgs(split.masks)).toStrictEqual({ files: ['/etc/shadow', '/opt/key', '/srv/many/0'], dirs: ['/etc/ssl/private'] })
+    // /srv alone past the budget: hidden whole (after whatever of its own was listed), the rest as before.
+    for (let i = 0; i < 10; i++) writeFileSync(join(rootfs, 'srv', 'many', `x${i}`), 'x')
     const o = fresh()
     const over = scan({ ...o, rootfs, dirs: ['/etc', '/opt', '/srv'], blocks: 1 })
-    expect(over.status).toBe(125)
-    expect(over.stderr).toBe(`bottle: more than 64 entries under etc opt srv in ${rootfs} to scan for root-only files; nothing ran\n`)
-    expect(over.argv).toBeUndefined()
+    expect(over.status).toBe(0)
+    expect(over.stderr).toBe('bottle: warning: /srv has more than 64 entries to scan for root-only files: the bottle gets it empty\n')
+    expect(parseArgs(over.masks)).toStrictEqual({ files: ['/etc/shadow', '/opt/key'], dirs: ['/etc/ssl/private', '/srv'] })
+    expect(over.argv).toBe('the command')
     expect(readdirSync(o.state)).toStrictEqual([])
   })
 
