@@ -4,7 +4,9 @@
  *
  * 1. `bottle plan agent demo -b docker`, no manifest, vs `node -e 0`.
  * 2. The same with a small bottle.yaml beside it (the usual case), vs `node -e 0`.
- * 3. `bottle run exec NAME true` on bwrap vs the raw backend argv of its plan plus `node -e 0`.
+ * 3. `bottle run exec NAME true` on bwrap vs the raw backend argv of its plan plus `node -e 0`. As
+ *    root that argv is the plan's step whole: its root-only scan (find, src/backends/bwrap-scan.ts),
+ *    then bwrap; the same work `bottle run` has the step do, so it is on both sides.
  * 4. The same on docker (the engine in $BOTTLE_ENGINES_ENV, else /tmp/bottle-engines/env;
  *    skipped, and said, when it does not answer).
  * 5. Launch plans per second ÷ agent plans per second, per backend, compiled in-process, in
@@ -185,7 +187,7 @@ const bwrapFacts = (more: Partial<BwrapFacts>): BwrapFacts => ({
     { path: '/etc', kind: 'dir' },
     { path: '/opt', kind: 'dir' },
   ],
-  rootOnly: { files: [], dirs: [] },
+  rootOnlyScan: [],
   resolvConf: null,
   bottle: null,
   ...more,

@@ -699,9 +699,12 @@ const compileList = (backend: Backend, host: HostFacts): Plan =>
  * any directory, including ones no backend would bind.
  *
  * `gone` are bottles the backend no longer lists but of which something of bottle's is left (see
- * BackendOperation): only that is removed (the host proxy, its directory and the launch record;
- * on kubernetes the door's objects, by label, and the record), never anything by the bottle's name
- * alone, which another tool's container or Pod may carry.
+ * BackendOperation). On kubernetes the door's objects (by label) and the record are removed. With
+ * a host proxy, only the proxy is stopped: the state root is keyed by backend and name, not by
+ * engine, so a bottle that lives on another engine (another DOCKER_HOST) looks gone from here,
+ * and its launch record and proxy log are kept (its next op starts its proxy again; `down NAME`
+ * removes them). Nothing is ever found by the bottle's name alone, which another tool's
+ * container or Pod may carry.
  */
 const compileDownAll = (backend: Backend, names: readonly string[], gone: readonly string[], host: HostFacts): Checked<Plan> => {
   // The first name the shared rules refuse refuses the whole plan.
@@ -722,14 +725,16 @@ const compileDownAll = (backend: Backend, names: readonly string[], gone: readon
   const left = gone.flatMap((name) => {
     const spec = specOf(name)
     if (backend.ownProxy !== undefined) return [...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
-    return [stopProxy(backend.name, spec, host), forgetRecord(backend, spec, host), forgetProxy(backend.name, spec, host)]
+    return [stopProxy(backend.name, spec, host)]
   })
-  const what = backend.ownProxy !== undefined ? 'its egress proxy\'s Pod, Service and NetworkPolicies (by label), and its launch record' : 'its egress proxy on the host, the proxy\'s directory and its launch record'
+  const what = backend.ownProxy !== undefined
+    ? 'its egress proxy\'s Pod, Service and NetworkPolicies (by label) and its launch record are removed'
+    : 'its egress proxy on the host is stopped, and its launch record and proxy log are kept (a bottle of that name on another engine is not lost: its next op starts the proxy again; bottle run down NAME removes them)'
   return E.right(plan('down', backend, null, host, [...listed, ...left], null, [
     info(names.length === 0
       ? `down --all: ${backend.name} lists no bottles that bottle created${gone.length === 0 ? '; nothing to do' : ''}`
       : `down --all: the ${names.length} bottle${names.length === 1 ? '' : 's'} that bottle created on ${backend.name}, as listed just now: ${names.join(', ')}`),
-    ...(gone.length === 0 ? [] : [info(`down --all: what is left of ${gone.length} bottle${gone.length === 1 ? '' : 's'} ${backend.name} no longer has (removed behind bottle's back): ${gone.join(', ')}; of each, ${what} are removed, and nothing found by its name alone`)]),
+    ...(gone.length === 0 ? [] : [info(`down --all: what is left of ${gone.length} bottle${gone.length === 1 ? '' : 's'} ${backend.name} no longer has (removed behind bottle's back): ${gone.join(', ')}; of each, ${what}; nothing is found by its name alone`)]),
     info('a bottle that is already gone is not an error'),
   ]))
 }

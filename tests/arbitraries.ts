@@ -318,7 +318,7 @@ export const bwrapBaseFacts = (stateDir: string, more: Partial<BwrapFacts> = {})
   stateRoot: stateDir.slice(0, Math.max(1, stateDir.lastIndexOf('/'))),
   hostHome: '/home/me',
   system: debianSystem,
-  rootOnly: { files: [], dirs: [] },
+  rootOnlyScan: [],
   resolvConf: null,
   bottle: null,
   ...more,

@@ -111,10 +111,11 @@ export interface BwrapFacts {
   /** The allow-listed system directories, as the root filesystem has them (missing ones left out). */
   readonly system: readonly SystemEntry[]
   /**
-   * Guest paths under the system directories that only root (or a group) may read: masked when
+   * The system directories (guest paths, all of kind `dir` in `system`) whose root-only files and
+   * directories every sandbox's step masks, scanning them as it starts (src/backends/bwrap-scan.ts):
    * bottle runs as root, whose guest is host root to the kernel. Empty when bottle is not root.
    */
-  readonly rootOnly: { readonly files: readonly string[]; readonly dirs: readonly string[] }
+  readonly rootOnlyScan: readonly string[]
   /** Where the host's /etc/resolv.conf symlink leads when that is under /run (systemd-resolved); else null. */
   readonly resolvConf: string | null
   /** About the bottle the operation names; null for `ls`, which names none. */

@@ -6,7 +6,7 @@
  *   readBwrapFacts(readSurroundings(process.env), { name: 'demo', image: null, users: ['node'] })
  *   // { stateDir: '/home/me/.local/state/bottle/bwrap', binary: '/usr/bin/bwrap', term: 'xterm', bottle: { launched: false, … } }
  */
-import { type Dirent, type Stats, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
+import { type Stats, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { type Surroundings, kindOf, readRegularFile, uidOf, which } from '../host.js'
 import { gitGuardFile } from '../workspace-guard.js'
@@ -58,54 +58,6 @@ const systemEntries = (rootfs: string): SystemEntry[] =>
     if (st.isSymbolicLink()) return [{ path, kind: 'symlink', target: readlinkSync(join(rootfs, path)) }]
     return st.isDirectory() ? [{ path, kind: 'dir' }] : []
   })
-
-/** More entries than this under one directory and it is not scanned, so not bound (see rootOnlyUnder). */
-const scanBudget = 20_000
-
-/**
- * What under `dir` (a guest path, read in `rootfs`) only root or a group may read: files with no
- * read bit for others, directories others cannot list or enter (not descended into). Symlinks
- * are skipped: what they lead to is checked where it lives. Null when there are too many entries.
- * /usr is not scanned (100k+ entries, seconds cold): distributions keep it world-readable.
- * Exported for its test over generated trees.
- *
- * readdir's entry types say which entries are symlinks without an lstat each (a fifth of /etc;
- * node itself lstats an entry whose type the filesystem does not report). Every other entry is
- * lstat'ed for its mode, and skipped again if that says symlink (it was swapped in meanwhile).
- */
-export const rootOnlyUnder = (rootfs: string, dir: string): { files: string[]; dirs: string[] } | null => {
-  const files: string[] = []
-  const dirs: string[] = []
-  // The host path of a guest path: a plain concatenation (path.join normalizes, a third of the
-  // scan's own time), right because every guest path here is absolute and built from readdir's
-  // names, which are never empty, `.`, `..` or hold a slash.
-  const base = rootfs === '/' ? '' : rootfs.replace(/\/+$/, '')
-  let seen = 0
-  const walk = (guest: string): boolean => {
-    let entries: Dirent[]
-    try {
-      entries = readdirSync(base + guest, { withFileTypes: true })
-    } catch {
-      dirs.push(guest)
-      return true
-    }
-    for (const entry of entries) {
-      if (++seen > scanBudget) return false
-      if (entry.isSymbolicLink()) continue
-      const path = `${guest}/${entry.name}`
-      // Gone meanwhile: nothing to mask (throwIfNoEntry: no exception built for it).
-      const st = lstatSync(base + path, { throwIfNoEntry: false })
-      if (st === undefined || st.isSymbolicLink()) continue
-      if (st.isDirectory()) {
-        if ((st.mode & 0o005) !== 0o005) dirs.push(path)
-        else if (!walk(path)) return false
-      } else if ((st.mode & 0o004) === 0) files.push(path)
-    }
-    return true
-  }
-  // Sorted: the same host gives the same plan, whatever order readdir returns.
-  return walk(dir) ? { files: files.sort(), dirs: dirs.sort() } : null
-}
 
 /** /etc/resolv.conf's target when it is a symlink into /run, where the sandbox has a fresh tmpfs. */
 const resolvConfTarget = (rootfs: string): string | null => {
@@ -167,21 +119,10 @@ export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): B
   const readable = isAbsolute(rootfs)
   const passwd = readable ? readText(join(rootfs, 'etc/passwd')) : ''
   const uid = uidOf(host)
-  // Only root's guest can read what others cannot: scan only then (/etc and /opt, 4.2k entries here: 60-300 ms on a loaded 2-core machine).
-  const scanned = readable && uid === 0 && query !== null
   const system = readable ? systemEntries(rootfs) : []
-  const rootOnly = { files: [] as string[], dirs: [] as string[] }
-  const tooBig = new Set<string>()
-  if (scanned)
-    for (const e of system)
-      if (e.kind === 'dir' && e.path !== '/usr') {
-        const found = rootOnlyUnder(rootfs, e.path)
-        if (found === null) tooBig.add(e.path)
-        else {
-          rootOnly.files.push(...found.files)
-          rootOnly.dirs.push(...found.dirs)
-        }
-      }
+  // Only root's guest can read what others cannot: only then does each sandbox's step scan (/etc
+  // and /opt; /usr, 100k+ entries, is not scanned: distributions keep it world-readable).
+  const rootOnlyScan = readable && uid === 0 && query !== null ? system.flatMap((e) => (e.kind === 'dir' && e.path !== '/usr' ? [e.path] : [])) : []
   return {
     stateDir,
     binary: which('bwrap', env.PATH) ?? 'bwrap',
@@ -189,9 +130,8 @@ export const readBwrapFacts = (host: Surroundings, query: BottleQuery | null): B
     script: which('script', env.PATH) ?? 'script',
     stateRoot,
     hostHome: host.home,
-    // A directory too big to scan is left out when bottle is root, rather than shown unscanned.
-    system: system.filter((e) => !tooBig.has(e.path)),
-    rootOnly,
+    system,
+    rootOnlyScan,
     resolvConf: resolvConfTarget(rootfs),
     bottle:
       query === null || state === null

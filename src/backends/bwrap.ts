@@ -25,6 +25,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { readBwrapFacts } from './bwrap-host.js'
+import { masksFromFd, scanThenRun } from './bwrap-scan.js'
 import { gitGuardFile } from '../workspace-guard.js'
 import { compileError, show } from '../plan/errors.js'
 import {
@@ -247,17 +248,18 @@ const freshDirs = ['/tmp', '/run', '/var', '/home', '/root', '/mnt', '/media', '
  * The root the guest sees: bwrap starts from an empty tmpfs, and this is all that goes in it,
  * read-only: the allow-listed system directories of the rootfs (`image`, else the host's `/`,
  * src/host.ts says which and why), bind-mounted or, for merged-/usr symlinks, made again as
- * symlinks; with bottle running as root, every file there that only root or a group may read
- * masked by /dev/null and every such directory by an empty tmpfs (the guest is host root to the
- * kernel, whatever --uid says). Then fresh /dev, /proc and the fresh directories.
+ * symlinks. With bottle running as root, every file there that only root or a group may read
+ * is masked by /dev/null and every such directory by an empty tmpfs (the guest is host root to
+ * the kernel, whatever --uid says): the step scans for them as it starts, and bwrap reads the
+ * masks from fd 3 at this point (src/backends/bwrap-scan.ts). Then fresh /dev, /proc and the
+ * fresh directories.
  */
 const rootMounts = (spec: BottleSpec, facts: BwrapFacts): string[] => {
   const rootfs = spec.image ?? bwrap.defaultImage
   const source = (path: string): string => (rootfs === '/' ? path : `${rootfs}${path}`)
   return [
     ...facts.system.flatMap((e) => (e.kind === 'dir' ? ['--ro-bind', source(e.path), e.path] : ['--symlink', e.target, e.path])),
-    ...facts.rootOnly.files.flatMap((f) => ['--ro-bind', '/dev/null', f]),
-    ...facts.rootOnly.dirs.flatMap((d) => ['--tmpfs', d]),
+    ...(facts.rootOnlyScan.length === 0 ? [] : masksFromFd),
     '--dev', '/dev',
     '--proc', '/proc',
     ...freshDirs.flatMap((d) => ['--tmpfs', d]),
@@ -293,7 +295,7 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
   const state = stateOf(facts, spec)
   const { uid, gid } = idsOf(box.user, bottle.accounts)
   const door = doorOf(spec)
-  return [
+  const argv = [
     facts.binary,
     // Every namespace, the user namespace required: --uid/--gid need it, and -try would not.
     '--unshare-all', '--unshare-user',
@@ -333,6 +335,7 @@ const sandboxFraming = (spec: BottleSpec, host: HostFacts, box: Sandbox, setenv:
     // own relay, in its own network namespace, and then becomes the command (egress.ts).
     ...(door === null ? [] : relayPrefix),
   ]
+  return facts.rootOnlyScan.length === 0 ? argv : scanThenRun(state, spec.image ?? bwrap.defaultImage, facts.rootOnlyScan, argv)
 }
 
 /**

@@ -22,7 +22,7 @@ import { type Checked, bottleName } from '../bottle-spec/validate.js'
 import type { Io, Cli } from './io.js'
 import { exitInvalid, exitMissingBinary, exitCannotExecute, exitBackendFailed, missingBinaryMessage, tooBigMessage, timedOutReason } from './exit.js'
 import { fail, scopeFlags, clusterFlagsFit, namedBackend, clusterOf } from './spec-layers.js'
-import { bottlesWithState, loadManifest, readRecorded } from './reads.js'
+import { bottlesWithRunningProxy, loadManifest, readRecorded } from './reads.js'
 import { runAndSay } from './run.js'
 
 /** ls and down --all look at the backend given with -b, else at every backend on PATH. */
@@ -232,13 +232,13 @@ export const listOrReap = async (req: Request, io: Cli): Promise<number> => {
 
 /**
  * The bottles that have something of bottle's left besides what the backend lists as bottles: on
- * kubernetes, door objects (listed by their label, read-only); elsewhere a state directory on the
- * host (the launch record, the egress proxy's directory). down --all removes what is left of those
+ * kubernetes, door objects (listed by their label, read-only); elsewhere an egress proxy still
+ * running on the host. down --all removes (kubernetes) or stops (host proxy) what is left of those
  * the listing no longer has. A failure is returned, to be said in one line.
  */
 const leftBehind = async (backend: Backend, io: Cli, cluster: ClusterScope): Promise<{ _tag: 'names'; names: readonly string[] } | Extract<Listing, { _tag: 'failed' }>> => {
   const doors = compileDoorList(backend, listingHost(backend, io.host, cluster))
-  if (doors === null || backend.ownProxy === undefined) return { _tag: 'names', names: backend.bottlesAreStateDirs === true ? [] : bottlesWithState(io.host, backend.name) }
+  if (doors === null || backend.ownProxy === undefined) return { _tag: 'names', names: backend.bottlesAreStateDirs === true ? [] : bottlesWithRunningProxy(io.host, backend.name) }
   const { runPlan } = await import('../spawn.js')
   const outcome = await runPlan(doors, { hostEnv: io.env, onEvent: () => {} })
   if (outcome._tag !== 'exited' || outcome.code !== 0) return { _tag: 'failed', ...listingFailure(outcome) }

@@ -8,6 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { readdirSync } from 'node:fs'
+import { egressDir, proxyRunning } from '../egress/state.js'
 import { dirname, resolve } from 'node:path'
 import { type Surroundings, manifestLimit, readRecordFile, readRegularFile } from '../host.js'
 import { bottleStateDir, decodeLaunchRecord, recordFile } from '../bottle-spec/record.js'
@@ -57,12 +58,13 @@ export const readRecorded = (host: Surroundings, backend: BackendName, name: str
 }
 
 /**
- * The bottles of a backend that have a state directory on the host (STATE/BACKEND/NAME: a launch
- * record, an egress proxy's directory), sorted: what down --all compares with the backend's
- * listing to find what is left of a bottle removed behind bottle's back. Only real directories
- * whose name could be a bottle's; none when the backend's directory is not there.
+ * The bottles of a backend whose egress proxy runs on the host (STATE/BACKEND/NAME/egress, its
+ * pidfile naming a live proxy of that directory), sorted: what down --all compares with the
+ * backend's listing to find the proxy of a bottle removed behind bottle's back. Only real
+ * directories whose name could be a bottle's; none when the backend's directory is not there.
+ * A stopped proxy is not listed again, so a second down --all has nothing left to do.
  */
-export const bottlesWithState = (host: Surroundings, backend: BackendName): string[] => {
+export const bottlesWithRunningProxy = (host: Surroundings, backend: BackendName): string[] => {
   let entries: { name: string; isDirectory: () => boolean }[]
   try {
     entries = readdirSync(`${host.stateRoot}/${backend}`, { withFileTypes: true })
@@ -72,5 +74,6 @@ export const bottlesWithState = (host: Surroundings, backend: BackendName): stri
   return entries
     .filter((e) => e.isDirectory() && stateSegment.test(e.name) && E.isRight(bottleName(e.name)))
     .map((e) => e.name)
+    .filter((name) => proxyRunning(egressDir(host.stateRoot, backend, name)))
     .sort()
 }

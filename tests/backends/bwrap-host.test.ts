@@ -1,6 +1,6 @@
 /**
  * What bwrap reads of the host (src/backends/bwrap-host.ts, its hostFacts): passwd lookup, the
- * allow-listed system directories of a rootfs, what only root may read there, and whether a
+ * allow-listed system directories of a rootfs, which of them to scan for what only root may read, and whether a
  * bottle's state directory is still what launch made.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -55,8 +55,14 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
     expect(Object.getPrototypeOf(facts('x').bottle?.accounts)).toBe(null)
   })
 
-  it.skipIf(process.geteuid?.() !== 0)('as root: every file others cannot read and every directory they cannot enter, as guest paths', () => {
-    expect(facts('x').rootOnly).toStrictEqual({ files: ['/etc/shadow', '/etc/ssh/ssh_host_ed25519_key'].sort(), dirs: ['/etc/ssl/private'] })
+  it.skipIf(process.geteuid?.() !== 0)('as root: the system directories each sandbox scans for what only root may read: all but /usr', () => {
+    expect(facts('x').rootOnlyScan).toStrictEqual(['/etc'])
+    // No bottle named: no sandbox, nothing to scan.
+    expect(readBwrapFacts(readSurroundings(env), null).rootOnlyScan).toStrictEqual([])
+  })
+
+  it.skipIf(process.geteuid?.() === 0)('not as root: nothing to scan (the guest cannot read what others cannot)', () => {
+    expect(facts('x').rootOnlyScan).toStrictEqual([])
   })
 
   it('a state directory whose home or prompt was replaced by a symlink is unsafe; a sound one is not', () => {

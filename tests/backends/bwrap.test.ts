@@ -8,6 +8,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import type { BwrapBottleFacts, HostFacts } from '../../src/backends/backend.js'
 import { bwrap, bwrapProcessPath, guestPath, parseStateRoot, promptGuestPath } from '../../src/backends/bwrap.js'
+import { scanBudget, scanThenRunScript } from '../../src/backends/bwrap-scan.js'
 import { quoteShArgv } from '../../src/plan/quote.js'
 import { compile } from '../../src/compile.js'
 import type { BottleOperation } from '../../src/plan/operation.js'
@@ -180,13 +181,24 @@ describe('bwrap argv and env snapshots', () => {
     expect(setenvs(s.argv)).toStrictEqual(['HOME=/home/node', 'USER=node'])
   })
 
-  it('when bottle is root, files only root may read are masked by /dev/null and such directories by a tmpfs, after /etc is bound', () => {
+  it('when bottle is root, the step scans /etc first and bwrap reads the masks from fd 3, right after the system binds', () => {
     const facts = host(false)
-    const masked = { ...facts, bwrap: facts.bwrap === null ? null : { ...facts.bwrap, rootOnly: { files: ['/etc/shadow'], dirs: ['/etc/ssl/private'] } } }
-    const argv = first(planOf(exec, demo, masked)).argv
+    const scanned = { ...facts, bwrap: facts.bwrap === null ? null : { ...facts.bwrap, rootOnlyScan: ['/etc', '/opt'] } }
+    const s = first(planOf(exec, demo, scanned))
+    const argv = s.argv
+    const bwrapAt = argv.indexOf('/usr/bin/bwrap')
+    expect(argv.slice(0, bwrapAt)).toStrictEqual(['/bin/sh', '-c', scanThenRunScript, 'bottle-scan', `${state}/demo`, '/', String(scanBudget / 64), 'etc opt'])
     const at = (words: readonly string[]) => argv.findIndex((_, i) => words.every((w, j) => argv[i + j] === w))
-    expect(at(['--ro-bind', '/dev/null', '/etc/shadow'])).toBeGreaterThan(at(['--ro-bind', '/etc', '/etc']))
-    expect(at(['--tmpfs', '/etc/ssl/private'])).toBeGreaterThan(at(['--ro-bind', '/etc', '/etc']))
+    // The masks follow what they mask, and come before the fresh mounts.
+    expect(at(['--args', '3'])).toBe(at(['--ro-bind', '/opt', '/opt']) + 3)
+    expect(at(['--ro-bind', '/etc', '/etc'])).toBeGreaterThan(-1)
+    expect(at(['--args', '3'])).toBeLessThan(at(['--dev', '/dev']))
+    // The framing the plan records is the whole command before the guest's argv.
+    expect(s.guest?.framing.slice(0, 4)).toStrictEqual(['/bin/sh', '-c', scanThenRunScript, 'bottle-scan'])
+    // Not root: no scan, bwrap first.
+    const plain = first(planOf(exec, demo, facts)).argv
+    expect(plain[0]).toBe('/usr/bin/bwrap')
+    expect(plain).not.toContain('--args')
   })
 
   it.each([

@@ -1,8 +1,9 @@
 /**
  * A bottle removed behind bottle's back (`docker rm -f`, `smolvm machine delete`): its egress
  * proxy still runs on the host and its state (launch record, the proxy's directory) is still
- * there. down --all finds it by that state, stops the proxy and removes the state, and removes
- * nothing by the name in the backend. Against stand-in docker and smolvm clients that answer from
+ * there. down --all finds it by its running proxy and stops it, keeps the record and the proxy's
+ * log (the same name may be a live bottle on another engine that shares the state root), and
+ * asks the backend nothing by the name. Against stand-in docker and smolvm clients that answer from
  * scripted replies (tests/standins.ts); the proxy is the real dist/egress-proxy.js.
  */
 import { execFileSync } from 'node:child_process'
@@ -68,18 +69,20 @@ beforeEach(() => {
 })
 
 describe.each(['docker', 'smolvm'] as const)('down --all with a bottle removed behind bottle\'s back (stand-in %s)', (backend) => {
-  it('stops its proxy and removes its state, and says so; downs the listed bottle; asks the backend nothing by the gone name', async () => {
+  it('stops its proxy and keeps its record, and says so; downs the listed bottle; asks the backend nothing by the gone name; a second down --all finds nothing left', async () => {
     await goneWithDoor(backend, 'gone')
     const planned = await run(['plan', 'down', '--all', '-b', backend])
-    expect(planned.out).toContain(`note: down --all: what is left of 1 bottle ${backend} no longer has (removed behind bottle's back): gone; of each, its egress proxy on the host, the proxy's directory and its launch record are removed, and nothing found by its name alone`)
+    expect(planned.out).toContain(`note: down --all: what is left of 1 bottle ${backend} no longer has (removed behind bottle's back): gone; of each, its egress proxy on the host is stopped, and its launch record and proxy log are kept`)
     s.clearCalls()
     const r = await run(['run', 'down', '--all', '-b', backend, '-q'])
     expect([r.code, r.err]).toStrictEqual([0, ''])
     expect(proxyRunning(`${stateOf(backend, 'gone')}/egress`)).toBe(false)
-    expect(existsSync(stateOf(backend, 'gone'))).toBe(false)
+    expect(existsSync(join(stateOf(backend, 'gone'), 'record.json'))).toBe(true)
     const told = s.calls().map((c) => c.join(' '))
     expect(told.filter((a) => /\bgone\b/.test(a))).toStrictEqual([])
     expect(told.filter((a) => /\bweb\b/.test(a)).length).toBeGreaterThan(0)
+    const again = await run(['plan', 'down', '--all', '-b', backend])
+    expect(again.out).not.toContain('no longer has')
   })
 })
 

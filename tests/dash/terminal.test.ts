@@ -67,7 +67,9 @@ describe.skipIf(!onPath('bwrap', process.env.PATH) || !onPath('tmux', process.en
       'exec sleep 600',
       '',
     ].join('\n'))
-    expect(tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '30', `sh ${quoteShArgv([script])}`).status).toBe(0)
+    // 50 rows: the launch's progress lines stay on the screen the test reads back at the end (as
+    // root, each bwrap step's line holds its root-only scan script too).
+    expect(tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '50', `sh ${quoteShArgv([script])}`).status).toBe(0)
 
     // A declared bottle, dimmed, not launched: n launches it (on this terminal), and the listing shows it.
     await waitFor('tdash')

@@ -55,6 +55,8 @@ const lifecycle = (engine: Engine): void => {
   const main = `bt-${tag}-main`
   const fresh = `bt-${tag}-fresh`
   const foreign = `bt-${tag}-foreign`
+  // Another run's bottle on the same engine (another test file's, another user's): not this run's to remove.
+  const elsewhere = `other-${tag}`
   const secretValue = `s3cret-${randomBytes(12).toString('base64url')}`
   const prompt = `You are in a bottle ${randomBytes(4).toString('hex')}.\n`
   writeFileSync(join(ws, 'prompt.md'), prompt)
@@ -77,14 +79,29 @@ const lifecycle = (engine: Engine): void => {
     ].join('\n')
   writeFileSync(join(ws, 'bottle.yaml'), manifest('hello world'))
 
+  // The engine is shared with every other test file (and anyone else using it): `ls` and
+  // `down --all` here must see this run's containers only, or down --all would remove the others'
+  // bottles behind their backs (their egress proxies then ran on). For those two, a shim of the
+  // real client first on PATH adds a name filter to `ps`; every other command goes on unchanged.
+  const realClient = spawnSync('sh', ['-c', `command -v ${engine.name}`], { encoding: 'utf8' }).stdout.trim()
+  const shim = join(root, 'shim')
+  mkdirSync(shim)
+  writeFileSync(join(shim, engine.name), [
+    '#!/bin/sh',
+    `[ "$1" = ps ] && exec ${quoteShArgv([realClient])} "$@" --filter ${quoteShArgv([`name=^/?bt-${tag}-`])}`,
+    `exec ${quoteShArgv([realClient])} "$@"`,
+    '',
+  ].join('\n'), { mode: 0o755 })
   const env = {
     ...(process.env as Record<string, string>),
     ...engine.clientEnv,
     XDG_STATE_HOME: join(root, 'state'),
     BOTTLE_TEST_SECRET: secretValue,
   }
-  const bottle = (args: readonly string[]) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+  const bottle = (args: readonly string[], scoped = false) => {
+    const r = spawnSync(process.execPath, [cli, ...args], {
+      cwd: ws, env: scoped ? { ...env, PATH: `${shim}:${process.env.PATH ?? ''}` } : env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
+    })
     return { status: r.status, stdout: r.stdout, stderr: r.stderr }
   }
   /** Runs bottle while sampling every process's argv on the machine, until it exits. */
@@ -105,7 +122,7 @@ const lifecycle = (engine: Engine): void => {
     return { status: await status, stdout, stderr, cmdlines: [...seen] }
   }
   const listed = () => {
-    const r = bottle(['ls', '-b', engine.name, '--json'])
+    const r = bottle(['ls', '-b', engine.name, '--json'], true)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const out = JSON.parse(r.stdout) as {
@@ -120,7 +137,7 @@ const lifecycle = (engine: Engine): void => {
 
   afterAll(() => {
     // Whatever a failed test left: never a container of this run on the engine afterwards.
-    client(engine, ['rm', '-f', main, fresh, foreign])
+    client(engine, ['rm', '-f', main, fresh, foreign, elsewhere])
     if (images.length > 0) client(engine, ['rmi', ...images])
     rmSync(root, { recursive: true, force: true })
   }, 180_000)
@@ -268,11 +285,15 @@ const lifecycle = (engine: Engine): void => {
       const made = client(engine, ['create', '--name', foreign, '--label', `dev.bottle.name=${main}`, tinyImage, '/marker'])
       expect(made.stderr).toBe('')
       expect(made.status).toBe(0)
-      const r = bottle(['run', 'down', '--all', '-b', engine.name, '-q'])
+      const other = client(engine, ['create', '--name', elsewhere, '--label', 'dev.bottle.managed=true', '--label', `dev.bottle.name=${elsewhere}`, tinyImage, '/marker'])
+      expect(other.status).toBe(0)
+      const r = bottle(['run', 'down', '--all', '-b', engine.name, '-q'], true)
       expect(r.stderr).toBe('')
       expect(r.status).toBe(0)
       expect(exists(main)).toBe(false)
       expect(exists(foreign)).toBe(true)
+      // The shared engine's other bottles are left: this run's down --all saw its own only.
+      expect(exists(elsewhere)).toBe(true)
       expect(listed()).toStrictEqual([])
     })
   })

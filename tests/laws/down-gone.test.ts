@@ -1,7 +1,7 @@
 /**
  * down --all and what is left of bottles the backend no longer has (removed behind bottle's back):
- * for every backend and any names, the plan removes only what is left by bottle's own marks (the
- * host proxy and state; on kubernetes the door's objects by label), never anything by the gone
+ * for every backend and any names, the plan touches only what is left by bottle's own marks (it
+ * stops the host proxy; on kubernetes removes the door's objects by label), never anything by the gone
  * bottle's name alone, leaves the listed bottles' steps as they were, and says what it removes.
  */
 import { fc, test } from '@fast-check/vitest'
@@ -45,11 +45,8 @@ describe.each(Object.keys(backends) as (keyof typeof backends)[])('down --all on
       if (backends[backend].ownProxy !== undefined) {
         expect(mine.map((s) => s.argv.join(' '))).toContainEqual(expect.stringContaining(`delete pod,service,networkpolicy -l ${egressOfLabel}=${g} --ignore-not-found`))
       } else {
-        // Stopped first, then its directory removed (the stop finds it by what is there).
-        const stop = mine.findIndex((s) => s.argv.includes('stop') && s.argv.includes(`${state(g)}/egress`))
-        const forget = mine.findIndex((s) => s.argv.at(-1) === `${state(g)}/egress` && s.argv[0] === '/bin/sh')
-        expect(stop).toBeGreaterThanOrEqual(0)
-        expect(forget).toBeGreaterThan(stop)
+        // Its proxy stopped, and nothing else: its record and log may be a live bottle's on another engine.
+        expect(mine.map((s) => s.argv.includes('stop') && s.argv.includes(`${state(g)}/egress`))).toStrictEqual([true])
       }
     }
     const said = after.notes.map((n) => ('text' in n ? n.text : '')).join('\n')
