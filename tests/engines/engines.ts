@@ -78,18 +78,26 @@ export const findEngine = (name: EngineName): Engine | string => {
 }
 
 /**
- * Declares `suite(engine)` when the engine answers; otherwise one test that says why: skipped, or,
- * where engines are required (CI), failing. Every engine test file starts here.
+ * Declares `suite(engine)` when the engine answers (and `needs`, when given, finds nothing
+ * missing); otherwise one test that says why: skipped, or, where engines are required (CI),
+ * failing. Every engine test file starts here.
  */
-export const onEngine = (name: EngineName, suite: (engine: Engine) => void): void => {
+export const onEngine = (name: EngineName, suite: (engine: Engine) => void, needs?: (engine: Engine) => string | null): void => {
   const found = findEngine(name)
-  if (typeof found !== 'string') return suite(found)
+  const missing = typeof found === 'string' ? found : (needs?.(found) ?? null)
+  if (typeof found !== 'string' && missing === null) return suite(found)
   if (enginesRequired)
-    it(`${name} engine is required (BOTTLE_REQUIRE_ENGINES=1) but ${found}`, () => {
-      throw new Error(`${name}: ${found} (env file ${envFile})`)
+    it(`${name} engine is required (BOTTLE_REQUIRE_ENGINES=1) but ${missing}`, () => {
+      throw new Error(`${name}: ${missing} (env file ${envFile})`)
     })
-  else it.skip(`${name} engine: skipped, ${found}`, () => {})
+  else it.skip(`${name} engine: skipped, ${missing}`, () => {})
 }
+
+/** For onEngine's `needs`: null when the engine's test image has git (the workspace suites run it in the bottle). */
+export const imageHasGit = (engine: Engine): string | null =>
+  client(engine, ['run', '--rm', '--entrypoint', 'git', engine.image, '--version']).status === 0
+    ? null
+    : `the test image ${engine.image} has no git: run scripts/test-engines.sh start (its image recipe copies the host's git in)`
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { onPath } from '../../src/host.js'
-import { type EngineName, client, enginesRequired, findEngine } from '../engines/engines.js'
+import { type EngineName, client, imageHasGit, onEngine } from '../engines/engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
@@ -161,28 +161,15 @@ if (onPath('bwrap', process.env.PATH) || process.env.CI !== undefined)
   suite({ backend: 'bwrap', name: `wc-${tag}`, extra: ['--network', 'open'], env: {}, cleanup: () => {} })
 else it.skip('bwrap: skipped, not on PATH', () => {})
 
-for (const engineName of ['docker', 'podman'] as const) {
-  const found = findEngine(engineName)
-  const missing = typeof found === 'string'
-    ? found
-    : client(found, ['run', '--rm', '--entrypoint', 'git', found.image, '--version']).status === 0
-      ? null
-      : `the test image ${found.image} has no git: run scripts/test-engines.sh start (its image recipe copies the host's git in)`
-  if (typeof found === 'string' || missing !== null) {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${missing ?? ''}`, () => {
-        throw new Error(missing ?? '')
-      })
-    else it.skip(`${engineName}: skipped, ${missing ?? ''}`, () => {})
-    continue
-  }
-  const name = `bt-${tag}-wc${engineName[0] ?? ''}`
-  suite({
-    backend: engineName,
-    name,
-    // The test image has no npm registry to reach: nothing to install (provision is tested elsewhere).
-    extra: ['--image', found.image, '--network', 'open', '--no-provision'],
-    env: found.clientEnv,
-    cleanup: () => void client(found, ['rm', '-f', name]),
-  })
-}
+for (const engineName of ['docker', 'podman'] as const)
+  onEngine(engineName, (found) => {
+    const name = `bt-${tag}-wc${engineName[0] ?? ''}`
+    suite({
+      backend: engineName,
+      name,
+      // The test image has no npm registry to reach: nothing to install (provision is tested elsewhere).
+      extra: ['--image', found.image, '--network', 'open', '--no-provision'],
+      env: found.clientEnv,
+      cleanup: () => void client(found, ['rm', '-f', name]),
+    })
+  }, imageHasGit)

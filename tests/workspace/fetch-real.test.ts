@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { onPath } from '../../src/host.js'
-import { type EngineName, client, enginesRequired, findEngine } from '../engines/engines.js'
+import { type EngineName, client, imageHasGit, onEngine } from '../engines/engines.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
@@ -129,28 +129,15 @@ if (onPath('bwrap', process.env.PATH) || process.env.CI !== undefined)
   suite({ backend: 'bwrap', name: `fe-${tag}`, extra: ['--network', 'open'], env: {}, owner: null, cleanup: () => {} })
 else it.skip('bwrap: skipped, not on PATH', () => {})
 
-for (const engineName of ['docker', 'podman'] as const) {
-  const found = findEngine(engineName)
-  const missing = typeof found === 'string'
-    ? found
-    : client(found, ['run', '--rm', '--entrypoint', 'git', found.image, '--version']).status === 0
-      ? null
-      : `the test image ${found.image} has no git: run scripts/test-engines.sh start (its image recipe copies the host's git in)`
-  if (typeof found === 'string' || missing !== null) {
-    if (enginesRequired)
-      it(`${engineName} is required (BOTTLE_REQUIRE_ENGINES=1) but ${missing ?? ''}`, () => {
-        throw new Error(missing ?? '')
-      })
-    else it.skip(`${engineName}: skipped, ${missing ?? ''}`, () => {})
-    continue
-  }
-  const name = `bt-${tag}-fe${engineName[0] ?? ''}`
-  suite({
-    backend: engineName,
-    name,
-    extra: ['--image', found.image, '--network', 'open'],
-    env: found.clientEnv,
-    owner: 1000,
-    cleanup: () => void client(found, ['rm', '-f', name]),
-  })
-}
+for (const engineName of ['docker', 'podman'] as const)
+  onEngine(engineName, (found) => {
+    const name = `bt-${tag}-fe${engineName[0] ?? ''}`
+    suite({
+      backend: engineName,
+      name,
+      extra: ['--image', found.image, '--network', 'open'],
+      env: found.clientEnv,
+      owner: 1000,
+      cleanup: () => void client(found, ['rm', '-f', name]),
+    })
+  }, imageHasGit)
