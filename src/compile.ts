@@ -699,7 +699,7 @@ const compileList = (backend: Backend, host: HostFacts): Plan =>
  * any directory, including ones no backend would bind.
  *
  * `gone` are bottles the backend no longer lists but of which something of bottle's is left (see
- * BackendOperation). On kubernetes the door's objects (by label) and the record are removed. With
+ * BackendOperation). On kubernetes the door's objects and the Secret (by label) and the record are removed. With
  * a host proxy, only the proxy is stopped: the state root is keyed by backend and name, not by
  * engine, so a bottle that lives on another engine (another DOCKER_HOST) looks gone from here,
  * and its launch record and proxy log are kept (its next op starts its proxy again; `down NAME`
@@ -724,11 +724,11 @@ const compileDownAll = (backend: Backend, names: readonly string[], gone: readon
   })
   const left = gone.flatMap((name) => {
     const spec = specOf(name)
-    if (backend.ownProxy !== undefined) return [...backend.ownProxy.remove(spec), forgetRecord(backend, spec, host)]
+    if (backend.ownProxy !== undefined) return [...backend.ownProxy.leftovers(spec), forgetRecord(backend, spec, host)]
     return [stopProxy(backend.name, spec, host)]
   })
   const what = backend.ownProxy !== undefined
-    ? 'its egress proxy\'s Pod, Service and NetworkPolicies (by label) and its launch record are removed'
+    ? 'its egress proxy\'s Pod, Service and NetworkPolicies and its Secret (each by bottle\'s labels) and its launch record are removed'
     : 'its egress proxy on the host is stopped, and its launch record and proxy log are kept (a bottle of that name on another engine is not lost: its next op starts the proxy again; bottle run down NAME removes them)'
   return E.right(plan('down', backend, null, host, [...listed, ...left], null, [
     info(names.length === 0

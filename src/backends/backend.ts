@@ -279,13 +279,15 @@ export interface Backend {
    * not at launch, not again on later ops. `relayStart` starts the guest's relay to it; `probe` is
    * the probe as that guest runs it; `remove` takes the proxy away, after the bottle (down of a
    * bottle with a door, and down --all, which reads no record). `list` (read-only, captured) and
-   * `parseList` find the bottles that have door objects, so that down --all also removes the door
-   * of a bottle that is gone. Absent: the host proxy (src/backends/egress.ts).
+   * `parseList` find the bottles that have door objects, so that down --all also removes what is
+   * left of a bottle that is gone: `leftovers`, found by label only (its door, and its Secret,
+   * which holds the bottle's secrets). Absent: the host proxy (src/backends/egress.ts).
    */
   readonly ownProxy?: {
     readonly relayStart: (spec: BottleSpec) => readonly string[]
     readonly probe: readonly string[]
     readonly remove: (spec: BottleSpec) => readonly Step[]
+    readonly leftovers: (spec: BottleSpec) => readonly Step[]
     readonly list: (host: HostFacts) => Step
     readonly parseList: (stdout: string) => E.Either<ListingError, readonly string[]>
   }

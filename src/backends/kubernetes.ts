@@ -398,6 +398,15 @@ const removeDoor = (spec: BottleSpec): Step[] => [
   step(`delete the egress proxy of ${spec.name} (Pod, Service, NetworkPolicies)`, kubectl(spec, 'delete', doorKinds, '-l', `${egressOfLabel}=${spec.name}`, '--ignore-not-found')),
 ]
 
+/**
+ * down --all, of a bottle whose Pod is gone: its door, and its Secret (the bottle's secrets, left
+ * in the cluster otherwise), both by bottle's labels, never by a name another tool may use.
+ */
+const removeLeftovers = (spec: BottleSpec): Step[] => [
+  ...removeDoor(spec),
+  step(`delete the Secret of ${spec.name} that bottle made (by its labels: its Pod is gone)`, kubectl(spec, 'delete', 'secret', '-l', `${managedLabel}=true,${nameLabel}=${spec.name}`, '--ignore-not-found')),
+]
+
 /** The kinds a door is made of, as kubectl get and delete take them. */
 const doorKinds = 'pod,service,networkpolicy'
 
@@ -491,6 +500,7 @@ export const kubernetes: Backend = {
     relayStart: (spec) => relayStartArgvTo({ _tag: 'service env', ...serviceEnv(spec) }),
     probe: probeArgv(defaultDirectTargets, 'pod'),
     remove: removeDoor,
+    leftovers: removeLeftovers,
     list: listDoors,
     parseList: parseDoors,
   },

@@ -418,12 +418,11 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
 
   const cluster = ['-b', 'kubernetes', '--context', 'lab', '-n', 'agents']
 
-  it('down --all removes the door of a bottle whose Pod was deleted with kubectl, beside the bottles it lists, and says so', async () => {
+  it('down --all removes the door and the Secret of a bottle whose Pod was deleted with kubectl, by label, beside the bottles it lists, and says so', async () => {
     expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     const live = ['live', ...fenced.slice(1)]
     expect((await bottle(['launch', ...live, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     deleteBehindBack('pod', 'demo')
-    deleteBehindBack('secret', 'demo-secrets')
     expect(kindsInState().filter((k) => k.includes('egress-demo'))).toStrictEqual(doorObjects)
     // The plan says what it will remove: the listed bottle, then what is left of the gone one.
     let plannedText = ''
@@ -433,33 +432,35 @@ describe('the egress door (an allow-list), against the stand-in kubectl', () => 
       env: withKnobs({ PATH: standinPath, HOME: home, BOTTLE_KUBECTL_LOG: log, BOTTLE_KUBECTL_STATE: statePath }),
     })
     expect(planned).toBe(0)
-    expect(plannedText).toContain("note: down --all: what is left of 1 bottle kubernetes no longer has (removed behind bottle's back): demo; of each, its egress proxy's Pod, Service and NetworkPolicies (by label), and its launch record are removed, and nothing found by its name alone")
+    expect(plannedText).toContain("note: down --all: what is left of 1 bottle kubernetes no longer has (removed behind bottle's back): demo; of each, its egress proxy's Pod, Service and NetworkPolicies and its Secret (each by bottle's labels) and its launch record are removed; nothing is found by its name alone")
     const r = await bottle(['down', '--all', ...cluster])
     expect(r.code).toBe(0)
-    // Everything of both is gone: the live bottle and its door, and the gone bottle's door.
+    // Everything of both is gone: the live bottle and its door, and the gone bottle's door and Secret (its token).
     expect(kindsInState()).toStrictEqual([])
-    const deletes = calls().filter((c) => verbOf(c).startsWith('delete')).slice(-4).map((c) => c.argv.slice(2).join(' '))
+    const deletes = calls().filter((c) => verbOf(c).startsWith('delete')).slice(-5).map((c) => c.argv.slice(2).join(' '))
     expect(deletes).toStrictEqual([
       'delete pod live --ignore-not-found',
       'delete secret live-secrets --ignore-not-found',
       'delete pod,service,networkpolicy -l dev.bottle.egress-of=live --ignore-not-found',
       'delete pod,service,networkpolicy -l dev.bottle.egress-of=demo --ignore-not-found',
+      'delete secret -l dev.bottle.managed=true,dev.bottle.name=demo --ignore-not-found',
     ])
     // Nothing of the gone bottle was deleted by its name alone.
     expect(deletes.filter((d) => / demo /.test(d))).toStrictEqual([])
     expect(existsSync(`${home}/.local/state/bottle/kubernetes/demo/record.json`)).toBe(false)
   })
-  it('down --all leaves objects that carry no door label, whatever their names', async () => {
+  it('down --all leaves objects that carry no label of bottle\'s, whatever their names', async () => {
     expect((await bottle(['launch', ...fenced, '--no-provision', '-q'], { TOKEN: token })).code).toBe(0)
     deleteBehindBack('pod', 'demo')
-    // Someone else's Pod named like a proxy, without bottle's label.
+    // Someone else's Pod named like a proxy, and Secret named like the bottle's, without bottle's labels.
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, { metadata: { labels?: Record<string, string> } }>
     const proxy = state['Pod/agents/egress-demo']
     state['Pod/agents/egress-other'] = { ...proxy, metadata: { ...proxy?.metadata, name: 'egress-other', labels: { app: 'other' } } } as never
+    const secret = state['Secret/agents/demo-secrets']
+    state['Secret/agents/demo-other-secrets'] = { ...secret, metadata: { ...secret?.metadata, name: 'demo-other-secrets', labels: { app: 'other' } } } as never
     writeFileSync(statePath, JSON.stringify(state))
     expect((await bottle(['down', '--all', ...cluster, '-q'])).code).toBe(0)
-    // The gone bottle's Secret is not a door object: down --all leaves it (down demo removes it).
-    expect(kindsInState()).toStrictEqual(['Pod/agents/egress-other', 'Secret/agents/demo-secrets'])
+    expect(kindsInState()).toStrictEqual(['Pod/agents/egress-other', 'Secret/agents/demo-other-secrets'])
   })
 
   it('down NAME of a bottle whose Pod was deleted with kubectl removes its door, and says what it deleted', async () => {
