@@ -55,14 +55,17 @@ describe('readBwrapFacts: the root filesystem and the state directory, as the sa
     expect(Object.getPrototypeOf(facts('x').bottle?.accounts)).toBe(null)
   })
 
-  it.skipIf(process.geteuid?.() !== 0)('as root: the system directories each sandbox scans for what only root may read: all but /usr', () => {
-    expect(facts('x').rootOnlyScan).toStrictEqual(['/etc'])
+  // Whoever runs the tests: the uid is a fact of the surroundings, so both cases run as any user.
+  const as = (uid: number, name: string | null) => readBwrapFacts({ ...readSurroundings(env), uid }, name === null ? null : { name, image: rootfs, users: ['alice'] })
+
+  it('as root: the system directories each sandbox scans for what only root may read: all but /usr', () => {
+    expect(as(0, 'x').rootOnlyScan).toStrictEqual(['/etc'])
     // No bottle named: no sandbox, nothing to scan.
-    expect(readBwrapFacts(readSurroundings(env), null).rootOnlyScan).toStrictEqual([])
+    expect(as(0, null).rootOnlyScan).toStrictEqual([])
   })
 
-  it.skipIf(process.geteuid?.() === 0)('not as root: nothing to scan (the guest cannot read what others cannot)', () => {
-    expect(facts('x').rootOnlyScan).toStrictEqual([])
+  it('not as root: nothing to scan (the guest cannot read what others cannot)', () => {
+    expect(as(1000, 'x').rootOnlyScan).toStrictEqual([])
   })
 
   it('a state directory whose home or prompt was replaced by a symlink is unsafe; a sound one is not', () => {
