@@ -119,7 +119,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   // import.meta.url (a createRequire base, rarely reached) is worked out when read, not at each start.
-  define: { 'import.meta.url': '__bottleModule.url' },
+  // import.meta.dirname is the bundle's own __dirname (dist/): src/host.ts finds the proxy bundle by it.
+  define: { 'import.meta.url': '__bottleModule.url', 'import.meta.dirname': '__dirname' },
   banner: { js: 'const __bottleModule = { get url() { return require("node:url").pathToFileURL(__filename).href } };' },
   logLevel: 'warning',
 }

@@ -8,11 +8,10 @@
  *   unusable(backends.docker, process.env)   // 'docker is not on PATH', or null
  */
 import { type Stats, accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs'
-import { homedir, tmpdir } from 'node:os'
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Backend, BackendFacts, ClusterScope, HostFacts, HostProbe, PathKind, SpecialEntry } from './backends/backend.js'
 import { isTerminal } from './stdio.js'
+import { loadBuiltin } from './builtin.js'
 import type { WorkdirFacts, WorkdirGuard } from './workdir.js'
 import { type DotGit, type GitDirFacts, gitdirOf } from './workspace-guard.js'
 import type { FetchFacts } from './fetch.js'
@@ -55,7 +54,7 @@ export const readSurroundings = (env: Env): Surroundings => ({
   uid: process.geteuid?.() ?? null,
   home: homeOf(env),
   stateRoot: stateRootOf(env),
-  tmpdir: tmpdir(),
+  tmpdir: tmpdirOf(env),
 })
 
 /** Windows has no uids; podman there runs in a VM as a rootless user. */
@@ -314,7 +313,8 @@ export const readEgressFacts = (dir: string): EgressFacts => ({
  */
 export const proxyCommand = (): EgressFacts => ({
   node: process.execPath,
-  proxyScript: proxyBundle(dirname(fileURLToPath(import.meta.url))),
+  // import.meta.dirname is __dirname in the bundle (scripts/build.mjs): no file URL made and read back.
+  proxyScript: proxyBundle(import.meta.dirname),
   proxy: 'unread',
 })
 
@@ -370,8 +370,20 @@ const isSocket = (path: string): boolean => {
   }
 }
 
-/** The user's home: $HOME when it is an absolute path, else the passwd entry's. */
-export const homeOf = (env: Env): string => (env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : homedir())
+/** The user's home: $HOME when it is an absolute path, else the passwd entry's (node:os, loaded only then). */
+export const homeOf = (env: Env): string =>
+  env.HOME !== undefined && isAbsolute(env.HOME) ? env.HOME : loadBuiltin<typeof import('node:os')>('node:os').homedir()
+
+/**
+ * os.tmpdir(), read from `env` rather than by loading node:os on every start: on POSIX, the first
+ * of TMPDIR, TMP and TEMP that is set and not empty, else /tmp, less one trailing slash (node's
+ * lib/os.js). Windows' rules are longer: there it is node's own answer.
+ */
+export const tmpdirOf = (env: Env): string => {
+  if (process.platform === 'win32') return loadBuiltin<typeof import('node:os')>('node:os').tmpdir()
+  const path = [env.TMPDIR, env.TMP, env.TEMP].find((v) => v !== undefined && v !== '') ?? '/tmp'
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+}
 
 /** What detection may read of the host (a backend's `unusable` reads nothing itself). */
 export const hostProbe = (env: Env): HostProbe => ({

@@ -11,7 +11,7 @@
  * back (newest first) when a step fails or SIGINT/SIGTERM/SIGHUP arrives. Secret values are read
  * from `hostEnv` here and handed to the spawn primitive for the backend process's environment only.
  */
-import { constants } from 'node:os'
+import { loadBuiltin } from './builtin.js'
 import { clientEnv } from './plan/client-env.js'
 import { fillJson, jsonParts } from './plan/json.js'
 import { type BackendName, type OpName, type Plan, type Stdin, type Stdio, type Step, absurd, launchIdShown, secretSource, stepUsesLaunchId, withLaunchId } from './plan/types.js'
@@ -248,7 +248,9 @@ export const redact = (text: string, names: readonly string[], hostEnv: RunConte
     .sort((a, b) => b[1].length - a[1].length)
     .reduce((t, [name, form]) => t.split(form).join(`<secret ${name}>`), text)
 
-const signalExitCode = (signal: string): number => 128 + (constants.signals[signal as NodeJS.Signals] ?? 0)
+// node:os only when a signal is to be told as an exit code: not a cost of every start.
+const signalNumber = (signal: NodeJS.Signals): number => loadBuiltin<typeof import('node:os')>('node:os').constants.signals[signal] ?? 0
+const signalExitCode = (signal: string): number => 128 + signalNumber(signal as NodeJS.Signals)
 
 /** How long a step stopped at its time limit, or by a forced interrupt, gets to exit after SIGTERM, before SIGKILL. */
 const killAfterMs = 2000
@@ -431,7 +433,7 @@ export const interpret = async (plan: Plan, given: RunContext, spawn: Spawn): Pr
   const captured: string[] = []
   const hasCapture = plan.steps.some((s) => s.stdio === 'capture')
   const done = (code: number): Outcome => (hasCapture ? { _tag: 'exited', code, captured } : { _tag: 'exited', code })
-  const interruptedCode = (): number => 128 + (interrupted === null ? 0 : (constants.signals[interrupted] ?? 0))
+  const interruptedCode = (): number => 128 + (interrupted === null ? 0 : signalNumber(interrupted))
   const total = plan.steps.length
   try {
     for (const [i, s] of plan.steps.entries()) {

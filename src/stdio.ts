@@ -9,7 +9,7 @@
  *   writeAll(1, 'plan …\n')        // every byte, or throws (EPIPE when the reader has gone)
  */
 import { fstatSync, writeSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { loadBuiltin } from './builtin.js'
 
 // Linux's device numbers (the kernel's Documentation/admin-guide/devices.txt): character major 1
 // is the memory devices (/dev/null, /dev/zero, /dev/full, /dev/random, …), never a terminal;
@@ -43,9 +43,8 @@ export const isTerminal = (fd: number): boolean => {
   return ttyIsatty(fd)
 }
 
-// node:tty loaded only for the rare character device the numbers above do not answer (node:module
-// is loaded at every node start; process.getBuiltinModule is newer than node 20.0).
-const ttyIsatty = (fd: number): boolean => (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd)
+// node:tty loaded only for the rare character device the numbers above do not answer.
+const ttyIsatty = (fd: number): boolean => loadBuiltin<typeof import('node:tty')>('node:tty').isatty(fd)
 
 // A descriptor another process made non-blocking can refuse a write for a moment (EAGAIN):
 // wait a millisecond and write the rest, as node's own synchronous stdout does.

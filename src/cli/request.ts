@@ -1,17 +1,18 @@
 /**
  * argv → what the user asked for: a Request, help, the version, or one line saying why the
  * argv is invalid. Pure: it reads nothing but argv, and the ops table (ops.ts) is its only
- * grammar. node:util's parseArgs splits the words (`--flag=value`, `-bdocker`, short groups,
- * `--`); this module decides what each word means, so that every refusal is bottle's own line.
+ * grammar. words.ts splits the words as node:util's parseArgs would (`--flag=value`, `-bdocker`,
+ * short groups, `--`); this module decides what each word means, so that every refusal is bottle's
+ * own line.
  *
  *   parseRequest(['plan', 'agent', 'demo', '-b', 'docker', '--', '-p', 'hi'])
  *   // { _tag: 'request', request: { mode: 'plan', op: 'agent', positional: ['demo', '-p', 'hi'], flags: { backend: 'docker', … } } }
  *   parseRequest(['run', 'ls', '--workdir', '.'])
  *   // { _tag: 'invalid', message: "unknown option '--workdir': run ls does not take it (bottle run ls --help)" }
  */
-import { parseArgs } from 'node:util'
 import { oneLine, show } from '../plan/errors.js'
 import type { OpName } from '../plan/types.js'
+import { type OptionKinds, tokenize } from './words.js'
 import { type FlagDoc, type FlagName, type Mode, argsUsage, flagDocs, flagsOf, isOpName, modes, opList, ops } from './ops.js'
 
 // -------------------------------------------------------------------------------------------------
@@ -121,16 +122,14 @@ const parseMode = (mode: Mode, words: readonly string[]): Parsed => {
 // one operation
 // -------------------------------------------------------------------------------------------------
 
-type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>
-
 /**
- * What parseArgs is told: every flag of the table, whichever operation this is, so that a value
+ * What the words are read against: every flag of the table, whichever operation this is, so that a value
  * is taken as the value of its flag even where the flag is then refused (`ls --workdir .` is one
  * unknown option, not also a stray argument). `--no-tty` is a switch of its own.
  */
-const parseArgsOptions: ParseArgsOptions = Object.fromEntries([
+export const optionKinds: OptionKinds = Object.fromEntries([
   ...Object.entries(flagDocs as Record<string, FlagDoc>).flatMap(([name, d]) => [
-    [name, { type: d.value === undefined ? 'boolean' : 'string', ...(d.short === undefined ? {} : { short: d.short }), ...(d.multiple === true ? { multiple: true } : {}) }],
+    [name, { type: d.value === undefined ? 'boolean' : 'string', ...(d.short === undefined ? {} : { short: d.short }) }],
     ...(d.negatable === true ? [[`no-${name}`, { type: 'boolean' }]] : []),
   ]),
   ['help', { type: 'boolean', short: 'h' }],
@@ -144,11 +143,11 @@ const isFlagName = (s: string): s is FlagName => Object.hasOwn(flagDocs, s)
 type Words = { readonly _tag: 'words'; readonly values: Record<string, string | boolean | string[]>; readonly positional: string[] }
 
 /**
- * Not strict: parseArgs would throw its own multi-line messages; here every token is checked
- * against the flags `taken`, in order. `where` names the command in messages (`run exec`).
+ * Every token is checked against the flags `taken`, in order, so that each refusal is one line of
+ * bottle's own. `where` names the command in messages (`run exec`).
  */
 const readWords = (words: readonly string[], taken: ReadonlySet<string>, where: string, onHelp: () => Parsed): Words | Parsed => {
-  const { tokens } = parseArgs({ args: [...words], options: parseArgsOptions, strict: false, allowPositionals: true, tokens: true })
+  const tokens = tokenize(words, optionKinds)
   // Help wins over every other word before `--`, as `git` and commander have it.
   if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return onHelp()
   const values: Record<string, string | boolean | string[]> = {}
