@@ -1,9 +1,10 @@
 /**
  * What the built `bottle plan agent` loads when a bottle.yaml with env entries sits beside it (the
- * usual case). Start-up is measured in `npm run bench`, not here; this keeps out, by name, the two
- * loads the bundle avoids: node's ES module loader (scripts/build.mjs emits CommonJS) and
- * node:crypto (src/plan/hash.ts hashes the env entries itself). Read from node's own list of loaded
- * built-ins, by a preload, on exit.
+ * usual case). Start-up is measured in `npm run bench`, not here; this keeps out, by name, the
+ * loads the bundle avoids: node's ES module loader (scripts/build.mjs emits CommonJS), node:crypto
+ * (src/plan/hash.ts hashes the env entries itself), and node:os, node:module and node:util's
+ * parseArgs, each a millisecond or more of a start (src/builtin.ts, src/cli/words.ts). Read from
+ * node's own list of loaded built-ins, by a preload, on exit.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -15,7 +16,7 @@ import { writeRecordOf } from '../records.js'
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'bottle.js')
 
-it('plan agent with a manifest loads neither the ES module loader nor node:crypto', () => {
+it('plan agent with a manifest loads no ES module loader, node:crypto, node:os, node:module or parseArgs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-loads-'))
   const preload = join(dir, 'loaded.cjs')
   writeFileSync(preload, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)))\n")
@@ -30,7 +31,7 @@ it('plan agent with a manifest loads neither the ES module loader nor node:crypt
   // The plan is the one from the manifest: its env entry is in it.
   expect(r.stdout).toContain('CI=1')
   const loaded = JSON.parse(r.stderr) as string[]
-  expect(loaded.filter((m) => /^NativeModule (crypto|internal\/modules\/esm\/(module_job|translators))$/.test(m))).toStrictEqual([])
+  expect(loaded.filter((m) => /^NativeModule (crypto|os|module|internal\/util\/parse_args\/parse_args|internal\/modules\/esm\/(module_job|translators))$/.test(m))).toStrictEqual([])
   // The check itself can see a built-in when one is loaded.
   expect(loaded).toContain('NativeModule fs')
 })
