@@ -84,12 +84,13 @@ const makeWorkdirScript = '[ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$
 const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
 
 /** `kubectl [--context=C] [--namespace=N] ARGS…`: one word per flag, so a context can be any text. */
-const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
-  'kubectl',
-  ...(where.context === null ? [] : [`--context=${where.context}`]),
-  ...(where.namespace === null ? [] : [`--namespace=${where.namespace}`]),
-  ...args,
-]
+const kubectl = (where: ClusterScope, ...args: string[]): string[] => {
+  const argv = ['kubectl']
+  if (where.context !== null) argv.push(`--context=${where.context}`)
+  if (where.namespace !== null) argv.push(`--namespace=${where.namespace}`)
+  for (const a of args) argv.push(a)
+  return argv
+}
 
 /**
  * What marks the Secret as bottle's: it is no bottle, so it records no spec. The launch id label
@@ -504,28 +505,22 @@ export const kubernetes: Backend = {
     list: listDoors,
     parseList: parseDoors,
   },
-  exec: (spec, intent) => ({
-    framing: [
-      ...kubectl(spec, 'exec'),
-      ...(intent.stdin ? ['-i'] : []),
-      ...(intent.tty ? ['-t'] : []),
-      '-c', containerName,
-      spec.name,
-      '--',
-      'runuser', '-u', intent.user, '--',
-      // runuser without -l keeps the env, so the Pod's secrets are there; a step meant to run
-      // without them (plumbing) drops them here.
-      'env',
-      ...spec.secrets.filter((k) => !intent.secrets.includes(k)).flatMap((k) => ['-u', k]),
-      `HOME=${intent.home}`,
-      `USER=${intent.user}`,
-      ...intent.env.map(([k, v]) => `${k}=${v}`),
-      // By path: env has just set the user's PATH, which need not lead to a shell.
-      '/bin/sh', '-c', cdScript, 'bottle', intent.cwd,
-    ],
+  exec: (spec, intent) => {
+    // Pushed word by word: a launch frames eight guest steps here (see docker's exec).
+    const framing = kubectl(spec, 'exec')
+    if (intent.stdin) framing.push('-i')
+    if (intent.tty) framing.push('-t')
+    framing.push('-c', containerName, spec.name, '--', 'runuser', '-u', intent.user, '--', 'env')
+    // runuser without -l keeps the env, so the Pod's secrets are there; a step meant to run
+    // without them (plumbing) drops them here.
+    for (const k of spec.secrets) if (!intent.secrets.includes(k)) framing.push('-u', k)
+    framing.push(`HOME=${intent.home}`, `USER=${intent.user}`)
+    for (const [k, v] of intent.env) framing.push(`${k}=${v}`)
+    // By path: env has just set the user's PATH, which need not lead to a shell.
+    framing.push('/bin/sh', '-c', cdScript, 'bottle', intent.cwd)
     // kubectl needs the host's KUBECONFIG, HOME and PATH (auth plugins); no secret goes to it.
-    env: inheritEnv,
-  }),
+    return { framing, env: inheritEnv }
+  },
   copyIn,
   // Pod first: it uses the Secret. `--ignore-not-found` makes a missing object a success.
   down: (spec) => [deletePod(spec), deleteSecret(spec)],
