@@ -66,7 +66,7 @@ import {
   userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
-import { type Door, doorOf, relayStartArgvTo, unreadEgressFacts } from './egress.js'
+import { type Door, allowArgs, doorOf, relayStartArgvTo, unreadEgressFacts } from './egress.js'
 import { defaultDirectTargets, probeArgv, relayPort } from '../egress/probe.js'
 
 /** The Pod's one container; every exec and cp names it. */
@@ -345,7 +345,7 @@ const proxyPodManifest = (spec: BottleSpec, door: Door): Json => ({
       {
         name: proxyContainer,
         image: proxyImage,
-        command: ['/bin/sh', '-c', waitThenServe, 'sh', ...door.allow.flatMap((a) => ['--allow', a])],
+        command: ['/bin/sh', '-c', waitThenServe, 'sh', ...allowArgs(door.allow)],
         ports: [{ containerPort: relayPort, protocol: 'TCP' }],
         readinessProbe: { tcpSocket: { port: relayPort }, periodSeconds: 2 },
         volumeMounts: [{ name: 'proxy', mountPath: proxyDir }],
