@@ -133,8 +133,7 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
 }
 
 /** The proxy again, before an op that uses the bottle, when it is not running (after a reboot). */
-export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: HostFacts): Step[] => {
-  const door = doorOf(spec)
+export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, door: Door | null, host: HostFacts): Step[] => {
   const facts = factsOf(host)
   return door !== null && facts.proxy === 'stopped' ? [startProxy(backend, spec, door, host, false)] : []
 }
