@@ -102,10 +102,12 @@ const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nam
  * What launch puts on the Pod: the name and the 12-digit spec hash fit a label's 63 characters,
  * and so does the 16-digit launch id (an empty slot here, as on the Secret).
  */
-const podMetadata = (spec: BottleSpec): Json => ({
-  name: spec.name,
-  labels: { ...Object.fromEntries(launchLabels(spec, kubernetes.defaultImage)), [launchIdLabel]: '' },
-})
+const podMetadata = (spec: BottleSpec): Json => {
+  const labels: Record<string, string> = {}
+  for (const [k, v] of launchLabels(spec, kubernetes.defaultImage)) labels[k] = v
+  labels[launchIdLabel] = ''
+  return { name: spec.name, labels }
+}
 
 /** Where the run's launch id goes in the Pod's and the Secret's JSON. */
 const launchIdSlot = ['metadata', 'labels', launchIdLabel] as const
