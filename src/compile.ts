@@ -479,12 +479,18 @@ const compileOnBottle = (
 ): Checked<Plan> => {
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
-  // down takes a bottle away whatever its env says.
-  // The door, once per compile: the checks below return the spec they were given, whose network is the door's.
-  const door = doorOf(checkedSpec.right)
-  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend, s, host))(checkDoor(checkedSpec.right, door))
-  if (E.isLeft(doorChecked)) return doorChecked
-  const spec = doorChecked.right
+  let spec = checkedSpec.right
+  // The door, once per compile: the checks below refuse a spec or pass it on as it is.
+  const door = doorOf(spec)
+  // down takes a bottle away whatever its env says. (Two plain checks: fp-ts's dual flatMap
+  // copies its arguments on every call.)
+  if (op._tag !== 'down') {
+    const doorChecked = checkDoor(spec, door)
+    if (E.isLeft(doorChecked)) return doorChecked
+    const authChecked = checkAuth(backend, doorChecked.right, host)
+    if (E.isLeft(authChecked)) return authChecked
+    spec = authChecked.right
+  }
   // Every op on a live bottle with a door starts by making sure the door is there (after a reboot).
   const again = op._tag === 'launch' || op._tag === 'down' || op._tag === 'update' ? [] : doorAgain(backend, spec, door, host)
   switch (op._tag) {
