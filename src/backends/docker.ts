@@ -132,7 +132,8 @@ export const containerBackend = (cli: ContainerCli): Backend => {
   // image entrypoint, a mount the engine refuses) would be left behind by a failed `run`, whose
   // own undo never runs. Split, the failed start undoes the create.
   const create = (spec: BottleSpec, host: HostFacts, guest: GuestStep, door: readonly Step[]): Step[] => {
-    const labels = launchLabels(spec, backend.defaultImage).flatMap(([k, v]) => ['--label', `${k}=${v}`])
+    const labels: string[] = []
+    for (const [k, v] of launchLabels(spec, backend.defaultImage)) labels.push('--label', `${k}=${v}`)
     const argv = [
       bin, 'create',
       '--name', spec.name,
