@@ -10,7 +10,8 @@
  * 4. The same on docker (the engine in $BOTTLE_ENGINES_ENV, else /tmp/bottle-engines/env;
  *    skipped, and said, when it does not answer).
  * 5. Launch plans per second ÷ agent plans per second, per backend, compiled in-process, in
- *    alternating slices (the ratio is the median of adjacent pairs': steady under shared load).
+ *    alternating slices (the ratio is the median of adjacent pairs': steady under shared load);
+ *    beside it, CPU µs per compiled step of each (per plan ÷ the plan's top-level steps).
  * 6. The dashboard with 200 bottles: key press → drawn frame, and processes per refresh (bench/dash.ts).
  *
  * The bottles of rows 3 and 4 are launched for real under a state root of the bench's own, with
@@ -259,11 +260,15 @@ const throughput = (seconds: number): void => {
     const defaults = benchSpec()
     const usable = [agentOp, launchOp].every((op) => E.isRight(compile(backend, defaults, op, hostFor(op))))
     const spec = usable ? defaults : benchSpec({ mode: 'open' })
-    for (const op of [agentOp, launchOp]) {
+    // Steps per plan (the top-level ones: an undo is part of its step), for the per-step figure.
+    const stepsOf = (op: BottleOperation): number => {
       // A Left is a fast path, not a plan: make sure the figure is for compiling one.
       const once = compile(backend, spec, op, hostFor(op))
       if (E.isLeft(once)) throw new Error(`${backend.name} ${op._tag}: ${once.left.message}`)
+      return once.right.steps.length
     }
+    const agentSteps = stepsOf(agentOp)
+    const launchSteps = stepsOf(launchOp)
     // One untimed pair first: the JIT's first optimizations land in it.
     slice(backend, spec, agentOp)
     slice(backend, spec, launchOp)
@@ -278,8 +283,11 @@ const throughput = (seconds: number): void => {
       ratios.push(l / a)
     }
     const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
+    // CPU µs per plan ÷ its steps: whether launch's steps cost more than agent's one, or are just more.
+    const perStep = (perSecond: number, steps: number): string => `${(1e6 / perSecond / steps).toFixed(2)} µs × ${steps}`
     console.log(
       `  ${backend.name.padEnd(10)} agent ${fmt(median(agent))}/s  launch ${fmt(median(launch))}/s  launch ÷ agent ${median(ratios).toFixed(2)} (pairs ${spread})   (goal >= 0.5)` +
+        `   per step: agent ${perStep(median(agent), agentSteps)}, launch ${perStep(median(launch), launchSteps)}` +
         (usable ? '' : '   [network: open: the default egress allow-list does not compile on this backend yet]'),
     )
   }

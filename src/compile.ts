@@ -44,7 +44,7 @@ import { type BottleSpec, defaultUser, noResources } from './bottle-spec/spec.js
 import { noLimits } from './bottle-spec/limits.js'
 import { defaultProvision } from './bottle-spec/provision.js'
 import { type Checked, absolutePath, agentArg, bottleName, homeOf, script, userName } from './bottle-spec/validate.js'
-import { doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
+import { type Door, doorOf, forgetProxy, networkNote, proxyEnv, proxyEnvKeys, proxyIfStopped, relayStartArgv, startProxy, stopProxy } from './backends/egress.js'
 import { probeArgv } from './egress/probe.js'
 import { type RootGuestStep, provisionOf } from './provision.js'
 import { checkAuth, compileAuthImport, prepareSharedAuth, signInNote } from './auth.js'
@@ -126,6 +126,7 @@ const agentEnv = (spec: BottleSpec): GuestIntent['env'] =>
 /** The intent of a user-facing guest command: the spec's user, env, secrets and workdir. */
 const userIntent = (
   spec: BottleSpec,
+  door: Door | null,
   argv: readonly string[],
   io: { tty: boolean; stdin: boolean; user?: string; env?: GuestIntent['env'] },
 ): GuestIntent => {
@@ -134,7 +135,7 @@ const userIntent = (
     user,
     home: homeOf(user),
     // A bottle with a door: every command is told where the door is (checkDoor keeps these keys out of the spec's env).
-    env: [...(io.env ?? spec.env), ...(doorOf(spec) === null ? [] : proxyEnv)],
+    env: door === null ? (io.env ?? spec.env) : [...(io.env ?? spec.env), ...proxyEnv],
     secrets: spec.secrets,
     cwd: spec.workdir,
     argv,
@@ -270,8 +271,8 @@ const hostSource = (what: string, path: string, host: HostFacts): Checked<'file'
  * With an allow-list the proxy is the only way out: a proxy variable in the bottle's own env
  * would point the agent elsewhere (or nowhere), so it is refused, not overridden.
  */
-const checkDoor = (spec: BottleSpec): Checked<BottleSpec> => {
-  if (doorOf(spec) === null) return E.right(spec)
+const checkDoor = (spec: BottleSpec, door: Door | null): Checked<BottleSpec> => {
+  if (door === null) return E.right(spec)
   const clash = spec.env.find(([k]) => proxyEnvKeys.has(k))
   return clash === undefined
     ? E.right(spec)
@@ -282,10 +283,10 @@ const checkDoor = (spec: BottleSpec): Checked<BottleSpec> => {
  * What an op on a launched bottle with a door runs first when the host proxy is not running
  * (after a reboot): the proxy, and where the relay outlives a command, the relay in the guest.
  */
-const doorAgain = (backend: Backend, spec: BottleSpec, host: HostFacts): Step[] => {
+const doorAgain = (backend: Backend, spec: BottleSpec, door: Door | null, host: HostFacts): Step[] => {
   // A proxy of the backend's own is restarted by the backend (the kubelet restarts a proxy Pod).
   if (backend.ownProxy !== undefined) return []
-  const proxy = proxyIfStopped(backend.name, spec, host)
+  const proxy = proxyIfStopped(backend.name, spec, door, host)
   if (proxy.length === 0 || backend.relayPerCommand === true) return proxy
   return [...proxy, rootStep(backend, spec, host)('start the relay to the egress proxy in the bottle (127.0.0.1:3128)', relayStartArgv)]
 }
@@ -478,13 +479,20 @@ const compileOnBottle = (
 ): Checked<Plan> => {
   const checkedSpec = backend.checkSpec(rawSpec, op._tag, host)
   if (E.isLeft(checkedSpec)) return checkedSpec
-  // down takes a bottle away whatever its env says.
-  const doorChecked = op._tag === 'down' ? checkedSpec : E.flatMap((s: BottleSpec) => checkAuth(backend, s, host))(checkDoor(checkedSpec.right))
-  if (E.isLeft(doorChecked)) return doorChecked
-  const spec = doorChecked.right
+  let spec = checkedSpec.right
+  // The door, once per compile: the checks below refuse a spec or pass it on as it is.
   const door = doorOf(spec)
+  // down takes a bottle away whatever its env says. (Two plain checks: fp-ts's dual flatMap
+  // copies its arguments on every call.)
+  if (op._tag !== 'down') {
+    const doorChecked = checkDoor(spec, door)
+    if (E.isLeft(doorChecked)) return doorChecked
+    const authChecked = checkAuth(backend, doorChecked.right, host)
+    if (E.isLeft(authChecked)) return authChecked
+    spec = authChecked.right
+  }
   // Every op on a live bottle with a door starts by making sure the door is there (after a reboot).
-  const again = op._tag === 'launch' || op._tag === 'down' || op._tag === 'update' ? [] : doorAgain(backend, spec, host)
+  const again = op._tag === 'launch' || op._tag === 'down' || op._tag === 'update' ? [] : doorAgain(backend, spec, door, host)
   switch (op._tag) {
     case 'launch': {
       const checked = checkAgent(spec, { prompt: true, resume: false, runs: false })
@@ -549,7 +557,7 @@ const compileOnBottle = (
       const tail = resume ? resumeTail(backend, spec, args.right) : agentTail(backend, spec, args.right)
       const cmd = spec.agent.command
       const title = resume ? `resume ${cmd}'s last session as ${spec.user}, or start one` : `run ${cmd} as ${spec.user}`
-      const intent = userIntent(spec, tail, { tty, stdin: true, env: agentEnv(spec) })
+      const intent = userIntent(spec, door, tail, { tty, stdin: true, env: agentEnv(spec) })
       if (op._tag !== 'attach')
         return E.right(plan(op._tag, backend, spec, host, [...again, commandStep(backend, spec, host, title, intent, { stdio: 'terminal' })], again.length, [networkNote(spec), signInNote(backend.name, spec, host)]))
       // In a pane the agent is the pane's own process: tmux signals it, and no run id is filled.
@@ -561,14 +569,14 @@ const compileOnBottle = (
       const user = op.user === null ? E.right(spec.user) : userName(op.user)
       if (E.isLeft(user)) return user
       // stdin is passed on, as for agent (`-i`): `echo data | bottle run exec demo 'wc -c'`.
-      const intent = userIntent(spec, ['sh', '-c', body.right], { tty: false, stdin: true, user: user.right })
+      const intent = userIntent(spec, door, ['sh', '-c', body.right], { tty: false, stdin: true, user: user.right })
       const run = commandStep(backend, spec, host, `run the script as ${user.right}`, intent, { stdio: 'terminal' })
       return E.right(plan('exec', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }
     case 'shell': {
       // Like agent: a TTY iff stdin is a terminal, stdin passed on, the spec's user, env and cwd
       // (not the agent profile's root env: the shell is not the agent).
-      const intent = userIntent(spec, ['sh', '-c', shellScript, 'sh'], { tty: op.tty ?? host.stdinIsTTY, stdin: true })
+      const intent = userIntent(spec, door, ['sh', '-c', shellScript, 'sh'], { tty: op.tty ?? host.stdinIsTTY, stdin: true })
       const run = commandStep(backend, spec, host, `open a shell as ${spec.user}`, intent, { stdio: 'terminal' })
       return E.right(plan('shell', backend, spec, host, [...again, run], again.length, [networkNote(spec)]))
     }

@@ -19,7 +19,7 @@ import { type Door, proxyEnv, startProxy } from './backends/egress.js'
 import { type AgentInstall, agentInstalls } from './bottle-spec/provision.js'
 import type { BottleSpec } from './bottle-spec/spec.js'
 import type { Checked } from './bottle-spec/validate.js'
-import { formatEntry, mergeEntries } from './egress/policy.js'
+import { formatEntry, mergeEntries, privateSuffix } from './egress/policy.js'
 import { compileError, show } from './plan/errors.js'
 import { type GuestIntent, type Note, type Step, info } from './plan/types.js'
 
@@ -62,7 +62,8 @@ const installOf = (spec: BottleSpec): AgentInstall | null =>
 // the steps
 // -------------------------------------------------------------------------------------------------
 
-const sameHostPort = (a: string, b: string): boolean => a.replace(/\/private$/, '') === b.replace(/\/private$/, '')
+/** An entry's text without its `/private` mark: two entries with the same one name the same host and port. */
+const hostPort = (entry: string): string => (entry.endsWith(privateSuffix) ? entry.slice(0, -privateSuffix.length) : entry)
 
 /**
  * What a launch runs to provision the bottle. bwrap (hostBinaries) runs the host's own binaries, read-only: it
@@ -109,7 +110,12 @@ export const provisionOf = (backend: Backend, spec: BottleSpec, host: HostFacts,
     return E.right({ steps, proxyDoor: door, notes: [...notes, info(`provision: on ${backend.name} the egress proxy is the cluster's: the provision steps get the bottle's own allow-list only (${install === null ? 'no registry is added' : `add ${formatEntry(install.registry)} to network.allow if the image lacks ${spec.agent.command}`})`)] })
   }
   const wanted = mergeEntries([install === null ? [] : [install.registry], p.allow]).map(formatEntry)
-  const extra = wanted.filter((w) => !door.allow.some((a) => sameHostPort(a, w) && (a === w || !w.endsWith('/private'))))
+  // Each door entry's host and port once, not again for every entry it is compared with.
+  const doorHostPorts = door.allow.map(hostPort)
+  const extra = wanted.filter((w) => {
+    const hp = hostPort(w)
+    return !door.allow.some((a, i) => doorHostPorts[i] === hp && (a === w || !w.endsWith(privateSuffix)))
+  })
   if (extra.length === 0) return E.right({ steps, proxyDoor: door, notes })
   const close: Step = {
     ...startProxy(backend.name, spec, door, host, false),
@@ -117,7 +123,7 @@ export const provisionOf = (backend: Backend, spec: BottleSpec, host: HostFacts,
   }
   return E.right({
     steps: [...steps, close],
-    proxyDoor: { allow: [...door.allow.filter((a) => !extra.some((x) => sameHostPort(a, x))), ...extra] },
+    proxyDoor: { allow: [...door.allow.filter((_, i) => !extra.some((x) => hostPort(x) === doorHostPorts[i])), ...extra] },
     notes: [...notes, info(`provision: the egress proxy also lets through ${extra.join(', ')} while the provision steps run, and is started again with the bottle's own list before the agent runs`)],
   })
 }

@@ -244,6 +244,9 @@ const sharesNet = (spec: BottleSpec): boolean => spec.network.mode === 'host'
  */
 const freshDirs = ['/tmp', '/run', '/var', '/home', '/root', '/mnt', '/media', '/srv'] as const
 
+/** `--tmpfs D` for each fresh directory: the same words in every sandbox, built once. */
+const freshTmpfs: readonly string[] = freshDirs.flatMap((d) => ['--tmpfs', d])
+
 /**
  * The root the guest sees: bwrap starts from an empty tmpfs, and this is all that goes in it,
  * read-only: the allow-listed system directories of the rootfs (`image`, else the host's `/`,
@@ -257,15 +260,17 @@ const freshDirs = ['/tmp', '/run', '/var', '/home', '/root', '/mnt', '/media', '
 const rootMounts = (spec: BottleSpec, facts: BwrapFacts): string[] => {
   const rootfs = spec.image ?? bwrap.defaultImage
   const source = (path: string): string => (rootfs === '/' ? path : `${rootfs}${path}`)
-  return [
-    ...facts.system.flatMap((e) => (e.kind === 'dir' ? ['--ro-bind', source(e.path), e.path] : ['--symlink', e.target, e.path])),
-    ...(facts.rootOnlyScan.length === 0 ? [] : masksFromFd),
-    '--dev', '/dev',
-    '--proc', '/proc',
-    ...freshDirs.flatMap((d) => ['--tmpfs', d]),
-    // systemd-resolved's resolv.conf lives under /run: only a sandbox with a network needs it.
-    ...(sharesNet(spec) && facts.resolvConf !== null ? ['--ro-bind-try', facts.resolvConf, facts.resolvConf] : []),
-  ]
+  // Pushed word by word: every guest step of a plan frames its own sandbox.
+  const argv: string[] = []
+  for (const e of facts.system) {
+    if (e.kind === 'dir') argv.push('--ro-bind', source(e.path), e.path)
+    else argv.push('--symlink', e.target, e.path)
+  }
+  if (facts.rootOnlyScan.length > 0) argv.push(...masksFromFd)
+  argv.push('--dev', '/dev', '--proc', '/proc', ...freshTmpfs)
+  // systemd-resolved's resolv.conf lives under /run: only a sandbox with a network needs it.
+  if (sharesNet(spec) && facts.resolvConf !== null) argv.push('--ro-bind-try', facts.resolvConf, facts.resolvConf)
+  return argv
 }
 
 /**
@@ -382,18 +387,16 @@ const guestEnv = (intent: GuestIntent, facts: BwrapFacts): { process: ProcessEnv
     ['PATH', guestPath(intent.home)],
     ['TERM', intent.tty ? facts.term : null],
   ]
-  const plainVars: [string, string][] = [
-    ['HOME', intent.home],
-    ['USER', intent.user],
-    ...defaults.flatMap(([k, v]): [string, string][] => (v === null || given.has(k) ? [] : [[k, v]])),
-    ...intent.env.map(([k, v]): [string, string] => [k, v]),
-  ]
+  // `--setenv K V`, pushed word by word: every guest step of a plan builds its own.
+  const setenv = ['--setenv', 'HOME', intent.home, '--setenv', 'USER', intent.user]
+  for (const [k, v] of defaults) if (v !== null && !given.has(k)) setenv.push('--setenv', k, v)
+  for (const [k, v] of intent.env) setenv.push('--setenv', k, v)
   const vars: EnvVar[] = [
     ...(intent.secrets.includes('PATH') ? [] : [plain('PATH', bwrapProcessPath)]),
     ...(intent.tty ? [plain('SHELL', ptyShell)] : []),
     ...intent.secrets.map((n) => (intent.tty && n === 'SHELL' ? secretAs(shellSecretAlias, n) : secret(n))),
   ]
-  return { process: { inheritHost: false, vars }, setenv: plainVars.flatMap(([k, v]) => ['--setenv', k, v]) }
+  return { process: { inheritHost: false, vars }, setenv }
 }
 
 /** The framing, env and wrapper that run `intent` in the bottle. */

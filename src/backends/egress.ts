@@ -32,6 +32,13 @@ export interface Door {
 export const doorOf = (spec: BottleSpec): Door | null =>
   spec.network.mode === 'egress' ? { allow: spec.network.allow.map(formatEntry) } : null
 
+/** `--allow A --allow B …`: how the proxy takes its allow-list (a loop: a launch builds it up to three times). */
+export const allowArgs = (allow: readonly string[]): string[] => {
+  const args: string[] = []
+  for (const a of allow) args.push('--allow', a)
+  return args
+}
+
 /**
  * Where the bottle's host proxy stands, read once at the CLI edge (src/egress/state.ts: a pidfile,
  * /proc and the proxy's directory; no process started):
@@ -118,7 +125,7 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
   const dir = egressDir(backend, spec, host)
   return step(
     `start the egress proxy of ${spec.name}: ${door.allow.length} allowed (${dir}/egress.log logs each decision)`,
-    [node, proxyScript, 'start', '--dir', dir, ...door.allow.flatMap((a) => ['--allow', a])],
+    [node, proxyScript, 'start', '--dir', dir, ...allowArgs(door.allow)],
     // The interpreter runs undo steps newest first, the last of a list first: the stop runs before
     // the directory it finds the proxy's pidfile in is removed.
     { env: proxyProcessEnv, ...(undo ? { undo: [forgetProxy(backend, spec, host), stopProxy(backend, spec, host)] } : {}) },
@@ -126,8 +133,7 @@ export const startProxy = (backend: BackendName, spec: BottleSpec, door: Door, h
 }
 
 /** The proxy again, before an op that uses the bottle, when it is not running (after a reboot). */
-export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, host: HostFacts): Step[] => {
-  const door = doorOf(spec)
+export const proxyIfStopped = (backend: BackendName, spec: BottleSpec, door: Door | null, host: HostFacts): Step[] => {
   const facts = factsOf(host)
   return door !== null && facts.proxy === 'stopped' ? [startProxy(backend, spec, door, host, false)] : []
 }
@@ -166,30 +172,40 @@ const upstreamFromEnv = (hostVar: string, portVar: string): string[] => {
  * and exit 127. The relay's streams are /dev/null, so a backend client that waits for the
  * command's output (docker exec) does not wait for the relay too.
  */
-export const relayStartScriptTo = (upstream: RelayUpstream): string => {
-  const viaSocket = upstream._tag === 'socket'
-  const nodeRelay = viaSocket ? quoteShArgv(relayNodeArgv(upstream.path)) : `${quoteShArgv(relayNodeWords)} "$up"`
-  const socatRelay = viaSocket ? quoteShArgv(relaySocatArgv(upstream.path)) : `socat TCP-LISTEN:${relayPort},bind=${relayHost},reuseaddr,fork "TCP:$up"`
-  return [
-    `listening() { grep -qF '${listeningLine}' /proc/net/tcp 2>/dev/null; }`,
-    ...(viaSocket ? [] : upstreamFromEnv(upstream.hostVar, upstream.portVar)),
-    'if ! listening; then',
-    '  if command -v node >/dev/null 2>&1; then',
-    `    ${nodeRelay} </dev/null >/dev/null 2>&1 &`,
-    '  elif command -v socat >/dev/null 2>&1; then',
-    `    ${socatRelay} </dev/null >/dev/null 2>&1 &`,
-    '  else',
-    `    echo "bottle: the bottle has neither node nor socat, one of which must run the relay to the egress proxy: add one to the image" >&2; exit 127`,
-    '  fi',
-    '  i=0',
-    '  until listening; do',
-    '    i=$((i+1))',
-    `    [ "$i" -lt 500 ] || { echo "bottle: the relay to the egress proxy does not listen on ${relayHost}:${relayPort}" >&2; exit 1; }`,
-    '    sleep 0.01 2>/dev/null || sleep 1',
-    '  done',
-    'fi',
-  ].join('\n')
-}
+export const relayStartScriptTo = (upstream: RelayUpstream): string =>
+  upstream._tag === 'socket'
+    ? [listeningFunction, ...relayStartLines(quoteShArgv(relayNodeArgv(upstream.path)), quoteShArgv(relaySocatArgv(upstream.path)))].join('\n')
+    : [listeningFunction, ...upstreamFromEnv(upstream.hostVar, upstream.portVar), relayFromEnvLines].join('\n')
+
+const listeningFunction = `listening() { grep -qF '${listeningLine}' /proc/net/tcp 2>/dev/null; }`
+
+/** The script after `listening` (and, from the env, after `up` is set): start the relay unless it listens, then wait until it does. */
+const relayStartLines = (nodeRelay: string, socatRelay: string): string[] => [
+  'if ! listening; then',
+  '  if command -v node >/dev/null 2>&1; then',
+  `    ${nodeRelay} </dev/null >/dev/null 2>&1 &`,
+  '  elif command -v socat >/dev/null 2>&1; then',
+  `    ${socatRelay} </dev/null >/dev/null 2>&1 &`,
+  '  else',
+  `    echo "bottle: the bottle has neither node nor socat, one of which must run the relay to the egress proxy: add one to the image" >&2; exit 127`,
+  '  fi',
+  '  i=0',
+  '  until listening; do',
+  '    i=$((i+1))',
+  `    [ "$i" -lt 500 ] || { echo "bottle: the relay to the egress proxy does not listen on ${relayHost}:${relayPort}" >&2; exit 1; }`,
+  '    sleep 0.01 2>/dev/null || sleep 1',
+  '  done',
+  'fi',
+]
+
+/**
+ * The same for an upstream in `$up`: it names no spec, so it is quoted once, here, not on every
+ * launch (quoting the relay program is most of the script's cost).
+ */
+const relayFromEnvLines = relayStartLines(
+  `${quoteShArgv(relayNodeWords)} "$up"`,
+  `socat TCP-LISTEN:${relayPort},bind=${relayHost},reuseaddr,fork "TCP:$up"`,
+).join('\n')
 
 /** The relay to the socket bound at guestSocket (every backend but kubernetes). */
 export const relayStartScript = relayStartScriptTo({ _tag: 'socket', path: guestSocket })

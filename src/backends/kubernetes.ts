@@ -66,7 +66,7 @@ import {
   userCheck,
 } from './backend.js'
 import { stagedCopy } from './staged-copy.js'
-import { type Door, doorOf, relayStartArgvTo, unreadEgressFacts } from './egress.js'
+import { type Door, allowArgs, doorOf, relayStartArgvTo, unreadEgressFacts } from './egress.js'
 import { defaultDirectTargets, probeArgv, relayPort } from '../egress/probe.js'
 
 /** The Pod's one container; every exec and cp names it. */
@@ -84,12 +84,13 @@ const makeWorkdirScript = '[ -d "$1" ] || { mkdir -p -- "$1" && chown -- "$2" "$
 const secretName = (spec: BottleSpec): string => `${spec.name}-secrets`
 
 /** `kubectl [--context=C] [--namespace=N] ARGS…`: one word per flag, so a context can be any text. */
-const kubectl = (where: ClusterScope, ...args: string[]): string[] => [
-  'kubectl',
-  ...(where.context === null ? [] : [`--context=${where.context}`]),
-  ...(where.namespace === null ? [] : [`--namespace=${where.namespace}`]),
-  ...args,
-]
+const kubectl = (where: ClusterScope, ...args: string[]): string[] => {
+  const argv = ['kubectl']
+  if (where.context !== null) argv.push(`--context=${where.context}`)
+  if (where.namespace !== null) argv.push(`--namespace=${where.namespace}`)
+  for (const a of args) argv.push(a)
+  return argv
+}
 
 /**
  * What marks the Secret as bottle's: it is no bottle, so it records no spec. The launch id label
@@ -101,10 +102,12 @@ const secretLabels = (spec: BottleSpec): Json => ({ [managedLabel]: 'true', [nam
  * What launch puts on the Pod: the name and the 12-digit spec hash fit a label's 63 characters,
  * and so does the 16-digit launch id (an empty slot here, as on the Secret).
  */
-const podMetadata = (spec: BottleSpec): Json => ({
-  name: spec.name,
-  labels: { ...Object.fromEntries(launchLabels(spec, kubernetes.defaultImage)), [launchIdLabel]: '' },
-})
+const podMetadata = (spec: BottleSpec): Json => {
+  const labels: Record<string, string> = {}
+  for (const [k, v] of launchLabels(spec, kubernetes.defaultImage)) labels[k] = v
+  labels[launchIdLabel] = ''
+  return { name: spec.name, labels }
+}
 
 /** Where the run's launch id goes in the Pod's and the Secret's JSON. */
 const launchIdSlot = ['metadata', 'labels', launchIdLabel] as const
@@ -344,7 +347,7 @@ const proxyPodManifest = (spec: BottleSpec, door: Door): Json => ({
       {
         name: proxyContainer,
         image: proxyImage,
-        command: ['/bin/sh', '-c', waitThenServe, 'sh', ...door.allow.flatMap((a) => ['--allow', a])],
+        command: ['/bin/sh', '-c', waitThenServe, 'sh', ...allowArgs(door.allow)],
         ports: [{ containerPort: relayPort, protocol: 'TCP' }],
         readinessProbe: { tcpSocket: { port: relayPort }, periodSeconds: 2 },
         volumeMounts: [{ name: 'proxy', mountPath: proxyDir }],
@@ -504,28 +507,22 @@ export const kubernetes: Backend = {
     list: listDoors,
     parseList: parseDoors,
   },
-  exec: (spec, intent) => ({
-    framing: [
-      ...kubectl(spec, 'exec'),
-      ...(intent.stdin ? ['-i'] : []),
-      ...(intent.tty ? ['-t'] : []),
-      '-c', containerName,
-      spec.name,
-      '--',
-      'runuser', '-u', intent.user, '--',
-      // runuser without -l keeps the env, so the Pod's secrets are there; a step meant to run
-      // without them (plumbing) drops them here.
-      'env',
-      ...spec.secrets.filter((k) => !intent.secrets.includes(k)).flatMap((k) => ['-u', k]),
-      `HOME=${intent.home}`,
-      `USER=${intent.user}`,
-      ...intent.env.map(([k, v]) => `${k}=${v}`),
-      // By path: env has just set the user's PATH, which need not lead to a shell.
-      '/bin/sh', '-c', cdScript, 'bottle', intent.cwd,
-    ],
+  exec: (spec, intent) => {
+    // Pushed word by word: a launch frames eight guest steps here (see docker's exec).
+    const framing = kubectl(spec, 'exec')
+    if (intent.stdin) framing.push('-i')
+    if (intent.tty) framing.push('-t')
+    framing.push('-c', containerName, spec.name, '--', 'runuser', '-u', intent.user, '--', 'env')
+    // runuser without -l keeps the env, so the Pod's secrets are there; a step meant to run
+    // without them (plumbing) drops them here.
+    for (const k of spec.secrets) if (!intent.secrets.includes(k)) framing.push('-u', k)
+    framing.push(`HOME=${intent.home}`, `USER=${intent.user}`)
+    for (const [k, v] of intent.env) framing.push(`${k}=${v}`)
+    // By path: env has just set the user's PATH, which need not lead to a shell.
+    framing.push('/bin/sh', '-c', cdScript, 'bottle', intent.cwd)
     // kubectl needs the host's KUBECONFIG, HOME and PATH (auth plugins); no secret goes to it.
-    env: inheritEnv,
-  }),
+    return { framing, env: inheritEnv }
+  },
   copyIn,
   // Pod first: it uses the Secret. `--ignore-not-found` makes a missing object a success.
   down: (spec) => [deletePod(spec), deleteSecret(spec)],

@@ -203,23 +203,19 @@ export const smolvm: Backend = {
       ...sharedAuthOwner('smolvm', spec, host, guest),
     ]
   },
-  exec: (spec, intent) => ({
-    framing: [
-      ...machine('exec', '--name', spec.name),
-      ...(intent.stdin ? ['-i'] : []),
-      ...(intent.tty ? ['-t'] : []),
-      '-e', `HOME=${intent.home}`,
-      '-e', `USER=${intent.user}`,
-      ...intent.env.flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      // Resolved by smolvm from its own environment on every exec: the value never hits argv.
-      ...intent.secrets.flatMap((k) => ['--secret-env', `${k}=${k}`]),
-      '-w', intent.cwd,
-      '--',
-      // exec has no user flag (before smolvm 1.10); runuser works on every version.
-      'runuser', '-u', intent.user, '--',
-    ],
-    env: { ...inheritEnv, vars: intent.secrets.map(secret) },
-  }),
+  exec: (spec, intent) => {
+    // Pushed word by word: a launch frames several guest steps (see docker's exec).
+    const framing = machine('exec', '--name', spec.name)
+    if (intent.stdin) framing.push('-i')
+    if (intent.tty) framing.push('-t')
+    framing.push('-e', `HOME=${intent.home}`, '-e', `USER=${intent.user}`)
+    for (const [k, v] of intent.env) framing.push('-e', `${k}=${v}`)
+    // Resolved by smolvm from its own environment on every exec: the value never hits argv.
+    for (const k of intent.secrets) framing.push('--secret-env', `${k}=${k}`)
+    // exec has no user flag (before smolvm 1.10); runuser works on every version.
+    framing.push('-w', intent.cwd, '--', 'runuser', '-u', intent.user, '--')
+    return { framing, env: intent.secrets.length === 0 ? inheritEnv : { ...inheritEnv, vars: intent.secrets.map(secret) } }
+  },
   copyIn,
   down: (spec) => [
     step(`stop the machine ${spec.name}`, machine('stop', '--name', spec.name), { tolerate: [vmNotFound(spec.name)] }),

@@ -151,11 +151,12 @@ export const formatEntry = (e: AllowEntry): string =>
 /** Entries in their first order, each (host, port) once; a later `/private` widens an earlier plain one. */
 export const mergeEntries = (lists: readonly (readonly AllowEntry[])[]): AllowEntry[] => {
   const out: AllowEntry[] = []
-  for (const e of lists.flat()) {
-    const i = out.findIndex((o) => o.host === e.host && o.port === e.port)
-    if (i < 0) out.push(e)
-    else if (e.private && !(out[i] as AllowEntry).private) out[i] = { ...(out[i] as AllowEntry), private: true }
-  }
+  for (const list of lists)
+    for (const e of list) {
+      const i = out.findIndex((o) => o.host === e.host && o.port === e.port)
+      if (i < 0) out.push(e)
+      else if (e.private && !(out[i] as AllowEntry).private) out[i] = { ...(out[i] as AllowEntry), private: true }
+    }
   return out
 }
 

@@ -272,6 +272,12 @@ export const inheritEnv: ProcessEnv = { inheritHost: true, vars: [] }
 
 export const noStdin: Stdin = { _tag: 'none' }
 
+/**
+ * The empty list every step without tolerated failures or undo shares: a plan is never changed
+ * once made (frozen, so nothing can), and a launch makes a score of steps.
+ */
+const noneOf: readonly never[] = Object.freeze([])
+
 /** A step with the common defaults: the client's host variables, quiet, no stdin, nothing tolerated, no undo. */
 export const step = (title: string, argv: readonly string[], more: Partial<Step> = {}): Step => ({
   title,
@@ -279,8 +285,8 @@ export const step = (title: string, argv: readonly string[], more: Partial<Step>
   env: inheritEnv,
   stdio: 'quiet',
   stdin: noStdin,
-  tolerate: [],
-  undo: [],
+  tolerate: noneOf,
+  undo: noneOf,
   ...more,
 })
 
