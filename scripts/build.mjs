@@ -162,17 +162,21 @@ const trainCodeCache = (dist) => {
   try {
     const ws = join(scratch, 'ws')
     mkdirSync(ws)
-    // network: open: an egress bottle's exec would start its proxy for real (and leave it running).
-    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    network: open\n    env:\n      CI: "1"\n')
+    // demo has the default network (the egress door), as most bottles do: the plans are made for
+    // it, so the cache holds the door's code too. The run is made on open, since an egress
+    // bottle's exec would start its proxy for real (and leave it running).
+    writeFileSync(join(ws, 'bottle.yaml'), 'backend: docker\nbottles:\n  demo:\n    env:\n      CI: "1"\n  open:\n    network: open\n    env:\n      CI: "1"\n')
     const env = { PATH: `${join(scratch, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: scratch, XDG_STATE_HOME: join(scratch, 'state') }
     const bottle = join(dist, 'bottle.js')
-    const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', 'demo', '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))
-    // The launch plan's record step is `sh -c SCRIPT sh DIR`, the record on its stdin.
-    const record = launch.steps.find((s) => s.title.startsWith('record the spec the bottle is launched with'))
-    const dir = record?.argv[4]
-    if (dir === undefined || record.stdin._tag !== 'text') throw new Error('no launch record step in the launch plan')
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    writeFileSync(join(dir, 'record.json'), record.stdin.text, { mode: 0o600 })
+    for (const name of ['demo', 'open']) {
+      const launch = JSON.parse(execFileSync(process.execPath, [bottle, 'plan', 'launch', name, '--format', 'json'], { cwd: ws, env, encoding: 'utf8' }))
+      // The launch plan's record step is `sh -c SCRIPT sh DIR`, the record on its stdin.
+      const record = launch.steps.find((s) => s.title.startsWith('record the spec the bottle is launched with'))
+      const dir = record?.argv[4]
+      if (dir === undefined || record.stdin._tag !== 'text') throw new Error('no launch record step in the launch plan')
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      writeFileSync(join(dir, 'record.json'), record.stdin.text, { mode: 0o600 })
+    }
     // A stand-in docker that answers every call with exit 0, for one `run exec` through the
     // interpreter's bundle (execa), which gets its own cache.
     const bin = join(scratch, 'bin')
@@ -181,7 +185,7 @@ const trainCodeCache = (dist) => {
     const train = `
       const { compileBundle, run, compiled } = require(${JSON.stringify(bottle)})
       compiled.cli = compileBundle('cli')
-      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true'], ['run', 'exec', 'demo', 'true', '-q']]) {
+      for (const args of [['plan', 'agent', 'demo', '--no-tty'], ['plan', 'exec', 'demo', 'true'], ['run', 'exec', 'open', 'true', '-q']]) {
         process.argv = [process.execPath, ${JSON.stringify(bottle)}, ...args]
         run(compiled.cli)
       }
