@@ -164,11 +164,12 @@ describe('refusals: one line each, never a Request', () => {
     expect(parseRequest(argv)).toStrictEqual({ _tag: 'invalid', message })
   })
 
-  test.prop([fc.array(fc.oneof(nastyStringArb, fc.constantFrom('plan', 'run', 'ls', 'help', '--', '-b', '--help', ...opList, ...allFlags.map((f) => `--${f}`))), { maxLength: 8 })], { numRuns: runs * 10 })(
-    'any argv: a Request, help, the version, or one line with no control character',
+  test.prop([fc.array(fc.oneof(nastyStringArb, fc.constantFrom('plan', 'run', 'ls', 'help', 'dash', '--', '-b', '--help', '--plan', ...opList, ...allFlags.map((f) => `--${f}`))), { maxLength: 8 })], { numRuns: runs * 10 })(
+    'any argv: a Request, help, the version, a saved plan, the dashboard, or one line with no control character',
     (argv) => {
       const r = parseRequest(argv)
-      expect(['request', 'help', 'version', 'invalid']).toContain(r._tag)
+      // `run --plan FILE` (a saved plan) and `dash` are whole answers too: ['run', '--plan', 'claude'] is one.
+      expect(['request', 'help', 'version', 'savedPlan', 'dash', 'invalid']).toContain(r._tag)
       if (r._tag === 'invalid') expect(r.message).toMatch(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/)
     },
   )
