@@ -265,6 +265,9 @@ case "${1:-}" in
   stop)
     stop_dockerd
     if [ "${2:-}" = --remove ] && [ -d "$dir" ]; then
+      # dockerd leaves its default network namespace bound at EXEC/netns/default when it stops: that
+      # one mount is its own, so it goes; anything else mounted keeps the directory in place.
+      if findmnt -rn -o TARGET | grep -qx "$dir/exec/netns/default"; then umount "$dir/exec/netns/default" || true; fi
       # Only a directory nothing is mounted under: rm -rf through a live mount would reach into it.
       if findmnt -rn -o TARGET | grep -q "^$dir/"; then
         say "something is still mounted under $dir: left in place"
