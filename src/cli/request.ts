@@ -123,9 +123,9 @@ const parseMode = (mode: Mode, words: readonly string[]): Parsed => {
 // -------------------------------------------------------------------------------------------------
 
 /**
- * What the words are read against: every flag of the table, whichever operation this is, so that a value
- * is taken as the value of its flag even where the flag is then refused (`ls --workdir .` is one
- * unknown option, not also a stray argument). `--no-tty` is a switch of its own.
+ * What the words are read against: every flag of the table, whichever operation this is, so that
+ * a value is taken as the value of its flag even where the flag is then refused (`ls --workdir .`
+ * is one unknown option, not also a stray argument). `--no-tty` is a switch of its own.
  */
 export const optionKinds: OptionKinds = Object.fromEntries([
   ...Object.entries(flagDocs as Record<string, FlagDoc>).flatMap(([name, d]) => [
