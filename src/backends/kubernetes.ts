@@ -88,7 +88,7 @@ const kubectl = (where: ClusterScope, ...args: string[]): string[] => {
   const argv = ['kubectl']
   if (where.context !== null) argv.push(`--context=${where.context}`)
   if (where.namespace !== null) argv.push(`--namespace=${where.namespace}`)
-  for (const a of args) argv.push(a)
+  argv.push(...args)
   return argv
 }
 

@@ -15,7 +15,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises'
 import http from 'node:http'
 import net from 'node:net'
-import { type AllowEntry, decide, formatEntry, needsLookup } from './policy.js'
+import { type AllowEntry, decide, needsLookup } from './policy.js'
 
 // -------------------------------------------------------------------------------------------------
 // model
@@ -219,6 +219,3 @@ export const egressProxy = (opts: ProxyOptions): http.Server => {
   })
   return server
 }
-
-/** The allow-list a proxy serves, in the form `start` and `serve` take (`--allow ENTRY`). */
-export const allowArgs = (allow: readonly AllowEntry[]): string[] => allow.flatMap((e) => ['--allow', formatEntry(e)])
