@@ -18,6 +18,7 @@ import { resolveSpec } from '../../src/bottle-spec/spec.js'
 import type { BottleSpec } from '../../src/bottle-spec/spec.js'
 import type { HostFacts } from '../../src/backends/backend.js'
 import type { Plan, Step } from '../../src/plan/types.js'
+import { show } from '../../src/plan/errors.js'
 import { fitFor } from '../backends/kits.js'
 import { type Scenario, scenarioArb, withOp } from '../arbitraries.js'
 
@@ -97,7 +98,7 @@ describe.each(Object.values(backends).map((b) => [b.name, b] as const))('%s: wor
       const { spec, plan } = launchOf(name, s0, 'copy', facts)
       expect(E.isLeft(plan)).toBe(true)
       const message = E.isLeft(plan) ? plan.left.message : ''
-      expect(message).toBe(`workspace: copy copies the git repository the workdir is in, and ${JSON.stringify(spec.workdir)} is in none: run git init there, or leave workspace out`)
+      expect(message).toBe(`workspace: copy copies the git repository the workdir is in, and ${show(spec.workdir)} is in none: run git init there, or leave workspace out`)
       expect(message).not.toContain('\n')
     }
   })
